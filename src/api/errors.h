@@ -1,0 +1,25 @@
+// The API's error catalogue: every error code with its HTTP status and a one-line
+// message. docs/errors.md lists the same table; a test keeps them in step.
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "api/http.h"
+
+namespace herald::api {
+
+struct ErrorInfo {
+  std::string_view code;
+  int status;
+  std::string_view message;
+};
+
+std::span<const ErrorInfo> error_catalogue();
+const ErrorInfo* find_error(std::string_view code);
+
+// A JSON error response: {"error":{"code":..,"message":..,"request_id":..}}. `detail`
+// replaces the catalogue message when given. Unknown codes become "internal".
+Response error_response(std::string_view code, std::string_view request_id, std::string_view detail = {});
+
+}  // namespace herald::api

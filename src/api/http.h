@@ -1,0 +1,40 @@
+// HTTP requests and responses as the API layer sees them: plain structs, so routes
+// compile without Beast or Asio. The net layer converts at the edge.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace herald::api {
+
+struct Request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query as received
+  std::string path;    // target without the query
+  std::string query;   // after '?', undecoded
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string remote_address;
+  std::string request_id;
+  bool tls = false;
+
+  // First header with this name (case-insensitive), or empty.
+  std::string_view header(std::string_view name) const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Routes answer either at once or later (after a store write, say); `Reply` may be
+// called from any thread, exactly once.
+using Reply = std::function<void(Response)>;
+
+}  // namespace herald::api

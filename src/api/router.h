@@ -1,0 +1,44 @@
+// Maps (method, path) to a handler. Exact paths only for now; routes name themselves
+// so that metrics carry a bounded set of route labels.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "api/http.h"
+
+namespace herald::api {
+
+using SyncHandler = std::function<Response(const Request&)>;
+using AsyncHandler = std::function<void(Request&&, Reply)>;
+
+struct Route {
+  std::string method;
+  std::string path;
+  std::variant<SyncHandler, AsyncHandler> handler;
+};
+
+struct Match {
+  const Route* route = nullptr;  // null: see `error`
+  std::string_view error;        // "not_found" or "method_not_allowed"
+  std::string_view label;        // route label for metrics
+};
+
+class Router {
+ public:
+  void add(std::string method, std::string path, SyncHandler h);
+  void add_async(std::string method, std::string path, AsyncHandler h);
+  Match match(std::string_view method, std::string_view path) const;
+  // Paths that switch to WebSocket; the net layer owns those sessions.
+  void add_websocket(std::string path) { ws_paths_.push_back(std::move(path)); }
+  bool is_websocket(std::string_view path) const;
+
+ private:
+  std::vector<Route> routes_;
+  std::vector<std::string> ws_paths_;
+};
+
+}  // namespace herald::api

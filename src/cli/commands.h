@@ -1,0 +1,17 @@
+// The `herald` subcommands. Each registers its options on the CLI11 app and returns
+// the exit code when run.
+#pragma once
+
+#include <functional>
+
+namespace CLI {
+class App;
+}
+
+namespace herald::cli {
+
+// Registers `serve`; the returned function runs it once the command line is parsed.
+std::function<int()> add_serve(CLI::App& app);
+std::function<int()> add_version(CLI::App& app);
+
+}  // namespace herald::cli

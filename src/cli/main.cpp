@@ -1,0 +1,27 @@
+// `herald`: the single binary. Subcommands register themselves; CLI11 parses.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"Herald: secure, self-hosted message push.", "herald"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("herald ") + HERALD_VERSION);
+  std::function<int()> run_serve = herald::cli::add_serve(app);
+  std::function<int()> run_version = herald::cli::add_version(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (app.got_subcommand("serve")) return run_serve();
+    if (app.got_subcommand("version")) return run_version();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "herald: %s\n", e.what());
+    return 1;
+  }
+  return 2;
+}

@@ -1,0 +1,191 @@
+// `herald serve`: load and check the config, open the store, start the gateway, and
+// run until SIGINT or SIGTERM, then shut down gracefully.
+#include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
+#include <map>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "api/router.h"
+#include "api/system_routes.h"
+#include "cli/commands.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
+#include "crypto/dev_cert.h"
+#include "crypto/random.h"
+#include "net/gateway.h"
+#include "store/store.h"
+
+extern char** environ;
+
+namespace herald::cli {
+namespace {
+
+struct ServeOptions {
+  std::string config_file;
+  bool dev = false;
+  bool print_config = false;
+  std::map<std::string, std::string> overrides;
+  std::map<std::string, CLI::Option*> override_opts;
+};
+
+std::vector<std::string> environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e && *e; ++e) env.emplace_back(*e);
+  return env;
+}
+
+// Defaults, then the file, then HERALD_* variables, then flags.
+Result<Config> load_config(const ServeOptions& o) {
+  Config cfg;
+  ConfigLoader loader(cfg);
+  std::string file = o.config_file;
+  if (file.empty())
+    if (const char* f = std::getenv("HERALD_CONFIG")) file = f;
+  if (!file.empty()) {
+    if (::access(file.c_str(), R_OK) != 0) return make_error("invalid_config", "cannot read config file " + file);
+    auto st = loader.load_toml_file(file);
+    if (!st) return st.error();
+  }
+  auto st = loader.load_env(environment());
+  if (!st) return st.error();
+  for (const auto& [key, opt] : o.override_opts) {
+    if (opt->count() == 0) continue;
+    st = loader.set(key, o.overrides.at(key), "flag --" + key);
+    if (!st) return st.error();
+  }
+  st = validate(cfg, o.dev);
+  if (!st) return st.error();
+  return cfg;
+}
+
+// Blocks the shutdown signals in every thread started from here on; the main thread
+// takes them with sigwait.
+sigset_t block_shutdown_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+Status ensure_instance_id(store::Store& s) {
+  auto existing = s.get_meta("instance_id");
+  if (!existing) return existing.error();
+  if (existing->has_value()) return ok_status();
+  std::string id = crypto::random_hex(16);
+  return store::wait_for([&](store::Completion done) { s.put_meta("instance_id", id, std::move(done)); });
+}
+
+int serve(ServeOptions& o) {
+  sigset_t signals = block_shutdown_signals();
+  auto loaded = load_config(o);
+  if (!loaded) {
+    std::fprintf(stderr, "herald: %s\n", loaded.error().message.c_str());
+    return 2;
+  }
+  Config& cfg = *loaded;
+  if (o.print_config) {
+    std::fputs(render_config(cfg).c_str(), stdout);
+    return 0;
+  }
+  log::init(cfg.log.level, cfg.log.format);
+  struct LogGuard {
+    ~LogGuard() { log::shutdown(); }
+  } log_guard;
+
+  if (o.dev) {
+    log::warn("dev_mode",
+              {{"message", "DEVELOPMENT MODE: self-signed certificate, not for production"},
+               {"data_dir", cfg.store.data_dir}});
+  }
+  if (!cfg.server.tls) {
+    log::warn("tls_disabled", {{"message", "serving plain HTTP; only behind a TLS-terminating proxy"},
+                               {"listen", cfg.server.listen}});
+  }
+
+  metrics::Registry registry;
+  registry.gauge("herald_build_info", "Build information; the value is 1", {"version"}).with({HERALD_VERSION}).set(1);
+
+  store::StoreOptions sopts{cfg.store.data_dir, cfg.store.commit_batch_max, &registry};
+  auto opened = store::open_store(cfg.store.driver, sopts);
+  if (!opened) {
+    log::error("store_open_failed", {{"error", opened.error().message}});
+    return 1;
+  }
+  std::unique_ptr<store::Store> db = std::move(*opened);
+  if (auto st = ensure_instance_id(*db); !st) {
+    log::error("store_write_failed", {{"error", st.error().message}});
+    return 1;
+  }
+
+  if (o.dev && cfg.server.tls && cfg.server.tls_cert.empty()) {
+    auto cert = crypto::ensure_dev_certificate(cfg.store.data_dir);
+    if (!cert) {
+      log::error("dev_certificate_failed", {{"error", cert.error().message}});
+      return 1;
+    }
+    cfg.server.tls_cert = cert->cert;
+    cfg.server.tls_key = cert->key;
+    log::warn("dev_certificate", {{"cert", cert->cert}});
+  }
+
+  api::Router router;
+  std::unique_ptr<net::Gateway> gateway;
+  api::add_system_routes(router, api::SystemRoutesDeps{
+                                     &registry,
+                                     {{"store", [&db] { return db->healthy(); }},
+                                      {"accepting", [&gateway] { return gateway && !gateway->draining(); }}},
+                                     HERALD_VERSION});
+  router.add_websocket("/ws");
+
+  try {
+    gateway = std::make_unique<net::Gateway>(cfg, router, registry);
+    gateway->start();
+  } catch (const std::exception& e) {
+    log::error("gateway_start_failed", {{"error", e.what()}});
+    return 1;
+  }
+  std::string url = std::string(cfg.server.tls ? "https://" : "http://") +
+                    (cfg.server.listen.find(':') != std::string::npos ? "[" + cfg.server.listen + "]"
+                                                                      : cfg.server.listen) +
+                    ":" + std::to_string(gateway->port());
+  log::info("listening", {{"url", url}, {"port", gateway->port()}, {"tls", cfg.server.tls}});
+  if (o.dev) {
+    std::printf("\nHerald is serving at %s (development mode)\n  health:  %s/healthz\n  metrics: %s/metrics\n"
+                "  stop with Ctrl-C\n\n",
+                url.c_str(), url.c_str(), url.c_str());
+    std::fflush(stdout);
+  }
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  gateway->shutdown();
+  db->close();
+  log::info("shutdown_complete");
+  return 0;
+}
+
+}  // namespace
+
+std::function<int()> add_serve(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Run the Herald server");
+  cmd->add_option("-c,--config", o->config_file, "TOML config file (also HERALD_CONFIG)");
+  cmd->add_flag("--dev", o->dev,
+                "Development mode: generate a self-signed certificate in the data dir if none is configured");
+  cmd->add_flag("--print-config", o->print_config, "Print the effective config (secrets redacted) and exit");
+  auto* group = cmd->add_option_group("Config keys", "Every key of the config file, as a flag (see docs/configuration.md)");
+  for (const auto& key : config_keys()) {
+    o->overrides[key.name];
+    o->override_opts[key.name] = group->add_option("--" + key.name, o->overrides[key.name], key.doc);
+  }
+  return [o] { return serve(*o); };
+}
+
+}  // namespace herald::cli

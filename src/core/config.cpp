@@ -1,0 +1,306 @@
+// Key registry, TOML/env/flag layering and rendering of the configuration.
+#include "core/config.h"
+
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace herald {
+namespace {
+
+Error key_error(std::string_view key, std::string_view origin, const std::string& why) {
+  return make_error("invalid_config", std::string(origin) + ": " + std::string(key) + ": " + why);
+}
+
+Result<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
+  std::uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || end != s.data() + s.size() || v > max)
+    return make_error("invalid_number", "expected a whole number from 0 to " + std::to_string(max));
+  return v;
+}
+
+Result<bool> parse_bool(std::string_view s) {
+  if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "0" || s == "no" || s == "off") return false;
+  return make_error("invalid_bool", "expected true or false");
+}
+
+template <class Field>
+ConfigKey str_key(std::string name, std::string doc, Field field, bool secret = false) {
+  return ConfigKey{std::move(name), KeyType::String, std::move(doc), secret,
+                   [field](Config& c, std::string_view v) -> Status {
+                     field(c) = std::string(v);
+                     return ok_status();
+                   },
+                   [field](const Config& c) { return field(c); }};
+}
+
+template <class Field>
+ConfigKey choice_key(std::string name, std::string doc, Field field, std::vector<std::string> allowed) {
+  return ConfigKey{std::move(name), KeyType::String, std::move(doc), false,
+                   [field, allowed](Config& c, std::string_view v) -> Status {
+                     if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
+                       std::string list;
+                       for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+                       return make_error("invalid_choice", "expected one of: " + list);
+                     }
+                     field(c) = std::string(v);
+                     return ok_status();
+                   },
+                   [field](const Config& c) { return field(c); }};
+}
+
+template <class Field>
+ConfigKey bool_key(std::string name, std::string doc, Field field) {
+  return ConfigKey{std::move(name), KeyType::Bool, std::move(doc), false,
+                   [field](Config& c, std::string_view v) -> Status {
+                     auto b = parse_bool(v);
+                     if (!b) return b.error();
+                     field(c) = *b;
+                     return ok_status();
+                   },
+                   [field](const Config& c) -> std::string {
+                     return field(c) ? "true" : "false";
+                   }};
+}
+
+template <class Field>
+ConfigKey uint_key(std::string name, std::string doc, Field field, std::uint64_t min, std::uint64_t max) {
+  return ConfigKey{std::move(name), KeyType::Int, std::move(doc), false,
+                   [field, min, max](Config& c, std::string_view v) -> Status {
+                     auto n = parse_uint(v, max);
+                     if (!n) return n.error();
+                     if (*n < min)
+                       return make_error("invalid_number", "must be at least " + std::to_string(min));
+                     using T = std::remove_reference_t<decltype(field(c))>;
+                     field(c) = static_cast<T>(*n);
+                     return ok_status();
+                   },
+                   [field](const Config& c) { return std::to_string(field(c)); }};
+}
+
+template <class Field>
+ConfigKey duration_key(std::string name, std::string doc, Field field, Millis min) {
+  return ConfigKey{std::move(name), KeyType::Duration, std::move(doc), false,
+                   [field, min](Config& c, std::string_view v) -> Status {
+                     auto d = parse_duration(v);
+                     if (!d) return d.error();
+                     if (*d < min) return make_error("invalid_duration", "must be at least " + format_duration(min));
+                     field(c) = *d;
+                     return ok_status();
+                   },
+                   [field](const Config& c) { return format_duration(field(c)); }};
+}
+
+std::vector<ConfigKey> build_keys() {
+  std::vector<ConfigKey> k;
+  k.push_back(str_key("server.listen", "Address to listen on (IPv4 or IPv6 literal).",
+                      [](auto& c) -> auto& { return c.server.listen; }));
+  k.push_back(uint_key("server.port", "TCP port for HTTPS and WSS; 0 picks a free port.",
+                       [](auto& c) -> auto& { return c.server.port; }, 0, 65535));
+  k.push_back(bool_key("server.tls", "Serve TLS. false only behind a TLS-terminating proxy.",
+                       [](auto& c) -> auto& { return c.server.tls; }));
+  k.push_back(str_key("server.tls_cert", "PEM certificate chain file.",
+                      [](auto& c) -> auto& { return c.server.tls_cert; }));
+  k.push_back(str_key("server.tls_key", "PEM private key file (mode 0600 recommended).",
+                      [](auto& c) -> auto& { return c.server.tls_key; }));
+  k.push_back(str_key("server.tls_key_passphrase", "Passphrase of an encrypted private key file.",
+                      [](auto& c) -> auto& { return c.server.tls_key_passphrase; }, true));
+  k.push_back(uint_key("server.threads", "I/O threads; 0 means one per core.",
+                       [](auto& c) -> auto& { return c.server.threads; }, 0, 256));
+  k.push_back(uint_key("limits.max_header_bytes", "Largest request header block; larger gets 431.",
+                       [](auto& c) -> auto& { return c.limits.max_header_bytes; }, 1024, 1 << 20));
+  k.push_back(uint_key("limits.max_body_bytes", "Largest request body; larger gets 413.",
+                       [](auto& c) -> auto& { return c.limits.max_body_bytes; }, 0, 1ULL << 30));
+  k.push_back(uint_key("limits.max_ws_message_bytes", "Largest WebSocket message a client may send.",
+                       [](auto& c) -> auto& { return c.limits.max_ws_message_bytes; }, 125, 1ULL << 26));
+  k.push_back(duration_key("limits.handshake_timeout", "Time allowed for the TLS handshake after accept.",
+                           [](auto& c) -> auto& { return c.limits.handshake_timeout; }, Millis(50)));
+  k.push_back(duration_key("limits.read_timeout",
+                           "Time allowed to receive one whole request (and to write its response).",
+                           [](auto& c) -> auto& { return c.limits.read_timeout; }, Millis(50)));
+  k.push_back(duration_key("limits.idle_timeout", "Time a keep-alive connection may sit idle between requests.",
+                           [](auto& c) -> auto& { return c.limits.idle_timeout; }, Millis(50)));
+  k.push_back(uint_key("limits.max_connections", "Concurrent connections; more are closed at accept.",
+                       [](auto& c) -> auto& { return c.limits.max_connections; }, 1, 10'000'000));
+  k.push_back(duration_key("limits.shutdown_grace",
+                           "On SIGTERM/SIGINT, how long in-flight work may finish before connections are cut.",
+                           [](auto& c) -> auto& { return c.limits.shutdown_grace; }, Millis(0)));
+  k.push_back(choice_key("log.level", "Lowest level logged: trace, debug, info, warn, error.",
+                         [](auto& c) -> auto& { return c.log.level; },
+                         {"trace", "debug", "info", "warn", "error"}));
+  k.push_back(choice_key("log.format", "text for a terminal, json for a log pipeline.",
+                         [](auto& c) -> auto& { return c.log.format; }, {"text", "json"}));
+  k.push_back(bool_key("log.access", "Log one line per HTTP request.", [](auto& c) -> auto& { return c.log.access; }));
+  k.push_back(choice_key("store.driver", "Durable store: sqlite (embedded).",
+                         [](auto& c) -> auto& { return c.store.driver; }, {"sqlite"}));
+  k.push_back(str_key("store.data_dir", "Directory for the database and generated files (created 0700).",
+                      [](auto& c) -> auto& { return c.store.data_dir; }));
+  k.push_back(uint_key("store.commit_batch_max", "Most writes folded into one fsync'd transaction.",
+                       [](auto& c) -> auto& { return c.store.commit_batch_max; }, 1, 1'000'000));
+  return k;
+}
+
+std::string toml_value_text(const toml::node& n, KeyType type, bool& ok) {
+  ok = true;
+  if (auto s = n.as_string()) return s->get();
+  if (auto b = n.as_boolean()) return b->get() ? "true" : "false";
+  if (auto i = n.as_integer()) {
+    if (type == KeyType::Duration) {  // a bare integer duration would be ambiguous
+      ok = false;
+      return {};
+    }
+    if (i->get() < 0) {
+      ok = false;
+      return {};
+    }
+    return std::to_string(i->get());
+  }
+  ok = false;
+  return {};
+}
+
+Status walk(ConfigLoader& loader, const toml::table& t, const std::string& prefix, std::string_view origin) {
+  for (const auto& [k, v] : t) {
+    std::string name = prefix.empty() ? std::string(k.str()) : prefix + "." + std::string(k.str());
+    if (const auto* sub = v.as_table()) {
+      auto st = walk(loader, *sub, name, origin);
+      if (!st) return st;
+      continue;
+    }
+    const ConfigKey* key = find_config_key(name);
+    if (!key) return key_error(name, origin, "unknown configuration key");
+    bool ok = false;
+    std::string text = toml_value_text(v, key->type, ok);
+    if (!ok) {
+      const char* want = key->type == KeyType::Duration ? "a string such as \"10s\""
+                         : key->type == KeyType::Int    ? "a non-negative integer"
+                         : key->type == KeyType::Bool   ? "true or false"
+                                                        : "a string";
+      return key_error(name, origin, std::string("expected ") + want);
+    }
+    auto st = loader.set(name, text, origin);
+    if (!st) return st;
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+const std::vector<ConfigKey>& config_keys() {
+  static const std::vector<ConfigKey> keys = build_keys();
+  return keys;
+}
+
+const ConfigKey* find_config_key(std::string_view name) {
+  for (const auto& k : config_keys())
+    if (k.name == name) return &k;
+  return nullptr;
+}
+
+std::string env_name_for(std::string_view key) {
+  std::string out = "HERALD_";
+  for (char c : key) out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+Status ConfigLoader::set(std::string_view key, std::string_view value, std::string_view origin) {
+  const ConfigKey* k = find_config_key(key);
+  if (!k) return key_error(key, origin, "unknown configuration key");
+  auto st = k->set(cfg_, value);
+  if (!st) return key_error(key, origin, st.error().message);
+  return ok_status();
+}
+
+namespace {
+// toml++ is built with exceptions here: a parse error arrives as toml::parse_error.
+Error parse_failure(const toml::parse_error& err, std::string_view origin) {
+  return make_error("invalid_config", std::string(origin) + ":" + std::to_string(err.source().begin.line) + ":" +
+                                          std::to_string(err.source().begin.column) + ": " +
+                                          std::string(err.description()));
+}
+}  // namespace
+
+Status ConfigLoader::load_toml_string(std::string_view text, std::string_view origin) {
+  try {
+    toml::table t = toml::parse(text, origin);
+    return walk(*this, t, "", origin);
+  } catch (const toml::parse_error& err) {
+    return parse_failure(err, origin);
+  }
+}
+
+Status ConfigLoader::load_toml_file(const std::string& path) {
+  try {
+    toml::table t = toml::parse_file(path);
+    return walk(*this, t, "", path);
+  } catch (const toml::parse_error& err) {
+    return parse_failure(err, path);
+  }
+}
+
+Status ConfigLoader::load_env(const std::vector<std::string>& env) {
+  for (const auto& entry : env) {
+    if (entry.rfind("HERALD_", 0) != 0) continue;
+    auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    std::string name = entry.substr(0, eq);
+    if (name == "HERALD_CONFIG") continue;
+    const ConfigKey* match = nullptr;
+    for (const auto& k : config_keys())
+      if (env_name_for(k.name) == name) match = &k;
+    if (!match)
+      return make_error("invalid_config", "environment: " + name + ": unknown configuration variable");
+    auto st = set(match->name, std::string_view(entry).substr(eq + 1), "environment " + name);
+    if (!st) return st;
+  }
+  return ok_status();
+}
+
+Status validate(const Config& cfg, bool dev) {
+  if (cfg.server.tls && !dev && (cfg.server.tls_cert.empty() || cfg.server.tls_key.empty()))
+    return make_error("invalid_config",
+                      "server.tls_cert and server.tls_key are required when server.tls is true "
+                      "(use --dev for a generated development certificate, or server.tls = false behind "
+                      "a TLS-terminating proxy)");
+  if (cfg.server.tls_cert.empty() != cfg.server.tls_key.empty())
+    return make_error("invalid_config", "server.tls_cert and server.tls_key must be given together");
+  if (cfg.store.data_dir.empty()) return make_error("invalid_config", "store.data_dir must not be empty");
+  if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
+    return make_error("invalid_config", "timeouts must be at least 50ms");
+  return ok_status();
+}
+
+std::string render_config(const Config& cfg) {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& k : config_keys()) {
+    auto dot = k.name.find('.');
+    std::string sec = k.name.substr(0, dot);
+    if (sec != section) {
+      out << (section.empty() ? "" : "\n") << "[" << sec << "]\n";
+      section = sec;
+    }
+    std::string value = k.get(cfg);
+    out << k.name.substr(dot + 1) << " = ";
+    if (k.secret && !value.empty()) {
+      out << "\"<redacted>\"";
+    } else if (k.type == KeyType::String || k.type == KeyType::Duration) {
+      std::string esc;
+      for (char c : value) {
+        if (c == '"' || c == '\\') esc += '\\';
+        esc += c;
+      }
+      out << '"' << esc << '"';
+    } else {
+      out << value;
+    }
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace herald

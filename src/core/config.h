@@ -1,0 +1,94 @@
+// Herald's configuration: one struct with a documented key per field. Values come
+// from defaults, then a TOML file, then HERALD_* environment variables, then flags.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/duration.h"
+#include "core/result.h"
+
+namespace herald {
+
+struct ServerConfig {
+  std::string listen = "127.0.0.1";
+  std::uint16_t port = 8443;
+  bool tls = true;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_key_passphrase;  // secret: for an encrypted private key file
+  int threads = 0;                 // 0 = one I/O thread per core
+};
+
+struct LimitsConfig {
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_body_bytes = 1024 * 1024;
+  std::uint64_t max_ws_message_bytes = 64 * 1024;
+  Millis handshake_timeout{10'000};
+  Millis read_timeout{30'000};
+  Millis idle_timeout{60'000};
+  std::uint64_t max_connections = 18'000;
+  Millis shutdown_grace{10'000};
+};
+
+struct LogConfig {
+  std::string level = "info";   // trace, debug, info, warn, error
+  std::string format = "text";  // text or json
+  bool access = true;           // one line per HTTP request
+};
+
+struct StoreConfig {
+  std::string driver = "sqlite";
+  std::string data_dir = "./data";
+  std::uint64_t commit_batch_max = 4096;  // writes folded into one fsync'd transaction
+};
+
+struct Config {
+  ServerConfig server;
+  LimitsConfig limits;
+  LogConfig log;
+  StoreConfig store;
+};
+
+enum class KeyType { String, Bool, Int, Duration };
+
+// One documented configuration key. `name` is the dotted TOML path; the environment
+// variable is HERALD_ + name upper-cased with dots as underscores; the flag is --name.
+struct ConfigKey {
+  std::string name;
+  KeyType type;
+  std::string doc;
+  bool secret = false;
+  std::function<Status(Config&, std::string_view)> set;
+  std::function<std::string(const Config&)> get;
+};
+
+const std::vector<ConfigKey>& config_keys();
+const ConfigKey* find_config_key(std::string_view name);
+std::string env_name_for(std::string_view key);
+
+// Layers a config. Each step fails with an error naming the offending key.
+class ConfigLoader {
+ public:
+  explicit ConfigLoader(Config& cfg) : cfg_(cfg) {}
+  Status load_toml_file(const std::string& path);
+  Status load_toml_string(std::string_view text, std::string_view origin);
+  // `env` is a list of NAME=VALUE strings (environ); HERALD_CONFIG is not a key.
+  Status load_env(const std::vector<std::string>& env);
+  Status set(std::string_view key, std::string_view value, std::string_view origin);
+
+ private:
+  Config& cfg_;
+};
+
+// Checks that hang across keys (TLS files present when TLS is on, and so on).
+Status validate(const Config& cfg, bool dev);
+
+// The effective configuration as TOML, secrets shown as "<redacted>".
+std::string render_config(const Config& cfg);
+
+}  // namespace herald

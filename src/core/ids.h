@@ -1,0 +1,14 @@
+// Request ids: unique within a process run and across runs, cheap to make.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace herald {
+
+// "<12 hex chars of process-random prefix>-<hex counter>".
+std::string next_request_id();
+// A client-supplied X-Request-Id is kept only if it is 1..64 chars of [A-Za-z0-9._-].
+bool acceptable_request_id(std::string_view id);
+
+}  // namespace herald

@@ -1,0 +1,22 @@
+// The WebSocket endpoint. For now a placeholder that accepts the upgrade, answers
+// pings, reads and discards messages, and closes cleanly; the realtime push protocol
+// replaces its body.
+#pragma once
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <memory>
+
+#include "net/detail/state.h"
+
+namespace herald::net::detail {
+
+// Takes over `stream` (a beast::tcp_stream or beast::ssl_stream of one) after an
+// HTTP upgrade request. Clients send no frame before the 101 answer, so nothing read
+// past the request is carried over.
+template <class Stream>
+void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
+                             boost::beast::http::request<boost::beast::http::string_body>&& req,
+                             std::shared_ptr<ConnectionCount> count);
+
+}  // namespace herald::net::detail

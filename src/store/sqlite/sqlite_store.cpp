@@ -1,0 +1,266 @@
+// SQLite store: connections, migrations, the writer thread and group commit.
+#include "store/sqlite/sqlite_store.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/migrations.h"
+
+namespace herald::store {
+namespace {
+
+Error db_error(sqlite3* db, std::string_view what) {
+  return make_error("store_error", std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg ? msg : "unknown error";
+    sqlite3_free(msg);
+    return make_error("store_error", m);
+  }
+  return ok_status();
+}
+
+struct Stmt {
+  sqlite3_stmt* s = nullptr;
+  ~Stmt() { sqlite3_finalize(s); }
+};
+
+Status make_private_dir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error("store_error", "cannot create data directory " + dir + ": " + ec.message());
+  ::chmod(dir.c_str(), 0700);
+  return ok_status();
+}
+
+}  // namespace
+
+SqliteStore::SqliteStore(const StoreOptions& opts) : opts_(opts) {}
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts) {
+  auto st = make_private_dir(opts.data_dir);
+  if (!st) return st.error();
+  std::unique_ptr<SqliteStore> s(new SqliteStore(opts));
+  st = s->open_connections(opts.data_dir + "/herald.db");
+  if (!st) return st.error();
+  st = s->migrate();
+  if (!st) return st.error();
+  if (opts.metrics) {
+    auto& r = *opts.metrics;
+    s->m_commits_ = &r.counter("herald_store_commits_total", "Transactions committed by the store writer").with({});
+    s->m_writes_ = &r.counter("herald_store_writes_total", "Writes made durable by the store writer").with({});
+    s->m_batch_ = &r.histogram("herald_store_commit_batch_size", "Writes folded into one group commit", {},
+                               {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096})
+                       .with({});
+    s->m_commit_seconds_ =
+        &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
+  }
+  s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
+  return s;
+}
+
+SqliteStore::~SqliteStore() { close(); }
+
+Status SqliteStore::open_connections(const std::string& path) {
+  // Create the file ourselves so that it, and the -wal/-shm files SQLite derives from
+  // it, are private to this user from the first byte.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("store_error", "cannot open " + path + ": " + std::strerror(errno));
+  ::close(fd);
+
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+  if (sqlite3_open_v2(path.c_str(), &writer_db_, flags, nullptr) != SQLITE_OK)
+    return db_error(writer_db_, "cannot open " + path);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;", "PRAGMA foreign_keys=ON;",
+                             "PRAGMA busy_timeout=5000;", "PRAGMA wal_autocheckpoint=4000;"}) {
+    auto st = exec(writer_db_, pragma);
+    if (!st) return st;
+  }
+  if (sqlite3_open_v2(path.c_str(), &reader_db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "cannot open " + path + " for reading");
+  return exec(reader_db_, "PRAGMA busy_timeout=5000;");
+}
+
+Status SqliteStore::migrate() {
+  auto st = exec(writer_db_,
+                 "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                 "applied_at INTEGER NOT NULL);");
+  if (!st) return st;
+  int current = schema_version();
+  auto all = sqlite_migrations();
+  int newest = all.empty() ? 0 : all.back().version;
+  if (current > newest)
+    return make_error("store_error", "the database schema is version " + std::to_string(current) +
+                                         ", newer than this herald understands (" + std::to_string(newest) +
+                                         "); refusing to start");
+  for (const auto& m : all) {
+    if (m.version <= current) continue;
+    st = exec(writer_db_, "BEGIN IMMEDIATE;");
+    if (!st) return st;
+    st = exec(writer_db_, std::string(m.sql).c_str());
+    if (st) {
+      Stmt ins;
+      sqlite3_prepare_v2(writer_db_, "INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?);", -1,
+                         &ins.s, nullptr);
+      sqlite3_bind_int(ins.s, 1, m.version);
+      sqlite3_bind_text(ins.s, 2, m.name.data(), static_cast<int>(m.name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(ins.s, 3, static_cast<sqlite3_int64>(std::time(nullptr)));
+      if (sqlite3_step(ins.s) != SQLITE_DONE) st = db_error(writer_db_, "recording migration");
+    }
+    if (!st) {
+      (void)exec(writer_db_, "ROLLBACK;");
+      return make_error("store_error",
+                        "migration " + std::to_string(m.version) + " (" + std::string(m.name) + ") failed: " +
+                            st.error().message);
+    }
+    st = exec(writer_db_, "COMMIT;");
+    if (!st) return st;
+    log::info("store_migrated", {{"version", m.version}, {"name", m.name}});
+  }
+  return ok_status();
+}
+
+int SqliteStore::schema_version() {
+  std::lock_guard lock(reader_mu_);
+  sqlite3* db = reader_db_ ? reader_db_ : writer_db_;
+  Stmt q;
+  if (sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", -1, &q.s, nullptr) !=
+      SQLITE_OK)
+    return 0;
+  return sqlite3_step(q.s) == SQLITE_ROW ? sqlite3_column_int(q.s, 0) : 0;
+}
+
+void SqliteStore::submit(WriteFn fn, Completion done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.emplace_back(std::move(fn), std::move(done));
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(make_error("store_closed", "the store is shutting down"));
+}
+
+void SqliteStore::put_meta(std::string key, std::string value, Completion done) {
+  submit(
+      [key = std::move(key), value = std::move(value)](sqlite3* db) -> Status {
+        Stmt s;
+        if (sqlite3_prepare_v3(db,
+                               "INSERT INTO meta(key, value, updated_at) VALUES (?, ?, ?) "
+                               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = "
+                               "excluded.updated_at;",
+                               -1, SQLITE_PREPARE_PERSISTENT, &s.s, nullptr) != SQLITE_OK)
+          return db_error(db, "put_meta");
+        sqlite3_bind_text(s.s, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+        sqlite3_bind_text(s.s, 2, value.data(), static_cast<int>(value.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s.s, 3, static_cast<sqlite3_int64>(std::time(nullptr)));
+        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_meta");
+        return ok_status();
+      },
+      std::move(done));
+}
+
+Result<std::optional<std::string>> SqliteStore::get_meta(std::string_view key) {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_, "SELECT value FROM meta WHERE key = ?;", -1, &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "get_meta");
+  sqlite3_bind_text(q.s, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+  int rc = sqlite3_step(q.s);
+  if (rc == SQLITE_DONE) return std::optional<std::string>{};
+  if (rc != SQLITE_ROW) return db_error(reader_db_, "get_meta");
+  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.s, 0));
+  return std::optional<std::string>(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(q.s, 0))));
+}
+
+bool SqliteStore::healthy() {
+  std::lock_guard lock(mu_);
+  return !stopping_ && !failed_.load();
+}
+
+StoreStats SqliteStore::stats() { return StoreStats{commits_.load(), writes_.load(), max_batch_.load()}; }
+
+void SqliteStore::writer_loop() {
+  std::deque<std::pair<WriteFn, Completion>> batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) return;  // stopping, and everything queued is done
+      while (!queue_.empty() && batch.size() < opts_.commit_batch_max) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit_batch(batch);
+    batch.clear();
+  }
+}
+
+void SqliteStore::commit_batch(std::deque<std::pair<WriteFn, Completion>>& batch) {
+  auto t0 = std::chrono::steady_clock::now();
+  std::vector<Status> results(batch.size(), ok_status());
+  auto begun = exec(writer_db_, "BEGIN IMMEDIATE;");
+  if (!begun) {
+    for (auto& r : results) r = make_error("store_unavailable", "the store cannot start a transaction");
+  } else {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      (void)exec(writer_db_, "SAVEPOINT w;");
+      results[i] = batch[i].first(writer_db_);
+      if (!results[i]) (void)exec(writer_db_, "ROLLBACK TO w;");
+      (void)exec(writer_db_, "RELEASE w;");
+    }
+    auto committed = exec(writer_db_, "COMMIT;");
+    if (!committed) {
+      (void)exec(writer_db_, "ROLLBACK;");
+      failed_ = true;
+      log::error("store_commit_failed", {{"error", committed.error().message}, {"writes", batch.size()}});
+      for (auto& r : results) r = make_error("store_unavailable", "the store could not commit the write");
+    } else {
+      failed_ = false;
+    }
+  }
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  writes_.fetch_add(batch.size(), std::memory_order_relaxed);
+  if (batch.size() > max_batch_.load()) max_batch_ = batch.size();
+  if (m_commits_) {
+    m_commits_->inc();
+    m_writes_->inc(batch.size());
+    m_batch_->observe(static_cast<double>(batch.size()));
+    m_commit_seconds_->observe(secs);
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i)
+    if (batch[i].second) batch[i].second(std::move(results[i]));
+}
+
+void SqliteStore::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  sqlite3_close_v2(reader_db_);
+  reader_db_ = nullptr;
+  sqlite3_close_v2(writer_db_);
+  writer_db_ = nullptr;
+}
+
+}  // namespace herald::store

@@ -1,0 +1,26 @@
+// Store factory and the blocking helper for non-I/O callers.
+#include "store/store.h"
+
+#include <future>
+
+#include "store/sqlite/sqlite_store.h"
+
+namespace herald::store {
+
+Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOptions& opts) {
+  if (driver == "sqlite") {
+    auto s = SqliteStore::open(opts);
+    if (!s) return s.error();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+  return make_error("invalid_config", "store.driver: unknown driver '" + std::string(driver) + "'");
+}
+
+Status wait_for(const std::function<void(Completion)>& start) {
+  std::promise<Status> p;
+  auto f = p.get_future();
+  start([&p](Status st) { p.set_value(std::move(st)); });
+  return f.get();
+}
+
+}  // namespace herald::store

@@ -1,0 +1,59 @@
+// The durable store, as the domain modules see it. Writes are asynchronous and
+// complete only once they are on disk (fsync'd), folded into group commits; reads
+// are synchronous and cheap. Implementations: sqlite/ (embedded); others follow.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace herald::metrics {
+class Registry;
+}
+
+namespace herald::store {
+
+// Called once a write is durable (or has failed); may run on the store's writer thread,
+// so it must be quick and must hand work back to its own executor.
+using Completion = std::function<void(Status)>;
+
+struct StoreStats {
+  std::uint64_t commits = 0;     // transactions committed
+  std::uint64_t writes = 0;      // writes made durable
+  std::uint64_t max_batch = 0;   // largest group commit seen
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Version of the newest migration applied.
+  virtual int schema_version() = 0;
+  // Settings and facts about this installation (instance id, creation time, ...).
+  virtual void put_meta(std::string key, std::string value, Completion done) = 0;
+  virtual Result<std::optional<std::string>> get_meta(std::string_view key) = 0;
+  // True while the store can take writes (the writer is alive and the disk answers).
+  virtual bool healthy() = 0;
+  virtual StoreStats stats() = 0;
+  // Finishes every queued write, then stops the writer. Idempotent.
+  virtual void close() = 0;
+};
+
+struct StoreOptions {
+  std::string data_dir;
+  std::uint64_t commit_batch_max = 4096;
+  metrics::Registry* metrics = nullptr;
+};
+
+// Opens (creating and migrating) the store named by `driver`.
+Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOptions& opts);
+
+// Blocks until a write completes; for the CLI and tests, never for an I/O thread.
+Status wait_for(const std::function<void(Completion)>& start);
+
+}  // namespace herald::store
