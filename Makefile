@@ -1,0 +1,57 @@
+# The two README commands (run, test) and the developer targets.
+BUILD_DIR ?= build
+SAN_DIR   ?= build-sanitize
+TSAN_DIR  ?= build-tsan
+BUILD_TYPE ?= RelWithDebInfo
+RUN_DIR   ?= .run
+JOBS      ?= $(shell nproc)
+CMAKE_FLAGS ?=
+
+.PHONY: all deps build run test unit integration sanitize-test tsan-test format lint bench clean
+
+all: build
+
+deps:
+	@./scripts/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_FLAGS)
+
+build: deps $(BUILD_DIR)/build.ninja
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	$(BUILD_DIR)/herald serve --dev --store.data_dir=$(RUN_DIR)/data
+
+test: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 300
+
+unit: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L unit
+
+integration: build
+	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L integration
+
+sanitize-test: deps
+	cmake -S . -B $(SAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON -DHERALD_BUILD_BENCH=OFF
+	cmake --build $(SAN_DIR) -j $(JOBS)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest --test-dir $(SAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
+
+tsan-test: deps
+	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON -DHERALD_BUILD_BENCH=OFF
+	cmake --build $(TSAN_DIR) -j $(JOBS)
+	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
+
+bench: build
+	./bench/run-http.sh $(BUILD_DIR)
+	$(BUILD_DIR)/bench/bench_store_commit --dir $(RUN_DIR)/bench-store
+
+format:
+	git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+lint: $(BUILD_DIR)/build.ninja
+	git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
+
+clean:
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(TSAN_DIR)
