@@ -183,7 +183,13 @@ std::function<int()> add_serve(CLI::App& app) {
   auto* group = cmd->add_option_group("Config keys", "Every key of the config file, as a flag (see docs/configuration.md)");
   for (const auto& key : config_keys()) {
     o->overrides[key.name];
-    o->override_opts[key.name] = group->add_option("--" + key.name, o->overrides[key.name], key.doc);
+    auto* opt = group->add_option("--" + key.name, o->overrides[key.name], key.doc);
+    opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // the last flag wins, as in most tools
+    opt->type_name(key.type == KeyType::Duration ? "DURATION"
+                   : key.type == KeyType::Int    ? "UINT"
+                   : key.type == KeyType::Bool   ? "BOOL"
+                                                 : "TEXT");
+    o->override_opts[key.name] = opt;
   }
   return [o] { return serve(*o); };
 }

@@ -256,7 +256,9 @@ class HttpSession final : public SessionBase {
     error_code ec;
     auto& lowest = beast::get_lowest_layer(stream_);
     if constexpr (kIsTls<Stream>) {
-      lowest.expires_after(std::chrono::seconds(2));
+      // Our close_notify is sent at once; the wait is only for the peer's answer, which
+      // many clients never send, so it is short, and shorter still while draining.
+      lowest.expires_after(st_.draining.load() ? std::chrono::milliseconds(250) : std::chrono::milliseconds(2000));
       co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
     } else {
       lowest.socket().shutdown(tcp::socket::shutdown_send, ec);

@@ -52,9 +52,17 @@ std::unique_ptr<boost::asio::ssl::context> make_server_tls_context(const ServerC
     throw std::runtime_error("TLS groups: " + openssl_error());
 
   // The callback reads the passphrase through a pointer into cfg, which outlives the
-  // context; nothing copies it.
+  // context; nothing copies it. Asio's context destructor treats a non-null userdata as
+  // its own callback object and deletes it, so the pointer is cleared on every path out.
   SSL_CTX_set_default_passwd_cb(c, passphrase_cb);
   SSL_CTX_set_default_passwd_cb_userdata(c, const_cast<std::string*>(&cfg.tls_key_passphrase));
+  struct ClearUserdata {
+    SSL_CTX* c;
+    ~ClearUserdata() {
+      SSL_CTX_set_default_passwd_cb_userdata(c, nullptr);
+      SSL_CTX_set_default_passwd_cb(c, nullptr);
+    }
+  } clear_userdata{c};
   if (SSL_CTX_use_certificate_chain_file(c, cfg.tls_cert.c_str()) != 1)
     throw std::runtime_error("server.tls_cert: cannot load " + cfg.tls_cert + ": " + openssl_error());
   if (SSL_CTX_use_PrivateKey_file(c, cfg.tls_key.c_str(), SSL_FILETYPE_PEM) != 1)
@@ -62,7 +70,6 @@ std::unique_ptr<boost::asio::ssl::context> make_server_tls_context(const ServerC
                              " (wrong file, or wrong or missing server.tls_key_passphrase): " + openssl_error());
   if (SSL_CTX_check_private_key(c) != 1)
     throw std::runtime_error("server.tls_key does not match server.tls_cert: " + openssl_error());
-  SSL_CTX_set_default_passwd_cb_userdata(c, nullptr);
   return ctx;
 }
 

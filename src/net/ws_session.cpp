@@ -67,6 +67,13 @@ class WsSession final : public SessionBase {
   void on_shutdown() override {
     if (!open_ || closing_) return;
     closing_ = true;
+    // The close handshake (and the TLS close_notify after it) is bounded tightly while
+    // draining: a peer that never answers must not hold up the shutdown.
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = std::chrono::seconds(1);
+    t.idle_timeout = st_.cfg.limits.idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
     ws_.async_close(websocket::close_code::going_away, [](error_code) {});
   }
 

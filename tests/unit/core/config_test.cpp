@@ -1,0 +1,95 @@
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace herald {
+namespace {
+
+TEST(Config, TomlSetsTypedValues) {
+  Config c;
+  ConfigLoader l(c);
+  auto st = l.load_toml_string(
+      "[server]\nport = 9443\ntls = false\nlisten = \"::1\"\n[limits]\nidle_timeout = \"2m\"\nmax_body_bytes = 10\n",
+      "t.toml");
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(c.server.port, 9443);
+  EXPECT_FALSE(c.server.tls);
+  EXPECT_EQ(c.server.listen, "::1");
+  EXPECT_EQ(c.limits.idle_timeout, Millis(120000));
+  EXPECT_EQ(c.limits.max_body_bytes, 10u);
+}
+
+TEST(Config, UnknownKeyIsNamed) {
+  Config c;
+  auto st = ConfigLoader(c).load_toml_string("[limits]\nmax_bdy_bytes = 1\n", "t.toml");
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, "invalid_config");
+  EXPECT_NE(st.error().message.find("limits.max_bdy_bytes"), std::string::npos);
+}
+
+TEST(Config, WrongTypesAndRangesAreRefused) {
+  for (const char* bad : {"[server]\nport = 65536\n", "[server]\nport = -1\n", "[server]\nport = \"x\"\n",
+                          "[server]\ntls = \"maybe\"\n", "[limits]\nread_timeout = 5\n",
+                          "[limits]\nread_timeout = \"5 seconds\"\n", "[limits]\nread_timeout = \"10ms\"\n",
+                          "[server]\nport = 1.5\n", "[log]\nlevel = \"loud\"\n"}) {
+    Config c;
+    EXPECT_FALSE(ConfigLoader(c).load_toml_string(bad, "t.toml").ok()) << bad;
+  }
+}
+
+TEST(Config, EnvironmentOverridesAndUnknownVariablesFail) {
+  Config c;
+  ConfigLoader l(c);
+  ASSERT_TRUE(l.load_env({"PATH=/bin", "HERALD_SERVER_PORT=1234", "HERALD_LOG_FORMAT=json", "HERALD_CONFIG=x"}).ok());
+  EXPECT_EQ(c.server.port, 1234);
+  EXPECT_EQ(c.log.format, "json");
+  auto st = l.load_env({"HERALD_SERVER_PORTT=1"});
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("HERALD_SERVER_PORTT"), std::string::npos);
+}
+
+TEST(Config, EnvironmentNamesAreUnique) {
+  std::set<std::string> names;
+  for (const auto& k : config_keys()) EXPECT_TRUE(names.insert(env_name_for(k.name)).second) << k.name;
+  EXPECT_EQ(env_name_for("limits.max_body_bytes"), "HERALD_LIMITS_MAX_BODY_BYTES");
+}
+
+TEST(Config, RenderRedactsSecretsAndRoundTrips) {
+  Config c;
+  c.server.tls_key_passphrase = "s3cret-value";
+  c.server.port = 7000;
+  c.limits.read_timeout = Millis(1500);
+  std::string text = render_config(c);
+  EXPECT_EQ(text.find("s3cret-value"), std::string::npos);
+  EXPECT_NE(text.find("tls_key_passphrase = \"<redacted>\""), std::string::npos);
+  Config back;
+  ASSERT_TRUE(ConfigLoader(back).load_toml_string(text, "rendered").ok());
+  EXPECT_EQ(back.server.port, 7000);
+  EXPECT_EQ(back.limits.read_timeout, Millis(1500));
+}
+
+TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
+  Config c;
+  EXPECT_FALSE(validate(c, false).ok());
+  EXPECT_TRUE(validate(c, true).ok());
+  c.server.tls = false;
+  EXPECT_TRUE(validate(c, false).ok());
+  c.server.tls_cert = "only-cert.pem";
+  EXPECT_FALSE(validate(c, false).ok());
+}
+
+TEST(Config, EveryKeyIsDocumented) {
+  std::ifstream f(std::string(HERALD_SOURCE_DIR) + "/docs/configuration.md");
+  ASSERT_TRUE(f.good());
+  std::stringstream ss;
+  ss << f.rdbuf();
+  for (const auto& k : config_keys())
+    EXPECT_NE(ss.str().find("| `" + k.name + "` |"), std::string::npos) << k.name << " missing from docs";
+}
+
+}  // namespace
+}  // namespace herald
