@@ -151,6 +151,9 @@ class TlsConnection : public Connection {
       char buf[256] = "handshake failed";
       if (e) ERR_error_string_n(e, buf, sizeof buf);
       ERR_clear_error();
+      // The destructor does not run when the constructor throws; the caller closes fd_.
+      SSL_free(ssl_);
+      SSL_CTX_free(ctx_);
       throw std::runtime_error(std::string("TLS handshake failed: ") + buf);
     }
   }
