@@ -2,12 +2,14 @@
 BUILD_DIR ?= build
 SAN_DIR   ?= build-sanitize
 TSAN_DIR  ?= build-tsan
+FUZZ_DIR  ?= build-fuzz
+FUZZ_SECONDS ?= 60
 BUILD_TYPE ?= RelWithDebInfo
 RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test format lint bench clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench clean
 
 all: build
 
@@ -47,6 +49,14 @@ bench: build
 	./bench/run-http.sh $(BUILD_DIR)
 	$(BUILD_DIR)/bench/bench_store_commit --dir $(RUN_DIR)/bench-store
 
+# Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (fuzz/corpus/<name>);
+# new inputs it finds go to $(FUZZ_DIR)/corpus, crashes to $(FUZZ_DIR)/crashes.
+fuzz:
+	@./scripts/install-deps.sh fuzz
+	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DHERALD_FUZZ=ON
+	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all
+	./scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
 
@@ -54,4 +64,4 @@ lint: $(BUILD_DIR)/build.ninja
 	git ls-files 'src/*.cpp' | xargs clang-tidy -p $(BUILD_DIR) --quiet
 
 clean:
-	rm -rf $(BUILD_DIR) $(SAN_DIR) $(TSAN_DIR)
+	rm -rf $(BUILD_DIR) $(SAN_DIR) $(TSAN_DIR) $(FUZZ_DIR)

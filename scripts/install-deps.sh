@@ -15,6 +15,13 @@ PACKAGES=(
   # formatting and static analysis (make format / make lint)
   clang-format clang-tidy
 )
+# Optional groups, named on the command line: `install-deps.sh fuzz`.
+for group in "$@"; do
+  case "$group" in
+    fuzz) PACKAGES+=(clang-14 libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown group $group" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${PACKAGES[@]}"; do

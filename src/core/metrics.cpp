@@ -105,19 +105,25 @@ Family<Histogram>& Registry::histogram(const std::string& name, const std::strin
 std::string Registry::render() const {
   std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& [name, fam] : counters_) {
+  for (const auto& entry : counters_) {  // no structured bindings: clang 14 cannot capture them
+    const std::string& name = entry.first;
+    const auto& fam = entry.second;
     header(out, name, fam->help(), "counter");
     fam->each([&](const auto& values, const Counter& c) {
       out += name + label_set(fam->labels(), values) + " " + std::to_string(c.value()) + "\n";
     });
   }
-  for (const auto& [name, fam] : gauges_) {
+  for (const auto& entry : gauges_) {  // no structured bindings: clang 14 cannot capture them
+    const std::string& name = entry.first;
+    const auto& fam = entry.second;
     header(out, name, fam->help(), "gauge");
     fam->each([&](const auto& values, const Gauge& g) {
       out += name + label_set(fam->labels(), values) + " " + std::to_string(g.value()) + "\n";
     });
   }
-  for (const auto& [name, fam] : histograms_) {
+  for (const auto& entry : histograms_) {  // no structured bindings: clang 14 cannot capture them
+    const std::string& name = entry.first;
+    const auto& fam = entry.second;
     header(out, name, fam->help(), "histogram");
     fam->each([&](const auto& values, const Histogram& h) {
       auto cum = h.cumulative();
