@@ -80,7 +80,8 @@ Status AppStore::load() {
   return ok_status();
 }
 
-Result<CreatedApp> AppStore::create(const std::string& name) {
+Result<CreatedApp> AppStore::create(const AppOptions& options) {
+  const std::string& name = options.name;
   if (!valid_app_name(name))
     return make_error("invalid_argument", "an app name is 1 to 64 characters of A-Z a-z 0-9 _ . -");
   if (find_by_name(name)) return make_error("conflict", "an app named " + name + " exists already");
@@ -94,7 +95,20 @@ Result<CreatedApp> AppStore::create(const std::string& name) {
   crypto::random_bytes(raw, sizeof raw);
   std::string client_secret = crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
   r.client_secret_sealed = sealer_.seal(r.id, client_secret, associated(std::string(kClientSecretField)));
-  r.client_public_keys_json = "[]";
+  boost::json::array keys;
+  for (const auto& pem : options.client_public_keys_pem) {
+    auto key = crypto::PublicKey::from_pem(pem);
+    if (!key) return make_error("invalid_argument", "a client public key is not an Ed25519 or P-256 PEM public key");
+    boost::json::object k;
+    k["alg"] = key->kind() == crypto::KeyKind::Ed25519 ? "EdDSA" : "ES256";
+    k["kid"] = "k" + std::to_string(keys.size() + 1);
+    k["pem"] = key->to_pem();
+    keys.push_back(std::move(k));
+  }
+  r.client_public_keys_json = boost::json::serialize(keys);
+  r.jwt_audience = options.jwt_audience;
+  r.jwt_issuer = options.jwt_issuer;
+  r.require_exp = options.require_exp;
   auto st = store::wait_for([&](store::Completion done) { records_.put_app(r, std::move(done)); });
   if (!st) return st.error();
   auto app = from_record(r);

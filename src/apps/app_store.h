@@ -11,6 +11,15 @@
 
 namespace herald::apps {
 
+// What a new app is created with.
+struct AppOptions {
+  std::string name;
+  std::vector<std::string> client_public_keys_pem;  // Ed25519 or P-256 "PUBLIC KEY" PEM, for EdDSA / ES256 tokens
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool require_exp = false;
+};
+
 // A new app's secrets, shown once: the store keeps them only sealed.
 struct CreatedApp {
   std::shared_ptr<const App> app;
@@ -24,8 +33,10 @@ class AppStore final : public AppDirectory {
   // Reads every app into memory; fails if a stored secret does not open.
   Status load();
   // Creates an app named `name` (1..64 chars of [A-Za-z0-9_.-]) with a fresh AppKey and
-  // client secret. Blocks until durable: not for I/O threads. "conflict" if the name is taken.
-  Result<CreatedApp> create(const std::string& name);
+  // client secret. Blocks until durable: not for I/O threads. "conflict" if the name is
+  // taken, "invalid_argument" for a bad name or key.
+  Result<CreatedApp> create(const AppOptions& options);
+  Result<CreatedApp> create(const std::string& name) { return create(AppOptions{name, {}, {}, {}, false}); }
   std::vector<std::shared_ptr<const App>> list() const;
   std::shared_ptr<const App> find_by_name(std::string_view name) const;
   // The app's client secret, unsealed (for the development banner).
