@@ -35,7 +35,9 @@ const std::string kSecret = "an HS256 client secret of 32+ bytes, test only";
 
 // ---- building tokens --------------------------------------------------------------
 
-std::string b64(std::string_view bytes) { return crypto::base64url_encode(bytes); }
+std::string b64(std::string_view bytes) {
+  return crypto::base64url_encode(bytes);
+}
 
 std::string token_of(std::string_view header_json, std::string_view payload_json, std::string_view signature) {
   return b64(header_json) + "." + b64(payload_json) + "." + b64(signature);
@@ -53,8 +55,7 @@ std::string signed_token(std::string_view header_json, std::string_view payload_
 }
 
 json::object good_claims() {
-  return {{"sub", "42"}, {"aud", "herald"}, {"iss", "https://issuer.example"}, {"exp", kNow + 600},
-          {"iat", kNow - 5}};
+  return {{"sub", "42"}, {"aud", "herald"}, {"iss", "https://issuer.example"}, {"exp", kNow + 600}, {"iat", kNow - 5}};
 }
 
 std::string with(json::object claims, std::string_view name, json::value value) {
@@ -67,7 +68,9 @@ std::string without(json::object claims, std::string_view name) {
   return json::serialize(claims);
 }
 
-std::string good_payload() { return json::serialize(good_claims()); }
+std::string good_payload() {
+  return json::serialize(good_claims());
+}
 
 const char* kHs256Header = R"({"alg":"HS256","typ":"JWT"})";
 const char* kEs256Header = R"({"alg":"ES256","typ":"JWT"})";
@@ -267,8 +270,8 @@ TEST_F(Jwt, ExtractsAllClaims) {
 }
 
 TEST_F(Jwt, AbsentOptionalClaimsAreEmpty) {
-  auto claims = verify(sign_jwt_hs256(R"({"sub":"u","aud":"herald","iss":"https://issuer.example"})",
-                                      SecretBytes(kSecret)));
+  auto claims =
+      verify(sign_jwt_hs256(R"({"sub":"u","aud":"herald","iss":"https://issuer.example"})", SecretBytes(kSecret)));
   ASSERT_TRUE(claims.ok()) << claims.error().message;
   EXPECT_FALSE(claims->exp || claims->nbf || claims->iat || claims->channel);
   EXPECT_TRUE(claims->channels.empty());
@@ -300,8 +303,7 @@ TEST_F(Jwt, AcceptsEs256AndEdDsaMadeByHandWithOpenSsl) {
                               public_jwt_key(JwtAlg::EdDSA, *ed_pub, "ed")};
 
   std::string es_input = b64url_by_hand(R"({"alg":"ES256","kid":"ec"})") + "." + b64url_by_hand(good_payload());
-  std::string es_token =
-      es_input + "." + b64url_by_hand(der_to_jws(openssl_sign(ec.get(), EVP_sha256(), es_input)));
+  std::string es_token = es_input + "." + b64url_by_hand(der_to_jws(openssl_sign(ec.get(), EVP_sha256(), es_input)));
   auto es_claims = verify_jwt(es_token, keys, default_policy(), kNow);
   ASSERT_TRUE(es_claims.ok()) << es_claims.error().code << ": " << es_claims.error().message;
   EXPECT_EQ(es_claims->sub, "42");
@@ -336,7 +338,8 @@ TEST(JwtRfc7515, AppendixA1SignatureVerifies) {
       "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
       "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
       "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-  auto k = crypto::base64url_decode("AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow");
+  auto k = crypto::base64url_decode(
+      "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow");
   ASSERT_TRUE(k.has_value());
   std::vector<JwtKey> keys = {hs_key(*k)};
   JwtPolicy policy;  // no audience configured; the example's issuer
@@ -384,10 +387,10 @@ TEST_F(Jwt, RefusesOtherAlgorithms) {
   for (const char* alg : {"hs256", "Hs256", "HS512", "HS384", "RS256", "PS256", "ES384", "ES512", "ES256K", "eddsa",
                           "Ed25519", "EdDSA ", " HS256", ""}) {
     std::string header = json::serialize(json::object{{"alg", alg}});
-    cases.push_back({std::string("alg ") + alg + " (HMAC)", hmac_token(header, payload, kSecret),
-                     "token_alg_not_allowed"});
-    cases.push_back({std::string("alg ") + alg + " (ES256 sig)", signed_token(header, payload, es_key_),
-                     "token_alg_not_allowed"});
+    cases.push_back(
+        {std::string("alg ") + alg + " (HMAC)", hmac_token(header, payload, kSecret), "token_alg_not_allowed"});
+    cases.push_back(
+        {std::string("alg ") + alg + " (ES256 sig)", signed_token(header, payload, es_key_), "token_alg_not_allowed"});
   }
   cases.push_back({"no alg", hmac_token(R"({"typ":"JWT"})", payload, kSecret), "token_alg_not_allowed"});
   cases.push_back({"alg a number", hmac_token(R"({"alg":256})", payload, kSecret), "token_malformed"});
@@ -421,10 +424,10 @@ TEST_F(Jwt, RefusesHs256SignedWithAPublicKeyWhenOnlyPublicKeysAreConfigured) {
     };
     expect_all_refused(cases, keys, policy_);
     std::vector<HostileCase> kid_cases = {
-        {"HS256 with the key's kid, keyed with the PEM",
-         hmac_token(R"({"alg":"HS256","kid":"k1"})", payload, pem), "token_alg_not_allowed"},
-        {"HS256 with the key's kid, keyed with the DER",
-         hmac_token(R"({"alg":"HS256","kid":"k1"})", payload, der), "token_alg_not_allowed"},
+        {"HS256 with the key's kid, keyed with the PEM", hmac_token(R"({"alg":"HS256","kid":"k1"})", payload, pem),
+         "token_alg_not_allowed"},
+        {"HS256 with the key's kid, keyed with the DER", hmac_token(R"({"alg":"HS256","kid":"k1"})", payload, der),
+         "token_alg_not_allowed"},
     };
     expect_all_refused(kid_cases, keys_with_kid, policy_);
   }
@@ -456,14 +459,13 @@ TEST_F(Jwt, KeysAreOnlyUsedForTheirOwnKind) {
   public_as_hs.alg = JwtAlg::HS256;
   public_as_hs.public_key = es_key_.public_key();
   JwtKey empty_secret = hs_key("");
-  std::vector<JwtKey> keys = {public_as_hs, empty_secret,
-                              public_jwt_key(JwtAlg::ES256, ed_key_.public_key()),
+  std::vector<JwtKey> keys = {public_as_hs, empty_secret, public_jwt_key(JwtAlg::ES256, ed_key_.public_key()),
                               public_jwt_key(JwtAlg::EdDSA, es_key_.public_key())};
   expect_all_refused(
       {
           {"HS256 with an empty secret", hmac_token(kHs256Header, payload, ""), "token_alg_not_allowed"},
-          {"HS256 keyed with a public key filed as HS256", hmac_token(kHs256Header, payload, es_key_.public_key().to_pem()),
-           "token_alg_not_allowed"},
+          {"HS256 keyed with a public key filed as HS256",
+           hmac_token(kHs256Header, payload, es_key_.public_key().to_pem()), "token_alg_not_allowed"},
           {"EdDSA token against an Ed25519 key filed as ES256", signed_token(kEdDsaHeader, payload, ed_key_),
            "token_alg_not_allowed"},
           {"ES256 token against a P-256 key filed as EdDSA", signed_token(kEs256Header, payload, es_key_),
@@ -514,8 +516,8 @@ TEST_F(Jwt, KidSelectsTheKey) {
                               hs_key("secret number two, long enough", "k2")};
   std::string payload = good_payload();
   // Without kid every HS256 key is tried; with kid only the named one.
-  EXPECT_TRUE(verify_jwt(sign_jwt_hs256(payload, SecretBytes("secret number two, long enough")), keys, policy_, kNow)
-                  .ok());
+  EXPECT_TRUE(
+      verify_jwt(sign_jwt_hs256(payload, SecretBytes("secret number two, long enough")), keys, policy_, kNow).ok());
   EXPECT_TRUE(
       verify_jwt(sign_jwt_hs256(payload, SecretBytes("secret number two, long enough"), "k2"), keys, policy_, kNow)
           .ok());
@@ -529,8 +531,8 @@ TEST_F(Jwt, KidSelectsTheKey) {
            "token_malformed"},
       },
       keys, policy_);
-  expect_all_refused({{"kid of a key of another alg", sign_jwt(payload, es_key_, "k1"), "token_alg_not_allowed"}},
-                     keys, policy_);
+  expect_all_refused({{"kid of a key of another alg", sign_jwt(payload, es_key_, "k1"), "token_alg_not_allowed"}}, keys,
+                     policy_);
 }
 
 // ---- structure and encoding ----------------------------------------------------------
@@ -597,8 +599,8 @@ TEST_F(Jwt, RefusesHeaderOrPayloadThatIsNotAJsonObject) {
                              R"({"alg":"HS256",})", R"({'alg':'HS256'})", "{\"alg\":\"HS\xff\"}", ""}) {
     cases.push_back({std::string("header ") + header, hmac_token(header, payload, kSecret), "token_malformed"});
   }
-  for (const char* body : {"[1,2]", R"(["sub","42"])", R"("42")", "true", "{", R"({"sub":"42"} {})",
-                           R"({"sub":"42",})", "/*c*/{\"sub\":\"42\"}", "{\"sub\":\"\xc0\xaf\"}"}) {
+  for (const char* body : {"[1,2]", R"(["sub","42"])", R"("42")", "true", "{", R"({"sub":"42"} {})", R"({"sub":"42",})",
+                           "/*c*/{\"sub\":\"42\"}", "{\"sub\":\"\xc0\xaf\"}"}) {
     cases.push_back({std::string("payload ") + body, hmac_token(kHs256Header, body, kSecret), "token_malformed"});
   }
   expect_all_refused(cases, keys_, policy_);
@@ -692,8 +694,8 @@ TEST_F(Jwt, RefusesAlteredPayloadOrHeader) {
     std::string header_json = *crypto::base64url_decode(token.substr(0, dot1));
     cases.push_back({"payload swapped: " + header_json,
                      token.substr(0, dot1 + 1) + b64(other_payload) + token.substr(dot2), "token_signature_invalid"});
-    cases.push_back({"header re-spaced: " + header_json,
-                     b64(header_json + " ") + token.substr(dot1), "token_signature_invalid"});
+    cases.push_back(
+        {"header re-spaced: " + header_json, b64(header_json + " ") + token.substr(dot1), "token_signature_invalid"});
     std::string flipped = token;
     flipped[dot2 + 2] = flipped[dot2 + 2] == 'A' ? 'B' : 'A';
     cases.push_back({"signature changed: " + header_json, flipped, "token_signature_invalid"});
@@ -748,8 +750,8 @@ TEST_F(Jwt, IssuedAtHonoursSkewOnBothSides) {
 }
 
 TEST_F(Jwt, ClockNearTheLimitsDoesNotOverflow) {
-  std::string token = hmac_token(kHs256Header, with(good_claims(), "exp", std::numeric_limits<std::int64_t>::max()),
-                                 kSecret);
+  std::string token =
+      hmac_token(kHs256Header, with(good_claims(), "exp", std::numeric_limits<std::int64_t>::max()), kSecret);
   auto late = verify_jwt(token, keys_, policy_, std::numeric_limits<std::int64_t>::max());
   EXPECT_TRUE(late.ok()) << late.error().code;
   json::object c = good_claims();
@@ -759,9 +761,9 @@ TEST_F(Jwt, ClockNearTheLimitsDoesNotOverflow) {
   auto r = verify_jwt(early, keys_, policy_, std::numeric_limits<std::int64_t>::min());
   EXPECT_TRUE(r.ok()) << r.error().code;
   c["nbf"] = std::numeric_limits<std::int64_t>::max();
-  expect_all_refused({{"nbf at the far end", hmac_token(kHs256Header, json::serialize(c), kSecret),
-                       "token_not_yet_valid"}},
-                     keys_, policy_, std::numeric_limits<std::int64_t>::min());
+  expect_all_refused(
+      {{"nbf at the far end", hmac_token(kHs256Header, json::serialize(c), kSecret), "token_not_yet_valid"}}, keys_,
+      policy_, std::numeric_limits<std::int64_t>::min());
 }
 
 TEST_F(Jwt, RequireExp) {
@@ -776,9 +778,8 @@ TEST_F(Jwt, TimeClaimsMustBeIntegers) {
   for (const char* name : {"exp", "nbf", "iat"}) {
     std::string base = without(good_claims(), name);
     base.pop_back();
-    for (const char* value : {"1700000000.5", "1.7e9", "1700000000.0", "\"1700000000\"", "true", "null", "[1]",
-                              "{}", "9223372036854775808", "18446744073709551615", "-9223372036854775809",
-                              "1e400"}) {
+    for (const char* value : {"1700000000.5", "1.7e9", "1700000000.0", "\"1700000000\"", "true", "null", "[1]", "{}",
+                              "9223372036854775808", "18446744073709551615", "-9223372036854775809", "1e400"}) {
       cases.push_back({std::string(name) + " = " + value,
                        hmac_token(kHs256Header, base + ",\"" + name + "\":" + value + "}", kSecret),
                        "token_malformed"});
@@ -877,11 +878,11 @@ TEST_F(Jwt, InfoIsAnObjectOfAtMostOneKiB) {
 // A forged token learns nothing about its claims: the signature is checked before them.
 TEST_F(Jwt, SignatureIsCheckedBeforeClaims) {
   std::string bad_claims = with(good_claims(), "exp", 1);
-  expect_all_refused({{"expired and forged", hmac_token(kHs256Header, bad_claims, "wrong key"),
-                       "token_signature_invalid"},
-                      {"sub missing and forged", hmac_token(kHs256Header, without(good_claims(), "sub"), "wrong key"),
-                       "token_signature_invalid"}},
-                     keys_, policy_);
+  expect_all_refused(
+      {{"expired and forged", hmac_token(kHs256Header, bad_claims, "wrong key"), "token_signature_invalid"},
+       {"sub missing and forged", hmac_token(kHs256Header, without(good_claims(), "sub"), "wrong key"),
+        "token_signature_invalid"}},
+      keys_, policy_);
 }
 
 TEST_F(Jwt, NoKeysConfiguredRefusesEverything) {

@@ -13,7 +13,9 @@
 namespace herald::crypto {
 namespace {
 
-SecretBytes test_key(char fill = 'k') { return SecretBytes(std::string(kAeadKeyBytes, fill)); }
+SecretBytes test_key(char fill = 'k') {
+  return SecretBytes(std::string(kAeadKeyBytes, fill));
+}
 
 void expect_decrypt_failed(const Result<SecretBytes>& r, const std::string& what) {
   ASSERT_FALSE(r.ok()) << what;
@@ -66,9 +68,7 @@ TEST(Aead, EveryFlippedByteFails) {
     for (unsigned char bit : {0x01, 0x80}) {
       std::string tampered = sealed;
       tampered[i] = static_cast<char>(tampered[i] ^ bit);
-      std::string where = i < kAeadNonceBytes                        ? "nonce"
-                          : i < sealed.size() - kAeadTagBytes ? "ciphertext"
-                                                                     : "tag";
+      std::string where = i < kAeadNonceBytes ? "nonce" : i < sealed.size() - kAeadTagBytes ? "ciphertext" : "tag";
       expect_decrypt_failed(aead_open(key, tampered, "ad"), where + " byte " + std::to_string(i));
     }
   }
@@ -111,9 +111,7 @@ TEST(Aead, LayoutIsNonceCiphertextTag) {
   std::string tag = sealed.substr(sealed.size() - kAeadTagBytes);
   ASSERT_EQ(EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, key.data(), p), 1);
   ASSERT_EQ(EVP_DecryptUpdate(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>("ad"), 2), 1);
-  ASSERT_EQ(EVP_DecryptUpdate(ctx, out, &len, p + kAeadNonceBytes,
-                              static_cast<int>(sealed.size() - kAeadOverhead)),
-            1);
+  ASSERT_EQ(EVP_DecryptUpdate(ctx, out, &len, p + kAeadNonceBytes, static_cast<int>(sealed.size() - kAeadOverhead)), 1);
   total = len;
   ASSERT_EQ(EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kAeadTagBytes, tag.data()), 1);
   EXPECT_EQ(EVP_DecryptFinal_ex(ctx, out + total, &len), 1);

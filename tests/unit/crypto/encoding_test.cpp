@@ -12,8 +12,13 @@ namespace herald::crypto {
 namespace {
 
 const std::vector<std::pair<std::string, std::string>> kRfc4648Base64 = {
-    {"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},        {"foo", "Zm9v"},
-    {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+    {"", ""},
+    {"f", "Zg=="},
+    {"fo", "Zm8="},
+    {"foo", "Zm9v"},
+    {"foob", "Zm9vYg=="},
+    {"fooba", "Zm9vYmE="},
+    {"foobar", "Zm9vYmFy"},
 };
 
 TEST(EncodingBase64, Rfc4648Vectors) {
@@ -55,8 +60,8 @@ TEST(EncodingBase64Url, RoundTripsEveryByteAndLength) {
 }
 
 TEST(EncodingBase64Url, RefusesPaddingWhitespaceAndStrayCharacters) {
-  for (const char* bad : {"Zg==", "Zg=", "Zm8=", "Zm9v ", " Zm9v", "Zm\n9v", "Zm9v\t", "Zm.9", "Zm9v!", "Z",
-                          "Zm9vY", "Zm+v", "Zm/v", "Zm9\xc3\xa9"}) {
+  for (const char* bad : {"Zg==", "Zg=", "Zm8=", "Zm9v ", " Zm9v", "Zm\n9v", "Zm9v\t", "Zm.9", "Zm9v!", "Z", "Zm9vY",
+                          "Zm+v", "Zm/v", "Zm9\xc3\xa9"}) {
     EXPECT_FALSE(base64url_decode(bad).has_value()) << bad;
   }
   EXPECT_FALSE(base64url_decode(std::string_view("Zm\0v", 4)).has_value());
@@ -71,8 +76,8 @@ TEST(EncodingBase64Url, RefusesNonZeroTrailingBits) {
 }
 
 TEST(EncodingBase64, RefusesBadPaddingAndCharacters) {
-  for (const char* bad : {"Zg", "Zg=", "Zg===", "Z===", "====", "Zm9=", "Zh==", "Zg=a", "Z=g=", "=Zg=",
-                          "Zm9v====", "Zm9v\n", "Zm 9v", "Zm9v Zm9v", "Zm9v\r\n", "Zm-9", "Zm_9"}) {
+  for (const char* bad : {"Zg", "Zg=", "Zg===", "Z===", "====", "Zm9=", "Zh==", "Zg=a",
+                          "Z=g=", "=Zg=", "Zm9v====", "Zm9v\n", "Zm 9v", "Zm9v Zm9v", "Zm9v\r\n", "Zm-9", "Zm_9"}) {
     EXPECT_FALSE(base64_decode(bad).has_value()) << bad;
   }
 }

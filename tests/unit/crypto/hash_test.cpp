@@ -10,8 +10,12 @@
 namespace herald::crypto {
 namespace {
 
-std::string hex(std::string_view bytes) { return hex_encode(bytes); }
-std::string unhex(std::string_view text) { return hex_decode(text).value(); }
+std::string hex(std::string_view bytes) {
+  return hex_encode(bytes);
+}
+std::string unhex(std::string_view text) {
+  return hex_decode(text).value();
+}
 
 TEST(HashSha256, KnownAnswers) {
   EXPECT_EQ(hex(sha256("abc")), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

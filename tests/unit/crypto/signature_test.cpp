@@ -16,7 +16,9 @@
 namespace herald::crypto {
 namespace {
 
-std::string unhex(std::string_view text) { return hex_decode(text).value(); }
+std::string unhex(std::string_view text) {
+  return hex_decode(text).value();
+}
 
 std::string pem_of(std::string_view label, std::string_view der) {
   std::string b64 = base64_encode(der);
@@ -34,9 +36,8 @@ std::string ed25519_public_pem(std::string_view pub_hex) {
 }
 // SubjectPublicKeyInfo of an uncompressed P-256 point.
 std::string p256_public_pem(std::string_view x, std::string_view y) {
-  return pem_of("PUBLIC KEY",
-                unhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + "\x04" + std::string(x) +
-                    std::string(y));
+  return pem_of("PUBLIC KEY", unhex("3059301306072a8648ce3d020106082a8648ce3d030107034200") + "\x04" + std::string(x) +
+                                  std::string(y));
 }
 
 std::string pem_of_openssl_key(EVP_PKEY* key, bool private_part) {
@@ -112,8 +113,8 @@ std::string openssl_sign(EVP_PKEY* key, const EVP_MD* md, std::string_view msg) 
 }
 
 TEST(SignatureEd25519, Rfc8032Test1) {
-  auto priv = PrivateKey::from_pem(
-      ed25519_private_pem("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
+  auto priv =
+      PrivateKey::from_pem(ed25519_private_pem("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60"));
   ASSERT_TRUE(priv.ok()) << priv.error().message;
   EXPECT_EQ(priv->kind(), KeyKind::Ed25519);
   std::string sig = priv->sign("");
@@ -134,15 +135,15 @@ TEST(SignatureEd25519, Rfc8032Test1) {
 }
 
 TEST(SignatureEd25519, Rfc8032Test2) {
-  auto priv = PrivateKey::from_pem(
-      ed25519_private_pem("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"));
+  auto priv =
+      PrivateKey::from_pem(ed25519_private_pem("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb"));
   ASSERT_TRUE(priv.ok());
   std::string sig = priv->sign("\x72");
   EXPECT_EQ(hex_encode(sig),
             "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eae"
             "b4302aeeb00d291612bb0c00");
-  auto pub = PublicKey::from_pem(
-      ed25519_public_pem("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"));
+  auto pub =
+      PublicKey::from_pem(ed25519_public_pem("3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"));
   ASSERT_TRUE(pub.ok());
   EXPECT_TRUE(pub->verify("\x72", sig));
 }
@@ -184,8 +185,8 @@ TEST(SignatureEs256, MalformedSignaturesAreFalse) {
   EXPECT_FALSE(pub.verify("m", ""));
   EXPECT_FALSE(pub.verify("m", sig.substr(0, 63)));
   EXPECT_FALSE(pub.verify("m", sig + '\0'));
-  EXPECT_FALSE(pub.verify("m", der_from_raw(sig)));  // DER is not the JWS form
-  EXPECT_FALSE(pub.verify("m", std::string(64, '\0')));                       // r = s = 0
+  EXPECT_FALSE(pub.verify("m", der_from_raw(sig)));                          // DER is not the JWS form
+  EXPECT_FALSE(pub.verify("m", std::string(64, '\0')));                      // r = s = 0
   EXPECT_FALSE(pub.verify("m", sig.substr(0, 32) + std::string(32, '\0')));  // s = 0
   EXPECT_FALSE(pub.verify("m", std::string(64, '\xff')));                    // r, s >= n
 }
@@ -294,8 +295,7 @@ TEST(SignatureKeys, RefusesAnEncryptedPrivateKeyWithoutPrompting) {
   PKey key(EVP_EC_gen("P-256"));
   BIO* bio = BIO_new(BIO_s_mem());
   char pass[] = "passphrase";
-  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio, key.get(), EVP_aes_256_cbc(), pass, sizeof pass - 1, nullptr,
-                                          nullptr),
+  ASSERT_EQ(PEM_write_bio_PKCS8PrivateKey(bio, key.get(), EVP_aes_256_cbc(), pass, sizeof pass - 1, nullptr, nullptr),
             1);
   char* data = nullptr;
   long len = BIO_get_mem_data(bio, &data);
