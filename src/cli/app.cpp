@@ -86,7 +86,11 @@ std::function<int()> add_app(CLI::App& app) {
     auto opened = open_apps(o->data_dir);
     if (!opened) return fail(opened.error());
     if (create->parsed()) {
-      apps::AppOptions opts{o->name, {}, o->audience, o->issuer, o->require_exp};
+      apps::AppOptions opts;
+      opts.name = o->name;
+      opts.jwt_audience = o->audience;
+      opts.jwt_issuer = o->issuer;
+      opts.require_exp = o->require_exp;
       for (const auto& f : o->key_files) {
         bool ok = false;
         opts.client_public_keys_pem.push_back(read_file(f, ok));
