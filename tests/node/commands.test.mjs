@@ -1,7 +1,7 @@
 // Every command of the client protocol and its error replies, against the real server.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Herald, PushClient, hs256, nowS, closeAll, randomName } from './lib/herald.mjs';
+import { Herald, PushClient, hs256, craftToken, nowS, closeAll, randomName } from './lib/herald.mjs';
 
 const NAMESPACES = {
   'namespaces.open.publish': 'authenticated',
@@ -301,6 +301,27 @@ describe('publish', () => {
     assert.equal((await c.callError('publish', { data: 1 })).code, 'bad_request');
   });
 
+  test('numbers beyond the double range never reach subscribers as invalid JSON', async () => {
+    // JSON allows 1e400; a server that parses it as a double gets infinity and must not
+    // write it back as `Infinity` (not JSON), which would break every subscriber of the
+    // channel and every later history or recovery reply that includes it.
+    const sub = await client('inf-sub');
+    const pub = await client('inf-pub');
+    const ch = `open:${randomName()}`;
+    await sub.call('subscribe', { channel: ch });
+    for (const [i, text] of ['1e400', '-1e400', '[1,{"a":1e999}]'].entries()) {
+      const id = 700 + i;
+      pub.sendRaw(`{"id":${id},"publish":{"channel":"${ch}","data":${text}}}`);
+      await pub.waitUntil(() => pub.unmatched.find((r) => r.id === id), 3000, `reply to publish of ${text}`);
+    }
+    await pub.call('publish', { channel: ch, data: 'after' });
+    await sub.waitUntil(() => sub.pubs(ch).some((p) => p.data === 'after') || sub.badLines, 3000, 'the last publication');
+    assert.equal(sub.badLines, undefined, `the subscriber received lines that are not JSON: ${sub.badLines}`);
+    const h = await sub.request('history', { channel: ch }, { timeout: 3000 }).catch((e) => e);
+    assert.ok(!(h instanceof Error), `history reply unreadable: ${sub.badLines}`);
+    assert.ok(pub.isOpen && sub.isOpen);
+  });
+
   test('subscribers namespace: publish only while subscribed', async () => {
     const c = await client();
     const ch = `room:${randomName()}`;
@@ -398,6 +419,24 @@ describe('presence', () => {
     // a connected user who is not subscribed may read presence in an authenticated namespace
     const d = await client('dave');
     assert.equal(Object.keys((await d.call('presence', { channel: ch })).clients).length, 1);
+  });
+
+  test('an info claim with a number beyond the double range does not break presence', async () => {
+    const ch = `room:${randomName()}`;
+    const c = await raw();
+    const tok = craftToken(
+      { alg: 'HS256' },
+      `{"sub":"inf","exp":${nowS() + 600},"info":{"score":1e400}}`,
+      { key: server.devApp.client_secret },
+    );
+    const r = await c.request('connect', { app: server.devApp.app_key, token: tok });
+    // Either the token is refused, or its info is shown as valid JSON.
+    if (r.connect) await c.call('subscribe', { channel: ch });
+    const d = await client('viewer');
+    await d.call('subscribe', { channel: ch });
+    const p = await d.request('presence', { channel: ch }, { timeout: 1000 }).catch((e) => e);
+    assert.equal(d.badLines, undefined, `presence reply is not JSON: ${d.badLines}`);
+    assert.ok(p.presence, String(p));
   });
 
   test('presence_disabled, and permission on personal channels', async () => {
