@@ -1,7 +1,7 @@
 // Every command of the client protocol and its error replies, against the real server.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Herald, PushClient, hs256, craftToken, nowS, closeAll, randomName } from './lib/herald.mjs';
+import { Herald, PushClient, hs256, craftToken, nowS, sleep, closeAll, randomName } from './lib/herald.mjs';
 
 const NAMESPACES = {
   'namespaces.open.publish': 'authenticated',
@@ -54,6 +54,29 @@ describe('connect', () => {
     const r = await c.call('connect', { app: server.devApp.app_key, token });
     assert.equal(r.user, 'bob');
     assert.equal('expires_in' in r, false);
+  });
+
+  test('a far-future exp (year 9999, or the largest int64) is not taken as expired', async () => {
+    // Tokens often say "never" with exp 253402300799 (9999-12-31T23:59:59Z).
+    const clients = [];
+    for (const exp of ['253402300799', '9223372036854775807', '100000000000']) {
+      const c = await raw();
+      const token = craftToken({ alg: 'HS256' }, `{"sub":"far","exp":${exp}}`, { key: server.devApp.client_secret });
+      const r = await c.request('connect', { app: server.devApp.app_key, token });
+      assert.ok(r.connect, `exp ${exp}: ${JSON.stringify(r)}`);
+      assert.ok(r.connect.expires_in > 1e9, `exp ${exp}: expires_in ${r.connect.expires_in}`);
+      clients.push([exp, c]);
+    }
+    // the same through refresh
+    const d = await client('far');
+    const t = craftToken({ alg: 'HS256' }, '{"sub":"far","exp":253402300799}', { key: server.devApp.client_secret });
+    assert.ok((await d.call('refresh', { token: t })).expires_in > 1e9);
+    clients.push(['refresh 253402300799', d]);
+    await sleep(300);
+    for (const [exp, c] of clients) {
+      assert.equal(c.closeInfo, null, `exp ${exp}: closed ${JSON.stringify(c.closeInfo)} ${JSON.stringify(c.disconnectPush)}`);
+      assert.deepEqual(await c.call('ping'), {}, `exp ${exp}`);
+    }
   });
 
   test('client ids are unique per connection', async () => {

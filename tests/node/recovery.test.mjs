@@ -249,3 +249,53 @@ test('history since (the recovery path without subscribing)', async () => {
   assert.equal(lost.recovered, false);
   assert.deepEqual(lost.publications, []);
 });
+
+// While another connection publishes without pause, a subscribe (with or without
+// since) must line up exactly with the live stream: the first push is the reply's
+// offset + 1 (or the recovered ones lead up to it), with no gap and no duplicate.
+test('subscribing while publications stream in: no gap, no duplicate', async () => {
+  const ch = `open:${randomName('stream')}`;
+  const pub = await client('streamer');
+  let stop = false;
+  let published = 0;
+  const pump = (async () => {
+    while (!stop) {
+      const replies = await pub.batch(
+        Array.from({ length: 5 }, () => ['publish', { channel: ch, data: { n: ++published } }]),
+      );
+      for (const r of replies) assert.ok(r.publish, JSON.stringify(r));
+    }
+  })();
+  try {
+    let last = null; // {offset, epoch} seen by the previous reader
+    for (let round = 0; round < 12; round++) {
+      const c = await client('racer');
+      const params = { channel: ch };
+      if (last && round % 2 === 1) params.since = last;
+      const r = await c.call('subscribe', params);
+      const seq = [];
+      if (params.since) {
+        assert.equal(r.recovered, true, `round ${round}: recovery within a 100-publication history`);
+        const rec = r.publications.map((p) => p.offset);
+        assert.deepEqual(
+          rec,
+          Array.from({ length: r.offset - params.since.offset }, (_, i) => params.since.offset + 1 + i),
+          `round ${round}: recovered offsets`,
+        );
+        seq.push(...rec);
+      }
+      const target = r.offset + 15;
+      await c.waitUntil(() => c.pubs(ch).some((p) => p.offset >= target), 5000, `round ${round}: live pubs`);
+      const live = c.pubs(ch).map((p) => p.offset);
+      assert.equal(live[0], r.offset + 1, `round ${round}: the first push follows the reply's offset ${r.offset}`);
+      seq.push(...live);
+      for (let i = 1; i < seq.length; i++) assert.equal(seq[i], seq[i - 1] + 1, `round ${round}: gap or duplicate at ${i}`);
+      const lastPub = c.pubs(ch).at(-1);
+      last = { offset: lastPub.offset, epoch: lastPub.epoch };
+      c.terminate();
+    }
+  } finally {
+    stop = true;
+    await pump;
+  }
+});
