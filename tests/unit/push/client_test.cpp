@@ -208,6 +208,21 @@ TEST_F(ClientFixture, PublishPermissionsFollowTheNamespace) {
   EXPECT_NE(c->t.reply(8).find("publication_too_large"), std::string::npos);
 }
 
+TEST_F(ClientFixture, PublishRefusesNumbersBeyondTheDoubleRange) {
+  // Parsed as infinity, such a number would be written back as `Infinity`: not JSON.
+  auto sub = connected("1", 0);
+  auto pub = connected("2", 1);
+  sub->c->on_text(R"({"id":2,"subscribe":{"channel":"open:inf"}})");
+  pub->c->on_text(R"({"id":2,"publish":{"channel":"open:inf","data":1e400}})");
+  EXPECT_NE(pub->t.reply(2).find("bad_request"), std::string::npos) << pub->t.reply(2);
+  pub->c->on_text(R"({"id":3,"publish":{"channel":"open:inf","data":[1,{"a":-1e999}]}})");
+  EXPECT_NE(pub->t.reply(3).find("bad_request"), std::string::npos) << pub->t.reply(3);
+  pub->c->on_text(R"({"id":4,"publish":{"channel":"open:inf","data":[1.5e308,-2.5e-300,0]}})");
+  EXPECT_NE(pub->t.reply(4).find("\"publish\":{\"offset\":1,"), std::string::npos) << pub->t.reply(4);
+  ex.run_all();
+  for (const auto& frame : sub->t.written) EXPECT_EQ(frame.find("Infinity"), std::string::npos) << frame;
+}
+
 TEST_F(ClientFixture, PersonalClaimsAndTokenNamespaces) {
   auto c = connected("42", 0, ",\"channels\":[\"vip:lounge\"]");
   c->c->on_text(R"({"id":2,"subscribe":{"channel":"user#42"}})");
