@@ -252,7 +252,10 @@ Result<auth::JwtClaims> Client::verify_token(std::string_view token) const {
 }
 
 void Client::arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s) {
-  if (!claims.exp) {
+  // Tokens that mean "never" often say exp 253402300799 (year 9999): in the steady
+  // clock's nanoseconds that overflows, so anything beyond a century counts as no exp.
+  constexpr std::int64_t kFarFutureSeconds = 100LL * 366 * 24 * 3600;
+  if (!claims.exp || *claims.exp - now_s > kFarFutureSeconds) {
     expires_at_ = Clock::time_point::max();
   } else {
     auto skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
