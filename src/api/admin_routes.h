@@ -1,0 +1,22 @@
+// The admin API (docs/admin-api.md): apps and their secrets, authenticated with the
+// admin token (`Authorization: Bearer <token>`), which the server keeps only as a hash.
+#pragma once
+
+#include <string>
+
+#include "api/router.h"
+
+namespace herald::apps {
+class AppStore;
+}
+
+namespace herald::api {
+
+struct AdminRoutesDeps {
+  apps::AppStore* apps;
+  std::string admin_token_sha256;  // raw 32-byte digest of the admin token
+};
+
+void add_admin_routes(Router& router, AdminRoutesDeps deps);
+
+}  // namespace herald::api
