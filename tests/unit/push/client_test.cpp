@@ -89,6 +89,20 @@ TEST_F(ClientFixture, ConnectAnswersWithClientUserExpiryAndVersion) {
   EXPECT_EQ(c->t.close_code, 0);
 }
 
+TEST_F(ClientFixture, AFarFutureExpiryIsNoExpiry) {
+  // exp 253402300799 (year 9999) in steady-clock nanoseconds would overflow.
+  auto c = open();
+  c->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
+                token(R"({"sub":"far","exp":253402300799})") + "\"}}");
+  ASSERT_TRUE(c->c->connected()) << c->t.reply(1);
+  EXPECT_EQ(c->t.deadline, Transport::TimePoint::max());
+  c->c->on_deadline(Client::Clock::now() + std::chrono::hours(24 * 365));
+  EXPECT_EQ(c->t.close_code, 0);
+  c->c->on_text(R"({"id":2,"refresh":{"token":")" + token(R"({"sub":"far","exp":9223372036854775807})") + "\"}}");
+  EXPECT_NE(c->t.reply(2).find("\"refresh\":{\"expires_in\":"), std::string::npos) << c->t.reply(2);
+  EXPECT_EQ(c->t.deadline, Transport::TimePoint::max());
+}
+
 TEST_F(ClientFixture, CommandsBeforeConnectAreRefusedAndConnectTimesOut) {
   auto c = open();
   EXPECT_LT(c->t.deadline, Client::Clock::now() + cfg.push.connect_timeout + std::chrono::seconds(1));
