@@ -36,7 +36,7 @@ describe('limits (one server with small limits)', () => {
       'push.jwt_max_skew': '0s',
       'namespaces.open.publish': 'authenticated',
       'namespaces.small.max_subscribers': '2',
-    });
+    }, { apps: [{ name: 'other' }] });
   });
   after(() => server?.stop());
 
@@ -101,6 +101,14 @@ describe('limits (one server with small limits)', () => {
     }
     assert.ok(ok, 'a connection slot frees up when a connection closes');
     assert.deepEqual(await b.call('ping'), {});
+  });
+
+  test('push.max_connections_per_user counts per app', async () => {
+    const user = randomName('per-app');
+    await client(server, user);
+    await client(server, user);
+    const elsewhere = await client(server, user, { app: server.apps.other });
+    assert.deepEqual(await elsewhere.call('ping'), {}, 'the same user id in another app is another user');
   });
 
   test('push.max_publication_bytes → publication_too_large (the limit is on serialised data)', async () => {

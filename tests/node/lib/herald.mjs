@@ -3,7 +3,7 @@
 // Every wait is bounded, so a misbehaving server fails a test instead of hanging it.
 import { spawn, execFile } from 'node:child_process';
 import { mkdtemp, rm, readFile, writeFile } from 'node:fs/promises';
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
@@ -252,6 +252,57 @@ export class Herald {
       if (Object.entries(labels).every(([k, v]) => have[k] === v)) total += Number(m[4]);
     }
     return total;
+  }
+
+  // A signed server API request (docs/signing.md) as the demo app (or `app`, with
+  // app_key|key and app_secret); resolves with {status, body (parsed when JSON), headers}.
+  // `tamper` may rewrite the headers after signing (to test refusals).
+  api(method, p, body, { app = this.devApp, timeout = 5000, nonce, timestamp, tamper } = {}) {
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    const key = app.app_key ?? app.key;
+    const ts = String(timestamp ?? nowS());
+    const n = nonce ?? randomBytes(16).toString('base64url');
+    const canonical = [
+      'HERALD-HMAC-SHA256',
+      method,
+      p, // the tests use plain paths without a query
+      '',
+      createHash('sha256').update(text).digest('hex'),
+      ts,
+      n,
+      key,
+    ].join('\n');
+    const headers = {
+      'Content-Type': 'application/json',
+      'X-Herald-Key': key,
+      'X-Herald-Timestamp': ts,
+      'X-Herald-Nonce': n,
+      'X-Herald-Signature': createHmac('sha256', app.app_secret).update(canonical).digest('hex'),
+    };
+    if (tamper) tamper(headers);
+    return withTimeout(
+      new Promise((resolve, reject) => {
+        const req = https.request(`${this.url}${p}`, { method, headers, ca: this.devCert, timeout }, (res) => {
+          let out = '';
+          res.setEncoding('utf8');
+          res.on('data', (c) => (out += c));
+          res.on('end', () => {
+            let parsed = out;
+            try {
+              parsed = JSON.parse(out);
+            } catch {
+              /* left as text */
+            }
+            resolve({ status: res.statusCode, body: parsed, text: out, headers: res.headers });
+          });
+        });
+        req.on('timeout', () => req.destroy(new Error(`${method} ${p} timed out`)));
+        req.on('error', reject);
+        req.end(text);
+      }),
+      timeout + 1000,
+      `${method} ${p}`,
+    );
   }
 
   // A connection token for the demo app (HS256 with its client secret).
