@@ -29,9 +29,13 @@ export function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+// The environment for herald: without any HERALD_* variable (HERALD_BINARY included),
+// because herald refuses unknown ones and the tests configure it by flags only.
+const serverEnv = () => Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('HERALD_')));
+
 function run(file, args, { timeout = 15000 } = {}) {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout, maxBuffer: 1 << 20 }, (err, stdout, stderr) => {
+    execFile(file, args, { timeout, maxBuffer: 1 << 20, env: serverEnv() }, (err, stdout, stderr) => {
       if (err) {
         err.message += `\nstdout: ${stdout}\nstderr: ${stderr}`;
         reject(err);
@@ -149,7 +153,7 @@ export class Herald {
     const args = ['serve', '--dev', `--store.data_dir=${this.dataDir}`];
     for (const [k, v] of Object.entries(all)) args.push(`--${k}=${v}`);
     this.args = args;
-    const proc = spawn(HERALD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(HERALD_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'], env: serverEnv() });
     this.proc = proc;
     this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
     let rest = '';
