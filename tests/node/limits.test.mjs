@@ -322,3 +322,26 @@ describe('command rate limit (5/s, burst 5)', () => {
     assert.ok(codes.includes('rate_limited'), JSON.stringify(codes));
   });
 });
+
+describe('keep-alive (limits.idle_timeout 1s)', () => {
+  let server;
+  before(async () => {
+    server = await Herald.start({ 'limits.idle_timeout': '1s' });
+  });
+  after(() => server?.stop());
+
+  test('a quiet client that answers pings stays; one that answers nothing is closed', async () => {
+    const quiet = await client(server);
+    const deaf = await client(server);
+    let pings = 0;
+    quiet.ws.on('ping', () => pings++);
+    deaf.ws._socket.pause(); // reads nothing, so answers no ping
+    await sleep(2600);
+    assert.ok(pings >= 2, `${pings} pings in 2.6 s at half of a 1 s idle timeout`);
+    assert.equal(quiet.closeInfo, null);
+    assert.deepEqual(await quiet.call('ping'), {});
+    deaf.ws._socket.resume();
+    const closed = await deaf.waitClose(5000);
+    assert.notEqual(closed.code, 1000, `closed ${JSON.stringify(closed)}`);
+  });
+});
