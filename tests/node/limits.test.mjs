@@ -2,7 +2,7 @@
 // code (docs/protocol.md), on servers configured with small limits.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { Herald, PushClient, hs256, nowS, sleep, closeAll, randomName } from './lib/herald.mjs';
+import { Herald, PushClient, hs256, nowS, sleep, closeAll, randomName, withTimeout } from './lib/herald.mjs';
 
 const open = [];
 after(() => closeAll(open));
@@ -46,7 +46,7 @@ describe('limits (one server with small limits)', () => {
     const exact = cmd.line + ' '.repeat(4096 - cmd.line.length);
     assert.equal(Buffer.byteLength(exact), 4096);
     c.sendRaw(exact);
-    assert.deepEqual((await cmd.reply).pong, {});
+    assert.deepEqual((await withTimeout(cmd.reply, 5000, 'reply to a 4096-byte frame')).pong, {});
     const big = c.command('ping');
     c.sendRaw(big.line + ' '.repeat(4097 - big.line.length));
     await expectClose(c, 1009);
@@ -226,7 +226,7 @@ describe('limits (one server with small limits)', () => {
     const c = await client(server);
     const good = c.command('ping');
     c.sendRaw(`${good.line}\n{broken`);
-    const r = await good.reply;
+    const r = await withTimeout(good.reply, 5000, 'reply to the good line');
     assert.deepEqual(r.pong, {});
     await expectClose(c, 4000, 'bad_frame');
   });
@@ -295,7 +295,7 @@ describe('command rate limit (5/s, burst 5)', () => {
     c.sendRaw(cmds.map((x) => x.line).join('\n'));
     await expectClose(c, 4005, 'flood');
     assert.deepEqual(c.disconnectPush, { code: 4005, reason: 'flood', reconnect: false });
-    const replies = await Promise.all(cmds.map((x) => x.reply));
+    const replies = await withTimeout(Promise.all(cmds.map((x) => x.reply)), 5000, 'replies or close');
     const pongs = replies.filter((r) => r.pong).length;
     const limited = replies.filter((r) => r.error?.code === 'rate_limited').length;
     assert.ok(pongs <= 5, `${pongs} commands ran`);
