@@ -2,12 +2,12 @@
 // clients see them: pushes on server-only channels, personal channels, close 4006.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Herald, closeAll, randomName } from './lib/herald.mjs';
+import { Herald, closeAll, connectRefused, hs256, nowS, randomName } from './lib/herald.mjs';
 
 let server;
 const open = [];
 before(async () => {
-  server = await Herald.start({ 'namespaces.chat.history_size': '10' });
+  server = await Herald.start({ 'namespaces.chat.history_size': '10' }, { apps: [{ name: 'other' }] });
 });
 after(async () => {
   closeAll(open);
@@ -108,4 +108,26 @@ test('the server API refuses a bad signature and a replayed nonce', async () => 
   const replay = await server.api('POST', '/api/v1/publish', body, { nonce });
   assert.equal(replay.status, 401);
   assert.equal(replay.body.error?.code ?? replay.body.code, 'nonce_replayed', replay.text);
+});
+
+test('suspending an app closes its clients with 4006 (app_disabled); they cannot connect until it resumes', async () => {
+  const other = server.apps.other;
+  const c = await server.client('s1', { app: other });
+  open.push(c);
+  const sameUserOtherApp = await client('s1');
+  const r = await server.admin('POST', `/admin/v1/apps/${other.name}/suspend`, {});
+  assert.equal(r.status, 200, r.text);
+  const closed = await c.waitClose();
+  assert.deepEqual(closed, { code: 4006, reason: 'app_disabled' });
+  assert.deepEqual(c.disconnectPush, { code: 4006, reason: 'app_disabled', reconnect: false });
+  const token = await hs256(other.client_secret, { sub: 's1', exp: nowS() + 600 });
+  const refused = await connectRefused(server, other.key, token);
+  assert.equal(refused.error?.code, 'app_suspended');
+  assert.equal(refused.close.code, 4001);
+  assert.deepEqual(await sameUserOtherApp.call('ping'), {}, "the demo app's clients are not affected");
+  const resumed = await server.admin('POST', `/admin/v1/apps/${other.name}/resume`, {});
+  assert.equal(resumed.status, 200, resumed.text);
+  const again = await server.client('s1', { app: other });
+  open.push(again);
+  assert.deepEqual(await again.call('ping'), {});
 });

@@ -309,6 +309,36 @@ export class Herald {
     );
   }
 
+  // An admin API request with the admin token from <data_dir>/admin.token.
+  async admin(method, p, body, { timeout = 5000 } = {}) {
+    const token = (await readFile(path.join(this.dataDir, 'admin.token'), 'utf8')).trim();
+    const text = body === undefined ? '' : JSON.stringify(body);
+    return withTimeout(
+      new Promise((resolve, reject) => {
+        const req = https.request(
+          `${this.url}${p}`,
+          {
+            method,
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            ca: this.devCert,
+            timeout,
+          },
+          (res) => {
+            let out = '';
+            res.setEncoding('utf8');
+            res.on('data', (c) => (out += c));
+            res.on('end', () => resolve({ status: res.statusCode, text: out }));
+          },
+        );
+        req.on('timeout', () => req.destroy(new Error(`${method} ${p} timed out`)));
+        req.on('error', reject);
+        req.end(text);
+      }),
+      timeout + 1000,
+      `${method} ${p}`,
+    );
+  }
+
   // A connection token for the demo app (HS256 with its client secret).
   token(claims = {}, app = this.devApp) {
     return hs256(app.client_secret, { sub: 'u1', exp: nowS() + 3600, ...claims });
