@@ -26,12 +26,14 @@ run: build
 	$(BUILD_DIR)/herald serve --dev --store.data_dir=$(RUN_DIR)/data
 
 test: build
+	./scripts/node-deps.sh
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 300
 
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L unit
 
 integration: build
+	./scripts/node-deps.sh
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L integration
 
 sanitize-test: deps

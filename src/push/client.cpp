@@ -61,6 +61,24 @@ void append_publications(std::string& out, const std::vector<PublicationPtr>& pu
   out.push_back(']');
 }
 
+// Boost.JSON reads a number beyond the range of a double (1e400) as infinity and would
+// write it back as `Infinity`, which is not JSON and would break every subscriber and
+// every history reply that carries it. Depth is bounded by the parser's max_depth.
+bool numbers_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_:
+      return std::isfinite(v.get_double());
+    case json::kind::array:
+      return std::all_of(v.get_array().begin(), v.get_array().end(),
+                         [](const json::value& e) { return numbers_finite(e); });
+    case json::kind::object:
+      return std::all_of(v.get_object().begin(), v.get_object().end(),
+                         [](const json::key_value_pair& kv) { return numbers_finite(kv.value()); });
+    default:
+      return true;
+  }
+}
+
 std::size_t publications_bytes(const std::vector<PublicationPtr>& pubs) {
   std::size_t n = 0;
   for (const auto& p : pubs) n += p->frame.size();
@@ -236,7 +254,10 @@ Result<auth::JwtClaims> Client::verify_token(std::string_view token) const {
 }
 
 void Client::arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s) {
-  if (!claims.exp) {
+  // Tokens that mean "never" often say exp 253402300799 (year 9999): in the steady
+  // clock's nanoseconds that overflows, so anything beyond a century counts as no exp.
+  constexpr std::int64_t kFarFutureSeconds = 100LL * 366 * 24 * 3600;
+  if (!claims.exp || *claims.exp - now_s > kFarFutureSeconds) {
     expires_at_ = Clock::time_point::max();
   } else {
     auto skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
@@ -442,6 +463,8 @@ void Client::handle_line(std::string_view line) {
     if (!allowed) return reply_error(id, "permission_denied", "this user may not publish to " + std::string(channel->full));
     auto* data = p.if_contains("data");
     if (!data) return reply_error(id, "bad_request", "publish needs data");
+    if (!numbers_finite(*data))
+      return reply_error(id, "bad_request", "data holds a number outside the range of a double");
     std::string text = json::serialize(*data);
     auto r = ctx_.hub.publish(who_.app_id, *channel, text);
     if (!r) return reply_error(id, r.error().code, r.error().message);
