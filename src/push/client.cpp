@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/json_finite.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -61,23 +62,6 @@ void append_publications(std::string& out, const std::vector<PublicationPtr>& pu
   out.push_back(']');
 }
 
-// Boost.JSON reads a number beyond the range of a double (1e400) as infinity and would
-// write it back as `Infinity`, which is not JSON and would break every subscriber and
-// every history reply that carries it. Depth is bounded by the parser's max_depth.
-bool numbers_finite(const json::value& v) {
-  switch (v.kind()) {
-    case json::kind::double_:
-      return std::isfinite(v.get_double());
-    case json::kind::array:
-      return std::all_of(v.get_array().begin(), v.get_array().end(),
-                         [](const json::value& e) { return numbers_finite(e); });
-    case json::kind::object:
-      return std::all_of(v.get_object().begin(), v.get_object().end(),
-                         [](const json::key_value_pair& kv) { return numbers_finite(kv.value()); });
-    default:
-      return true;
-  }
-}
 
 std::size_t publications_bytes(const std::vector<PublicationPtr>& pubs) {
   std::size_t n = 0;
@@ -463,7 +447,7 @@ void Client::handle_line(std::string_view line) {
     if (!allowed) return reply_error(id, "permission_denied", "this user may not publish to " + std::string(channel->full));
     auto* data = p.if_contains("data");
     if (!data) return reply_error(id, "bad_request", "publish needs data");
-    if (!numbers_finite(*data))
+    if (!json_numbers_finite(*data))
       return reply_error(id, "bad_request", "data holds a number outside the range of a double");
     std::string text = json::serialize(*data);
     auto r = ctx_.hub.publish(who_.app_id, *channel, text);
