@@ -54,6 +54,8 @@ class AppStore final : public AppDirectory {
 
   // Reads every app into memory; fails if a stored secret does not open.
   Status load();
+  // Forgets every app (and its unsealed secrets), as when the key service seals.
+  void unload();
 
   // Error codes: "invalid_argument" (bad name, key, CIDR, scope, namespace), "conflict"
   // (name taken, or another change to the same app under way), "not_found",
@@ -88,7 +90,7 @@ class AppStore final : public AppDirectory {
   void end_change(const std::string& id);
   // Writes `r`; on success updates the caches and calls `then`, else `fail`.
   void commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
-  std::string seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
+  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
 
   store::AppRecords& records_;
   kms::Sealer& sealer_;

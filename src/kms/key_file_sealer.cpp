@@ -51,7 +51,8 @@ Result<std::unique_ptr<KeyFileSealer>> KeyFileSealer::open_or_create(const std::
   return std::unique_ptr<KeyFileSealer>(new KeyFileSealer(std::move(key)));
 }
 
-std::string KeyFileSealer::seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) {
+Result<std::string> KeyFileSealer::seal(std::string_view app_id, std::string_view plaintext,
+                                        std::string_view associated) {
   std::string out(1, kFormat);
   out += crypto::aead_seal(key_, plaintext, bound_data(app_id, associated));
   return out;

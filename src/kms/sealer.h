@@ -15,7 +15,8 @@ namespace herald::kms {
 class Sealer {
  public:
   virtual ~Sealer() = default;
-  virtual std::string seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) = 0;
+  // Error "sealed" when the key service is sealed.
+  virtual Result<std::string> seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) = 0;
   // Error code "decrypt_failed" when the value was changed, moved, or sealed under
   // another key; "sealed" when the key is not available.
   virtual Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
@@ -27,7 +28,7 @@ class Sealer {
 class KeyFileSealer final : public Sealer {
  public:
   static Result<std::unique_ptr<KeyFileSealer>> open_or_create(const std::string& path);
-  std::string seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) override;
+  Result<std::string> seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) override;
   Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
                                    std::string_view associated) override;
 

@@ -81,6 +81,7 @@ const char* reason_of(int code) {
     case close_code::kDisconnectedByServer: return "disconnected_by_server";
     case close_code::kSlowConsumer: return "slow_consumer";
     case close_code::kConnectTimeout: return "connect_timeout";
+    case close_code::kSealed: return "sealed";
     default: return "other";
   }
 }

@@ -357,11 +357,14 @@ void Hub::forget_subscriber(std::size_t shard, Subscriber* sub) {
   std::replace(s.flushing.begin(), s.flushing.end(), sub, static_cast<Subscriber*>(nullptr));
 }
 
+std::size_t Hub::disconnect_all(int code, std::string reason) { return disconnect_app("", code, std::move(reason)); }
+
 std::size_t Hub::disconnect_app(std::string_view app_id, int code, std::string reason) {
   auto& im = *impl_;
   std::vector<std::pair<std::size_t, std::string>> conns;
   {
-    std::string prefix = std::string(app_id) + '\x1f';
+    // An empty app id matches every connection.
+    std::string prefix = app_id.empty() ? std::string() : std::string(app_id) + '\x1f';
     std::lock_guard lock(im.users_mu);
     for (const auto& [key, list] : im.users)
       if (key.compare(0, prefix.size(), prefix) == 0) conns.insert(conns.end(), list.begin(), list.end());

@@ -154,6 +154,8 @@ class Hub {
   std::size_t disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason);
   // On the subscriber's shard, when a subscriber goes away: it must not be flushed later.
   void forget_subscriber(std::size_t shard, Subscriber* sub);
+  // Closes every connection on this node (the key service sealed).
+  std::size_t disconnect_all(int code, std::string reason);
   // Closes every connection of the app on this node (the app was suspended or deleted).
   std::size_t disconnect_app(std::string_view app_id, int code, std::string reason);
 

@@ -27,7 +27,7 @@ TEST(KeyFileSealer, SealsBoundToAppAndPlaceAndPersistsItsKey) {
   ASSERT_EQ(::stat(file.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   EXPECT_EQ(st.st_size, 32);
-  std::string sealed = (*s)->seal("app_1", "top secret", "apps/client_secret");
+  std::string sealed = (*s)->seal("app_1", "top secret", "apps/client_secret").value();
   EXPECT_EQ(sealed.find("top secret"), std::string::npos);
   auto opened = (*s)->open("app_1", sealed, "apps/client_secret");
   ASSERT_TRUE(opened.ok());
