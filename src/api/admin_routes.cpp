@@ -168,14 +168,25 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
     std::string id(v.get_object().at("secret_id").get_string());
     d->apps->revoke_secret(std::string(req.param("app")), id, answer_empty(req, reply));
   }));
-  router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded([d, answer_empty](Request&& req, Reply reply) {
-    d->apps->set_status(std::string(req.param("app")), apps::AppStatus::Suspended, answer_empty(req, reply));
+  // Suspending or deleting closes the app's live client connections too.
+  auto then_disable = [d](const Request& req, Reply reply, std::string app_id) {
+    return [d, req, reply, app_id](Result<Ok> r) {
+      if (r && d->app_disabled) d->app_disabled(app_id);
+      reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+    };
+  };
+  router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded([d, then_disable](Request&& req, Reply reply) {
+    auto a = d->apps->find(req.param("app"));
+    if (!a) return reply(error_response("app_not_found", req.request_id));
+    d->apps->set_status(a->id, apps::AppStatus::Suspended, then_disable(req, reply, a->id));
   }));
   router.add_async("POST", "/admin/v1/apps/{app}/resume", guarded([d, answer_empty](Request&& req, Reply reply) {
     d->apps->set_status(std::string(req.param("app")), apps::AppStatus::Active, answer_empty(req, reply));
   }));
-  router.add_async("DELETE", "/admin/v1/apps/{app}", guarded([d, answer_empty](Request&& req, Reply reply) {
-    d->apps->remove(std::string(req.param("app")), answer_empty(req, reply));
+  router.add_async("DELETE", "/admin/v1/apps/{app}", guarded([d, then_disable](Request&& req, Reply reply) {
+    auto a = d->apps->find(req.param("app"));
+    if (!a) return reply(error_response("app_not_found", req.request_id));
+    d->apps->remove(a->id, then_disable(req, reply, a->id));
   }));
 }
 

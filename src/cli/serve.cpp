@@ -286,7 +286,12 @@ int serve(ServeOptions& o) {
   auto rates = auth::make_memory_rate_limiter(100'000);
   api::ServerAuth server_auth(cfg, apps, *nonces, *rates, registry);
   api::IdempotencyCache idempotency(cfg.api.idempotency_max_keys, cfg.api.idempotency_ttl.count());
-  api::add_admin_routes(router, api::AdminRoutesDeps{&apps, *admin_digest});
+  push::Hub* hub_for_admin = nullptr;  // set once the hub exists, before the gateway starts
+  api::add_admin_routes(router, api::AdminRoutesDeps{&apps, *admin_digest, [&hub_for_admin](const std::string& id) {
+                                                       if (hub_for_admin)
+                                                         hub_for_admin->disconnect_app(
+                                                             id, push::close_code::kDisconnectedByServer, "app_disabled");
+                                                     }});
   if (!cfg.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
 
@@ -300,6 +305,7 @@ int serve(ServeOptions& o) {
         push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION});
     gateway->attach_push(client_ctx.get());
     api::add_server_routes(router, api::ServerRoutesDeps{&server_auth, hub.get(), &idempotency});
+    hub_for_admin = hub.get();
     gateway->start();
   } catch (const std::exception& e) {
     log::error("gateway_start_failed", {{"error", e.what()}});

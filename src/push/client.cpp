@@ -119,6 +119,8 @@ void Client::on_closed() {
 void Client::leave_hub() {
   if (!in_hub_) return;
   in_hub_ = false;
+  if (flush_pending_) ctx_.hub.forget_subscriber(shard_, this);
+  flush_pending_ = false;
   for (auto& s : subs_) ctx_.hub.unsubscribe(who_, s->slot);
   subs_.clear();
   ctx_.hub.remove_connection(shard_, who_);
