@@ -2,6 +2,7 @@
 // AdminClient), or, for `create` and `list` with --data-dir, directly in the data dir
 // of a stopped server (bootstrap). And `herald token`, which mints client tokens from
 // a data dir for development and tests.
+#include <unistd.h>
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
@@ -9,7 +10,6 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
-#include <unistd.h>
 
 #include "api/app_view.h"
 #include "apps/app_store.h"
@@ -93,8 +93,7 @@ void print_app(const sdk::AppInfo& a) {
   std::printf("scopes:        %s\n", join(a.scopes).c_str());
   std::printf("namespaces:    %s\n", join(a.namespaces).c_str());
   std::printf("allowed CIDRs: %s\n", a.allowed_cidrs.empty() ? "(any address)" : join(a.allowed_cidrs).c_str());
-  std::printf("rate limit:    %s\n",
-              a.rate_limit ? (std::to_string(a.rate_limit) + " requests/s").c_str() : "no cap");
+  std::printf("rate limit:    %s\n", a.rate_limit ? (std::to_string(a.rate_limit) + " requests/s").c_str() : "no cap");
   for (std::size_t i = 0; i < a.secrets.size(); ++i)
     std::printf("%s %s (created %s)\n", i ? "              " : "app secrets:  ", a.secrets[i].id.c_str(),
                 utc_time(a.secrets[i].created_ms).c_str());
@@ -106,22 +105,22 @@ void print_app(const sdk::AppInfo& a) {
   if (a.require_exp) std::printf("require exp:   yes\n");
 }
 
-void print_created(const std::string& name, const std::string& id, const std::string& key,
-                   const std::string& secret_id, std::string_view app_secret, std::string_view client_secret) {
+void print_created(const std::string& name, const std::string& id, const std::string& key, const std::string& secret_id,
+                   std::string_view app_secret, std::string_view client_secret) {
   std::printf(
       "app created: %s\n  id:            %s\n  app key:       %s\n  app secret id: %s\n"
       "  app secret:    %.*s   (signs server-API requests)\n"
       "  client secret: %.*s   (HS256 key for client JWTs)\n"
       "The secrets are shown once; the server stores them encrypted.\n",
-      name.c_str(), id.c_str(), key.c_str(), secret_id.c_str(), static_cast<int>(app_secret.size()),
-      app_secret.data(), static_cast<int>(client_secret.size()), client_secret.data());
+      name.c_str(), id.c_str(), key.c_str(), secret_id.c_str(), static_cast<int>(app_secret.size()), app_secret.data(),
+      static_cast<int>(client_secret.size()), client_secret.data());
 }
 
 void print_table(const std::vector<sdk::AppInfo>& apps) {
   std::printf("%-24s %-28s %-10s %-20s %s\n", "NAME", "APP KEY", "STATUS", "SCOPES", "ID");
   for (const auto& a : apps)
-    std::printf("%-24s %-28s %-10s %-20s %s\n", a.name.c_str(), a.key.c_str(), a.status.c_str(),
-                join(a.scopes).c_str(), a.id.c_str());
+    std::printf("%-24s %-28s %-10s %-20s %s\n", a.name.c_str(), a.key.c_str(), a.status.c_str(), join(a.scopes).c_str(),
+                a.id.c_str());
 }
 
 // ---- Flags ------------------------------------------------------------------------
@@ -203,8 +202,8 @@ int list_offline(const std::string& data_dir, bool as_json) {
 // no terminal on stdin.
 bool confirm_delete(const std::string& app) {
   if (!::isatty(STDIN_FILENO)) return true;
-  std::fprintf(stderr, "Delete app %s and its secrets? Its back ends and clients stop working. Type yes: ",
-               app.c_str());
+  std::fprintf(stderr,
+               "Delete app %s and its secrets? Its back ends and clients stop working. Type yes: ", app.c_str());
   std::string answer;
   std::getline(std::cin, answer);
   return answer == "yes";
@@ -231,25 +230,30 @@ std::function<int()> add_app(CLI::App& app) {
   create->add_option("--scopes", o->create.scopes, "Comma-separated: publish, otp, kms, admin (default publish)")
       ->delimiter(',')
       ->type_name("LIST");
-  create->add_option("--namespaces", o->create.namespaces,
-                     "Comma-separated namespaces the app may use through the server API (default *, all)")
+  create
+      ->add_option("--namespaces", o->create.namespaces,
+                   "Comma-separated namespaces the app may use through the server API (default *, all)")
       ->delimiter(',')
       ->type_name("LIST");
-  create->add_option("--allowed-cidrs", o->create.cidrs,
-                     "Comma-separated CIDR blocks server-API requests may come from (default: any)")
+  create
+      ->add_option("--allowed-cidrs", o->create.cidrs,
+                   "Comma-separated CIDR blocks server-API requests may come from (default: any)")
       ->delimiter(',')
       ->type_name("LIST");
-  create->add_option("--rate-limit", o->create.rate_limit, "Server-API requests per second, 0 for no cap (default 1000)")
+  create
+      ->add_option("--rate-limit", o->create.rate_limit, "Server-API requests per second, 0 for no cap (default 1000)")
       ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(10'000'000)))
       ->type_name("UINT");
-  create->add_option("--client-public-key", o->create.key_files,
-                     "PEM file of an Ed25519 or P-256 public key for EdDSA/ES256 client tokens (repeatable)")
+  create
+      ->add_option("--client-public-key", o->create.key_files,
+                   "PEM file of an Ed25519 or P-256 public key for EdDSA/ES256 client tokens (repeatable)")
       ->type_name("FILE");
   create->add_option("--jwt-audience", o->create.audience, "Client tokens must carry this aud");
   create->add_option("--jwt-issuer", o->create.issuer, "Client tokens must carry this iss");
   create->add_flag("--require-exp", o->create.require_exp, "Client tokens must carry exp");
-  create->add_option("--data-dir", o->create.data_dir,
-                     "Offline: create in this data dir of a stopped server instead of calling the admin API")
+  create
+      ->add_option("--data-dir", o->create.data_dir,
+                   "Offline: create in this data dir of a stopped server instead of calling the admin API")
       ->type_name("DIR");
   add_admin_flags(create, o->admin);
 
@@ -352,8 +356,8 @@ std::function<int()> add_app(CLI::App& app) {
             "new AppSecret for %s:\n  secret id:  %s\n  app secret: %.*s\n"
             "It is shown once. Requests signed with either active secret are accepted; once every back end\n"
             "uses the new one, revoke the old: herald app revoke-secret %s --secret-id OLD_ID\n",
-            o->app.c_str(), r->secret_id.c_str(), static_cast<int>(r->app_secret.size()),
-            r->app_secret.view().data(), o->app.c_str());
+            o->app.c_str(), r->secret_id.c_str(), static_cast<int>(r->app_secret.size()), r->app_secret.view().data(),
+            o->app.c_str());
       }
       return kExitOk;
     }

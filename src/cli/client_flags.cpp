@@ -146,8 +146,9 @@ int call_failed(const sdk::Error& e, bool json) {
   std::fprintf(stderr, "herald: %s: %s%s\n", e.code.c_str(), e.message.c_str(),
                where.empty() ? "" : (" (" + where + ")").c_str());
   if (e.code == "tls_error")
-    std::fprintf(stderr, "  trust the server's certificate with --ca-file FILE (a dev server's is "
-                         "<data_dir>/dev-cert.pem), or use --insecure in development\n");
+    std::fprintf(stderr,
+                 "  trust the server's certificate with --ca-file FILE (a dev server's is "
+                 "<data_dir>/dev-cert.pem), or use --insecure in development\n");
   if (e.retry_after_s) std::fprintf(stderr, "  retry after %d s\n", e.retry_after_s);
   return code;
 }

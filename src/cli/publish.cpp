@@ -21,8 +21,8 @@ struct PublishFlags {
 };
 
 json::object publish_json(const sdk::PublishResult& p) {
-  return json::object{{"channel", p.channel}, {"offset", p.offset}, {"epoch", p.epoch}, {"id", p.id},
-                      {"replayed", p.replayed}, {"request_id", p.request_id}};
+  return json::object{{"channel", p.channel}, {"offset", p.offset},     {"epoch", p.epoch},
+                      {"id", p.id},           {"replayed", p.replayed}, {"request_id", p.request_id}};
 }
 
 void print_published(const sdk::PublishResult& p) {
@@ -57,8 +57,8 @@ int run_publish(const PublishFlags& f) {
     }
     if (as_json) {
       std::printf("%s\n", json::serialize(json::object{{"results", std::move(results)},
-                                                        {"replayed", r->replayed},
-                                                        {"request_id", r->request_id}})
+                                                       {"replayed", r->replayed},
+                                                       {"request_id", r->request_id}})
                               .c_str());
     } else if (r->replayed) {
       std::printf("(replayed: the answer to an earlier request with this idempotency key)\n");

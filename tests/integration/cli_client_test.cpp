@@ -153,10 +153,10 @@ TEST(CliPublish, UsageErrorsExitTwo) {
   Server s;
   auto env = client_env(s);
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"publish", "--channel", "news"},                                     // no --data
-           {"publish", "--data", "1"},                                           // no target
-           {"publish", "--channel", "news", "--user", "1", "--data", "1"},       // both
-           {"publish", "--channel", "news", "--data", "{not json"},              // bad data
+           {"publish", "--channel", "news"},                                      // no --data
+           {"publish", "--data", "1"},                                            // no target
+           {"publish", "--channel", "news", "--user", "1", "--data", "1"},        // both
+           {"publish", "--channel", "news", "--data", "{not json"},               // bad data
            {"publish", "--channel", "news", "--data", "1", "--timeout", "soon"},  // bad duration
            {"publish", "--channel", "news", "--data", "1", "--no-such-flag"},
        }) {
@@ -289,8 +289,8 @@ TEST(CliApp, OfflineCreateAndListThenServe) {
   EXPECT_FALSE(str(made, "client_secret").empty());
   ASSERT_FALSE(secret.empty());
 
-  r = run_herald({"app", "create", "--data-dir", dir.path(), "--name", "boot2", "--namespaces", "chat",
-                  "--scopes", "publish"});
+  r = run_herald(
+      {"app", "create", "--data-dir", dir.path(), "--name", "boot2", "--namespaces", "chat", "--scopes", "publish"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "app secret:")) << r.output;
 
@@ -315,11 +315,20 @@ TEST(CliApp, OfflineCreateAndListThenServe) {
 }
 
 TEST(CliHelp, EverySubcommandHasHelp) {
-  for (const auto& args : std::vector<std::vector<std::string>>{
-           {"--help"}, {"serve", "--help"}, {"version", "--help"}, {"token", "--help"}, {"publish", "--help"},
-           {"app", "--help"}, {"app", "create", "--help"}, {"app", "list", "--help"}, {"app", "show", "--help"},
-           {"app", "rotate-secret", "--help"}, {"app", "revoke-secret", "--help"}, {"app", "suspend", "--help"},
-           {"app", "resume", "--help"}, {"app", "delete", "--help"}}) {
+  for (const auto& args : std::vector<std::vector<std::string>>{{"--help"},
+                                                                {"serve", "--help"},
+                                                                {"version", "--help"},
+                                                                {"token", "--help"},
+                                                                {"publish", "--help"},
+                                                                {"app", "--help"},
+                                                                {"app", "create", "--help"},
+                                                                {"app", "list", "--help"},
+                                                                {"app", "show", "--help"},
+                                                                {"app", "rotate-secret", "--help"},
+                                                                {"app", "revoke-secret", "--help"},
+                                                                {"app", "suspend", "--help"},
+                                                                {"app", "resume", "--help"},
+                                                                {"app", "delete", "--help"}}) {
     auto r = run_herald(args);
     EXPECT_EQ(r.exit_code, 0) << args.front() << "\n" << r.output;
     EXPECT_TRUE(contains(r.output, "Usage:")) << r.output;

@@ -338,7 +338,9 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
   std::string old_ts = std::to_string(std::stoll(ts) - 3600);
   auto old = sdk::sign_request({"GET", "/api/v1/app", "", old_ts, *nonce2, d.key}, d.secret);
   r = https(s, "GET", "/api/v1/app",
-            {{"X-Herald-Key", d.key}, {"X-Herald-Timestamp", old_ts}, {"X-Herald-Nonce", *nonce2},
+            {{"X-Herald-Key", d.key},
+             {"X-Herald-Timestamp", old_ts},
+             {"X-Herald-Nonce", *nonce2},
              {"X-Herald-Signature", old->signature}});
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("timestamp_out_of_window"), std::string::npos) << r.body;

@@ -13,7 +13,9 @@ namespace json = boost::json;
 
 namespace {
 
-Error invalid(std::string message) { return Error{"invalid_argument", std::move(message), 0, {}, 0}; }
+Error invalid(std::string message) {
+  return Error{"invalid_argument", std::move(message), 0, {}, 0};
+}
 
 json::array to_array(const std::vector<std::string>& v) {
   json::array a;
@@ -27,7 +29,7 @@ class AdminClient::Impl {
  public:
   explicit Impl(AdminClientOptions o) : core_(std::move(o.connection)), token_(std::move(o.admin_token)) {}
 
-  Result<HttpResponse> call(std::string_view method, std::string path, std::string_view body = {}) {
+  Result<HttpResponse> call(std::string_view method, const std::string& path, std::string_view body = {}) {
     if (token_.empty()) return invalid("the admin token is required");
     std::string auth = "Authorization: Bearer ";
     auth.append(token_.view());
@@ -43,7 +45,7 @@ class AdminClient::Impl {
   }
 
   // An answer of `{}`.
-  Result<void> empty(Result<HttpResponse> r) {
+  static Result<void> empty(const Result<HttpResponse>& r) {
     if (!r) return r.error();
     return Result<void>();
   }

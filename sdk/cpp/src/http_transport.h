@@ -11,8 +11,8 @@
 namespace herald::sdk::detail {
 
 struct HttpRequest {
-  std::string_view method;  // GET, POST, DELETE
-  std::string_view path;    // appended to the base URL: "/api/v1/publish"
+  std::string_view method;           // GET, POST, DELETE
+  std::string_view path;             // appended to the base URL: "/api/v1/publish"
   std::vector<std::string> headers;  // "Name: value"
   std::string_view body;
   bool has_body = false;  // sends Content-Type: application/json

@@ -15,7 +15,7 @@ struct Malformed {
   std::string what;
 };
 
-inline Error invalid_response(std::string what, const std::string& request_id) {
+inline Error invalid_response(const std::string& what, const std::string& request_id) {
   return Error{"invalid_response", "unexpected answer from the server: " + what, 0, request_id, 0};
 }
 
@@ -31,9 +31,9 @@ inline std::string str(const json::object& o, std::string_view name) {
   return std::string(v.get_string());
 }
 
-inline std::string str_or(const json::object& o, std::string_view name, std::string fallback = {}) {
+inline std::string str_or(const json::object& o, std::string_view name, std::string_view fallback = {}) {
   const json::value* v = o.if_contains(name);
-  return v && v->is_string() ? std::string(v->get_string()) : fallback;
+  return std::string(v && v->is_string() ? std::string_view(v->get_string()) : fallback);
 }
 
 inline std::uint64_t u64(const json::object& o, std::string_view name) {

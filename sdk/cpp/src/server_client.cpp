@@ -13,7 +13,9 @@ namespace json = boost::json;
 
 namespace {
 
-Error invalid(std::string message) { return Error{"invalid_argument", std::move(message), 0, {}, 0}; }
+Error invalid(std::string message) {
+  return Error{"invalid_argument", std::move(message), 0, {}, 0};
+}
 
 // `data_json` must be exactly one JSON value: it is written into the body as it is.
 std::optional<Error> check_data(std::string_view data_json) {
@@ -25,7 +27,9 @@ std::optional<Error> check_data(std::string_view data_json) {
   return std::nullopt;
 }
 
-std::string quoted(std::string_view s) { return json::serialize(json::string(s)); }
+std::string quoted(std::string_view s) {
+  return json::serialize(json::string(s));
+}
 
 // {"<name>":"<value>","data":<data_json>[,"idempotency_key":"..."]}
 std::string publish_body(std::string_view name_field, std::string_view name_json, std::string_view data_json,
@@ -56,14 +60,15 @@ class ServerClient::Impl {
     auto nonce = make_nonce();
     if (!nonce) return nonce.error();
     std::string target = core_.path_prefix() + std::string(path);
-    auto signed_headers = sign_request(SigningInput{method, target, body, timestamp, *nonce, app_key_},
-                                       app_secret_.view());
+    auto signed_headers =
+        sign_request(SigningInput{method, target, body, timestamp, *nonce, app_key_}, app_secret_.view());
     if (!signed_headers) return signed_headers.error();
-    HttpRequest req{method, path,
+    HttpRequest req{method,
+                    path,
                     {"X-Herald-Key: " + signed_headers->key, "X-Herald-Timestamp: " + signed_headers->timestamp,
-                     "X-Herald-Nonce: " + signed_headers->nonce,
-                     "X-Herald-Signature: " + signed_headers->signature},
-                    body, method == "POST"};
+                     "X-Herald-Nonce: " + signed_headers->nonce, "X-Herald-Signature: " + signed_headers->signature},
+                    body,
+                    method == "POST"};
     return core_.call(req);
   }
 

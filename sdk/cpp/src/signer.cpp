@@ -38,7 +38,9 @@ std::string hex_lower(const unsigned char* p, std::size_t n) {
   return out;
 }
 
-Error invalid(std::string message) { return Error{"invalid_argument", std::move(message), 0, {}, 0}; }
+Error invalid(std::string message) {
+  return Error{"invalid_argument", std::move(message), 0, {}, 0};
+}
 
 }  // namespace
 

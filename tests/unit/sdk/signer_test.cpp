@@ -26,8 +26,8 @@ std::string canon_path(std::string_view p) {
 }
 
 TEST(SdkSigner, DocumentedExampleCanonicalRequestAndSignature) {
-  SigningInput in{"POST", "/api/v1/publish?z=1&a=x%20y", R"({"channel":"news","data":{"text":"hi"}})",
-                  "1700000000", "AAECAwQFBgcICQoLDA0ODw", "hk_example"};
+  SigningInput in{"POST",       "/api/v1/publish?z=1&a=x%20y", R"({"channel":"news","data":{"text":"hi"}})",
+                  "1700000000", "AAECAwQFBgcICQoLDA0ODw",      "hk_example"};
   auto canonical = canonical_request(in);
   ASSERT_TRUE(canonical.ok());
   EXPECT_EQ(*canonical,
@@ -140,13 +140,27 @@ TEST(SdkSigner, EveryInputChangesTheSignature) {
     ASSERT_TRUE(s.ok());
     EXPECT_TRUE(seen.insert(s->signature).second);
   };
-  auto m = base; m.method = "PUT"; differs(m);
-  m = base; m.target = "/api/v1/broadcast"; differs(m);
-  m = base; m.target = "/api/v1/publish?a=1"; differs(m);
-  m = base; m.body = "{ }"; differs(m);
-  m = base; m.timestamp = "1700000001"; differs(m);
-  m = base; m.nonce = "AAECAwQFBgcICQoLDA0ODx"; differs(m);
-  m = base; m.app_key = "hk_other"; differs(m);
+  auto m = base;
+  m.method = "PUT";
+  differs(m);
+  m = base;
+  m.target = "/api/v1/broadcast";
+  differs(m);
+  m = base;
+  m.target = "/api/v1/publish?a=1";
+  differs(m);
+  m = base;
+  m.body = "{ }";
+  differs(m);
+  m = base;
+  m.timestamp = "1700000001";
+  differs(m);
+  m = base;
+  m.nonce = "AAECAwQFBgcICQoLDA0ODx";
+  differs(m);
+  m = base;
+  m.app_key = "hk_other";
+  differs(m);
   differs(base, "secreT");
 }
 
@@ -171,9 +185,8 @@ TEST(SdkSigner, TimestampIsUnixSecondsNow) {
   std::string ts = unix_timestamp_now();
   ASSERT_FALSE(ts.empty());
   for (char c : ts) ASSERT_TRUE(c >= '0' && c <= '9');
-  long long now = std::chrono::duration_cast<std::chrono::seconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+  long long now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   EXPECT_LE(std::llabs(std::stoll(ts) - now), 2);
 }
 

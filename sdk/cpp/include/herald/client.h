@@ -24,7 +24,7 @@ namespace herald::sdk {
 // store, or `ca_file` when given; `insecure` turns verification off (development only).
 struct ConnectionOptions {
   std::string base_url = "https://127.0.0.1:8443";  // scheme://host[:port][/prefix]
-  std::string ca_file;                               // PEM bundle of trusted CAs
+  std::string ca_file;                              // PEM bundle of trusted CAs
   bool insecure = false;
   std::chrono::milliseconds timeout{10'000};  // per call, connecting included
 };
@@ -81,8 +81,8 @@ struct Publication {
 
 struct History {
   std::string epoch;
-  std::uint64_t offset = 0;          // the channel's latest offset
-  std::optional<bool> recovered;     // only when `since` was given
+  std::uint64_t offset = 0;               // the channel's latest offset
+  std::optional<bool> recovered;          // only when `since` was given
   std::vector<Publication> publications;  // oldest first
 };
 

@@ -10,7 +10,7 @@ namespace herald::sdk {
 class SecretString {
  public:
   SecretString() = default;
-  SecretString(std::string text) : s_(std::move(text)) {}  // NOLINT: implicit, so options read naturally
+  SecretString(std::string text) : s_(std::move(text)) {}   // NOLINT: implicit, so options read naturally
   SecretString(const char* text) : s_(text ? text : "") {}  // NOLINT
   SecretString(std::string_view text) : s_(text) {}         // NOLINT
   SecretString(const SecretString& other) : s_(other.s_) {}

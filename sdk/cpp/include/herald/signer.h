@@ -33,9 +33,9 @@ Result<std::string> canonical_query(std::string_view query);
 std::string body_hash(std::string_view body);
 
 struct SigningInput {
-  std::string_view method;  // upper case, e.g. "POST"
-  std::string_view target;  // the request target as sent: path and optional "?query"
-  std::string_view body;    // the exact body bytes
+  std::string_view method;     // upper case, e.g. "POST"
+  std::string_view target;     // the request target as sent: path and optional "?query"
+  std::string_view body;       // the exact body bytes
   std::string_view timestamp;  // Unix seconds in decimal, exactly as sent
   std::string_view nonce;      // exactly as sent
   std::string_view app_key;    // exactly as sent
