@@ -132,7 +132,6 @@ HttpTransport::~HttpTransport() {
 Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   std::lock_guard lock(mu_);
   CURL* c = static_cast<CURL*>(curl_);
-  curl_easy_reset(c);  // options only; the connection and TLS session stay cached
 
   std::string url = origin_ + prefix_ + std::string(request.path);
   HttpResponse response;
@@ -184,6 +183,12 @@ Result<HttpResponse> HttpTransport::send(const HttpRequest& request) {
   }
 
   CURLcode rc = curl_easy_perform(c);
+  // The handle must not keep pointers to this frame's buffers and callbacks' data; a
+  // reset drops the options and keeps the open connection.
+  struct ResetAfter {
+    CURL* c;
+    ~ResetAfter() { curl_easy_reset(c); }
+  } reset_after{c};
   if (rc != CURLE_OK) {
     if (capture.too_large) return Error{"invalid_response", "the answer exceeds 64 MiB", 0, {}, 0};
     return transport_error(rc, errbuf);
