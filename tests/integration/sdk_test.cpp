@@ -250,6 +250,20 @@ TEST(SdkServerApi, AppInfoShowsTheCallingAppWithoutSecrets) {
   EXPECT_EQ(info->json.find(d.client_secret), std::string::npos);
 }
 
+// A client keeps its connection open between calls: one TLS handshake, not one per call.
+TEST(SdkServerApi, OneClientKeepsOneConnection) {
+  Server s;
+  auto accepted = [&] {
+    auto v = metric_value(https(s, "GET", "/metrics").body, "herald_connections_accepted_total");
+    return v ? *v : -1.0;
+  };
+  double before = accepted();
+  auto client = demo_client(s);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(client.publish("news", std::to_string(i)).ok());
+  ASSERT_TRUE(client.app_info().ok());
+  EXPECT_EQ(accepted() - before, 2.0);  // the client's connection and the second /metrics request
+}
+
 TEST(SdkServerApi, RefusalsCarryCodeStatusAndRequestId) {
   Server s;
   DevApp d = dev_app(s);
@@ -332,6 +346,20 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
   r = https(s, "POST", "/api/v1/publish?a=x%20y&z=1", headers, body);  // same canonical query, same nonce
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("nonce_replayed"), std::string::npos) << r.body;
+
+  // The server canonicalises a query as the signer does, where decoded and encoded
+  // byte order differ ('-' against an encoded '/').
+  for (const std::string target : {"/api/v1/app?k=a-&k=a/", "/api/v1/app?k=a%2f&k=a-&flag", "/api/v1/app?q=a+b"}) {
+    auto n = sdk::make_nonce();
+    auto g = sdk::sign_request({"GET", target, "", ts, *n, d.key}, d.secret);
+    ASSERT_TRUE(g.ok()) << target;
+    r = https(s, "GET", target,
+              {{"X-Herald-Key", d.key},
+               {"X-Herald-Timestamp", ts},
+               {"X-Herald-Nonce", *n},
+               {"X-Herald-Signature", g->signature}});
+    EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+  }
 
   // A timestamp outside the window.
   auto nonce2 = sdk::make_nonce();

@@ -76,6 +76,13 @@ TEST(SdkSigner, QueryIsSortedByNameThenValue) {
   EXPECT_EQ(canon_query("b=1&B=1&ab=1&a=1"), "B=1&a=1&ab=1&b=1");
 }
 
+// The sort compares the re-encoded forms: '-' (0x2D) sorts after "%2F" although the
+// decoded '/' (0x2F) is the larger byte.
+TEST(SdkSigner, QuerySortComparesTheCanonicalForms) {
+  EXPECT_EQ(canon_query("k=a-&k=a/"), "k=a%2F&k=a-");
+  EXPECT_EQ(canon_query("a-=1&a%2f=2"), "a%2F=2&a-=1");
+}
+
 TEST(SdkSigner, QueryPlusIsALiteralPlus) {
   EXPECT_EQ(canon_query("q=a+b"), "q=a%2Bb");
   EXPECT_EQ(canon_query("q=a%2Bb"), "q=a%2Bb");
