@@ -30,6 +30,15 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node and npm run the independent test clients (tests/node). Debian's nodejs and npm
+# are installed only when no node or npm is on PATH: a newer one from elsewhere will do.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

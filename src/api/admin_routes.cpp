@@ -82,6 +82,10 @@ Result<apps::AppOptions> create_options(const Request& req) {
     if (!f->is_bool()) return make_error("invalid_argument", "require_exp must be true or false");
     opts.require_exp = f->get_bool();
   }
+  if (auto* f = o.if_contains("client_secret")) {
+    if (!f->is_bool()) return make_error("invalid_argument", "client_secret must be true or false");
+    opts.hs256_client_secret = f->get_bool();
+  }
   if (auto* f = o.if_contains("rate_limit")) {
     if (!f->is_int64() || f->get_int64() < 0 || f->get_int64() > 10'000'000)
       return make_error("invalid_argument", "rate_limit must be 0 to 10000000 requests per second");
@@ -140,7 +144,7 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
       json::object o = app_view(*r->app);
       o["app_secret_id"] = r->app_secret_id;
       o["app_secret"] = r->app_secret;
-      o["client_secret"] = r->client_secret;
+      if (!r->client_secret.empty()) o["client_secret"] = r->client_secret;
       reply(ok_json(201, o));
     });
   }));

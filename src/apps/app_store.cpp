@@ -264,8 +264,13 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   r.namespaces = join_list(o.namespaces);
   r.allowed_cidrs = join_list(cidrs);
   r.rate_limit = o.rate_limit;
-  std::string client_secret = random_token("", 32);
-  r.client_secret_sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+  if (!o.hs256_client_secret && o.client_public_keys_pem.empty())
+    return done(make_error("invalid_argument", "an app without a client secret needs client public keys"));
+  std::string client_secret;
+  if (o.hs256_client_secret) {
+    client_secret = random_token("", 32);
+    r.client_secret_sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+  }
   std::string secret_id = "s" + crypto::random_hex(4);
   std::string app_secret = random_token("as_", 36);
   boost::json::array secrets;
@@ -405,6 +410,7 @@ Result<std::string> AppStore::client_secret(const App& app) {
   std::lock_guard lock(mu_);
   for (const auto& r : records_cache_) {
     if (r.id != app.id) continue;
+    if (r.client_secret_sealed.empty()) return make_error("not_found", "the app has no client secret");
     auto s = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!s) return s.error();
     return std::string(s->view());

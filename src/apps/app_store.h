@@ -29,6 +29,7 @@ struct AppOptions {
   std::vector<std::string> namespaces{"*"};
   std::vector<std::string> allowed_cidrs;
   std::uint32_t rate_limit = 1000;  // server-API requests per second; 0 = no cap
+  bool hs256_client_secret = true;  // false: client JWTs only with the public keys (ES256/EdDSA)
 };
 
 // A new app's secrets, shown once: the store keeps them only sealed.
@@ -36,7 +37,7 @@ struct CreatedApp {
   std::shared_ptr<const App> app;
   std::string app_secret_id;
   std::string app_secret;     // HMAC key of signed server-API requests
-  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key)
+  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
 };
 
 struct NewSecret {
