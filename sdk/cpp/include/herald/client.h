@@ -3,7 +3,8 @@
 // blocking, returns a Result, and never throws for an expected failure.
 //
 // A client keeps one HTTP connection alive between calls and serialises the calls made
-// on it; for requests in parallel, make one client per thread.
+// on it; for requests in parallel, make one client per thread. A moved-from client may
+// only be destroyed or assigned to.
 #pragma once
 
 #include <chrono>
