@@ -109,11 +109,14 @@ void print_created(const std::string& name, const std::string& id, const std::st
                    std::string_view app_secret, std::string_view client_secret) {
   std::printf(
       "app created: %s\n  id:            %s\n  app key:       %s\n  app secret id: %s\n"
-      "  app secret:    %.*s   (signs server-API requests)\n"
-      "  client secret: %.*s   (HS256 key for client JWTs)\n"
-      "The secrets are shown once; the server stores them encrypted.\n",
-      name.c_str(), id.c_str(), key.c_str(), secret_id.c_str(), static_cast<int>(app_secret.size()), app_secret.data(),
-      static_cast<int>(client_secret.size()), client_secret.data());
+      "  app secret:    %.*s   (signs server-API requests)\n",
+      name.c_str(), id.c_str(), key.c_str(), secret_id.c_str(), static_cast<int>(app_secret.size()), app_secret.data());
+  if (client_secret.empty())
+    std::printf("  client secret: none (client tokens are checked with the app's public keys)\n");
+  else
+    std::printf("  client secret: %.*s   (HS256 key for client JWTs)\n", static_cast<int>(client_secret.size()),
+                client_secret.data());
+  std::printf("The secrets are shown once; the server stores them encrypted.\n");
 }
 
 void print_table(const std::vector<sdk::AppInfo>& apps) {
@@ -131,6 +134,7 @@ struct CreateFlags {
   std::vector<std::string> scopes, namespaces, cidrs, key_files;
   std::int64_t rate_limit = -1;
   bool require_exp = false;
+  bool no_client_secret = false;
 };
 
 // Offline create: the same answer as the admin API's, from the data dir.
@@ -140,6 +144,7 @@ int create_offline(const CreateFlags& c, bool as_json) {
   opts.jwt_audience = c.audience;
   opts.jwt_issuer = c.issuer;
   opts.require_exp = c.require_exp;
+  opts.hs256_client_secret = !c.no_client_secret;
   if (!c.scopes.empty()) {
     auto bits = apps::parse_scopes(join(c.scopes));
     if (!bits) return usage_error(bits.error().message);
@@ -162,7 +167,7 @@ int create_offline(const CreateFlags& c, bool as_json) {
     json::object j = api::app_view(*made->app);
     j["app_secret_id"] = made->app_secret_id;
     j["app_secret"] = made->app_secret;
-    j["client_secret"] = made->client_secret;
+    if (!made->client_secret.empty()) j["client_secret"] = made->client_secret;
     std::printf("%s\n", json::serialize(j).c_str());
   } else {
     print_created(made->app->name, made->app->id, made->app->key, made->app_secret_id, made->app_secret,
@@ -251,6 +256,8 @@ std::function<int()> add_app(CLI::App& app) {
   create->add_option("--jwt-audience", o->create.audience, "Client tokens must carry this aud");
   create->add_option("--jwt-issuer", o->create.issuer, "Client tokens must carry this iss");
   create->add_flag("--require-exp", o->create.require_exp, "Client tokens must carry exp");
+  create->add_flag("--no-client-secret", o->create.no_client_secret,
+                   "No HS256 client secret: client tokens only with --client-public-key keys (ES256/EdDSA)");
   create
       ->add_option("--data-dir", o->create.data_dir,
                    "Offline: create in this data dir of a stopped server instead of calling the admin API")
@@ -314,6 +321,7 @@ std::function<int()> add_app(CLI::App& app) {
       req.jwt_audience = c.audience;
       req.jwt_issuer = c.issuer;
       req.require_exp = c.require_exp;
+      req.client_secret = !c.no_client_secret;
       auto r = admin.create_app(req);
       if (!r) return call_failed(r.error(), as_json);
       if (as_json) {

@@ -1,6 +1,8 @@
 // `herald publish` and `herald app ...` end to end: the real binary calling a real
 // server, its output, and its exit codes (0 done, 1 refused or network, 2 usage).
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 
 #include <boost/json.hpp>
 #include <fstream>
@@ -247,6 +249,37 @@ TEST(CliApp, LifecycleThroughTheAdminApi) {
   EXPECT_EQ(str(last_json(r)["error"].as_object(), "code"), "app_not_found");
 }
 
+TEST(CliApp, CreateWithPublicKeysAndNoClientSecret) {
+  Server s;
+  auto env = client_env(s);
+  TempDir dir;
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  std::string pem_path = dir.path() + "/client.pub.pem";
+  FILE* f = std::fopen(pem_path.c_str(), "w");
+  ASSERT_TRUE(f);
+  PEM_write_PUBKEY(f, key);
+  std::fclose(f);
+  EVP_PKEY_free(key);
+
+  auto r = run_herald({"app", "create", "--name", "keyed", "--client-public-key", pem_path, "--no-client-secret",
+                       "--jwt-audience", "shop-web", "--require-exp", "--json"},
+                      env.admin());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto made = last_json(r);
+  EXPECT_FALSE(made.contains("client_secret")) << r.output;
+  EXPECT_FALSE(str(made, "app_secret").empty());
+  EXPECT_EQ(str(made, "jwt_audience"), "shop-web");
+  EXPECT_TRUE(made["require_exp"].as_bool());
+  EXPECT_EQ(str(made["client_keys"].as_array()[0].as_object(), "alg"), "EdDSA");
+
+  r = run_herald({"app", "show", "keyed"}, env.admin());
+  EXPECT_TRUE(contains(r.output, "EdDSA (kid k1)")) << r.output;
+  EXPECT_TRUE(contains(r.output, "jwt audience:  shop-web")) << r.output;
+
+  r = run_herald({"app", "create", "--name", "unreadable", "--client-public-key", "/nonexistent.pem"}, env.admin());
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+}
+
 TEST(CliApp, AdminTokenSources) {
   Server s;
   auto env = client_env(s);
@@ -293,6 +326,10 @@ TEST(CliApp, OfflineCreateAndListThenServe) {
       {"app", "create", "--data-dir", dir.path(), "--name", "boot2", "--namespaces", "chat", "--scopes", "publish"});
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "app secret:")) << r.output;
+
+  r = run_herald({"app", "create", "--data-dir", dir.path(), "--name", "nokeys", "--no-client-secret"});
+  EXPECT_EQ(r.exit_code, 1) << r.output;  // an app without a client secret needs public keys
+  EXPECT_TRUE(contains(r.output, "public keys")) << r.output;
 
   r = run_herald({"app", "list", "--data-dir", dir.path()});
   EXPECT_EQ(r.exit_code, 0) << r.output;

@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -421,6 +423,39 @@ TEST(SdkAdminApi, CreatedAppsSecretSignsRequests) {
   bad.name = "fine";
   bad.scopes = {"everything"};
   expect_refused(admin.create_app(bad), "invalid_argument", 400);
+}
+
+// A fresh Ed25519 public key in PEM.
+std::string ed25519_public_pem() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PUBKEY(bio, key);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  EVP_PKEY_free(key);
+  return pem;
+}
+
+TEST(SdkAdminApi, AppWithoutClientSecretHasOnlyItsPublicKeys) {
+  Server s;
+  auto admin = admin_client(s);
+  sdk::AppCreateOptions o;
+  o.name = "keys-only";
+  o.client_public_keys_pem = {ed25519_public_pem()};
+  o.client_secret = false;
+  auto made = admin.create_app(o);
+  ASSERT_TRUE(made.ok()) << made.error().code << ": " << made.error().message;
+  EXPECT_TRUE(made->client_secret.empty());
+  EXPECT_FALSE(made->app_secret.empty());
+  ASSERT_EQ(made->app.client_keys.size(), 1u);
+  EXPECT_EQ(made->app.client_keys[0].alg, "EdDSA");
+  EXPECT_EQ(made->app.client_keys[0].kid, "k1");
+
+  o.name = "no-keys";
+  o.client_public_keys_pem.clear();
+  expect_refused(admin.create_app(o), "invalid_argument", 400);
 }
 
 TEST(SdkAdminApi, RotateKeepsBothSecretsUntilRevoke) {

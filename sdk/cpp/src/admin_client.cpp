@@ -71,6 +71,7 @@ Result<CreatedApp> AdminClient::create_app(const AppCreateOptions& o) {
   if (!o.jwt_audience.empty()) body["jwt_audience"] = o.jwt_audience;
   if (!o.jwt_issuer.empty()) body["jwt_issuer"] = o.jwt_issuer;
   if (o.require_exp) body["require_exp"] = true;
+  if (!o.client_secret) body["client_secret"] = false;
   auto r = impl_->call("POST", "/admin/v1/apps", json::serialize(body));
   if (!r) return r.error();
   return detail::decode<CreatedApp>(*r, true, [&](const json::value& v) {
@@ -78,7 +79,7 @@ Result<CreatedApp> AdminClient::create_app(const AppCreateOptions& o) {
     CreatedApp c;
     c.app_secret_id = detail::str(root, "app_secret_id");
     c.app_secret = detail::str(root, "app_secret");
-    c.client_secret = detail::str(root, "client_secret");
+    if (root.contains("client_secret")) c.client_secret = detail::str(root, "client_secret");
     c.json = SecretString(std::string_view(r->body));
     // The app as GET shows it, without the secrets (the copy lives in the wiped arena).
     json::object view(root, root.storage());

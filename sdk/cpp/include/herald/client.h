@@ -179,6 +179,9 @@ struct AppCreateOptions {
   std::string jwt_audience;
   std::string jwt_issuer;
   bool require_exp = false;
+  // false: no HS256 client secret; client tokens are then ES256/EdDSA only, checked
+  // with client_public_keys_pem (which must not be empty).
+  bool client_secret = true;
 };
 
 // The answer to create_app: the app and its secrets, which the server shows only once.
@@ -186,8 +189,8 @@ struct CreatedApp {
   AppInfo app;
   std::string app_secret_id;
   SecretString app_secret;
-  SecretString client_secret;
-  SecretString json;  // the whole answer as the server sent it (it holds the secrets)
+  SecretString client_secret;  // empty when created with client_secret = false
+  SecretString json;           // the whole answer as the server sent it (it holds the secrets)
 };
 
 struct NewSecret {
