@@ -10,6 +10,7 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libgfshare-dev libgfshare-bin
+  libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk
   # formatting and static analysis (make format / make lint)

@@ -24,6 +24,7 @@
 #include "crypto/hash.h"
 #include "apps/app_store.h"
 #include "auth/jwt.h"
+#include "kms/dev_unseal.h"
 #include "kms/key_service.h"
 #include "push/client.h"
 #include "push/hub.h"
@@ -166,36 +167,15 @@ Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_di
 }
 
 // Loads the key service. In development a data dir without one is initialised with a
-// single share, kept in <data_dir>/dev-unseal.share (0600) so that every start unseals
-// at once; in production it must be initialised with `herald operator init` first and
-// starts sealed.
+// single share kept beside it, and every start unseals at once; in production it must
+// be initialised with `herald operator init` first, and starts sealed.
 Status ensure_key_service(kms::KeyService& keys, store::Store& db, const std::string& data_dir, bool dev) {
-  std::string share_path = data_dir + "/dev-unseal.share";
-  auto st = keys.load();
-  if (!st && st.error().code == "not_initialized" && dev) {
-    auto shares = kms::KeyService::initialize(db, 1, 1);
-    if (!shares) return shares.error();
-    int fd = ::open(share_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error("kms_init_failed", "cannot create " + share_path);
-    std::string line = kms::format_share(shares->front()) + "\n";
-    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
-    ::close(fd);
-    if (!ok) return make_error("kms_init_failed", "cannot write " + share_path);
-    st = keys.load();
-  }
+  if (!dev) return keys.load();
+  auto st = kms::dev_unseal(keys, db, data_dir, true);
   if (!st) return st;
-  if (!dev) return ok_status();
-  std::ifstream f(share_path);
-  std::string line;
-  if (!std::getline(f, line))
-    return make_error("kms_sealed", "development mode needs " + share_path + " to unseal (it was removed)");
-  auto share = kms::parse_share(line);
-  if (!share) return share.error();
-  auto unsealed = keys.unseal(*share);
-  if (!unsealed) return unsealed.error();
   log::warn("dev_kms", {{"message", "DEVELOPMENT MODE: the key service was unsealed with a single share kept in "
                                     "the data dir; anyone who can read it can read every secret. Never in production."},
-                        {"share_file", share_path}});
+                        {"share_file", kms::dev_share_path(data_dir)}});
   return ok_status();
 }
 

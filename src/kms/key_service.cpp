@@ -57,6 +57,12 @@ std::string share_digest(const Share& s) {
 
 }  // namespace
 
+template <class R>
+const R& KeyService::counted(Op op, const R& r) const {
+  if (auto* c = m_ops_[op][r.ok() ? 0 : 1]) c->inc();
+  return r;
+}
+
 bool valid_key_name(std::string_view name) {
   if (name.empty() || name.size() > 64 || name.front() == '_') return false;
   for (char c : name)
@@ -88,8 +94,13 @@ struct KeyService::Key {
 KeyService::KeyService(store::Store& store, metrics::Registry* registry) : store_(store) {
   if (registry) {
     m_shares_ = &registry->counter("herald_kms_unseal_shares_total", "Unseal shares received, by outcome", {"result"});
-    m_ops_ = &registry->counter("herald_kms_operations_total", "Key service operations, by operation and result",
-                                {"op", "result"});
+    auto& ops = registry->counter("herald_kms_operations_total", "Key service operations, by operation and result",
+                                  {"op", "result"});
+    const char* names[kOps] = {"encrypt", "decrypt", "rewrap", "datakey", "seal", "open"};
+    for (int i = 0; i < kOps; ++i) {
+      m_ops_[i][0] = &ops.with({names[i], "ok"});
+      m_ops_[i][1] = &ops.with({names[i], "error"});
+    }
   }
 }
 
@@ -435,6 +446,11 @@ std::vector<KeyInfo> KeyService::list_keys(const std::string& app_id) const {
 
 Result<std::string> KeyService::encrypt(const std::string& app_id, const std::string& name,
                                         std::string_view plaintext, std::string_view context) const {
+  return counted(kEncrypt, encrypt_uncounted(app_id, name, plaintext, context));
+}
+
+Result<std::string> KeyService::encrypt_uncounted(const std::string& app_id, const std::string& name,
+                                                  std::string_view plaintext, std::string_view context) const {
   std::shared_lock lock(mu_);
   if (!root_) return make_error("sealed", "the key service is sealed");
   const Key* k = find_locked(app_id, name);
@@ -469,6 +485,11 @@ Result<std::pair<std::uint32_t, std::string>> parse_ciphertext(std::string_view 
 
 Result<crypto::SecretBytes> KeyService::decrypt(const std::string& app_id, const std::string& name,
                                                 std::string_view ciphertext, std::string_view context) const {
+  return counted(kDecrypt, decrypt_uncounted(app_id, name, ciphertext, context));
+}
+
+Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app_id, const std::string& name,
+                                                          std::string_view ciphertext, std::string_view context) const {
   auto parsed = parse_ciphertext(ciphertext);
   if (!parsed) return parsed.error();
   auto [v, bytes] = std::move(*parsed);
@@ -485,21 +506,21 @@ Result<crypto::SecretBytes> KeyService::decrypt(const std::string& app_id, const
 
 Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name,
                                        std::string_view ciphertext, std::string_view context) const {
-  auto plain = decrypt(app_id, name, ciphertext, context);
-  if (!plain) return plain.error();
-  return encrypt(app_id, name, plain->view(), context);
+  auto plain = decrypt_uncounted(app_id, name, ciphertext, context);
+  if (!plain) return counted(kRewrap, Result<std::string>(plain.error()));
+  return counted(kRewrap, encrypt_uncounted(app_id, name, plain->view(), context));
 }
 
 Result<DataKey> KeyService::datakey(const std::string& app_id, const std::string& name, std::size_t bytes,
                                     bool with_plaintext, std::string_view context) const {
   if (bytes != 16 && bytes != 32 && bytes != 64)
-    return make_error("invalid_argument", "a data key is 128, 256 or 512 bits");
+    return counted(kDatakey, Result<DataKey>(make_error("invalid_argument", "a data key is 128, 256 or 512 bits")));
   crypto::SecretBytes key = crypto::random_secret(bytes);
-  auto ct = encrypt(app_id, name, key.view(), context);
-  if (!ct) return ct.error();
+  auto ct = encrypt_uncounted(app_id, name, key.view(), context);
+  if (!ct) return counted(kDatakey, Result<DataKey>(ct.error()));
   DataKey out{std::move(*ct), std::nullopt};
   if (with_plaintext) out.plaintext = std::move(key);
-  return out;
+  return counted(kDatakey, Result<DataKey>(std::move(out)));
 }
 
 Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> KeyService::export_key(
@@ -529,6 +550,11 @@ Result<std::string> KeyService::blind_index(const std::string& app_id, std::stri
 
 Result<std::string> KeyService::seal(std::string_view app_id, std::string_view plaintext,
                                      std::string_view associated) {
+  return counted(kSeal, seal_uncounted(app_id, plaintext, associated));
+}
+
+Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::string_view plaintext,
+                                               std::string_view associated) {
   std::string app(app_id);
   {
     std::shared_lock lock(mu_);
@@ -547,6 +573,11 @@ Result<std::string> KeyService::seal(std::string_view app_id, std::string_view p
 
 Result<crypto::SecretBytes> KeyService::open(std::string_view app_id, std::string_view sealed,
                                              std::string_view associated) {
+  return counted(kOpen, open_uncounted(app_id, sealed, associated));
+}
+
+Result<crypto::SecretBytes> KeyService::open_uncounted(std::string_view app_id, std::string_view sealed,
+                                                       std::string_view associated) {
   if (sealed.size() < 5 || sealed[0] != kAtRestFormat)
     return make_error("decrypt_failed", "the sealed value has an unknown format");
   std::uint32_t v = 0;

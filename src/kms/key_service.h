@@ -154,6 +154,13 @@ class KeyService final : public Sealer {
   using KeyId = std::pair<std::string, std::string>;
 
   Status load_keyring(const crypto::SecretBytes& root);
+  Result<std::string> seal_uncounted(std::string_view app_id, std::string_view plaintext, std::string_view associated);
+  Result<crypto::SecretBytes> open_uncounted(std::string_view app_id, std::string_view sealed,
+                                             std::string_view associated);
+  Result<std::string> encrypt_uncounted(const std::string& app_id, const std::string& name,
+                                        std::string_view plaintext, std::string_view context) const;
+  Result<crypto::SecretBytes> decrypt_uncounted(const std::string& app_id, const std::string& name,
+                                                std::string_view ciphertext, std::string_view context) const;
   // Adds a new version of a key in memory and queues its write. Lock held.
   Result<std::uint32_t> add_version_locked(Key& k, std::int64_t now_ms, store::Completion done);
   const Key* find_locked(const std::string& app_id, const std::string& name) const;
@@ -167,7 +174,11 @@ class KeyService final : public Sealer {
   std::function<Status()> on_unsealed_;
   std::function<void()> on_sealed_;
   metrics::Family<metrics::Counter>* m_shares_ = nullptr;
-  metrics::Family<metrics::Counter>* m_ops_ = nullptr;
+  // herald_kms_operations_total children, resolved once: [op][0 = ok, 1 = error].
+  enum Op { kEncrypt, kDecrypt, kRewrap, kDatakey, kSeal, kOpen, kOps };
+  metrics::Counter* m_ops_[kOps][2] = {};
+  template <class R>
+  const R& counted(Op op, const R& r) const;
 };
 
 }  // namespace herald::kms

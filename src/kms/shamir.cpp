@@ -18,6 +18,16 @@ namespace {
 
 void csprng_fill(unsigned char* buf, unsigned int n) { crypto::random_bytes(buf, n); }
 
+// libgfshare draws coefficients, and scrubs freed contexts, through this pointer, which
+// this version leaves null: set it before any context exists.
+void use_csprng() {
+  static const bool done = [] {
+    gfshare_fill_rand = csprng_fill;
+    return true;
+  }();
+  (void)done;
+}
+
 struct Ctx {
   gfshare_ctx* p;
   ~Ctx() {
@@ -29,7 +39,7 @@ struct Ctx {
 
 std::vector<Share> split_secret(const crypto::SecretBytes& secret, unsigned n, unsigned k) {
   if (k < 1 || k > n || n > 255 || secret.empty()) throw std::invalid_argument("split_secret: bad n, k or secret");
-  gfshare_fill_rand = csprng_fill;
+  use_csprng();
   std::vector<unsigned char> xs(n);
   for (unsigned i = 0; i < n; ++i) xs[i] = static_cast<unsigned char>(i + 1);
   Ctx ctx{gfshare_ctx_init_enc(xs.data(), n, static_cast<unsigned char>(k), static_cast<unsigned int>(secret.size()))};
@@ -49,6 +59,7 @@ std::vector<Share> split_secret(const crypto::SecretBytes& secret, unsigned n, u
 
 crypto::SecretBytes combine_shares(const std::vector<Share>& shares) {
   if (shares.empty()) throw std::invalid_argument("combine_shares: no shares");
+  use_csprng();
   const std::size_t size = shares.front().bytes.size();
   std::vector<unsigned char> xs;
   for (const auto& s : shares) {
