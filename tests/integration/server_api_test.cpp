@@ -240,6 +240,19 @@ TEST(ServerApi, ScopesNamespacesAllowlistsAndRateLimitsAreEnforced) {
   EXPECT_EQ(code_of(unauth), "admin_unauthorized");
 }
 
+TEST(ServerApi, ABroadcastWithOneBadNamespacePublishesNothingAndMalformedEscapesAreRefused) {
+  Server s;
+  auto c = demo_creds(s);
+  auto bad = send(s, signed_raw(c, "POST", "/api/v1/broadcast", "", "", R"({"channels":["news","nope:x"],"data":1})"));
+  EXPECT_EQ(code_of(bad), "namespace_not_found") << bad.body;
+  auto m = send(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(metric_value(m, "herald_push_publications_total"), 0.0);
+  // "%zz" would canonicalise like "%25zz": refused before the signature is looked at.
+  auto esc = send(s, signed_raw(c, "POST", "/api/v1/publish", "a=%zz", "a=%25zz", kPublish));
+  EXPECT_EQ(esc.status, 400);
+  EXPECT_EQ(code_of(esc), "malformed_target");
+}
+
 TEST(ServerApi, IdempotentPublishRunsOnceAndRoutesAnswer) {
   Server s;
   auto c = demo_creds(s);
