@@ -127,7 +127,11 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
     return [d, fn = std::move(fn)](Request&& req, Reply reply) {
       if (!authorized(req, d->admin_token_sha256))
         return reply(error_response("admin_unauthorized", req.request_id));
-      fn(std::move(req), std::move(reply));
+      Reply tagged = [reply = std::move(reply)](Response r) {
+        r.actor = "admin";
+        reply(std::move(r));
+      };
+      fn(std::move(req), std::move(tagged));
     };
   };
   // Finishes a request with `{}` or the store's error.
@@ -145,10 +149,16 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
   };
   router.add(
       "GET", "/admin/v1/operator/status",
-      [d, status_json](const Request&) { return ok_json(200, status_json(d->kms->status())); }, true);
+      [d, status_json](const Request&) {
+        Response r = ok_json(200, status_json(d->kms->status()));
+        r.actor = "operator";
+        return r;
+      },
+      true);
   router.add(
       "POST", "/admin/v1/operator/unseal",
       [d, status_json](const Request& req) {
+      auto run = [&]() -> Response {
         json::error_code ec;
         json::value v = json::parse(req.body, ec);
         if (ec || !v.is_object()) return fail(req, Error{"invalid_json", "the body must be {\"share\": \"...\"}"});
@@ -165,6 +175,10 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
         auto st = d->kms->unseal(*parsed);
         if (!st) return fail(req, st.error());
         return ok_json(200, status_json(*st));
+      };
+      Response r = run();
+      r.actor = "operator";
+      return r;
       },
       true);
   router.add_async(

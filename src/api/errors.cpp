@@ -59,6 +59,9 @@ constexpr ErrorInfo kErrors[] = {
     {"version_not_allowed", 400, "The ciphertext's key version may not be decrypted."},
     {"invalid_ciphertext", 400, "The ciphertext is malformed."},
     {"decrypt_failed", 400, "The ciphertext does not decrypt with this key and context."},
+    // Audit log.
+    {"not_found_checkpoint", 404, "No audit checkpoint has been signed yet."},
+    {"audit_corrupt", 500, "The stored audit log is inconsistent; run herald audit verify."},
 };
 }  // namespace
 
@@ -81,6 +84,7 @@ Response error_response(std::string_view code, std::string_view request_id, std:
   root["error"] = std::move(err);
   Response r;
   r.status = info->status;
+  r.error_code = std::string(info->code);
   r.body = boost::json::serialize(root);
   return r;
 }

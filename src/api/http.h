@@ -38,6 +38,21 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // For the audit log, not sent: the error code of an error response, and who made the
+  // request ("app:<id>", "key:<claimed AppKey>", "admin", "operator", "anonymous").
+  std::string error_code;
+  std::string actor;
+};
+
+// One answered request, as the audit log records it.
+struct Exchange {
+  std::string_view method;
+  std::string_view route;  // the route's pattern
+  int status = 0;
+  std::string_view error_code;
+  std::string_view actor;
+  std::string_view request_id;
+  std::string_view remote;
 };
 
 // Routes answer either at once or later (after a store write, say); `Reply` may be

@@ -102,10 +102,16 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
       if (!app) {
         Response r = fail(req, app.error());
         if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        std::string_view key = req.header("X-Herald-Key");
+        r.actor = key.empty() ? "anonymous" : "key:" + std::string(key.substr(0, 64));
         return reply(std::move(r));
       }
       std::string id = (*app)->id;
-      fn(std::move(req), std::move(id), std::move(reply));
+      Reply tagged = [reply = std::move(reply), actor = "app:" + id](Response r) {
+        r.actor = actor;
+        reply(std::move(r));
+      };
+      fn(std::move(req), std::move(id), std::move(tagged));
     };
   };
   auto key_reply = [](const Request& req, Reply reply, int status) {

@@ -42,11 +42,18 @@ class Router {
   // upgrade) is refused with "sealed".
   void set_sealed_check(std::function<bool()> sealed) { sealed_ = std::move(sealed); }
   bool sealed() const { return sealed_ && sealed_(); }
+  // Called after every answered request of the server, key and admin APIs (routes under
+  // /api/ and /admin/), e.g. to audit it.
+  void set_observer(std::function<void(const Exchange&)> observer) { observer_ = std::move(observer); }
+  void observe(const Exchange& e) const {
+    if (observer_ && (e.route.rfind("/api/", 0) == 0 || e.route.rfind("/admin/", 0) == 0)) observer_(e);
+  }
 
  private:
   std::vector<Route> routes_;
   std::vector<std::string> ws_paths_;
   std::function<bool()> sealed_;
+  std::function<void(const Exchange&)> observer_;
 };
 
 }  // namespace herald::api

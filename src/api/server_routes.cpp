@@ -62,6 +62,13 @@ std::string publish_result(const push::PublishResult& r) {
   return "{\"offset\":" + std::to_string(r.offset) + ",\"epoch\":\"" + r.epoch + "\",\"id\":\"" + r.id + "\"}";
 }
 
+// Who a refused request claimed to be: the AppKey it named (public), bounded.
+std::string claimed_actor(const Request& req) {
+  std::string_view key = req.header("X-Herald-Key");
+  if (key.empty()) return "anonymous";
+  return "key:" + std::string(key.substr(0, 64));
+}
+
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -86,26 +93,37 @@ class Routes {
       if (!app) {
         Response r = fail(req, app.error());
         if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        r.actor = claimed_actor(req);
         return r;
       }
+      Response r = run(req, **app, idempotent, fn);
+      r.actor = "app:" + (*app)->id;
+      return r;
+    };
+  }
+
+  Response run(const Request& req, const apps::App& app_ref, bool idempotent,
+               const std::function<Response(const Ctx&)>& fn) {
+    const apps::App* app = &app_ref;
+    {
       json::object body;
       if (req.method == "POST") {
         auto parsed = body_object(req);
         if (!parsed) return fail(req, parsed.error());
         body = std::move(*parsed);
       }
-      Ctx ctx{req, **app, body};
+      Ctx ctx{req, *app, body};
       if (idempotent && body.contains("idempotency_key")) {
         auto key = string_field(body, "idempotency_key");
         if (!key || key->empty() || key->size() > 128)
           return fail(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
         bool replayed = false;
-        Response r = d_.idempotency->run((*app)->id, *key, unix_ms(), [&] { return fn(ctx); }, replayed);
+        Response r = d_.idempotency->run(app->id, *key, unix_ms(), [&] { return fn(ctx); }, replayed);
         if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
         return r;
       }
       return fn(ctx);
-    };
+    }
   }
 
   Response publish(const Ctx& c) {

@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   std::function<int()> run_token = herald::cli::add_token(app);
   std::function<int()> run_publish = herald::cli::add_publish(app);
   std::function<int()> run_operator = herald::cli::add_operator(app);
+  std::function<int()> run_audit = herald::cli::add_audit(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("app")) return run_app();
     if (app.got_subcommand("token")) return run_token();
     if (app.got_subcommand("operator")) return run_operator();
+    if (app.got_subcommand("audit")) return run_audit();
     if (app.got_subcommand("publish")) return run_publish();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herald: %s\n", e.what());

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <map>
 #include <optional>
+#include <thread>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -13,6 +14,9 @@
 #include <fstream>
 
 #include "api/admin_routes.h"
+#include "api/audit_routes.h"
+#include "audit/log.h"
+#include "auth/ip_allowlist.h"
 #include "api/idempotency.h"
 #include "api/kms_routes.h"
 #include "api/router.h"
@@ -261,7 +265,20 @@ int serve(ServeOptions& o) {
   kms::KeyService keys(*db, &registry);
   apps::AppStore apps(db->apps(), keys);
   push::Hub* hub_ptr = nullptr;  // set once the hub exists, before the gateway starts
-  keys.on_unsealed([&apps] { return apps.load(); });
+  std::unique_ptr<audit::Log> audit_log;
+  if (cfg.audit.enabled) {
+    audit_log = std::make_unique<audit::Log>(
+        *db, keys, audit::LogOptions{cfg.audit.checkpoint_every, cfg.audit.checkpoint_interval.count()}, &registry);
+    if (auto st = audit_log->open(); !st) {
+      log::error("audit_open_failed", {{"error", st.error().message}});
+      return 1;
+    }
+  }
+  keys.on_unsealed([&apps, &audit_log]() -> Status {
+    if (auto st = apps.load(); !st) return st;
+    if (audit_log) return audit_log->prepare_signing();
+    return ok_status();
+  });
   keys.on_sealed([&apps, &hub_ptr] {
     apps.unload();
     if (hub_ptr) hub_ptr->disconnect_all(push::close_code::kSealed, "sealed");
@@ -285,6 +302,8 @@ int serve(ServeOptions& o) {
     }
     demo = std::move(*d);
   }
+  if (audit_log && o.dev)
+    audit_log->record(audit::Event{"operator", "unseal", "ok", 0, "operator", "", "", {{"via", "development share file"}}, {}});
   if (keys.sealed()) {
     auto ks = keys.status();
     log::warn("kms_sealed", {{"message", "sealed: give shares with `herald operator unseal` to start serving"},
@@ -326,6 +345,22 @@ int serve(ServeOptions& o) {
                                                      },
                                                      &keys});
   api::add_kms_routes(router, api::KmsRoutesDeps{&server_auth, &keys});
+  if (audit_log) {
+    api::add_audit_routes(router, api::AuditRoutesDeps{audit_log.get(), &keys, &server_auth, *admin_digest});
+    // Every answered call of the server, key and admin APIs, refusals included; bodies
+    // (which may hold secrets or shares) are never recorded.
+    router.set_observer([&audit_log](const api::Exchange& e) {
+      audit_log->record(audit::Event{e.route.rfind("/admin/", 0) == 0 ? "admin" : "api",
+                                     std::string(e.method) + " " + std::string(e.route),
+                                     e.error_code.empty() ? "ok" : std::string(e.error_code),
+                                     e.status,
+                                     std::string(e.actor),
+                                     std::string(e.request_id),
+                                     std::string(auth::host_of(e.remote)),
+                                     {},
+                                     {}});
+    });
+  }
   if (!cfg.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
 
@@ -336,7 +371,7 @@ int serve(ServeOptions& o) {
     gateway = std::make_unique<net::Gateway>(cfg, router, registry);
     hub = std::make_unique<push::Hub>(cfg, gateway->executor(), registry);
     client_ctx = std::make_unique<push::ClientContext>(
-        push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION});
+        push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION, audit_log.get()});
     gateway->attach_push(client_ctx.get());
     api::add_server_routes(router, api::ServerRoutesDeps{&server_auth, hub.get(), &idempotency});
     hub_ptr = hub.get();
@@ -366,12 +401,23 @@ int serve(ServeOptions& o) {
     std::fflush(stdout);
   }
 
+  if (audit_log) audit_log->start();
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   gateway->shutdown();  // destroys the sessions while the hub is still there
   hub_ptr = nullptr;
   hub->stop();
+  if (audit_log) {
+    audit_log->stop();
+    // Pin what was logged up to the end: a checkpoint of the final tree.
+    if (!keys.sealed()) {
+      for (int i = 0; i < 50 && audit_log->durable_size() < audit_log->size(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      if (auto st = audit_log->checkpoint_if_due(true); !st)
+        log::warn("audit_checkpoint_failed", {{"error", st.error().message}});
+    }
+  }
   db->close();
   log::info("shutdown_complete");
   return 0;

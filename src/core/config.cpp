@@ -167,6 +167,13 @@ std::vector<ConfigKey> build_keys() {
   k.push_back(duration_key("push.write_linger",
                            "How long publications gather before they are written to subscribers (batching).",
                            [](auto& c) -> auto& { return c.push.write_linger; }, Millis(0)));
+  k.push_back(bool_key("audit.enabled", "Keep the tamper-evident audit log of API calls and security events.",
+                       [](auto& c) -> auto& { return c.audit.enabled; }));
+  k.push_back(uint_key("audit.checkpoint_every", "Sign a checkpoint of the audit tree after this many new entries.",
+                       [](auto& c) -> auto& { return c.audit.checkpoint_every; }, 1, 100'000'000));
+  k.push_back(duration_key("audit.checkpoint_interval",
+                           "Sign a checkpoint at least this often while the audit log grows.",
+                           [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
   k.push_back(bool_key("api.require_signature",
                        "Require signed server-API requests. false is refused without --dev (for benchmarks).",
                        [](auto& c) -> auto& { return c.api.require_signature; }));

@@ -81,6 +81,12 @@ struct ApiConfig {
   std::uint64_t idempotency_max_keys = 100'000;
 };
 
+struct AuditConfig {
+  bool enabled = true;
+  std::uint64_t checkpoint_every = 1000;  // entries
+  Millis checkpoint_interval{60'000};
+};
+
 struct Config {
   Config();  // adds the `default` namespace
   ServerConfig server;
@@ -89,6 +95,7 @@ struct Config {
   StoreConfig store;
   PushConfig push;
   ApiConfig api;
+  AuditConfig audit;
   std::map<std::string, NamespaceConfig> namespaces;
 };
 

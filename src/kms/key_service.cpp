@@ -12,6 +12,9 @@
 #include "crypto/encoding.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
+#include "crypto/signature.h"
+
+#include <openssl/crypto.h>
 #include "store/store.h"
 
 namespace herald::kms {
@@ -287,9 +290,10 @@ const KeyService::Key* KeyService::find_locked(const std::string& app_id, const 
   return it == keys_.end() ? nullptr : it->second.get();
 }
 
-Result<std::uint32_t> KeyService::add_version_locked(Key& k, std::int64_t now_ms, store::Completion done) {
+Result<std::uint32_t> KeyService::add_version_locked(Key& k, std::int64_t now_ms, store::Completion done,
+                                                     std::optional<crypto::SecretBytes> given) {
   std::uint32_t version = k.rec.latest_version + 1;
-  crypto::SecretBytes material = crypto::random_secret(crypto::kAeadKeyBytes);
+  crypto::SecretBytes material = given ? std::move(*given) : crypto::random_secret(crypto::kAeadKeyBytes);
   store::KmsVersionRecord v{k.rec.app_id, k.rec.name, version,
                             crypto::aead_seal(*root_, material.view(), wrap_aad(k.rec.app_id, k.rec.name, version)),
                             now_ms};
@@ -317,6 +321,49 @@ Status KeyService::ensure_app_keys(const std::string& app_id) {
     keys_[KeyId{app_id, name}] = std::move(k);
   }
   return ok_status();
+}
+
+Status KeyService::ensure_signing_key(const std::string& name) {
+  std::unique_lock lock(mu_);
+  if (!root_) return make_error("sealed", "the key service is sealed");
+  const std::string app(kSystemApp);
+  if (find_locked(app, name)) return ok_status();
+  std::int64_t now = unix_ms();
+  auto k = std::make_unique<Key>();
+  k->rec = store::KmsKeyRecord{app, name, "ed25519", 0, 1, false, false, now};
+  crypto::PrivateKey priv = crypto::PrivateKey::generate(crypto::KeyKind::Ed25519);
+  std::string pem = priv.to_pem();
+  crypto::SecretBytes material(pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  auto v = add_version_locked(
+      *k, now,
+      [name](Status st) {
+        if (!st) log::error("kms_key_write_failed", {{"key", name}, {"error", st.error().message}});
+      },
+      std::move(material));
+  if (!v) return v.error();
+  keys_[KeyId{app, name}] = std::move(k);
+  return ok_status();
+}
+
+Result<std::string> KeyService::sign(const std::string& name, std::string_view message) const {
+  std::shared_lock lock(mu_);
+  if (!root_) return make_error("sealed", "the key service is sealed");
+  const Key* k = find_locked(std::string(kSystemApp), name);
+  if (!k || k->rec.kind != "ed25519") return make_error("key_not_found", "no signing key of this name");
+  auto priv = crypto::PrivateKey::from_pem(k->material.at(k->rec.latest_version).view());
+  if (!priv) return priv.error();
+  return priv->sign(message);
+}
+
+Result<std::string> KeyService::public_key_pem(const std::string& name) const {
+  std::shared_lock lock(mu_);
+  if (!root_) return make_error("sealed", "the key service is sealed");
+  const Key* k = find_locked(std::string(kSystemApp), name);
+  if (!k || k->rec.kind != "ed25519") return make_error("key_not_found", "no signing key of this name");
+  auto priv = crypto::PrivateKey::from_pem(k->material.at(k->rec.latest_version).view());
+  if (!priv) return priv.error();
+  return priv->public_key().to_pem();
 }
 
 void KeyService::create_key(const std::string& app_id, const std::string& name, KeyOptions opts, Done<KeyInfo> done) {

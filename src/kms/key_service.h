@@ -137,6 +137,12 @@ class KeyService final : public Sealer {
   // blind indexes) if missing; their writes are queued before anything sealed with them.
   Status ensure_app_keys(const std::string& app_id);
 
+  // The service's own Ed25519 signing key `name` (for audit checkpoints), made on first
+  // use; its public key may be shown to anyone.
+  Status ensure_signing_key(const std::string& name);
+  Result<std::string> sign(const std::string& name, std::string_view message) const;
+  Result<std::string> public_key_pem(const std::string& name) const;
+
   // A keyed hash of `value` for lookups without plaintext (phone numbers, e-mail).
   Result<std::string> blind_index(const std::string& app_id, std::string_view purpose, std::string_view value) const;
 
@@ -162,7 +168,8 @@ class KeyService final : public Sealer {
   Result<crypto::SecretBytes> decrypt_uncounted(const std::string& app_id, const std::string& name,
                                                 std::string_view ciphertext, std::string_view context) const;
   // Adds a new version of a key in memory and queues its write. Lock held.
-  Result<std::uint32_t> add_version_locked(Key& k, std::int64_t now_ms, store::Completion done);
+  Result<std::uint32_t> add_version_locked(Key& k, std::int64_t now_ms, store::Completion done,
+                                           std::optional<crypto::SecretBytes> material = std::nullopt);
   const Key* find_locked(const std::string& app_id, const std::string& name) const;
 
   store::Store& store_;

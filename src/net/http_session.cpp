@@ -179,6 +179,7 @@ class HttpSession final : public SessionBase {
     api::Match m = st_.router.match(areq.method, areq.path);
     areq.params = std::move(m.params);
     std::string label(m.label);
+    std::string method = areq.method;  // areq may move into an async handler
     api::Response res;
     if (!m.route) {
       res = api::error_response(m.error, rid);
@@ -196,6 +197,8 @@ class HttpSession final : public SessionBase {
     }
     bool ok = co_await write_response(res, rid, req.version(), keep_alive, head);
     record(label, req.method_string(), req.target(), res.status, rid, t0);
+    st_.router.observe(api::Exchange{method, label, res.status, res.error_code,
+                                     res.actor.empty() ? std::string_view("anonymous") : res.actor, rid, remote_});
     co_return ok && keep_alive;
   }
 

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "audit/log.h"
+#include "auth/ip_allowlist.h"
 #include "core/json_finite.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -216,6 +218,15 @@ bool Client::take_rate_token() {
   return false;
 }
 
+void Client::audit_refusal(std::string_view code, std::string actor, std::string_view reason,
+                           std::string_view user) {
+  if (!ctx_.audit) return;
+  audit::Event e{"client", "connect", std::string(code), 0, std::move(actor), "",
+                 std::string(auth::host_of(transport_.remote_address())), {{"reason", std::string(reason)}}, {}};
+  if (!user.empty()) e.personal.emplace_back("user", std::string(user));
+  ctx_.audit->record(std::move(e));
+}
+
 void Client::reply_error(std::uint64_t id, std::string_view code, std::string_view message) {
   ctx_.metrics.errors->with({std::string(code)}).inc();
   std::string body = "{\"code\":" + json_str(code) + ",\"message\":" + json_str(message) + "}";
@@ -300,11 +311,13 @@ void Client::handle_line(std::string_view line) {
     app_ = ctx_.apps.find_by_key(*app_key);
     if (!app_) {
       ctx_.metrics.auth_failures->inc();
+      audit_refusal("unknown_app", "key:" + std::string(app_key->substr(0, 64)), "no app has this key", {});
       reply_error(id, "unknown_app", "no app has this key");
       return close_with(close_code::kUnauthorized, "unauthorized");
     }
     if (app_->status != apps::AppStatus::Active) {
       ctx_.metrics.auth_failures->inc();
+      audit_refusal("app_suspended", "app:" + app_->id, "the app is suspended", {});
       reply_error(id, "app_suspended", "the app is suspended");
       return close_with(close_code::kUnauthorized, "unauthorized");
     }
@@ -314,6 +327,7 @@ void Client::handle_line(std::string_view line) {
     if (!claims) {
       ctx_.metrics.auth_failures->inc();
       bool expired = claims.error().code == "token_expired";
+      audit_refusal(claims.error().code, "app:" + app_->id, claims.error().message, {});
       reply_error(id, expired ? "token_expired" : "token_invalid", claims.error().message);
       return close_with(expired ? close_code::kTokenExpired : close_code::kUnauthorized,
                         expired ? "token_expired" : "unauthorized");
@@ -322,6 +336,7 @@ void Client::handle_line(std::string_view line) {
     channels_claim_ = claims->channels;
     auto added = ctx_.hub.add_connection(shard_, this, who_);
     if (!added) {
+      audit_refusal(added.error().code, "app:" + app_->id, added.error().message, claims->sub);
       reply_error(id, added.error().code, added.error().message);
       return close_with(close_code::kTooManyConnections, "too_many_connections");
     }

@@ -22,6 +22,10 @@ template <class T>
 class Family;
 }  // namespace herald::metrics
 
+namespace herald::audit {
+class Recorder;
+}
+
 namespace herald::push {
 
 // Receives acknowledgements (the delivery pipeline uses them to stop fallbacks).
@@ -65,6 +69,7 @@ struct ClientContext {
   ProtocolMetrics& metrics;
   AckSink* acks = nullptr;
   std::string version;
+  audit::Recorder* audit = nullptr;  // refused connects are audited
 };
 
 class Client final : public Subscriber {
@@ -103,6 +108,8 @@ class Client final : public Subscriber {
   void handle_line(std::string_view line);
   bool take_rate_token();
   void reply_error(std::uint64_t id, std::string_view code, std::string_view message);
+  // A refused connect, for the audit log; the user id only as a keyed hash.
+  void audit_refusal(std::string_view code, std::string actor, std::string_view reason, std::string_view user);
   void close_with(int code, std::string_view reason);
   void leave_hub();
   Subscription* find_subscription(std::string_view channel);

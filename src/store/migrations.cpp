@@ -51,6 +51,24 @@ constexpr Migration kSqlite[] = {
      "  created_ms INTEGER NOT NULL,\n"
      "  PRIMARY KEY (app_id, name, version)\n"
      ") STRICT;"},
+    {5, "audit",
+     "CREATE TABLE audit_entries (\n"
+     "  seq INTEGER PRIMARY KEY NOT NULL,\n"
+     "  leaf_hash BLOB NOT NULL,\n"
+     "  body TEXT NOT NULL\n"
+     ") STRICT;\n"
+     "CREATE TABLE audit_nodes (\n"
+     "  level INTEGER NOT NULL,\n"
+     "  idx INTEGER NOT NULL,\n"
+     "  hash BLOB NOT NULL,\n"
+     "  PRIMARY KEY (level, idx)\n"
+     ") STRICT, WITHOUT ROWID;\n"
+     "CREATE TABLE audit_checkpoints (\n"
+     "  size INTEGER PRIMARY KEY NOT NULL,\n"
+     "  root BLOB NOT NULL,\n"
+     "  ts_ms INTEGER NOT NULL,\n"
+     "  signature BLOB NOT NULL\n"
+     ") STRICT;"},
 };
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "store/app_records.h"
+#include "store/audit_records.h"
 #include "store/kms_records.h"
 
 namespace herald::metrics {
@@ -48,6 +49,7 @@ class Store {
   // Tables of the domain modules.
   virtual AppRecords& apps() = 0;
   virtual KmsRecords& kms() = 0;
+  virtual AuditRecords& audit() = 0;
 };
 
 struct StoreOptions {

@@ -396,6 +396,129 @@ void SqliteStore::delete_kms_key(std::string app_id, std::string name, Completio
       std::move(done));
 }
 
+void SqliteStore::append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) {
+  submit(
+      [entry = std::move(entry), nodes = std::move(nodes)](sqlite3* db) -> Status {
+        Stmt e;
+        if (sqlite3_prepare_v3(db, "INSERT INTO audit_entries(seq, leaf_hash, body) VALUES (?, ?, ?);", -1,
+                               SQLITE_PREPARE_PERSISTENT, &e.s, nullptr) != SQLITE_OK)
+          return db_error(db, "append_audit");
+        sqlite3_bind_int64(e.s, 1, static_cast<sqlite3_int64>(entry.seq));
+        sqlite3_bind_blob(e.s, 2, entry.leaf_hash.data(), static_cast<int>(entry.leaf_hash.size()), SQLITE_STATIC);
+        sqlite3_bind_text(e.s, 3, entry.body.data(), static_cast<int>(entry.body.size()), SQLITE_STATIC);
+        if (sqlite3_step(e.s) != SQLITE_DONE) return db_error(db, "append_audit");
+        for (const auto& n : nodes) {
+          Stmt q;
+          if (sqlite3_prepare_v3(db, "INSERT INTO audit_nodes(level, idx, hash) VALUES (?, ?, ?);", -1,
+                                 SQLITE_PREPARE_PERSISTENT, &q.s, nullptr) != SQLITE_OK)
+            return db_error(db, "append_audit");
+          sqlite3_bind_int(q.s, 1, static_cast<int>(n.level));
+          sqlite3_bind_int64(q.s, 2, static_cast<sqlite3_int64>(n.index));
+          sqlite3_bind_blob(q.s, 3, n.hash.data(), static_cast<int>(n.hash.size()), SQLITE_STATIC);
+          if (sqlite3_step(q.s) != SQLITE_DONE) return db_error(db, "append_audit");
+        }
+        return ok_status();
+      },
+      std::move(done));
+}
+
+void SqliteStore::put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) {
+  submit(
+      [cp = std::move(cp)](sqlite3* db) -> Status {
+        Stmt s;
+        if (sqlite3_prepare_v2(db,
+                               "INSERT OR REPLACE INTO audit_checkpoints(size, root, ts_ms, signature) "
+                               "VALUES (?, ?, ?, ?);",
+                               -1, &s.s, nullptr) != SQLITE_OK)
+          return db_error(db, "put_audit_checkpoint");
+        sqlite3_bind_int64(s.s, 1, static_cast<sqlite3_int64>(cp.size));
+        sqlite3_bind_blob(s.s, 2, cp.root.data(), static_cast<int>(cp.root.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s.s, 3, cp.ts_ms);
+        sqlite3_bind_blob(s.s, 4, cp.signature.data(), static_cast<int>(cp.signature.size()), SQLITE_STATIC);
+        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_audit_checkpoint");
+        return ok_status();
+      },
+      std::move(done));
+}
+
+namespace {
+std::string blob_col(sqlite3_stmt* s, int c) {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(s, c));
+  return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(s, c)));
+}
+}  // namespace
+
+Result<std::uint64_t> SqliteStore::audit_size() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries;", -1, &q.s, nullptr) !=
+          SQLITE_OK ||
+      sqlite3_step(q.s) != SQLITE_ROW)
+    return db_error(reader_db_, "audit_size");
+  return static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0));
+}
+
+Result<std::vector<AuditEntryRecord>> SqliteStore::audit_entries(std::uint64_t from, std::uint64_t count) {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_,
+                         "SELECT seq, leaf_hash, body FROM audit_entries WHERE seq >= ? ORDER BY seq LIMIT ?;", -1,
+                         &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "audit_entries");
+  sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(from));
+  sqlite3_bind_int64(q.s, 2, static_cast<sqlite3_int64>(count));
+  std::vector<AuditEntryRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
+    out.push_back(AuditEntryRecord{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), blob_col(q.s, 1),
+                                   blob_col(q.s, 2)});
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "audit_entries");
+  return out;
+}
+
+Result<std::optional<std::string>> SqliteStore::audit_node(unsigned level, std::uint64_t index) {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (level == 0) {
+    if (sqlite3_prepare_v2(reader_db_, "SELECT leaf_hash FROM audit_entries WHERE seq = ?;", -1, &q.s, nullptr) !=
+        SQLITE_OK)
+      return db_error(reader_db_, "audit_node");
+    sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(index));
+  } else {
+    if (sqlite3_prepare_v2(reader_db_, "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?;", -1, &q.s,
+                           nullptr) != SQLITE_OK)
+      return db_error(reader_db_, "audit_node");
+    sqlite3_bind_int(q.s, 1, static_cast<int>(level));
+    sqlite3_bind_int64(q.s, 2, static_cast<sqlite3_int64>(index));
+  }
+  int rc = sqlite3_step(q.s);
+  if (rc == SQLITE_DONE) return std::optional<std::string>{};
+  if (rc != SQLITE_ROW) return db_error(reader_db_, "audit_node");
+  return std::optional<std::string>(blob_col(q.s, 0));
+}
+
+Result<std::optional<AuditCheckpointRecord>> SqliteStore::latest_audit_checkpoint() {
+  auto all = audit_checkpoints();
+  if (!all) return all.error();
+  if (all->empty()) return std::optional<AuditCheckpointRecord>{};
+  return std::optional<AuditCheckpointRecord>(all->back());
+}
+
+Result<std::vector<AuditCheckpointRecord>> SqliteStore::audit_checkpoints() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_, "SELECT size, root, ts_ms, signature FROM audit_checkpoints ORDER BY size;", -1,
+                         &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "audit_checkpoints");
+  std::vector<AuditCheckpointRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
+    out.push_back(AuditCheckpointRecord{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), blob_col(q.s, 1),
+                                        sqlite3_column_int64(q.s, 2), blob_col(q.s, 3)});
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "audit_checkpoints");
+  return out;
+}
+
 bool SqliteStore::healthy() {
   std::lock_guard lock(mu_);
   return !stopping_ && !failed_.load();

@@ -26,7 +26,7 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store, public AppRecords, public KmsRecords {
+class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -41,6 +41,15 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords {
   void close() override;
   AppRecords& apps() override { return *this; }
   KmsRecords& kms() override { return *this; }
+  AuditRecords& audit() override { return *this; }
+
+  void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
+  void put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) override;
+  Result<std::uint64_t> audit_size() override;
+  Result<std::vector<AuditEntryRecord>> audit_entries(std::uint64_t from, std::uint64_t count) override;
+  Result<std::optional<std::string>> audit_node(unsigned level, std::uint64_t index) override;
+  Result<std::optional<AuditCheckpointRecord>> latest_audit_checkpoint() override;
+  Result<std::vector<AuditCheckpointRecord>> audit_checkpoints() override;
 
   Result<std::vector<KmsKeyRecord>> load_kms_keys() override;
   Result<std::vector<KmsVersionRecord>> load_kms_versions() override;

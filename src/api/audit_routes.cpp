@@ -1,0 +1,151 @@
+// Read-only views of the audit log; proofs are computed from the stored subtrees.
+#include "api/audit_routes.h"
+
+#include <boost/json.hpp>
+#include <charconv>
+
+#include "api/errors.h"
+#include "api/server_auth.h"
+#include "audit/log.h"
+#include "audit/verifier.h"
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
+#include "crypto/secret.h"
+#include "kms/key_service.h"
+
+namespace herald::api {
+namespace {
+
+namespace json = boost::json;
+
+Response ok_json(const json::value& v) { return Response{200, "application/json", json::serialize(v), {}, {}, {}}; }
+
+Response fail(const Request& req, const Error& e) {
+  return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
+                        e.message);
+}
+
+// A non-negative integer query parameter.
+std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name) {
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto amp = query.find('&', start);
+    auto p = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
+    auto eq = p.find('=');
+    if (eq != std::string_view::npos && p.substr(0, eq) == name) {
+      auto v = p.substr(eq + 1);
+      std::uint64_t n = 0;
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec == std::errc{} && end == v.data() + v.size() && !v.empty()) return n;
+      return std::nullopt;
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+json::array hex_list(const std::vector<audit::Hash>& v) {
+  json::array a;
+  for (const auto& h : v) a.push_back(json::string(audit::to_hex(h)));
+  return a;
+}
+
+using View = std::function<Response(const Request&)>;
+
+}  // namespace
+
+void add_audit_routes(Router& router, AuditRoutesDeps deps) {
+  auto d = std::make_shared<AuditRoutesDeps>(std::move(deps));
+  std::map<std::string, View> views;
+
+  views["entries"] = [d](const Request& req) {
+    auto start = query_u64(req.query, "start").value_or(0);
+    auto count = std::min<std::uint64_t>(query_u64(req.query, "count").value_or(100), 1000);
+    std::uint64_t size = d->log->durable_size();
+    std::string out = "{\"size\":" + std::to_string(size) + ",\"entries\":[";
+    if (start < size) {
+      count = std::min(count, size - start);
+      auto page = d->log->entries(start, count);
+      if (!page) return fail(req, page.error());
+      bool first = true;
+      for (const auto& e : *page) {
+        out += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(e.seq) + ",\"leaf_hash\":\"" +
+               crypto::hex_encode(e.leaf_hash) + "\",\"entry\":" + e.body + "}";
+        first = false;
+      }
+    }
+    out += "]}";
+    return Response{200, "application/json", std::move(out), {}, {}, {}};
+  };
+  views["checkpoint"] = [d](const Request& req) {
+    auto cp = d->log->latest_checkpoint();
+    if (!cp) return fail(req, cp.error());
+    if (!*cp) return fail(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
+    auto pem = d->log->public_key_pem();
+    if (!pem) return fail(req, pem.error());
+    audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
+    return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
+  };
+  views["proof/inclusion"] = [d](const Request& req) {
+    auto index = query_u64(req.query, "index");
+    auto size = query_u64(req.query, "size");
+    if (!index || !size) return fail(req, Error{"invalid_argument", "index and size are required"});
+    auto p = d->log->inclusion(*index, *size);
+    if (!p) return fail(req, p.error());
+    auto root = d->log->root(*size);
+    auto leaf = d->log->entries(*index, 1);
+    if (!root || !leaf || leaf->empty()) return fail(req, Error{"internal", "the log could not be read"});
+    return ok_json(json::object{{"index", *index},
+                                {"size", *size},
+                                {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
+                                {"root", audit::to_hex(*root)},
+                                {"proof", hex_list(*p)}});
+  };
+  views["proof/consistency"] = [d](const Request& req) {
+    auto first = query_u64(req.query, "first");
+    auto second = query_u64(req.query, "second");
+    if (!first || !second) return fail(req, Error{"invalid_argument", "first and second are required"});
+    auto p = d->log->consistency(*first, *second);
+    if (!p) return fail(req, p.error());
+    auto r1 = d->log->root(*first), r2 = d->log->root(*second);
+    if (!r1 || !r2) return fail(req, Error{"internal", "the log could not be read"});
+    return ok_json(json::object{{"first", *first},
+                                {"second", *second},
+                                {"first_root", audit::to_hex(*r1)},
+                                {"second_root", audit::to_hex(*r2)},
+                                {"proof", hex_list(*p)}});
+  };
+  views["pubkey"] = [d](const Request& req) {
+    auto pem = d->log->public_key_pem();
+    if (!pem) return fail(req, pem.error());
+    return ok_json(json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
+  };
+
+  for (auto& [name, view] : views) {
+    std::string path = "/" + name;
+    router.add_async("GET", "/admin/v1/audit" + path, [d, view](Request&& req, Reply reply) {
+      Response r;
+      std::string_view h = req.header("Authorization");
+      constexpr std::string_view kBearer = "Bearer ";
+      bool ok = h.size() > kBearer.size() && h.substr(0, kBearer.size()) == kBearer && !d->admin_token_sha256.empty() &&
+                crypto::ct_equal(crypto::sha256(h.substr(kBearer.size())), d->admin_token_sha256);
+      if (!ok) {
+        r = error_response("admin_unauthorized", req.request_id);
+      } else {
+        r = view(req);
+        r.actor = "admin";
+      }
+      reply(std::move(r));
+    });
+    router.add("GET", "/api/v1/audit" + path, [d, view](const Request& req) {
+      auto app = d->auth->authenticate(req, apps::kScopeAdmin);
+      if (!app) return fail(req, app.error());
+      Response r = view(req);
+      r.actor = "app:" + (*app)->id;
+      return r;
+    });
+  }
+}
+
+}  // namespace herald::api

@@ -1,0 +1,124 @@
+// The audit log: every security-relevant event becomes an entry, a leaf of an RFC 6962
+// Merkle tree kept incrementally; entries ride the store's group commit, so auditing a
+// request costs a hash and a queued write, not an fsync. Signed checkpoints (Ed25519,
+// key held by the key service) pin the tree head every N entries or T seconds.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "audit/merkle.h"
+#include "core/result.h"
+#include "store/audit_records.h"
+
+namespace herald::store {
+class Store;
+}
+namespace herald::kms {
+class KeyService;
+}
+namespace herald::metrics {
+class Registry;
+class Counter;
+}  // namespace herald::metrics
+
+namespace herald::audit {
+
+struct Event {
+  std::string type;     // api, admin, operator, client
+  std::string action;   // e.g. "POST /api/v1/publish", "connect"
+  std::string result;   // "ok" or an error code
+  int status = 0;       // HTTP status, when there is one
+  std::string actor;    // "app:<id>", "key:<claimed AppKey>", "admin", "operator", "anonymous"
+  std::string request_id;
+  std::string source;   // the peer address: stored only as a keyed hash
+  std::vector<std::pair<std::string, std::string>> details;   // plain, never personal or secret
+  std::vector<std::pair<std::string, std::string>> personal;  // stored only as keyed hashes
+};
+
+// What other modules see: somewhere to put events.
+class Recorder {
+ public:
+  virtual ~Recorder() = default;
+  virtual void record(Event e) = 0;
+};
+
+struct Checkpoint {
+  std::uint64_t size = 0;
+  Hash root{};
+  std::int64_t ts_ms = 0;
+  std::string signature;  // Ed25519 over checkpoint_message()
+};
+
+// The signed text of a checkpoint (docs/audit.md).
+std::string checkpoint_message(std::uint64_t size, const Hash& root, std::int64_t ts_ms);
+
+struct LogOptions {
+  std::uint64_t checkpoint_every = 1000;
+  std::int64_t checkpoint_interval_ms = 60'000;
+};
+
+class Log final : public Recorder {
+ public:
+  static constexpr const char* kSigningKey = "_audit";
+
+  Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::Registry* registry);
+  ~Log() override;
+
+  // Reads the tree's size and right edge from the store. Fails if the stored tree is
+  // inconsistent with itself (run `herald audit verify`).
+  Status open();
+  // Starts and stops the thread that writes checkpoints.
+  void start();
+  void stop();
+
+  void record(Event e) override;
+  std::uint64_t size() const;          // entries appended (some maybe not yet durable)
+  std::uint64_t durable_size() const;  // entries on disk
+
+  // Signs a checkpoint of the durable tree now if one is due (or `force`d and the tree
+  // grew); "sealed" without the key service.
+  Status checkpoint_if_due(bool force);
+  // Makes the signing key (at unseal) and publishes its public key to the store.
+  Status prepare_signing();
+
+  Result<std::optional<Checkpoint>> latest_checkpoint();
+  Result<std::vector<Hash>> inclusion(std::uint64_t index, std::uint64_t size);
+  Result<std::vector<Hash>> consistency(std::uint64_t first, std::uint64_t second);
+  Result<Hash> root(std::uint64_t size);
+  Result<std::string> public_key_pem();
+  Result<std::vector<store::AuditEntryRecord>> entries(std::uint64_t from, std::uint64_t count);
+
+ private:
+  NodeReader store_nodes();
+  std::string body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e);
+
+  store::Store& store_;
+  kms::KeyService& keys_;
+  LogOptions opts_;
+  mutable std::mutex mu_;  // orders appends: seq, frontier and the write queue agree
+  Frontier frontier_;
+  std::atomic<std::uint64_t> durable_{0};
+  std::uint64_t last_checkpoint_size_ = 0;
+  std::int64_t last_checkpoint_ms_ = 0;
+  std::mutex cp_mu_;
+
+  metrics::Counter* m_entries_ = nullptr;
+  metrics::Counter* m_checkpoints_ = nullptr;
+  metrics::Counter* m_failures_ = nullptr;
+
+  std::mutex thread_mu_;
+  std::condition_variable thread_cv_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace herald::audit
