@@ -146,20 +146,34 @@ void Log::record(Event e) {
   std::uint64_t seq = frontier_.size();
   std::string body = body_of(seq, now, e);
   Hash leaf = leaf_hash(body);
-  std::vector<store::AuditNodeRecord> nodes;
-  for (const auto& n : frontier_.append(leaf)) nodes.push_back(store::AuditNodeRecord{n.level, n.index, hash_bytes(n.hash)});
-  store_.audit().append_audit(store::AuditEntryRecord{seq, hash_bytes(leaf), std::move(body)}, std::move(nodes),
-                              [this, seq](Status st) {
-                                if (!st) {
-                                  if (m_failures_) m_failures_->inc();
-                                  log::error("audit_write_failed", {{"seq", seq}, {"error", st.error().message}});
-                                  return;
-                                }
-                                std::uint64_t want = seq + 1, cur = durable_.load();
-                                while (cur < want && !durable_.compare_exchange_weak(cur, want)) {
-                                }
-                              });
+  for (const auto& n : frontier_.append(leaf))
+    pending_nodes_.push_back(store::AuditNodeRecord{n.level, n.index, hash_bytes(n.hash)});
+  pending_entries_.push_back(store::AuditEntryRecord{seq, hash_bytes(leaf), std::move(body)});
   if (m_entries_) m_entries_->inc();
+  if (batch_queued_) return;
+  batch_queued_ = true;
+  store_.audit().append_audit_batch(
+      [this] {
+        // On the writer thread: take what accumulated; later entries queue a new batch.
+        std::lock_guard l(mu_);
+        store::AuditRecords::AuditBatch b;
+        b.entries.swap(pending_entries_);
+        b.nodes.swap(pending_nodes_);
+        batch_queued_ = false;
+        return b;
+      },
+      [this](Status st, const store::AuditRecords::AuditBatch& b) {
+        if (b.entries.empty()) return;
+        if (!st) {
+          if (m_failures_) m_failures_->inc(b.entries.size());
+          log::error("audit_write_failed",
+                     {{"first_seq", b.entries.front().seq}, {"entries", b.entries.size()}, {"error", st.error().message}});
+          return;
+        }
+        std::uint64_t want = b.entries.back().seq + 1, cur = durable_.load();
+        while (cur < want && !durable_.compare_exchange_weak(cur, want)) {
+        }
+      });
 }
 
 Status Log::prepare_signing() {

@@ -104,8 +104,13 @@ class Log final : public Recorder {
   store::Store& store_;
   kms::KeyService& keys_;
   LogOptions opts_;
-  mutable std::mutex mu_;  // orders appends: seq, frontier and the write queue agree
+  mutable std::mutex mu_;  // orders appends: seq, frontier and the pending batch agree
   Frontier frontier_;
+  // Entries not yet handed to the store; one batch write is queued at a time and takes
+  // everything that accumulated until the writer runs it.
+  std::vector<store::AuditEntryRecord> pending_entries_;
+  std::vector<store::AuditNodeRecord> pending_nodes_;
+  bool batch_queued_ = false;
   std::atomic<std::uint64_t> durable_{0};
   std::uint64_t last_checkpoint_size_ = 0;
   std::int64_t last_checkpoint_ms_ = 0;

@@ -38,6 +38,14 @@ class AuditRecords {
   virtual ~AuditRecords() = default;
   // An entry and the subtrees it completed, in one write.
   virtual void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) = 0;
+  // A write whose entries are taken when the writer runs it (`take` is called on the
+  // writer thread): whatever accumulated until then goes into one write. Entries must
+  // come in seq order.
+  struct AuditBatch {
+    std::vector<AuditEntryRecord> entries;
+    std::vector<AuditNodeRecord> nodes;
+  };
+  virtual void append_audit_batch(std::function<AuditBatch()> take, std::function<void(Status, const AuditBatch&)> done) = 0;
   virtual void put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) = 0;
   virtual Result<std::uint64_t> audit_size() = 0;
   // Entries with seq in [from, from + count), in seq order.

@@ -422,6 +422,38 @@ void SqliteStore::append_audit(AuditEntryRecord entry, std::vector<AuditNodeReco
       std::move(done));
 }
 
+void SqliteStore::append_audit_batch(std::function<AuditBatch()> take,
+                                     std::function<void(Status, const AuditBatch&)> done) {
+  auto batch = std::make_shared<AuditBatch>();
+  submit(
+      [take = std::move(take), batch](sqlite3* db) -> Status {
+        *batch = take();
+        // Statements prepared once per write, however many entries it carries.
+        Stmt e, n;
+        if (sqlite3_prepare_v3(db, "INSERT INTO audit_entries(seq, leaf_hash, body) VALUES (?, ?, ?);", -1,
+                               SQLITE_PREPARE_PERSISTENT, &e.s, nullptr) != SQLITE_OK ||
+            sqlite3_prepare_v3(db, "INSERT INTO audit_nodes(level, idx, hash) VALUES (?, ?, ?);", -1,
+                               SQLITE_PREPARE_PERSISTENT, &n.s, nullptr) != SQLITE_OK)
+          return db_error(db, "append_audit_batch");
+        for (const auto& entry : batch->entries) {
+          sqlite3_reset(e.s);
+          sqlite3_bind_int64(e.s, 1, static_cast<sqlite3_int64>(entry.seq));
+          sqlite3_bind_blob(e.s, 2, entry.leaf_hash.data(), static_cast<int>(entry.leaf_hash.size()), SQLITE_STATIC);
+          sqlite3_bind_text(e.s, 3, entry.body.data(), static_cast<int>(entry.body.size()), SQLITE_STATIC);
+          if (sqlite3_step(e.s) != SQLITE_DONE) return db_error(db, "append_audit_batch");
+        }
+        for (const auto& node : batch->nodes) {
+          sqlite3_reset(n.s);
+          sqlite3_bind_int(n.s, 1, static_cast<int>(node.level));
+          sqlite3_bind_int64(n.s, 2, static_cast<sqlite3_int64>(node.index));
+          sqlite3_bind_blob(n.s, 3, node.hash.data(), static_cast<int>(node.hash.size()), SQLITE_STATIC);
+          if (sqlite3_step(n.s) != SQLITE_DONE) return db_error(db, "append_audit_batch");
+        }
+        return ok_status();
+      },
+      [batch, done = std::move(done)](Status st) { done(std::move(st), *batch); });
+}
+
 void SqliteStore::put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) {
   submit(
       [cp = std::move(cp)](sqlite3* db) -> Status {

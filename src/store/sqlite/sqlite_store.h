@@ -44,6 +44,8 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   AuditRecords& audit() override { return *this; }
 
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
+  void append_audit_batch(std::function<AuditBatch()> take,
+                          std::function<void(Status, const AuditBatch&)> done) override;
   void put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) override;
   Result<std::uint64_t> audit_size() override;
   Result<std::vector<AuditEntryRecord>> audit_entries(std::uint64_t from, std::uint64_t count) override;
