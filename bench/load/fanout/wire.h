@@ -1,0 +1,171 @@
+// What the fan-out generator writes and reads on the wire, for both protocols, kept
+// free of Asio so it can be tested alone. The receive side scans bytes: no JSON parse,
+// no allocation per message (the NATS parser's carry buffer only grows to the longest
+// op line that ever straddled two frames).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace fanout {
+
+// Appends `{"t":T,"p":"xx..."}`, padded with 'x' so that it is `size` bytes long
+// (or as short as it can be, when `size` is smaller than the fixed part).
+void append_payload(std::string& out, std::uint64_t t_ns, std::size_t size);
+
+// Herald commands (docs/protocol.md); every one is a single JSON object, no newline.
+void append_herald_connect(std::string& out, std::uint32_t id, std::string_view app_key, std::string_view token);
+void append_herald_subscribe(std::string& out, std::uint32_t id, std::string_view channel);
+void append_herald_publish(std::string& out, std::uint32_t id, std::string_view channel, std::uint64_t t_ns,
+                           std::size_t size);
+
+// NATS: `PUB <subject> <len>\r\n<payload>\r\n`.
+void append_nats_publish(std::string& out, std::string_view subject, std::uint64_t t_ns, std::size_t size);
+
+// The value of the first `"t":` key in `text`, or 0 when there is none or it is not a
+// number. A quote inside a JSON string is always escaped, so `"t":` can only be a key.
+inline std::uint64_t find_send_time(std::string_view text) {
+  std::size_t at = text.find("\"t\":");
+  if (at == std::string_view::npos) return 0;
+  std::uint64_t v = 0;
+  bool any = false;
+  for (std::size_t i = at + 4; i < text.size(); ++i) {
+    char c = text[i];
+    if (c < '0' || c > '9') break;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    any = true;
+  }
+  return any ? v : 0;
+}
+
+// Splits one Herald text frame on '\n' and reports each object to `sink`:
+//   sink.on_pub(t_ns)                 a `pub` push (t_ns = 0 when no send time was found)
+//   sink.on_reply(id, is_error, line) a reply to a command
+//   sink.on_other(line)               anything else (disconnect, unsubscribed, ...)
+// Replies carry a numeric top-level "id"; a pub's inner "id" is a string, and only
+// pushes have a "pub" key, so a few substring checks tell them apart.
+template <class Sink>
+void scan_herald_frame(std::string_view frame, Sink& sink) {
+  while (!frame.empty()) {
+    std::size_t nl = frame.find('\n');
+    std::string_view line = frame.substr(0, nl);
+    frame = nl == std::string_view::npos ? std::string_view{} : frame.substr(nl + 1);
+    if (line.empty()) continue;
+    if (line.starts_with("{\"pub\":") || line.find("\"pub\":") != std::string_view::npos) {
+      sink.on_pub(find_send_time(line));
+      continue;
+    }
+    std::size_t at = line.find("\"id\":");
+    if (at != std::string_view::npos) {
+      std::size_t i = at + 5;
+      while (i < line.size() && line[i] == ' ') ++i;
+      if (i < line.size() && line[i] >= '0' && line[i] <= '9') {
+        std::uint64_t id = 0;
+        for (; i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
+          id = id * 10 + static_cast<std::uint64_t>(line[i] - '0');
+        bool is_error = line.find("\"error\":") != std::string_view::npos;
+        sink.on_reply(id, is_error, line);
+        continue;
+      }
+    }
+    sink.on_other(line);
+  }
+}
+
+// Incremental parser of what a NATS server sends (INFO, MSG, HMSG, PING, PONG, +OK,
+// -ERR). WebSocket frames carry the byte stream in arbitrary pieces: an op line or a
+// payload may be split across frames, and one frame may hold many ops. The sink gets
+//   sink.on_msg(t_ns)        a MSG/HMSG (t_ns = 0 when its payload had no send time)
+//   sink.on_ping()           the server's PING, to be answered with PONG
+//   sink.on_pong()           the answer to our PING
+//   sink.on_error(line)      -ERR ...
+class NatsParser {
+ public:
+  // The bytes of a payload kept to find the send time: the payload starts with it.
+  static constexpr std::size_t kHeadBytes = 48;
+  static constexpr std::size_t kMaxLine = 64 * 1024;
+
+  // False on a protocol error (an op line longer than kMaxLine, a bad MSG line).
+  template <class Sink>
+  bool feed(const char* p, std::size_t n, Sink& sink) {
+    while (n > 0) {
+      if (payload_left_ > 0) {
+        std::size_t take = payload_left_ < n ? payload_left_ : n;
+        // Only payload bytes (not the trailing CRLF) go to the head.
+        std::size_t payload_bytes_left = payload_left_ > 2 ? payload_left_ - 2 : 0;
+        std::size_t copy = take < payload_bytes_left ? take : payload_bytes_left;
+        if (head_len_ < kHeadBytes && copy > 0) {
+          std::size_t room = kHeadBytes - head_len_;
+          std::size_t c = copy < room ? copy : room;
+          std::memcpy(head_ + head_len_, p, c);
+          head_len_ += c;
+        }
+        payload_left_ -= take;
+        p += take;
+        n -= take;
+        if (payload_left_ == 0) sink.on_msg(find_send_time(std::string_view(head_, head_len_)));
+        continue;
+      }
+      const void* nl = std::memchr(p, '\n', n);
+      if (nl == nullptr) {
+        if (line_.size() + n > kMaxLine) return false;
+        line_.append(p, n);
+        return true;
+      }
+      std::size_t len = static_cast<std::size_t>(static_cast<const char*>(nl) - p);
+      std::string_view line;
+      if (line_.empty()) {
+        line = std::string_view(p, len);
+      } else {
+        if (line_.size() + len > kMaxLine) return false;
+        line_.append(p, len);
+        line = line_;
+      }
+      p += len + 1;
+      n -= len + 1;
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      bool ok = on_line(line, sink);
+      line_.clear();
+      if (!ok) return false;
+    }
+    return true;
+  }
+
+ private:
+  template <class Sink>
+  bool on_line(std::string_view line, Sink& sink) {
+    if (line.size() >= 4 && (line.starts_with("MSG ") || line.starts_with("HMSG"))) {
+      // The total payload size is the last field (after the headers size in HMSG).
+      std::size_t sp = line.find_last_of(' ');
+      if (sp == std::string_view::npos || sp + 1 >= line.size()) return false;
+      std::size_t size = 0;
+      for (std::size_t i = sp + 1; i < line.size(); ++i) {
+        char c = line[i];
+        if (c < '0' || c > '9') return false;
+        size = size * 10 + static_cast<std::size_t>(c - '0');
+      }
+      payload_left_ = size + 2;
+      head_len_ = 0;
+      return true;
+    }
+    if (line.starts_with("PING")) {
+      sink.on_ping();
+    } else if (line.starts_with("PONG")) {
+      sink.on_pong();
+    } else if (line.starts_with("-ERR")) {
+      sink.on_error(line);
+    }
+    // INFO and +OK need nothing.
+    return true;
+  }
+
+  std::string line_;
+  std::size_t payload_left_ = 0;
+  char head_[kHeadBytes];
+  std::size_t head_len_ = 0;
+};
+
+}  // namespace fanout
