@@ -48,6 +48,17 @@ double read_cpu_sec(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// Busy time of the whole machine (every CPU, every process) in seconds: what the
+// generator and the server did not use of it was taken by something else.
+double machine_busy_sec() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  unsigned long long v[8] = {};
+  in >> cpu >> v[0] >> v[1] >> v[2] >> v[3] >> v[4] >> v[5] >> v[6] >> v[7];
+  unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];  // all but idle and iowait
+  return static_cast<double>(busy) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
 double self_cpu_sec() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -105,6 +116,11 @@ int main(int argc, char** argv) {
     bool subs_done = sp.subscribed + sp.failed >= static_cast<std::uint64_t>(o.subscribers);
     bool pubs_done = sp.publishers_ready + sp.publishers_failed >= o.publishers;
     if (subs_done && pubs_done) break;
+    // Every first attempt failed: the target is not what we think; stop early.
+    if (sp.subscribed == 0 && sp.failed >= std::min<std::uint64_t>(o.subscribers, o.connect_concurrency)) {
+      setup_timed_out = true;
+      break;
+    }
     if (seconds_since(setup_start) > o.setup_timeout) {
       setup_timed_out = true;
       break;
@@ -127,6 +143,7 @@ int main(int argc, char** argv) {
   RunProgress rp;
   const double cpu_self_0 = self_cpu_sec();
   const double cpu_server_0 = o.server_pid ? read_cpu_sec(o.server_pid) : -1;
+  const double cpu_machine_0 = machine_busy_sec();
   const std::uint64_t run_start = steady_now_ns();
   if (sp.publishers_ready > 0 && sp.subscribed > 0) {
     engine.start_publishing();
@@ -156,9 +173,10 @@ int main(int argc, char** argv) {
     }
     progress.done();
   }
-  const double run_wall = seconds_since(run_start);
+  const double run_wall = rp.first_publish_ns ? seconds_since(run_start) : 0;
   const double cpu_self = self_cpu_sec() - cpu_self_0;
   const double cpu_server = o.server_pid ? read_cpu_sec(o.server_pid) - cpu_server_0 : -1;
+  const double cpu_machine = machine_busy_sec() - cpu_machine_0;
   const long rss_end = o.server_pid ? read_rss_kib(o.server_pid) : -1;
   rp = engine.run_progress();
   sp = engine.setup_progress();
@@ -210,6 +228,7 @@ int main(int argc, char** argv) {
   fig("latency_p999_ms", p999);
   fig("latency_max_ms", pmax);
   fig("generator_cpu_pct", run_wall > 0 ? 100 * cpu_self / run_wall : 0.0);
+  fig("machine_cpu_pct", run_wall > 0 ? 100 * cpu_machine / run_wall : 0.0);
   if (o.server_pid) {
     fig("server_cpu_pct", run_wall > 0 ? 100 * cpu_server / run_wall : 0.0);
     fig("server_rss_before_kib", static_cast<std::int64_t>(rss_before));

@@ -96,6 +96,7 @@ struct Conn {
   NatsParser nats;
   std::string out;
   bool pong_due = false;
+  bool ready = false;  // set up; the set-up deadline no longer applies
 };
 
 }  // namespace
@@ -147,11 +148,26 @@ struct Engine::Impl {
   // ---- connection set-up ------------------------------------------------------
 
   template <class Ws>
-  std::unique_ptr<Conn<Ws>> make_conn(Worker& w) {
+  std::shared_ptr<Conn<Ws>> make_conn(Worker& w) {
     if constexpr (std::is_same_v<Ws, TlsWs>)
-      return std::make_unique<Conn<Ws>>(w.ioc.get_executor(), ssl_ctx);
+      return std::make_shared<Conn<Ws>>(w.ioc.get_executor(), ssl_ctx);
     else
-      return std::make_unique<Conn<Ws>>(w.ioc.get_executor());
+      return std::make_shared<Conn<Ws>>(w.ioc.get_executor());
+  }
+
+  // Closes a connection whose set-up outlasts --connect-timeout (a server that never
+  // answers, say): its pending operation then fails and the set-up gives up on it.
+  template <class Ws>
+  void arm_setup_deadline(Timer& timer, const std::shared_ptr<Conn<Ws>>& c) {
+    timer.expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::duration<double>(o.connect_timeout)));
+    timer.async_wait([weak = std::weak_ptr<Conn<Ws>>(c)](error_code ec) {
+      if (ec) return;
+      if (auto conn = weak.lock(); conn && !conn->ready) {
+        error_code ignored;
+        beast::get_lowest_layer(conn->ws).close(ignored);
+      }
+    });
   }
 
   // TCP (bound to a source address, port chosen at connect time so that many
@@ -242,8 +258,10 @@ struct Engine::Impl {
 
   // Connect, authenticate and subscribe subscriber i; null when anything failed.
   template <class Ws>
-  Task<std::unique_ptr<Conn<Ws>>> subscribe_one(Worker& w, std::size_t i) {
+  Task<std::shared_ptr<Conn<Ws>>> subscribe_one(Worker& w, std::size_t i) {
     auto c = make_conn<Ws>(w);
+    Timer deadline(w.ioc.get_executor());
+    arm_setup_deadline(deadline, c);
     error_code ec = co_await open(*c, i);
     if (ec) {
       note_error("connect: " + ec.message());
@@ -271,6 +289,7 @@ struct Engine::Impl {
       co_return nullptr;
     }
     if (!co_await await_ack(*c, want)) co_return nullptr;
+    c->ready = true;
     co_return c;
   }
 
@@ -301,7 +320,7 @@ struct Engine::Impl {
   // The receive path: one WebSocket message per read, scanned in place; the clock is
   // read once per message.
   template <class Ws>
-  Task<void> read_loop(Worker& w, std::unique_ptr<Conn<Ws>> c) {
+  Task<void> read_loop(Worker& w, std::shared_ptr<Conn<Ws>> c) {
     struct Sink {
       ThreadStats& s;
       std::uint64_t now;
@@ -446,6 +465,8 @@ struct Engine::Impl {
   template <class Ws>
   Task<std::shared_ptr<Conn<Ws>>> connect_publisher(Worker& w, int p) {
     std::shared_ptr<Conn<Ws>> c = make_conn<Ws>(w);
+    Timer deadline(w.ioc.get_executor());
+    arm_setup_deadline(deadline, c);
     error_code ec = co_await open(*c, static_cast<std::size_t>(p));
     if (ec) {
       note_error("publisher connect: " + ec.message());
@@ -462,6 +483,7 @@ struct Engine::Impl {
     }
     if (co_await write_out(*c)) co_return nullptr;
     if (!co_await await_ack(*c, kConnectId)) co_return nullptr;
+    c->ready = true;
     co_return c;
   }
 

@@ -96,6 +96,9 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--drain", o.drain, "Seconds to wait for deliveries after the last publish")->capture_default_str();
   app.add_option("--setup-timeout", o.setup_timeout, "Seconds allowed for setting up all connections")
       ->capture_default_str();
+  app.add_option("--connect-timeout", o.connect_timeout,
+                 "Seconds allowed for one connection's set-up (connect, TLS, upgrade, subscribe)")
+      ->capture_default_str();
   app.add_option("--json", o.json, "Write the parameters and figures as JSON to this file");
   app.add_option("--label", o.label, "A name for this run, copied into the JSON");
   bool quiet = false;

@@ -39,6 +39,7 @@ struct Options {
   double timeout = 60;         // seconds from the first publish until the run ends regardless
   double drain = 5;            // seconds after the last publish to wait for stragglers
   double setup_timeout = 180;  // seconds for all connections to be set up
+  double connect_timeout = 15;  // seconds for one connection to be set up (connected, subscribed)
   std::string json;
   std::string label;
   bool progress = true;
