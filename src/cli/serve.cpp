@@ -4,10 +4,20 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <pthread.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <fstream>
+
 #include "api/router.h"
+#include "apps/app_store.h"
+#include "auth/jwt.h"
+#include "kms/sealer.h"
+#include "push/client.h"
+#include "push/hub.h"
 #include "api/system_routes.h"
 #include "cli/commands.h"
 #include "core/config.h"
@@ -29,7 +39,32 @@ struct ServeOptions {
   bool print_config = false;
   std::map<std::string, std::string> overrides;
   std::map<std::string, CLI::Option*> override_opts;
+  CLI::App* cmd = nullptr;  // for the namespace flags CLI11 leaves over
 };
+
+// `--namespaces.<name>.<option> VALUE` (or `=VALUE`): namespaces are open-ended, so their
+// flags are not registered with CLI11 but taken from what it leaves over. Anything else
+// left over is an unknown flag.
+Status apply_namespace_flags(ConfigLoader& loader, const std::vector<std::string>& rest) {
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    const std::string& arg = rest[i];
+    if (arg.rfind("--namespaces.", 0) != 0)
+      return make_error("invalid_config", "unknown argument '" + arg + "' (see herald serve --help)");
+    std::string key = arg.substr(2), value;
+    auto eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key.resize(eq);
+    } else if (i + 1 < rest.size()) {
+      value = rest[++i];
+    } else {
+      return make_error("invalid_config", "flag --" + key + " needs a value");
+    }
+    auto st = loader.set(key, value, "flag --" + key);
+    if (!st) return st;
+  }
+  return ok_status();
+}
 
 std::vector<std::string> environment() {
   std::vector<std::string> env;
@@ -56,6 +91,10 @@ Result<Config> load_config(const ServeOptions& o) {
     st = loader.set(key, o.overrides.at(key), "flag --" + key);
     if (!st) return st.error();
   }
+  if (o.cmd) {
+    st = apply_namespace_flags(loader, o.cmd->remaining());
+    if (!st) return st.error();
+  }
   st = validate(cfg, o.dev);
   if (!st) return st.error();
   return cfg;
@@ -79,6 +118,30 @@ Status ensure_instance_id(store::Store& s) {
   if (existing->has_value()) return ok_status();
   std::string id = crypto::random_hex(16);
   return store::wait_for([&](store::Completion done) { s.put_meta("instance_id", id, std::move(done)); });
+}
+
+// Development mode's demo app: created once, its credentials written to
+// <data_dir>/dev-app.json (0600) for tools and printed on every start.
+Result<apps::CreatedApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_dir) {
+  apps::CreatedApp demo;
+  if (auto existing = apps.find_by_name("demo")) {
+    auto secret = apps.client_secret(*existing);
+    if (!secret) return secret.error();
+    demo = apps::CreatedApp{existing, std::move(*secret)};
+  } else {
+    auto created = apps.create("demo");
+    if (!created) return created.error();
+    demo = std::move(*created);
+  }
+  std::string path = data_dir + "/dev-app.json";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("dev_app_failed", "cannot write " + path);
+  std::string body = "{\"app_id\":\"" + demo.app->id + "\",\"app_key\":\"" + demo.app->key +
+                     "\",\"name\":\"demo\",\"client_secret\":\"" + demo.client_secret + "\"}\n";
+  bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size());
+  ::close(fd);
+  if (!ok) return make_error("dev_app_failed", "cannot write " + path);
+  return demo;
 }
 
 int serve(ServeOptions& o) {
@@ -123,6 +186,26 @@ int serve(ServeOptions& o) {
     return 1;
   }
 
+  auto sealer = kms::KeyFileSealer::open_or_create(cfg.store.data_dir + "/at-rest.key");
+  if (!sealer) {
+    log::error("at_rest_key_failed", {{"error", sealer.error().message}});
+    return 1;
+  }
+  apps::AppStore apps(db->apps(), **sealer);
+  if (auto st = apps.load(); !st) {
+    log::error("apps_load_failed", {{"error", st.error().message}});
+    return 1;
+  }
+  std::optional<apps::CreatedApp> demo;
+  if (o.dev) {
+    auto d = ensure_demo_app(apps, cfg.store.data_dir);
+    if (!d) {
+      log::error("dev_app_failed", {{"error", d.error().message}});
+      return 1;
+    }
+    demo = std::move(*d);
+  }
+
   if (o.dev && cfg.server.tls && cfg.server.tls_cert.empty()) {
     auto cert = crypto::ensure_dev_certificate(cfg.store.data_dir);
     if (!cert) {
@@ -143,8 +226,15 @@ int serve(ServeOptions& o) {
                                      HERALD_VERSION});
   router.add_websocket("/ws");
 
+  std::unique_ptr<push::Hub> hub;
+  push::ProtocolMetrics protocol_metrics(registry);
+  std::unique_ptr<push::ClientContext> client_ctx;
   try {
     gateway = std::make_unique<net::Gateway>(cfg, router, registry);
+    hub = std::make_unique<push::Hub>(cfg, gateway->executor(), registry);
+    client_ctx = std::make_unique<push::ClientContext>(
+        push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION});
+    gateway->attach_push(client_ctx.get());
     gateway->start();
   } catch (const std::exception& e) {
     log::error("gateway_start_failed", {{"error", e.what()}});
@@ -156,16 +246,24 @@ int serve(ServeOptions& o) {
                     ":" + std::to_string(gateway->port());
   log::info("listening", {{"url", url}, {"port", gateway->port()}, {"tls", cfg.server.tls}});
   if (o.dev) {
-    std::printf("\nHerald is serving at %s (development mode)\n  health:  %s/healthz\n  metrics: %s/metrics\n"
-                "  stop with Ctrl-C\n\n",
-                url.c_str(), url.c_str(), url.c_str());
+    std::string ws_url = std::string(cfg.server.tls ? "wss" : "ws") + url.substr(url.find(':')) + "/ws";
+    std::string sample = auth::sign_jwt_hs256(
+        "{\"sub\":\"demo-user\",\"exp\":" + std::to_string(push::unix_ms_now() / 1000 + 86400) + "}",
+        crypto::SecretBytes(std::string_view(demo->client_secret)));
+    std::printf("\nHerald is serving at %s (development mode)\n  health:    %s/healthz\n  metrics:   %s/metrics\n"
+                "  websocket: %s\n\nDemo app (credentials also in %s/dev-app.json):\n"
+                "  app key:       %s\n  client secret: %s   (HS256 key for client JWTs)\n"
+                "  sample client token (user demo-user, 24 h):\n    %s\n\n  stop with Ctrl-C\n\n",
+                url.c_str(), url.c_str(), url.c_str(), ws_url.c_str(), cfg.store.data_dir.c_str(),
+                demo->app->key.c_str(), demo->client_secret.c_str(), sample.c_str());
     std::fflush(stdout);
   }
 
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  gateway->shutdown();
+  gateway->shutdown();  // destroys the sessions while the hub is still there
+  hub->stop();
   db->close();
   log::info("shutdown_complete");
   return 0;
@@ -180,6 +278,10 @@ std::function<int()> add_serve(CLI::App& app) {
   cmd->add_flag("--dev", o->dev,
                 "Development mode: generate a self-signed certificate in the data dir if none is configured");
   cmd->add_flag("--print-config", o->print_config, "Print the effective config (secrets redacted) and exit");
+  o->cmd = cmd;
+  cmd->allow_extras();
+  cmd->footer("Namespace options are flags too: --namespaces.<name>.<option> VALUE, e.g.\n"
+              "  --namespaces.chat.history_size 50 --namespaces.chat.presence true");
   auto* group = cmd->add_option_group("Config keys", "Every key of the config file, as a flag (see docs/configuration.md)");
   for (const auto& key : config_keys()) {
     o->overrides[key.name];

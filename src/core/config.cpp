@@ -141,6 +141,53 @@ std::vector<ConfigKey> build_keys() {
                       [](auto& c) -> auto& { return c.store.data_dir; }));
   k.push_back(uint_key("store.commit_batch_max", "Most writes folded into one fsync'd transaction.",
                        [](auto& c) -> auto& { return c.store.commit_batch_max; }, 1, 1'000'000));
+  k.push_back(duration_key("push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
+                           [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
+  k.push_back(uint_key("push.max_publication_bytes", "Largest publication `data`, serialised.",
+                       [](auto& c) -> auto& { return c.push.max_publication_bytes; }, 16, 16ULL << 20));
+  k.push_back(uint_key("push.max_subscriptions_per_connection", "Subscriptions one connection may hold.",
+                       [](auto& c) -> auto& { return c.push.max_subscriptions_per_connection; }, 1, 1'000'000));
+  k.push_back(uint_key("push.max_connections_per_user", "Connections one user of an app may hold; 0 = no cap.",
+                       [](auto& c) -> auto& { return c.push.max_connections_per_user; }, 0, 1'000'000));
+  k.push_back(uint_key("push.commands_per_second", "Sustained commands per second one connection may send.",
+                       [](auto& c) -> auto& { return c.push.commands_per_second; }, 1, 1'000'000));
+  k.push_back(uint_key("push.command_burst", "Commands one connection may send at once above the sustained rate.",
+                       [](auto& c) -> auto& { return c.push.command_burst; }, 1, 1'000'000));
+  k.push_back(uint_key("push.send_queue_max_bytes",
+                       "Bytes queued for one connection beyond which it is cut off as a slow consumer.",
+                       [](auto& c) -> auto& { return c.push.send_queue_max_bytes; }, 4096, 1ULL << 32));
+  k.push_back(uint_key("push.max_channels", "Channels held in memory at once (with subscribers or history).",
+                       [](auto& c) -> auto& { return c.push.max_channels; }, 1, 100'000'000));
+  k.push_back(uint_key("push.max_presence_clients", "Most entries a presence reply lists.",
+                       [](auto& c) -> auto& { return c.push.max_presence_clients; }, 1, 1'000'000));
+  k.push_back(duration_key("push.jwt_max_skew", "Clock tolerance for a token's exp, nbf and iat.",
+                           [](auto& c) -> auto& { return c.push.jwt_max_skew; }, Millis(0)));
+  k.push_back(uint_key("push.max_token_bytes", "Largest JWT accepted; larger ones are refused unread.",
+                       [](auto& c) -> auto& { return c.push.max_token_bytes; }, 256, 1 << 20));
+  return k;
+}
+
+// Namespace options bind to cfg.namespaces[ns], created on first set.
+std::vector<ConfigKey> build_namespace_keys(const std::string& ns) {
+  std::string p = "namespaces." + ns + ".";
+  // Setting an option creates the namespace; reading (render) only visits existing ones.
+  auto at = [ns](auto& c) -> auto& {
+    if constexpr (std::is_const_v<std::remove_reference_t<decltype(c)>>) return c.namespaces.at(ns);
+    else return c.namespaces[ns];
+  };
+  std::vector<ConfigKey> k;
+  k.push_back(uint_key(p + "history_size", "Publications kept per channel for history and recovery; 0 = none.",
+                       [at](auto& c) -> auto& { return at(c).history_size; }, 0, 1'000'000));
+  k.push_back(duration_key(p + "history_ttl", "How long a publication stays in history.",
+                           [at](auto& c) -> auto& { return at(c).history_ttl; }, Millis(1000)));
+  k.push_back(choice_key(p + "subscribe", "Who may subscribe: authenticated, claims, token.",
+                         [at](auto& c) -> auto& { return at(c).subscribe; }, {"authenticated", "claims", "token"}));
+  k.push_back(choice_key(p + "publish", "Who may publish: server, subscribers, authenticated.",
+                         [at](auto& c) -> auto& { return at(c).publish; }, {"server", "subscribers", "authenticated"}));
+  k.push_back(bool_key(p + "presence", "Keep presence (who is subscribed) for channels of this namespace.",
+                       [at](auto& c) -> auto& { return at(c).presence; }));
+  k.push_back(uint_key(p + "max_subscribers", "Subscribers one channel may have; 0 = no cap.",
+                       [at](auto& c) -> auto& { return at(c).max_subscribers; }, 0, 100'000'000));
   return k;
 }
 
@@ -171,7 +218,7 @@ Status walk(ConfigLoader& loader, const toml::table& t, const std::string& prefi
       if (!st) return st;
       continue;
     }
-    const ConfigKey* key = find_config_key(name);
+    auto key = lookup_config_key(name);
     if (!key) return key_error(name, origin, "unknown configuration key");
     bool ok = false;
     std::string text = toml_value_text(v, key->type, ok);
@@ -201,6 +248,29 @@ const ConfigKey* find_config_key(std::string_view name) {
   return nullptr;
 }
 
+bool valid_namespace_name(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
+}
+
+std::vector<ConfigKey> namespace_keys(const std::string& ns) { return build_namespace_keys(ns); }
+
+std::optional<ConfigKey> lookup_config_key(std::string_view name) {
+  if (const ConfigKey* k = find_config_key(name)) return *k;
+  constexpr std::string_view kPrefix = "namespaces.";
+  if (name.substr(0, kPrefix.size()) != kPrefix) return std::nullopt;
+  auto rest = name.substr(kPrefix.size());
+  auto dot = rest.rfind('.');
+  if (dot == std::string_view::npos) return std::nullopt;
+  std::string ns(rest.substr(0, dot));
+  if (!valid_namespace_name(ns)) return std::nullopt;
+  for (auto& k : build_namespace_keys(ns))
+    if (k.name == name) return k;
+  return std::nullopt;
+}
+
 std::string env_name_for(std::string_view key) {
   std::string out = "HERALD_";
   for (char c : key) out += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
@@ -208,8 +278,14 @@ std::string env_name_for(std::string_view key) {
 }
 
 Status ConfigLoader::set(std::string_view key, std::string_view value, std::string_view origin) {
-  const ConfigKey* k = find_config_key(key);
-  if (!k) return key_error(key, origin, "unknown configuration key");
+  auto k = lookup_config_key(key);
+  if (!k) {
+    if (key.substr(0, 11) == "namespaces.")
+      return key_error(key, origin,
+                       "unknown configuration key (namespace options are namespaces.<name>.<option>, "
+                       "with a name of a-z, 0-9, _ and -)");
+    return key_error(key, origin, "unknown configuration key");
+  }
   auto st = k->set(cfg_, value);
   if (!st) return key_error(key, origin, st.error().message);
   return ok_status();
@@ -242,6 +318,27 @@ Status ConfigLoader::load_toml_file(const std::string& path) {
   }
 }
 
+namespace {
+// HERALD_NAMESPACES_<NAME>_<OPTION>: the option is matched from the end, since a
+// namespace name may itself contain underscores; names are lower case.
+std::string namespace_key_for_env(const std::string& var) {
+  constexpr std::string_view kPrefix = "HERALD_NAMESPACES_";
+  if (var.rfind(kPrefix, 0) != 0) return {};
+  std::string rest = var.substr(kPrefix.size());
+  for (const auto& k : build_namespace_keys("x")) {
+    std::string opt = k.name.substr(std::string("namespaces.x.").size());
+    std::string upper = "_" + env_name_for(opt).substr(7);
+    if (rest.size() > upper.size() && rest.compare(rest.size() - upper.size(), upper.size(), upper) == 0) {
+      std::string ns = rest.substr(0, rest.size() - upper.size());
+      for (auto& c : ns) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (!valid_namespace_name(ns)) return {};
+      return "namespaces." + ns + "." + opt;
+    }
+  }
+  return {};
+}
+}  // namespace
+
 Status ConfigLoader::load_env(const std::vector<std::string>& env) {
   for (const auto& entry : env) {
     if (entry.rfind("HERALD_", 0) != 0) continue;
@@ -249,15 +346,24 @@ Status ConfigLoader::load_env(const std::vector<std::string>& env) {
     if (eq == std::string::npos) continue;
     std::string name = entry.substr(0, eq);
     if (name == "HERALD_CONFIG") continue;
-    const ConfigKey* match = nullptr;
+    std::string match;
     for (const auto& k : config_keys())
-      if (env_name_for(k.name) == name) match = &k;
-    if (!match)
+      if (env_name_for(k.name) == name) match = k.name;
+    if (match.empty()) match = namespace_key_for_env(name);
+    if (match.empty())
       return make_error("invalid_config", "environment: " + name + ": unknown configuration variable");
-    auto st = set(match->name, std::string_view(entry).substr(eq + 1), "environment " + name);
+    auto st = set(match, std::string_view(entry).substr(eq + 1), "environment " + name);
     if (!st) return st;
   }
   return ok_status();
+}
+
+Config::Config() {
+  // The namespace of channels without a `namespace:` prefix, personal channels included.
+  // It keeps a short history so that a reconnecting client can recover out of the box.
+  NamespaceConfig d;
+  d.history_size = 100;
+  namespaces.emplace("default", d);
 }
 
 Status validate(const Config& cfg, bool dev) {
@@ -271,6 +377,8 @@ Status validate(const Config& cfg, bool dev) {
   if (cfg.store.data_dir.empty()) return make_error("invalid_config", "store.data_dir must not be empty");
   if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
     return make_error("invalid_config", "timeouts must be at least 50ms");
+  if (cfg.push.max_publication_bytes + 256 > cfg.push.send_queue_max_bytes)
+    return make_error("invalid_config", "push.send_queue_max_bytes must exceed push.max_publication_bytes");
   return ok_status();
 }
 
@@ -299,6 +407,16 @@ std::string render_config(const Config& cfg) {
       out << value;
     }
     out << "\n";
+  }
+  for (const auto& [ns, opts] : cfg.namespaces) {
+    out << "\n[namespaces." << ns << "]\n";
+    for (const auto& k : build_namespace_keys(ns)) {
+      std::string value = k.get(cfg);
+      out << k.name.substr(k.name.rfind('.') + 1) << " = ";
+      if (k.type == KeyType::String || k.type == KeyType::Duration) out << '"' << value << '"';
+      else out << value;
+      out << "\n";
+    }
   }
   return out.str();
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,11 +48,38 @@ struct StoreConfig {
   std::uint64_t commit_batch_max = 4096;  // writes folded into one fsync'd transaction
 };
 
+// Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
+struct NamespaceConfig {
+  std::uint64_t history_size = 0;     // publications kept per channel for history and recovery
+  Millis history_ttl{300'000};        // how long a publication stays in history
+  std::string subscribe = "authenticated";  // authenticated | claims | token
+  std::string publish = "server";           // server | subscribers | authenticated
+  bool presence = false;
+  std::uint64_t max_subscribers = 0;  // per channel; 0 = no cap
+};
+
+struct PushConfig {
+  Millis connect_timeout{10'000};
+  std::uint64_t max_publication_bytes = 64 * 1024;
+  std::uint64_t max_subscriptions_per_connection = 128;
+  std::uint64_t max_connections_per_user = 64;  // per app; 0 = no cap
+  std::uint64_t commands_per_second = 100;
+  std::uint64_t command_burst = 200;
+  std::uint64_t send_queue_max_bytes = 1024 * 1024;
+  std::uint64_t max_channels = 1'000'000;
+  std::uint64_t max_presence_clients = 1000;
+  Millis jwt_max_skew{30'000};
+  std::uint64_t max_token_bytes = 8192;
+};
+
 struct Config {
+  Config();  // adds the `default` namespace
   ServerConfig server;
   LimitsConfig limits;
   LogConfig log;
   StoreConfig store;
+  PushConfig push;
+  std::map<std::string, NamespaceConfig> namespaces;
 };
 
 enum class KeyType { String, Bool, Int, Duration };
@@ -67,8 +95,14 @@ struct ConfigKey {
   std::function<std::string(const Config&)> get;
 };
 
+// The fixed keys. Namespace options are keys too (`namespaces.<name>.<option>`), made
+// on demand by lookup_config_key for any valid namespace name.
 const std::vector<ConfigKey>& config_keys();
 const ConfigKey* find_config_key(std::string_view name);
+std::optional<ConfigKey> lookup_config_key(std::string_view name);
+// The options a namespace takes, as keys named `namespaces.<ns>.<option>`.
+std::vector<ConfigKey> namespace_keys(const std::string& ns);
+bool valid_namespace_name(std::string_view name);
 std::string env_name_for(std::string_view key);
 
 // Layers a config. Each step fails with an error naming the offending key.

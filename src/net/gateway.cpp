@@ -18,6 +18,7 @@
 #include "core/metrics.h"
 #include "net/detail/state.h"
 #include "net/detail/tls_context.h"
+#include "push/hub.h"
 
 namespace herald::net {
 
@@ -47,8 +48,37 @@ struct Gateway::Impl {
     if (cfg.server.tls) state.tls = detail::make_server_tls_context(cfg.server);
     std::size_t n = cfg.server.threads > 0 ? static_cast<std::size_t>(cfg.server.threads)
                                            : std::max(1u, std::thread::hardware_concurrency());
-    for (std::size_t i = 0; i < n; ++i) workers.push_back(std::make_unique<Worker>());
+    for (std::size_t i = 0; i < n; ++i) {
+      workers.push_back(std::make_unique<Worker>());
+      workers.back()->index = i;
+    }
   }
+
+  // Each worker's deadlines, due ones run every tick: one timer per thread, whatever the
+  // number of connections.
+  static asio::awaitable<void> tick_loop(Worker& w) {
+    error_code ec;
+    for (;;) {
+      w.tick.expires_after(std::chrono::milliseconds(100));
+      co_await w.tick.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      auto now = std::chrono::steady_clock::now();
+      while (!w.deadlines.empty() && w.deadlines.top().when <= now) {
+        detail::DeadlineEntry e = w.deadlines.top();
+        w.deadlines.pop();
+        if (auto t = e.target.lock()) t->on_deadline(now, e.generation);
+      }
+    }
+  }
+
+  struct Executor final : push::ShardExecutor {
+    explicit Executor(Impl& im) : im(im) {}
+    std::size_t shards() const override { return im.workers.size(); }
+    void post(std::size_t shard, std::function<void()> fn) override {
+      if (shard < im.workers.size() && !im.torn_down.load()) asio::post(im.workers[shard]->ioc, std::move(fn));
+    }
+    Impl& im;
+  };
 
   asio::awaitable<void> accept_loop() {
     std::size_t next = 0;
@@ -81,6 +111,8 @@ struct Gateway::Impl {
   std::uint16_t port = 0;
   bool started = false;
   bool stopped = false;
+  std::atomic<bool> torn_down{false};
+  Executor executor{*this};
 };
 
 Gateway::Gateway(const Config& cfg, api::Router& router, metrics::Registry& registry)
@@ -104,6 +136,7 @@ void Gateway::start() {
   if (ec) throw std::runtime_error("cannot listen on " + sc.listen + ":" + std::to_string(sc.port) + ": " + ec.message());
   im.port = im.acceptor->local_endpoint().port();
   asio::co_spawn(w0.ioc, im.accept_loop(), asio::detached);
+  for (auto& w : im.workers) asio::co_spawn(w->ioc, Impl::tick_loop(*w), asio::detached);
   for (auto& w : im.workers) {
     im.guards.push_back(asio::make_work_guard(w->ioc));
     w->thread = std::thread([&ioc = w->ioc] {
@@ -119,6 +152,9 @@ void Gateway::start() {
   }
   im.started = true;
 }
+
+push::ShardExecutor& Gateway::executor() { return impl_->executor; }
+void Gateway::attach_push(push::ClientContext* ctx) { impl_->state.push = ctx; }
 
 std::uint16_t Gateway::port() const { return impl_->port; }
 bool Gateway::draining() const { return impl_->state.draining.load(); }
@@ -149,6 +185,11 @@ void Gateway::shutdown() {
   for (auto& w : im.workers) w->ioc.stop();
   for (auto& w : im.workers)
     if (w->thread.joinable()) w->thread.join();
+  // Destroying the contexts destroys the suspended sessions now, while what they use
+  // (the hub, the app directory) is still there.
+  im.torn_down = true;
+  im.acceptor.reset();
+  im.workers.clear();
   log::info("gateway_stopped",
             {{"connections_cut", left},
              {"drain_ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}});

@@ -13,6 +13,11 @@ namespace herald::metrics {
 class Registry;
 }
 
+namespace herald::push {
+class ShardExecutor;
+struct ClientContext;
+}  // namespace herald::push
+
 namespace herald::net {
 
 class Gateway {
@@ -24,6 +29,11 @@ class Gateway {
   Gateway(const Gateway&) = delete;
   Gateway& operator=(const Gateway&) = delete;
 
+  // The I/O threads as shards for the push hub; valid until shutdown() returns.
+  push::ShardExecutor& executor();
+  // The client protocol served on the router's WebSocket paths; set before start().
+  void attach_push(push::ClientContext* ctx);
+
   // Binds the listening socket and starts the I/O threads. Throws on failure.
   void start();
   // The bound port (useful with server.port = 0).
@@ -31,7 +41,8 @@ class Gateway {
   // True from the start of shutdown(): /readyz fails, responses close their connection.
   bool draining() const;
   // Stops accepting, lets in-flight requests finish for up to limits.shutdown_grace,
-  // closes idle and WebSocket connections, then stops and joins the threads.
+  // closes idle and WebSocket connections, then stops and joins the threads and destroys
+  // what is left of the sessions, so that the hub they use may go after this returns.
   void shutdown();
   // Connections currently open.
   std::int64_t connections() const;

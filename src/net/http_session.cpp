@@ -121,7 +121,7 @@ class HttpSession final : public SessionBase {
         if (!ec) {
           handed_over_ = true;
           beast::get_lowest_layer(stream_).expires_never();
-          start_websocket_session(st_, w_, std::move(stream_), parser.release(), std::move(count_));
+          start_websocket_session(st_, w_, std::move(stream_), parser.release(), std::move(count_), remote_);
           co_return false;
         }
       } else {

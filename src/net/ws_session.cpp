@@ -1,5 +1,8 @@
-// The WebSocket placeholder session: upgrade, keep-alive pings and idle timeout from
-// Beast, messages read and discarded, close 1001 on shutdown.
+// The WebSocket session: carries the client protocol (push::Client) over a Beast
+// stream. Outgoing JSON lines are appended to one contiguous buffer and written as one
+// text frame per write, so that a burst of publications costs one system call per
+// connection rather than one per message; what arrives while a write is under way
+// goes out with the next one.
 #include "net/detail/ws_session.h"
 
 #include <boost/asio/co_spawn.hpp>
@@ -10,9 +13,11 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <optional>
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "push/client.h"
 
 namespace herald::net::detail {
 namespace {
@@ -22,12 +27,22 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 using boost::system::error_code;
+using Clock = std::chrono::steady_clock;
+
+// A peer that takes neither our data nor our close frame within this time is cut off.
+constexpr auto kCloseGrace = std::chrono::seconds(2);
+// Write buffers above this size are given back after use: idle connections stay small.
+constexpr std::size_t kKeepBufferBytes = 16 * 1024;
 
 template <class Stream>
-class WsSession final : public SessionBase {
+class WsSession final : public SessionBase,
+                        public DeadlineTarget,
+                        public push::Transport,
+                        public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(GatewayState& st, Worker& w, Stream&& stream, std::shared_ptr<ConnectionCount> count)
-      : st_(st), w_(w), ws_(std::move(stream)), count_(std::move(count)) {}
+  WsSession(GatewayState& st, Worker& w, Stream&& stream, std::shared_ptr<ConnectionCount> count,
+            std::string remote)
+      : st_(st), w_(w), ws_(std::move(stream)), count_(std::move(count)), remote_(std::move(remote)) {}
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self, http::request<http::string_body> req) {
     SessionRegistration reg(w_, this);
@@ -35,9 +50,11 @@ class WsSession final : public SessionBase {
     websocket::stream_base::timeout t{};
     t.handshake_timeout = lim.handshake_timeout;
     t.idle_timeout = lim.idle_timeout;
-    t.keep_alive_pings = true;  // a ping at half the idle timeout; no pong by the end closes
+    t.keep_alive_pings = true;  // a ping at half the idle timeout; no answer by the end closes
     ws_.set_option(t);
     ws_.read_message_max(lim.max_ws_message_bytes);
+    ws_.auto_fragment(false);  // one write, one frame
+    ws_.text(true);
     std::string rid = next_request_id();
     ws_.set_option(websocket::stream_base::decorator(
         [rid](websocket::response_type& res) { res.set("X-Request-Id", rid); }));
@@ -49,57 +66,153 @@ class WsSession final : public SessionBase {
     }
     st_.m.websocket_active->inc();
     open_ = true;
+    client_.emplace(*st_.push, *this, w_.index);
     if (st_.draining.load()) on_shutdown();
+
     beast::flat_buffer buffer;
-    for (;;) {
+    while (!ec) {
       co_await ws_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
+      auto data = buffer.cdata();
+      if (ws_.got_text())
+        client_->on_text(std::string_view(static_cast<const char*>(data.data()), data.size()));
+      else
+        client_->on_binary();
       buffer.consume(buffer.size());
+      if (buffer.capacity() > kKeepBufferBytes) buffer.shrink_to_fit();
     }
     open_ = false;
+    client_->on_closed();
     st_.m.websocket_active->dec();
-    if (ec && ec != websocket::error::closed && ec != asio::error::operation_aborted && ec != asio::error::eof &&
-        ec != beast::error::timeout)
+    if (ec != websocket::error::closed && ec != asio::error::operation_aborted && ec != asio::error::eof &&
+        ec != beast::error::timeout && ec != asio::error::connection_reset)
       log::debug("websocket_closed", {{"request_id", rid}, {"error", ec.message()}});
     (void)self;
   }
 
   void on_shutdown() override {
-    if (!open_ || closing_) return;
-    closing_ = true;
-    // The close handshake (and the TLS close_notify after it) is bounded tightly while
-    // draining: a peer that never answers must not hold up the shutdown.
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = std::chrono::seconds(1);
-    t.idle_timeout = st_.cfg.limits.idle_timeout;
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    ws_.async_close(websocket::close_code::going_away, [](error_code) {});
+    if (!open_ || !client_) return;
+    client_->disconnect(push::close_code::kShutdown, "shutdown");
+  }
+
+  // push::Transport
+  void send(std::string_view line) override {
+    if (!pending_.empty()) pending_.push_back('\n');
+    pending_.append(line);
+  }
+
+  void flush() override {
+    if (writing_ || closed_) return;
+    if (pending_.empty()) {
+      if (close_requested_) start_close();
+      return;
+    }
+    writing_ = true;
+    inflight_.swap(pending_);
+    ws_.async_write(asio::buffer(inflight_),
+                    [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
+  }
+
+  std::size_t queued_bytes() const override { return pending_.size(); }
+
+  void discard_queued() override {
+    pending_.clear();
+    if (pending_.capacity() > kKeepBufferBytes) pending_.shrink_to_fit();
+  }
+
+  void close(int code, std::string_view reason) override {
+    if (close_requested_) return;
+    close_requested_ = true;
+    close_code_ = static_cast<std::uint16_t>(code);
+    close_reason_ = std::string(reason);
+    // The hard stop: a peer that never reads holds neither our write nor the close up.
+    w_.schedule(Clock::now() + kCloseGrace, this->weak_from_this(), ++deadline_generation_);
+    flush();
+  }
+
+  void set_deadline(TimePoint when) override {
+    if (close_requested_) return;
+    ++deadline_generation_;
+    if (when != TimePoint::max()) w_.schedule(when, this->weak_from_this(), deadline_generation_);
+  }
+
+  std::string_view remote_address() const override { return remote_; }
+
+  // DeadlineTarget
+  void on_deadline(Clock::time_point now, std::uint64_t generation) override {
+    if (generation != deadline_generation_) return;
+    if (close_requested_) {
+      cut();
+      return;
+    }
+    if (client_) client_->on_deadline(now);
   }
 
  private:
+  void on_written(error_code ec) {
+    writing_ = false;
+    inflight_.clear();
+    if (inflight_.capacity() > kKeepBufferBytes) inflight_.shrink_to_fit();
+    if (ec) {
+      cut();
+      return;
+    }
+    flush();
+  }
+
+  void start_close() {
+    if (closed_) return;
+    closed_ = true;
+    ws_.async_close(websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
+                    [self = this->shared_from_this()](error_code) {});
+  }
+
+  // Closes the socket at once; the read loop then ends.
+  void cut() {
+    closed_ = true;
+    error_code ec;
+    beast::get_lowest_layer(ws_).socket().close(ec);
+  }
+
   GatewayState& st_;
   Worker& w_;
   websocket::stream<Stream> ws_;
   std::shared_ptr<ConnectionCount> count_;
+  std::string remote_;
+  std::optional<push::Client> client_;
+  std::string pending_;   // lines for the next frame, separated by '\n'
+  std::string inflight_;  // the frame being written
+  std::string close_reason_;
+  std::uint64_t deadline_generation_ = 0;
+  std::uint16_t close_code_ = 1000;
   bool open_ = false;
-  bool closing_ = false;
+  bool writing_ = false;
+  bool close_requested_ = false;
+  bool closed_ = false;
 };
 
 }  // namespace
 
 template <class Stream>
 void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
-                             http::request<http::string_body>&& req, std::shared_ptr<ConnectionCount> count) {
-  auto s = std::make_shared<WsSession<Stream>>(st, w, std::move(stream), std::move(count));
-  asio::co_spawn(w.ioc, s->run(s, std::move(req)), asio::detached);
+                             http::request<http::string_body>&& req, std::shared_ptr<ConnectionCount> count,
+                             std::string remote) {
+  auto s = std::make_shared<WsSession<Stream>>(st, w, std::move(stream), std::move(count), std::move(remote));
+  asio::co_spawn(w.ioc, s->run(s, std::move(req)), [](const std::exception_ptr& e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      log::error("websocket_session_failed", {{"error", ex.what()}});
+    }
+  });
 }
 
 template void start_websocket_session<beast::tcp_stream>(GatewayState&, Worker&, beast::tcp_stream&&,
                                                          http::request<http::string_body>&&,
-                                                         std::shared_ptr<ConnectionCount>);
+                                                         std::shared_ptr<ConnectionCount>, std::string);
 template void start_websocket_session<beast::ssl_stream<beast::tcp_stream>>(
     GatewayState&, Worker&, beast::ssl_stream<beast::tcp_stream>&&, http::request<http::string_body>&&,
-    std::shared_ptr<ConnectionCount>);
+    std::shared_ptr<ConnectionCount>, std::string);
 
 }  // namespace herald::net::detail

@@ -12,6 +12,19 @@ constexpr Migration kSqlite[] = {
      "  value TEXT NOT NULL,\n"
      "  updated_at INTEGER NOT NULL\n"
      ") STRICT;"},
+    {2, "apps",
+     "CREATE TABLE apps (\n"
+     "  id TEXT PRIMARY KEY NOT NULL,\n"
+     "  key TEXT NOT NULL UNIQUE,\n"
+     "  name TEXT NOT NULL UNIQUE,\n"
+     "  status TEXT NOT NULL CHECK (status IN ('active', 'suspended')),\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  client_secret BLOB NOT NULL,\n"
+     "  client_public_keys TEXT NOT NULL,\n"
+     "  jwt_audience TEXT NOT NULL,\n"
+     "  jwt_issuer TEXT NOT NULL,\n"
+     "  require_exp INTEGER NOT NULL\n"
+     ") STRICT;"},
 };
 }  // namespace
 

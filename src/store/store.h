@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "store/app_records.h"
 
 namespace herald::metrics {
 class Registry;
@@ -18,9 +19,9 @@ class Registry;
 
 namespace herald::store {
 
-// Called once a write is durable (or has failed); may run on the store's writer thread,
-// so it must be quick and must hand work back to its own executor.
-using Completion = std::function<void(Status)>;
+// Completion (store/app_records.h): called once a write is durable (or has failed); it
+// may run on the store's writer thread, so it must be quick and hand work back to its
+// own executor.
 
 struct StoreStats {
   std::uint64_t commits = 0;     // transactions committed
@@ -42,6 +43,9 @@ class Store {
   virtual StoreStats stats() = 0;
   // Finishes every queued write, then stops the writer. Idempotent.
   virtual void close() = 0;
+
+  // Tables of the domain modules.
+  virtual AppRecords& apps() = 0;
 };
 
 struct StoreOptions {

@@ -225,14 +225,17 @@ TEST(Gateway, EveryExportedMetricIsDocumented) {
   EXPECT_GE(families, 10);
 }
 
-TEST(Gateway, WebSocketUpgradeAnswersPingsAndDoesNotEcho) {
+TEST(Gateway, WebSocketUpgradeAnswersPingsAndSpeaksTheClientProtocol) {
   Server s;
   auto c = Connection::open(s.port(), true, trusting(s));
   auto up = ws_upgrade(*c, "/ws");
   ASSERT_EQ(up.status, 101);
   EXPECT_EQ(up.header("sec-websocket-accept"), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");  // RFC 6455 sample
-  ws_send(*c, 1, "{\"hello\":1}");
-  EXPECT_FALSE(ws_read(*c, 300ms).has_value());  // placeholder: nothing comes back
+  ws_send(*c, 1, "{\"id\":1,\"ping\":{}}");
+  auto reply = ws_read(*c, 2s);
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->opcode, 1);
+  EXPECT_NE(reply->payload.find("\"code\":\"not_connected\""), std::string::npos) << reply->payload;
   ws_send(*c, 9, "are-you-there");
   auto pong = ws_read(*c, 2s);
   ASSERT_TRUE(pong.has_value());
@@ -285,6 +288,12 @@ TEST(Gateway, SigtermDrainsClosesWebSocketsWith1001AndExitsZero) {
   EXPECT_EQ(idle->request(get("/healthz")).status, 200);
   auto t0 = Clock::now();
   std::thread stopper([&] { EXPECT_EQ(s.stop(SIGTERM), 0); });
+  auto notice = ws_read(*ws, 4s);  // the protocol's disconnect push comes before the close frame
+  ASSERT_TRUE(notice.has_value());
+  EXPECT_EQ(notice->opcode, 1);
+  EXPECT_NE(notice->payload.find("\"disconnect\":{\"code\":1001,\"reason\":\"shutdown\",\"reconnect\":true}"),
+            std::string::npos)
+      << notice->payload;
   auto f = ws_read(*ws, 4s);
   ASSERT_TRUE(f.has_value());
   EXPECT_EQ(f->opcode, 8);

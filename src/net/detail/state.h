@@ -4,6 +4,9 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <queue>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <memory>
@@ -15,6 +18,10 @@
 #include "core/config.h"
 #include "core/metrics.h"
 
+namespace herald::push {
+struct ClientContext;
+}
+
 namespace herald::net::detail {
 
 // A live connection. on_shutdown() runs on the session's own worker thread.
@@ -24,13 +31,37 @@ class SessionBase {
   virtual void on_shutdown() = 0;
 };
 
-// One I/O thread with its io_context. `sessions` is touched only on that thread, and
-// is declared first so that it outlives the io_context: destroying the context destroys
-// suspended sessions, which unregister themselves.
+// Something that wants a call at a time (a connect or token deadline). The worker
+// keeps one heap of such requests and one timer, instead of a timer per connection.
+class DeadlineTarget {
+ public:
+  virtual ~DeadlineTarget() = default;
+  // `generation` is the one given to Worker::schedule; a target ignores stale ones.
+  virtual void on_deadline(std::chrono::steady_clock::time_point now, std::uint64_t generation) = 0;
+};
+
+struct DeadlineEntry {
+  std::chrono::steady_clock::time_point when;
+  std::weak_ptr<DeadlineTarget> target;
+  std::uint64_t generation;
+  bool operator>(const DeadlineEntry& o) const { return when > o.when; }
+};
+
+// One I/O thread with its io_context. `sessions` and `deadlines` are touched only on
+// that thread, and are declared first so that they outlive the io_context: destroying
+// the context destroys suspended sessions, which unregister themselves.
 struct Worker {
+  std::size_t index = 0;
   std::unordered_set<SessionBase*> sessions;
+  std::priority_queue<DeadlineEntry, std::vector<DeadlineEntry>, std::greater<>> deadlines;
   boost::asio::io_context ioc{1};
+  boost::asio::steady_timer tick{ioc};
   std::thread thread;
+
+  void schedule(std::chrono::steady_clock::time_point when, std::weak_ptr<DeadlineTarget> target,
+                std::uint64_t generation) {
+    deadlines.push(DeadlineEntry{when, std::move(target), generation});
+  }
 };
 
 struct GatewayMetrics {
@@ -50,6 +81,7 @@ struct GatewayState {
   metrics::Registry& registry;
   GatewayMetrics m;
   std::unique_ptr<boost::asio::ssl::context> tls;  // null when server.tls = false
+  push::ClientContext* push = nullptr;              // the client protocol; null: /ws refuses
   std::atomic<bool> draining{false};
   std::atomic<std::int64_t> connections{0};
 };

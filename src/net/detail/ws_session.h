@@ -1,6 +1,5 @@
-// The WebSocket endpoint. For now a placeholder that accepts the upgrade, answers
-// pings, reads and discards messages, and closes cleanly; the realtime push protocol
-// replaces its body.
+// The WebSocket endpoint: the client protocol of docs/protocol.md (push::Client) over
+// a Beast WebSocket stream.
 #pragma once
 
 #include <boost/beast/http/message.hpp>
@@ -17,6 +16,6 @@ namespace herald::net::detail {
 template <class Stream>
 void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
                              boost::beast::http::request<boost::beast::http::string_body>&& req,
-                             std::shared_ptr<ConnectionCount> count);
+                             std::shared_ptr<ConnectionCount> count, std::string remote);
 
 }  // namespace herald::net::detail

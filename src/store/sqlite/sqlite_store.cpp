@@ -187,6 +187,88 @@ Result<std::optional<std::string>> SqliteStore::get_meta(std::string_view key) {
   return std::optional<std::string>(std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(q.s, 0))));
 }
 
+Result<std::vector<AppRecord>> SqliteStore::load_apps() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_,
+                         "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
+                         "jwt_issuer, require_exp FROM apps ORDER BY created_ms, id;",
+                         -1, &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "load_apps");
+  auto text = [&](int col) {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, col));
+    return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, col)));
+  };
+  std::vector<AppRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    AppRecord r;
+    r.id = text(0);
+    r.key = text(1);
+    r.name = text(2);
+    r.status = text(3);
+    r.created_ms = sqlite3_column_int64(q.s, 4);
+    r.client_secret_sealed = text(5);
+    r.client_public_keys_json = text(6);
+    r.jwt_audience = text(7);
+    r.jwt_issuer = text(8);
+    r.require_exp = sqlite3_column_int(q.s, 9) != 0;
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "load_apps");
+  return out;
+}
+
+void SqliteStore::put_app(AppRecord app, Completion done) {
+  submit(
+      [app = std::move(app)](sqlite3* db) -> Status {
+        Stmt s;
+        if (sqlite3_prepare_v2(db,
+                               "INSERT INTO apps(id, key, name, status, created_ms, client_secret, client_public_keys, "
+                               "jwt_audience, jwt_issuer, require_exp) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                               "ON CONFLICT(id) DO UPDATE SET key=excluded.key, name=excluded.name, "
+                               "status=excluded.status, client_secret=excluded.client_secret, "
+                               "client_public_keys=excluded.client_public_keys, jwt_audience=excluded.jwt_audience, "
+                               "jwt_issuer=excluded.jwt_issuer, require_exp=excluded.require_exp;",
+                               -1, &s.s, nullptr) != SQLITE_OK)
+          return db_error(db, "put_app");
+        auto bind = [&](int i, const std::string& v) {
+          sqlite3_bind_text(s.s, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+        };
+        bind(1, app.id);
+        bind(2, app.key);
+        bind(3, app.name);
+        bind(4, app.status);
+        sqlite3_bind_int64(s.s, 5, app.created_ms);
+        sqlite3_bind_blob(s.s, 6, app.client_secret_sealed.data(), static_cast<int>(app.client_secret_sealed.size()),
+                          SQLITE_STATIC);
+        bind(7, app.client_public_keys_json);
+        bind(8, app.jwt_audience);
+        bind(9, app.jwt_issuer);
+        sqlite3_bind_int(s.s, 10, app.require_exp ? 1 : 0);
+        int rc = sqlite3_step(s.s);
+        if (rc == SQLITE_CONSTRAINT)
+          return make_error("conflict", "another app has this key or name");
+        if (rc != SQLITE_DONE) return db_error(db, "put_app");
+        return ok_status();
+      },
+      std::move(done));
+}
+
+void SqliteStore::delete_app(std::string id, Completion done) {
+  submit(
+      [id = std::move(id)](sqlite3* db) -> Status {
+        Stmt s;
+        if (sqlite3_prepare_v2(db, "DELETE FROM apps WHERE id = ?;", -1, &s.s, nullptr) != SQLITE_OK)
+          return db_error(db, "delete_app");
+        sqlite3_bind_text(s.s, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "delete_app");
+        if (sqlite3_changes(db) == 0) return make_error("not_found", "no such app");
+        return ok_status();
+      },
+      std::move(done));
+}
+
 bool SqliteStore::healthy() {
   std::lock_guard lock(mu_);
   return !stopping_ && !failed_.load();

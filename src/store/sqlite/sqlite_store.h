@@ -26,7 +26,7 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public AppRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -39,6 +39,11 @@ class SqliteStore final : public Store {
   bool healthy() override;
   StoreStats stats() override;
   void close() override;
+  AppRecords& apps() override { return *this; }
+
+  Result<std::vector<AppRecord>> load_apps() override;
+  void put_app(AppRecord app, Completion done) override;
+  void delete_app(std::string id, Completion done) override;
 
   // For modules that add their own tables: queue a write for the next group commit.
   void submit(WriteFn fn, Completion done);

@@ -1,0 +1,133 @@
+// One client connection's side of the protocol (docs/protocol.md): parses commands,
+// authenticates, checks permissions and limits, talks to the hub, and queues replies
+// and publications on its Transport. It lives on one shard and is not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/app.h"
+#include "push/hub.h"
+#include "push/transport.h"
+
+namespace herald::metrics {
+class Counter;
+class Registry;
+template <class T>
+class Family;
+}  // namespace herald::metrics
+
+namespace herald::push {
+
+// Receives acknowledgements (the delivery pipeline uses them to stop fallbacks).
+class AckSink {
+ public:
+  virtual ~AckSink() = default;
+  virtual void on_ack(const ClientIdentity& who, std::string_view channel, std::string_view publication_id) = 0;
+};
+
+// Close codes (docs/protocol.md#close-codes).
+namespace close_code {
+constexpr int kNormal = 1000;
+constexpr int kShutdown = 1001;
+constexpr int kBadFrame = 4000;
+constexpr int kUnauthorized = 4001;
+constexpr int kTokenExpired = 4003;
+constexpr int kTooManyConnections = 4004;
+constexpr int kFlood = 4005;
+constexpr int kDisconnectedByServer = 4006;
+constexpr int kSlowConsumer = 4500;
+constexpr int kConnectTimeout = 4501;
+}  // namespace close_code
+
+// Counters the clients share, resolved once (label lookups stay off the hot path).
+struct ProtocolMetrics {
+  explicit ProtocolMetrics(metrics::Registry& r);
+  metrics::Family<metrics::Counter>* commands;
+  metrics::Family<metrics::Counter>* errors;
+  metrics::Family<metrics::Counter>* disconnects;
+  metrics::Counter* acks;
+  metrics::Counter* slow_consumers;
+  metrics::Counter* auth_failures;
+};
+
+// What every client of a gateway shares.
+struct ClientContext {
+  Hub& hub;
+  const apps::AppDirectory& apps;
+  const Config& cfg;
+  ProtocolMetrics& metrics;
+  AckSink* acks = nullptr;
+  std::string version;
+};
+
+class Client final : public Subscriber {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  // Asks the transport for the connect deadline at once.
+  Client(ClientContext& ctx, Transport& transport, std::size_t shard);
+  ~Client() override;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // One text frame from the peer (one or more commands separated by '\n').
+  void on_text(std::string_view frame);
+  // A binary frame: not part of the protocol.
+  void on_binary();
+  // The deadline requested through Transport::set_deadline has come.
+  void on_deadline(Clock::time_point now);
+  // The connection is gone (closed either way): leave the hub. Idempotent.
+  void on_closed();
+
+  bool deliver(const Publication& pub) override;
+  void flush() override;
+  void disconnect(int code, std::string_view reason) override;
+
+  bool connected() const { return connected_; }
+  bool closing() const { return closing_; }
+  const ClientIdentity& identity() const { return who_; }
+
+ private:
+  struct Subscription {
+    std::string channel;
+    SubscriptionSlot slot;
+  };
+
+  void handle_line(std::string_view line);
+  bool take_rate_token();
+  void reply_error(std::uint64_t id, std::string_view code, std::string_view message);
+  void close_with(int code, std::string_view reason);
+  void leave_hub();
+  Subscription* find_subscription(std::string_view channel);
+  // Checks the token against the app's client keys; error codes as in auth/jwt.h.
+  Result<auth::JwtClaims> verify_token(std::string_view token) const;
+  void arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s);
+
+  ClientContext& ctx_;
+  Transport& transport_;
+  std::size_t shard_;
+  std::shared_ptr<const apps::App> app_;
+  ClientIdentity who_;
+  std::vector<std::string> channels_claim_;
+  std::vector<std::unique_ptr<Subscription>> subs_;
+  Clock::time_point connect_deadline_;
+  Clock::time_point expires_at_ = Clock::time_point::max();
+  // Token bucket for commands, and the count of refusals in the current second.
+  double tokens_;
+  Clock::time_point last_refill_;
+  Clock::time_point flood_window_;
+  std::uint64_t refused_in_window_ = 0;
+  bool connected_ = false;
+  bool closing_ = false;
+  bool in_hub_ = false;
+  bool flush_pending_ = false;
+  bool slow_ = false;
+};
+
+}  // namespace herald::push

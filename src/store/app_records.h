@@ -1,0 +1,40 @@
+// Apps as the store keeps them. Secrets arrive here already sealed (AES-256-GCM by the
+// apps module); the store never sees plaintext.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+namespace herald::store {
+
+using Completion = std::function<void(Status)>;
+
+struct AppRecord {
+  std::string id;
+  std::string key;
+  std::string name;
+  std::string status;  // "active" or "suspended"
+  std::int64_t created_ms = 0;
+  std::string client_secret_sealed;     // sealed bytes; empty when the app has no HS256 secret
+  std::string client_public_keys_json;  // [{"alg":"ES256"|"EdDSA","kid":"...","pem":"..."}] (public)
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool require_exp = false;
+};
+
+class AppRecords {
+ public:
+  virtual ~AppRecords() = default;
+  virtual Result<std::vector<AppRecord>> load_apps() = 0;
+  // Inserts or replaces the app with this id. Fails with "conflict" if another app has
+  // the same key or name.
+  virtual void put_app(AppRecord app, Completion done) = 0;
+  virtual void delete_app(std::string id, Completion done) = 0;
+};
+
+}  // namespace herald::store

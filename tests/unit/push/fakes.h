@@ -1,0 +1,106 @@
+// Test doubles for the push module: an executor whose shards run when told, a
+// transport that records what it is asked to send, and a subscriber that records pubs.
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "push/hub.h"
+#include "push/transport.h"
+
+namespace herald::push::testing {
+
+class ManualExecutor final : public ShardExecutor {
+ public:
+  explicit ManualExecutor(std::size_t n) : queues_(n) {}
+  std::size_t shards() const override { return queues_.size(); }
+  void post(std::size_t shard, std::function<void()> fn) override { queues_.at(shard).push_back(std::move(fn)); }
+  // Runs everything queued on every shard (and what that queues), in order per shard.
+  void run_all() {
+    bool any = true;
+    while (any) {
+      any = false;
+      for (auto& q : queues_) {
+        while (!q.empty()) {
+          auto fn = std::move(q.front());
+          q.pop_front();
+          fn();
+          any = true;
+        }
+      }
+    }
+  }
+  std::size_t pending(std::size_t shard) const { return queues_.at(shard).size(); }
+
+ private:
+  std::vector<std::deque<std::function<void()>>> queues_;
+};
+
+struct RecordingSubscriber final : Subscriber {
+  std::vector<std::string> frames;
+  int flushes = 0;
+  bool pending = false;
+  int disconnect_code = 0;
+  bool deliver(const Publication& pub) override {
+    frames.push_back(pub.frame);
+    if (pending) return false;
+    pending = true;
+    return true;
+  }
+  void flush() override {
+    pending = false;
+    ++flushes;
+  }
+  void disconnect(int code, std::string_view) override { disconnect_code = code; }
+};
+
+class FakeTransport final : public Transport {
+ public:
+  std::vector<std::string> sent;      // every line ever sent (discarded ones too)
+  std::vector<std::string> written;   // lines that went out with a flush
+  std::size_t queued = 0;
+  std::vector<std::string> queue;
+  int flushes = 0;
+  int close_code = 0;
+  std::string close_reason;
+  TimePoint deadline = TimePoint::max();
+
+  void send(std::string_view line) override {
+    sent.emplace_back(line);
+    queue.emplace_back(line);
+    queued += line.size() + 1;
+  }
+  bool stuck = false;  // a peer that reads nothing: flush() writes nothing
+  void flush() override {
+    ++flushes;
+    if (stuck) return;
+    for (auto& l : queue) written.push_back(std::move(l));
+    queue.clear();
+    queued = 0;
+  }
+  std::size_t queued_bytes() const override { return queued; }
+  void discard_queued() override {
+    queue.clear();
+    queued = 0;
+  }
+  void close(int code, std::string_view reason) override {
+    if (close_code) return;
+    close_code = code;
+    close_reason = std::string(reason);
+    flush();
+  }
+  void set_deadline(TimePoint when) override { deadline = when; }
+  std::string_view remote_address() const override { return "127.0.0.1:1"; }
+
+  // The written line that answers command `id`, or "".
+  std::string reply(int id) const {
+    std::string prefix = "{\"id\":" + std::to_string(id) + ",";
+    for (const auto& l : written)
+      if (l.rfind(prefix, 0) == 0) return l;
+    return {};
+  }
+};
+
+}  // namespace herald::push::testing
