@@ -24,6 +24,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -64,6 +65,8 @@ constexpr std::uint32_t kConnectId = 1;
 constexpr std::uint32_t kSubscribeId = 2;
 constexpr std::uint32_t kFirstPublishId = 10;
 constexpr std::size_t kMaxErrors = 8;
+// The batched reader's initial buffer per connection; it grows to the largest frame.
+constexpr std::size_t kReadBuffer = 8192;
 
 // Counters of one generator thread. `delivered` is written only by its thread and
 // read by the publishers (for --max-inflight) and the driver; the rest is read after
@@ -97,6 +100,8 @@ struct Conn {
   std::string out;
   bool pong_due = false;
   bool ready = false;  // set up; the set-up deadline no longer applies
+  std::vector<char> raw;  // the batched reader's buffer
+  std::string frag;       // a fragmented Herald message being put together
 };
 
 }  // namespace
@@ -313,71 +318,167 @@ struct Engine::Impl {
         continue;
       }
       subscribed.fetch_add(1, std::memory_order_relaxed);
+      if (!o.beast_reader) c->buf.shrink_to_fit();  // only the set-up read through it
       asio::co_spawn(w.ioc.get_executor(), read_loop<Ws>(w, std::move(c)), asio::detached);
     }
   }
 
-  // The receive path: one WebSocket message per read, scanned in place; the clock is
-  // read once per message.
+  // Counts what one read brought: deliveries with their latency, NATS PINGs, errors.
+  struct DeliverySink {
+    Impl& e;
+    ThreadStats& s;
+    std::uint64_t now;
+    std::uint64_t count = 0;
+    bool pong_due = false;
+    void delivery(std::uint64_t t) {
+      ++count;
+      if (t == 0)
+        ++s.without_time;
+      else
+        s.latency.record(now > t ? now - t : 0);
+    }
+    void on_pub(std::uint64_t t) { delivery(t); }
+    void on_msg(std::uint64_t t) { delivery(t); }
+    void on_reply(std::uint64_t, bool is_error, std::string_view line) {
+      if (is_error) e.note_error(line);
+    }
+    void on_other(std::string_view line) { e.note_error(line); }
+    void on_ping() { pong_due = true; }
+    void on_pong() {}
+    void on_error(std::string_view line) { e.note_error(line); }
+    // Publishes the count where the publishers and the driver can see it.
+    void flush() {
+      if (count == 0) return;
+      s.delivered.store(s.delivered.load(std::memory_order_relaxed) + count, std::memory_order_relaxed);
+      s.last_delivery_ns = now;
+    }
+  };
+
+  void subscriber_lost(const error_code& ec) {
+    if (stopping.load(std::memory_order_relaxed)) return;
+    disconnects.fetch_add(1, std::memory_order_relaxed);
+    note_error("subscriber disconnected: " + (ec ? ec.message() : std::string("closed by the server")));
+  }
+
   template <class Ws>
   Task<void> read_loop(Worker& w, std::shared_ptr<Conn<Ws>> c) {
-    struct Sink {
-      ThreadStats& s;
-      std::uint64_t now;
-      std::uint64_t count = 0;
-      bool pong_due = false;
-      Impl* e;
-      void delivery(std::uint64_t t) {
-        ++count;
-        if (t == 0)
-          ++s.without_time;
-        else
-          s.latency.record(now > t ? now - t : 0);
-      }
-      void on_pub(std::uint64_t t) { delivery(t); }
-      void on_msg(std::uint64_t t) { delivery(t); }
-      void on_reply(std::uint64_t, bool is_error, std::string_view line) {
-        if (is_error) e->note_error(line);
-      }
-      void on_other(std::string_view line) { e->note_error(line); }
-      void on_ping() { pong_due = true; }
-      void on_pong() {}
-      void on_error(std::string_view line) { e->note_error(line); }
-    };
-    ThreadStats& s = w.stats;
-    error_code ec;
     if (c->pong_due) {
       c->out.assign("PONG\r\n");
       co_await write_out(*c);
     }
+    if (o.beast_reader)
+      co_await message_read_loop(w, *c);
+    else
+      co_await batched_read_loop(w, *c);
+  }
+
+  // The receive path with Beast's reader (--beast-reader): one WebSocket message per
+  // read operation, scanned in place; the clock is read once per message.
+  template <class Ws>
+  Task<void> message_read_loop(Worker& w, Conn<Ws>& c) {
+    ThreadStats& s = w.stats;
+    error_code ec;
     for (;;) {
-      co_await c->ws.async_read(c->buf, asio::redirect_error(kUseTask, ec));
+      co_await c.ws.async_read(c.buf, asio::redirect_error(kUseTask, ec));
       if (ec) break;
-      Sink sink{s, steady_now_ns()};
-      sink.e = this;
-      auto data = c->buf.cdata();
+      DeliverySink sink{*this, s, steady_now_ns()};
+      auto data = c.buf.cdata();
       const char* p = static_cast<const char*>(data.data());
       if (o.proto == Proto::kHerald) {
         scan_herald_frame(std::string_view(p, data.size()), sink);
-      } else if (!c->nats.feed(p, data.size(), sink)) {
+      } else if (!c.nats.feed(p, data.size(), sink)) {
         note_error("NATS protocol error");
         break;
       }
-      c->buf.consume(c->buf.size());
+      c.buf.consume(c.buf.size());
       ++s.frames;
-      if (sink.count > 0) {
-        s.delivered.store(s.delivered.load(std::memory_order_relaxed) + sink.count, std::memory_order_relaxed);
-        s.last_delivery_ns = sink.now;
-      }
+      sink.flush();
       if (sink.pong_due) {
-        c->out.assign("PONG\r\n");
-        if (co_await write_out(*c)) break;
+        c.out.assign("PONG\r\n");
+        if (co_await write_out(c)) break;
       }
     }
-    if (!stopping.load(std::memory_order_relaxed)) {
-      disconnects.fetch_add(1, std::memory_order_relaxed);
-      note_error("subscriber disconnected: " + ec.message());
+    subscriber_lost(ec);
+  }
+
+  // The default receive path: read whatever the socket (or TLS stream) holds, up to
+  // the buffer's size, and walk the WebSocket frames in it. A server that writes many
+  // small frames costs one read and one coroutine resumption per batch instead of a
+  // chain of library operations per frame. Beast still does the handshake and writes.
+  // Its own read buffer is empty here: after the subscription's acknowledgement the
+  // server sends nothing until publishing starts.
+  template <class Ws>
+  Task<void> batched_read_loop(Worker& w, Conn<Ws>& c) {
+    struct FrameSink {
+      Impl& e;
+      Conn<Ws>& c;
+      DeliverySink& d;
+      std::uint64_t messages = 0;
+      bool closed = false, bad = false, ping = false;
+      websocket::ping_data ping_payload;
+      void on_frame(int opcode, bool fin, std::string_view payload) {
+        switch (opcode) {
+          case 0:
+          case 1:
+          case 2:
+            if (fin) ++messages;
+            if (e.o.proto == Proto::kNats) {
+              if (!c.nats.feed(payload.data(), payload.size(), d)) bad = true;
+            } else if (fin && c.frag.empty()) {
+              scan_herald_frame(payload, d);
+            } else {  // a fragmented message: lines may straddle the fragments
+              c.frag.append(payload);
+              if (fin) {
+                scan_herald_frame(c.frag, d);
+                c.frag.clear();
+              }
+            }
+            break;
+          case 8:
+            closed = true;
+            break;
+          case 9:
+            ping = true;
+            ping_payload.assign(payload.data(), payload.size());
+            break;
+          default:
+            break;
+        }
+      }
+    };
+    ThreadStats& s = w.stats;
+    auto& stream = c.ws.next_layer();
+    if (c.raw.size() < kReadBuffer) c.raw.resize(kReadBuffer);
+    std::size_t have = 0;
+    error_code ec;
+    for (;;) {
+      std::size_t n = co_await stream.async_read_some(asio::buffer(c.raw.data() + have, c.raw.size() - have),
+                                                      asio::redirect_error(kUseTask, ec));
+      if (ec) break;
+      have += n;
+      DeliverySink d{*this, s, steady_now_ns()};
+      FrameSink f{*this, c, d};
+      WsFrameScan r = scan_ws_frames(c.raw.data(), have, f);
+      d.flush();
+      s.frames += f.messages;
+      if (r.bad || f.bad) {
+        note_error(f.bad ? "NATS protocol error" : "bad WebSocket frame from the server");
+        break;
+      }
+      if (f.closed) break;
+      if (r.used < have) std::memmove(c.raw.data(), c.raw.data() + r.used, have - r.used);
+      have -= r.used;
+      if (r.need > c.raw.size()) c.raw.resize(r.need);
+      if (f.ping) {
+        co_await c.ws.async_pong(f.ping_payload, asio::redirect_error(kUseTask, ec));
+        if (ec) break;
+      }
+      if (d.pong_due) {
+        c.out.assign("PONG\r\n");
+        if ((ec = co_await write_out(c))) break;
+      }
     }
+    subscriber_lost(ec);
   }
 
   // ---- publishers -----------------------------------------------------------------

@@ -101,6 +101,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->capture_default_str();
   app.add_option("--json", o.json, "Write the parameters and figures as JSON to this file");
   app.add_option("--label", o.label, "A name for this run, copied into the JSON");
+  app.add_flag("--beast-reader", o.beast_reader,
+               "Read with Beast, one operation per WebSocket message, instead of batched socket reads");
   bool quiet = false;
   app.add_flag("-q,--quiet", quiet, "No progress lines on stderr");
   try {

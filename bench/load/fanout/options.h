@@ -43,6 +43,7 @@ struct Options {
   std::string json;
   std::string label;
   bool progress = true;
+  bool beast_reader = false;  // one Beast read per message instead of batched reads
 };
 
 // Parses argv; on --help or a usage error prints to stdout/stderr and returns the exit

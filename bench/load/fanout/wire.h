@@ -58,8 +58,10 @@ void scan_herald_frame(std::string_view frame, Sink& sink) {
       sink.on_pub(find_send_time(line));
       continue;
     }
-    std::size_t at = line.find("\"id\":");
-    if (at != std::string_view::npos) {
+    // The command id is the "id" whose value is a number (a result's own "id" is a
+    // string), wherever the server put it.
+    bool replied = false;
+    for (std::size_t at = line.find("\"id\":"); at != std::string_view::npos; at = line.find("\"id\":", at + 5)) {
       std::size_t i = at + 5;
       while (i < line.size() && line[i] == ' ') ++i;
       if (i < line.size() && line[i] >= '0' && line[i] <= '9') {
@@ -68,11 +70,76 @@ void scan_herald_frame(std::string_view frame, Sink& sink) {
           id = id * 10 + static_cast<std::uint64_t>(line[i] - '0');
         bool is_error = line.find("\"error\":") != std::string_view::npos;
         sink.on_reply(id, is_error, line);
-        continue;
+        replied = true;
+        break;
       }
     }
-    sink.on_other(line);
+    if (!replied) sink.on_other(line);
   }
+}
+
+// Server-to-client WebSocket frames (RFC 6455 section 5.2) in a byte buffer, for the
+// batched receive path: one socket read brings many frames, walked here in place
+// instead of one library read operation per message. For each complete frame:
+//   sink.on_frame(opcode, fin, payload)   opcode 0 continuation, 1 text, 2 binary,
+//                                         8 close, 9 ping, 10 pong
+// Returns the bytes consumed (whole frames only); `need` is set to the size the
+// buffer must have to hold the next frame when it is larger than what is there, and
+// `bad` on a frame no server may send (reserved bits, an oversized control frame).
+struct WsFrameScan {
+  std::size_t used = 0;
+  std::size_t need = 0;
+  bool bad = false;
+};
+
+template <class Sink>
+WsFrameScan scan_ws_frames(char* p, std::size_t n, Sink& sink) {
+  WsFrameScan r;
+  while (n - r.used >= 2) {
+    auto* f = reinterpret_cast<unsigned char*>(p + r.used);
+    std::size_t avail = n - r.used;
+    bool fin = (f[0] & 0x80) != 0;
+    int opcode = f[0] & 0x0f;
+    bool masked = (f[1] & 0x80) != 0;
+    if ((f[0] & 0x70) != 0) {
+      r.bad = true;
+      return r;
+    }
+    std::uint64_t len = f[1] & 0x7f;
+    std::size_t header = 2;
+    if (len == 126) {
+      if (avail < 4) return r;
+      len = static_cast<std::uint64_t>(f[2]) << 8 | f[3];
+      header = 4;
+    } else if (len == 127) {
+      if (avail < 10) return r;
+      len = 0;
+      for (int i = 2; i < 10; ++i) len = len << 8 | f[i];
+      header = 10;
+    }
+    if (opcode >= 8 && (len > 125 || !fin)) {
+      r.bad = true;
+      return r;
+    }
+    std::size_t mask_at = header;
+    if (masked) header += 4;
+    if (len > (std::uint64_t{1} << 40)) {
+      r.bad = true;
+      return r;
+    }
+    std::size_t total = header + static_cast<std::size_t>(len);
+    if (avail < total) {
+      r.need = total;
+      return r;
+    }
+    char* payload = p + r.used + header;
+    if (masked) {  // servers do not mask, but a masked frame is still readable
+      for (std::size_t i = 0; i < len; ++i) payload[i] = static_cast<char>(payload[i] ^ f[mask_at + i % 4]);
+    }
+    sink.on_frame(opcode, fin, std::string_view(payload, static_cast<std::size_t>(len)));
+    r.used += total;
+  }
+  return r;
 }
 
 // Incremental parser of what a NATS server sends (INFO, MSG, HMSG, PING, PONG, +OK,
