@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -168,6 +169,77 @@ TEST(FanoutNatsParser, RefusesABadMsgLine) {
   NatsSink sink;
   std::string bad = "MSG subject 1 12x\r\n";
   EXPECT_FALSE(parser.feed(bad.data(), bad.size(), sink));
+}
+
+// A server-to-client frame; masked with `mask` when it is non-zero.
+std::string ws_frame(int opcode, bool fin, const std::string& payload, std::uint32_t mask = 0) {
+  std::string f;
+  f.push_back(static_cast<char>((fin ? 0x80 : 0) | opcode));
+  char m = mask ? static_cast<char>(0x80) : 0;
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(m | static_cast<char>(payload.size())));
+  } else if (payload.size() < 65536) {
+    f.push_back(static_cast<char>(m | 126));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size() & 0xff));
+  } else {
+    f.push_back(static_cast<char>(m | 127));
+    for (int i = 7; i >= 0; --i) f.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xff));
+  }
+  std::string body = payload;
+  if (mask) {
+    char key[4] = {static_cast<char>(mask >> 24), static_cast<char>(mask >> 16), static_cast<char>(mask >> 8),
+                   static_cast<char>(mask)};
+    f.append(key, 4);
+    for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>(body[i] ^ key[i % 4]);
+  }
+  return f + body;
+}
+
+struct FrameSink {
+  std::vector<std::tuple<int, bool, std::string>> frames;
+  void on_frame(int opcode, bool fin, std::string_view payload) { frames.emplace_back(opcode, fin, payload); }
+};
+
+TEST(FanoutWsFrames, WalksFramesOfEverySizeAndStopsAtAPartialOne) {
+  std::string big(70000, 'b'), mid(300, 'm');
+  std::string stream = ws_frame(1, true, "hello") + ws_frame(9, true, "pp") + ws_frame(2, false, mid) +
+                       ws_frame(0, true, "tail", 0x11223344) + ws_frame(2, true, big) + ws_frame(8, true, "");
+  // Fed in growing prefixes, as reads would bring it: every frame once, in order.
+  FrameSink sink;
+  std::string buf;
+  std::size_t fed = 0;
+  while (fed < stream.size()) {
+    std::size_t n = std::min<std::size_t>(stream.size() - fed, 997);
+    buf.append(stream, fed, n);
+    fed += n;
+    WsFrameScan r = scan_ws_frames(buf.data(), buf.size(), sink);
+    ASSERT_FALSE(r.bad);
+    buf.erase(0, r.used);
+    if (r.need) {
+      EXPECT_GT(r.need, buf.size());
+    }
+  }
+  EXPECT_TRUE(buf.empty());
+  ASSERT_EQ(sink.frames.size(), 6u);
+  EXPECT_EQ(sink.frames[0], std::make_tuple(1, true, std::string("hello")));
+  EXPECT_EQ(sink.frames[1], std::make_tuple(9, true, std::string("pp")));
+  EXPECT_EQ(sink.frames[2], std::make_tuple(2, false, mid));
+  EXPECT_EQ(sink.frames[3], std::make_tuple(0, true, std::string("tail")));
+  EXPECT_EQ(sink.frames[4], std::make_tuple(2, true, big));
+  EXPECT_EQ(sink.frames[5], std::make_tuple(8, true, std::string()));
+}
+
+TEST(FanoutWsFrames, RefusesWhatNoServerSends) {
+  FrameSink sink;
+  std::string rsv = ws_frame(1, true, "x");
+  rsv[0] = static_cast<char>(rsv[0] | 0x40);  // RSV1 without an extension
+  EXPECT_TRUE(scan_ws_frames(rsv.data(), rsv.size(), sink).bad);
+  std::string long_ping = ws_frame(9, true, std::string(200, 'p'));
+  EXPECT_TRUE(scan_ws_frames(long_ping.data(), long_ping.size(), sink).bad);
+  std::string split_ping = ws_frame(9, false, "p");
+  EXPECT_TRUE(scan_ws_frames(split_ping.data(), split_ping.size(), sink).bad);
+  EXPECT_TRUE(sink.frames.empty());
 }
 
 TEST(FanoutHistogram, PercentilesWithinTheBucketError) {
