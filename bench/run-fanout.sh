@@ -197,7 +197,13 @@ done
 
 # ---- report --------------------------------------------------------------------
 
-val() { local v=${FIG[$1,$2,$3]:-}; printf '%s' "${v:--}"; }
+# A figure for the table: integers as they are, others with one decimal.
+val() {
+  local v=${FIG[$1,$2,$3]:-}
+  if [ -z "$v" ]; then printf -- '-'
+  elif [[ $v == *.* ]]; then awk -v v="$v" 'BEGIN { printf "%.1f", v }'
+  else printf '%s' "$v"; fi
+}
 ratio() {  # herald / nats delivered per second
   local h=${FIG[$1,$2,delivered_per_sec]:-} b=${FIG[nats,$2,delivered_per_sec]:-}
   if [ -n "$h" ] && [ -n "$b" ] && [ "$b" != 0 ]; then awk -v h="$h" -v b="$b" 'BEGIN { printf "%.2f", h / b }'
@@ -249,9 +255,9 @@ ratio() {  # herald / nats delivered per second
   printf 'target\tsubscribers\tdelivered_per_sec\tlatency_p99_ms\tserver_rss_per_conn_kib\tlosses\n'
   for n in $SUBS; do
     for target in $TARGETS; do
-      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$n" "$(val "$target" "$n" delivered_per_sec)" \
-        "$(val "$target" "$n" latency_p99_ms)" "$(val "$target" "$n" server_rss_per_conn_kib)" \
-        "$(val "$target" "$n" losses)"
+      printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$target" "$n" "${FIG[$target,$n,delivered_per_sec]:--}" \
+        "${FIG[$target,$n,latency_p99_ms]:--}" "${FIG[$target,$n,server_rss_per_conn_kib]:--}" \
+        "${FIG[$target,$n,losses]:--}"
     done
   done
 } >"$OUT/fanout.tsv"
