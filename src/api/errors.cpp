@@ -16,6 +16,34 @@ constexpr ErrorInfo kErrors[] = {
     {"internal", 500, "An internal error occurred; the request id identifies it in the server log."},
     {"not_ready", 503, "The server is not ready to serve."},
     {"shutting_down", 503, "The server is shutting down."},
+    // Signed server API (docs/signing.md), in the order the checks run.
+    {"auth_missing", 401, "A signing header is missing or malformed."},
+    {"app_unknown", 401, "No app has this AppKey."},
+    {"app_suspended", 403, "The app is suspended."},
+    {"address_not_allowed", 403, "The client address is not in the app's IP allowlist."},
+    {"timestamp_out_of_window", 401, "The request timestamp is outside the accepted window."},
+    {"signature_invalid", 401, "The request signature does not match."},
+    {"nonce_replayed", 401, "The nonce was used before."},
+    {"scope_missing", 403, "The app lacks the scope this route needs."},
+    {"rate_limited", 429, "The app exceeds its request rate."},
+    {"replay_guard_full", 503, "Too many requests in the replay window."},
+    // Request content.
+    {"invalid_json", 400, "The body is not a JSON object."},
+    {"invalid_argument", 400, "A field is missing or has the wrong type or value."},
+    {"channel_invalid", 400, "The channel name is not valid."},
+    {"namespace_not_found", 400, "The channel's namespace is not configured."},
+    {"channel_not_allowed", 403, "The app may not publish to this channel's namespace."},
+    {"publication_too_large", 413, "The data exceeds push.max_publication_bytes."},
+    {"too_many_channels", 503, "The server holds push.max_channels channels already."},
+    {"history_disabled", 409, "The channel's namespace keeps no history."},
+    {"presence_disabled", 409, "The channel's namespace keeps no presence."},
+    // Admin API.
+    {"admin_unauthorized", 401, "The admin token is missing or wrong."},
+    {"app_not_found", 404, "No such app."},
+    {"conflict", 409, "The change conflicts with the current state; see the message."},
+    {"too_many_secrets", 409, "The app has two active secrets; revoke one first."},
+    {"last_secret", 409, "The app's only secret cannot be revoked; rotate first."},
+    {"store_unavailable", 503, "The store could not complete the write."},
 };
 }  // namespace
 

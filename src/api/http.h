@@ -21,6 +21,13 @@ struct Request {
   std::string remote_address;
   std::string request_id;
   bool tls = false;
+  // Values of a route's `{name}` segments.
+  std::vector<std::pair<std::string, std::string>> params;
+  std::string_view param(std::string_view name) const {
+    for (const auto& [k, v] : params)
+      if (k == name) return v;
+    return {};
+  }
 
   // First header with this name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;

@@ -1,5 +1,6 @@
-// Maps (method, path) to a handler. Exact paths only for now; routes name themselves
-// so that metrics carry a bounded set of route labels.
+// Maps (method, path) to a handler. A path segment `{name}` matches any one non-empty
+// segment and is handed to the handler as a parameter; the route's pattern is its
+// metrics label, so labels stay a bounded set.
 #pragma once
 
 #include <functional>
@@ -25,6 +26,7 @@ struct Match {
   const Route* route = nullptr;  // null: see `error`
   std::string_view error;        // "not_found" or "method_not_allowed"
   std::string_view label;        // route label for metrics
+  std::vector<std::pair<std::string, std::string>> params;
 };
 
 class Router {

@@ -3,22 +3,53 @@
 // modules find apps; implementations keep them in the store.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "auth/ip_allowlist.h"
 #include "auth/jwt.h"
+#include "crypto/secret.h"
 
 namespace herald::apps {
 
 enum class AppStatus { Active, Suspended };
+
+// What an app's back end may do through the server API.
+enum Scope : unsigned { kScopePublish = 1, kScopeOtp = 2, kScopeKms = 4, kScopeAdmin = 8 };
+constexpr unsigned kAllScopes = kScopePublish | kScopeOtp | kScopeKms | kScopeAdmin;
+// "publish,otp" <-> bits. parse_scopes fails with "invalid_argument" on an unknown name.
+Result<unsigned> parse_scopes(std::string_view list);
+std::string scopes_text(unsigned scopes);
+const char* scope_name(Scope s);
+
+// An AppSecret: the HMAC key of signed requests. Up to two are active (rotation).
+struct AppSecret {
+  std::string id;  // public handle for revoking it, e.g. "s1a2b3c4"
+  crypto::SecretBytes secret;
+  std::int64_t created_ms = 0;
+};
 
 struct App {
   std::string id;    // internal, stable
   std::string key;   // AppKey: public identifier that clients and back ends name
   std::string name;
   AppStatus status = AppStatus::Active;
+  std::int64_t created_ms = 0;
+  // Server API: secrets, scopes, the namespaces it may publish to ("*" = all), the
+  // addresses it may call from (empty = any), and its request rate (0 = no cap).
+  std::vector<AppSecret> secrets;
+  unsigned scopes = kScopePublish;
+  std::vector<std::string> namespaces{"*"};
+  auth::IpAllowlist allowlist;
+  std::uint32_t rate_limit = 0;
+  bool may_publish_to(std::string_view ns) const {
+    for (const auto& n : namespaces)
+      if (n == "*" || n == ns) return true;
+    return false;
+  }
   // Client (end-user) authentication: the keys JWTs are checked with, and the policy.
   std::vector<auth::JwtKey> client_keys;
   std::string jwt_audience;

@@ -1,26 +1,87 @@
-// Loading, creating and unsealing apps. Secrets are generated here from the CSPRNG and
-// sealed before they reach the store.
+// Loading, creating and changing apps. Secrets are generated here from the CSPRNG and
+// sealed (bound to their app and field) before they reach the store.
 #include "apps/app_store.h"
 
 #include <boost/json.hpp>
+#include <future>
 
 #include "crypto/encoding.h"
 #include "crypto/random.h"
-#include "store/store.h"
+#include "core/config.h"
 
 namespace herald::apps {
 namespace {
-
-constexpr std::string_view kClientSecretField = "client_secret";
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-std::string associated(const std::string& field) { return "apps/" + field; }
+std::string random_token(std::string_view prefix, std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  crypto::random_bytes(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
+  return std::string(prefix) + crypto::base64url_encode(raw);
+}
+
+std::vector<std::string> split_list(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  while (start <= s.size()) {
+    auto comma = s.find(',', start);
+    auto item = s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string join_list(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+template <class T>
+Result<T> wait_result(const std::function<void(Done<T>)>& start) {
+  std::promise<Result<T>> p;
+  auto f = p.get_future();
+  start([&p](Result<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+constexpr std::string_view kClientSecretField = "client_secret";
 
 }  // namespace
+
+Result<unsigned> parse_scopes(std::string_view list) {
+  unsigned bits = 0;
+  for (const auto& s : split_list(list)) {
+    if (s == "publish") bits |= kScopePublish;
+    else if (s == "otp") bits |= kScopeOtp;
+    else if (s == "kms") bits |= kScopeKms;
+    else if (s == "admin") bits |= kScopeAdmin;
+    else return make_error("invalid_argument", "unknown scope '" + s + "' (publish, otp, kms, admin)");
+  }
+  return bits;
+}
+
+const char* scope_name(Scope s) {
+  switch (s) {
+    case kScopePublish: return "publish";
+    case kScopeOtp: return "otp";
+    case kScopeKms: return "kms";
+    case kScopeAdmin: return "admin";
+  }
+  return "?";
+}
+
+std::string scopes_text(unsigned scopes) {
+  std::vector<std::string> names;
+  for (Scope s : {kScopePublish, kScopeOtp, kScopeKms, kScopeAdmin})
+    if (scopes & s) names.emplace_back(scope_name(s));
+  return join_list(names);
+}
 
 bool valid_app_name(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
@@ -31,17 +92,24 @@ bool valid_app_name(std::string_view name) {
   return true;
 }
 
+std::string AppStore::seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret) {
+  return crypto::base64_encode(sealer_.seal(app_id, secret, "apps/app_secret/" + secret_id));
+}
+
 Result<App> AppStore::from_record(const store::AppRecord& r) {
   App app;
   app.id = r.id;
   app.key = r.key;
   app.name = r.name;
   app.status = r.status == "suspended" ? AppStatus::Suspended : AppStatus::Active;
+  app.created_ms = r.created_ms;
   app.jwt_audience = r.jwt_audience;
   app.jwt_issuer = r.jwt_issuer;
   app.require_exp = r.require_exp;
+  app.rate_limit = r.rate_limit;
+  auto corrupt = [&](const std::string& what) { return make_error("store_error", "app " + r.name + ": " + what); };
   if (!r.client_secret_sealed.empty()) {
-    auto secret = sealer_.open(r.id, r.client_secret_sealed, associated(std::string(kClientSecretField)));
+    auto secret = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!secret) return make_error(secret.error().code, "app " + r.name + ": the client secret does not open");
     auth::JwtKey k;
     k.alg = auth::JwtAlg::HS256;
@@ -50,20 +118,48 @@ Result<App> AppStore::from_record(const store::AppRecord& r) {
   }
   boost::json::error_code ec;
   auto keys = boost::json::parse(r.client_public_keys_json.empty() ? "[]" : r.client_public_keys_json, ec);
-  if (ec || !keys.is_array()) return make_error("store_error", "app " + r.name + ": client public keys are corrupt");
+  if (ec || !keys.is_array()) return corrupt("client public keys are corrupt");
   for (const auto& v : keys.get_array()) {
     const auto* o = v.if_object();
     if (!o || !o->contains("alg") || !o->contains("pem") || !o->at("alg").is_string() || !o->at("pem").is_string())
-      return make_error("store_error", "app " + r.name + ": a client public key is corrupt");
+      return corrupt("a client public key is corrupt");
     auto pem = o->at("pem").get_string();
     auto key = crypto::PublicKey::from_pem(std::string_view(pem.data(), pem.size()));
-    if (!key) return make_error("store_error", "app " + r.name + ": a client public key does not parse");
+    if (!key) return corrupt("a client public key does not parse");
     auth::JwtKey k;
     k.alg = o->at("alg").get_string() == "EdDSA" ? auth::JwtAlg::EdDSA : auth::JwtAlg::ES256;
     if (auto* kid = o->if_contains("kid"); kid && kid->is_string()) k.kid = std::string(kid->get_string());
     k.public_key = *key;
     app.client_keys.push_back(std::move(k));
   }
+  auto secrets = boost::json::parse(r.app_secrets_json.empty() ? "[]" : r.app_secrets_json, ec);
+  if (ec || !secrets.is_array()) return corrupt("app secrets are corrupt");
+  for (const auto& v : secrets.get_array()) {
+    const auto* o = v.if_object();
+    if (!o || !o->contains("id") || !o->contains("sealed") || !o->at("id").is_string() || !o->at("sealed").is_string())
+      return corrupt("an app secret is corrupt");
+    std::string id(o->at("id").get_string());
+    auto sealed = crypto::base64_decode(std::string_view(o->at("sealed").get_string()));
+    if (!sealed) return corrupt("an app secret is corrupt");
+    auto secret = sealer_.open(r.id, *sealed, "apps/app_secret/" + id);
+    if (!secret) return make_error(secret.error().code, "app " + r.name + ": an app secret does not open");
+    AppSecret s;
+    s.id = id;
+    s.secret = std::move(*secret);
+    if (auto* c = o->if_contains("created_ms"); c && c->is_int64()) s.created_ms = c->get_int64();
+    app.secrets.push_back(std::move(s));
+  }
+  auto scopes = parse_scopes(r.scopes);
+  if (!scopes) return corrupt("scopes are corrupt");
+  app.scopes = *scopes;
+  app.namespaces = split_list(r.namespaces);
+  std::vector<auth::Cidr> blocks;
+  for (const auto& c : split_list(r.allowed_cidrs)) {
+    auto b = auth::parse_cidr(c);
+    if (!b) return corrupt("the IP allowlist is corrupt");
+    blocks.push_back(*b);
+  }
+  app.allowlist = auth::IpAllowlist(std::move(blocks));
   return app;
 }
 
@@ -80,31 +176,208 @@ Status AppStore::load() {
   return ok_status();
 }
 
-Result<CreatedApp> AppStore::create(const std::string& name) {
-  if (!valid_app_name(name))
-    return make_error("invalid_argument", "an app name is 1 to 64 characters of A-Z a-z 0-9 _ . -");
-  if (find_by_name(name)) return make_error("conflict", "an app named " + name + " exists already");
+void AppStore::commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail,
+                      bool is_delete) {
+  auto done = [this, r, then = std::move(then), fail = std::move(fail), is_delete](Status st) {
+    if (!st) {
+      end_change(r.id);
+      return fail(st.error());
+    }
+    if (is_delete) {
+      cache_.remove(r.id);
+      std::lock_guard lock(mu_);
+      std::erase_if(records_cache_, [&](const auto& x) { return x.id == r.id; });
+    } else {
+      auto app = from_record(r);
+      if (!app) {
+        end_change(r.id);
+        return fail(app.error());
+      }
+      cache_.put(std::move(*app));
+      std::lock_guard lock(mu_);
+      auto it = std::find_if(records_cache_.begin(), records_cache_.end(), [&](const auto& x) { return x.id == r.id; });
+      if (it == records_cache_.end()) records_cache_.push_back(r);
+      else *it = r;
+    }
+    end_change(r.id);
+    then();
+  };
+  if (is_delete) records_.delete_app(r.id, std::move(done));
+  else records_.put_app(r, std::move(done));
+}
+
+Result<store::AppRecord> AppStore::begin_change(const std::string& app) {
+  auto a = find(app);
+  if (!a) return make_error("not_found", "no such app");
+  std::lock_guard lock(mu_);
+  if (busy_.count(a->id)) return make_error("conflict", "another change to this app is under way; retry");
+  for (const auto& r : records_cache_) {
+    if (r.id != a->id) continue;
+    busy_.insert(r.id);
+    return r;
+  }
+  return make_error("not_found", "no such app");
+}
+
+void AppStore::end_change(const std::string& id) {
+  std::lock_guard lock(mu_);
+  busy_.erase(id);
+  creating_.erase(id);
+}
+
+void AppStore::create(AppOptions o, Done<CreatedApp> done) {
+  if (!valid_app_name(o.name))
+    return done(make_error("invalid_argument", "an app name is 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+  for (const auto& ns : o.namespaces)
+    if (ns != "*" && !valid_namespace_name(ns))
+      return done(make_error("invalid_argument", "'" + ns + "' is not a namespace name"));
+  std::vector<std::string> cidrs;
+  for (const auto& c : o.allowed_cidrs) {
+    auto b = auth::parse_cidr(c);
+    if (!b) return done(b.error());
+    cidrs.push_back(b->text());
+  }
+  if ((o.scopes & ~kAllScopes) != 0 || o.scopes == 0)
+    return done(make_error("invalid_argument", "an app needs at least one scope of publish, otp, kms, admin"));
   store::AppRecord r;
   r.id = "app_" + crypto::random_hex(8);
   r.key = "hk_" + crypto::random_hex(12);
-  r.name = name;
+  r.name = o.name;
   r.status = "active";
   r.created_ms = unix_ms();
-  unsigned char raw[32];
-  crypto::random_bytes(raw, sizeof raw);
-  std::string client_secret = crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
-  r.client_secret_sealed = sealer_.seal(r.id, client_secret, associated(std::string(kClientSecretField)));
-  r.client_public_keys_json = "[]";
-  auto st = store::wait_for([&](store::Completion done) { records_.put_app(r, std::move(done)); });
-  if (!st) return st.error();
-  auto app = from_record(r);
-  if (!app) return app.error();
-  cache_.put(*app);
+  boost::json::array keys;
+  for (const auto& pem : o.client_public_keys_pem) {
+    auto key = crypto::PublicKey::from_pem(pem);
+    if (!key)
+      return done(make_error("invalid_argument", "a client public key is not an Ed25519 or P-256 PEM public key"));
+    boost::json::object k;
+    k["alg"] = key->kind() == crypto::KeyKind::Ed25519 ? "EdDSA" : "ES256";
+    k["kid"] = "k" + std::to_string(keys.size() + 1);
+    k["pem"] = key->to_pem();
+    keys.push_back(std::move(k));
+  }
+  r.client_public_keys_json = boost::json::serialize(keys);
+  r.jwt_audience = o.jwt_audience;
+  r.jwt_issuer = o.jwt_issuer;
+  r.require_exp = o.require_exp;
+  r.scopes = scopes_text(o.scopes);
+  r.namespaces = join_list(o.namespaces);
+  r.allowed_cidrs = join_list(cidrs);
+  r.rate_limit = o.rate_limit;
+  std::string client_secret = random_token("", 32);
+  r.client_secret_sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+  std::string secret_id = "s" + crypto::random_hex(4);
+  std::string app_secret = random_token("as_", 36);
+  boost::json::array secrets;
+  secrets.push_back(boost::json::object{
+      {"id", secret_id}, {"sealed", seal_secret(r.id, secret_id, app_secret)}, {"created_ms", r.created_ms}});
+  r.app_secrets_json = boost::json::serialize(secrets);
   {
     std::lock_guard lock(mu_);
-    records_cache_.push_back(r);
+    for (const auto& x : records_cache_)
+      if (x.name == o.name) return done(make_error("conflict", "an app named " + o.name + " exists already"));
+    for (const auto& [id, name] : creating_)
+      if (name == o.name) return done(make_error("conflict", "an app named " + o.name + " is being created"));
+    creating_[r.id] = o.name;
+    busy_.insert(r.id);
   }
-  return CreatedApp{cache_.find_by_id(r.id), std::move(client_secret)};
+  std::string id = r.id;
+  auto shared_done = std::make_shared<Done<CreatedApp>>(std::move(done));
+  commit(
+      std::move(r),
+      [this, id, secret_id, app_secret, client_secret, shared_done] {
+        (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, app_secret, client_secret});
+      },
+      [shared_done](Error e) { (*shared_done)(std::move(e)); });
+}
+
+void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
+  auto rec = begin_change(app);
+  if (!rec) return done(rec.error());
+  store::AppRecord r = std::move(*rec);
+  boost::json::error_code ec;
+  auto secrets = boost::json::parse(r.app_secrets_json, ec);
+  if (ec || !secrets.is_array()) {
+    end_change(r.id);
+    return done(make_error("store_error", "the app's secrets are corrupt"));
+  }
+  if (secrets.get_array().size() >= 2) {
+    end_change(r.id);
+    return done(make_error("too_many_secrets", "the app has two active secrets; revoke one first"));
+  }
+  std::string secret_id = "s" + crypto::random_hex(4);
+  std::string secret = random_token("as_", 36);
+  secrets.get_array().push_back(boost::json::object{
+      {"id", secret_id}, {"sealed", seal_secret(r.id, secret_id, secret)}, {"created_ms", unix_ms()}});
+  r.app_secrets_json = boost::json::serialize(secrets);
+  auto shared_done = std::make_shared<Done<NewSecret>>(std::move(done));
+  commit(
+      std::move(r), [secret_id, secret, shared_done] { (*shared_done)(NewSecret{secret_id, secret}); },
+      [shared_done](Error e) { (*shared_done)(std::move(e)); });
+}
+
+void AppStore::revoke_secret(const std::string& app, const std::string& secret_id, Done<Ok> done) {
+  auto rec = begin_change(app);
+  if (!rec) return done(rec.error());
+  store::AppRecord r = std::move(*rec);
+  boost::json::error_code ec;
+  auto secrets = boost::json::parse(r.app_secrets_json, ec);
+  if (ec || !secrets.is_array()) {
+    end_change(r.id);
+    return done(make_error("store_error", "the app's secrets are corrupt"));
+  }
+  auto& arr = secrets.get_array();
+  auto it = std::find_if(arr.begin(), arr.end(), [&](const boost::json::value& v) {
+    return v.is_object() && v.get_object().contains("id") && v.get_object().at("id") == secret_id.c_str();
+  });
+  if (it == arr.end()) {
+    end_change(r.id);
+    return done(make_error("not_found", "the app has no secret with this id"));
+  }
+  if (arr.size() == 1) {
+    end_change(r.id);
+    return done(make_error("last_secret", "this is the app's only secret; rotate first"));
+  }
+  arr.erase(it);
+  r.app_secrets_json = boost::json::serialize(secrets);
+  auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
+  commit(
+      std::move(r), [shared_done] { (*shared_done)(Ok{}); }, [shared_done](Error e) { (*shared_done)(std::move(e)); });
+}
+
+void AppStore::set_status(const std::string& app, AppStatus status, Done<Ok> done) {
+  auto rec = begin_change(app);
+  if (!rec) return done(rec.error());
+  store::AppRecord r = std::move(*rec);
+  r.status = status == AppStatus::Active ? "active" : "suspended";
+  auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
+  commit(
+      std::move(r), [shared_done] { (*shared_done)(Ok{}); }, [shared_done](Error e) { (*shared_done)(std::move(e)); });
+}
+
+void AppStore::remove(const std::string& app, Done<Ok> done) {
+  auto rec = begin_change(app);
+  if (!rec) return done(rec.error());
+  auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
+  commit(
+      std::move(*rec), [shared_done] { (*shared_done)(Ok{}); },
+      [shared_done](Error e) { (*shared_done)(std::move(e)); }, true);
+}
+
+Result<CreatedApp> AppStore::create(const AppOptions& options) {
+  return wait_result<CreatedApp>([&](Done<CreatedApp> d) { create(options, std::move(d)); });
+}
+Result<NewSecret> AppStore::rotate_secret(const std::string& app) {
+  return wait_result<NewSecret>([&](Done<NewSecret> d) { rotate_secret(app, std::move(d)); });
+}
+Status AppStore::revoke_secret(const std::string& app, const std::string& secret_id) {
+  return wait_result<Ok>([&](Done<Ok> d) { revoke_secret(app, secret_id, std::move(d)); });
+}
+Status AppStore::set_status(const std::string& app, AppStatus status) {
+  return wait_result<Ok>([&](Done<Ok> d) { set_status(app, status, std::move(d)); });
+}
+Status AppStore::remove(const std::string& app) {
+  return wait_result<Ok>([&](Done<Ok> d) { remove(app, std::move(d)); });
 }
 
 std::vector<std::shared_ptr<const App>> AppStore::list() const {
@@ -113,6 +386,12 @@ std::vector<std::shared_ptr<const App>> AppStore::list() const {
   for (const auto& r : records_cache_)
     if (auto a = cache_.find_by_id(r.id)) out.push_back(std::move(a));
   return out;
+}
+
+std::shared_ptr<const App> AppStore::find(std::string_view s) const {
+  if (auto a = cache_.find_by_id(s)) return a;
+  if (auto a = cache_.find_by_key(s)) return a;
+  return find_by_name(s);
 }
 
 std::shared_ptr<const App> AppStore::find_by_name(std::string_view name) const {
@@ -126,7 +405,7 @@ Result<std::string> AppStore::client_secret(const App& app) {
   std::lock_guard lock(mu_);
   for (const auto& r : records_cache_) {
     if (r.id != app.id) continue;
-    auto s = sealer_.open(r.id, r.client_secret_sealed, associated(std::string(kClientSecretField)));
+    auto s = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!s) return s.error();
     return std::string(s->view());
   }

@@ -1,7 +1,14 @@
 // The apps of this installation: kept in the store (secrets sealed), served from memory.
+// Changes are written first and take effect in memory once durable; they complete
+// through a callback (which may run on the store's writer thread), with blocking
+// wrappers for the CLI.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -11,11 +18,34 @@
 
 namespace herald::apps {
 
+// What a new app is created with.
+struct AppOptions {
+  std::string name;
+  std::vector<std::string> client_public_keys_pem;  // Ed25519 or P-256 "PUBLIC KEY" PEM, for EdDSA / ES256 tokens
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool require_exp = false;
+  unsigned scopes = kScopePublish;
+  std::vector<std::string> namespaces{"*"};
+  std::vector<std::string> allowed_cidrs;
+  std::uint32_t rate_limit = 1000;  // server-API requests per second; 0 = no cap
+};
+
 // A new app's secrets, shown once: the store keeps them only sealed.
 struct CreatedApp {
   std::shared_ptr<const App> app;
-  std::string client_secret;  // the HS256 key for client JWTs (its UTF-8 bytes are the key)
+  std::string app_secret_id;
+  std::string app_secret;     // HMAC key of signed server-API requests
+  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key)
 };
+
+struct NewSecret {
+  std::string id;
+  std::string secret;
+};
+
+template <class T>
+using Done = std::function<void(Result<T>)>;
 
 class AppStore final : public AppDirectory {
  public:
@@ -23,12 +53,28 @@ class AppStore final : public AppDirectory {
 
   // Reads every app into memory; fails if a stored secret does not open.
   Status load();
-  // Creates an app named `name` (1..64 chars of [A-Za-z0-9_.-]) with a fresh AppKey and
-  // client secret. Blocks until durable: not for I/O threads. "conflict" if the name is taken.
-  Result<CreatedApp> create(const std::string& name);
+
+  // Error codes: "invalid_argument" (bad name, key, CIDR, scope, namespace), "conflict"
+  // (name taken, or another change to the same app under way), "not_found",
+  // "too_many_secrets" (rotate with two active), "last_secret" (revoke the only one).
+  void create(AppOptions options, Done<CreatedApp> done);
+  void rotate_secret(const std::string& app, Done<NewSecret> done);
+  void revoke_secret(const std::string& app, const std::string& secret_id, Done<Ok> done);
+  void set_status(const std::string& app, AppStatus status, Done<Ok> done);
+  void remove(const std::string& app, Done<Ok> done);
+
+  // Blocking forms, for the CLI and start-up (never on an I/O thread).
+  Result<CreatedApp> create(const AppOptions& options);
+  Result<NewSecret> rotate_secret(const std::string& app);
+  Status revoke_secret(const std::string& app, const std::string& secret_id);
+  Status set_status(const std::string& app, AppStatus status);
+  Status remove(const std::string& app);
+
   std::vector<std::shared_ptr<const App>> list() const;
+  // By id, AppKey or name.
+  std::shared_ptr<const App> find(std::string_view id_key_or_name) const;
   std::shared_ptr<const App> find_by_name(std::string_view name) const;
-  // The app's client secret, unsealed (for the development banner).
+  // The app's client secret, unsealed (for the development banner and `herald token`).
   Result<std::string> client_secret(const App& app);
 
   std::shared_ptr<const App> find_by_key(std::string_view key) const override { return cache_.find_by_key(key); }
@@ -36,12 +82,20 @@ class AppStore final : public AppDirectory {
 
  private:
   Result<App> from_record(const store::AppRecord& r);
+  // Finds the record, marks the app busy, and returns a copy to change; "conflict" if busy.
+  Result<store::AppRecord> begin_change(const std::string& app);
+  void end_change(const std::string& id);
+  // Writes `r`; on success updates the caches and calls `then`, else `fail`.
+  void commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
+  std::string seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
 
   store::AppRecords& records_;
   kms::Sealer& sealer_;
   MemoryAppDirectory cache_;
   mutable std::mutex mu_;
   std::vector<store::AppRecord> records_cache_;
+  std::set<std::string> busy_;       // app ids with a change under way
+  std::map<std::string, std::string> creating_;  // id -> name of apps being created
 };
 
 bool valid_app_name(std::string_view name);

@@ -24,9 +24,15 @@ constexpr std::size_t kMaxJsonDepth = 16;
 constexpr std::size_t kMaxSubBytes = 128;
 constexpr std::size_t kMaxInfoBytes = 1024;
 
-Error malformed(std::string message) { return make_error("token_malformed", std::move(message)); }
-Error alg_not_allowed(std::string message) { return make_error("token_alg_not_allowed", std::move(message)); }
-Error claim_invalid(std::string message) { return make_error("token_claim_invalid", std::move(message)); }
+Error malformed(std::string message) {
+  return make_error("token_malformed", std::move(message));
+}
+Error alg_not_allowed(std::string message) {
+  return make_error("token_alg_not_allowed", std::move(message));
+}
+Error claim_invalid(std::string message) {
+  return make_error("token_claim_invalid", std::move(message));
+}
 
 const char* alg_name(JwtAlg alg) {
   switch (alg) {
@@ -48,7 +54,9 @@ std::optional<JwtAlg> alg_from_name(std::string_view name) {
   return std::nullopt;
 }
 
-std::string_view view_of(const json::string& s) { return {s.data(), s.size()}; }
+std::string_view view_of(const json::string& s) {
+  return {s.data(), s.size()};
+}
 
 bool equals_ignoring_case(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -275,8 +283,8 @@ std::string signing_input(JwtAlg alg, std::string_view payload_json, std::string
 Result<JwtClaims> verify_jwt(std::string_view token, std::span<const JwtKey> keys, const JwtPolicy& policy,
                              std::int64_t now) {
   if (token.size() > policy.max_token_bytes) {
-    return make_error("token_too_large", "the token is larger than " + std::to_string(policy.max_token_bytes) +
-                                             " bytes");
+    return make_error("token_too_large",
+                      "the token is larger than " + std::to_string(policy.max_token_bytes) + " bytes");
   }
 
   // Structure. An empty signature part is left to the later steps, so that alg "none"

@@ -13,5 +13,7 @@ namespace herald::cli {
 // Registers `serve`; the returned function runs it once the command line is parsed.
 std::function<int()> add_serve(CLI::App& app);
 std::function<int()> add_version(CLI::App& app);
+std::function<int()> add_app(CLI::App& app);
+std::function<int()> add_token(CLI::App& app);
 
 }  // namespace herald::cli

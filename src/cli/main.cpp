@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("herald ") + HERALD_VERSION);
   std::function<int()> run_serve = herald::cli::add_serve(app);
   std::function<int()> run_version = herald::cli::add_version(app);
+  std::function<int()> run_app = herald::cli::add_app(app);
+  std::function<int()> run_token = herald::cli::add_token(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -19,6 +21,8 @@ int main(int argc, char** argv) {
   try {
     if (app.got_subcommand("serve")) return run_serve();
     if (app.got_subcommand("version")) return run_version();
+    if (app.got_subcommand("app")) return run_app();
+    if (app.got_subcommand("token")) return run_token();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herald: %s\n", e.what());
     return 1;

@@ -12,7 +12,15 @@
 
 #include <fstream>
 
+#include "api/admin_routes.h"
+#include "api/idempotency.h"
 #include "api/router.h"
+#include "api/server_auth.h"
+#include "api/server_routes.h"
+#include "auth/rate_limiter.h"
+#include "auth/replay_guard.h"
+#include "crypto/encoding.h"
+#include "crypto/hash.h"
 #include "apps/app_store.h"
 #include "auth/jwt.h"
 #include "kms/sealer.h"
@@ -120,28 +128,70 @@ Status ensure_instance_id(store::Store& s) {
   return store::wait_for([&](store::Completion done) { s.put_meta("instance_id", id, std::move(done)); });
 }
 
-// Development mode's demo app: created once, its credentials written to
-// <data_dir>/dev-app.json (0600) for tools and printed on every start.
-Result<apps::CreatedApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_dir) {
-  apps::CreatedApp demo;
-  if (auto existing = apps.find_by_name("demo")) {
-    auto secret = apps.client_secret(*existing);
-    if (!secret) return secret.error();
-    demo = apps::CreatedApp{existing, std::move(*secret)};
-  } else {
-    auto created = apps.create("demo");
+// Development mode's demo app: created once (every scope, no rate cap), its
+// credentials written to <data_dir>/dev-app.json (0600) for tools and printed on every
+// start.
+struct DemoApp {
+  std::shared_ptr<const apps::App> app;
+  std::string app_secret;
+  std::string client_secret;
+};
+
+Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_dir) {
+  auto existing = apps.find_by_name("demo");
+  if (!existing) {
+    apps::AppOptions opts;
+    opts.name = "demo";
+    opts.scopes = apps::kAllScopes;
+    opts.rate_limit = 0;
+    auto created = apps.create(opts);
     if (!created) return created.error();
-    demo = std::move(*created);
+    existing = created->app;
   }
+  DemoApp demo{existing, {}, {}};
+  if (!existing->secrets.empty()) demo.app_secret = std::string(existing->secrets.front().secret.view());
+  for (const auto& k : existing->client_keys)
+    if (k.alg == auth::JwtAlg::HS256) demo.client_secret = std::string(k.secret.view());
   std::string path = data_dir + "/dev-app.json";
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return make_error("dev_app_failed", "cannot write " + path);
   std::string body = "{\"app_id\":\"" + demo.app->id + "\",\"app_key\":\"" + demo.app->key +
-                     "\",\"name\":\"demo\",\"client_secret\":\"" + demo.client_secret + "\"}\n";
+                     "\",\"name\":\"demo\",\"app_secret\":\"" + demo.app_secret + "\",\"client_secret\":\"" +
+                     demo.client_secret + "\"}\n";
   bool ok = ::write(fd, body.data(), body.size()) == static_cast<ssize_t>(body.size());
   ::close(fd);
   if (!ok) return make_error("dev_app_failed", "cannot write " + path);
   return demo;
+}
+
+// The admin token: made at first start, written once to <data_dir>/admin.token (0600)
+// for the operator to move somewhere safe; the store keeps only its SHA-256.
+Result<std::string> ensure_admin_token(store::Store& db, const std::string& data_dir, std::string& token_out) {
+  auto existing = db.get_meta("admin_token_sha256");
+  if (!existing) return existing.error();
+  std::string path = data_dir + "/admin.token";
+  if (existing->has_value()) {
+    auto digest = crypto::hex_decode(**existing);
+    if (!digest || digest->size() != 32) return make_error("store_error", "the stored admin token hash is corrupt");
+    std::ifstream f(path);
+    std::getline(f, token_out);
+    return *digest;
+  }
+  unsigned char raw[32];
+  crypto::random_bytes(raw, sizeof raw);
+  token_out = "hat_" + crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+  std::string digest = crypto::sha256(token_out);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return make_error("admin_token_failed", "cannot create " + path);
+  std::string line = token_out + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!ok) return make_error("admin_token_failed", "cannot write " + path);
+  auto st = store::wait_for(
+      [&](store::Completion done) { db.put_meta("admin_token_sha256", crypto::hex_encode(digest), std::move(done)); });
+  if (!st) return st.error();
+  log::warn("admin_token_created", {{"path", path}, {"message", "move it somewhere safe and delete the file"}});
+  return digest;
 }
 
 int serve(ServeOptions& o) {
@@ -196,7 +246,13 @@ int serve(ServeOptions& o) {
     log::error("apps_load_failed", {{"error", st.error().message}});
     return 1;
   }
-  std::optional<apps::CreatedApp> demo;
+  std::string admin_token;
+  auto admin_digest = ensure_admin_token(*db, cfg.store.data_dir, admin_token);
+  if (!admin_digest) {
+    log::error("admin_token_failed", {{"error", admin_digest.error().message}});
+    return 1;
+  }
+  std::optional<DemoApp> demo;
   if (o.dev) {
     auto d = ensure_demo_app(apps, cfg.store.data_dir);
     if (!d) {
@@ -226,6 +282,19 @@ int serve(ServeOptions& o) {
                                      HERALD_VERSION});
   router.add_websocket("/ws");
 
+  auto nonces = auth::make_memory_nonce_store(cfg.api.replay_max_nonces, 2 * cfg.api.signature_window.count());
+  auto rates = auth::make_memory_rate_limiter(100'000);
+  api::ServerAuth server_auth(cfg, apps, *nonces, *rates, registry);
+  api::IdempotencyCache idempotency(cfg.api.idempotency_max_keys, cfg.api.idempotency_ttl.count());
+  push::Hub* hub_for_admin = nullptr;  // set once the hub exists, before the gateway starts
+  api::add_admin_routes(router, api::AdminRoutesDeps{&apps, *admin_digest, [&hub_for_admin](const std::string& id) {
+                                                       if (hub_for_admin)
+                                                         hub_for_admin->disconnect_app(
+                                                             id, push::close_code::kDisconnectedByServer, "app_disabled");
+                                                     }});
+  if (!cfg.api.require_signature)
+    log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
+
   std::unique_ptr<push::Hub> hub;
   push::ProtocolMetrics protocol_metrics(registry);
   std::unique_ptr<push::ClientContext> client_ctx;
@@ -235,6 +304,8 @@ int serve(ServeOptions& o) {
     client_ctx = std::make_unique<push::ClientContext>(
         push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION});
     gateway->attach_push(client_ctx.get());
+    api::add_server_routes(router, api::ServerRoutesDeps{&server_auth, hub.get(), &idempotency});
+    hub_for_admin = hub.get();
     gateway->start();
   } catch (const std::exception& e) {
     log::error("gateway_start_failed", {{"error", e.what()}});
@@ -252,10 +323,12 @@ int serve(ServeOptions& o) {
         crypto::SecretBytes(std::string_view(demo->client_secret)));
     std::printf("\nHerald is serving at %s (development mode)\n  health:    %s/healthz\n  metrics:   %s/metrics\n"
                 "  websocket: %s\n\nDemo app (credentials also in %s/dev-app.json):\n"
-                "  app key:       %s\n  client secret: %s   (HS256 key for client JWTs)\n"
-                "  sample client token (user demo-user, 24 h):\n    %s\n\n  stop with Ctrl-C\n\n",
+                "  app key:       %s\n  app secret:    %s   (signs server-API requests)\n"
+                "  client secret: %s   (HS256 key for client JWTs)\n"
+                "  sample client token (user demo-user, 24 h):\n    %s\n\nAdmin token: %s\n\n  stop with Ctrl-C\n\n",
                 url.c_str(), url.c_str(), url.c_str(), ws_url.c_str(), cfg.store.data_dir.c_str(),
-                demo->app->key.c_str(), demo->client_secret.c_str(), sample.c_str());
+                demo->app->key.c_str(), demo->app_secret.c_str(), demo->client_secret.c_str(), sample.c_str(),
+                admin_token.empty() ? "(not available: admin.token was removed)" : admin_token.c_str());
     std::fflush(stdout);
   }
 

@@ -164,6 +164,17 @@ std::vector<ConfigKey> build_keys() {
                            [](auto& c) -> auto& { return c.push.jwt_max_skew; }, Millis(0)));
   k.push_back(uint_key("push.max_token_bytes", "Largest JWT accepted; larger ones are refused unread.",
                        [](auto& c) -> auto& { return c.push.max_token_bytes; }, 256, 1 << 20));
+  k.push_back(bool_key("api.require_signature",
+                       "Require signed server-API requests. false is refused without --dev (for benchmarks).",
+                       [](auto& c) -> auto& { return c.api.require_signature; }));
+  k.push_back(duration_key("api.signature_window", "How far a signed request's timestamp may be from the server clock.",
+                           [](auto& c) -> auto& { return c.api.signature_window; }, Millis(1000)));
+  k.push_back(uint_key("api.replay_max_nonces", "Nonces remembered at once for replay protection.",
+                       [](auto& c) -> auto& { return c.api.replay_max_nonces; }, 1000, 100'000'000));
+  k.push_back(duration_key("api.idempotency_ttl", "How long a publish idempotency key is remembered.",
+                           [](auto& c) -> auto& { return c.api.idempotency_ttl; }, Millis(1000)));
+  k.push_back(uint_key("api.idempotency_max_keys", "Idempotency keys remembered at once (oldest forgotten first).",
+                       [](auto& c) -> auto& { return c.api.idempotency_max_keys; }, 100, 100'000'000));
   return k;
 }
 
@@ -377,6 +388,8 @@ Status validate(const Config& cfg, bool dev) {
   if (cfg.store.data_dir.empty()) return make_error("invalid_config", "store.data_dir must not be empty");
   if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
     return make_error("invalid_config", "timeouts must be at least 50ms");
+  if (!cfg.api.require_signature && !dev)
+    return make_error("invalid_config", "api.require_signature = false is only allowed with --dev");
   if (cfg.push.max_publication_bytes + 256 > cfg.push.send_queue_max_bytes)
     return make_error("invalid_config", "push.send_queue_max_bytes must exceed push.max_publication_bytes");
   return ok_status();

@@ -72,6 +72,14 @@ struct PushConfig {
   std::uint64_t max_token_bytes = 8192;
 };
 
+struct ApiConfig {
+  bool require_signature = true;   // false only with --dev, to measure what signing costs
+  Millis signature_window{300'000};
+  std::uint64_t replay_max_nonces = 1'000'000;
+  Millis idempotency_ttl{86'400'000};
+  std::uint64_t idempotency_max_keys = 100'000;
+};
+
 struct Config {
   Config();  // adds the `default` namespace
   ServerConfig server;
@@ -79,6 +87,7 @@ struct Config {
   LogConfig log;
   StoreConfig store;
   PushConfig push;
+  ApiConfig api;
   std::map<std::string, NamespaceConfig> namespaces;
 };
 

@@ -23,7 +23,9 @@ void require_key_size(const SecretBytes& key) {
   if (key.size() != kAeadKeyBytes) throw std::invalid_argument("AES-256-GCM needs a 32-byte key");
 }
 
-const unsigned char* bytes_of(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+const unsigned char* bytes_of(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
 
 // EVP takes int lengths: feed longer inputs in pieces. With `out` null the input is AAD.
 bool update(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, std::string_view in) {
@@ -83,8 +85,7 @@ Result<SecretBytes> aead_open(const SecretBytes& key, std::string_view sealed, s
   int final_len = 0;
   if (EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key.data(), bytes_of(nonce)) != 1 ||
       EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kAeadTagBytes), tag.data()) != 1 ||
-      !update(ctx.get(), false, nullptr, associated_data) ||
-      !update(ctx.get(), false, plaintext.data(), ciphertext) ||
+      !update(ctx.get(), false, nullptr, associated_data) || !update(ctx.get(), false, plaintext.data(), ciphertext) ||
       EVP_DecryptFinal_ex(ctx.get(), final_block, &final_len) != 1) {
     return decrypt_failed();  // `plaintext` (unauthenticated bytes) is wiped on return
   }

@@ -86,14 +86,18 @@ int hex_value(char c) {
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) { return encode(bytes, kBase64UrlAlphabet, false); }
+std::string base64url_encode(std::string_view bytes) {
+  return encode(bytes, kBase64UrlAlphabet, false);
+}
 
 std::optional<std::string> base64url_decode(std::string_view text) {
   // '=' is outside the url alphabet's table, so padded input is refused there.
   return decode_unpadded(text, kBase64UrlDecode);
 }
 
-std::string base64_encode(std::string_view bytes) { return encode(bytes, kBase64Alphabet, true); }
+std::string base64_encode(std::string_view bytes) {
+  return encode(bytes, kBase64Alphabet, true);
+}
 
 std::optional<std::string> base64_decode(std::string_view text) {
   if (text.size() % 4 != 0) return std::nullopt;

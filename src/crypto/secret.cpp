@@ -35,7 +35,9 @@ SecretBytes& SecretBytes::operator=(const SecretBytes& o) {
   return *this;
 }
 
-SecretBytes::SecretBytes(SecretBytes&& o) noexcept : v_(std::move(o.v_)) { o.v_.clear(); }
+SecretBytes::SecretBytes(SecretBytes&& o) noexcept : v_(std::move(o.v_)) {
+  o.v_.clear();
+}
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   if (this != &o) {
@@ -46,7 +48,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
   return *this;
 }
 
-SecretBytes::~SecretBytes() { wipe(v_); }
+SecretBytes::~SecretBytes() {
+  wipe(v_);
+}
 
 void SecretBytes::clear() {
   wipe(v_);

@@ -35,7 +35,9 @@ using Bn = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
 
 // Refuses to prompt for a passphrase: without this, OpenSSL reads an encrypted PEM's
 // passphrase from the terminal.
-int no_passphrase(char*, int, int, void*) { return -1; }
+int no_passphrase(char*, int, int, void*) {
+  return -1;
+}
 
 // Failed parses and verifications leave entries on the thread's OpenSSL error queue;
 // a later TLS call on the same thread would misread them as its own.
@@ -86,7 +88,9 @@ std::string drain(BIO* bio) {
   return len > 0 ? std::string(data, static_cast<std::size_t>(len)) : std::string();
 }
 
-const EVP_MD* digest_for(KeyKind kind) { return kind == KeyKind::EcP256 ? EVP_sha256() : nullptr; }
+const EVP_MD* digest_for(KeyKind kind) {
+  return kind == KeyKind::EcP256 ? EVP_sha256() : nullptr;
+}
 
 // r || s (fixed width, big-endian) to DER ECDSA-Sig-Value. Returns "" if the input
 // cannot be a P-256 signature.

@@ -41,6 +41,8 @@ std::string remote_of(const tcp::socket& s) {
   error_code ec;
   auto ep = s.remote_endpoint(ec);
   if (ec) return "unknown";
+  // IPv6 in brackets, so that the port is unambiguous ("[::1]:443").
+  if (ep.address().is_v6()) return "[" + ep.address().to_string() + "]:" + std::to_string(ep.port());
   return ep.address().to_string() + ":" + std::to_string(ep.port());
 }
 
@@ -174,6 +176,7 @@ class HttpSession final : public SessionBase {
     areq.tls = kIsTls<Stream>;
 
     api::Match m = st_.router.match(areq.method, areq.path);
+    areq.params = std::move(m.params);
     std::string label(m.label);
     api::Response res;
     if (!m.route) {

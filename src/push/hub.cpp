@@ -331,6 +331,25 @@ std::size_t Hub::disconnect_user(std::string_view app_id, std::string_view user,
   return conns.size();
 }
 
+std::size_t Hub::disconnect_app(std::string_view app_id, int code, std::string reason) {
+  auto& im = *impl_;
+  std::vector<std::pair<std::size_t, std::string>> conns;
+  {
+    std::string prefix = std::string(app_id) + '\x1f';
+    std::lock_guard lock(im.users_mu);
+    for (const auto& [key, list] : im.users)
+      if (key.compare(0, prefix.size(), prefix) == 0) conns.insert(conns.end(), list.begin(), list.end());
+  }
+  for (auto& [shard, client_id] : conns) {
+    im.executor.post(shard, [&im, shard = shard, id = client_id, code, reason] {
+      auto& clients = im.shards[shard]->clients;
+      auto it = clients.find(id);
+      if (it != clients.end()) it->second->disconnect(code, reason);
+    });
+  }
+  return conns.size();
+}
+
 Result<SubscribeResult> Hub::subscribe(std::size_t shard, Subscriber* sub, const ClientIdentity& who,
                                        const ChannelName& channel, const std::optional<Since>& since,
                                        SubscriptionSlot& slot) {

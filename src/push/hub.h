@@ -149,6 +149,8 @@ class Hub {
   Result<PresenceStats> presence_stats(std::string_view app_id, const ChannelName& channel);
   // Closes every connection of the user on this node; returns how many were asked.
   std::size_t disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason);
+  // Closes every connection of the app on this node (the app was suspended or deleted).
+  std::size_t disconnect_app(std::string_view app_id, int code, std::string reason);
 
   // Drops expired history and forgets idle channels; the hub's own thread calls it
   // every second, tests call it directly with a chosen clock.

@@ -25,6 +25,11 @@ struct AppRecord {
   std::string jwt_audience;
   std::string jwt_issuer;
   bool require_exp = false;
+  std::string app_secrets_json;  // [{"id":"...","sealed":"<base64>","created_ms":N}]
+  std::string scopes;            // "publish,otp"
+  std::string namespaces;        // "*" or "chat,news"
+  std::string allowed_cidrs;     // "10.0.0.0/8,2001:db8::/32" or ""
+  std::uint32_t rate_limit = 0;
 };
 
 class AppRecords {

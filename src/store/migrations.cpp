@@ -25,6 +25,12 @@ constexpr Migration kSqlite[] = {
      "  jwt_issuer TEXT NOT NULL,\n"
      "  require_exp INTEGER NOT NULL\n"
      ") STRICT;"},
+    {3, "app_server_api",
+     "ALTER TABLE apps ADD COLUMN app_secrets TEXT NOT NULL DEFAULT '[]';\n"
+     "ALTER TABLE apps ADD COLUMN scopes TEXT NOT NULL DEFAULT 'publish';\n"
+     "ALTER TABLE apps ADD COLUMN namespaces TEXT NOT NULL DEFAULT '*';\n"
+     "ALTER TABLE apps ADD COLUMN allowed_cidrs TEXT NOT NULL DEFAULT '';\n"
+     "ALTER TABLE apps ADD COLUMN rate_limit INTEGER NOT NULL DEFAULT 0;"},
 };
 }  // namespace
 

@@ -192,7 +192,8 @@ Result<std::vector<AppRecord>> SqliteStore::load_apps() {
   Stmt q;
   if (sqlite3_prepare_v2(reader_db_,
                          "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
-                         "jwt_issuer, require_exp FROM apps ORDER BY created_ms, id;",
+                         "jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit FROM apps "
+                         "ORDER BY created_ms, id;",
                          -1, &q.s, nullptr) != SQLITE_OK)
     return db_error(reader_db_, "load_apps");
   auto text = [&](int col) {
@@ -213,6 +214,11 @@ Result<std::vector<AppRecord>> SqliteStore::load_apps() {
     r.jwt_audience = text(7);
     r.jwt_issuer = text(8);
     r.require_exp = sqlite3_column_int(q.s, 9) != 0;
+    r.app_secrets_json = text(10);
+    r.scopes = text(11);
+    r.namespaces = text(12);
+    r.allowed_cidrs = text(13);
+    r.rate_limit = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 14));
     out.push_back(std::move(r));
   }
   if (rc != SQLITE_DONE) return db_error(reader_db_, "load_apps");
@@ -225,11 +231,15 @@ void SqliteStore::put_app(AppRecord app, Completion done) {
         Stmt s;
         if (sqlite3_prepare_v2(db,
                                "INSERT INTO apps(id, key, name, status, created_ms, client_secret, client_public_keys, "
-                               "jwt_audience, jwt_issuer, require_exp) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                               "jwt_audience, jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, "
+                               "rate_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                                "ON CONFLICT(id) DO UPDATE SET key=excluded.key, name=excluded.name, "
                                "status=excluded.status, client_secret=excluded.client_secret, "
                                "client_public_keys=excluded.client_public_keys, jwt_audience=excluded.jwt_audience, "
-                               "jwt_issuer=excluded.jwt_issuer, require_exp=excluded.require_exp;",
+                               "jwt_issuer=excluded.jwt_issuer, require_exp=excluded.require_exp, "
+                               "app_secrets=excluded.app_secrets, scopes=excluded.scopes, "
+                               "namespaces=excluded.namespaces, allowed_cidrs=excluded.allowed_cidrs, "
+                               "rate_limit=excluded.rate_limit;",
                                -1, &s.s, nullptr) != SQLITE_OK)
           return db_error(db, "put_app");
         auto bind = [&](int i, const std::string& v) {
@@ -246,6 +256,11 @@ void SqliteStore::put_app(AppRecord app, Completion done) {
         bind(8, app.jwt_audience);
         bind(9, app.jwt_issuer);
         sqlite3_bind_int(s.s, 10, app.require_exp ? 1 : 0);
+        bind(11, app.app_secrets_json);
+        bind(12, app.scopes);
+        bind(13, app.namespaces);
+        bind(14, app.allowed_cidrs);
+        sqlite3_bind_int64(s.s, 15, app.rate_limit);
         int rc = sqlite3_step(s.s);
         if (rc == SQLITE_CONSTRAINT)
           return make_error("conflict", "another app has this key or name");

@@ -1,0 +1,193 @@
+// Admin routes. The token is compared as a SHA-256 digest in constant time; changes to
+// apps complete once durable, so these routes answer asynchronously.
+#include "api/admin_routes.h"
+
+#include <boost/json.hpp>
+
+#include "api/app_view.h"
+#include "api/errors.h"
+#include "apps/app_store.h"
+#include "crypto/hash.h"
+#include "crypto/secret.h"
+
+namespace herald::api {
+namespace {
+
+namespace json = boost::json;
+
+Response ok_json(int status, const json::value& v) { return Response{status, "application/json", json::serialize(v), {}}; }
+
+Response fail(const Request& req, const Error& e) {
+  std::string_view code = e.code;
+  if (code == "not_found") code = "app_not_found";
+  if (!find_error(code)) code = "internal";
+  return error_response(code, req.request_id, e.message);
+}
+
+bool authorized(const Request& req, const std::string& digest) {
+  std::string_view h = req.header("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer || digest.empty()) return false;
+  return crypto::ct_equal(crypto::sha256(h.substr(kBearer.size())), digest);
+}
+
+std::vector<std::string> strings_of(const json::value* v, bool& ok) {
+  std::vector<std::string> out;
+  ok = true;
+  if (!v) return out;
+  if (v->is_string()) {  // "a,b" is accepted as well as ["a","b"]
+    std::string_view s = v->get_string();
+    std::size_t start = 0;
+    while (start <= s.size()) {
+      auto comma = s.find(',', start);
+      auto item = s.substr(start, comma == std::string_view::npos ? s.npos : comma - start);
+      if (!item.empty()) out.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    return out;
+  }
+  if (!v->is_array()) {
+    ok = false;
+    return out;
+  }
+  for (const auto& e : v->get_array()) {
+    if (!e.is_string()) {
+      ok = false;
+      return {};
+    }
+    out.emplace_back(e.get_string());
+  }
+  return out;
+}
+
+Result<apps::AppOptions> create_options(const Request& req) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  const auto& o = v.get_object();
+  apps::AppOptions opts;
+  auto str = [&](std::string_view k, std::string& out) -> Status {
+    if (auto* f = o.if_contains(k)) {
+      if (!f->is_string()) return make_error("invalid_argument", std::string(k) + " must be a string");
+      out = std::string(f->get_string());
+    }
+    return ok_status();
+  };
+  if (auto st = str("name", opts.name); !st) return st.error();
+  if (opts.name.empty()) return make_error("invalid_argument", "name is required");
+  if (auto st = str("jwt_audience", opts.jwt_audience); !st) return st.error();
+  if (auto st = str("jwt_issuer", opts.jwt_issuer); !st) return st.error();
+  if (auto* f = o.if_contains("require_exp")) {
+    if (!f->is_bool()) return make_error("invalid_argument", "require_exp must be true or false");
+    opts.require_exp = f->get_bool();
+  }
+  if (auto* f = o.if_contains("rate_limit")) {
+    if (!f->is_int64() || f->get_int64() < 0 || f->get_int64() > 10'000'000)
+      return make_error("invalid_argument", "rate_limit must be 0 to 10000000 requests per second");
+    opts.rate_limit = static_cast<std::uint32_t>(f->get_int64());
+  }
+  bool ok = true;
+  if (o.contains("scopes")) {
+    auto scopes = strings_of(o.if_contains("scopes"), ok);
+    if (!ok) return make_error("invalid_argument", "scopes must be an array of strings");
+    std::string joined;
+    for (const auto& s : scopes) joined += s + ",";
+    auto bits = apps::parse_scopes(joined);
+    if (!bits) return bits.error();
+    opts.scopes = *bits;
+  }
+  if (o.contains("namespaces")) {
+    opts.namespaces = strings_of(o.if_contains("namespaces"), ok);
+    if (!ok) return make_error("invalid_argument", "namespaces must be an array of strings");
+  }
+  opts.allowed_cidrs = strings_of(o.if_contains("allowed_cidrs"), ok);
+  if (!ok) return make_error("invalid_argument", "allowed_cidrs must be an array of strings");
+  if (auto* f = o.if_contains("client_public_keys")) {
+    if (!f->is_array()) return make_error("invalid_argument", "client_public_keys must be an array of PEM strings");
+    for (const auto& k : f->get_array()) {
+      if (!k.is_string()) return make_error("invalid_argument", "client_public_keys must be an array of PEM strings");
+      opts.client_public_keys_pem.emplace_back(k.get_string());
+    }
+  }
+  return opts;
+}
+
+}  // namespace
+
+void add_admin_routes(Router& router, AdminRoutesDeps deps) {
+  auto d = std::make_shared<AdminRoutesDeps>(std::move(deps));
+  // Wraps an async admin handler with the token check.
+  auto guarded = [d](std::function<void(Request&&, Reply)> fn) -> AsyncHandler {
+    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
+      if (!authorized(req, d->admin_token_sha256))
+        return reply(error_response("admin_unauthorized", req.request_id));
+      fn(std::move(req), std::move(reply));
+    };
+  };
+  // Finishes a request with `{}` or the store's error.
+  auto answer_empty = [](const Request& req, Reply reply) {
+    return [rid = req, reply](Result<Ok> r) {
+      reply(r ? ok_json(200, json::object{}) : fail(rid, r.error()));
+    };
+  };
+
+  router.add_async("POST", "/admin/v1/apps", guarded([d](Request&& req, Reply reply) {
+    auto opts = create_options(req);
+    if (!opts) return reply(fail(req, opts.error()));
+    d->apps->create(std::move(*opts), [req, reply](Result<apps::CreatedApp> r) {
+      if (!r) return reply(fail(req, r.error()));
+      json::object o = app_view(*r->app);
+      o["app_secret_id"] = r->app_secret_id;
+      o["app_secret"] = r->app_secret;
+      o["client_secret"] = r->client_secret;
+      reply(ok_json(201, o));
+    });
+  }));
+  router.add_async("GET", "/admin/v1/apps", guarded([d](Request&&, Reply reply) {
+    json::array arr;
+    for (const auto& a : d->apps->list()) arr.push_back(app_view(*a));
+    reply(ok_json(200, json::object{{"apps", std::move(arr)}}));
+  }));
+  router.add_async("GET", "/admin/v1/apps/{app}", guarded([d](Request&& req, Reply reply) {
+    auto a = d->apps->find(req.param("app"));
+    if (!a) return reply(error_response("app_not_found", req.request_id));
+    reply(ok_json(200, app_view(*a)));
+  }));
+  router.add_async("POST", "/admin/v1/apps/{app}/rotate-secret", guarded([d](Request&& req, Reply reply) {
+    d->apps->rotate_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
+      if (!r) return reply(fail(req, r.error()));
+      reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret}}));
+    });
+  }));
+  router.add_async("POST", "/admin/v1/apps/{app}/revoke-secret", guarded([d, answer_empty](Request&& req, Reply reply) {
+    json::error_code ec;
+    json::value v = json::parse(req.body, ec);
+    if (ec || !v.is_object() || !v.get_object().contains("secret_id") || !v.get_object().at("secret_id").is_string())
+      return reply(fail(req, Error{"invalid_argument", "the body must be {\"secret_id\": \"...\"}"}));
+    std::string id(v.get_object().at("secret_id").get_string());
+    d->apps->revoke_secret(std::string(req.param("app")), id, answer_empty(req, reply));
+  }));
+  // Suspending or deleting closes the app's live client connections too.
+  auto then_disable = [d](const Request& req, Reply reply, std::string app_id) {
+    return [d, req, reply, app_id](Result<Ok> r) {
+      if (r && d->app_disabled) d->app_disabled(app_id);
+      reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+    };
+  };
+  router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded([d, then_disable](Request&& req, Reply reply) {
+    auto a = d->apps->find(req.param("app"));
+    if (!a) return reply(error_response("app_not_found", req.request_id));
+    d->apps->set_status(a->id, apps::AppStatus::Suspended, then_disable(req, reply, a->id));
+  }));
+  router.add_async("POST", "/admin/v1/apps/{app}/resume", guarded([d, answer_empty](Request&& req, Reply reply) {
+    d->apps->set_status(std::string(req.param("app")), apps::AppStatus::Active, answer_empty(req, reply));
+  }));
+  router.add_async("DELETE", "/admin/v1/apps/{app}", guarded([d, then_disable](Request&& req, Reply reply) {
+    auto a = d->apps->find(req.param("app"));
+    if (!a) return reply(error_response("app_not_found", req.request_id));
+    d->apps->remove(a->id, then_disable(req, reply, a->id));
+  }));
+}
+
+}  // namespace herald::api

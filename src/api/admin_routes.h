@@ -1,0 +1,25 @@
+// The admin API (docs/admin-api.md): apps and their secrets, authenticated with the
+// admin token (`Authorization: Bearer <token>`), which the server keeps only as a hash.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/router.h"
+
+namespace herald::apps {
+class AppStore;
+}
+
+namespace herald::api {
+
+struct AdminRoutesDeps {
+  apps::AppStore* apps;
+  std::string admin_token_sha256;  // raw 32-byte digest of the admin token
+  // Called with an app's id once it is suspended or deleted, to close its clients.
+  std::function<void(const std::string&)> app_disabled;
+};
+
+void add_admin_routes(Router& router, AdminRoutesDeps deps);
+
+}  // namespace herald::api

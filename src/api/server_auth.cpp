@@ -1,0 +1,115 @@
+// The order of the checks matters: nothing about an app is revealed before its key is
+// known, no secret is touched before the cheap checks pass, and the nonce is spent
+// only once the signature proves the request came from the app.
+#include "api/server_auth.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "auth/ip_allowlist.h"
+#include "auth/rate_limiter.h"
+#include "auth/replay_guard.h"
+#include "auth/signed_request.h"
+#include "core/metrics.h"
+#include "crypto/secret.h"
+
+namespace herald::api {
+namespace {
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+bool all_of(std::string_view s, bool (*pred)(char)) {
+  for (char c : s)
+    if (!pred(c)) return false;
+  return true;
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_b64url(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+}
+bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+
+}  // namespace
+
+ServerAuth::ServerAuth(const Config& cfg, const apps::AppDirectory& apps, auth::NonceStore& nonces,
+                       auth::RateLimiter& rates, metrics::Registry& registry)
+    : cfg_(cfg),
+      apps_(apps),
+      nonces_(nonces),
+      rates_(rates),
+      failures_(&registry.counter("herald_api_auth_failures_total",
+                                  "Server-API requests refused by authentication, by error code", {"code"})) {}
+
+Error ServerAuth::refuse(std::string code, std::string message) const {
+  failures_->with({code}).inc();
+  return Error{std::move(code), std::move(message)};
+}
+
+Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request& req, apps::Scope scope,
+                                                                  int* retry_after_s) const {
+  const bool signed_mode = cfg_.api.require_signature;
+  std::string_view key = req.header("X-Herald-Key");
+  std::string_view ts = req.header("X-Herald-Timestamp");
+  std::string_view nonce = req.header("X-Herald-Nonce");
+  std::string_view sig = req.header("X-Herald-Signature");
+
+  // 1. Headers present and well formed.
+  if (key.empty() || key.size() > 128) return refuse("auth_missing", "X-Herald-Key is missing");
+  if (signed_mode) {
+    if (ts.empty() || ts.size() > 12 || !all_of(ts, is_digit))
+      return refuse("auth_missing", "X-Herald-Timestamp must be Unix seconds in digits");
+    if (nonce.size() < 22 || nonce.size() > 86 || !all_of(nonce, is_b64url))
+      return refuse("auth_missing", "X-Herald-Nonce must be 22 to 86 base64url characters (16 to 64 random bytes)");
+    if (sig.size() != 64 || !all_of(sig, is_lower_hex))
+      return refuse("auth_missing", "X-Herald-Signature must be 64 lower-case hex digits");
+  }
+  // 2. Known app; 3. active.
+  auto app = apps_.find_by_key(key);
+  if (!app) return refuse("app_unknown", "no app has this AppKey");
+  if (app->status != apps::AppStatus::Active) return refuse("app_suspended", "the app is suspended");
+  // 4. Address allowed.
+  if (!app->allowlist.empty() && !app->allowlist.allows(auth::host_of(req.remote_address)))
+    return refuse("address_not_allowed", "this address may not call the API for this app");
+  const std::int64_t now_ms = unix_ms();
+  if (signed_mode) {
+    // 5. Timestamp within the window.
+    std::int64_t t = 0;
+    std::from_chars(ts.data(), ts.data() + ts.size(), t);
+    const std::int64_t window_s = cfg_.api.signature_window.count() / 1000;
+    const std::int64_t now_s = now_ms / 1000;
+    if (t < now_s - window_s || t > now_s + window_s)
+      return refuse("timestamp_out_of_window",
+                    "the timestamp is more than " + std::to_string(window_s) + " s from the server's clock");
+    // 6. Signature, against every active secret, in constant time.
+    auth::RequestToSign r{req.method, req.path, req.query, req.body, ts, nonce, key};
+    std::string canonical_sig;
+    bool match = false;
+    for (const auto& s : app->secrets) {
+      canonical_sig = auth::sign_request(r, s.secret.view());
+      match = crypto::ct_equal(canonical_sig, sig) || match;
+    }
+    if (!match) return refuse("signature_invalid", "the signature does not match the request");
+    // 7. Nonce unused; spent from here on, whatever happens next.
+    auto used = nonces_.use(app->id, nonce, now_ms);
+    if (!used) return refuse(used.error().code, used.error().message);
+  }
+  // 8. Scope.
+  if ((app->scopes & scope) == 0)
+    return refuse("scope_missing", std::string("the app lacks the '") + apps::scope_name(scope) + "' scope");
+  // 9. Rate.
+  if (app->rate_limit > 0) {
+    double rate = app->rate_limit;
+    auto d = rates_.take("app:" + app->id, rate, rate * 2, now_ms);
+    if (!d.allowed) {
+      if (retry_after_s) *retry_after_s = static_cast<int>((d.retry_after_ms + 999) / 1000);
+      return refuse("rate_limited", "the app exceeds its rate of " + std::to_string(app->rate_limit) + " requests/s");
+    }
+  }
+  return app;
+}
+
+}  // namespace herald::api

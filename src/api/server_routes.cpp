@@ -1,0 +1,269 @@
+// Thin routes: authenticate, parse the JSON body, call the hub, render. Publications
+// come back already serialised, and history replies reuse that text as it is.
+#include "api/server_routes.h"
+
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "api/app_view.h"
+#include "api/errors.h"
+#include "api/idempotency.h"
+#include "api/server_auth.h"
+#include "push/channel_name.h"
+#include "push/client.h"
+#include "push/hub.h"
+
+namespace herald::api {
+namespace {
+
+namespace json = boost::json;
+
+Response ok_json(std::string body) { return Response{200, "application/json", std::move(body), {}}; }
+
+Response fail(const Request& req, const Error& e) {
+  Response r = error_response(find_error(e.code) ? e.code : "internal", req.request_id, e.message);
+  return r;
+}
+
+// The body as a JSON object, or an invalid_json error.
+Result<json::object> body_object(const Request& req) {
+  json::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 64;
+  json::value v = json::parse(req.body, ec, {}, opts);
+  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+Result<std::string> string_field(const json::object& o, std::string_view name, bool required = true) {
+  auto* v = o.if_contains(name);
+  if (!v) {
+    if (!required) return std::string();
+    return make_error("invalid_argument", std::string(name) + " is required");
+  }
+  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  return std::string(v->get_string());
+}
+
+// Channel name, namespace permission of the app.
+Result<push::ChannelName> channel_for(const apps::App& app, std::string_view text) {
+  auto ch = push::parse_channel(text);
+  if (!ch) return ch.error();
+  if (!app.may_publish_to(ch->ns))
+    return make_error("channel_not_allowed", "the app may not use the namespace '" + std::string(ch->ns) + "'");
+  return ch;
+}
+
+std::string publish_result(const push::PublishResult& r) {
+  return "{\"offset\":" + std::to_string(r.offset) + ",\"epoch\":\"" + r.epoch + "\",\"id\":\"" + r.id + "\"}";
+}
+
+std::int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Ctx {
+  const Request& req;
+  const apps::App& app;
+  const json::object& body;
+};
+
+class Routes {
+ public:
+  explicit Routes(ServerRoutesDeps d) : d_(d) {}
+
+  // Authenticates for `scope`, parses the body (POST), runs `fn`; wraps it in the
+  // idempotency cache when the body carries an idempotency_key.
+  SyncHandler handler(apps::Scope scope, bool idempotent, std::function<Response(const Ctx&)> fn) {
+    return [this, scope, idempotent, fn = std::move(fn)](const Request& req) -> Response {
+      int retry_after = 0;
+      auto app = d_.auth->authenticate(req, scope, &retry_after);
+      if (!app) {
+        Response r = fail(req, app.error());
+        if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        return r;
+      }
+      json::object body;
+      if (req.method == "POST") {
+        auto parsed = body_object(req);
+        if (!parsed) return fail(req, parsed.error());
+        body = std::move(*parsed);
+      }
+      Ctx ctx{req, **app, body};
+      if (idempotent && body.contains("idempotency_key")) {
+        auto key = string_field(body, "idempotency_key");
+        if (!key || key->empty() || key->size() > 128)
+          return fail(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
+        bool replayed = false;
+        Response r = d_.idempotency->run((*app)->id, *key, unix_ms(), [&] { return fn(ctx); }, replayed);
+        if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
+        return r;
+      }
+      return fn(ctx);
+    };
+  }
+
+  Response publish(const Ctx& c) {
+    auto channel = string_field(c.body, "channel");
+    if (!channel) return fail(c.req, channel.error());
+    auto ch = channel_for(c.app, *channel);
+    if (!ch) return fail(c.req, ch.error());
+    auto data = data_of(c);
+    if (!data) return fail(c.req, data.error());
+    auto r = d_.hub->publish(c.app.id, *ch, *data);
+    if (!r) return fail(c.req, r.error());
+    return ok_json(publish_result(*r));
+  }
+
+  Response broadcast(const Ctx& c) {
+    auto* list = c.body.if_contains("channels");
+    if (!list || !list->is_array() || list->get_array().empty() || list->get_array().size() > 1000)
+      return fail(c.req, Error{"invalid_argument", "channels must be an array of 1 to 1000 channel names"});
+    auto data = data_of(c);
+    if (!data) return fail(c.req, data.error());
+    // Every name is checked before anything is published: all or nothing for bad input.
+    std::vector<push::ChannelName> channels;
+    for (const auto& v : list->get_array()) {
+      if (!v.is_string()) return fail(c.req, Error{"invalid_argument", "channels must hold strings"});
+      auto ch = channel_for(c.app, std::string_view(v.get_string()));
+      if (!ch) return fail(c.req, ch.error());
+      channels.push_back(*ch);
+    }
+    std::string out = "{\"results\":[";
+    for (std::size_t i = 0; i < channels.size(); ++i) {
+      if (i) out += ",";
+      auto r = d_.hub->publish(c.app.id, channels[i], *data);
+      out += "{\"channel\":\"" + std::string(channels[i].full) + "\",";
+      if (r) {
+        out += publish_result(*r).substr(1);
+      } else {
+        out += "\"error\":{\"code\":" + json::serialize(json::string(r.error().code)) +
+               ",\"message\":" + json::serialize(json::string(r.error().message)) + "}}";
+      }
+    }
+    out += "]}";
+    return ok_json(std::move(out));
+  }
+
+  Response publish_user(const Ctx& c) {
+    auto user = string_field(c.body, "user");
+    if (!user) return fail(c.req, user.error());
+    if (user->empty() || user->size() > 128 || user->find_first_of(",#") != std::string::npos)
+      return fail(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
+    std::string name = push::personal_channel(*user);
+    auto ch = channel_for(c.app, name);
+    if (!ch) return fail(c.req, ch.error());
+    auto data = data_of(c);
+    if (!data) return fail(c.req, data.error());
+    auto r = d_.hub->publish(c.app.id, *ch, *data);
+    if (!r) return fail(c.req, r.error());
+    return ok_json("{\"channel\":\"" + name + "\"," + publish_result(*r).substr(1));
+  }
+
+  Response history(const Ctx& c) {
+    auto channel = string_field(c.body, "channel");
+    if (!channel) return fail(c.req, channel.error());
+    auto ch = channel_for(c.app, *channel);
+    if (!ch) return fail(c.req, ch.error());
+    std::size_t limit = 0;
+    if (auto* l = c.body.if_contains("limit")) {
+      if (!l->is_int64() || l->get_int64() < 0) return fail(c.req, Error{"invalid_argument", "limit must be >= 0"});
+      limit = static_cast<std::size_t>(std::min<std::int64_t>(l->get_int64(), 1'000'000));
+    }
+    std::optional<push::Since> since;
+    if (auto* s = c.body.if_contains("since")) {
+      const auto* o = s->if_object();
+      if (!o || !o->contains("offset") || !o->at("offset").is_int64() || o->at("offset").get_int64() < 0 ||
+          !o->contains("epoch") || !o->at("epoch").is_string())
+        return fail(c.req, Error{"invalid_argument", "since must be {offset, epoch}"});
+      since = push::Since{static_cast<std::uint64_t>(o->at("offset").get_int64()),
+                          std::string(o->at("epoch").get_string())};
+    }
+    auto r = d_.hub->history(c.app.id, *ch, limit, since);
+    if (!r) return fail(c.req, r.error());
+    std::string out = "{\"epoch\":\"" + r->epoch + "\",\"offset\":" + std::to_string(r->offset) + ",";
+    if (since) out += std::string("\"recovered\":") + (r->recovered ? "true" : "false") + ",";
+    out += "\"publications\":[";
+    for (std::size_t i = 0; i < r->publications.size(); ++i) {
+      if (i) out += ",";
+      out += r->publications[i]->inner();
+    }
+    out += "]}";
+    return ok_json(std::move(out));
+  }
+
+  Response presence(const Ctx& c, bool stats) {
+    auto channel = string_field(c.body, "channel");
+    if (!channel) return fail(c.req, channel.error());
+    auto ch = channel_for(c.app, *channel);
+    if (!ch) return fail(c.req, ch.error());
+    if (stats) {
+      auto r = d_.hub->presence_stats(c.app.id, *ch);
+      if (!r) return fail(c.req, r.error());
+      return ok_json("{\"num_clients\":" + std::to_string(r->num_clients) +
+                     ",\"num_users\":" + std::to_string(r->num_users) + "}");
+    }
+    auto r = d_.hub->presence(c.app.id, *ch);
+    if (!r) return fail(c.req, r.error());
+    std::string out = "{\"clients\":{";
+    for (std::size_t i = 0; i < r->clients.size(); ++i) {
+      const auto& e = r->clients[i];
+      if (i) out += ",";
+      out += json::serialize(json::string(e.client_id)) + ":{\"user\":" + json::serialize(json::string(e.user));
+      if (!e.info.empty()) out += ",\"info\":" + e.info;
+      out += "}";
+    }
+    out += "}";
+    if (r->truncated) out += ",\"truncated\":true";
+    out += "}";
+    return ok_json(std::move(out));
+  }
+
+  Response disconnect(const Ctx& c) {
+    auto user = string_field(c.body, "user");
+    if (!user) return fail(c.req, user.error());
+    if (user->empty() || user->size() > 128) return fail(c.req, Error{"invalid_argument", "user must be 1 to 128 characters"});
+    std::size_t n = d_.hub->disconnect_user(c.app.id, *user, push::close_code::kDisconnectedByServer,
+                                            "disconnected_by_server");
+    return ok_json("{\"connections\":" + std::to_string(n) + "}");
+  }
+
+  Response app_info(const Ctx& c) { return ok_json(json::serialize(app_view(c.app))); }
+
+ private:
+  // `data` as compact JSON text.
+  static Result<std::string> data_of(const Ctx& c) {
+    auto* d = c.body.if_contains("data");
+    if (!d) return make_error("invalid_argument", "data is required");
+    return json::serialize(*d);
+  }
+
+  ServerRoutesDeps d_;
+};
+
+}  // namespace
+
+void add_server_routes(Router& router, ServerRoutesDeps deps) {
+  auto routes = std::make_shared<Routes>(deps);
+  auto& r = *routes;
+  router.add("POST", "/api/v1/publish",
+             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish(c); }));
+  router.add("POST", "/api/v1/broadcast",
+             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->broadcast(c); }));
+  router.add("POST", "/api/v1/user/publish",
+             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish_user(c); }));
+  router.add("POST", "/api/v1/history",
+             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->history(c); }));
+  router.add("POST", "/api/v1/presence",
+             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->presence(c, false); }));
+  router.add("POST", "/api/v1/presence_stats",
+             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->presence(c, true); }));
+  router.add("POST", "/api/v1/user/disconnect",
+             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->disconnect(c); }));
+  // App info needs no particular scope: any authenticated app may read its own.
+  router.add("GET", "/api/v1/app", r.handler(static_cast<apps::Scope>(apps::kAllScopes), false,
+                                             [routes](const Ctx& c) { return routes->app_info(c); }));
+}
+
+}  // namespace herald::api

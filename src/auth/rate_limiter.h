@@ -1,0 +1,27 @@
+// Request rate limits: token buckets by key (an app, an IP). An interface, so that
+// cluster mode can keep the counters in Redis; this process keeps them in memory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace herald::auth {
+
+struct RateDecision {
+  bool allowed = true;
+  std::int64_t retry_after_ms = 0;  // when refused: until one token is back
+};
+
+class RateLimiter {
+ public:
+  virtual ~RateLimiter() = default;
+  // Takes one token from `key`'s bucket of size `burst`, refilled at `per_second`.
+  virtual RateDecision take(std::string_view key, double per_second, double burst, std::int64_t now_ms) = 0;
+};
+
+// Memory buckets; at most `max_keys` (the least recently refilled are forgotten first,
+// which only ever makes a forgotten key's bucket full again).
+std::unique_ptr<RateLimiter> make_memory_rate_limiter(std::size_t max_keys);
+
+}  // namespace herald::auth

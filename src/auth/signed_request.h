@@ -1,0 +1,32 @@
+// The canonical form of a server-API request and its HMAC-SHA256 signature, exactly as
+// docs/signing.md defines them. Pure functions: the verifier and the SDK's tests use them.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace herald::auth {
+
+// Percent-decodes and re-encodes every segment of `path` (unreserved bytes stay, others
+// become %XX upper-case). Malformed escapes (`%` not followed by two hex digits) are
+// kept as bytes and encoded, so every input has one canonical form.
+std::string canonical_path(std::string_view path);
+// Splits on '&' and the first '=', decodes ('+' stays '+'), re-encodes, sorts by name
+// then value, joins with '&'. Empty parameters are dropped.
+std::string canonical_query(std::string_view query);
+
+struct RequestToSign {
+  std::string_view method;
+  std::string_view path;   // without the query
+  std::string_view query;  // after '?', as sent
+  std::string_view body;
+  std::string_view timestamp;
+  std::string_view nonce;
+  std::string_view app_key;
+};
+
+std::string canonical_request(const RequestToSign& r);
+// Lower-case hex HMAC-SHA256 of the canonical request under `secret`.
+std::string sign_request(const RequestToSign& r, std::string_view secret);
+
+}  // namespace herald::auth

@@ -1,0 +1,270 @@
+// The signed server API against the real binary, with a signer written here from
+// docs/signing.md on plain OpenSSL (not Herald's code), and the attacks it must refuse:
+// a byte-for-byte replay, a changed body byte, an old timestamp, a revoked secret.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include "harness.h"
+
+namespace herald::testing {
+namespace {
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) {
+    out += k[p[i] >> 4];
+    out += k[p[i] & 15];
+  }
+  return out;
+}
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha256(), nullptr);
+  return hex(d, n);
+}
+
+std::string hmac_hex(const std::string& key, const std::string& msg) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), d, &n);
+  return hex(d, n);
+}
+
+// 24 base64url characters: 144 random bits.
+std::string fresh_nonce() {
+  unsigned char raw[24];
+  RAND_bytes(raw, sizeof raw);
+  static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  for (unsigned char c : raw) out += k[c & 63];
+  return out;
+}
+
+std::string json_field(const std::string& json, const std::string& name) {
+  auto at = json.find("\"" + name + "\":\"");
+  if (at == std::string::npos) return {};
+  at += name.size() + 4;
+  return json.substr(at, json.find('"', at) - at);
+}
+
+std::int64_t now_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+struct Creds {
+  std::string key, secret;
+};
+
+Creds demo_creds(const Server& s) {
+  std::ifstream f(s.data_dir() + "/dev-app.json");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return Creds{json_field(ss.str(), "app_key"), json_field(ss.str(), "app_secret")};
+}
+
+std::string admin_token(const Server& s) {
+  std::ifstream f(s.data_dir() + "/admin.token");
+  std::string t;
+  std::getline(f, t);
+  return t;
+}
+
+// A signed raw request: the query is signed in its canonical (sorted) form but sent as
+// given, to show that order does not matter.
+std::string signed_raw(const Creds& c, const std::string& method, const std::string& path, const std::string& query,
+                       const std::string& canonical_query, const std::string& body, std::int64_t ts = 0,
+                       std::string nonce = "") {
+  if (!ts) ts = now_s();
+  if (nonce.empty()) nonce = fresh_nonce();
+  std::string canonical = "HERALD-HMAC-SHA256\n" + method + "\n" + path + "\n" + canonical_query + "\n" +
+                          sha256_hex(body) + "\n" + std::to_string(ts) + "\n" + nonce + "\n" + c.key;
+  std::string target = path + (query.empty() ? "" : "?" + query);
+  return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
+         "X-Herald-Key: " + c.key + "\r\nX-Herald-Timestamp: " + std::to_string(ts) + "\r\nX-Herald-Nonce: " + nonce +
+         "\r\nX-Herald-Signature: " + hmac_hex(c.secret, canonical) + "\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+HttpResponse send(const Server& s, const std::string& raw) {
+  TlsOptions o;
+  o.ca_file = s.ca_file();
+  return Connection::open(s.port(), true, o)->request(raw);
+}
+
+std::string code_of(const HttpResponse& r) { return json_field(r.body, "code"); }
+
+const std::string kPublish = R"({"channel":"news","data":{"text":"hello"}})";
+
+TEST(ServerApi, ASignedPublishIsAcceptedAndAByteForByteReplayIsRefused) {
+  Server s;
+  auto c = demo_creds(s);
+  std::string raw = signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish);
+  auto first = send(s, raw);
+  EXPECT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("\"offset\":1"), std::string::npos);
+  auto replay = send(s, raw);
+  EXPECT_EQ(replay.status, 401);
+  EXPECT_EQ(code_of(replay), "nonce_replayed");
+  auto m = send(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(metric_value(m, "herald_api_auth_failures_total{code=\"nonce_replayed\"}"), 1.0);
+  EXPECT_EQ(metric_value(m, "herald_push_publications_total"), 1.0);  // the replay published nothing
+}
+
+TEST(ServerApi, OneChangedBodyByteIsRefused) {
+  Server s;
+  auto c = demo_creds(s);
+  std::string raw = signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish);
+  auto at = raw.rfind("hello");
+  raw[at] = 'j';  // "jello": same length, one byte
+  auto r = send(s, raw);
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(code_of(r), "signature_invalid");
+}
+
+TEST(ServerApi, AReorderedQueryIsTheSameRequest) {
+  Server s;
+  auto c = demo_creds(s);
+  auto r = send(s, signed_raw(c, "POST", "/api/v1/publish", "b=2&a=x%20y&a=1", "a=1&a=x%20y&b=2", kPublish));
+  EXPECT_EQ(r.status, 200) << r.body;
+  // The same parameters with a changed value are not.
+  auto bad = send(s, signed_raw(c, "POST", "/api/v1/publish", "b=3&a=1", "a=1&b=2", kPublish));
+  EXPECT_EQ(code_of(bad), "signature_invalid");
+}
+
+TEST(ServerApi, TimestampsOutsideTheWindowAreRefusedAtTheEdge) {
+  Server s;
+  auto c = demo_creds(s);
+  EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish, now_s() - 301))),
+            "timestamp_out_of_window");
+  EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish, now_s() + 301))),
+            "timestamp_out_of_window");
+  EXPECT_EQ(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish, now_s() - 290)).status, 200);
+}
+
+TEST(ServerApi, MissingHeadersUnknownAppAndWrongSecret) {
+  Server s;
+  auto c = demo_creds(s);
+  auto none = send(s, "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                          std::to_string(kPublish.size()) + "\r\n\r\n" + kPublish);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(code_of(none), "auth_missing");
+  EXPECT_EQ(code_of(send(s, signed_raw(Creds{"hk_nope", c.secret}, "POST", "/api/v1/publish", "", "", kPublish))),
+            "app_unknown");
+  EXPECT_EQ(code_of(send(s, signed_raw(Creds{c.key, "as_wrong"}, "POST", "/api/v1/publish", "", "", kPublish))),
+            "signature_invalid");
+  // A signature for another path does not carry over.
+  std::string raw = signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish);
+  raw.replace(raw.find("/api/v1/publish"), 15, "/api/v1/history");
+  EXPECT_EQ(code_of(send(s, raw)), "signature_invalid");
+}
+
+// Admin API helper: a JSON request with the admin token.
+HttpResponse admin(const Server& s, const std::string& method, const std::string& path, const std::string& body = "") {
+  return send(s, method + " " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + admin_token(s) +
+                     "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+TEST(ServerApi, RotationKeepsBothSecretsValidUntilTheOldIsRevoked) {
+  Server s;
+  auto created = admin(s, "POST", "/admin/v1/apps", R"({"name":"shop","rate_limit":0})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  Creds old{json_field(created.body, "key"), json_field(created.body, "app_secret")};
+  std::string old_id = json_field(created.body, "app_secret_id");
+  EXPECT_EQ(send(s, signed_raw(old, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  auto rotated = admin(s, "POST", "/admin/v1/apps/shop/rotate-secret");
+  ASSERT_EQ(rotated.status, 200) << rotated.body;
+  Creds fresh{old.key, json_field(rotated.body, "app_secret")};
+  EXPECT_EQ(send(s, signed_raw(old, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  EXPECT_EQ(send(s, signed_raw(fresh, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  EXPECT_EQ(code_of(admin(s, "POST", "/admin/v1/apps/shop/rotate-secret")), "too_many_secrets");
+  ASSERT_EQ(admin(s, "POST", "/admin/v1/apps/shop/revoke-secret", "{\"secret_id\":\"" + old_id + "\"}").status, 200);
+  EXPECT_EQ(code_of(send(s, signed_raw(old, "POST", "/api/v1/publish", "", "", kPublish))), "signature_invalid");
+  EXPECT_EQ(send(s, signed_raw(fresh, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  // Suspended, then resumed; deleted.
+  ASSERT_EQ(admin(s, "POST", "/admin/v1/apps/shop/suspend").status, 200);
+  EXPECT_EQ(code_of(send(s, signed_raw(fresh, "POST", "/api/v1/publish", "", "", kPublish))), "app_suspended");
+  ASSERT_EQ(admin(s, "POST", "/admin/v1/apps/shop/resume").status, 200);
+  EXPECT_EQ(send(s, signed_raw(fresh, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  ASSERT_EQ(admin(s, "DELETE", "/admin/v1/apps/shop").status, 200);
+  EXPECT_EQ(code_of(send(s, signed_raw(fresh, "POST", "/api/v1/publish", "", "", kPublish))), "app_unknown");
+}
+
+TEST(ServerApi, ScopesNamespacesAllowlistsAndRateLimitsAreEnforced) {
+  Server s;
+  auto mk = [&](const std::string& body) {
+    auto r = admin(s, "POST", "/admin/v1/apps", body);
+    EXPECT_EQ(r.status, 201) << r.body;
+    return Creds{json_field(r.body, "key"), json_field(r.body, "app_secret")};
+  };
+  auto otp_only = mk(R"({"name":"otp-only","scopes":["otp"]})");
+  EXPECT_EQ(code_of(send(s, signed_raw(otp_only, "POST", "/api/v1/publish", "", "", kPublish))), "scope_missing");
+  auto chat_only = mk(R"({"name":"chat-only","namespaces":["chat"]})");
+  EXPECT_EQ(code_of(send(s, signed_raw(chat_only, "POST", "/api/v1/publish", "", "", kPublish))),
+            "channel_not_allowed");
+  auto elsewhere = mk(R"({"name":"elsewhere","allowed_cidrs":["10.0.0.0/8","2001:db8::/32"]})");
+  EXPECT_EQ(code_of(send(s, signed_raw(elsewhere, "POST", "/api/v1/publish", "", "", kPublish))),
+            "address_not_allowed");
+  auto local = mk(R"({"name":"local","allowed_cidrs":["127.0.0.0/8"]})");
+  EXPECT_EQ(send(s, signed_raw(local, "POST", "/api/v1/publish", "", "", kPublish)).status, 200);
+  auto slow = mk(R"({"name":"slow","rate_limit":2})");
+  int ok = 0, limited = 0;
+  std::string retry_after;
+  for (int i = 0; i < 8; ++i) {
+    auto r = send(s, signed_raw(slow, "POST", "/api/v1/publish", "", "", kPublish));
+    ok += r.status == 200;
+    if (r.status == 429) {
+      ++limited;
+      retry_after = r.header("retry-after");
+    }
+  }
+  // A burst of twice the rate; a slow machine may see a token refilled meanwhile.
+  EXPECT_GE(ok, 4);
+  EXPECT_LE(ok, 5);
+  EXPECT_EQ(ok + limited, 8);
+  EXPECT_EQ(retry_after, "1");
+  EXPECT_EQ(admin(s, "GET", "/admin/v1/apps").status, 200);
+  auto unauth = send(s, "GET /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer hat_wrong\r\n\r\n");
+  EXPECT_EQ(unauth.status, 401);
+  EXPECT_EQ(code_of(unauth), "admin_unauthorized");
+}
+
+TEST(ServerApi, IdempotentPublishRunsOnceAndRoutesAnswer) {
+  Server s;
+  auto c = demo_creds(s);
+  std::string body = R"({"channel":"news","data":1,"idempotency_key":"order-7"})";
+  auto a = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", body));
+  auto b = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", body));
+  ASSERT_EQ(a.status, 200);
+  EXPECT_EQ(a.body, b.body);
+  EXPECT_EQ(b.header("idempotent-replayed"), "true");
+  auto hist = send(s, signed_raw(c, "POST", "/api/v1/history", "", "", R"({"channel":"news"})"));
+  EXPECT_EQ(hist.status, 200);
+  EXPECT_NE(hist.body.find("\"offset\":1,"), std::string::npos) << hist.body;
+  EXPECT_EQ(hist.body.find("\"offset\":2,"), std::string::npos);
+  auto bc = send(s, signed_raw(c, "POST", "/api/v1/broadcast", "", "", R"({"channels":["a","b"],"data":2})"));
+  EXPECT_EQ(bc.status, 200);
+  EXPECT_NE(bc.body.find("{\"channel\":\"b\",\"offset\":1,"), std::string::npos) << bc.body;
+  auto bad = send(s, signed_raw(c, "POST", "/api/v1/broadcast", "", "", R"({"channels":["a","bad name"],"data":2})"));
+  EXPECT_EQ(code_of(bad), "channel_invalid");
+  auto user = send(s, signed_raw(c, "POST", "/api/v1/user/publish", "", "", R"({"user":"42","data":3})"));
+  EXPECT_NE(user.body.find("\"channel\":\"user#42\""), std::string::npos) << user.body;
+  auto info = send(s, signed_raw(c, "GET", "/api/v1/app", "", "", ""));
+  EXPECT_EQ(info.status, 200);
+  EXPECT_EQ(info.body.find(c.secret), std::string::npos);
+  EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", "not json"))), "invalid_json");
+  EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", R"({"channel":"news"})"))),
+            "invalid_argument");
+}
+
+}  // namespace
+}  // namespace herald::testing

@@ -1,0 +1,150 @@
+#include "apps/app_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+
+#include "store/store.h"
+
+namespace herald::apps {
+namespace {
+
+AppOptions named(const std::string& name) {
+  AppOptions o;
+  o.name = name;
+  return o;
+}
+
+struct AppStoreFixture : ::testing::Test {
+  AppStoreFixture() {
+    std::string t = ::testing::TempDir() + "/apps-XXXXXX";
+    dir = mkdtemp(t.data());
+    reopen();
+  }
+  ~AppStoreFixture() override {
+    if (db) db->close();
+    std::filesystem::remove_all(dir);
+  }
+  void reopen() {
+    if (db) db->close();
+    apps.reset();
+    db = store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr}).value();
+    sealer = kms::KeyFileSealer::open_or_create(dir + "/at-rest.key").value();
+    apps = std::make_unique<AppStore>(db->apps(), *sealer);
+    ASSERT_TRUE(apps->load().ok());
+  }
+  // Raw column text from the database file, as an attacker with the file would see it.
+  std::string raw_apps_table() {
+    sqlite3* h = nullptr;
+    sqlite3_open_v2((dir + "/herald.db").c_str(), &h, SQLITE_OPEN_READONLY, nullptr);
+    std::string all;
+    sqlite3_exec(
+        h, "SELECT * FROM apps",
+        [](void* out, int n, char** vals, char**) {
+          for (int i = 0; i < n; ++i) *static_cast<std::string*>(out) += vals[i] ? vals[i] : "";
+          return 0;
+        },
+        &all, nullptr);
+    sqlite3_close(h);
+    return all;
+  }
+  std::string dir;
+  std::unique_ptr<store::Store> db;
+  std::unique_ptr<kms::KeyFileSealer> sealer;
+  std::unique_ptr<AppStore> apps;
+};
+
+TEST_F(AppStoreFixture, CreateKeepsSecretsSealedAndReloadsThem) {
+  AppOptions o;
+  o.name = "shop";
+  o.scopes = kScopePublish | kScopeOtp;
+  o.namespaces = {"news", "chat"};
+  o.allowed_cidrs = {"10.0.0.0/8"};
+  auto made = apps->create(o);
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  EXPECT_EQ(made->app->secrets.size(), 1u);
+  EXPECT_EQ(made->app->secrets[0].secret.view(), made->app_secret);
+  EXPECT_EQ(made->app_secret.rfind("as_", 0), 0u);
+  std::string raw = raw_apps_table();
+  EXPECT_EQ(raw.find(made->app_secret), std::string::npos);
+  EXPECT_EQ(raw.find(made->client_secret), std::string::npos);
+  reopen();
+  auto a = apps->find("shop");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(a->key, made->app->key);
+  EXPECT_EQ(a->secrets[0].secret.view(), made->app_secret);
+  EXPECT_TRUE(a->may_publish_to("chat"));
+  EXPECT_FALSE(a->may_publish_to("other"));
+  EXPECT_TRUE(a->allowlist.allows("10.2.3.4"));
+  EXPECT_EQ(scopes_text(a->scopes), "publish,otp");
+  EXPECT_EQ(apps->client_secret(*a).value(), made->client_secret);
+}
+
+TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
+  auto made = apps->create(named("shop"));
+  ASSERT_TRUE(made.ok());
+  EXPECT_EQ(apps->create(named("shop")).error().code, "conflict");
+  EXPECT_EQ(apps->create(named("bad name")).error().code, "invalid_argument");
+  auto second = apps->rotate_secret("shop");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(apps->find("shop")->secrets.size(), 2u);
+  EXPECT_EQ(apps->rotate_secret("shop").error().code, "too_many_secrets");
+  EXPECT_EQ(apps->revoke_secret("shop", "nope").error().code, "not_found");
+  ASSERT_TRUE(apps->revoke_secret("shop", made->app_secret_id).ok());
+  auto now = apps->find("shop");
+  ASSERT_EQ(now->secrets.size(), 1u);
+  EXPECT_EQ(now->secrets[0].secret.view(), second->secret);
+  EXPECT_EQ(apps->revoke_secret("shop", second->id).error().code, "last_secret");
+  ASSERT_TRUE(apps->set_status("shop", AppStatus::Suspended).ok());
+  reopen();
+  EXPECT_EQ(apps->find("shop")->status, AppStatus::Suspended);
+  ASSERT_TRUE(apps->remove("shop").ok());
+  EXPECT_FALSE(apps->find("shop"));
+  EXPECT_FALSE(apps->find_by_key(made->app->key));
+  reopen();
+  EXPECT_FALSE(apps->find("shop"));
+  EXPECT_EQ(apps->rotate_secret("shop").error().code, "not_found");
+}
+
+TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppDoesNotOpen) {
+  auto a = apps->create(named("a"));
+  auto b = apps->create(named("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  db->close();
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/herald.db").c_str(), &h), SQLITE_OK);
+  // Move a's sealed client secret into b's row.
+  ASSERT_EQ(sqlite3_exec(h,
+                         "UPDATE apps SET client_secret = (SELECT client_secret FROM apps WHERE name = 'a') "
+                         "WHERE name = 'b';",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(h);
+  db = store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr}).value();
+  AppStore fresh(db->apps(), *sealer);
+  auto st = fresh.load();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, "decrypt_failed");
+  EXPECT_NE(st.error().message.find("app b"), std::string::npos);
+}
+
+TEST_F(AppStoreFixture, BadOptionsAreRefused) {
+  AppOptions o;
+  o.name = "x";
+  o.allowed_cidrs = {"10.0.0.1/8"};
+  EXPECT_EQ(apps->create(o).error().code, "invalid_cidr");
+  o.allowed_cidrs = {};
+  o.namespaces = {"Bad NS"};
+  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  o.namespaces = {"*"};
+  o.client_public_keys_pem = {"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"};
+  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  o.client_public_keys_pem = {};
+  o.scopes = 0;
+  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  EXPECT_TRUE(apps->list().empty());
+}
+
+}  // namespace
+}  // namespace herald::apps

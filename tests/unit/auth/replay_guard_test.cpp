@@ -1,0 +1,43 @@
+#include "auth/replay_guard.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace herald::auth {
+namespace {
+
+TEST(ReplayGuard, ANonceIsUsableOncePerAppUntilItExpires) {
+  auto store = make_memory_nonce_store(1000, 600'000);
+  EXPECT_TRUE(store->use("app1", "n1", 1000).ok());
+  auto again = store->use("app1", "n1", 2000);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code, "nonce_replayed");
+  EXPECT_TRUE(store->use("app2", "n1", 2000).ok());  // another app's nonce space
+  EXPECT_FALSE(store->use("app1", "n1", 1000 + 599'999).ok());
+  EXPECT_TRUE(store->use("app1", "n1", 1000 + 600'000).ok());  // expired, forgotten
+}
+
+TEST(ReplayGuard, MemoryIsBoundedAndFullMeansRefusedNotForgotten) {
+  auto store = make_memory_nonce_store(16 * 4, 600'000);  // 4 per stripe
+  int refused_full = 0;
+  for (int i = 0; i < 200; ++i) {
+    auto st = store->use("app", "nonce-" + std::to_string(i), 1000);
+    if (!st.ok()) {
+      EXPECT_EQ(st.error().code, "replay_guard_full");
+      ++refused_full;
+    }
+  }
+  EXPECT_GT(refused_full, 0);
+  EXPECT_LE(store->size(), 64u);
+  // Every nonce that was accepted is still refused: nothing live was evicted.
+  for (int i = 0; i < 200; ++i) {
+    auto st = store->use("app", "nonce-" + std::to_string(i), 2000);
+    EXPECT_FALSE(st.ok());
+  }
+  // Once they expire there is room again.
+  EXPECT_TRUE(store->use("app", "fresh", 1000 + 600'000).ok());
+}
+
+}  // namespace
+}  // namespace herald::auth
