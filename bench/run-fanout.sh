@@ -188,8 +188,8 @@ for n in $SUBS; do
       --server-pid "$SERVER_PID" --label "$target-$n" --json "$base.json" | tee "$base.txt" || status=failed
     stop_server
     FIG[$target,$n,status]=$status
-    for f in delivered_per_sec latency_p99_ms server_rss_per_conn_kib losses generator_cpu_pct server_cpu_pct \
-      machine_cpu_pct; do
+    for f in delivered_per_sec latency_p99_ms server_rss_per_conn_kib losses timed_out generator_cpu_pct \
+      server_cpu_pct machine_cpu_pct; do
       FIG[$target,$n,$f]=$(figure "$base.txt" "$f")
     done
   done
@@ -238,7 +238,11 @@ ratio() {  # herald / nats delivered per second
     for target in $TARGETS; do
       l=${FIG[$target,$n,losses]:-}
       [ "${FIG[$target,$n,status]:-}" = ok ] || echo "note: $target at $n subscribers did not complete (see $OUT/fanout-$target-$n.txt)"
-      if [ -n "$l" ] && [ "$l" != 0 ]; then echo "note: $target at $n subscribers lost $l deliveries"; fi
+      if [ "${FIG[$target,$n,timed_out]:-0}" = 1 ]; then
+        echo "note: $target at $n subscribers was cut short after ${TIMEOUT}s with $l deliveries outstanding"
+      elif [ -n "$l" ] && [ "$l" != 0 ]; then
+        echo "note: $target at $n subscribers lost $l deliveries"
+      fi
     done
   done
   echo "CPU (% of one core; generator / server / whole machine):"
