@@ -16,6 +16,9 @@
 #   FANOUT_SIZE=100                       payload bytes
 #   FANOUT_THREADS=2                      generator threads
 #   FANOUT_TIMEOUT=30                     seconds a run may publish before it is cut short
+#   FANOUT_RATE=0                         deliveries/s to offer instead of the closed loop
+#                                         (--rate = this / subscribers, no in-flight bound)
+#   FANOUT_REPEAT=1                       runs per target and size; the best one is reported
 #   FANOUT_OUT=.run/bench                 output directory
 set -euo pipefail
 
@@ -28,6 +31,8 @@ INFLIGHT=${FANOUT_INFLIGHT:-100000}
 SIZE=${FANOUT_SIZE:-100}
 THREADS=${FANOUT_THREADS:-2}
 TIMEOUT=${FANOUT_TIMEOUT:-30}
+RATE=${FANOUT_RATE:-0}
+REPEAT=${FANOUT_REPEAT:-1}
 OUT=${FANOUT_OUT:-$ROOT/.run/bench}
 CHANNEL=bench:fanout
 SUBJECT=bench.fanout
@@ -173,21 +178,41 @@ for n in $SUBS; do
   inflight=$(( INFLIGHT / n ))
   [ "$messages" -ge 1 ] || messages=1
   [ "$inflight" -ge 1 ] || inflight=1
+  flow=(--max-inflight "$inflight")
+  what="at most $inflight in flight"
+  if [ "$RATE" != 0 ]; then
+    rate=$(awk -v r="$RATE" -v n="$n" 'BEGIN { printf "%.3f", r / n }')
+    flow=(--rate "$rate" --max-inflight 0)
+    what="$rate messages/s"
+  fi
   for target in $TARGETS; do
-    log ""
-    log "== $target, $n subscribers, $messages messages of $SIZE bytes, at most $inflight in flight"
-    if ! start_target "$target" "$n"; then
-      stop_server
-      FIG[$target,$n,status]=failed
-      continue
-    fi
     base=$OUT/fanout-$target-$n
-    status=ok
-    "$BENCH" --url "$URL" --proto "$PROTO" "${EXTRA[@]}" --subscribers "$n" --messages "$messages" \
-      --max-inflight "$inflight" --size "$SIZE" --threads "$THREADS" --timeout "$TIMEOUT" \
-      --server-pid "$SERVER_PID" --label "$target-$n" --json "$base.json" | tee "$base.txt" || status=failed
-    stop_server
-    FIG[$target,$n,status]=$status
+    FIG[$target,$n,status]=failed
+    best=
+    for r in $(seq 1 "$REPEAT"); do
+      log ""
+      log "== $target, $n subscribers, $messages messages of $SIZE bytes, $what (run $r of $REPEAT)"
+      if ! start_target "$target" "$n"; then
+        stop_server
+        continue
+      fi
+      run=$base-run$r
+      status=ok
+      "$BENCH" --url "$URL" --proto "$PROTO" "${EXTRA[@]}" --subscribers "$n" --messages "$messages" \
+        "${flow[@]}" --size "$SIZE" --threads "$THREADS" --timeout "$TIMEOUT" \
+        --server-pid "$SERVER_PID" --label "$target-$n" --json "$run.json" | tee "$run.txt" || status=failed
+      stop_server
+      [ "$status" = ok ] || continue
+      # The best of the repetitions stands for the target: the machine may be shared.
+      rate_now=$(figure "$run.txt" delivered_per_sec)
+      if [ -z "$best" ] || [ "${rate_now:-0}" -gt "$best" ]; then
+        best=${rate_now:-0}
+        cp "$run.txt" "$base.txt"
+        cp "$run.json" "$base.json"
+        FIG[$target,$n,status]=ok
+      fi
+    done
+    [ "${FIG[$target,$n,status]}" = ok ] || continue
     for f in delivered_per_sec latency_p99_ms server_rss_per_conn_kib losses timed_out generator_cpu_pct \
       server_cpu_pct machine_cpu_pct; do
       FIG[$target,$n,$f]=$(figure "$base.txt" "$f")
@@ -212,7 +237,9 @@ ratio() {  # herald / nats delivered per second
 
 {
   echo
-  echo "Fan-out: 1 publisher, $SIZE-byte payloads, $THREADS generator threads, $DELIVERIES deliveries per run"
+  if [ "$RATE" != 0 ]; then flow_text="offered $RATE deliveries/s"; else flow_text="at most $INFLIGHT deliveries in flight"; fi
+  echo "Fan-out: 1 publisher, $SIZE-byte payloads, $THREADS generator threads, $DELIVERIES deliveries per run,"
+  echo "$flow_text, best of $REPEAT"
   echo "(msgs/s delivered; p99 publish-to-receive ms; server RSS per connection KiB; x = msgs/s vs nats)"
   printf '%-8s' subs
   for target in $TARGETS; do
@@ -266,7 +293,9 @@ ratio() {  # herald / nats delivered per second
   done
 } >"$OUT/fanout.tsv"
 {
-  printf '{"bench":"fanout","size":%s,"threads":%s,"deliveries_per_run":%s,"runs":[' "$SIZE" "$THREADS" "$DELIVERIES"
+  printf '{"bench":"fanout","size":%s,"threads":%s,"deliveries_per_run":%s,"inflight_deliveries":%s,' \
+    "$SIZE" "$THREADS" "$DELIVERIES" "$INFLIGHT"
+  printf '"offered_deliveries_per_sec":%s,"repeat":%s,"runs":[' "$RATE" "$REPEAT"
   sep=
   for n in $SUBS; do
     for target in $TARGETS; do
