@@ -12,7 +12,7 @@
 #   FANOUT_SUBS="1000 10000"              subscriber counts
 #   FANOUT_TARGETS="nats herald-ws herald-wss"
 #   FANOUT_DELIVERIES=20000000            deliveries per run: messages = this / subscribers
-#   FANOUT_INFLIGHT=100000                deliveries in flight: --max-inflight = this / subscribers
+#   FANOUT_WINDOW=100                     messages in flight (--max-inflight), at every size
 #   FANOUT_SIZE=100                       payload bytes
 #   FANOUT_THREADS=2                      generator threads
 #   FANOUT_TIMEOUT=30                     seconds a run may publish before it is cut short
@@ -27,7 +27,7 @@ BUILD_DIR=${1:-$ROOT/build}
 SUBS=${FANOUT_SUBS:-"1000 10000"}
 TARGETS=${FANOUT_TARGETS:-"nats herald-ws herald-wss"}
 DELIVERIES=${FANOUT_DELIVERIES:-20000000}
-INFLIGHT=${FANOUT_INFLIGHT:-100000}
+WINDOW=${FANOUT_WINDOW:-100}
 SIZE=${FANOUT_SIZE:-100}
 THREADS=${FANOUT_THREADS:-2}
 TIMEOUT=${FANOUT_TIMEOUT:-30}
@@ -175,11 +175,9 @@ figure() { awk -v k="fanout.$2" '$1 == k { print $2 }' "$1"; }
 
 for n in $SUBS; do
   messages=$(( DELIVERIES / n ))
-  inflight=$(( INFLIGHT / n ))
   [ "$messages" -ge 1 ] || messages=1
-  [ "$inflight" -ge 1 ] || inflight=1
-  flow=(--max-inflight "$inflight")
-  what="at most $inflight in flight"
+  flow=(--max-inflight "$WINDOW")
+  what="at most $WINDOW in flight"
   if [ "$RATE" != 0 ]; then
     rate=$(awk -v r="$RATE" -v n="$n" 'BEGIN { printf "%.3f", r / n }')
     flow=(--rate "$rate" --max-inflight 0)
@@ -237,7 +235,7 @@ ratio() {  # herald / nats delivered per second
 
 {
   echo
-  if [ "$RATE" != 0 ]; then flow_text="offered $RATE deliveries/s"; else flow_text="at most $INFLIGHT deliveries in flight"; fi
+  if [ "$RATE" != 0 ]; then flow_text="offered $RATE deliveries/s"; else flow_text="at most $WINDOW messages in flight"; fi
   echo "Fan-out: 1 publisher, $SIZE-byte payloads, $THREADS generator threads, $DELIVERIES deliveries per run,"
   echo "$flow_text, best of $REPEAT"
   echo "(msgs/s delivered; p99 publish-to-receive ms; server RSS per connection KiB; x = msgs/s vs nats)"
@@ -293,8 +291,8 @@ ratio() {  # herald / nats delivered per second
   done
 } >"$OUT/fanout.tsv"
 {
-  printf '{"bench":"fanout","size":%s,"threads":%s,"deliveries_per_run":%s,"inflight_deliveries":%s,' \
-    "$SIZE" "$THREADS" "$DELIVERIES" "$INFLIGHT"
+  printf '{"bench":"fanout","size":%s,"threads":%s,"deliveries_per_run":%s,"window":%s,' \
+    "$SIZE" "$THREADS" "$DELIVERIES" "$WINDOW"
   printf '"offered_deliveries_per_sec":%s,"repeat":%s,"runs":[' "$RATE" "$REPEAT"
   sep=
   for n in $SUBS; do
