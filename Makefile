@@ -9,7 +9,7 @@ RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-fanout clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-fanout clean
 
 all: build
 
@@ -26,12 +26,14 @@ run: build
 	$(BUILD_DIR)/herald serve --dev --store.data_dir=$(RUN_DIR)/data
 
 test: build
+	./scripts/node-deps.sh
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) --timeout 300
 
 unit: build
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L unit
 
 integration: build
+	./scripts/node-deps.sh
 	ctest --test-dir $(BUILD_DIR) --output-on-failure -j $(JOBS) -L integration
 
 sanitize-test: deps
@@ -61,6 +63,10 @@ fuzz:
 	cmake -S . -B $(FUZZ_DIR) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ -DHERALD_FUZZ=ON
 	cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all
 	./scripts/run-fuzz.sh $(FUZZ_DIR) $(FUZZ_SECONDS)
+
+# Signed vs unsigned server-API throughput (800 clients x 10 loops; CLIENTS, LOOPS, REPEATS).
+bench-api: build
+	./bench/run-api.sh $(BUILD_DIR)
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -9,7 +9,8 @@ PACKAGES=(
   # libraries
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev openssl libsqlite3-dev sqlite3
-  libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev
+  libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libgfshare-dev libgfshare-bin
+  libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk
   # formatting and static analysis (make format / make lint)
@@ -29,6 +30,15 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# Node and npm run the independent test clients (tests/node). Debian's nodejs and npm
+# are installed only when no node or npm is on PATH: a newer one from elsewhere will do.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  for p in nodejs npm; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$p")
+    fi
+  done
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 SUDO=""

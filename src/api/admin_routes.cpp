@@ -9,6 +9,7 @@
 #include "apps/app_store.h"
 #include "crypto/hash.h"
 #include "crypto/secret.h"
+#include "kms/key_service.h"
 
 namespace herald::api {
 namespace {
@@ -82,6 +83,10 @@ Result<apps::AppOptions> create_options(const Request& req) {
     if (!f->is_bool()) return make_error("invalid_argument", "require_exp must be true or false");
     opts.require_exp = f->get_bool();
   }
+  if (auto* f = o.if_contains("client_secret")) {
+    if (!f->is_bool()) return make_error("invalid_argument", "client_secret must be true or false");
+    opts.hs256_client_secret = f->get_bool();
+  }
   if (auto* f = o.if_contains("rate_limit")) {
     if (!f->is_int64() || f->get_int64() < 0 || f->get_int64() > 10'000'000)
       return make_error("invalid_argument", "rate_limit must be 0 to 10000000 requests per second");
@@ -132,6 +137,43 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
     };
   };
 
+  // Operator: status and unseal need no token (the shares are the authority, as in
+  // Vault); sealing does. All three are served while sealed.
+  auto status_json = [](const kms::KmsStatus& s) {
+    return json::object{{"initialized", s.initialized}, {"sealed", s.sealed}, {"threshold", s.threshold},
+                        {"shares", s.shares},           {"progress", s.progress}};
+  };
+  router.add(
+      "GET", "/admin/v1/operator/status",
+      [d, status_json](const Request&) { return ok_json(200, status_json(d->kms->status())); }, true);
+  router.add(
+      "POST", "/admin/v1/operator/unseal",
+      [d, status_json](const Request& req) {
+        json::error_code ec;
+        json::value v = json::parse(req.body, ec);
+        if (ec || !v.is_object()) return fail(req, Error{"invalid_json", "the body must be {\"share\": \"...\"}"});
+        const auto& o = v.get_object();
+        if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) {
+          d->kms->reset_unseal();
+          return ok_json(200, status_json(d->kms->status()));
+        }
+        auto* share = o.if_contains("share");
+        if (!share || !share->is_string())
+          return fail(req, Error{"invalid_argument", "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
+        auto parsed = kms::parse_share(std::string_view(share->get_string()));
+        if (!parsed) return fail(req, parsed.error());
+        auto st = d->kms->unseal(*parsed);
+        if (!st) return fail(req, st.error());
+        return ok_json(200, status_json(*st));
+      },
+      true);
+  router.add_async(
+      "POST", "/admin/v1/operator/seal", guarded([d, status_json](Request&&, Reply reply) {
+        d->kms->seal();
+        reply(ok_json(200, status_json(d->kms->status())));
+      }),
+      true);
+
   router.add_async("POST", "/admin/v1/apps", guarded([d](Request&& req, Reply reply) {
     auto opts = create_options(req);
     if (!opts) return reply(fail(req, opts.error()));
@@ -140,7 +182,7 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
       json::object o = app_view(*r->app);
       o["app_secret_id"] = r->app_secret_id;
       o["app_secret"] = r->app_secret;
-      o["client_secret"] = r->client_secret;
+      if (!r->client_secret.empty()) o["client_secret"] = r->client_secret;
       reply(ok_json(201, o));
     });
   }));

@@ -10,6 +10,9 @@
 namespace herald::apps {
 class AppStore;
 }
+namespace herald::kms {
+class KeyService;
+}
 
 namespace herald::api {
 
@@ -18,6 +21,7 @@ struct AdminRoutesDeps {
   std::string admin_token_sha256;  // raw 32-byte digest of the admin token
   // Called with an app's id once it is suspended or deleted, to close its clients.
   std::function<void(const std::string&)> app_disabled;
+  kms::KeyService* kms = nullptr;
 };
 
 void add_admin_routes(Router& router, AdminRoutesDeps deps);

@@ -44,6 +44,20 @@ constexpr ErrorInfo kErrors[] = {
     {"too_many_secrets", 409, "The app has two active secrets; revoke one first."},
     {"last_secret", 409, "The app's only secret cannot be revoked; rotate first."},
     {"store_unavailable", 503, "The store could not complete the write."},
+    // Key management service.
+    {"sealed", 503, "The key service is sealed; unseal it first."},
+    {"not_initialized", 503, "The key service is not initialised."},
+    {"share_invalid", 400, "The share is not one of this installation's shares, or was altered."},
+    {"share_duplicate", 409, "This share was given already."},
+    {"unseal_failed", 400, "The shares did not rebuild the root key; start over."},
+    {"already_unsealed", 409, "The key service is unsealed already."},
+    {"key_not_found", 404, "No key of this name."},
+    {"key_exists", 409, "A key of this name exists."},
+    {"key_not_exportable", 403, "The key was not made exportable."},
+    {"deletion_not_allowed", 409, "Set deletion_allowed on the key first."},
+    {"version_not_allowed", 400, "The ciphertext's key version may not be decrypted."},
+    {"invalid_ciphertext", 400, "The ciphertext is malformed."},
+    {"decrypt_failed", 400, "The ciphertext does not decrypt with this key and context."},
 };
 }  // namespace
 

@@ -11,12 +11,12 @@ std::string_view Request::header(std::string_view name) const {
   return {};
 }
 
-void Router::add(std::string method, std::string path, SyncHandler h) {
-  routes_.push_back(Route{std::move(method), std::move(path), std::move(h)});
+void Router::add(std::string method, std::string path, SyncHandler h, bool open_when_sealed) {
+  routes_.push_back(Route{std::move(method), std::move(path), std::move(h), open_when_sealed});
 }
 
-void Router::add_async(std::string method, std::string path, AsyncHandler h) {
-  routes_.push_back(Route{std::move(method), std::move(path), std::move(h)});
+void Router::add_async(std::string method, std::string path, AsyncHandler h, bool open_when_sealed) {
+  routes_.push_back(Route{std::move(method), std::move(path), std::move(h), open_when_sealed});
 }
 
 namespace {
@@ -52,6 +52,7 @@ Match Router::match(std::string_view method, std::string_view path) const {
     if (!path_matches(r.path, path, nullptr)) continue;
     // HEAD is answered by the GET route; the net layer drops the body.
     if (r.method == method || (method == "HEAD" && r.method == "GET")) {
+      if (!r.open_when_sealed && sealed()) return Match{nullptr, "sealed", r.path, {}};
       Match m{&r, {}, r.path, {}};
       path_matches(r.path, path, &m.params);
       return m;
@@ -60,7 +61,7 @@ Match Router::match(std::string_view method, std::string_view path) const {
   }
   if (same_path) return Match{nullptr, "method_not_allowed", same_path->path};
   for (const auto& p : ws_paths_)
-    if (p == path) return Match{nullptr, "upgrade_required", p};
+    if (p == path) return Match{nullptr, sealed() ? "sealed" : "upgrade_required", p, {}};
   return Match{nullptr, "not_found", "other"};
 }
 

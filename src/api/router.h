@@ -20,27 +20,33 @@ struct Route {
   std::string method;
   std::string path;
   std::variant<SyncHandler, AsyncHandler> handler;
+  bool open_when_sealed = false;  // health, metrics, unseal: served while the key service is sealed
 };
 
 struct Match {
   const Route* route = nullptr;  // null: see `error`
-  std::string_view error;        // "not_found" or "method_not_allowed"
+  std::string_view error;        // "not_found", "method_not_allowed" or "sealed"
   std::string_view label;        // route label for metrics
   std::vector<std::pair<std::string, std::string>> params;
 };
 
 class Router {
  public:
-  void add(std::string method, std::string path, SyncHandler h);
-  void add_async(std::string method, std::string path, AsyncHandler h);
+  void add(std::string method, std::string path, SyncHandler h, bool open_when_sealed = false);
+  void add_async(std::string method, std::string path, AsyncHandler h, bool open_when_sealed = false);
   Match match(std::string_view method, std::string_view path) const;
   // Paths that switch to WebSocket; the net layer owns those sessions.
   void add_websocket(std::string path) { ws_paths_.push_back(std::move(path)); }
   bool is_websocket(std::string_view path) const;
+  // While this answers true, every route not open_when_sealed (and every WebSocket
+  // upgrade) is refused with "sealed".
+  void set_sealed_check(std::function<bool()> sealed) { sealed_ = std::move(sealed); }
+  bool sealed() const { return sealed_ && sealed_(); }
 
  private:
   std::vector<Route> routes_;
   std::vector<std::string> ws_paths_;
+  std::function<bool()> sealed_;
 };
 
 }  // namespace herald::api

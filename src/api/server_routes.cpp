@@ -9,6 +9,7 @@
 #include "api/errors.h"
 #include "api/idempotency.h"
 #include "api/server_auth.h"
+#include "core/json_finite.h"
 #include "push/channel_name.h"
 #include "push/client.h"
 #include "push/hub.h"
@@ -236,6 +237,8 @@ class Routes {
   static Result<std::string> data_of(const Ctx& c) {
     auto* d = c.body.if_contains("data");
     if (!d) return make_error("invalid_argument", "data is required");
+    if (!json_numbers_finite(*d))
+      return make_error("invalid_argument", "data holds a number too large for a double (such as 1e400)");
     return json::serialize(*d);
   }
 

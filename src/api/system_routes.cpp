@@ -15,7 +15,7 @@ void add_system_routes(Router& router, SystemRoutesDeps deps) {
     o["status"] = "ok";
     o["version"] = shared->version;
     return Response{200, "application/json", boost::json::serialize(o), {}};
-  });
+  }, true);
   router.add("GET", "/readyz", [shared](const Request& req) {
     boost::json::object checks;
     bool ready = true;
@@ -29,10 +29,10 @@ void add_system_routes(Router& router, SystemRoutesDeps deps) {
     o["checks"] = std::move(checks);
     if (!ready) o["request_id"] = req.request_id;
     return Response{ready ? 200 : 503, "application/json", boost::json::serialize(o), {}};
-  });
+  }, true);
   router.add("GET", "/metrics", [shared](const Request&) {
     return Response{200, "text/plain; version=0.0.4; charset=utf-8", shared->registry->render(), {}};
-  });
+  }, true);
 }
 
 }  // namespace herald::api

@@ -92,8 +92,11 @@ bool valid_app_name(std::string_view name) {
   return true;
 }
 
-std::string AppStore::seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret) {
-  return crypto::base64_encode(sealer_.seal(app_id, secret, "apps/app_secret/" + secret_id));
+Result<std::string> AppStore::seal_secret(const std::string& app_id, const std::string& secret_id,
+                                          const std::string& secret) {
+  auto sealed = sealer_.seal(app_id, secret, "apps/app_secret/" + secret_id);
+  if (!sealed) return sealed.error();
+  return crypto::base64_encode(*sealed);
 }
 
 Result<App> AppStore::from_record(const store::AppRecord& r) {
@@ -174,6 +177,16 @@ Status AppStore::load() {
   std::lock_guard lock(mu_);
   records_cache_ = std::move(*rows);
   return ok_status();
+}
+
+void AppStore::unload() {
+  std::vector<std::string> ids;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& r : records_cache_) ids.push_back(r.id);
+    records_cache_.clear();
+  }
+  for (const auto& id : ids) cache_.remove(id);
 }
 
 void AppStore::commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail,
@@ -264,13 +277,22 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   r.namespaces = join_list(o.namespaces);
   r.allowed_cidrs = join_list(cidrs);
   r.rate_limit = o.rate_limit;
-  std::string client_secret = random_token("", 32);
-  r.client_secret_sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+  if (!o.hs256_client_secret && o.client_public_keys_pem.empty())
+    return done(make_error("invalid_argument", "an app without a client secret needs client public keys"));
+  std::string client_secret;
+  if (o.hs256_client_secret) {
+    client_secret = random_token("", 32);
+    auto sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+    if (!sealed) return done(sealed.error());
+    r.client_secret_sealed = std::move(*sealed);
+  }
   std::string secret_id = "s" + crypto::random_hex(4);
   std::string app_secret = random_token("as_", 36);
+  auto sealed_secret = seal_secret(r.id, secret_id, app_secret);
+  if (!sealed_secret) return done(sealed_secret.error());
   boost::json::array secrets;
-  secrets.push_back(boost::json::object{
-      {"id", secret_id}, {"sealed", seal_secret(r.id, secret_id, app_secret)}, {"created_ms", r.created_ms}});
+  secrets.push_back(
+      boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", r.created_ms}});
   r.app_secrets_json = boost::json::serialize(secrets);
   {
     std::lock_guard lock(mu_);
@@ -307,8 +329,13 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   }
   std::string secret_id = "s" + crypto::random_hex(4);
   std::string secret = random_token("as_", 36);
-  secrets.get_array().push_back(boost::json::object{
-      {"id", secret_id}, {"sealed", seal_secret(r.id, secret_id, secret)}, {"created_ms", unix_ms()}});
+  auto sealed_secret = seal_secret(r.id, secret_id, secret);
+  if (!sealed_secret) {
+    end_change(r.id);
+    return done(sealed_secret.error());
+  }
+  secrets.get_array().push_back(
+      boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", unix_ms()}});
   r.app_secrets_json = boost::json::serialize(secrets);
   auto shared_done = std::make_shared<Done<NewSecret>>(std::move(done));
   commit(
@@ -405,6 +432,7 @@ Result<std::string> AppStore::client_secret(const App& app) {
   std::lock_guard lock(mu_);
   for (const auto& r : records_cache_) {
     if (r.id != app.id) continue;
+    if (r.client_secret_sealed.empty()) return make_error("not_found", "the app has no client secret");
     auto s = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!s) return s.error();
     return std::string(s->view());

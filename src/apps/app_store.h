@@ -29,6 +29,7 @@ struct AppOptions {
   std::vector<std::string> namespaces{"*"};
   std::vector<std::string> allowed_cidrs;
   std::uint32_t rate_limit = 1000;  // server-API requests per second; 0 = no cap
+  bool hs256_client_secret = true;  // false: client JWTs only with the public keys (ES256/EdDSA)
 };
 
 // A new app's secrets, shown once: the store keeps them only sealed.
@@ -36,7 +37,7 @@ struct CreatedApp {
   std::shared_ptr<const App> app;
   std::string app_secret_id;
   std::string app_secret;     // HMAC key of signed server-API requests
-  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key)
+  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
 };
 
 struct NewSecret {
@@ -53,6 +54,8 @@ class AppStore final : public AppDirectory {
 
   // Reads every app into memory; fails if a stored secret does not open.
   Status load();
+  // Forgets every app (and its unsealed secrets), as when the key service seals.
+  void unload();
 
   // Error codes: "invalid_argument" (bad name, key, CIDR, scope, namespace), "conflict"
   // (name taken, or another change to the same app under way), "not_found",
@@ -87,7 +90,7 @@ class AppStore final : public AppDirectory {
   void end_change(const std::string& id);
   // Writes `r`; on success updates the caches and calls `then`, else `fail`.
   void commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
-  std::string seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
+  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
 
   store::AppRecords& records_;
   kms::Sealer& sealer_;

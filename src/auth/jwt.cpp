@@ -3,6 +3,8 @@
 // its own stable code; no message repeats token text or key material.
 #include "auth/jwt.h"
 
+#include "core/json_finite.h"
+
 #include <boost/json.hpp>
 
 #include <algorithm>
@@ -260,6 +262,7 @@ Status read_herald_claims(const json::object& payload, JwtClaims& claims) {
   }
   if (const json::value* info = payload.if_contains("info")) {
     if (!info->is_object()) return claim_invalid("the info claim is not a JSON object");
+    if (!json_numbers_finite(*info)) return claim_invalid("the info claim holds a number too large for a double");
     claims.info = json::serialize(*info);
     if (claims.info.size() > kMaxInfoBytes) return claim_invalid("the info claim is larger than 1 KiB");
   }

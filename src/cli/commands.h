@@ -15,5 +15,7 @@ std::function<int()> add_serve(CLI::App& app);
 std::function<int()> add_version(CLI::App& app);
 std::function<int()> add_app(CLI::App& app);
 std::function<int()> add_token(CLI::App& app);
+std::function<int()> add_publish(CLI::App& app);
+std::function<int()> add_operator(CLI::App& app);
 
 }  // namespace herald::cli

@@ -14,6 +14,7 @@
 
 #include "api/admin_routes.h"
 #include "api/idempotency.h"
+#include "api/kms_routes.h"
 #include "api/router.h"
 #include "api/server_auth.h"
 #include "api/server_routes.h"
@@ -23,7 +24,8 @@
 #include "crypto/hash.h"
 #include "apps/app_store.h"
 #include "auth/jwt.h"
-#include "kms/sealer.h"
+#include "kms/dev_unseal.h"
+#include "kms/key_service.h"
 #include "push/client.h"
 #include "push/hub.h"
 #include "api/system_routes.h"
@@ -164,6 +166,19 @@ Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_di
   return demo;
 }
 
+// Loads the key service. In development a data dir without one is initialised with a
+// single share kept beside it, and every start unseals at once; in production it must
+// be initialised with `herald operator init` first, and starts sealed.
+Status ensure_key_service(kms::KeyService& keys, store::Store& db, const std::string& data_dir, bool dev) {
+  if (!dev) return keys.load();
+  auto st = kms::dev_unseal(keys, db, data_dir, true);
+  if (!st) return st;
+  log::warn("dev_kms", {{"message", "DEVELOPMENT MODE: the key service was unsealed with a single share kept in "
+                                    "the data dir; anyone who can read it can read every secret. Never in production."},
+                        {"share_file", kms::dev_share_path(data_dir)}});
+  return ok_status();
+}
+
 // The admin token: made at first start, written once to <data_dir>/admin.token (0600)
 // for the operator to move somewhere safe; the store keeps only its SHA-256.
 Result<std::string> ensure_admin_token(store::Store& db, const std::string& data_dir, std::string& token_out) {
@@ -236,14 +251,23 @@ int serve(ServeOptions& o) {
     return 1;
   }
 
-  auto sealer = kms::KeyFileSealer::open_or_create(cfg.store.data_dir + "/at-rest.key");
-  if (!sealer) {
-    log::error("at_rest_key_failed", {{"error", sealer.error().message}});
-    return 1;
-  }
-  apps::AppStore apps(db->apps(), **sealer);
-  if (auto st = apps.load(); !st) {
-    log::error("apps_load_failed", {{"error", st.error().message}});
+  // The key service: sealed until K shares are in (in development, one share kept in
+  // the data dir unseals it at once). Apps and their secrets load at unseal.
+  auto secure = crypto::init_secure_memory(1 << 20);
+  if (!secure.locked)
+    log::warn("secure_memory_unlocked",
+              {{"message", "key material cannot be locked in memory (raise RLIMIT_MEMLOCK); it is still zeroised"},
+               {"initialised", secure.initialised}});
+  kms::KeyService keys(*db, &registry);
+  apps::AppStore apps(db->apps(), keys);
+  push::Hub* hub_ptr = nullptr;  // set once the hub exists, before the gateway starts
+  keys.on_unsealed([&apps] { return apps.load(); });
+  keys.on_sealed([&apps, &hub_ptr] {
+    apps.unload();
+    if (hub_ptr) hub_ptr->disconnect_all(push::close_code::kSealed, "sealed");
+  });
+  if (auto st = ensure_key_service(keys, *db, cfg.store.data_dir, o.dev); !st) {
+    log::error("kms_start_failed", {{"error", st.error().message}});
     return 1;
   }
   std::string admin_token;
@@ -260,6 +284,12 @@ int serve(ServeOptions& o) {
       return 1;
     }
     demo = std::move(*d);
+  }
+  if (keys.sealed()) {
+    auto ks = keys.status();
+    log::warn("kms_sealed", {{"message", "sealed: give shares with `herald operator unseal` to start serving"},
+                             {"threshold", ks.threshold},
+                             {"shares", ks.shares}});
   }
 
   if (o.dev && cfg.server.tls && cfg.server.tls_cert.empty()) {
@@ -278,20 +308,24 @@ int serve(ServeOptions& o) {
   api::add_system_routes(router, api::SystemRoutesDeps{
                                      &registry,
                                      {{"store", [&db] { return db->healthy(); }},
+                                      {"kms", [&keys] { return !keys.sealed(); }},
                                       {"accepting", [&gateway] { return gateway && !gateway->draining(); }}},
                                      HERALD_VERSION});
   router.add_websocket("/ws");
+  router.set_sealed_check([&keys] { return keys.sealed(); });
 
   auto nonces = auth::make_memory_nonce_store(cfg.api.replay_max_nonces, 2 * cfg.api.signature_window.count());
   auto rates = auth::make_memory_rate_limiter(100'000);
   api::ServerAuth server_auth(cfg, apps, *nonces, *rates, registry);
   api::IdempotencyCache idempotency(cfg.api.idempotency_max_keys, cfg.api.idempotency_ttl.count());
-  push::Hub* hub_for_admin = nullptr;  // set once the hub exists, before the gateway starts
-  api::add_admin_routes(router, api::AdminRoutesDeps{&apps, *admin_digest, [&hub_for_admin](const std::string& id) {
-                                                       if (hub_for_admin)
-                                                         hub_for_admin->disconnect_app(
+  api::add_admin_routes(router, api::AdminRoutesDeps{&apps, *admin_digest,
+                                                     [&hub_ptr](const std::string& id) {
+                                                       if (hub_ptr)
+                                                         hub_ptr->disconnect_app(
                                                              id, push::close_code::kDisconnectedByServer, "app_disabled");
-                                                     }});
+                                                     },
+                                                     &keys});
+  api::add_kms_routes(router, api::KmsRoutesDeps{&server_auth, &keys});
   if (!cfg.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
 
@@ -305,7 +339,7 @@ int serve(ServeOptions& o) {
         push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION});
     gateway->attach_push(client_ctx.get());
     api::add_server_routes(router, api::ServerRoutesDeps{&server_auth, hub.get(), &idempotency});
-    hub_for_admin = hub.get();
+    hub_ptr = hub.get();
     gateway->start();
   } catch (const std::exception& e) {
     log::error("gateway_start_failed", {{"error", e.what()}});
@@ -336,6 +370,7 @@ int serve(ServeOptions& o) {
   sigwait(&signals, &sig);
   log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   gateway->shutdown();  // destroys the sessions while the hub is still there
+  hub_ptr = nullptr;
   hub->stop();
   db->close();
   log::info("shutdown_complete");

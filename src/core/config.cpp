@@ -164,6 +164,9 @@ std::vector<ConfigKey> build_keys() {
                            [](auto& c) -> auto& { return c.push.jwt_max_skew; }, Millis(0)));
   k.push_back(uint_key("push.max_token_bytes", "Largest JWT accepted; larger ones are refused unread.",
                        [](auto& c) -> auto& { return c.push.max_token_bytes; }, 256, 1 << 20));
+  k.push_back(duration_key("push.write_linger",
+                           "How long publications gather before they are written to subscribers (batching).",
+                           [](auto& c) -> auto& { return c.push.write_linger; }, Millis(0)));
   k.push_back(bool_key("api.require_signature",
                        "Require signed server-API requests. false is refused without --dev (for benchmarks).",
                        [](auto& c) -> auto& { return c.api.require_signature; }));

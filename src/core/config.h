@@ -70,6 +70,7 @@ struct PushConfig {
   std::uint64_t max_presence_clients = 1000;
   Millis jwt_max_skew{30'000};
   std::uint64_t max_token_bytes = 8192;
+  Millis write_linger{1};  // publications gather this long before a flush pass writes them
 };
 
 struct ApiConfig {

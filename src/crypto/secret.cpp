@@ -4,16 +4,51 @@
 
 #include <openssl/crypto.h>
 
+#include <new>
+
 #include "crypto/random.h"
 
 namespace herald::crypto {
 namespace {
 
-void wipe(std::vector<unsigned char>& v) {
+template <class V>
+void wipe(V& v) {
   if (!v.empty()) OPENSSL_cleanse(v.data(), v.size());
 }
 
 }  // namespace
+
+template <class T>
+T* SecureAllocator<T>::allocate(std::size_t n) {
+  void* p = OPENSSL_secure_malloc(n * sizeof(T));
+  if (!p) p = OPENSSL_malloc(n * sizeof(T));  // secure heap full: still zeroised on free
+  if (!p) throw std::bad_alloc();
+  return static_cast<T*>(p);
+}
+
+template <class T>
+void SecureAllocator<T>::deallocate(T* p, std::size_t n) {
+  if (!p) return;
+  if (CRYPTO_secure_allocated(p)) {
+    OPENSSL_secure_clear_free(p, n * sizeof(T));
+  } else {
+    OPENSSL_clear_free(p, n * sizeof(T));
+  }
+}
+
+template struct SecureAllocator<unsigned char>;
+
+SecureMemoryStatus init_secure_memory(std::size_t bytes) {
+  SecureMemoryStatus st;
+  // The heap size must be a power of two; the minimum allocation 32 bytes (a key).
+  std::size_t size = 4096;
+  while (size < bytes) size <<= 1;
+  int r = CRYPTO_secure_malloc_init(size, 32);
+  st.initialised = r != 0;
+  st.locked = r == 1;
+  st.bytes = st.initialised ? size : 0;
+  return st;
+}
 
 SecretBytes::SecretBytes(std::size_t n) : v_(n, 0) {}
 

@@ -1,5 +1,7 @@
-// SecretBytes: key material and other secrets in memory. The bytes are zeroised when
-// freed (OPENSSL_cleanse), never printed, and compared only in constant time.
+// SecretBytes: key material and other secrets in memory. The bytes live in OpenSSL's
+// secure heap when it is set up (locked with mlock, excluded from core dumps with
+// MADV_DONTDUMP), are zeroised when freed, never printed, and compared only in constant
+// time.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +10,29 @@
 #include <vector>
 
 namespace herald::crypto {
+
+// Allocates from OpenSSL's secure heap, or from the ordinary heap when that is not set
+// up or is full; frees either way with zeroising.
+template <class T>
+struct SecureAllocator {
+  using value_type = T;
+  SecureAllocator() = default;
+  template <class U>
+  SecureAllocator(const SecureAllocator<U>&) {}  // NOLINT(google-explicit-constructor)
+  T* allocate(std::size_t n);
+  void deallocate(T* p, std::size_t n);
+  bool operator==(const SecureAllocator&) const { return true; }
+};
+
+struct SecureMemoryStatus {
+  bool initialised = false;  // the secure heap exists
+  bool locked = false;       // and mlock succeeded (RLIMIT_MEMLOCK permitting)
+  std::size_t bytes = 0;
+};
+
+// Sets up the secure heap (call once at start, before any secret is made). Returns what
+// it got; without it, secrets still are zeroised but may be swapped or dumped.
+SecureMemoryStatus init_secure_memory(std::size_t bytes);
 
 class SecretBytes {
  public:
@@ -30,7 +55,7 @@ class SecretBytes {
   void clear();
 
  private:
-  std::vector<unsigned char> v_;
+  std::vector<unsigned char, SecureAllocator<unsigned char>> v_;
 };
 
 // Constant-time equality (length is not secret).

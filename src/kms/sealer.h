@@ -15,25 +15,12 @@ namespace herald::kms {
 class Sealer {
  public:
   virtual ~Sealer() = default;
-  virtual std::string seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) = 0;
+  // Error "sealed" when the key service is sealed.
+  virtual Result<std::string> seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) = 0;
   // Error code "decrypt_failed" when the value was changed, moved, or sealed under
   // another key; "sealed" when the key is not available.
   virtual Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
                                            std::string_view associated) = 0;
-};
-
-// Until the key management service holds per-app keys, one 256-bit key kept in a file
-// of the data dir (mode 0600, created on first use from the CSPRNG).
-class KeyFileSealer final : public Sealer {
- public:
-  static Result<std::unique_ptr<KeyFileSealer>> open_or_create(const std::string& path);
-  std::string seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) override;
-  Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
-                                   std::string_view associated) override;
-
- private:
-  explicit KeyFileSealer(crypto::SecretBytes key) : key_(std::move(key)) {}
-  crypto::SecretBytes key_;
 };
 
 }  // namespace herald::kms

@@ -118,7 +118,8 @@ class HttpSession final : public SessionBase {
     co_await http::async_read_header(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
     if (!ec) {
       auto& h = parser.get();
-      if (beast::websocket::is_upgrade(h) && st_.router.is_websocket(path_of(h.target()))) {
+      // A sealed server refuses upgrades: the request is then answered as HTTP ("sealed").
+      if (beast::websocket::is_upgrade(h) && st_.router.is_websocket(path_of(h.target())) && !st_.router.sealed()) {
         co_await http::async_read(stream_, buffer_, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (!ec) {
           handed_over_ = true;

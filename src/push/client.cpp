@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/json_finite.h"
 #include "core/log.h"
 #include "core/metrics.h"
 
@@ -61,6 +62,7 @@ void append_publications(std::string& out, const std::vector<PublicationPtr>& pu
   out.push_back(']');
 }
 
+
 std::size_t publications_bytes(const std::vector<PublicationPtr>& pubs) {
   std::size_t n = 0;
   for (const auto& p : pubs) n += p->frame.size();
@@ -79,6 +81,7 @@ const char* reason_of(int code) {
     case close_code::kDisconnectedByServer: return "disconnected_by_server";
     case close_code::kSlowConsumer: return "slow_consumer";
     case close_code::kConnectTimeout: return "connect_timeout";
+    case close_code::kSealed: return "sealed";
     default: return "other";
   }
 }
@@ -119,6 +122,8 @@ void Client::on_closed() {
 void Client::leave_hub() {
   if (!in_hub_) return;
   in_hub_ = false;
+  if (flush_pending_) ctx_.hub.forget_subscriber(shard_, this);
+  flush_pending_ = false;
   for (auto& s : subs_) ctx_.hub.unsubscribe(who_, s->slot);
   subs_.clear();
   ctx_.hub.remove_connection(shard_, who_);
@@ -234,7 +239,10 @@ Result<auth::JwtClaims> Client::verify_token(std::string_view token) const {
 }
 
 void Client::arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s) {
-  if (!claims.exp) {
+  // Tokens that mean "never" often say exp 253402300799 (year 9999): in the steady
+  // clock's nanoseconds that overflows, so anything beyond a century counts as no exp.
+  constexpr std::int64_t kFarFutureSeconds = 100LL * 366 * 24 * 3600;
+  if (!claims.exp || *claims.exp - now_s > kFarFutureSeconds) {
     expires_at_ = Clock::time_point::max();
   } else {
     auto skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
@@ -440,6 +448,8 @@ void Client::handle_line(std::string_view line) {
     if (!allowed) return reply_error(id, "permission_denied", "this user may not publish to " + std::string(channel->full));
     auto* data = p.if_contains("data");
     if (!data) return reply_error(id, "bad_request", "publish needs data");
+    if (!json_numbers_finite(*data))
+      return reply_error(id, "bad_request", "data holds a number outside the range of a double");
     std::string text = json::serialize(*data);
     auto r = ctx_.hub.publish(who_.app_id, *channel, text);
     if (!r) return reply_error(id, r.error().code, r.error().message);

@@ -43,6 +43,7 @@ constexpr int kFlood = 4005;
 constexpr int kDisconnectedByServer = 4006;
 constexpr int kSlowConsumer = 4500;
 constexpr int kConnectTimeout = 4501;
+constexpr int kSealed = 4502;
 }  // namespace close_code
 
 // Counters the clients share, resolved once (label lookups stay off the hot path).

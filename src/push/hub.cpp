@@ -114,7 +114,9 @@ struct alignas(64) Shard {
   // Touched only on the shard's thread.
   std::vector<Delivery> draining;
   std::unordered_map<const Channel*, std::vector<LocalSub>> subs;
-  std::vector<Subscriber*> dirty;
+  std::vector<Subscriber*> dirty;     // delivered to since the last flush pass
+  std::vector<Subscriber*> flushing;  // the pass under way
+  bool flush_scheduled = false;
   std::unordered_map<std::string, Subscriber*> clients;
 };
 
@@ -194,8 +196,9 @@ struct Hub::Impl {
   }
 
   // On the shard's thread: hand every queued publication to the local subscribers of its
-  // channel, then flush each touched subscriber once, so one socket write carries as
-  // many publications as arrived meanwhile.
+  // channel. Writing is left to a flush pass that runs push.write_linger later, so that
+  // one socket write carries every publication that arrived meanwhile: under load, a
+  // pass over many connections takes long enough for the next batch to build up.
   void drain(std::size_t shard_index) {
     Shard& s = *shards[shard_index];
     {
@@ -216,13 +219,30 @@ struct Hub::Impl {
     }
     s.draining.clear();
     if (s.draining.capacity() > 4096) s.draining.shrink_to_fit();
-    // flush() may disconnect a subscriber, which edits `subs` but never `dirty`.
-    for (std::size_t i = 0; i < s.dirty.size(); ++i) s.dirty[i]->flush();
-    s.dirty.clear();
+    if (!s.dirty.empty() && !s.flush_scheduled) {
+      s.flush_scheduled = true;
+      executor.post_after(shard_index, cfg.push.write_linger, [this, shard_index] { flush_pass(shard_index); });
+    }
     if (delivered) {
       m_deliveries->inc(delivered);
       deliveries.fetch_add(delivered, std::memory_order_relaxed);
     }
+  }
+
+  void flush_pass(std::size_t shard_index) {
+    Shard& s = *shards[shard_index];
+    s.flush_scheduled = false;
+    s.flushing.swap(s.dirty);
+    // flush() may close a subscriber, which then forgets itself from `dirty`, not from
+    // `flushing`; a closed one is not flushed twice since it left `flushing` here first.
+    for (std::size_t i = 0; i < s.flushing.size(); ++i) {
+      Subscriber* sub = s.flushing[i];
+      if (!sub) continue;
+      s.flushing[i] = nullptr;
+      sub->flush();
+    }
+    s.flushing.clear();
+    if (s.flushing.capacity() > 65536) s.flushing.shrink_to_fit();
   }
 
   const Config& cfg;
@@ -331,11 +351,20 @@ std::size_t Hub::disconnect_user(std::string_view app_id, std::string_view user,
   return conns.size();
 }
 
+void Hub::forget_subscriber(std::size_t shard, Subscriber* sub) {
+  auto& s = *impl_->shards[shard];
+  std::replace(s.dirty.begin(), s.dirty.end(), sub, static_cast<Subscriber*>(nullptr));
+  std::replace(s.flushing.begin(), s.flushing.end(), sub, static_cast<Subscriber*>(nullptr));
+}
+
+std::size_t Hub::disconnect_all(int code, std::string reason) { return disconnect_app("", code, std::move(reason)); }
+
 std::size_t Hub::disconnect_app(std::string_view app_id, int code, std::string reason) {
   auto& im = *impl_;
   std::vector<std::pair<std::size_t, std::string>> conns;
   {
-    std::string prefix = std::string(app_id) + '\x1f';
+    // An empty app id matches every connection.
+    std::string prefix = app_id.empty() ? std::string() : std::string(app_id) + '\x1f';
     std::lock_guard lock(im.users_mu);
     for (const auto& [key, list] : im.users)
       if (key.compare(0, prefix.size(), prefix) == 0) conns.insert(conns.end(), list.begin(), list.end());

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -31,6 +32,8 @@ class ShardExecutor {
   virtual ~ShardExecutor() = default;
   virtual std::size_t shards() const = 0;
   virtual void post(std::size_t shard, std::function<void()> fn) = 0;
+  // Runs `fn` on the shard after `delay` (at once, after queued work, when zero).
+  virtual void post_after(std::size_t shard, std::chrono::milliseconds delay, std::function<void()> fn) = 0;
 };
 
 // A receiver of publications (a client connection). It lives on one shard, and the
@@ -149,6 +152,10 @@ class Hub {
   Result<PresenceStats> presence_stats(std::string_view app_id, const ChannelName& channel);
   // Closes every connection of the user on this node; returns how many were asked.
   std::size_t disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason);
+  // On the subscriber's shard, when a subscriber goes away: it must not be flushed later.
+  void forget_subscriber(std::size_t shard, Subscriber* sub);
+  // Closes every connection on this node (the key service sealed).
+  std::size_t disconnect_all(int code, std::string reason);
   // Closes every connection of the app on this node (the app was suspended or deleted).
   std::size_t disconnect_app(std::string_view app_id, int code, std::string reason);
 

@@ -31,6 +31,26 @@ constexpr Migration kSqlite[] = {
      "ALTER TABLE apps ADD COLUMN namespaces TEXT NOT NULL DEFAULT '*';\n"
      "ALTER TABLE apps ADD COLUMN allowed_cidrs TEXT NOT NULL DEFAULT '';\n"
      "ALTER TABLE apps ADD COLUMN rate_limit INTEGER NOT NULL DEFAULT 0;"},
+    {4, "kms",
+     "CREATE TABLE kms_keys (\n"
+     "  app_id TEXT NOT NULL,\n"
+     "  name TEXT NOT NULL,\n"
+     "  kind TEXT NOT NULL,\n"
+     "  latest_version INTEGER NOT NULL,\n"
+     "  min_decryption_version INTEGER NOT NULL,\n"
+     "  exportable INTEGER NOT NULL,\n"
+     "  deletion_allowed INTEGER NOT NULL,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (app_id, name)\n"
+     ") STRICT;\n"
+     "CREATE TABLE kms_key_versions (\n"
+     "  app_id TEXT NOT NULL,\n"
+     "  name TEXT NOT NULL,\n"
+     "  version INTEGER NOT NULL,\n"
+     "  wrapped BLOB NOT NULL,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (app_id, name, version)\n"
+     ") STRICT;"},
 };
 }  // namespace
 

@@ -12,6 +12,7 @@
 
 #include "core/result.h"
 #include "store/app_records.h"
+#include "store/kms_records.h"
 
 namespace herald::metrics {
 class Registry;
@@ -46,6 +47,7 @@ class Store {
 
   // Tables of the domain modules.
   virtual AppRecords& apps() = 0;
+  virtual KmsRecords& kms() = 0;
 };
 
 struct StoreOptions {

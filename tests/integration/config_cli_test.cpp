@@ -112,6 +112,8 @@ TEST(ConfigCli, EncryptedKeyNeedsTheRightPassphraseWhichIsNeverPrinted) {
   auto wrong = base;
   wrong.push_back("--server.tls_key_passphrase=wrong-battery-2");
   TempDir data;
+  ASSERT_EQ(run_herald({"operator", "init", "--data-dir", data.path(), "--shares", "1", "--threshold", "1"}).exit_code,
+            0);
   wrong.insert(wrong.begin(), {"serve", "--server.port=0", "--store.data_dir=" + data.path()});
   auto r = run_herald(wrong);
   EXPECT_EQ(r.exit_code, 1);

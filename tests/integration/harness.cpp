@@ -220,6 +220,20 @@ ProcessResult run_herald(const std::vector<std::string>& args, const std::vector
 
 Server::Server(Options opts) {
   log_path_ = dir_.path() + "/server.log";
+  data_dir_ = dir_.path();
+  for (const auto& a : opts.args)  // a test may point the server at a data dir of its own
+    if (a.rfind("--store.data_dir=", 0) == 0) data_dir_ = a.substr(17);
+  if (!opts.dev && opts.unseal) {
+    auto init = run_herald({"operator", "init", "--data-dir", data_dir_, "--shares", "1", "--threshold", "1", "--json"});
+    auto at = init.output.find("\"share_values\":[\"");
+    if (at != std::string::npos) {
+      at += 17;
+      share_ = init.output.substr(at, init.output.find('"', at) - at);
+    } else if (init.output.find("already_initialized") == std::string::npos &&
+               init.output.find("initialised already") == std::string::npos) {
+      throw std::runtime_error("herald operator init failed:\n" + init.output);
+    }
+  }
   std::vector<std::string> args{"serve", "--store.data_dir=" + dir_.path(), "--server.port=0", "--log.format=json"};
   if (opts.dev) args.push_back("--dev");
   if (!opts.tls) args.push_back("--server.tls=false");
@@ -233,6 +247,13 @@ Server::Server(Options opts) {
       auto p = out.find("\"port\":", at);
       if (p != std::string::npos) {
         port_ = static_cast<std::uint16_t>(std::stoi(out.substr(p + 7)));
+        if (!share_.empty()) {
+          std::string body = "{\"share\":\"" + share_ + "\"}";
+          auto c = Connection::open(port_, opts.tls);
+          auto r = c->request("POST /admin/v1/operator/unseal HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\n\r\n" + body);
+          if (r.status != 200) throw std::runtime_error("unseal failed: " + r.body);
+        }
         return;
       }
     }

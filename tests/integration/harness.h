@@ -40,8 +40,11 @@ class Server {
   struct Options {
     std::vector<std::string> args;  // extra flags
     std::vector<std::string> env;   // extra NAME=VALUE
-    bool dev = true;                // --dev (generated certificate)
+    bool dev = true;                // --dev (generated certificate, auto-unsealed key service)
     bool tls = true;
+    // Without --dev: initialise the key service with one share before the start and give
+    // it after, so that the server serves (false: leave it sealed).
+    bool unseal = true;
   };
   explicit Server(Options opts);
   Server() : Server(Options{}) {}
@@ -50,8 +53,10 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const { return port_; }
-  const std::string& data_dir() const { return dir_.path(); }
-  std::string ca_file() const { return dir_.path() + "/dev-cert.pem"; }
+  const std::string& data_dir() const { return data_dir_; }
+  std::string ca_file() const { return data_dir_ + "/dev-cert.pem"; }
+  // The one unseal share of a non-dev server the harness initialised.
+  const std::string& share() const { return share_; }
   // Sends a signal and waits up to `timeout` for the exit; returns the exit code, or
   // -1 if the process had to be killed.
   int stop(int signal, std::chrono::milliseconds timeout = std::chrono::milliseconds(15000));
@@ -60,6 +65,8 @@ class Server {
 
  private:
   TempDir dir_;
+  std::string data_dir_;
+  std::string share_;  // the unseal share of a non-dev server
   int pid_ = -1;
   std::uint16_t port_ = 0;
   std::string log_path_;

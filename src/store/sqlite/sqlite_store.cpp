@@ -284,6 +284,118 @@ void SqliteStore::delete_app(std::string id, Completion done) {
       std::move(done));
 }
 
+Result<std::vector<KmsKeyRecord>> SqliteStore::load_kms_keys() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_,
+                         "SELECT app_id, name, kind, latest_version, min_decryption_version, exportable, "
+                         "deletion_allowed, created_ms FROM kms_keys;",
+                         -1, &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "load_kms_keys");
+  std::vector<KmsKeyRecord> out;
+  int rc;
+  auto text = [&](int c) {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(q.s, c));
+    return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, c)));
+  };
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    KmsKeyRecord r;
+    r.app_id = text(0);
+    r.name = text(1);
+    r.kind = text(2);
+    r.latest_version = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 3));
+    r.min_decryption_version = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 4));
+    r.exportable = sqlite3_column_int(q.s, 5) != 0;
+    r.deletion_allowed = sqlite3_column_int(q.s, 6) != 0;
+    r.created_ms = sqlite3_column_int64(q.s, 7);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "load_kms_keys");
+  return out;
+}
+
+Result<std::vector<KmsVersionRecord>> SqliteStore::load_kms_versions() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_, "SELECT app_id, name, version, wrapped, created_ms FROM kms_key_versions;", -1,
+                         &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "load_kms_versions");
+  std::vector<KmsVersionRecord> out;
+  int rc;
+  auto blob = [&](int c) {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, c));
+    return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, c)));
+  };
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
+    KmsVersionRecord r;
+    r.app_id = blob(0);
+    r.name = blob(1);
+    r.version = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 2));
+    r.wrapped = blob(3);
+    r.created_ms = sqlite3_column_int64(q.s, 4);
+    out.push_back(std::move(r));
+  }
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "load_kms_versions");
+  return out;
+}
+
+void SqliteStore::put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> version, Completion done) {
+  submit(
+      [key = std::move(key), version = std::move(version)](sqlite3* db) -> Status {
+        Stmt s;
+        if (sqlite3_prepare_v2(db,
+                               "INSERT INTO kms_keys(app_id, name, kind, latest_version, min_decryption_version, "
+                               "exportable, deletion_allowed, created_ms) VALUES (?,?,?,?,?,?,?,?) "
+                               "ON CONFLICT(app_id, name) DO UPDATE SET latest_version=excluded.latest_version, "
+                               "min_decryption_version=excluded.min_decryption_version, "
+                               "exportable=excluded.exportable, deletion_allowed=excluded.deletion_allowed;",
+                               -1, &s.s, nullptr) != SQLITE_OK)
+          return db_error(db, "put_kms_key");
+        sqlite3_bind_text(s.s, 1, key.app_id.data(), static_cast<int>(key.app_id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(s.s, 2, key.name.data(), static_cast<int>(key.name.size()), SQLITE_STATIC);
+        sqlite3_bind_text(s.s, 3, key.kind.data(), static_cast<int>(key.kind.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(s.s, 4, key.latest_version);
+        sqlite3_bind_int64(s.s, 5, key.min_decryption_version);
+        sqlite3_bind_int(s.s, 6, key.exportable ? 1 : 0);
+        sqlite3_bind_int(s.s, 7, key.deletion_allowed ? 1 : 0);
+        sqlite3_bind_int64(s.s, 8, key.created_ms);
+        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_kms_key");
+        if (!version) return ok_status();
+        Stmt v;
+        if (sqlite3_prepare_v2(db,
+                               "INSERT INTO kms_key_versions(app_id, name, version, wrapped, created_ms) "
+                               "VALUES (?,?,?,?,?);",
+                               -1, &v.s, nullptr) != SQLITE_OK)
+          return db_error(db, "put_kms_key");
+        sqlite3_bind_text(v.s, 1, version->app_id.data(), static_cast<int>(version->app_id.size()), SQLITE_STATIC);
+        sqlite3_bind_text(v.s, 2, version->name.data(), static_cast<int>(version->name.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(v.s, 3, version->version);
+        sqlite3_bind_blob(v.s, 4, version->wrapped.data(), static_cast<int>(version->wrapped.size()), SQLITE_STATIC);
+        sqlite3_bind_int64(v.s, 5, version->created_ms);
+        int rc = sqlite3_step(v.s);
+        if (rc == SQLITE_CONSTRAINT) return make_error("conflict", "this key version exists already");
+        if (rc != SQLITE_DONE) return db_error(db, "put_kms_key");
+        return ok_status();
+      },
+      std::move(done));
+}
+
+void SqliteStore::delete_kms_key(std::string app_id, std::string name, Completion done) {
+  submit(
+      [app_id = std::move(app_id), name = std::move(name)](sqlite3* db) -> Status {
+        for (const char* sql : {"DELETE FROM kms_key_versions WHERE app_id = ? AND name = ?;",
+                                "DELETE FROM kms_keys WHERE app_id = ? AND name = ?;"}) {
+          Stmt s;
+          if (sqlite3_prepare_v2(db, sql, -1, &s.s, nullptr) != SQLITE_OK) return db_error(db, "delete_kms_key");
+          sqlite3_bind_text(s.s, 1, app_id.data(), static_cast<int>(app_id.size()), SQLITE_STATIC);
+          sqlite3_bind_text(s.s, 2, name.data(), static_cast<int>(name.size()), SQLITE_STATIC);
+          if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "delete_kms_key");
+        }
+        return ok_status();
+      },
+      std::move(done));
+}
+
 bool SqliteStore::healthy() {
   std::lock_guard lock(mu_);
   return !stopping_ && !failed_.load();

@@ -26,7 +26,7 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store, public AppRecords {
+class SqliteStore final : public Store, public AppRecords, public KmsRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -40,6 +40,12 @@ class SqliteStore final : public Store, public AppRecords {
   StoreStats stats() override;
   void close() override;
   AppRecords& apps() override { return *this; }
+  KmsRecords& kms() override { return *this; }
+
+  Result<std::vector<KmsKeyRecord>> load_kms_keys() override;
+  Result<std::vector<KmsVersionRecord>> load_kms_versions() override;
+  void put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> version, Completion done) override;
+  void delete_kms_key(std::string app_id, std::string name, Completion done) override;
 
   Result<std::vector<AppRecord>> load_apps() override;
   void put_app(AppRecord app, Completion done) override;

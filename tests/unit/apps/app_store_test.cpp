@@ -5,6 +5,8 @@
 
 #include <filesystem>
 
+#include "kms/dev_unseal.h"
+#include "kms/key_service.h"
 #include "store/store.h"
 
 namespace herald::apps {
@@ -26,13 +28,17 @@ struct AppStoreFixture : ::testing::Test {
     if (db) db->close();
     std::filesystem::remove_all(dir);
   }
+  // A development key service (one share in the data dir) unseals, and apps load.
   void reopen() {
     if (db) db->close();
     apps.reset();
+    keys.reset();
     db = store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr}).value();
-    sealer = kms::KeyFileSealer::open_or_create(dir + "/at-rest.key").value();
-    apps = std::make_unique<AppStore>(db->apps(), *sealer);
-    ASSERT_TRUE(apps->load().ok());
+    keys = std::make_unique<kms::KeyService>(*db, nullptr);
+    apps = std::make_unique<AppStore>(db->apps(), *keys);
+    keys->on_unsealed([this] { return apps->load(); });
+    auto st = kms::dev_unseal(*keys, *db, dir, true);
+    ASSERT_TRUE(st.ok()) << st.error().message;
   }
   // Raw column text from the database file, as an attacker with the file would see it.
   std::string raw_apps_table() {
@@ -51,7 +57,7 @@ struct AppStoreFixture : ::testing::Test {
   }
   std::string dir;
   std::unique_ptr<store::Store> db;
-  std::unique_ptr<kms::KeyFileSealer> sealer;
+  std::unique_ptr<kms::KeyService> keys;
   std::unique_ptr<AppStore> apps;
 };
 
@@ -122,11 +128,14 @@ TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppDoesNotOpen) {
             SQLITE_OK);
   sqlite3_close(h);
   db = store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr}).value();
-  AppStore fresh(db->apps(), *sealer);
-  auto st = fresh.load();
-  ASSERT_FALSE(st.ok());
+  kms::KeyService fresh_keys(*db, nullptr);
+  AppStore fresh(db->apps(), fresh_keys);
+  fresh_keys.on_unsealed([&fresh] { return fresh.load(); });
+  auto st = kms::dev_unseal(fresh_keys, *db, dir, false);
+  ASSERT_FALSE(st.ok());  // the moved secret does not open: the unseal is refused, sealed again
   EXPECT_EQ(st.error().code, "decrypt_failed");
   EXPECT_NE(st.error().message.find("app b"), std::string::npos);
+  EXPECT_TRUE(fresh_keys.sealed());
 }
 
 TEST_F(AppStoreFixture, BadOptionsAreRefused) {

@@ -89,6 +89,20 @@ TEST_F(ClientFixture, ConnectAnswersWithClientUserExpiryAndVersion) {
   EXPECT_EQ(c->t.close_code, 0);
 }
 
+TEST_F(ClientFixture, AFarFutureExpiryIsNoExpiry) {
+  // exp 253402300799 (year 9999) in steady-clock nanoseconds would overflow.
+  auto c = open();
+  c->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
+                token(R"({"sub":"far","exp":253402300799})") + "\"}}");
+  ASSERT_TRUE(c->c->connected()) << c->t.reply(1);
+  EXPECT_EQ(c->t.deadline, Transport::TimePoint::max());
+  c->c->on_deadline(Client::Clock::now() + std::chrono::hours(24 * 365));
+  EXPECT_EQ(c->t.close_code, 0);
+  c->c->on_text(R"({"id":2,"refresh":{"token":")" + token(R"({"sub":"far","exp":9223372036854775807})") + "\"}}");
+  EXPECT_NE(c->t.reply(2).find("\"refresh\":{\"expires_in\":"), std::string::npos) << c->t.reply(2);
+  EXPECT_EQ(c->t.deadline, Transport::TimePoint::max());
+}
+
 TEST_F(ClientFixture, CommandsBeforeConnectAreRefusedAndConnectTimesOut) {
   auto c = open();
   EXPECT_LT(c->t.deadline, Client::Clock::now() + cfg.push.connect_timeout + std::chrono::seconds(1));
@@ -206,6 +220,21 @@ TEST_F(ClientFixture, PublishPermissionsFollowTheNamespace) {
   cfg.push.max_publication_bytes = 16;
   c->c->on_text(R"({"id":8,"publish":{"channel":"open:x","data":"01234567890123456789"}})");
   EXPECT_NE(c->t.reply(8).find("publication_too_large"), std::string::npos);
+}
+
+TEST_F(ClientFixture, PublishRefusesNumbersBeyondTheDoubleRange) {
+  // Parsed as infinity, such a number would be written back as `Infinity`: not JSON.
+  auto sub = connected("1", 0);
+  auto pub = connected("2", 1);
+  sub->c->on_text(R"({"id":2,"subscribe":{"channel":"open:inf"}})");
+  pub->c->on_text(R"({"id":2,"publish":{"channel":"open:inf","data":1e400}})");
+  EXPECT_NE(pub->t.reply(2).find("bad_request"), std::string::npos) << pub->t.reply(2);
+  pub->c->on_text(R"({"id":3,"publish":{"channel":"open:inf","data":[1,{"a":-1e999}]}})");
+  EXPECT_NE(pub->t.reply(3).find("bad_request"), std::string::npos) << pub->t.reply(3);
+  pub->c->on_text(R"({"id":4,"publish":{"channel":"open:inf","data":[1.5e308,-2.5e-300,0]}})");
+  EXPECT_NE(pub->t.reply(4).find("\"publish\":{\"offset\":1,"), std::string::npos) << pub->t.reply(4);
+  ex.run_all();
+  for (const auto& frame : sub->t.written) EXPECT_EQ(frame.find("Infinity"), std::string::npos) << frame;
 }
 
 TEST_F(ClientFixture, PersonalClaimsAndTokenNamespaces) {

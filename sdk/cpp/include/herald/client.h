@@ -1,0 +1,257 @@
+// Herald's C++ SDK for business back ends: ServerClient calls the signed server API
+// (docs/server-api.md), AdminClient the admin API (docs/admin-api.md). Every call is
+// blocking, returns a Result, and never throws for an expected failure.
+//
+// A client keeps one HTTP connection alive between calls and serialises the calls made
+// on it; for requests in parallel, make one client per thread. A moved-from client may
+// only be destroyed or assigned to.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "herald/result.h"
+#include "herald/secret.h"
+#include "herald/signer.h"
+
+namespace herald::sdk {
+
+// How to reach the server. The certificate is verified against the system's trust
+// store, or `ca_file` when given; `insecure` turns verification off (development only).
+struct ConnectionOptions {
+  std::string base_url = "https://127.0.0.1:8443";  // scheme://host[:port][/prefix]
+  std::string ca_file;                              // PEM bundle of trusted CAs
+  bool insecure = false;
+  std::chrono::milliseconds timeout{10'000};  // per call, connecting included
+};
+
+struct ServerClientOptions {
+  ConnectionOptions connection;
+  std::string app_key;
+  SecretString app_secret;
+};
+
+struct AdminClientOptions {
+  ConnectionOptions connection;
+  SecretString admin_token;  // "hat_..."
+};
+
+// ---- Answers -------------------------------------------------------------------
+
+// Where a publication sits in its channel's stream.
+struct StreamPosition {
+  std::uint64_t offset = 0;
+  std::string epoch;
+};
+
+struct PublishResult {
+  std::string channel;  // as the server names it (user#42 for a user publish)
+  std::uint64_t offset = 0;
+  std::string epoch;
+  std::string id;         // what clients ack
+  bool replayed = false;  // the answer of an earlier request with the same idempotency key
+  std::string request_id;
+};
+
+// One channel of a broadcast: its publication, or why it failed.
+struct BroadcastOutcome {
+  std::string channel;
+  std::optional<PublishResult> published;
+  std::optional<Error> error;  // code and message (no status: the request as a whole succeeded)
+};
+
+struct BroadcastResult {
+  std::vector<BroadcastOutcome> results;  // in the order of the request's channels
+  bool replayed = false;
+  std::string request_id;
+};
+
+struct Publication {
+  std::string channel;
+  std::uint64_t offset = 0;
+  std::string epoch;
+  std::string id;
+  std::int64_t ts_ms = 0;
+  std::string data_json;  // the published data, compact JSON
+};
+
+struct History {
+  std::string epoch;
+  std::uint64_t offset = 0;               // the channel's latest offset
+  std::optional<bool> recovered;          // only when `since` was given
+  std::vector<Publication> publications;  // oldest first
+};
+
+struct PresenceClient {
+  std::string client_id;
+  std::string user;
+  std::string info_json;  // empty when the client has no info
+};
+
+struct Presence {
+  std::vector<PresenceClient> clients;
+  bool truncated = false;
+};
+
+struct PresenceStats {
+  std::uint64_t num_clients = 0;
+  std::uint64_t num_users = 0;
+};
+
+struct SecretInfo {
+  std::string id;
+  std::int64_t created_ms = 0;
+};
+
+struct ClientKeyInfo {
+  std::string alg;  // HS256, ES256, EdDSA
+  std::string kid;
+};
+
+// An app as the APIs show it: never a secret, only the ids of its AppSecrets.
+struct AppInfo {
+  std::string id;
+  std::string key;
+  std::string name;
+  std::string status;  // "active" or "suspended"
+  std::int64_t created_ms = 0;
+  std::vector<std::string> scopes;
+  std::vector<std::string> namespaces;
+  std::vector<std::string> allowed_cidrs;
+  std::uint64_t rate_limit = 0;
+  std::vector<SecretInfo> secrets;
+  std::vector<ClientKeyInfo> client_keys;
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool require_exp = false;
+  std::string json;  // the object as the server sent it
+};
+
+// ---- Server API ------------------------------------------------------------------
+
+class ServerClient {
+ public:
+  explicit ServerClient(ServerClientOptions options);
+  ~ServerClient();
+  ServerClient(ServerClient&&) noexcept;
+  ServerClient& operator=(ServerClient&&) noexcept;
+  ServerClient(const ServerClient&) = delete;
+  ServerClient& operator=(const ServerClient&) = delete;
+
+  // `data_json` is any JSON value as text ("{\"title\":\"Hello\"}", "42"); it is
+  // checked here and sent as it is. `idempotency_key`: 1 to 128 characters, or empty.
+  Result<PublishResult> publish(std::string_view channel, std::string_view data_json,
+                                std::string_view idempotency_key = {});
+  Result<BroadcastResult> broadcast(const std::vector<std::string>& channels, std::string_view data_json,
+                                    std::string_view idempotency_key = {});
+  Result<PublishResult> publish_to_user(std::string_view user, std::string_view data_json,
+                                        std::string_view idempotency_key = {});
+  Result<History> history(std::string_view channel, std::optional<std::uint64_t> limit = std::nullopt,
+                          std::optional<StreamPosition> since = std::nullopt);
+  Result<Presence> presence(std::string_view channel);
+  Result<PresenceStats> presence_stats(std::string_view channel);
+  // Closes the user's connections on the node that answers; returns how many.
+  Result<std::uint64_t> disconnect_user(std::string_view user);
+  // The calling app.
+  Result<AppInfo> app_info();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Admin API -------------------------------------------------------------------
+
+// A new app. Empty lists and unset fields take the server's defaults (scopes
+// ["publish"], namespaces ["*"], no CIDR restriction, rate limit 1000/s).
+struct AppCreateOptions {
+  std::string name;
+  std::vector<std::string> scopes;      // publish, otp, kms, admin
+  std::vector<std::string> namespaces;  // "*" for all
+  std::vector<std::string> allowed_cidrs;
+  std::optional<std::uint32_t> rate_limit;  // requests per second; 0 = no cap
+  std::vector<std::string> client_public_keys_pem;
+  std::string jwt_audience;
+  std::string jwt_issuer;
+  bool require_exp = false;
+  // false: no HS256 client secret; client tokens are then ES256/EdDSA only, checked
+  // with client_public_keys_pem (which must not be empty).
+  bool client_secret = true;
+};
+
+// The answer to create_app: the app and its secrets, which the server shows only once.
+struct CreatedApp {
+  AppInfo app;
+  std::string app_secret_id;
+  SecretString app_secret;
+  SecretString client_secret;  // empty when created with client_secret = false
+  SecretString json;           // the whole answer as the server sent it (it holds the secrets)
+};
+
+struct NewSecret {
+  std::string secret_id;
+  SecretString app_secret;
+};
+
+class AdminClient {
+ public:
+  explicit AdminClient(AdminClientOptions options);
+  ~AdminClient();
+  AdminClient(AdminClient&&) noexcept;
+  AdminClient& operator=(AdminClient&&) noexcept;
+  AdminClient(const AdminClient&) = delete;
+  AdminClient& operator=(const AdminClient&) = delete;
+
+  // `app` is an app's id (app_...), AppKey (hk_...) or name.
+  Result<CreatedApp> create_app(const AppCreateOptions& options);
+  Result<std::vector<AppInfo>> list_apps();
+  Result<AppInfo> show_app(std::string_view app);
+  Result<NewSecret> rotate_secret(std::string_view app);
+  Result<void> revoke_secret(std::string_view app, std::string_view secret_id);
+  Result<void> suspend(std::string_view app);
+  Result<void> resume(std::string_view app);
+  Result<void> delete_app(std::string_view app);
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// ---- Operator: the key service's seal ----------------------------------------------
+
+struct SealStatus {
+  bool initialized = false;
+  bool sealed = true;
+  unsigned threshold = 0;
+  unsigned shares = 0;
+  unsigned progress = 0;  // shares given towards the next unseal
+};
+
+// Status and unseal need no token (the shares are the authority); seal needs the admin
+// token, which may be empty for a client that never seals.
+class OperatorClient {
+ public:
+  explicit OperatorClient(AdminClientOptions options);
+  ~OperatorClient();
+  OperatorClient(OperatorClient&&) noexcept;
+  OperatorClient& operator=(OperatorClient&&) noexcept;
+  OperatorClient(const OperatorClient&) = delete;
+  OperatorClient& operator=(const OperatorClient&) = delete;
+
+  Result<SealStatus> status();
+  // One share ("<number>-<hex>"); the status after it.
+  Result<SealStatus> unseal(const SecretString& share);
+  Result<SealStatus> reset_unseal();
+  Result<SealStatus> seal();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace herald::sdk

@@ -1,0 +1,219 @@
+// ServerClient: builds each body, signs the request (docs/signing.md) with a fresh
+// nonce and the current time, and reads the answer.
+#include <boost/json.hpp>
+
+#include "client_core.h"
+#include "herald/client.h"
+
+namespace herald::sdk {
+
+using detail::HttpRequest;
+using detail::HttpResponse;
+namespace json = boost::json;
+
+namespace {
+
+Error invalid(std::string message) {
+  return Error{"invalid_argument", std::move(message), 0, {}, 0};
+}
+
+// `data_json` must be exactly one JSON value: it is written into the body as it is.
+std::optional<Error> check_data(std::string_view data_json) {
+  boost::system::error_code ec;
+  json::parse_options opts;
+  opts.max_depth = 1024;  // the server decides how deep is too deep
+  json::parse(data_json, ec, {}, opts);
+  if (ec) return invalid("data is not valid JSON: " + ec.message());
+  return std::nullopt;
+}
+
+std::string quoted(std::string_view s) {
+  return json::serialize(json::string(s));
+}
+
+// {"<name>":"<value>","data":<data_json>[,"idempotency_key":"..."]}
+std::string publish_body(std::string_view name_field, std::string_view name_json, std::string_view data_json,
+                         std::string_view idempotency_key) {
+  std::string body = "{\"";
+  body.append(name_field).append("\":").append(name_json).append(",\"data\":").append(data_json);
+  if (!idempotency_key.empty()) body.append(",\"idempotency_key\":").append(quoted(idempotency_key));
+  body.push_back('}');
+  return body;
+}
+
+std::optional<Error> check_idempotency_key(std::string_view key) {
+  if (key.size() > 128) return invalid("idempotency_key must be 1 to 128 characters");
+  return std::nullopt;
+}
+
+}  // namespace
+
+class ServerClient::Impl {
+ public:
+  explicit Impl(ServerClientOptions o)
+      : core_(std::move(o.connection)), app_key_(std::move(o.app_key)), app_secret_(std::move(o.app_secret)) {}
+
+  // Signs and sends; the path is relative to the base URL.
+  Result<HttpResponse> call(std::string_view method, std::string_view path, std::string_view body) {
+    if (app_key_.empty() || app_secret_.empty()) return invalid("the app key and app secret are required");
+    std::string timestamp = unix_timestamp_now();
+    auto nonce = make_nonce();
+    if (!nonce) return nonce.error();
+    std::string target = core_.path_prefix() + std::string(path);
+    auto signed_headers =
+        sign_request(SigningInput{method, target, body, timestamp, *nonce, app_key_}, app_secret_.view());
+    if (!signed_headers) return signed_headers.error();
+    HttpRequest req{method,
+                    path,
+                    {"X-Herald-Key: " + signed_headers->key, "X-Herald-Timestamp: " + signed_headers->timestamp,
+                     "X-Herald-Nonce: " + signed_headers->nonce, "X-Herald-Signature: " + signed_headers->signature},
+                    body,
+                    method == "POST"};
+    return core_.call(req);
+  }
+
+ private:
+  detail::ClientCore core_;
+  std::string app_key_;
+  SecretString app_secret_;
+};
+
+ServerClient::ServerClient(ServerClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+ServerClient::~ServerClient() = default;
+ServerClient::ServerClient(ServerClient&&) noexcept = default;
+ServerClient& ServerClient::operator=(ServerClient&&) noexcept = default;
+
+Result<PublishResult> ServerClient::publish(std::string_view channel, std::string_view data_json,
+                                            std::string_view idempotency_key) {
+  if (channel.empty()) return invalid("channel is required");
+  if (auto e = check_data(data_json)) return *e;
+  if (auto e = check_idempotency_key(idempotency_key)) return *e;
+  auto r = impl_->call("POST", "/api/v1/publish", publish_body("channel", quoted(channel), data_json, idempotency_key));
+  if (!r) return r.error();
+  return detail::decode<PublishResult>(*r, false, [&](const json::value& v) {
+    PublishResult p = detail::read_publish(detail::obj(v, "the answer"));
+    if (p.channel.empty()) p.channel = std::string(channel);
+    p.replayed = r->idempotent_replayed;
+    p.request_id = r->request_id;
+    return p;
+  });
+}
+
+Result<BroadcastResult> ServerClient::broadcast(const std::vector<std::string>& channels, std::string_view data_json,
+                                                std::string_view idempotency_key) {
+  if (channels.empty()) return invalid("at least one channel is required");
+  if (auto e = check_data(data_json)) return *e;
+  if (auto e = check_idempotency_key(idempotency_key)) return *e;
+  json::array list;
+  for (const auto& c : channels) list.emplace_back(c);
+  auto r = impl_->call("POST", "/api/v1/broadcast",
+                       publish_body("channels", json::serialize(list), data_json, idempotency_key));
+  if (!r) return r.error();
+  return detail::decode<BroadcastResult>(*r, false, [&](const json::value& v) {
+    BroadcastResult b;
+    for (const auto& item : detail::arr(detail::obj(v, "the answer"), "results")) {
+      const auto& o = detail::obj(item, "a result");
+      BroadcastOutcome out;
+      out.channel = detail::str(o, "channel");
+      if (const auto* e = o.if_contains("error")) {
+        const auto& eo = detail::obj(*e, "error");
+        out.error = Error{detail::str(eo, "code"), detail::str_or(eo, "message"), 0, r->request_id, 0};
+      } else {
+        out.published = detail::read_publish(o);
+      }
+      b.results.push_back(std::move(out));
+    }
+    b.replayed = r->idempotent_replayed;
+    b.request_id = r->request_id;
+    return b;
+  });
+}
+
+Result<PublishResult> ServerClient::publish_to_user(std::string_view user, std::string_view data_json,
+                                                    std::string_view idempotency_key) {
+  if (user.empty()) return invalid("user is required");
+  if (auto e = check_data(data_json)) return *e;
+  if (auto e = check_idempotency_key(idempotency_key)) return *e;
+  auto r = impl_->call("POST", "/api/v1/user/publish", publish_body("user", quoted(user), data_json, idempotency_key));
+  if (!r) return r.error();
+  return detail::decode<PublishResult>(*r, false, [&](const json::value& v) {
+    PublishResult p = detail::read_publish(detail::obj(v, "the answer"));
+    p.replayed = r->idempotent_replayed;
+    p.request_id = r->request_id;
+    return p;
+  });
+}
+
+Result<History> ServerClient::history(std::string_view channel, std::optional<std::uint64_t> limit,
+                                      std::optional<StreamPosition> since) {
+  if (channel.empty()) return invalid("channel is required");
+  json::object body{{"channel", channel}};
+  if (limit) body["limit"] = *limit;
+  if (since) body["since"] = json::object{{"offset", since->offset}, {"epoch", since->epoch}};
+  auto r = impl_->call("POST", "/api/v1/history", json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<History>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    History h;
+    h.epoch = detail::str(o, "epoch");
+    h.offset = detail::u64(o, "offset");
+    if (const auto* rec = o.if_contains("recovered"); rec && rec->is_bool()) h.recovered = rec->get_bool();
+    for (const auto& p : detail::arr(o, "publications")) {
+      const auto& po = detail::obj(p, "a publication");
+      Publication pub;
+      pub.channel = detail::str_or(po, "channel");
+      pub.offset = detail::u64(po, "offset");
+      pub.epoch = detail::str_or(po, "epoch");
+      pub.id = detail::str(po, "id");
+      pub.ts_ms = detail::i64_or(po, "ts");
+      pub.data_json = json::serialize(detail::field(po, "data"));
+      h.publications.push_back(std::move(pub));
+    }
+    return h;
+  });
+}
+
+Result<Presence> ServerClient::presence(std::string_view channel) {
+  if (channel.empty()) return invalid("channel is required");
+  auto r = impl_->call("POST", "/api/v1/presence", json::serialize(json::object{{"channel", channel}}));
+  if (!r) return r.error();
+  return detail::decode<Presence>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    Presence p;
+    for (const auto& [id, c] : detail::obj(detail::field(o, "clients"), "clients")) {
+      const auto& co = detail::obj(c, "a client");
+      PresenceClient pc{std::string(id), detail::str(co, "user"), {}};
+      if (const auto* info = co.if_contains("info")) pc.info_json = json::serialize(*info);
+      p.clients.push_back(std::move(pc));
+    }
+    if (const auto* t = o.if_contains("truncated"); t && t->is_bool()) p.truncated = t->get_bool();
+    return p;
+  });
+}
+
+Result<PresenceStats> ServerClient::presence_stats(std::string_view channel) {
+  if (channel.empty()) return invalid("channel is required");
+  auto r = impl_->call("POST", "/api/v1/presence_stats", json::serialize(json::object{{"channel", channel}}));
+  if (!r) return r.error();
+  return detail::decode<PresenceStats>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    return PresenceStats{detail::u64(o, "num_clients"), detail::u64(o, "num_users")};
+  });
+}
+
+Result<std::uint64_t> ServerClient::disconnect_user(std::string_view user) {
+  if (user.empty()) return invalid("user is required");
+  auto r = impl_->call("POST", "/api/v1/user/disconnect", json::serialize(json::object{{"user", user}}));
+  if (!r) return r.error();
+  return detail::decode<std::uint64_t>(
+      *r, false, [](const json::value& v) { return detail::u64(detail::obj(v, "the answer"), "connections"); });
+}
+
+Result<AppInfo> ServerClient::app_info() {
+  auto r = impl_->call("GET", "/api/v1/app", {});
+  if (!r) return r.error();
+  return detail::decode<AppInfo>(*r, false,
+                                 [](const json::value& v) { return detail::read_app(detail::obj(v, "the answer")); });
+}
+
+}  // namespace herald::sdk

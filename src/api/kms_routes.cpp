@@ -1,0 +1,248 @@
+// The key service API (docs/kms.md): signed, scope `kms`, each app working only with
+// its own keys. Plaintexts and contexts travel base64-encoded.
+#include "api/kms_routes.h"
+
+#include <boost/json.hpp>
+
+#include "api/errors.h"
+#include "api/server_auth.h"
+#include "crypto/encoding.h"
+#include "kms/key_service.h"
+
+namespace herald::api {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::size_t kMaxBatch = 1000;
+
+Response ok_json(int status, const json::value& v) { return Response{status, "application/json", json::serialize(v), {}}; }
+
+Response fail(const Request& req, const Error& e) {
+  return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
+                        e.message);
+}
+
+json::object key_view(const kms::KeyInfo& k) {
+  json::array versions;
+  for (const auto& v : k.versions) versions.push_back(json::object{{"version", v.version}, {"created_ms", v.created_ms}});
+  return json::object{{"name", k.name},
+                      {"type", k.kind},
+                      {"latest_version", k.latest_version},
+                      {"min_decryption_version", k.min_decryption_version},
+                      {"exportable", k.exportable},
+                      {"deletion_allowed", k.deletion_allowed},
+                      {"created_ms", k.created_ms},
+                      {"versions", std::move(versions)}};
+}
+
+Result<json::object> body_object(const Request& req) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+// A base64 field (absent: empty, when optional).
+Result<std::string> b64_field(const json::object& o, std::string_view name, bool required) {
+  auto* v = o.if_contains(name);
+  if (!v) {
+    if (required) return make_error("invalid_argument", std::string(name) + " is required (base64)");
+    return std::string();
+  }
+  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a base64 string");
+  auto d = crypto::base64_decode(std::string_view(v->get_string()));
+  if (!d) return make_error("invalid_argument", std::string(name) + " is not valid base64");
+  return std::move(*d);
+}
+
+Result<std::string> str_field(const json::object& o, std::string_view name) {
+  auto* v = o.if_contains(name);
+  if (!v || !v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  return std::string(v->get_string());
+}
+
+json::object error_item(const Error& e) {
+  return json::object{{"error", json::object{{"code", e.code}, {"message", e.message}}}};
+}
+
+// One item of encrypt/decrypt/rewrap: {plaintext|ciphertext, context?} -> result object.
+using ItemFn = std::function<Result<json::object>(const json::object& item)>;
+
+// Runs `fn` on the body itself, or on each of its `items` (a batch).
+Response single_or_batch(const Request& req, const json::object& body, const ItemFn& fn) {
+  if (auto* items = body.if_contains("items")) {
+    if (!items->is_array() || items->get_array().empty() || items->get_array().size() > kMaxBatch)
+      return fail(req, Error{"invalid_argument", "items must be an array of 1 to 1000 objects"});
+    json::array results;
+    for (const auto& it : items->get_array()) {
+      if (!it.is_object()) {
+        results.push_back(error_item(Error{"invalid_argument", "an item must be an object"}));
+        continue;
+      }
+      auto r = fn(it.get_object());
+      results.push_back(r ? json::value(std::move(*r)) : json::value(error_item(r.error())));
+    }
+    return ok_json(200, json::object{{"results", std::move(results)}});
+  }
+  auto r = fn(body);
+  if (!r) return fail(req, r.error());
+  return ok_json(200, *r);
+}
+
+}  // namespace
+
+void add_kms_routes(Router& router, KmsRoutesDeps deps) {
+  auto d = std::make_shared<KmsRoutesDeps>(deps);
+  // Authenticates (scope kms), then hands the request, the app id and the reply on.
+  auto signed_route = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
+    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
+      int retry_after = 0;
+      auto app = d->auth->authenticate(req, apps::kScopeKms, &retry_after);
+      if (!app) {
+        Response r = fail(req, app.error());
+        if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+        return reply(std::move(r));
+      }
+      std::string id = (*app)->id;
+      fn(std::move(req), std::move(id), std::move(reply));
+    };
+  };
+  auto key_reply = [](const Request& req, Reply reply, int status) {
+    return [req, reply, status](Result<kms::KeyInfo> r) { reply(r ? ok_json(status, key_view(*r)) : fail(req, r.error())); };
+  };
+
+  router.add_async("POST", "/api/v1/kms/keys", signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
+    auto body = body_object(req);
+    if (!body) return reply(fail(req, body.error()));
+    auto name = str_field(*body, "name");
+    if (!name) return reply(fail(req, name.error()));
+    kms::KeyOptions opts;
+    if (auto* e = body->if_contains("exportable")) {
+      if (!e->is_bool()) return reply(fail(req, Error{"invalid_argument", "exportable must be true or false"}));
+      opts.exportable = e->get_bool();
+    }
+    d->kms->create_key(app, *name, opts, key_reply(req, reply, 201));
+  }));
+  router.add_async("GET", "/api/v1/kms/keys", signed_route([d](Request&& req, std::string app, Reply reply) {
+    if (d->kms->sealed()) return reply(error_response("sealed", req.request_id));
+    json::array keys;
+    for (const auto& k : d->kms->list_keys(app)) keys.push_back(key_view(k));
+    reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
+  }));
+  router.add_async("GET", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
+    auto k = d->kms->key_info(app, std::string(req.param("name")));
+    reply(k ? ok_json(200, key_view(*k)) : fail(req, k.error()));
+  }));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/rotate",
+                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
+                     d->kms->rotate_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
+                   }));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/config",
+                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
+                     auto body = body_object(req);
+                     if (!body) return reply(fail(req, body.error()));
+                     kms::KeyConfig cfg;
+                     if (auto* v = body->if_contains("min_decryption_version")) {
+                       if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
+                         return reply(fail(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
+                       cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
+                     }
+                     for (auto [field, slot] : {std::pair{"deletion_allowed", &cfg.deletion_allowed},
+                                                std::pair{"exportable", &cfg.exportable}}) {
+                       if (auto* v = body->if_contains(field)) {
+                         if (!v->is_bool())
+                           return reply(fail(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
+                         *slot = v->get_bool();
+                       }
+                     }
+                     d->kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
+                   }));
+  router.add_async("DELETE", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
+    d->kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
+      reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+    });
+  }));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/export",
+                   signed_route([d](Request&& req, std::string app, Reply reply) {
+                     auto keys = d->kms->export_key(app, std::string(req.param("name")));
+                     if (!keys) return reply(fail(req, keys.error()));
+                     json::object versions;
+                     for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
+                     reply(ok_json(200, json::object{{"name", std::string(req.param("name"))},
+                                                     {"versions", std::move(versions)}}));
+                   }));
+
+  // encrypt / decrypt / rewrap / datakey: in memory, answered at once.
+  auto crypto_route = [d, signed_route](auto op) {
+    return signed_route([d, op](Request&& req, std::string app, Reply reply) {
+      auto body = body_object(req);
+      if (!body) return reply(fail(req, body.error()));
+      auto key = str_field(*body, "key");
+      if (!key) return reply(fail(req, key.error()));
+      reply(op(*d, req, app, *key, *body));
+    });
+  };
+  router.add_async("POST", "/api/v1/kms/encrypt",
+                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
+                                   const json::object& body) {
+                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
+                       auto pt = b64_field(item, "plaintext", true);
+                       if (!pt) return pt.error();
+                       auto ctx = b64_field(item, "context", false);
+                       if (!ctx) return ctx.error();
+                       auto ct = d.kms->encrypt(app, key, *pt, *ctx);
+                       if (!ct) return ct.error();
+                       return json::object{{"ciphertext", *ct}};
+                     });
+                   }));
+  router.add_async("POST", "/api/v1/kms/decrypt",
+                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
+                                   const json::object& body) {
+                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
+                       auto ct = str_field(item, "ciphertext");
+                       if (!ct) return ct.error();
+                       auto ctx = b64_field(item, "context", false);
+                       if (!ctx) return ctx.error();
+                       auto pt = d.kms->decrypt(app, key, *ct, *ctx);
+                       if (!pt) return pt.error();
+                       return json::object{{"plaintext", crypto::base64_encode(pt->view())}};
+                     });
+                   }));
+  router.add_async("POST", "/api/v1/kms/rewrap",
+                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
+                                   const json::object& body) {
+                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
+                       auto ct = str_field(item, "ciphertext");
+                       if (!ct) return ct.error();
+                       auto ctx = b64_field(item, "context", false);
+                       if (!ctx) return ctx.error();
+                       auto out = d.kms->rewrap(app, key, *ct, *ctx);
+                       if (!out) return out.error();
+                       return json::object{{"ciphertext", *out}};
+                     });
+                   }));
+  router.add_async("POST", "/api/v1/kms/datakey",
+                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
+                                   const json::object& body) {
+                     std::size_t bits = 256;
+                     if (auto* b = body.if_contains("bits")) {
+                       if (!b->is_int64()) return fail(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
+                       bits = static_cast<std::size_t>(b->get_int64());
+                     }
+                     bool with_plaintext = true;
+                     if (auto* p = body.if_contains("plaintext")) {
+                       if (!p->is_bool()) return fail(req, Error{"invalid_argument", "plaintext must be a boolean"});
+                       with_plaintext = p->get_bool();
+                     }
+                     auto ctx = b64_field(body, "context", false);
+                     if (!ctx) return fail(req, ctx.error());
+                     auto dk = d.kms->datakey(app, key, bits / 8, with_plaintext, *ctx);
+                     if (!dk) return fail(req, dk.error());
+                     json::object o{{"ciphertext", dk->ciphertext}};
+                     if (dk->plaintext) o["plaintext"] = crypto::base64_encode(dk->plaintext->view());
+                     return ok_json(200, o);
+                   }));
+}
+
+}  // namespace herald::api

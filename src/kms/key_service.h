@@ -1,0 +1,184 @@
+// The key management service. A 256-bit root key, split with Shamir's scheme at init
+// and never written anywhere, exists only in memory between unseal and seal. It wraps
+// the keyring: named, versioned keys per app (and the service's own), generated here and
+// stored only wrapped. Through it: the key API (encrypt, decrypt, rewrap, data keys,
+// rotation) and the encryption at rest of everything sensitive (Sealer).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "crypto/secret.h"
+#include "kms/sealer.h"
+#include "kms/shamir.h"
+
+#include "store/kms_records.h"
+
+namespace herald::store {
+class Store;
+}
+namespace herald::metrics {
+class Registry;
+class Counter;
+template <class T>
+class Family;
+}  // namespace herald::metrics
+
+namespace herald::kms {
+
+struct KmsStatus {
+  bool initialized = false;
+  bool sealed = true;
+  unsigned threshold = 0;
+  unsigned shares = 0;
+  unsigned progress = 0;  // distinct valid shares given towards the next unseal
+};
+
+struct KeyVersionInfo {
+  std::uint32_t version = 0;
+  std::int64_t created_ms = 0;
+};
+
+struct KeyInfo {
+  std::string name;
+  std::string kind;
+  std::uint32_t latest_version = 0;
+  std::uint32_t min_decryption_version = 1;
+  bool exportable = false;
+  bool deletion_allowed = false;
+  std::int64_t created_ms = 0;
+  std::vector<KeyVersionInfo> versions;
+};
+
+struct KeyOptions {
+  bool exportable = false;
+};
+
+struct KeyConfig {
+  std::optional<std::uint32_t> min_decryption_version;
+  std::optional<bool> deletion_allowed;
+  std::optional<bool> exportable;  // may only go from false to true
+};
+
+struct DataKey {
+  std::string ciphertext;               // the data key wrapped under the named key
+  std::optional<crypto::SecretBytes> plaintext;
+};
+
+template <class T>
+using Done = std::function<void(Result<T>)>;
+
+// Key names a caller may use: 1..64 of [a-z0-9_.-], not starting with '_' (reserved for
+// the service's own keys, such as each app's at-rest key "_data").
+bool valid_key_name(std::string_view name);
+
+class KeyService final : public Sealer {
+ public:
+  static constexpr std::string_view kSystemApp = "_system";
+
+  KeyService(store::Store& store, metrics::Registry* registry);
+  ~KeyService() override;
+
+  // Offline, on a data dir whose store has no key service yet: makes the root key,
+  // splits it into `n` shares of which `k` unseal, and stores only a check value and
+  // each share's digest. Error "already_initialized".
+  static Result<std::vector<Share>> initialize(store::Store& store, unsigned n, unsigned k);
+
+  // Reads the service's settings; "not_initialized" if initialize() never ran here.
+  Status load();
+  KmsStatus status() const;
+  bool sealed() const;
+
+  // One share towards the unseal. Errors: "share_invalid" (not one of this installation's
+  // shares, or altered), "share_duplicate", "already_unsealed", "unseal_failed" (the
+  // shares did not rebuild the root key; progress starts over), "not_initialized".
+  Result<KmsStatus> unseal(const Share& share);
+  void reset_unseal();
+  // Forgets the root key and every unwrapped key.
+  void seal();
+  // Called after every unseal and seal (on the caller's thread); one of each.
+  void on_unsealed(std::function<Status()> fn) { on_unsealed_ = std::move(fn); }
+  void on_sealed(std::function<void()> fn) { on_sealed_ = std::move(fn); }
+
+  // Keyring. Errors: "sealed", "key_not_found", "key_exists", "invalid_argument",
+  // "key_not_exportable", "deletion_not_allowed", "version_not_allowed" (below the
+  // minimum or above the latest), "decrypt_failed", "invalid_ciphertext".
+  void create_key(const std::string& app_id, const std::string& name, KeyOptions opts, Done<KeyInfo> done);
+  void rotate_key(const std::string& app_id, const std::string& name, Done<KeyInfo> done);
+  void configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg, Done<KeyInfo> done);
+  void delete_key(const std::string& app_id, const std::string& name, Done<Ok> done);
+  Result<KeyInfo> key_info(const std::string& app_id, const std::string& name) const;
+  std::vector<KeyInfo> list_keys(const std::string& app_id) const;
+
+  // Ciphertext: "herald:v<version>:<base64 of nonce | ciphertext | tag>", bound to the app,
+  // the key name, the version and `context` (associated data the caller chooses).
+  Result<std::string> encrypt(const std::string& app_id, const std::string& name, std::string_view plaintext,
+                              std::string_view context) const;
+  Result<crypto::SecretBytes> decrypt(const std::string& app_id, const std::string& name,
+                                      std::string_view ciphertext, std::string_view context) const;
+  // Decrypts and encrypts again under the latest version; the plaintext never leaves.
+  Result<std::string> rewrap(const std::string& app_id, const std::string& name, std::string_view ciphertext,
+                             std::string_view context) const;
+  Result<DataKey> datakey(const std::string& app_id, const std::string& name, std::size_t bytes,
+                          bool with_plaintext, std::string_view context) const;
+  // Every version's key material, for an exportable key.
+  Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> export_key(const std::string& app_id,
+                                                                                const std::string& name) const;
+  // Creates an app's own keys ("default" for the key API, "_data" at rest, "_index" for
+  // blind indexes) if missing; their writes are queued before anything sealed with them.
+  Status ensure_app_keys(const std::string& app_id);
+
+  // A keyed hash of `value` for lookups without plaintext (phone numbers, e-mail).
+  Result<std::string> blind_index(const std::string& app_id, std::string_view purpose, std::string_view value) const;
+
+  // Sealer: at-rest encryption under the app's "_data" key, bound to `associated`.
+  Result<std::string> seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) override;
+  Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
+                                   std::string_view associated) override;
+
+  // For tests and `herald operator`: whether `root` is this installation's root key.
+  static bool root_matches(const std::string& meta_json, const crypto::SecretBytes& root);
+
+ private:
+  struct Key;
+  struct Meta;
+  using KeyId = std::pair<std::string, std::string>;
+
+  Status load_keyring(const crypto::SecretBytes& root);
+  Result<std::string> seal_uncounted(std::string_view app_id, std::string_view plaintext, std::string_view associated);
+  Result<crypto::SecretBytes> open_uncounted(std::string_view app_id, std::string_view sealed,
+                                             std::string_view associated);
+  Result<std::string> encrypt_uncounted(const std::string& app_id, const std::string& name,
+                                        std::string_view plaintext, std::string_view context) const;
+  Result<crypto::SecretBytes> decrypt_uncounted(const std::string& app_id, const std::string& name,
+                                                std::string_view ciphertext, std::string_view context) const;
+  // Adds a new version of a key in memory and queues its write. Lock held.
+  Result<std::uint32_t> add_version_locked(Key& k, std::int64_t now_ms, store::Completion done);
+  const Key* find_locked(const std::string& app_id, const std::string& name) const;
+
+  store::Store& store_;
+  std::unique_ptr<Meta> meta_;
+  mutable std::shared_mutex mu_;
+  std::optional<crypto::SecretBytes> root_;
+  std::map<KeyId, std::unique_ptr<Key>> keys_;
+  std::vector<Share> pending_;  // shares given towards the next unseal
+  std::function<Status()> on_unsealed_;
+  std::function<void()> on_sealed_;
+  metrics::Family<metrics::Counter>* m_shares_ = nullptr;
+  // herald_kms_operations_total children, resolved once: [op][0 = ok, 1 = error].
+  enum Op { kEncrypt, kDecrypt, kRewrap, kDatakey, kSeal, kOpen, kOps };
+  metrics::Counter* m_ops_[kOps][2] = {};
+  template <class R>
+  const R& counted(Op op, const R& r) const;
+};
+
+}  // namespace herald::kms
