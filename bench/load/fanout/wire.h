@@ -27,9 +27,11 @@ void append_nats_publish(std::string& out, std::string_view subject, std::uint64
 
 // The value of the first `"t":` key in `text`, or 0 when there is none or it is not a
 // number. A quote inside a JSON string is always escaped, so `"t":` can only be a key.
+// (memmem: std::string_view::find stops at every quote, and a pub line is full of them.)
 inline std::uint64_t find_send_time(std::string_view text) {
-  std::size_t at = text.find("\"t\":");
-  if (at == std::string_view::npos) return 0;
+  const void* hit = ::memmem(text.data(), text.size(), "\"t\":", 4);
+  if (hit == nullptr) return 0;
+  std::size_t at = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
   std::uint64_t v = 0;
   bool any = false;
   for (std::size_t i = at + 4; i < text.size(); ++i) {
