@@ -211,8 +211,8 @@ for n in $SUBS; do
       fi
     done
     [ "${FIG[$target,$n,status]}" = ok ] || continue
-    for f in delivered_per_sec latency_p99_ms server_rss_per_conn_kib losses timed_out generator_cpu_pct \
-      server_cpu_pct machine_cpu_pct; do
+    for f in delivered_per_sec latency_p99_ms server_rss_per_conn_kib losses timed_out out_of_order gaps \
+      disconnects generator_cpu_pct server_cpu_pct machine_cpu_pct; do
       FIG[$target,$n,$f]=$(figure "$base.txt" "$f")
     done
   done
@@ -268,6 +268,10 @@ ratio() {  # herald / nats delivered per second
       elif [ -n "$l" ] && [ "$l" != 0 ]; then
         echo "note: $target at $n subscribers lost $l deliveries"
       fi
+      for f in out_of_order gaps disconnects; do
+        v=${FIG[$target,$n,$f]:-0}
+        if [ "$v" != 0 ]; then echo "note: $target at $n subscribers: $f $v"; fi
+      done
     done
   done
   echo "CPU (% of one core; generator / server / whole machine):"

@@ -219,6 +219,9 @@ int main(int argc, char** argv) {
   fig("deliveries", static_cast<std::int64_t>(t.delivered));
   fig("losses", static_cast<std::int64_t>(losses));
   fig("disconnects", static_cast<std::int64_t>(rp.disconnects));
+  fig("out_of_order", static_cast<std::int64_t>(t.out_of_order));
+  fig("gaps", static_cast<std::int64_t>(t.gaps));
+  fig("unstamped", static_cast<std::int64_t>(t.without_time));
   fig("timed_out", static_cast<std::int64_t>(timed_out || setup_timed_out));
   fig("window_sec", window);
   fig("delivered_per_sec", static_cast<std::int64_t>(std::llround(per_sec)));

@@ -74,6 +74,8 @@ constexpr std::size_t kReadBuffer = 8192;
 struct alignas(64) ThreadStats {
   std::atomic<std::uint64_t> delivered{0};
   std::uint64_t without_time = 0;
+  std::uint64_t out_of_order = 0;  // a message at or before one already received: duplicated or reordered
+  std::uint64_t gaps = 0;          // messages skipped over: a later one came first
   std::uint64_t frames = 0;
   std::uint64_t last_delivery_ns = 0;
   LatencyHistogram latency;
@@ -101,6 +103,7 @@ struct Conn {
   bool pong_due = false;
   bool ready = false;  // set up; the set-up deadline no longer applies
   std::vector<char> raw;  // the batched reader's buffer
+  std::vector<std::uint64_t> next_seq;  // per publisher: the sequence number expected next
   std::string frag;       // a fragmented Herald message being put together
 };
 
@@ -213,7 +216,7 @@ struct Engine::Impl {
       std::uint32_t want;
       bool done = false, ok = true;
       bool pong_due = false;
-      void on_pub(std::uint64_t) {}
+      void on_pub(Stamp) {}
       void on_reply(std::uint64_t id, bool is_error, std::string_view line) {
         if (is_error) {
           e.note_error(line);
@@ -224,7 +227,7 @@ struct Engine::Impl {
         }
       }
       void on_other(std::string_view line) { e.note_error(line); }
-      void on_msg(std::uint64_t) {}
+      void on_msg(Stamp) {}
       void on_ping() { pong_due = true; }
       void on_pong() { done = true; }
       void on_error(std::string_view line) {
@@ -318,6 +321,7 @@ struct Engine::Impl {
         continue;
       }
       subscribed.fetch_add(1, std::memory_order_relaxed);
+      c->next_seq.assign(static_cast<std::size_t>(o.publishers), 0);
       if (!o.beast_reader) c->buf.shrink_to_fit();  // only the set-up read through it
       asio::co_spawn(w.ioc.get_executor(), read_loop<Ws>(w, std::move(c)), asio::detached);
     }
@@ -327,18 +331,33 @@ struct Engine::Impl {
   struct DeliverySink {
     Impl& e;
     ThreadStats& s;
+    std::vector<std::uint64_t>& next_seq;
     std::uint64_t now;
     std::uint64_t count = 0;
     bool pong_due = false;
-    void delivery(std::uint64_t t) {
+    // Every publisher's messages must arrive in the order it sent them (sequence
+    // number s = k * P + p for publisher p's k-th message), once each.
+    void delivery(Stamp st) {
       ++count;
-      if (t == 0)
+      if (st.t == 0 || st.seq == Stamp::kNoSeq) {
         ++s.without_time;
-      else
-        s.latency.record(now > t ? now - t : 0);
+        return;
+      }
+      s.latency.record(now > st.t ? now - st.t : 0);
+      std::size_t pubs = next_seq.size();
+      std::uint64_t& next = next_seq[static_cast<std::size_t>(st.seq % pubs)];
+      std::uint64_t k = st.seq / pubs;
+      if (k == next) {
+        ++next;
+      } else if (k < next) {
+        ++s.out_of_order;
+      } else {
+        s.gaps += k - next;
+        next = k + 1;
+      }
     }
-    void on_pub(std::uint64_t t) { delivery(t); }
-    void on_msg(std::uint64_t t) { delivery(t); }
+    void on_pub(Stamp st) { delivery(st); }
+    void on_msg(Stamp st) { delivery(st); }
     void on_reply(std::uint64_t, bool is_error, std::string_view line) {
       if (is_error) e.note_error(line);
     }
@@ -381,7 +400,7 @@ struct Engine::Impl {
     for (;;) {
       co_await c.ws.async_read(c.buf, asio::redirect_error(kUseTask, ec));
       if (ec) break;
-      DeliverySink sink{*this, s, steady_now_ns()};
+      DeliverySink sink{*this, s, c.next_seq, steady_now_ns()};
       auto data = c.buf.cdata();
       const char* p = static_cast<const char*>(data.data());
       if (o.proto == Proto::kHerald) {
@@ -477,7 +496,7 @@ struct Engine::Impl {
       if (ec) break;
       have += n;
       if constexpr (std::is_same_v<Ws, TlsWs>) have += drain_tls(stream, c.raw.data() + have, c.raw.size() - have);
-      DeliverySink d{*this, s, steady_now_ns()};
+      DeliverySink d{*this, s, c.next_seq, steady_now_ns()};
       FrameSink f{*this, c, d};
       WsFrameScan r = scan_ws_frames(c.raw.data(), have, f);
       d.flush();
@@ -565,9 +584,9 @@ struct Engine::Impl {
         std::uint64_t t = rate > 0 ? scheduled(seq + k) : now;
         if (o.proto == Proto::kHerald) {
           if (k > 0) c->out.push_back('\n');
-          append_herald_publish(c->out, id++, o.channel, t, o.size);
+          append_herald_publish(c->out, id++, o.channel, t, (seq + k) * pubs + static_cast<std::uint64_t>(p), o.size);
         } else {
-          append_nats_publish(c->out, o.channel, t, o.size);
+          append_nats_publish(c->out, o.channel, t, (seq + k) * pubs + static_cast<std::uint64_t>(p), o.size);
         }
       }
       published.fetch_add(allowed, std::memory_order_relaxed);
@@ -615,7 +634,7 @@ struct Engine::Impl {
     struct Sink {
       Impl& e;
       Conn<Ws>& c;
-      void on_pub(std::uint64_t) {}
+      void on_pub(Stamp) {}
       void on_reply(std::uint64_t, bool is_error, std::string_view line) {
         if (is_error) {
           e.publish_errors.fetch_add(1, std::memory_order_relaxed);
@@ -625,7 +644,7 @@ struct Engine::Impl {
         }
       }
       void on_other(std::string_view line) { e.note_error(line); }
-      void on_msg(std::uint64_t) {}
+      void on_msg(Stamp) {}
       void on_ping() { c.pong_due = true; }
       void on_pong() {}
       void on_error(std::string_view line) {
@@ -743,6 +762,8 @@ Totals Engine::totals() const {
     t.latency.merge(w->stats.latency);
     t.delivered += w->stats.delivered.load();
     t.without_time += w->stats.without_time;
+    t.out_of_order += w->stats.out_of_order;
+    t.gaps += w->stats.gaps;
     t.frames += w->stats.frames;
     t.last_delivery_ns = std::max(t.last_delivery_ns, w->stats.last_delivery_ns);
   }

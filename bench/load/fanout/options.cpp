@@ -73,7 +73,7 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--batch", o.batch, "At most this many publishes in one WebSocket frame")
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  app.add_option("--size", o.size, "Payload size in bytes ({\"t\":...,\"p\":\"xx..\"}; at least ~30)")
+  app.add_option("--size", o.size, "Payload size in bytes ({\"t\":...,\"s\":...,\"p\":\"xx..\"}; at least ~40)")
       ->check(CLI::Range(1, 1 << 20))
       ->capture_default_str();
   app.add_option("-t,--threads", o.threads, "Generator threads, one io_context each")

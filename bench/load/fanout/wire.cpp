@@ -23,11 +23,17 @@ std::size_t digits(std::uint64_t v) {
 
 }  // namespace
 
-void append_payload(std::string& out, std::uint64_t t_ns, std::size_t size) {
-  // {"t":T,"p":"..."}  = 5 + digits + 6 + pad + 2
-  std::size_t fixed = 13 + digits(t_ns);
+static std::size_t payload_fixed(std::uint64_t t_ns, std::uint64_t seq) {
+  // {"t":T,"s":S,"p":"..."} = 5 + digits + 5 + digits + 6 + pad + 2
+  return 18 + digits(t_ns) + digits(seq);
+}
+
+void append_payload(std::string& out, std::uint64_t t_ns, std::uint64_t seq, std::size_t size) {
+  std::size_t fixed = payload_fixed(t_ns, seq);
   out.append("{\"t\":");
   append_uint(out, t_ns);
+  out.append(",\"s\":");
+  append_uint(out, seq);
   out.append(",\"p\":\"");
   if (size > fixed) out.append(size - fixed, 'x');
   out.append("\"}");
@@ -52,25 +58,26 @@ void append_herald_subscribe(std::string& out, std::uint32_t id, std::string_vie
 }
 
 void append_herald_publish(std::string& out, std::uint32_t id, std::string_view channel, std::uint64_t t_ns,
-                           std::size_t size) {
+                           std::uint64_t seq, std::size_t size) {
   out.append("{\"id\":");
   append_uint(out, id);
   out.append(",\"publish\":{\"channel\":\"");
   out.append(channel);
   out.append("\",\"data\":");
-  append_payload(out, t_ns, size);
+  append_payload(out, t_ns, seq, size);
   out.append("}}");
 }
 
-void append_nats_publish(std::string& out, std::string_view subject, std::uint64_t t_ns, std::size_t size) {
-  std::size_t fixed = 13 + digits(t_ns);
+void append_nats_publish(std::string& out, std::string_view subject, std::uint64_t t_ns, std::uint64_t seq,
+                         std::size_t size) {
+  std::size_t fixed = payload_fixed(t_ns, seq);
   std::size_t len = size > fixed ? size : fixed;
   out.append("PUB ");
   out.append(subject);
   out.push_back(' ');
   append_uint(out, len);
   out.append("\r\n");
-  append_payload(out, t_ns, size);
+  append_payload(out, t_ns, seq, size);
   out.append("\r\n");
 }
 

@@ -12,39 +12,57 @@
 
 namespace fanout {
 
-// Appends `{"t":T,"p":"xx..."}`, padded with 'x' so that it is `size` bytes long
-// (or as short as it can be, when `size` is smaller than the fixed part).
-void append_payload(std::string& out, std::uint64_t t_ns, std::size_t size);
+// Appends `{"t":T,"s":S,"p":"xx..."}`: the send time (steady clock, ns), the message's
+// sequence number, and padding with 'x' so that it is `size` bytes long (or as short as
+// it can be, when `size` is smaller than the fixed part).
+void append_payload(std::string& out, std::uint64_t t_ns, std::uint64_t seq, std::size_t size);
 
 // Herald commands (docs/protocol.md); every one is a single JSON object, no newline.
 void append_herald_connect(std::string& out, std::uint32_t id, std::string_view app_key, std::string_view token);
 void append_herald_subscribe(std::string& out, std::uint32_t id, std::string_view channel);
 void append_herald_publish(std::string& out, std::uint32_t id, std::string_view channel, std::uint64_t t_ns,
-                           std::size_t size);
+                           std::uint64_t seq, std::size_t size);
 
 // NATS: `PUB <subject> <len>\r\n<payload>\r\n`.
-void append_nats_publish(std::string& out, std::string_view subject, std::uint64_t t_ns, std::size_t size);
+void append_nats_publish(std::string& out, std::string_view subject, std::uint64_t t_ns, std::uint64_t seq,
+                         std::size_t size);
 
-// The value of the first `"t":` key in `text`, or 0 when there is none or it is not a
-// number. A quote inside a JSON string is always escaped, so `"t":` can only be a key.
-// (memmem: std::string_view::find stops at every quote, and a pub line is full of them.)
-inline std::uint64_t find_send_time(std::string_view text) {
+// What a received payload says about itself: its send time (0 when there is none or
+// it is not a number) and its sequence number (kNoSeq when absent).
+struct Stamp {
+  static constexpr std::uint64_t kNoSeq = ~std::uint64_t{0};
+  std::uint64_t t = 0;
+  std::uint64_t seq = kNoSeq;
+};
+
+// Reads the first `"t":` key in `text` and the `"s":` right after it. A quote inside a
+// JSON string is always escaped, so `"t":` can only be a key. (memmem: std::string_view::
+// find stops at every quote, and a pub line is full of them.)
+inline Stamp read_stamp(std::string_view text) {
+  Stamp st;
   const void* hit = ::memmem(text.data(), text.size(), "\"t\":", 4);
-  if (hit == nullptr) return 0;
-  std::size_t at = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data());
-  std::uint64_t v = 0;
-  bool any = false;
-  for (std::size_t i = at + 4; i < text.size(); ++i) {
-    char c = text[i];
-    if (c < '0' || c > '9') break;
-    v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    any = true;
+  if (hit == nullptr) return st;
+  std::size_t i = static_cast<std::size_t>(static_cast<const char*>(hit) - text.data()) + 4;
+  auto number = [&](std::uint64_t& v) {
+    std::size_t from = i;
+    v = 0;
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) v = v * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    return i > from;
+  };
+  if (!number(st.t)) {
+    st.t = 0;
+    return st;
   }
-  return any ? v : 0;
+  if (text.substr(i, 5) == ",\"s\":") {
+    i += 5;
+    std::uint64_t seq = 0;
+    if (number(seq)) st.seq = seq;
+  }
+  return st;
 }
 
 // Splits one Herald text frame on '\n' and reports each object to `sink`:
-//   sink.on_pub(t_ns)                 a `pub` push (t_ns = 0 when no send time was found)
+//   sink.on_pub(stamp)                a `pub` push, with what its payload says (read_stamp)
 //   sink.on_reply(id, is_error, line) a reply to a command
 //   sink.on_other(line)               anything else (disconnect, unsubscribed, ...)
 // Replies carry a numeric top-level "id"; a pub's inner "id" is a string, and only
@@ -57,7 +75,7 @@ void scan_herald_frame(std::string_view frame, Sink& sink) {
     frame = nl == std::string_view::npos ? std::string_view{} : frame.substr(nl + 1);
     if (line.empty()) continue;
     if (line.starts_with("{\"pub\":") || line.find("\"pub\":") != std::string_view::npos) {
-      sink.on_pub(find_send_time(line));
+      sink.on_pub(read_stamp(line));
       continue;
     }
     // The command id is the "id" whose value is a number (a result's own "id" is a
@@ -147,13 +165,13 @@ WsFrameScan scan_ws_frames(char* p, std::size_t n, Sink& sink) {
 // Incremental parser of what a NATS server sends (INFO, MSG, HMSG, PING, PONG, +OK,
 // -ERR). WebSocket frames carry the byte stream in arbitrary pieces: an op line or a
 // payload may be split across frames, and one frame may hold many ops. The sink gets
-//   sink.on_msg(t_ns)        a MSG/HMSG (t_ns = 0 when its payload had no send time)
+//   sink.on_msg(stamp)       a MSG/HMSG, with what its payload says (read_stamp)
 //   sink.on_ping()           the server's PING, to be answered with PONG
 //   sink.on_pong()           the answer to our PING
 //   sink.on_error(line)      -ERR ...
 class NatsParser {
  public:
-  // The bytes of a payload kept to find the send time: the payload starts with it.
+  // The bytes of a payload kept to read its stamp: the payload starts with it.
   static constexpr std::size_t kHeadBytes = 48;
   static constexpr std::size_t kMaxLine = 64 * 1024;
 
@@ -175,7 +193,7 @@ class NatsParser {
         payload_left_ -= take;
         p += take;
         n -= take;
-        if (payload_left_ == 0) sink.on_msg(find_send_time(std::string_view(head_, head_len_)));
+        if (payload_left_ == 0) sink.on_msg(read_stamp(std::string_view(head_, head_len_)));
         continue;
       }
       const void* nl = std::memchr(p, '\n', n);

@@ -15,23 +15,25 @@
 namespace fanout {
 namespace {
 
-TEST(FanoutPayload, HasTheRequestedSizeAndSendTime) {
-  for (std::size_t size : {40u, 64u, 100u, 1000u}) {
+TEST(FanoutPayload, HasTheRequestedSizeSendTimeAndSequence) {
+  for (std::size_t size : {45u, 64u, 100u, 1000u}) {
     std::string out;
-    append_payload(out, 123456789012345, size);
+    append_payload(out, 123456789012345, 4321, size);
     EXPECT_EQ(out.size(), size);
-    EXPECT_TRUE(out.starts_with("{\"t\":123456789012345,\"p\":\"x"));
+    EXPECT_TRUE(out.starts_with("{\"t\":123456789012345,\"s\":4321,\"p\":\"x"));
     EXPECT_TRUE(out.ends_with("x\"}"));
-    EXPECT_EQ(find_send_time(out), 123456789012345u);
+    Stamp st = read_stamp(out);
+    EXPECT_EQ(st.t, 123456789012345u);
+    EXPECT_EQ(st.seq, 4321u);
   }
   std::string tiny;
-  append_payload(tiny, 7, 1);  // smaller than the fixed part: as short as it can be
-  EXPECT_EQ(tiny, "{\"t\":7,\"p\":\"\"}");
+  append_payload(tiny, 7, 0, 1);  // smaller than the fixed part: as short as it can be
+  EXPECT_EQ(tiny, "{\"t\":7,\"s\":0,\"p\":\"\"}");
 }
 
 TEST(FanoutPayload, NatsPublishCountsThePayloadBytes) {
   std::string out;
-  append_nats_publish(out, "bench.fanout", 42, 50);
+  append_nats_publish(out, "bench.fanout", 42, 3, 50);
   std::size_t crlf = out.find("\r\n");
   ASSERT_NE(crlf, std::string::npos);
   EXPECT_EQ(out.substr(0, crlf), "PUB bench.fanout 50");
@@ -47,22 +49,24 @@ TEST(FanoutPayload, HeraldCommands) {
   append_herald_subscribe(out, 2, "bench:fanout");
   EXPECT_EQ(out, R"({"id":2,"subscribe":{"channel":"bench:fanout"}})");
   out.clear();
-  append_herald_publish(out, 10, "bench:fanout", 99, 30);
-  EXPECT_TRUE(out.starts_with(R"({"id":10,"publish":{"channel":"bench:fanout","data":{"t":99,"p":")"));
+  append_herald_publish(out, 10, "bench:fanout", 99, 5, 30);
+  EXPECT_TRUE(out.starts_with(R"({"id":10,"publish":{"channel":"bench:fanout","data":{"t":99,"s":5,"p":")"));
   EXPECT_TRUE(out.ends_with("\"}}}"));
 }
 
-TEST(FanoutPayload, SendTimeIsOnlyTheTKey) {
-  EXPECT_EQ(find_send_time(R"({"ts":5,"data":{"t":77,"p":"x"}})"), 77u);
-  EXPECT_EQ(find_send_time(R"({"ts":5,"data":{"x":"\"t\":12"}})"), 0u);
-  EXPECT_EQ(find_send_time(R"({"t":"no"})"), 0u);
+TEST(FanoutPayload, StampIsOnlyTheTKeyAndTheSRightAfterIt) {
+  EXPECT_EQ(read_stamp(R"({"ts":5,"data":{"t":77,"s":3,"p":"x"}})").t, 77u);
+  EXPECT_EQ(read_stamp(R"({"ts":5,"data":{"t":77,"s":3,"p":"x"}})").seq, 3u);
+  EXPECT_EQ(read_stamp(R"({"ts":5,"data":{"t":77,"p":"x"}})").seq, Stamp::kNoSeq);
+  EXPECT_EQ(read_stamp(R"({"ts":5,"data":{"x":"\"t\":12"}})").t, 0u);
+  EXPECT_EQ(read_stamp(R"({"t":"no"})").t, 0u);
 }
 
 struct HeraldSink {
   std::vector<std::uint64_t> pubs;
   std::vector<std::pair<std::uint64_t, bool>> replies;
   int other = 0;
-  void on_pub(std::uint64_t t) { pubs.push_back(t); }
+  void on_pub(Stamp st) { pubs.push_back(st.t); }
   void on_reply(std::uint64_t id, bool is_error, std::string_view) { replies.emplace_back(id, is_error); }
   void on_other(std::string_view) { ++other; }
 };
@@ -102,7 +106,7 @@ TEST(FanoutHeraldScanner, KeyOrderDoesNotMatter) {
 struct NatsSink {
   std::vector<std::uint64_t> msgs;
   int pings = 0, pongs = 0, errors = 0;
-  void on_msg(std::uint64_t t) { msgs.push_back(t); }
+  void on_msg(Stamp st) { msgs.push_back(st.t); }
   void on_ping() { ++pings; }
   void on_pong() { ++pongs; }
   void on_error(std::string_view) { ++errors; }
@@ -112,7 +116,7 @@ std::string nats_stream() {
   std::string s = "INFO {\"server_id\":\"x\",\"max_payload\":1048576}\r\n+OK\r\nPONG\r\n";
   for (std::uint64_t t = 1; t <= 50; ++t) {
     std::string payload;
-    append_payload(payload, t * 1000003, 40 + t % 7 * 13);
+    append_payload(payload, t * 1000003, t, 40 + t % 7 * 13);
     s += "MSG bench.fanout 1 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
     if (t % 10 == 0) s += "PING\r\n";
   }
