@@ -9,7 +9,7 @@ RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-fanout clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-fanout clean
 
 all: build
 
@@ -67,6 +67,10 @@ fuzz:
 # Signed vs unsigned server-API throughput (800 clients x 10 loops; CLIENTS, LOOPS, REPEATS).
 bench-api: build
 	./bench/run-api.sh $(BUILD_DIR)
+
+# Key service throughput and the cost of encryption at rest (bench/run-kms.sh).
+bench-kms: build
+	./bench/run-kms.sh $(BUILD_DIR)
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

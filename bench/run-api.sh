@@ -18,21 +18,23 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 ulimit -n 20000 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
+# Starts a server in this shell (so that the EXIT trap knows its pid) and sets $port.
 start() {  # name, extra flags...
   local name=$1; shift
   "$root/$build/herald" serve --dev --store.data_dir="$tmp/$name" --server.port=0 --log.format=json \
     --log.level=info --log.access=false --namespaces.bench.history_size=0 "$@" >"$tmp/$name.log" 2>&1 &
   pids+=($!)
+  port=""
   for _ in $(seq 1 100); do
     port=$(grep -o '"event":"listening"[^}]*"port":[0-9]*' "$tmp/$name.log" 2>/dev/null | grep -o '[0-9]*$' || true)
-    [ -n "$port" ] && { echo "$port"; return; }
+    [ -n "$port" ] && return
     sleep 0.1
   done
   echo "run-api: $name did not start" >&2; cat "$tmp/$name.log" >&2; exit 1
 }
 
-signed_port=$(start signed)
-unsigned_port=$(start unsigned --api.require_signature=false)
+start signed; signed_port=$port
+start unsigned --api.require_signature=false; unsigned_port=$port
 echo "api: $CLIENTS clients x $LOOPS loops, $REPEATS runs each, servers on $signed_port (signed) and $unsigned_port (unsigned)"
 
 run() {  # port, sign, app dir, label

@@ -44,6 +44,7 @@ struct Options {
   int threads = 1;
   bool sign = true;
   std::string app_key, app_secret, dev_app, json_out, label, channel = "bench:api";
+  std::string route = "publish";  // or kms-encrypt
   int size = 100;
 };
 
@@ -71,7 +72,8 @@ asio::awaitable<void> run_client(Stream& stream, const Options& o, Stats& st, st
   beast::flat_buffer buf;
   beast::error_code ec;
   for (int i = 0; i < o.loops; ++i) {
-    http::request<http::string_body> req{http::verb::post, "/api/v1/publish", 11};
+    const std::string path = o.route == "kms-encrypt" ? "/api/v1/kms/encrypt" : "/api/v1/publish";
+    http::request<http::string_body> req{http::verb::post, path, 11};
     req.set(http::field::host, o.host);
     req.set(http::field::content_type, "application/json");
     req.set("X-Herald-Key", o.app_key);
@@ -80,7 +82,7 @@ asio::awaitable<void> run_client(Stream& stream, const Options& o, Stats& st, st
           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
               .count());
       std::string n = nonce();
-      herald::auth::RequestToSign r{"POST", "/api/v1/publish", "", body, ts, n, o.app_key};
+      herald::auth::RequestToSign r{"POST", path, "", body, ts, n, o.app_key};
       req.set("X-Herald-Timestamp", ts);
       req.set("X-Herald-Nonce", n);
       req.set("X-Herald-Signature", herald::auth::sign_request(r, o.app_secret));
@@ -155,6 +157,8 @@ int main(int argc, char** argv) {
   app.add_option("--dev-app", o.dev_app, "Read app_key and app_secret from this dev-app.json");
   app.add_option("--size", o.size, "Payload bytes in data");
   app.add_option("--channel", o.channel, "Channel to publish to");
+  app.add_option("--route", o.route, "publish (POST /api/v1/publish) or kms-encrypt (POST /api/v1/kms/encrypt of --size bytes)")
+      ->check(CLI::IsMember({"publish", "kms-encrypt"}));
   app.add_option("--json", o.json_out, "Write a JSON summary here");
   app.add_option("--label", o.label, "A name for this run, copied into the JSON");
   CLI11_PARSE(app, argc, argv);
@@ -169,7 +173,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "api: --app-key and --app-secret (or --dev-app) are required\n");
     return 2;
   }
-  std::string body = "{\"channel\":\"" + o.channel + "\",\"data\":{\"p\":\"" + std::string(o.size, 'x') + "\"}}";
+  std::string body =
+      o.route == "kms-encrypt"
+          ? "{\"key\":\"default\",\"plaintext\":\"" +
+                herald::crypto::base64_encode(std::string(static_cast<std::size_t>(o.size), 'x')) + "\"}"
+          : "{\"channel\":\"" + o.channel + "\",\"data\":{\"p\":\"" + std::string(o.size, 'x') + "\"}}";
 
   asio::ssl::context tls_ctx(asio::ssl::context::tls_client);
   tls_ctx.set_verify_mode(asio::ssl::verify_none);

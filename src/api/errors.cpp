@@ -18,6 +18,7 @@ constexpr ErrorInfo kErrors[] = {
     {"shutting_down", 503, "The server is shutting down."},
     // Signed server API (docs/signing.md), in the order the checks run.
     {"auth_missing", 401, "A signing header is missing or malformed."},
+    {"malformed_target", 400, "The request target has a malformed percent-escape."},
     {"app_unknown", 401, "No app has this AppKey."},
     {"app_suspended", 403, "The app is suspended."},
     {"address_not_allowed", 403, "The client address is not in the app's IP allowlist."},

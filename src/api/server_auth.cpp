@@ -66,6 +66,8 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
       return refuse("auth_missing", "X-Herald-Nonce must be 22 to 86 base64url characters (16 to 64 random bytes)");
     if (sig.size() != 64 || !all_of(sig, is_lower_hex))
       return refuse("auth_missing", "X-Herald-Signature must be 64 lower-case hex digits");
+    if (!auth::well_formed_escapes(req.path) || !auth::well_formed_escapes(req.query))
+      return refuse("malformed_target", "the path or query has a '%' not followed by two hex digits");
   }
   // 2. Known app; 3. active.
   auto app = apps_.find_by_key(key);

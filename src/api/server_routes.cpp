@@ -46,12 +46,15 @@ Result<std::string> string_field(const json::object& o, std::string_view name, b
   return std::string(v->get_string());
 }
 
-// Channel name, namespace permission of the app.
-Result<push::ChannelName> channel_for(const apps::App& app, std::string_view text) {
+// Channel name, configured namespace, namespace permission of the app.
+Result<push::ChannelName> channel_for(const push::Hub& hub, const apps::App& app, std::string_view text) {
   auto ch = push::parse_channel(text);
   if (!ch) return ch.error();
+  // The app's permission first: an app learns nothing of namespaces it may not use.
   if (!app.may_publish_to(ch->ns))
     return make_error("channel_not_allowed", "the app may not use the namespace '" + std::string(ch->ns) + "'");
+  if (!hub.namespace_config(ch->ns))
+    return make_error("namespace_not_found", "the namespace '" + std::string(ch->ns) + "' is not configured");
   return ch;
 }
 
@@ -108,7 +111,7 @@ class Routes {
   Response publish(const Ctx& c) {
     auto channel = string_field(c.body, "channel");
     if (!channel) return fail(c.req, channel.error());
-    auto ch = channel_for(c.app, *channel);
+    auto ch = channel_for(*d_.hub, c.app, *channel);
     if (!ch) return fail(c.req, ch.error());
     auto data = data_of(c);
     if (!data) return fail(c.req, data.error());
@@ -127,7 +130,7 @@ class Routes {
     std::vector<push::ChannelName> channels;
     for (const auto& v : list->get_array()) {
       if (!v.is_string()) return fail(c.req, Error{"invalid_argument", "channels must hold strings"});
-      auto ch = channel_for(c.app, std::string_view(v.get_string()));
+      auto ch = channel_for(*d_.hub, c.app, std::string_view(v.get_string()));
       if (!ch) return fail(c.req, ch.error());
       channels.push_back(*ch);
     }
@@ -153,7 +156,7 @@ class Routes {
     if (user->empty() || user->size() > 128 || user->find_first_of(",#") != std::string::npos)
       return fail(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
     std::string name = push::personal_channel(*user);
-    auto ch = channel_for(c.app, name);
+    auto ch = channel_for(*d_.hub, c.app, name);
     if (!ch) return fail(c.req, ch.error());
     auto data = data_of(c);
     if (!data) return fail(c.req, data.error());
@@ -165,7 +168,7 @@ class Routes {
   Response history(const Ctx& c) {
     auto channel = string_field(c.body, "channel");
     if (!channel) return fail(c.req, channel.error());
-    auto ch = channel_for(c.app, *channel);
+    auto ch = channel_for(*d_.hub, c.app, *channel);
     if (!ch) return fail(c.req, ch.error());
     std::size_t limit = 0;
     if (auto* l = c.body.if_contains("limit")) {
@@ -197,7 +200,7 @@ class Routes {
   Response presence(const Ctx& c, bool stats) {
     auto channel = string_field(c.body, "channel");
     if (!channel) return fail(c.req, channel.error());
-    auto ch = channel_for(c.app, *channel);
+    auto ch = channel_for(*d_.hub, c.app, *channel);
     if (!ch) return fail(c.req, ch.error());
     if (stats) {
       auto r = d_.hub->presence_stats(c.app.id, *ch);

@@ -56,6 +56,16 @@ std::string encode(std::string_view s) {
 
 }  // namespace
 
+bool well_formed_escapes(std::string_view text) {
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') continue;
+    if (i + 2 >= text.size()) return false;
+    if (hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) return false;
+    i += 2;
+  }
+  return true;
+}
+
 std::string canonical_path(std::string_view path) {
   std::string out;
   std::size_t start = 0;

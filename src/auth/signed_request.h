@@ -15,6 +15,11 @@ std::string canonical_path(std::string_view path);
 // then value, joins with '&'. Empty parameters are dropped.
 std::string canonical_query(std::string_view query);
 
+// True if every '%' in `text` starts an escape of two hex digits. Requests with a
+// malformed escape are refused before signing is checked: "%zz" and "%25zz" would
+// otherwise share one canonical form, and so one signature.
+bool well_formed_escapes(std::string_view text);
+
 struct RequestToSign {
   std::string_view method;
   std::string_view path;   // without the query

@@ -559,8 +559,12 @@ Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::str
   {
     std::shared_lock lock(mu_);
     if (!root_) return make_error("sealed", "the key service is sealed");
+    if (!find_locked(app, "_data")) {
+      lock.unlock();
+      // A new app's first secret: make its keys (exclusive lock, once per app).
+      if (auto st = ensure_app_keys(app); !st) return st.error();
+    }
   }
-  if (auto st = ensure_app_keys(app); !st) return st.error();
   std::shared_lock lock(mu_);
   const Key* k = find_locked(app, "_data");
   if (!k) return make_error("sealed", "the key service was sealed meanwhile");

@@ -253,6 +253,48 @@ TEST(SdkServerApi, AppInfoShowsTheCallingAppWithoutSecrets) {
 }
 
 // A client keeps its connection open between calls: one TLS handshake, not one per call.
+TEST(SdkServerApi, KeyServiceCallsEncryptRotateRewrapAndBatch) {
+  Server s;
+  auto client = demo_client(s);
+  auto key = client.kms_create_key("invoices");
+  ASSERT_TRUE(key.ok()) << key.error().message;
+  EXPECT_EQ(key->latest_version, 1u);
+  std::string binary("\x00\x01\xffsecret\n", 10);
+  auto ct = client.kms_encrypt("invoices", binary, "row-9");
+  ASSERT_TRUE(ct.ok()) << ct.error().message;
+  EXPECT_EQ(ct->rfind("herald:v1:", 0), 0u);
+  auto pt = client.kms_decrypt("invoices", *ct, "row-9");
+  ASSERT_TRUE(pt.ok());
+  EXPECT_EQ(pt->view(), binary);
+  EXPECT_EQ(client.kms_decrypt("invoices", *ct, "row-10").error().code, "decrypt_failed");
+  ASSERT_EQ(client.kms_rotate_key("invoices")->latest_version, 2u);
+  auto moved = client.kms_rewrap("invoices", *ct, "row-9");
+  ASSERT_TRUE(moved.ok());
+  EXPECT_EQ(moved->rfind("herald:v2:", 0), 0u);
+  ASSERT_TRUE(client.kms_set_min_decryption_version("invoices", 2).ok());
+  auto old = client.kms_decrypt("invoices", *ct, "row-9");
+  ASSERT_FALSE(old.ok());
+  EXPECT_EQ(old.error().code, "version_not_allowed");
+  EXPECT_EQ(old.error().http_status, 400);
+  auto dk = client.kms_datakey("invoices", 256);
+  ASSERT_TRUE(dk.ok());
+  EXPECT_EQ(dk->plaintext.size(), 32u);
+  EXPECT_EQ(client.kms_decrypt("invoices", dk->ciphertext)->view(), dk->plaintext.view());
+  auto batch = client.kms_encrypt_batch("invoices", {"a", "bb", "ccc"});
+  ASSERT_TRUE(batch.ok());
+  ASSERT_EQ(batch->size(), 3u);
+  std::vector<std::string> cts;
+  for (const auto& item : *batch) cts.emplace_back(item.value->view());
+  cts.push_back(*ct);  // retired version: fails alone
+  auto back = client.kms_decrypt_batch("invoices", cts);
+  ASSERT_TRUE(back.ok());
+  ASSERT_EQ(back->size(), 4u);
+  EXPECT_EQ((*back)[1].value->view(), "bb");
+  ASSERT_TRUE((*back)[3].error.has_value());
+  EXPECT_EQ((*back)[3].error->code, "version_not_allowed");
+  EXPECT_EQ(client.kms_key_info("nope").error().code, "key_not_found");
+}
+
 TEST(SdkServerApi, OneClientKeepsOneConnection) {
   Server s;
   auto accepted = [&] {

@@ -1,5 +1,7 @@
 // ServerClient: builds each body, signs the request (docs/signing.md) with a fresh
 // nonce and the current time, and reads the answer.
+#include <openssl/evp.h>
+
 #include <boost/json.hpp>
 
 #include "client_core.h"
@@ -214,6 +216,197 @@ Result<AppInfo> ServerClient::app_info() {
   if (!r) return r.error();
   return detail::decode<AppInfo>(*r, false,
                                  [](const json::value& v) { return detail::read_app(detail::obj(v, "the answer")); });
+}
+
+// ---- Key service: base64 plaintexts and contexts; plaintexts read back through wiped memory.
+
+
+
+namespace {
+
+std::string b64(std::string_view bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()), static_cast<int>(bytes.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+// Standard base64 with padding; nullopt when malformed.
+std::optional<std::string> unb64(std::string_view text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(text.size() / 4 * 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  std::size_t pad = 0;
+  if (!text.empty() && text.back() == '=') ++pad;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++pad;
+  out.resize(static_cast<std::size_t>(n) - pad);
+  return out;
+}
+
+KmsKey read_key(const json::object& o) {
+  KmsKey k;
+  k.name = detail::str(o, "name");
+  k.type = detail::str_or(o, "type");
+  k.latest_version = static_cast<std::uint32_t>(detail::u64(o, "latest_version"));
+  k.min_decryption_version = static_cast<std::uint32_t>(detail::u64(o, "min_decryption_version"));
+  auto flag = [&](std::string_view n) {
+    const auto* v = o.if_contains(n);
+    return v && v->is_bool() && v->get_bool();
+  };
+  k.exportable = flag("exportable");
+  k.deletion_allowed = flag("deletion_allowed");
+  return k;
+}
+
+void add_context(json::object& body, std::string_view context) {
+  if (!context.empty()) body["context"] = b64(context);
+}
+
+Error item_error(const json::object& o) {
+  const auto& e = detail::obj(detail::field(o, "error"), "error");
+  return Error{detail::str(e, "code"), detail::str_or(e, "message"), 0, {}, 0};
+}
+
+}  // namespace
+
+Result<KmsKey> ServerClient::kms_create_key(std::string_view name, bool exportable) {
+  auto r = impl_->call("POST", "/api/v1/kms/keys",
+                    json::serialize(json::object{{"name", name}, {"exportable", exportable}}));
+  if (!r) return r.error();
+  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+}
+
+Result<KmsKey> ServerClient::kms_key_info(std::string_view name) {
+  auto r = impl_->call("GET", "/api/v1/kms/keys/" + percent_encode(name), {});
+  if (!r) return r.error();
+  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+}
+
+Result<KmsKey> ServerClient::kms_rotate_key(std::string_view name) {
+  auto r = impl_->call("POST", "/api/v1/kms/keys/" + percent_encode(name) + "/rotate", "{}");
+  if (!r) return r.error();
+  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+}
+
+Result<KmsKey> ServerClient::kms_set_min_decryption_version(std::string_view name, std::uint32_t version) {
+  auto r = impl_->call("POST", "/api/v1/kms/keys/" + percent_encode(name) + "/config",
+                    json::serialize(json::object{{"min_decryption_version", version}}));
+  if (!r) return r.error();
+  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+}
+
+Result<std::string> ServerClient::kms_encrypt(std::string_view key, std::string_view plaintext,
+                                              std::string_view context) {
+  json::object body{{"key", key}, {"plaintext", b64(plaintext)}};
+  add_context(body, context);
+  std::string text = json::serialize(body);
+  auto r = impl_->call("POST", "/api/v1/kms/encrypt", text);
+  detail::cleanse(text);
+  if (!r) return r.error();
+  return detail::decode<std::string>(*r, false, [](const json::value& v) {
+    return Result<std::string>(detail::str(detail::obj(v, "the answer"), "ciphertext"));
+  });
+}
+
+Result<SecretString> ServerClient::kms_decrypt(std::string_view key, std::string_view ciphertext,
+                                               std::string_view context) {
+  json::object body{{"key", key}, {"ciphertext", ciphertext}};
+  add_context(body, context);
+  auto r = impl_->call("POST", "/api/v1/kms/decrypt", json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<SecretString>(*r, true, [&r](const json::value& v) -> Result<SecretString> {
+    auto plain = unb64(detail::str(detail::obj(v, "the answer"), "plaintext"));
+    if (!plain) return detail::invalid_response("plaintext is not base64", r->request_id);
+    SecretString out(std::move(*plain));
+    return out;
+  });
+}
+
+Result<std::string> ServerClient::kms_rewrap(std::string_view key, std::string_view ciphertext,
+                                             std::string_view context) {
+  json::object body{{"key", key}, {"ciphertext", ciphertext}};
+  add_context(body, context);
+  auto r = impl_->call("POST", "/api/v1/kms/rewrap", json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<std::string>(*r, false, [](const json::value& v) {
+    return Result<std::string>(detail::str(detail::obj(v, "the answer"), "ciphertext"));
+  });
+}
+
+Result<KmsDataKey> ServerClient::kms_datakey(std::string_view key, unsigned bits, bool with_plaintext,
+                                             std::string_view context) {
+  json::object body{{"key", key}, {"bits", bits}, {"plaintext", with_plaintext}};
+  add_context(body, context);
+  auto r = impl_->call("POST", "/api/v1/kms/datakey", json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<KmsDataKey>(*r, true, [&r](const json::value& v) -> Result<KmsDataKey> {
+    const auto& o = detail::obj(v, "the answer");
+    KmsDataKey dk;
+    dk.ciphertext = detail::str(o, "ciphertext");
+    if (o.contains("plaintext")) {
+      auto plain = unb64(detail::str(o, "plaintext"));
+      if (!plain) return detail::invalid_response("plaintext is not base64", r->request_id);
+      dk.plaintext = SecretString(std::move(*plain));
+    }
+    return dk;
+  });
+}
+
+namespace {
+Result<std::vector<KmsItem>> read_batch(detail::HttpResponse& resp, std::string_view field, bool decode_b64) {
+  return detail::decode<std::vector<KmsItem>>(
+      resp, decode_b64, [&](const json::value& v) -> Result<std::vector<KmsItem>> {
+        std::vector<KmsItem> out;
+        for (const auto& item : detail::arr(detail::obj(v, "the answer"), "results")) {
+          const auto& o = detail::obj(item, "a result");
+          KmsItem k;
+          if (o.contains("error")) {
+            k.error = item_error(o);
+          } else if (decode_b64) {
+            auto plain = unb64(detail::str(o, field));
+            if (!plain) return detail::invalid_response("plaintext is not base64", resp.request_id);
+            k.value = SecretString(std::move(*plain));
+          } else {
+            k.value = SecretString(detail::str(o, field));
+          }
+          out.push_back(std::move(k));
+        }
+        return out;
+      });
+}
+}  // namespace
+
+Result<std::vector<KmsItem>> ServerClient::kms_encrypt_batch(std::string_view key,
+                                                             const std::vector<std::string>& plaintexts,
+                                                             std::string_view context) {
+  json::array items;
+  for (const auto& p : plaintexts) {
+    json::object it{{"plaintext", b64(p)}};
+    add_context(it, context);
+    items.push_back(std::move(it));
+  }
+  std::string text = json::serialize(json::object{{"key", key}, {"items", std::move(items)}});
+  auto r = impl_->call("POST", "/api/v1/kms/encrypt", text);
+  detail::cleanse(text);
+  if (!r) return r.error();
+  return read_batch(*r, "ciphertext", false);
+}
+
+Result<std::vector<KmsItem>> ServerClient::kms_decrypt_batch(std::string_view key,
+                                                             const std::vector<std::string>& ciphertexts,
+                                                             std::string_view context) {
+  json::array items;
+  for (const auto& c : ciphertexts) {
+    json::object it{{"ciphertext", c}};
+    add_context(it, context);
+    items.push_back(std::move(it));
+  }
+  auto r = impl_->call("POST", "/api/v1/kms/decrypt", json::serialize(json::object{{"key", key}, {"items", std::move(items)}}));
+  if (!r) return r.error();
+  return read_batch(*r, "plaintext", true);
 }
 
 }  // namespace herald::sdk

@@ -82,9 +82,9 @@ TEST_F(ServerAuthFixture, AValidRequestPassesAndEachRefusalHasItsCode) {
   EXPECT_EQ(code(signed_request("hk_nope")), "app_unknown");
   EXPECT_EQ(code(signed_request("hk_2")), "app_suspended");
   EXPECT_EQ(code(signed_request("hk_3")), "address_not_allowed");
-  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() - 301)), "timestamp_out_of_window");
-  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() + 301)), "timestamp_out_of_window");
-  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() - 299)), "ok");
+  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() - 303)), "timestamp_out_of_window");
+  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() + 303)), "timestamp_out_of_window");
+  EXPECT_EQ(code(signed_request("hk_1", "as_first", now_s() - 297)), "ok");
   EXPECT_EQ(code(signed_request("hk_1", "as_wrong")), "signature_invalid");
   EXPECT_EQ(code(signed_request(), apps::kScopeKms), "scope_missing");
 }

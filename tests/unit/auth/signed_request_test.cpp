@@ -30,6 +30,12 @@ TEST(SignedRequest, QueryOrderAndEncodingDoNotMatterButContentDoes) {
   EXPECT_EQ(canonical_query("%61=1"), "a=1");
 }
 
+TEST(SignedRequest, MalformedEscapesAreDetected) {
+  EXPECT_TRUE(well_formed_escapes("/api/v1/publish"));
+  EXPECT_TRUE(well_formed_escapes("a=%20&b=%7E"));
+  for (const char* bad : {"a=%zz", "a=%2", "%", "a=%g0", "/x%"}) EXPECT_FALSE(well_formed_escapes(bad)) << bad;
+}
+
 TEST(SignedRequest, PathSegmentsAreReEncoded) {
   EXPECT_EQ(canonical_path("/api/v1/publish"), "/api/v1/publish");
   EXPECT_EQ(canonical_path("/a%7eb"), "/a~b");

@@ -134,6 +134,28 @@ struct AppInfo {
 
 // ---- Server API ------------------------------------------------------------------
 
+// ---- Key service (docs/kms.md), with the same credentials (scope kms) ---------------
+
+struct KmsKey {
+  std::string name;
+  std::string type;
+  std::uint32_t latest_version = 0;
+  std::uint32_t min_decryption_version = 1;
+  bool exportable = false;
+  bool deletion_allowed = false;
+};
+
+struct KmsDataKey {
+  std::string ciphertext;  // "herald:v<n>:..." under the named key
+  SecretString plaintext;  // empty when asked without it
+};
+
+// One item of a batch: the ciphertext (encrypt, rewrap) or plaintext (decrypt), or why not.
+struct KmsItem {
+  std::optional<SecretString> value;
+  std::optional<Error> error;
+};
+
 class ServerClient {
  public:
   explicit ServerClient(ServerClientOptions options);
@@ -159,6 +181,22 @@ class ServerClient {
   Result<std::uint64_t> disconnect_user(std::string_view user);
   // The calling app.
   Result<AppInfo> app_info();
+
+  // Key service. Plaintexts and contexts are raw bytes (the SDK base64-encodes them).
+  Result<KmsKey> kms_create_key(std::string_view name, bool exportable = false);
+  Result<KmsKey> kms_key_info(std::string_view name);
+  Result<KmsKey> kms_rotate_key(std::string_view name);
+  Result<KmsKey> kms_set_min_decryption_version(std::string_view name, std::uint32_t version);
+  Result<std::string> kms_encrypt(std::string_view key, std::string_view plaintext, std::string_view context = {});
+  Result<SecretString> kms_decrypt(std::string_view key, std::string_view ciphertext, std::string_view context = {});
+  Result<std::string> kms_rewrap(std::string_view key, std::string_view ciphertext, std::string_view context = {});
+  Result<KmsDataKey> kms_datakey(std::string_view key, unsigned bits = 256, bool with_plaintext = true,
+                                 std::string_view context = {});
+  // Many items in one request; each succeeds or fails on its own.
+  Result<std::vector<KmsItem>> kms_encrypt_batch(std::string_view key, const std::vector<std::string>& plaintexts,
+                                                 std::string_view context = {});
+  Result<std::vector<KmsItem>> kms_decrypt_batch(std::string_view key, const std::vector<std::string>& ciphertexts,
+                                                 std::string_view context = {});
 
  private:
   class Impl;
