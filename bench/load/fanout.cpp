@@ -66,7 +66,9 @@ double self_cpu_sec() {
   return sec(ru.ru_utime) + sec(ru.ru_stime);
 }
 
-double seconds_since(std::uint64_t t_ns) { return static_cast<double>(steady_now_ns() - t_ns) / 1e9; }
+double seconds_since(std::uint64_t t_ns) {
+  return static_cast<double>(steady_now_ns() - t_ns) / 1e9;
+}
 
 // Progress on stderr: rewritten in place on a terminal, a line every few seconds
 // otherwise (so that logs stay short).
@@ -167,8 +169,7 @@ int main(int argc, char** argv) {
         last_delivered = rp.delivered;
         last_ns = now;
       }
-      progress.show("publishing: %" PRIu64 "/%" PRIu64 " published, %" PRIu64 "/%" PRIu64
-                    " delivered, %.0f/s, %.1f s",
+      progress.show("publishing: %" PRIu64 "/%" PRIu64 " published, %" PRIu64 "/%" PRIu64 " delivered, %.0f/s, %.1f s",
                     rp.published, o.messages, rp.delivered, expected, last_rate, seconds_since(run_start));
     }
     progress.done();
@@ -187,18 +188,16 @@ int main(int argc, char** argv) {
   const std::uint64_t published_ok = rp.published - std::min(rp.published, rp.publish_errors);
   const std::uint64_t expected = published_ok * subs;
   const std::uint64_t losses = expected > t.delivered ? expected - t.delivered : 0;
-  const double window =
-      t.last_delivery_ns > rp.first_publish_ns && rp.first_publish_ns
-          ? static_cast<double>(t.last_delivery_ns - rp.first_publish_ns) / 1e9
-          : 0;
+  const double window = t.last_delivery_ns > rp.first_publish_ns && rp.first_publish_ns
+                            ? static_cast<double>(t.last_delivery_ns - rp.first_publish_ns) / 1e9
+                            : 0;
   const double per_sec = window > 0 ? static_cast<double>(t.delivered) / window : 0;
   auto ms = [](std::uint64_t ns) { return static_cast<double>(ns) / 1e6; };
   const double p50 = ms(t.latency.percentile(0.50)), p99 = ms(t.latency.percentile(0.99)),
                p999 = ms(t.latency.percentile(0.999)), pmax = ms(t.latency.max());
-  const double rss_per_conn =
-      rss_before >= 0 && rss_subscribed >= 0 && subs > 0
-          ? static_cast<double>(rss_subscribed - rss_before) / static_cast<double>(subs)
-          : -1;
+  const double rss_per_conn = rss_before >= 0 && rss_subscribed >= 0 && subs > 0
+                                  ? static_cast<double>(rss_subscribed - rss_before) / static_cast<double>(subs)
+                                  : -1;
 
   boost::json::object figures;
   auto fig = [&](const char* name, auto value) {
@@ -260,8 +259,11 @@ int main(int argc, char** argv) {
                                {"drain", o.drain}};
     boost::json::array errors;
     for (const auto& e : t.errors) errors.emplace_back(e);
-    boost::json::object doc{{"bench", "fanout"}, {"label", o.label},       {"params", std::move(params)},
-                            {"figures", std::move(figures)}, {"errors", std::move(errors)}};
+    boost::json::object doc{{"bench", "fanout"},
+                            {"label", o.label},
+                            {"params", std::move(params)},
+                            {"figures", std::move(figures)},
+                            {"errors", std::move(errors)}};
     std::ofstream out(o.json);
     out << boost::json::serialize(doc) << "\n";
     if (!out) {

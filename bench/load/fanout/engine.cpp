@@ -46,7 +46,8 @@ using boost::system::error_code;
 // asynchronous operation the type-erased any_io_executor's copies.
 using Executor = asio::io_context::executor_type;
 using Socket = asio::basic_stream_socket<tcp, Executor>;
-using Timer = asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
+using Timer =
+    asio::basic_waitable_timer<std::chrono::steady_clock, asio::wait_traits<std::chrono::steady_clock>, Executor>;
 using PlainWs = websocket::stream<Socket>;
 using TlsWs = websocket::stream<asio::ssl::stream<Socket>>;
 template <class T>
@@ -101,10 +102,10 @@ struct Conn {
   NatsParser nats;
   std::string out;
   bool pong_due = false;
-  bool ready = false;  // set up; the set-up deadline no longer applies
-  std::vector<char> raw;  // the batched reader's buffer
+  bool ready = false;                   // set up; the set-up deadline no longer applies
+  std::vector<char> raw;                // the batched reader's buffer
   std::vector<std::uint64_t> next_seq;  // per publisher: the sequence number expected next
-  std::string frag;       // a fragmented Herald message being put together
+  std::string frag;                     // a fragmented Herald message being put together
 };
 
 }  // namespace
@@ -196,8 +197,7 @@ struct Engine::Impl {
     if constexpr (std::is_same_v<Ws, TlsWs>) {
       SSL_set_tlsext_host_name(c.ws.next_layer().native_handle(), o.target.host.c_str());
       if (!o.ca_file.empty()) c.ws.next_layer().set_verify_callback(asio::ssl::host_name_verification(o.target.host));
-      co_await c.ws.next_layer().async_handshake(asio::ssl::stream_base::client,
-                                                 asio::redirect_error(kUseTask, ec));
+      co_await c.ws.next_layer().async_handshake(asio::ssl::stream_base::client, asio::redirect_error(kUseTask, ec));
       if (ec) co_return ec;
     }
     c.ws.secure_prng(false);  // masking keys need not be unpredictable here
@@ -708,7 +708,9 @@ Engine::Engine(const Options& o) : impl_(std::make_unique<Impl>(o)) {
   for (int t = 0; t < o.threads; ++t) e.workers.push_back(std::make_unique<Worker>(t));
 }
 
-Engine::~Engine() { stop(); }
+Engine::~Engine() {
+  stop();
+}
 
 void Engine::start() {
   auto& e = *impl_;
@@ -731,7 +733,9 @@ SetupProgress Engine::setup_progress() const {
                        e.late.load(),        e.publishers_ready.load(), e.publishers_failed.load()};
 }
 
-void Engine::start_publishing() { impl_->publishing.store(true); }
+void Engine::start_publishing() {
+  impl_->publishing.store(true);
+}
 
 RunProgress Engine::run_progress() const {
   auto& e = *impl_;

@@ -34,14 +34,14 @@ struct RunProgress {
 };
 
 struct Totals {
-  LatencyHistogram latency;          // publish-to-receive, ns
+  LatencyHistogram latency;  // publish-to-receive, ns
   std::uint64_t delivered = 0;
-  std::uint64_t without_time = 0;    // deliveries whose payload had no parsable send time and sequence
-  std::uint64_t out_of_order = 0;    // deliveries at or before one already received (duplicate, reordered)
-  std::uint64_t gaps = 0;            // messages a subscriber skipped over (a later one came first)
-  std::uint64_t frames = 0;          // WebSocket messages the subscribers read
+  std::uint64_t without_time = 0;  // deliveries whose payload had no parsable send time and sequence
+  std::uint64_t out_of_order = 0;  // deliveries at or before one already received (duplicate, reordered)
+  std::uint64_t gaps = 0;          // messages a subscriber skipped over (a later one came first)
+  std::uint64_t frames = 0;        // WebSocket messages the subscribers read
   std::uint64_t last_delivery_ns = 0;
-  std::vector<std::string> errors;   // a few distinct error texts, for the report
+  std::vector<std::string> errors;  // a few distinct error texts, for the report
 };
 
 std::uint64_t steady_now_ns();

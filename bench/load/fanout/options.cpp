@@ -45,7 +45,9 @@ std::string parse_url(const std::string& url, Target& t) {
 
 }  // namespace
 
-const char* proto_name(Proto p) { return p == Proto::kNats ? "nats" : "herald"; }
+const char* proto_name(Proto p) {
+  return p == Proto::kNats ? "nats" : "herald";
+}
 
 std::optional<int> parse_options(int argc, char** argv, Options& o) {
   CLI::App app{
@@ -63,7 +65,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   app.add_option("-m,--messages", o.messages, "Messages to publish, over all publishers")->capture_default_str();
-  app.add_option("--rate", o.rate, "Publish rate in messages/s over all publishers; 0 = as fast as --max-inflight allows")
+  app.add_option("--rate", o.rate,
+                 "Publish rate in messages/s over all publishers; 0 = as fast as --max-inflight allows")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--max-inflight", o.max_inflight,
@@ -85,7 +88,8 @@ std::optional<int> parse_options(int argc, char** argv, Options& o) {
   app.add_option("--connect-concurrency", o.connect_concurrency, "Connections being set up at once")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
-  app.add_option("--channel", o.channel, "Channel (herald; default bench:fanout) or subject (nats; default bench.fanout)");
+  app.add_option("--channel", o.channel,
+                 "Channel (herald; default bench:fanout) or subject (nats; default bench.fanout)");
   app.add_option("--app-key", o.app_key, "Herald AppKey");
   app.add_option("--client-secret", o.client_secret, "Herald client secret (HS256 key for the connection JWTs)");
   app.add_option("--dev-app", o.dev_app, "Read app_key and client_secret from this dev-app.json");

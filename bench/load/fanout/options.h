@@ -36,9 +36,9 @@ struct Options {
   std::string dev_app;
   std::string ca_file;
   int server_pid = 0;
-  double timeout = 60;         // seconds from the first publish until the run ends regardless
-  double drain = 5;            // seconds after the last publish to wait for stragglers
-  double setup_timeout = 180;  // seconds for all connections to be set up
+  double timeout = 60;          // seconds from the first publish until the run ends regardless
+  double drain = 5;             // seconds after the last publish to wait for stragglers
+  double setup_timeout = 180;   // seconds for all connections to be set up
   double connect_timeout = 15;  // seconds for one connection to be set up (connected, subscribed)
   std::string json;
   std::string label;

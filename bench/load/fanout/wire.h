@@ -46,7 +46,8 @@ inline Stamp read_stamp(std::string_view text) {
   auto number = [&](std::uint64_t& v) {
     std::size_t from = i;
     v = 0;
-    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i) v = v * 10 + static_cast<std::uint64_t>(text[i] - '0');
+    for (; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+      v = v * 10 + static_cast<std::uint64_t>(text[i] - '0');
     return i > from;
   };
   if (!number(st.t)) {

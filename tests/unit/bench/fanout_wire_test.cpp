@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "fanout/histogram.h"
@@ -120,7 +120,7 @@ std::string nats_stream() {
     s += "MSG bench.fanout 1 " + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
     if (t % 10 == 0) s += "PING\r\n";
   }
-  s += "MSG bench.fanout 1 reply.to 3\r\nabc\r\n";                  // no send time
+  s += "MSG bench.fanout 1 reply.to 3\r\nabc\r\n";                                       // no send time
   s += "HMSG bench.fanout 1 18 32\r\nNATS/1.0\r\nA: b\r\n\r\n{\"t\":9,\"p\":\"\"}\r\n";  // headers first
   s += "-ERR 'Slow Consumer'\r\n";
   return s;
