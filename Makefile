@@ -9,7 +9,7 @@ RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-fanout clean
 
 all: build
 
@@ -50,6 +50,11 @@ tsan-test: deps
 bench: build
 	./bench/run-http.sh $(BUILD_DIR)
 	$(BUILD_DIR)/bench/bench_store_commit --dir $(RUN_DIR)/bench-store
+
+# Fan-out under one load generator: nats-server, Herald over ws and over wss, at 1,000
+# and 10,000 subscribers (installs nats-server with apt if missing); JSON in $(RUN_DIR)/bench.
+bench-fanout: deps $(BUILD_DIR)/build.ninja
+	FANOUT_OUT=$(abspath $(RUN_DIR))/bench ./bench/run-fanout.sh $(BUILD_DIR)
 
 # Each libFuzzer target runs FUZZ_SECONDS from its seed corpus (fuzz/corpus/<name>);
 # new inputs it finds go to $(FUZZ_DIR)/corpus, crashes to $(FUZZ_DIR)/crashes.
