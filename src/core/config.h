@@ -70,7 +70,10 @@ struct PushConfig {
   std::uint64_t max_presence_clients = 1000;
   Millis jwt_max_skew{30'000};
   std::uint64_t max_token_bytes = 8192;
-  Millis write_linger{1};  // publications gather this long before a flush pass writes them
+  // Publications gather at least write_linger (and, under load, as long as the last
+  // write pass took, up to write_linger_max) before a pass writes them.
+  Millis write_linger{2};
+  Millis write_linger_max{50};
 };
 
 struct ApiConfig {

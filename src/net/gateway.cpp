@@ -77,7 +77,7 @@ struct Gateway::Impl {
     void post(std::size_t shard, std::function<void()> fn) override {
       if (shard < im.workers.size() && !im.torn_down.load()) asio::post(im.workers[shard]->ioc, std::move(fn));
     }
-    void post_after(std::size_t shard, std::chrono::milliseconds delay, std::function<void()> fn) override {
+    void post_after(std::size_t shard, std::chrono::microseconds delay, std::function<void()> fn) override {
       if (delay.count() <= 0) return post(shard, std::move(fn));
       if (shard >= im.workers.size() || im.torn_down.load()) return;
       auto timer = std::make_shared<asio::steady_timer>(im.workers[shard]->ioc, delay);

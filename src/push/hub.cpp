@@ -59,6 +59,9 @@ std::string user_key(std::string_view app_id, std::string_view user) { return ch
 // the next subscribe; a short grace keeps offsets stable across quick reconnects.
 constexpr std::int64_t kIdleChannelGraceMs = 30'000;
 constexpr std::size_t kBuckets = 64;
+// The next write pass waits this many times as long as the last one took (bounded by
+// push.write_linger and push.write_linger_max).
+constexpr int kLingerPerPass = 4;
 
 }  // namespace
 
@@ -117,6 +120,7 @@ struct alignas(64) Shard {
   std::vector<Subscriber*> dirty;     // delivered to since the last flush pass
   std::vector<Subscriber*> flushing;  // the pass under way
   bool flush_scheduled = false;
+  std::chrono::microseconds next_linger{1000};
   std::unordered_map<std::string, Subscriber*> clients;
 };
 
@@ -148,7 +152,10 @@ std::optional<std::vector<PublicationPtr>> publications_since(Channel& ch, const
 
 struct Hub::Impl {
   Impl(const Config& c, ShardExecutor& ex, metrics::Registry& r) : cfg(c), executor(ex) {
-    for (std::size_t i = 0; i < ex.shards(); ++i) shards.push_back(std::make_unique<Shard>());
+    for (std::size_t i = 0; i < ex.shards(); ++i) {
+      shards.push_back(std::make_unique<Shard>());
+      shards.back()->next_linger = c.push.write_linger;
+    }
     m_publications = &r.counter("herald_push_publications_total", "Publications accepted by the hub").with({});
     m_deliveries = &r.counter("herald_push_deliveries_total", "Publications handed to subscriber connections").with({});
     m_channels = &r.gauge("herald_push_channels", "Channels held in memory").with({});
@@ -221,7 +228,7 @@ struct Hub::Impl {
     if (s.draining.capacity() > 4096) s.draining.shrink_to_fit();
     if (!s.dirty.empty() && !s.flush_scheduled) {
       s.flush_scheduled = true;
-      executor.post_after(shard_index, cfg.push.write_linger, [this, shard_index] { flush_pass(shard_index); });
+      executor.post_after(shard_index, s.next_linger, [this, shard_index] { flush_pass(shard_index); });
     }
     if (delivered) {
       m_deliveries->inc(delivered);
@@ -229,8 +236,12 @@ struct Hub::Impl {
     }
   }
 
+  // The linger adapts to load: the next pass waits as long as this one took (within the
+  // configured bounds), so that a shard with many busy connections writes each of them
+  // less often and with more in each write, while a quiet one stays prompt.
   void flush_pass(std::size_t shard_index) {
     Shard& s = *shards[shard_index];
+    auto t0 = std::chrono::steady_clock::now();
     s.flush_scheduled = false;
     s.flushing.swap(s.dirty);
     // flush() may close a subscriber, which then forgets itself from `dirty`, not from
@@ -243,6 +254,9 @@ struct Hub::Impl {
     }
     s.flushing.clear();
     if (s.flushing.capacity() > 65536) s.flushing.shrink_to_fit();
+    auto took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+    s.next_linger = std::clamp<std::chrono::microseconds>(kLingerPerPass * took, cfg.push.write_linger,
+                                                          std::max(cfg.push.write_linger, cfg.push.write_linger_max));
   }
 
   const Config& cfg;

@@ -33,7 +33,7 @@ class ShardExecutor {
   virtual std::size_t shards() const = 0;
   virtual void post(std::size_t shard, std::function<void()> fn) = 0;
   // Runs `fn` on the shard after `delay` (at once, after queued work, when zero).
-  virtual void post_after(std::size_t shard, std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+  virtual void post_after(std::size_t shard, std::chrono::microseconds delay, std::function<void()> fn) = 0;
 };
 
 // A receiver of publications (a client connection). It lives on one shard, and the

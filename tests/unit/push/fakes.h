@@ -17,7 +17,7 @@ class ManualExecutor final : public ShardExecutor {
   explicit ManualExecutor(std::size_t n) : queues_(n) {}
   std::size_t shards() const override { return queues_.size(); }
   void post(std::size_t shard, std::function<void()> fn) override { queues_.at(shard).push_back(std::move(fn)); }
-  void post_after(std::size_t shard, std::chrono::milliseconds, std::function<void()> fn) override {
+  void post_after(std::size_t shard, std::chrono::microseconds, std::function<void()> fn) override {
     post(shard, std::move(fn));
   }
   // Runs everything queued on every shard (and what that queues), in order per shard.
