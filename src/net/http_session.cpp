@@ -14,6 +14,7 @@
 #include "core/ids.h"
 #include "core/log.h"
 #include "net/detail/state.h"
+#include "net/detail/tls_stream.h"
 #include "net/detail/ws_session.h"
 
 namespace herald::net::detail {
@@ -24,11 +25,11 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 using boost::system::error_code;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using HttpTlsStream = detail::TlsStream<beast::tcp_stream>;
 using PlainStream = beast::tcp_stream;
 
 template <class S>
-constexpr bool kIsTls = std::is_same_v<S, TlsStream>;
+constexpr bool kIsTls = std::is_same_v<S, HttpTlsStream>;
 
 // Errors that only mean the peer went away; not worth a log line.
 bool is_disconnect(const error_code& ec) {
@@ -61,7 +62,7 @@ class HttpSession final : public SessionBase {
 
     if constexpr (kIsTls<Stream>) {
       beast::get_lowest_layer(stream_).expires_after(lim.handshake_timeout);
-      co_await stream_.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+      co_await stream_.async_handshake(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) {
         st_.m.tls_handshake_failures->inc();
         if (ec == beast::error::timeout) st_.m.timeouts->with({"handshake"}).inc();
@@ -304,7 +305,7 @@ void start_http_session(GatewayState& st, Worker& w, tcp::socket socket) {
   std::string remote = remote_of(socket);
   st.m.connections_accepted->inc();
   if (st.tls) {
-    spawn(st, w, TlsStream(std::move(socket), *st.tls), std::move(remote));
+    spawn(st, w, HttpTlsStream(beast::tcp_stream(std::move(socket)), st.tls->native_handle()), std::move(remote));
   } else {
     spawn(st, w, PlainStream(std::move(socket)), std::move(remote));
   }

@@ -46,6 +46,10 @@ std::unique_ptr<boost::asio::ssl::context> make_server_tls_context(const ServerC
   SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
   // Idle connections give their TLS read/write buffers back: many idle WSS clients.
   SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+  // No session tickets: a TLS 1.3 server would send them after the handshake, where our
+  // stream keeps post-handshake output for the next write; and resumption is not needed.
+  SSL_CTX_set_num_tickets(c, 0);
+  SSL_CTX_set_options(c, SSL_OP_NO_TICKET);
   if (SSL_CTX_set_cipher_list(c, kTls12Ciphers) != 1) throw std::runtime_error("TLS cipher list: " + openssl_error());
   if (SSL_CTX_set_ciphersuites(c, kTls13Suites) != 1) throw std::runtime_error("TLS 1.3 suites: " + openssl_error());
   if (SSL_CTX_set1_groups_list(c, "X25519:P-256:P-384") != 1)

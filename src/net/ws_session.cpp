@@ -5,6 +5,8 @@
 // goes out with the next one.
 #include "net/detail/ws_session.h"
 
+#include "net/detail/tls_stream.h"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -171,7 +173,7 @@ class WsSession final : public SessionBase,
   void cut() {
     closed_ = true;
     error_code ec;
-    beast::get_lowest_layer(ws_).socket().close(ec);
+    beast::get_lowest_layer(ws_).close(ec);
   }
 
   GatewayState& st_;
@@ -194,9 +196,8 @@ class WsSession final : public SessionBase,
 }  // namespace
 
 template <class Stream>
-void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
-                             http::request<http::string_body>&& req, std::shared_ptr<ConnectionCount> count,
-                             std::string remote) {
+void spawn_session(GatewayState& st, Worker& w, Stream&& stream, http::request<http::string_body>&& req,
+                   std::shared_ptr<ConnectionCount> count, std::string remote) {
   auto s = std::make_shared<WsSession<Stream>>(st, w, std::move(stream), std::move(count), std::move(remote));
   asio::co_spawn(w.ioc, s->run(s, std::move(req)), [](const std::exception_ptr& e) {
     if (!e) return;
@@ -208,11 +209,25 @@ void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
   });
 }
 
-template void start_websocket_session<beast::tcp_stream>(GatewayState&, Worker&, beast::tcp_stream&&,
-                                                         http::request<http::string_body>&&,
-                                                         std::shared_ptr<ConnectionCount>, std::string);
-template void start_websocket_session<beast::ssl_stream<beast::tcp_stream>>(
-    GatewayState&, Worker&, beast::ssl_stream<beast::tcp_stream>&&, http::request<http::string_body>&&,
-    std::shared_ptr<ConnectionCount>, std::string);
+// A WebSocket session runs on the bare socket: the HTTP phase's tcp_stream (with its
+// per-operation timeout machinery) is left behind, and Beast's own WebSocket timer
+// takes over. TLS sessions keep their OpenSSL state across the change.
+template <>
+void start_websocket_session<beast::tcp_stream>(GatewayState& st, Worker& w, beast::tcp_stream&& stream,
+                                                http::request<http::string_body>&& req,
+                                                std::shared_ptr<ConnectionCount> count, std::string remote) {
+  asio::ip::tcp::socket sock = stream.release_socket();
+  spawn_session(st, w, std::move(sock), std::move(req), std::move(count), std::move(remote));
+}
+
+template <>
+void start_websocket_session<TlsStream<beast::tcp_stream>>(GatewayState& st, Worker& w,
+                                                           TlsStream<beast::tcp_stream>&& stream,
+                                                           http::request<http::string_body>&& req,
+                                                           std::shared_ptr<ConnectionCount> count, std::string remote) {
+  asio::ip::tcp::socket sock = stream.next_layer().release_socket();
+  TlsStream<asio::ip::tcp::socket> tls(std::move(stream), std::move(sock));
+  spawn_session(st, w, std::move(tls), std::move(req), std::move(count), std::move(remote));
+}
 
 }  // namespace herald::net::detail

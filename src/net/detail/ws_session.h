@@ -10,7 +10,7 @@
 
 namespace herald::net::detail {
 
-// Takes over `stream` (a beast::tcp_stream or beast::ssl_stream of one) after an
+// Takes over `stream` (a beast::tcp_stream or a TlsStream of one) after an
 // HTTP upgrade request. Clients send no frame before the 101 answer, so nothing read
 // past the request is carried over.
 template <class Stream>
