@@ -13,6 +13,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk
+  python3-aiosmtpd  # the SMTP server the delivery tests send to
   # formatting and static analysis (make format / make lint)
   clang-format clang-tidy
 )

@@ -95,6 +95,86 @@ ConfigKey duration_key(std::string name, std::string doc, Field field, Millis mi
                    [field](const Config& c) { return format_duration(field(c)); }};
 }
 
+void add_delivery_keys(std::vector<ConfigKey>& k) {
+  k.push_back(choice_key("delivery.email_provider", "E-mail provider: log (development) or smtp.",
+                         [](auto& c) -> auto& { return c.delivery.email_provider; }, {"log", "smtp"}));
+  k.push_back(str_key("delivery.smtp.url", "SMTP server: smtp://host:587 (STARTTLS) or smtps://host:465.",
+                      [](auto& c) -> auto& { return c.delivery.smtp.url; }));
+  k.push_back(str_key("delivery.smtp.username", "SMTP login name; empty for none.",
+                      [](auto& c) -> auto& { return c.delivery.smtp.username; }));
+  k.push_back(str_key("delivery.smtp.password", "SMTP password.",
+                      [](auto& c) -> auto& { return c.delivery.smtp.password; }, true));
+  k.push_back(str_key("delivery.smtp.from", "From: address of outgoing e-mail.",
+                      [](auto& c) -> auto& { return c.delivery.smtp.from; }));
+  k.push_back(str_key("delivery.smtp.ca_file", "CA bundle that verifies the SMTP server; empty = system store.",
+                      [](auto& c) -> auto& { return c.delivery.smtp.ca_file; }));
+  k.push_back(duration_key("delivery.smtp.timeout", "Time allowed for one SMTP delivery.",
+                           [](auto& c) -> auto& { return c.delivery.smtp.timeout; }, Millis(100)));
+  k.push_back(choice_key("delivery.sms.provider", "SMS provider: log, http (generic) or a preset.",
+                         [](auto& c) -> auto& { return c.delivery.sms.provider; },
+                         {"log", "http", "twilio", "vonage", "messagebird", "plivo"}));
+  k.push_back(str_key("delivery.sms.url", "Provider endpoint (https); {account} is replaced.",
+                      [](auto& c) -> auto& { return c.delivery.sms.url; }));
+  k.push_back(choice_key("delivery.sms.method", "HTTP method of the provider request.",
+                         [](auto& c) -> auto& { return c.delivery.sms.method; }, {"POST", "PUT", "GET"}));
+  k.push_back(str_key("delivery.sms.headers", "Extra request headers, one \"Name: value\" per line.",
+                      [](auto& c) -> auto& { return c.delivery.sms.headers; }));
+  k.push_back(str_key("delivery.sms.body", "Request body template: {to} {from} {text} {account}.",
+                      [](auto& c) -> auto& { return c.delivery.sms.body; }));
+  k.push_back(choice_key("delivery.sms.content_type", "Body type; decides how placeholders are escaped.",
+                         [](auto& c) -> auto& { return c.delivery.sms.content_type; },
+                         {"application/json", "application/x-www-form-urlencoded"}));
+  k.push_back(choice_key("delivery.sms.auth", "Provider authentication: none, basic or bearer.",
+                         [](auto& c) -> auto& { return c.delivery.sms.auth; }, {"none", "basic", "bearer"}));
+  k.push_back(str_key("delivery.sms.username", "User (or account id) for basic authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.username; }));
+  k.push_back(str_key("delivery.sms.password", "Password (or API secret) for basic authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.password; }, true));
+  k.push_back(str_key("delivery.sms.token", "Token for bearer authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.token; }, true));
+  k.push_back(str_key("delivery.sms.from", "Sender id or number that messages come from.",
+                      [](auto& c) -> auto& { return c.delivery.sms.from; }));
+  k.push_back(str_key("delivery.sms.account", "Provider account id, for {account} in the URL or body.",
+                      [](auto& c) -> auto& { return c.delivery.sms.account; }));
+  k.push_back(str_key("delivery.sms.ca_file", "CA bundle that verifies the provider; empty = system store.",
+                      [](auto& c) -> auto& { return c.delivery.sms.ca_file; }));
+  k.push_back(duration_key("delivery.sms.timeout", "Time allowed for one provider request.",
+                           [](auto& c) -> auto& { return c.delivery.sms.timeout; }, Millis(100)));
+  k.push_back(uint_key("delivery.workers", "Threads making outbound provider requests.",
+                       [](auto& c) -> auto& { return c.delivery.workers; }, 1, 256));
+  k.push_back(uint_key("delivery.queue_max", "Outbound requests that may wait for a worker; more are refused.",
+                       [](auto& c) -> auto& { return c.delivery.queue_max; }, 1, 10'000'000));
+}
+
+void add_otp_keys(std::vector<ConfigKey>& k) {
+  k.push_back(uint_key("otp.code_length", "Digits in a verification code.",
+                       [](auto& c) -> auto& { return c.otp.code_length; }, 4, 8));
+  k.push_back(duration_key("otp.code_ttl", "How long a code can be verified.",
+                           [](auto& c) -> auto& { return c.otp.code_ttl; }, Millis(10'000)));
+  k.push_back(uint_key("otp.max_attempts", "Wrong codes after which a verification is dead.",
+                       [](auto& c) -> auto& { return c.otp.max_attempts; }, 1, 100));
+  k.push_back(duration_key("otp.token_ttl", "How long a success token can be redeemed.",
+                           [](auto& c) -> auto& { return c.otp.token_ttl; }, Millis(10'000)));
+  k.push_back(duration_key("otp.resend_cooldown", "Least time between two codes to one recipient.",
+                           [](auto& c) -> auto& { return c.otp.resend_cooldown; }, Millis(1000)));
+  k.push_back(uint_key("otp.per_recipient_per_day", "Codes one recipient may be sent per day (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_recipient_per_day; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_device_per_day", "Codes one device id may request per day (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_device_per_day; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_ip_per_hour", "Codes one source address may request per hour (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_ip_per_hour; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_app_per_minute", "Codes one app may send per minute.",
+                       [](auto& c) -> auto& { return c.otp.per_app_per_minute; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.max_pending", "Live verifications held at once; more are refused.",
+                       [](auto& c) -> auto& { return c.otp.max_pending; }, 1, 100'000'000));
+  k.push_back(str_key("otp.test_recipients", "Comma-separated test phone numbers and e-mail addresses (staging).",
+                      [](auto& c) -> auto& { return c.otp.test_recipients; }));
+  k.push_back(bool_key("otp.test_recipients_only", "Staging: refuse every recipient not in otp.test_recipients.",
+                       [](auto& c) -> auto& { return c.otp.test_recipients_only; }));
+  k.push_back(str_key("otp.templates_file", "TOML file of message templates per purpose and locale.",
+                      [](auto& c) -> auto& { return c.otp.templates_file; }));
+}
+
 std::vector<ConfigKey> build_keys() {
   std::vector<ConfigKey> k;
   k.push_back(str_key("server.listen", "Address to listen on (IPv4 or IPv6 literal).",
@@ -188,6 +268,8 @@ std::vector<ConfigKey> build_keys() {
                            [](auto& c) -> auto& { return c.api.idempotency_ttl; }, Millis(1000)));
   k.push_back(uint_key("api.idempotency_max_keys", "Idempotency keys remembered at once (oldest forgotten first).",
                        [](auto& c) -> auto& { return c.api.idempotency_max_keys; }, 100, 100'000'000));
+  add_delivery_keys(k);
+  add_otp_keys(k);
   return k;
 }
 
@@ -425,6 +507,14 @@ std::string render_config(const Config& cfg) {
     } else if (k.type == KeyType::String || k.type == KeyType::Duration) {
       std::string esc;
       for (char c : value) {
+        if (c == '\n') {
+          esc += "\\n";
+          continue;
+        }
+        if (c == '\t') {
+          esc += "\\t";
+          continue;
+        }
         if (c == '"' || c == '\\') esc += '\\';
         esc += c;
       }

@@ -90,6 +90,59 @@ struct AuditConfig {
   Millis checkpoint_interval{60'000};
 };
 
+// Outbound e-mail (SMTP) for verification codes and message fallback; docs/delivery.md.
+struct SmtpConfig {
+  std::string url;       // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
+  std::string username;
+  std::string password;  // secret
+  std::string from;      // envelope and header From: address
+  std::string ca_file;   // CA bundle to verify the server with; empty = system store
+  Millis timeout{10'000};
+};
+
+// Outbound SMS through an HTTP provider API; `provider` names a preset or `http`.
+struct SmsConfig {
+  std::string provider = "log";  // log | http | twilio | vonage | messagebird | plivo
+  std::string url;               // https://...; placeholders {account}
+  std::string method = "POST";
+  std::string headers;           // "Name: value" lines separated by newlines
+  std::string body;              // template with {to} {from} {text} {account}
+  std::string content_type = "application/json";
+  std::string auth = "none";     // none | basic | bearer
+  std::string username;
+  std::string password;  // secret
+  std::string token;     // secret
+  std::string from;
+  std::string account;
+  std::string ca_file;
+  Millis timeout{10'000};
+};
+
+struct DeliveryConfig {
+  std::string email_provider = "log";  // log | smtp
+  SmtpConfig smtp;
+  SmsConfig sms;
+  std::uint64_t workers = 4;        // threads making outbound requests
+  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
+};
+
+// Verification codes (docs/otp.md). Every limit has a default and none can be switched off.
+struct OtpConfig {
+  std::uint64_t code_length = 6;
+  Millis code_ttl{300'000};
+  std::uint64_t max_attempts = 5;
+  Millis token_ttl{600'000};
+  Millis resend_cooldown{60'000};
+  std::uint64_t per_recipient_per_day = 10;
+  std::uint64_t per_device_per_day = 10;
+  std::uint64_t per_ip_per_hour = 30;
+  std::uint64_t per_app_per_minute = 1000;
+  std::uint64_t max_pending = 1'000'000;  // live verifications held at once
+  std::string test_recipients;            // comma-separated phone numbers / e-mail addresses
+  bool test_recipients_only = false;      // staging: refuse every other recipient
+  std::string templates_file;             // TOML file of message templates per purpose and locale
+};
+
 struct Config {
   Config();  // adds the `default` namespace
   ServerConfig server;
@@ -99,6 +152,8 @@ struct Config {
   PushConfig push;
   ApiConfig api;
   AuditConfig audit;
+  DeliveryConfig delivery;
+  OtpConfig otp;
   std::map<std::string, NamespaceConfig> namespaces;
 };
 
