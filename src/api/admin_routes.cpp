@@ -25,12 +25,16 @@ Response fail(const Request& req, const Error& e) {
   return error_response(code, req.request_id, e.message);
 }
 
-bool authorized(const Request& req, const std::string& digest) {
+}  // namespace
+
+bool admin_authorized(const Request& req, const std::string& digest) {
   std::string_view h = req.header("Authorization");
   constexpr std::string_view kBearer = "Bearer ";
   if (h.size() <= kBearer.size() || h.substr(0, kBearer.size()) != kBearer || digest.empty()) return false;
   return crypto::ct_equal(crypto::sha256(h.substr(kBearer.size())), digest);
 }
+
+namespace {
 
 std::vector<std::string> strings_of(const json::value* v, bool& ok) {
   std::vector<std::string> out;
@@ -125,7 +129,7 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
   // Wraps an async admin handler with the token check.
   auto guarded = [d](std::function<void(Request&&, Reply)> fn) -> AsyncHandler {
     return [d, fn = std::move(fn)](Request&& req, Reply reply) {
-      if (!authorized(req, d->admin_token_sha256))
+      if (!admin_authorized(req, d->admin_token_sha256))
         return reply(error_response("admin_unauthorized", req.request_id));
       Reply tagged = [reply = std::move(reply)](Response r) {
         r.actor = "admin";

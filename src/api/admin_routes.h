@@ -26,4 +26,8 @@ struct AdminRoutesDeps {
 
 void add_admin_routes(Router& router, AdminRoutesDeps deps);
 
+// Whether the request carries the admin token (`Authorization: Bearer <token>`), compared
+// by digest in constant time.
+bool admin_authorized(const Request& req, const std::string& admin_token_sha256);
+
 }  // namespace herald::api

@@ -4,6 +4,7 @@
 #include <boost/json.hpp>
 #include <charconv>
 
+#include "api/admin_routes.h"
 #include "api/errors.h"
 #include "api/server_auth.h"
 #include "audit/log.h"
@@ -18,7 +19,9 @@ namespace {
 
 namespace json = boost::json;
 
-Response ok_json(const json::value& v) { return Response{200, "application/json", json::serialize(v), {}, {}, {}}; }
+Response ok_json(const json::value& v) {
+  return Response{200, "application/json", json::serialize(v), {}, {}, {}};
+}
 
 Response fail(const Request& req, const Error& e) {
   return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
@@ -126,11 +129,7 @@ void add_audit_routes(Router& router, AuditRoutesDeps deps) {
     std::string path = "/" + name;
     router.add_async("GET", "/admin/v1/audit" + path, [d, view](Request&& req, Reply reply) {
       Response r;
-      std::string_view h = req.header("Authorization");
-      constexpr std::string_view kBearer = "Bearer ";
-      bool ok = h.size() > kBearer.size() && h.substr(0, kBearer.size()) == kBearer && !d->admin_token_sha256.empty() &&
-                crypto::ct_equal(crypto::sha256(h.substr(kBearer.size())), d->admin_token_sha256);
-      if (!ok) {
+      if (!admin_authorized(req, d->admin_token_sha256)) {
         r = error_response("admin_unauthorized", req.request_id);
       } else {
         r = view(req);
@@ -138,13 +137,10 @@ void add_audit_routes(Router& router, AuditRoutesDeps deps) {
       }
       reply(std::move(r));
     });
-    router.add("GET", "/api/v1/audit" + path, [d, view](const Request& req) {
-      auto app = d->auth->authenticate(req, apps::kScopeAdmin);
-      if (!app) return fail(req, app.error());
-      Response r = view(req);
-      r.actor = "app:" + (*app)->id;
-      return r;
-    });
+    router.add_async(
+        "GET", "/api/v1/audit" + path,
+        signed_async(d->auth, apps::kScopeAdmin,
+                     [view](Request&& req, std::shared_ptr<const apps::App>, Reply reply) { reply(view(req)); }));
   }
 }
 

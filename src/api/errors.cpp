@@ -62,6 +62,29 @@ constexpr ErrorInfo kErrors[] = {
     // Audit log.
     {"not_found_checkpoint", 404, "No audit checkpoint has been signed yet."},
     {"audit_corrupt", 500, "The stored audit log is inconsistent; run herald audit verify."},
+    // Verification codes (docs/otp.md).
+    {"otp_recipient_blocked", 403, "The recipient is on the app's blocklist."},
+    {"otp_recipient_not_allowed", 403, "This server sends codes only to otp.test_recipients."},
+    {"otp_template_not_found", 400, "No template of this name is configured."},
+    {"otp_resend_too_soon", 429, "A code was sent to this recipient within otp.resend_cooldown; see retry_after."},
+    {"otp_recipient_limit", 429, "The recipient had otp.per_recipient_per_day codes today; see retry_after."},
+    {"otp_device_limit", 429, "The device had otp.per_device_per_day codes today; see retry_after."},
+    {"otp_ip_limit", 429, "The client address had otp.per_ip_per_hour codes this hour; see retry_after."},
+    {"otp_app_limit", 429, "The app sent otp.per_app_per_minute codes this minute; see retry_after."},
+    {"otp_busy", 503, "Too many verifications or limit counters are held; try again later."},
+    {"otp_verification_not_found", 404, "No such verification for this app (it may have expired)."},
+    {"otp_expired", 410, "The code expired; send a new one."},
+    {"otp_verification_dead", 410, "The verification failed (too many wrong codes, or the code was not delivered)."},
+    {"otp_code_invalid", 400, "The code is wrong; attempts_left says how many tries remain."},
+    {"otp_already_verified", 409, "The code was verified already."},
+    {"otp_token_invalid", 400, "The success token is malformed, altered, or not this app's."},
+    {"otp_token_expired", 410, "The success token expired."},
+    {"otp_token_used", 409, "The success token was redeemed already."},
+    {"otp_block_not_found", 404, "The recipient is not on the app's blocklist."},
+    {"otp_purpose_mismatch", 403, "The success token was issued for another purpose."},
+    // Outbound delivery (docs/delivery.md).
+    {"delivery_failed", 502, "The e-mail or SMS provider refused the message or could not be reached."},
+    {"delivery_busy", 503, "The outbound queue is full (delivery.queue_max)."},
 };
 }  // namespace
 
@@ -74,18 +97,26 @@ const ErrorInfo* find_error(std::string_view code) {
 }
 
 Response error_response(std::string_view code, std::string_view request_id, std::string_view detail) {
+  return error_response(code, request_id, detail, {});
+}
+
+Response error_response(std::string_view code, std::string_view request_id, std::string_view detail,
+                        std::span<const ErrorField> fields) {
   const ErrorInfo* info = find_error(code);
   if (!info) info = find_error("internal");
   boost::json::object err;
   err["code"] = info->code;
   err["message"] = detail.empty() ? info->message : detail;
   if (!request_id.empty()) err["request_id"] = request_id;
+  for (const auto& f : fields) err[f.name] = f.value;
   boost::json::object root;
   root["error"] = std::move(err);
   Response r;
   r.status = info->status;
   r.error_code = std::string(info->code);
   r.body = boost::json::serialize(root);
+  for (const auto& f : fields)
+    if (f.name == "retry_after") r.headers.emplace_back("Retry-After", std::to_string(f.value));
   return r;
 }
 

@@ -2,6 +2,7 @@
 // message. docs/errors.md lists the same table; a test keeps them in step.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 
@@ -21,5 +22,14 @@ const ErrorInfo* find_error(std::string_view code);
 // A JSON error response: {"error":{"code":..,"message":..,"request_id":..}}. `detail`
 // replaces the catalogue message when given. Unknown codes become "internal".
 Response error_response(std::string_view code, std::string_view request_id, std::string_view detail = {});
+
+// A number the client acts on, added to the error object: {"retry_after": 60} (which
+// also sets the Retry-After header) or {"attempts_left": 2}.
+struct ErrorField {
+  std::string_view name;
+  std::int64_t value;
+};
+Response error_response(std::string_view code, std::string_view request_id, std::string_view detail,
+                        std::span<const ErrorField> fields);
 
 }  // namespace herald::api

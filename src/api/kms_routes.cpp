@@ -16,7 +16,9 @@ namespace json = boost::json;
 
 constexpr std::size_t kMaxBatch = 1000;
 
-Response ok_json(int status, const json::value& v) { return Response{status, "application/json", json::serialize(v), {}}; }
+Response ok_json(int status, const json::value& v) {
+  return Response{status, "application/json", json::serialize(v), {}};
+}
 
 Response fail(const Request& req, const Error& e) {
   return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
@@ -25,7 +27,8 @@ Response fail(const Request& req, const Error& e) {
 
 json::object key_view(const kms::KeyInfo& k) {
   json::array versions;
-  for (const auto& v : k.versions) versions.push_back(json::object{{"version", v.version}, {"created_ms", v.created_ms}});
+  for (const auto& v : k.versions)
+    versions.push_back(json::object{{"version", v.version}, {"created_ms", v.created_ms}});
   return json::object{{"name", k.name},
                       {"type", k.kind},
                       {"latest_version", k.latest_version},
@@ -96,88 +99,79 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
   auto d = std::make_shared<KmsRoutesDeps>(deps);
   // Authenticates (scope kms), then hands the request, the app id and the reply on.
   auto signed_route = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
-    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
-      int retry_after = 0;
-      auto app = d->auth->authenticate(req, apps::kScopeKms, &retry_after);
-      if (!app) {
-        Response r = fail(req, app.error());
-        if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
-        std::string_view key = req.header("X-Herald-Key");
-        r.actor = key.empty() ? "anonymous" : "key:" + std::string(key.substr(0, 64));
-        return reply(std::move(r));
-      }
-      std::string id = (*app)->id;
-      Reply tagged = [reply = std::move(reply), actor = "app:" + id](Response r) {
-        r.actor = actor;
-        reply(std::move(r));
-      };
-      fn(std::move(req), std::move(id), std::move(tagged));
-    };
+    return signed_async(d->auth, apps::kScopeKms,
+                        [fn = std::move(fn)](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+                          fn(std::move(req), app->id, std::move(reply));
+                        });
   };
   auto key_reply = [](const Request& req, Reply reply, int status) {
-    return [req, reply, status](Result<kms::KeyInfo> r) { reply(r ? ok_json(status, key_view(*r)) : fail(req, r.error())); };
+    return [req, reply, status](Result<kms::KeyInfo> r) {
+      reply(r ? ok_json(status, key_view(*r)) : fail(req, r.error()));
+    };
   };
 
-  router.add_async("POST", "/api/v1/kms/keys", signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
-    auto body = body_object(req);
-    if (!body) return reply(fail(req, body.error()));
-    auto name = str_field(*body, "name");
-    if (!name) return reply(fail(req, name.error()));
-    kms::KeyOptions opts;
-    if (auto* e = body->if_contains("exportable")) {
-      if (!e->is_bool()) return reply(fail(req, Error{"invalid_argument", "exportable must be true or false"}));
-      opts.exportable = e->get_bool();
-    }
-    d->kms->create_key(app, *name, opts, key_reply(req, reply, 201));
-  }));
+  router.add_async("POST", "/api/v1/kms/keys",
+                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
+                     auto body = body_object(req);
+                     if (!body) return reply(fail(req, body.error()));
+                     auto name = str_field(*body, "name");
+                     if (!name) return reply(fail(req, name.error()));
+                     kms::KeyOptions opts;
+                     if (auto* e = body->if_contains("exportable")) {
+                       if (!e->is_bool())
+                         return reply(fail(req, Error{"invalid_argument", "exportable must be true or false"}));
+                       opts.exportable = e->get_bool();
+                     }
+                     d->kms->create_key(app, *name, opts, key_reply(req, reply, 201));
+                   }));
   router.add_async("GET", "/api/v1/kms/keys", signed_route([d](Request&& req, std::string app, Reply reply) {
-    if (d->kms->sealed()) return reply(error_response("sealed", req.request_id));
-    json::array keys;
-    for (const auto& k : d->kms->list_keys(app)) keys.push_back(key_view(k));
-    reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
-  }));
+                     if (d->kms->sealed()) return reply(error_response("sealed", req.request_id));
+                     json::array keys;
+                     for (const auto& k : d->kms->list_keys(app)) keys.push_back(key_view(k));
+                     reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
+                   }));
   router.add_async("GET", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
-    auto k = d->kms->key_info(app, std::string(req.param("name")));
-    reply(k ? ok_json(200, key_view(*k)) : fail(req, k.error()));
-  }));
+                     auto k = d->kms->key_info(app, std::string(req.param("name")));
+                     reply(k ? ok_json(200, key_view(*k)) : fail(req, k.error()));
+                   }));
   router.add_async("POST", "/api/v1/kms/keys/{name}/rotate",
                    signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
                      d->kms->rotate_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
                    }));
-  router.add_async("POST", "/api/v1/kms/keys/{name}/config",
-                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
-                     auto body = body_object(req);
-                     if (!body) return reply(fail(req, body.error()));
-                     kms::KeyConfig cfg;
-                     if (auto* v = body->if_contains("min_decryption_version")) {
-                       if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
-                         return reply(fail(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
-                       cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
-                     }
-                     for (auto [field, slot] : {std::pair{"deletion_allowed", &cfg.deletion_allowed},
-                                                std::pair{"exportable", &cfg.exportable}}) {
-                       if (auto* v = body->if_contains(field)) {
-                         if (!v->is_bool())
-                           return reply(fail(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
-                         *slot = v->get_bool();
-                       }
-                     }
-                     d->kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
-                   }));
+  router.add_async(
+      "POST", "/api/v1/kms/keys/{name}/config",
+      signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
+        auto body = body_object(req);
+        if (!body) return reply(fail(req, body.error()));
+        kms::KeyConfig cfg;
+        if (auto* v = body->if_contains("min_decryption_version")) {
+          if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
+            return reply(fail(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
+          cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
+        }
+        for (auto [field, slot] :
+             {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
+          if (auto* v = body->if_contains(field)) {
+            if (!v->is_bool())
+              return reply(fail(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
+            *slot = v->get_bool();
+          }
+        }
+        d->kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
+      }));
   router.add_async("DELETE", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
-    d->kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
-      reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
-    });
-  }));
-  router.add_async("POST", "/api/v1/kms/keys/{name}/export",
-                   signed_route([d](Request&& req, std::string app, Reply reply) {
-                     auto keys = d->kms->export_key(app, std::string(req.param("name")));
-                     if (!keys) return reply(fail(req, keys.error()));
-                     json::object versions;
-                     for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
-                     reply(ok_json(200, json::object{{"name", std::string(req.param("name"))},
-                                                     {"versions", std::move(versions)}}));
+                     d->kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
+                       reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+                     });
                    }));
+  router.add_async(
+      "POST", "/api/v1/kms/keys/{name}/export", signed_route([d](Request&& req, std::string app, Reply reply) {
+        auto keys = d->kms->export_key(app, std::string(req.param("name")));
+        if (!keys) return reply(fail(req, keys.error()));
+        json::object versions;
+        for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
+        reply(ok_json(200, json::object{{"name", std::string(req.param("name"))}, {"versions", std::move(versions)}}));
+      }));
 
   // encrypt / decrypt / rewrap / datakey: in memory, answered at once.
   auto crypto_route = [d, signed_route](auto op) {

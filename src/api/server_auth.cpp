@@ -3,6 +3,8 @@
 // only once the signature proves the request came from the app.
 #include "api/server_auth.h"
 
+#include "api/errors.h"
+
 #include <charconv>
 #include <chrono>
 
@@ -27,11 +29,15 @@ bool all_of(std::string_view s, bool (*pred)(char)) {
   return true;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 bool is_b64url(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
-bool is_lower_hex(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); }
+bool is_lower_hex(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
 
 }  // namespace
 
@@ -112,6 +118,36 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
     }
   }
   return app;
+}
+
+}  // namespace herald::api
+
+namespace herald::api {
+
+std::string claimed_actor(const Request& req) {
+  std::string_view key = req.header("X-Herald-Key");
+  if (key.empty()) return "anonymous";
+  return "key:" + std::string(key.substr(0, 64));
+}
+
+AsyncHandler signed_async(const ServerAuth* auth, apps::Scope scope, SignedHandler fn) {
+  return [auth, scope, fn = std::move(fn)](Request&& req, Reply reply) {
+    int retry_after = 0;
+    auto app = auth->authenticate(req, scope, &retry_after);
+    if (!app) {
+      const Error& e = app.error();
+      Response r = error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"),
+                                  req.request_id, e.message);
+      if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
+      r.actor = claimed_actor(req);
+      return reply(std::move(r));
+    }
+    Reply tagged = [reply = std::move(reply), actor = "app:" + (*app)->id](Response r) {
+      r.actor = actor;
+      reply(std::move(r));
+    };
+    fn(std::move(req), std::move(*app), std::move(tagged));
+  };
 }
 
 }  // namespace herald::api

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "api/http.h"
+#include "api/router.h"
 #include "apps/app.h"
 #include "core/config.h"
 #include "core/result.h"
@@ -44,5 +45,14 @@ class ServerAuth {
   auth::RateLimiter& rates_;
   metrics::Family<metrics::Counter>* failures_;
 };
+
+// Who a refused request claimed to be, for the audit log: "key:<AppKey>" or "anonymous".
+std::string claimed_actor(const Request& req);
+
+// An async route of the signed API: authenticates for `scope` and answers refusals
+// itself (with Retry-After when rate limited); otherwise calls `fn` with the app, and
+// the reply it gets records the app as the actor.
+using SignedHandler = std::function<void(Request&&, std::shared_ptr<const apps::App>, Reply)>;
+AsyncHandler signed_async(const ServerAuth* auth, apps::Scope scope, SignedHandler fn);
 
 }  // namespace herald::api

@@ -63,11 +63,6 @@ std::string publish_result(const push::PublishResult& r) {
 }
 
 // Who a refused request claimed to be: the AppKey it named (public), bounded.
-std::string claimed_actor(const Request& req) {
-  std::string_view key = req.header("X-Herald-Key");
-  if (key.empty()) return "anonymous";
-  return "key:" + std::string(key.substr(0, 64));
-}
 
 std::int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

@@ -69,6 +69,28 @@ constexpr Migration kSqlite[] = {
      "  ts_ms INTEGER NOT NULL,\n"
      "  signature BLOB NOT NULL\n"
      ") STRICT;"},
+    {6, "otp",
+     "CREATE TABLE otp_verifications (\n"
+     "  id TEXT PRIMARY KEY NOT NULL,\n"
+     "  app_id TEXT NOT NULL,\n"
+     "  sealed TEXT NOT NULL,\n"
+     "  purge_ms INTEGER NOT NULL\n"
+     ") STRICT;\n"
+     "CREATE INDEX otp_verifications_purge ON otp_verifications(purge_ms);\n"
+     "CREATE TABLE otp_counters (\n"
+     "  key TEXT PRIMARY KEY NOT NULL,\n"
+     "  window_start_ms INTEGER NOT NULL,\n"
+     "  count INTEGER NOT NULL,\n"
+     "  expires_ms INTEGER NOT NULL\n"
+     ") STRICT, WITHOUT ROWID;\n"
+     "CREATE INDEX otp_counters_expiry ON otp_counters(expires_ms);\n"
+     "CREATE TABLE otp_blocklist (\n"
+     "  app_id TEXT NOT NULL,\n"
+     "  recipient_index TEXT NOT NULL,\n"
+     "  sealed TEXT NOT NULL,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (app_id, recipient_index)\n"
+     ") STRICT, WITHOUT ROWID;"},
 };
 }  // namespace
 

@@ -14,6 +14,7 @@
 #include "store/app_records.h"
 #include "store/audit_records.h"
 #include "store/kms_records.h"
+#include "store/otp_records.h"
 
 namespace herald::metrics {
 class Registry;
@@ -50,6 +51,7 @@ class Store {
   virtual AppRecords& apps() = 0;
   virtual KmsRecords& kms() = 0;
   virtual AuditRecords& audit() = 0;
+  virtual OtpRecords& otp() = 0;
 };
 
 struct StoreOptions {

@@ -15,28 +15,10 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "store/migrations.h"
+#include "store/sqlite/sqlite_util.h"
 
 namespace herald::store {
 namespace {
-
-Error db_error(sqlite3* db, std::string_view what) {
-  return make_error("store_error", std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
-}
-
-Status exec(sqlite3* db, const char* sql) {
-  char* msg = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-    std::string m = msg ? msg : "unknown error";
-    sqlite3_free(msg);
-    return make_error("store_error", m);
-  }
-  return ok_status();
-}
-
-struct Stmt {
-  sqlite3_stmt* s = nullptr;
-  ~Stmt() { sqlite3_finalize(s); }
-};
 
 Status make_private_dir(const std::string& dir) {
   std::error_code ec;

@@ -26,7 +26,7 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords {
+class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords, public OtpRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -42,6 +42,7 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   AppRecords& apps() override { return *this; }
   KmsRecords& kms() override { return *this; }
   AuditRecords& audit() override { return *this; }
+  OtpRecords& otp() override { return *this; }
 
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
   void append_audit_batch(std::function<AuditBatch()> take,
@@ -61,6 +62,15 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   Result<std::vector<AppRecord>> load_apps() override;
   void put_app(AppRecord app, Completion done) override;
   void delete_app(std::string id, Completion done) override;
+
+  Result<std::vector<OtpVerificationRecord>> load_otp_verifications(std::int64_t now_ms) override;
+  Result<std::vector<OtpCounterRecord>> load_otp_counters(std::int64_t now_ms) override;
+  Result<std::vector<OtpBlockRecord>> load_otp_blocklist() override;
+  void put_otp_verification(OtpVerificationRecord v, std::vector<OtpCounterRecord> counters,
+                            Completion done) override;
+  void purge_otp(std::int64_t now_ms, Completion done) override;
+  void put_otp_block(OtpBlockRecord b, Completion done) override;
+  void delete_otp_block(std::string app_id, std::string recipient_index, Completion done) override;
 
   // For modules that add their own tables: queue a write for the next group commit.
   void submit(WriteFn fn, Completion done);

@@ -1,0 +1,195 @@
+// Thin routes over otp::OtpService: parse the JSON body, call, render.
+#include "api/otp_routes.h"
+
+#include <boost/json.hpp>
+
+#include "api/admin_routes.h"
+#include "api/errors.h"
+#include "api/server_auth.h"
+#include "apps/app.h"
+#include "auth/ip_allowlist.h"
+#include "otp/otp_service.h"
+
+namespace herald::api {
+namespace {
+
+namespace json = boost::json;
+
+Response ok_json(int status, const json::value& v) {
+  return Response{status, "application/json", json::serialize(v), {}};
+}
+
+template <class T>
+Response failure(const Request& req, const otp::Outcome<T>& o) {
+  std::string_view code = find_error(o.error.code) ? std::string_view(o.error.code) : std::string_view("internal");
+  std::vector<ErrorField> fields;
+  if (o.retry_after_s > 0) fields.push_back(ErrorField{"retry_after", o.retry_after_s});
+  if (o.attempts_left >= 0) fields.push_back(ErrorField{"attempts_left", o.attempts_left});
+  return error_response(code, req.request_id, o.error.message, fields);
+}
+
+Response fail(const Request& req, std::string_view code, std::string_view message) {
+  return error_response(code, req.request_id, message);
+}
+
+Result<json::object> body_object(const Request& req) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  return std::move(v.get_object());
+}
+
+// A string field: required, or optional ("" when absent). Other types are refused.
+Result<std::string> text(const json::object& o, std::string_view name, bool required) {
+  auto* v = o.if_contains(name);
+  if (!v || v->is_null()) {
+    if (required) return make_error("invalid_argument", std::string(name) + " is required");
+    return std::string();
+  }
+  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  return std::string(v->get_string());
+}
+
+// Refuses fields the route does not know, so that a typo ("purpose " or "devce_id")
+// is an error rather than a silently different request.
+Status only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
+  for (const auto& kv : o) {
+    bool ok = false;
+    for (auto k : known) ok = ok || kv.key() == k;
+    if (!ok) return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
+  }
+  return ok_status();
+}
+
+}  // namespace
+
+void add_otp_routes(Router& router, OtpRoutesDeps deps) {
+  auto d = std::make_shared<OtpRoutesDeps>(std::move(deps));
+
+  router.add_async(
+      "POST", "/api/v1/otp/send",
+      signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+        auto body = body_object(req);
+        if (!body) return reply(fail(req, body.error().code, body.error().message));
+        if (auto st = only_fields(*body, {"to", "channel", "device_id", "purpose", "template", "locale", "client_ip"});
+            !st)
+          return reply(fail(req, st.error().code, st.error().message));
+        otp::SendRequest s;
+        s.app_id = app->id;
+        s.app_name = app->name;
+        for (auto [field, slot, required] :
+             {std::tuple{"to", &s.to, true}, std::tuple{"channel", &s.channel, true},
+              std::tuple{"device_id", &s.device_id, true}, std::tuple{"purpose", &s.purpose, true},
+              std::tuple{"template", &s.template_name, false}, std::tuple{"locale", &s.locale, false},
+              std::tuple{"client_ip", &s.client_ip, false}}) {
+          auto v = text(*body, field, required);
+          if (!v) return reply(fail(req, v.error().code, v.error().message));
+          *slot = std::move(*v);
+        }
+        // Without the end user's address, the caller's own counts against the per-IP limit.
+        if (s.client_ip.empty()) s.client_ip = std::string(auth::host_of(req.remote_address));
+        d->otp->send(std::move(s), [req, reply](otp::Outcome<otp::SendResult> o) {
+          if (!o.ok()) return reply(failure(req, o));
+          reply(ok_json(200, json::object{{"verification_id", o.value->verification_id},
+                                          {"expires_in", o.value->expires_in_s},
+                                          {"resend_after", o.value->resend_after_s}}));
+        });
+      }));
+
+  router.add_async(
+      "POST", "/api/v1/otp/verify",
+      signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+        auto body = body_object(req);
+        if (!body) return reply(fail(req, body.error().code, body.error().message));
+        if (auto st = only_fields(*body, {"verification_id", "code"}); !st)
+          return reply(fail(req, st.error().code, st.error().message));
+        auto id = text(*body, "verification_id", true);
+        if (!id) return reply(fail(req, id.error().code, id.error().message));
+        auto code = text(*body, "code", true);
+        if (!code) return reply(fail(req, code.error().code, code.error().message));
+        d->otp->verify(app->id, *id, *code, [req, reply](otp::Outcome<otp::VerifyResult> o) {
+          if (!o.ok()) return reply(failure(req, o));
+          reply(ok_json(
+              200, json::object{{"success_token", o.value->success_token}, {"expires_in", o.value->expires_in_s}}));
+        });
+      }));
+
+  router.add_async(
+      "POST", "/api/v1/otp/redeem",
+      signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+        auto body = body_object(req);
+        if (!body) return reply(fail(req, body.error().code, body.error().message));
+        if (auto st = only_fields(*body, {"success_token", "purpose"}); !st)
+          return reply(fail(req, st.error().code, st.error().message));
+        auto token = text(*body, "success_token", true);
+        if (!token) return reply(fail(req, token.error().code, token.error().message));
+        auto purpose = text(*body, "purpose", true);
+        if (!purpose) return reply(fail(req, purpose.error().code, purpose.error().message));
+        d->otp->redeem(app->id, *token, *purpose, [req, reply](otp::Outcome<otp::RedeemResult> o) {
+          if (!o.ok()) return reply(failure(req, o));
+          reply(ok_json(
+              200,
+              json::object{{"to", o.value->to}, {"device_id", o.value->device_id}, {"purpose", o.value->purpose}}));
+        });
+      }));
+
+  // The blocklist, on the admin API: /admin/v1/apps/{app}/otp/blocklist, where {app} is
+  // the app's id or AppKey.
+  auto admin = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
+    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
+      if (!admin_authorized(req, d->admin_token_sha256))
+        return reply(error_response("admin_unauthorized", req.request_id));
+      std::string_view which = req.param("app");
+      auto app = d->apps->find_by_id(which);
+      if (!app) app = d->apps->find_by_key(which);
+      if (!app) return reply(error_response("app_not_found", req.request_id));
+      Reply tagged = [reply = std::move(reply)](Response r) {
+        r.actor = "admin";
+        reply(std::move(r));
+      };
+      fn(std::move(req), app->id, std::move(tagged));
+    };
+  };
+  auto entry_view = [](const otp::BlockEntry& e) {
+    return json::object{{"to", e.to}, {"reason", e.reason}, {"created_ms", e.created_ms}};
+  };
+  router.add_async("GET", "/admin/v1/apps/{app}/otp/blocklist",
+                   admin([d, entry_view](Request&& req, std::string app_id, Reply reply) {
+                     auto list = d->otp->blocked(app_id);
+                     if (!list) return reply(fail(req, list.error().code, list.error().message));
+                     json::array out;
+                     for (const auto& e : *list) out.push_back(entry_view(e));
+                     reply(ok_json(200, json::object{{"entries", std::move(out)}}));
+                   }));
+  router.add_async("POST", "/admin/v1/apps/{app}/otp/blocklist",
+                   admin([d, entry_view](Request&& req, std::string app_id, Reply reply) {
+                     auto body = body_object(req);
+                     if (!body) return reply(fail(req, body.error().code, body.error().message));
+                     if (auto st = only_fields(*body, {"to", "reason"}); !st)
+                       return reply(fail(req, st.error().code, st.error().message));
+                     auto to = text(*body, "to", true);
+                     if (!to) return reply(fail(req, to.error().code, to.error().message));
+                     auto reason = text(*body, "reason", false);
+                     if (!reason) return reply(fail(req, reason.error().code, reason.error().message));
+                     d->otp->block(app_id, *to, *reason, [req, reply, entry_view](otp::Outcome<otp::BlockEntry> o) {
+                       if (!o.ok()) return reply(failure(req, o));
+                       reply(ok_json(201, entry_view(*o.value)));
+                     });
+                   }));
+  router.add_async("DELETE", "/admin/v1/apps/{app}/otp/blocklist",
+                   admin([d](Request&& req, std::string app_id, Reply reply) {
+                     auto body = body_object(req);
+                     if (!body) return reply(fail(req, body.error().code, body.error().message));
+                     if (auto st = only_fields(*body, {"to"}); !st)
+                       return reply(fail(req, st.error().code, st.error().message));
+                     auto to = text(*body, "to", true);
+                     if (!to) return reply(fail(req, to.error().code, to.error().message));
+                     d->otp->unblock(app_id, *to, [req, reply](otp::Outcome<bool> o) {
+                       if (!o.ok()) return reply(failure(req, o));
+                       if (!*o.value) return reply(error_response("otp_block_not_found", req.request_id));
+                       reply(ok_json(200, json::object{{"removed", true}}));
+                     });
+                   }));
+}
+
+}  // namespace herald::api

@@ -1,0 +1,681 @@
+// Verification codes: send, verify, redeem, the blocklist, and the purger.
+#include "otp/otp_service.h"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "crypto/encoding.h"
+#include "crypto/random.h"
+#include "crypto/secret.h"
+#include "delivery/sender.h"
+#include "kms/key_service.h"
+#include "otp/recipient.h"
+#include "store/store.h"
+
+namespace herald::otp {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kShards = 16;
+constexpr std::string_view kTokenPrefix = "hst1.";
+constexpr std::size_t kMaxTokenBytes = 2048;
+constexpr std::size_t kMaxReasonBytes = 256;
+
+enum class State { Pending, Verified, Redeemed, Dead };
+
+std::string_view state_name(State s) {
+  switch (s) {
+    case State::Pending:
+      return "pending";
+    case State::Verified:
+      return "verified";
+    case State::Redeemed:
+      return "redeemed";
+    case State::Dead:
+      return "dead";
+  }
+  return "dead";
+}
+
+std::optional<State> state_of(std::string_view s) {
+  if (s == "pending") return State::Pending;
+  if (s == "verified") return State::Verified;
+  if (s == "redeemed") return State::Redeemed;
+  if (s == "dead") return State::Dead;
+  return std::nullopt;
+}
+
+std::int64_t system_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `digits` decimal digits, uniform: bytes are drawn until one 32-bit value falls below
+// the largest multiple of 10^digits (rejection sampling, no modulo bias).
+std::string random_code(unsigned digits) {
+  std::uint32_t range = 1;
+  for (unsigned i = 0; i < digits; ++i) range *= 10;
+  const std::uint32_t limit = (UINT32_MAX / range) * range;
+  std::uint32_t v = 0;
+  do {
+    crypto::random_bytes(reinterpret_cast<unsigned char*>(&v), sizeof v);
+  } while (v >= limit);
+  v %= range;
+  std::string out(digits, '0');
+  for (unsigned i = digits; i-- > 0; v /= 10) out[i] = static_cast<char>('0' + v % 10);
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+std::string counter_key(char kind, const std::string& app, std::string_view subject) {
+  std::string k(1, kind);
+  k += ':';
+  k += app;
+  k += ':';
+  k += subject.substr(0, 32);  // 128 bits of a keyed hash name a subject well enough
+  return k;
+}
+
+std::string verification_ad(const std::string& app, const std::string& id) {
+  return "otp_verifications/" + app + "/" + id;
+}
+
+std::string block_ad(const std::string& app, const std::string& index) {
+  return "otp_blocklist/" + app + "/" + index;
+}
+
+}  // namespace
+
+struct OtpService::Verification {
+  std::mutex mu;
+  std::string id;
+  std::string app_id;
+  std::string to;
+  std::string channel;
+  std::string device_id;
+  std::string purpose;
+  std::string recipient_index;
+  std::string code_hash;  // keyed hash of "<id>:<code>"
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::int64_t token_expires_ms = 0;
+  std::uint32_t attempts = 0;
+  State state = State::Pending;
+  // purge_ms() as of the last write, for the purger, which must not take `mu`.
+  std::atomic<std::int64_t> purge_at{0};
+
+  // Kept until nothing can use it: a pending code until it expires, a success token
+  // until it expires (so that a second redeem is told "used", not "not found").
+  std::int64_t purge_ms() const { return std::max(expires_ms, token_expires_ms); }
+
+  std::string to_json() const {
+    json::object o{{"id", id},
+                   {"app", app_id},
+                   {"to", to},
+                   {"channel", channel},
+                   {"device_id", device_id},
+                   {"purpose", purpose},
+                   {"recipient_index", recipient_index},
+                   {"code_hash", code_hash},
+                   {"created_ms", created_ms},
+                   {"expires_ms", expires_ms},
+                   {"token_expires_ms", token_expires_ms},
+                   {"attempts", attempts},
+                   {"state", state_name(state)}};
+    return json::serialize(o);
+  }
+
+  static std::shared_ptr<Verification> from_json(std::string_view text) {
+    json::error_code ec;
+    json::value v = json::parse(text, ec);
+    if (ec || !v.is_object()) return nullptr;
+    const auto& o = v.get_object();
+    auto out = std::make_shared<Verification>();
+    try {
+      out->id = std::string(o.at("id").as_string());
+      out->app_id = std::string(o.at("app").as_string());
+      out->to = std::string(o.at("to").as_string());
+      out->channel = std::string(o.at("channel").as_string());
+      out->device_id = std::string(o.at("device_id").as_string());
+      out->purpose = std::string(o.at("purpose").as_string());
+      out->recipient_index = std::string(o.at("recipient_index").as_string());
+      out->code_hash = std::string(o.at("code_hash").as_string());
+      out->created_ms = o.at("created_ms").to_number<std::int64_t>();
+      out->expires_ms = o.at("expires_ms").to_number<std::int64_t>();
+      out->token_expires_ms = o.at("token_expires_ms").to_number<std::int64_t>();
+      out->attempts = o.at("attempts").to_number<std::uint32_t>();
+      auto st = state_of(std::string_view(o.at("state").as_string()));
+      if (!st) return nullptr;
+      out->state = *st;
+    } catch (const std::exception&) {
+      return nullptr;
+    }
+    return out;
+  }
+};
+
+struct OtpService::Shard {
+  std::mutex mu;
+  std::unordered_map<std::string, std::shared_ptr<Verification>> map;
+};
+
+struct OtpService::Metrics {
+  metrics::Family<metrics::Counter>* sends = nullptr;
+  metrics::Family<metrics::Counter>* verifies = nullptr;
+  metrics::Family<metrics::Counter>* redeems = nullptr;
+  metrics::Family<metrics::Counter>* limits = nullptr;
+  metrics::Gauge* held = nullptr;
+
+  void count(metrics::Family<metrics::Counter>* f, std::vector<std::string> labels) {
+    if (f) f->with(labels).inc();
+  }
+};
+
+OtpService::OtpService(const OtpConfig& cfg, store::Store& store, kms::KeyService& keys, delivery::Senders* senders,
+                       std::unique_ptr<LimitCounters> counters, Templates templates, metrics::Registry* registry,
+                       Clock clock)
+    : cfg_(cfg),
+      store_(store),
+      keys_(keys),
+      senders_(senders),
+      counters_(std::move(counters)),
+      templates_(std::move(templates)),
+      clock_(clock ? std::move(clock) : Clock(system_now_ms)),
+      shards_(std::make_unique<Shard[]>(kShards)),
+      m_(std::make_unique<Metrics>()) {
+  std::string_view list = cfg_.test_recipients;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) test_recipients_.push_back(normalize_recipient(item));
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  if (registry) {
+    m_->sends = &registry->counter("herald_otp_sends_total", "Verification-code sends, by channel and result",
+                                   {"channel", "result"});
+    m_->verifies = &registry->counter("herald_otp_verifies_total", "Code verifications, by result", {"result"});
+    m_->redeems = &registry->counter("herald_otp_redeems_total", "Success-token redemptions, by result", {"result"});
+    m_->limits = &registry->counter("herald_otp_limit_refusals_total", "Sends refused by an abuse limit", {"limit"});
+    m_->held = &registry->gauge("herald_otp_verifications", "Verifications held (pending or awaiting redeem)").with({});
+  }
+}
+
+OtpService::~OtpService() {
+  stop();
+}
+
+std::int64_t OtpService::now() const {
+  return clock_();
+}
+
+bool OtpService::is_test_recipient(const std::string& normalized) const {
+  for (const auto& t : test_recipients_)
+    if (t == normalized) return true;
+  return false;
+}
+
+std::size_t OtpService::pending() const {
+  return held_.load(std::memory_order_relaxed);
+}
+
+std::shared_ptr<OtpService::Verification> OtpService::find(const std::string& id) {
+  auto& s = shards_[std::hash<std::string>{}(id) % kShards];
+  std::lock_guard lock(s.mu);
+  auto it = s.map.find(id);
+  return it == s.map.end() ? nullptr : it->second;
+}
+
+void OtpService::forget(const std::string& id) {
+  auto& s = shards_[std::hash<std::string>{}(id) % kShards];
+  std::lock_guard lock(s.mu);
+  if (s.map.erase(id) > 0) {
+    held_.fetch_sub(1, std::memory_order_relaxed);
+    if (m_->held) m_->held->dec();
+  }
+}
+
+// Seals the verification as it is now and queues its write; called with v->mu held, so
+// that writes of one verification reach the store in the order of its changes.
+void OtpService::persist(const std::shared_ptr<Verification>& v, std::vector<store::OtpCounterRecord> counters,
+                         std::function<void(Status)> done) {
+  v->purge_at.store(v->purge_ms(), std::memory_order_relaxed);
+  auto sealed = keys_.seal(v->app_id, v->to_json(), verification_ad(v->app_id, v->id));
+  if (!sealed) return done(sealed.error());
+  store_.otp().put_otp_verification(store::OtpVerificationRecord{v->id, v->app_id, std::move(*sealed), v->purge_ms()},
+                                    std::move(counters), std::move(done));
+}
+
+Status OtpService::load() {
+  unload();
+  std::int64_t t = now();
+  auto recs = store_.otp().load_otp_verifications(t);
+  if (!recs) return recs.error();
+  std::size_t skipped = 0;
+  for (const auto& r : *recs) {
+    auto pt = keys_.open(r.app_id, r.sealed, verification_ad(r.app_id, r.id));
+    auto v = pt ? Verification::from_json(pt->view()) : nullptr;
+    if (!v || v->id != r.id || v->app_id != r.app_id) {
+      ++skipped;
+      continue;
+    }
+    v->purge_at.store(v->purge_ms(), std::memory_order_relaxed);
+    auto& s = shards_[std::hash<std::string>{}(v->id) % kShards];
+    std::lock_guard lock(s.mu);
+    if (s.map.emplace(v->id, v).second) held_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (skipped > 0)
+    log::warn("otp_records_unreadable",
+              {{"count", skipped}, {"message", "verifications that do not open were ignored"}});
+  if (m_->held) m_->held->set(static_cast<std::int64_t>(held_.load()));
+  auto counters = store_.otp().load_otp_counters(t);
+  if (!counters) return counters.error();
+  counters_->restore(*counters, t);
+  auto blocks = store_.otp().load_otp_blocklist();
+  if (!blocks) return blocks.error();
+  std::lock_guard lock(block_mu_);
+  for (auto& b : *blocks) blocklist_[{b.app_id, b.recipient_index}] = std::move(b);
+  return ok_status();
+}
+
+void OtpService::unload() {
+  for (std::size_t i = 0; i < kShards; ++i) {
+    std::lock_guard lock(shards_[i].mu);
+    shards_[i].map.clear();
+  }
+  held_.store(0);
+  if (m_->held) m_->held->set(0);
+  counters_->clear();
+  std::lock_guard lock(block_mu_);
+  blocklist_.clear();
+}
+
+void OtpService::start_purger(std::chrono::milliseconds interval) {
+  purger_ = std::thread([this, interval] {
+    std::unique_lock lock(purger_mu_);
+    while (!purger_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
+      lock.unlock();
+      purge();
+      lock.lock();
+    }
+  });
+}
+
+void OtpService::stop() {
+  {
+    std::lock_guard lock(purger_mu_);
+    stopping_ = true;
+  }
+  purger_cv_.notify_all();
+  if (purger_.joinable()) purger_.join();
+}
+
+void OtpService::purge() {
+  std::int64_t t = now();
+  std::size_t gone = 0;
+  for (std::size_t i = 0; i < kShards; ++i) {
+    std::lock_guard lock(shards_[i].mu);
+    gone += std::erase_if(shards_[i].map,
+                          [t](const auto& kv) { return kv.second->purge_at.load(std::memory_order_relaxed) < t; });
+  }
+  if (gone > 0) {
+    held_.fetch_sub(gone, std::memory_order_relaxed);
+    if (m_->held) m_->held->dec(static_cast<std::int64_t>(gone));
+  }
+  counters_->purge(t);
+  store_.otp().purge_otp(t, [](Status st) {
+    if (!st) log::warn("otp_purge_failed", {{"error", st.error().message}});
+  });
+}
+
+void OtpService::send(SendRequest r, Done<SendResult> done) {
+  const std::string channel = r.channel;
+  auto refuse = [this, &done, &channel](std::string code, std::string message, std::int64_t retry_after = 0) {
+    m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", code});
+    auto out = Outcome<SendResult>::fail(std::move(code), std::move(message));
+    out.retry_after_s = retry_after;
+    done(std::move(out));
+  };
+  if (r.channel != "sms" && r.channel != "email") return refuse("invalid_argument", "channel must be sms or email");
+  if (r.channel == "sms" && !valid_e164(r.to))
+    return refuse("invalid_argument", "to must be a phone number in E.164 form (+ and 7 to 15 digits) for channel sms");
+  if (r.channel == "email" && !valid_email(r.to))
+    return refuse("invalid_argument", "to must be an e-mail address (ASCII, at most 254 characters) for channel email");
+  if (!valid_device_id(r.device_id))
+    return refuse("invalid_argument", "device_id must be 1 to 128 printable ASCII characters without spaces");
+  if (!valid_purpose(r.purpose)) return refuse("invalid_argument", "purpose must be 1 to 64 of [a-z0-9_.-]");
+  if (!r.template_name.empty() && !valid_purpose(r.template_name))
+    return refuse("invalid_argument", "template must be 1 to 64 of [a-z0-9_.-]");
+  if (!r.locale.empty() && !valid_locale(r.locale))
+    return refuse("invalid_argument", "locale must be a language tag such as en or pt-BR");
+  if (!valid_ip(r.client_ip)) return refuse("invalid_argument", "client_ip must be an IPv4 or IPv6 address");
+  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+
+  const std::string norm = normalize_recipient(r.to);
+  const bool test = is_test_recipient(norm);
+  if (cfg_.test_recipients_only && !test)
+    return refuse("otp_recipient_not_allowed", "only otp.test_recipients may be sent codes on this server");
+  auto tmpl = templates_.find(r.template_name, r.purpose, r.locale);
+  if (!tmpl) return refuse(tmpl.error().code, tmpl.error().message);
+  auto rindex = keys_.blind_index(r.app_id, "otp-recipient", norm);
+  auto dindex = keys_.blind_index(r.app_id, "otp-device", r.device_id);
+  auto iindex = keys_.blind_index(r.app_id, "otp-ip", r.client_ip);
+  if (!rindex || !dindex || !iindex) {
+    const Error& e = !rindex ? rindex.error() : !dindex ? dindex.error() : iindex.error();
+    return refuse(e.code, e.message);
+  }
+  {
+    std::lock_guard lock(block_mu_);
+    if (blocklist_.count({r.app_id, *rindex}))
+      return refuse("otp_recipient_blocked", "the recipient is on the app's blocklist");
+  }
+  delivery::Sender* sender = senders_ ? senders_->for_channel(r.channel) : nullptr;
+  if (!sender) return refuse("delivery_failed", "no provider is configured for channel " + r.channel);
+  if (held_.load(std::memory_order_relaxed) >= cfg_.max_pending)
+    return refuse("otp_busy", "too many verifications are pending; try again later");
+
+  // Limits, most global first: a flood from one app is refused before it can use up a
+  // recipient's day. Test recipients count only against the app's rate.
+  std::vector<LimitCheck> checks;
+  checks.push_back(LimitCheck{Limit::App, counter_key('a', r.app_id, ""), cfg_.per_app_per_minute, 60'000, true});
+  if (!test) {
+    checks.push_back(
+        LimitCheck{Limit::Cooldown, counter_key('c', r.app_id, *rindex), 1, cfg_.resend_cooldown.count(), false});
+    checks.push_back(LimitCheck{Limit::Recipient, counter_key('r', r.app_id, *rindex), cfg_.per_recipient_per_day,
+                                86'400'000, true});
+    checks.push_back(
+        LimitCheck{Limit::Device, counter_key('d', r.app_id, *dindex), cfg_.per_device_per_day, 86'400'000, true});
+    checks.push_back(LimitCheck{Limit::Ip, counter_key('i', r.app_id, *iindex), cfg_.per_ip_per_hour, 3'600'000, true});
+  }
+  std::int64_t t = now();
+  auto taken = counters_->take(checks, t);
+  if (auto* refusal = std::get_if<LimitRefusal>(&taken)) {
+    m_->count(m_->limits, {std::string(limit_label(refusal->limit))});
+    std::string msg = refusal->limit == Limit::Capacity
+                          ? "too many limit counters are held; try again later"
+                          : "limit " + std::string(limit_label(refusal->limit)) + " reached; retry after " +
+                                std::to_string(refusal->retry_after_s) + " s";
+    return refuse(std::string(limit_error_code(refusal->limit)), msg, refusal->retry_after_s);
+  }
+
+  auto v = std::make_shared<Verification>();
+  v->id = "otp_" + crypto::random_hex(16);
+  v->app_id = r.app_id;
+  v->to = r.to;
+  v->channel = r.channel;
+  v->device_id = r.device_id;
+  v->purpose = r.purpose;
+  v->recipient_index = *rindex;
+  v->created_ms = t;
+  v->expires_ms = t + cfg_.code_ttl.count();
+  const std::string code = random_code(static_cast<unsigned>(cfg_.code_length));
+  auto hash = keys_.blind_index(r.app_id, "otp-code", v->id + ":" + code);
+  if (!hash) return refuse(hash.error().code, hash.error().message);
+  v->code_hash = std::move(*hash);
+
+  TemplateVars vars{code, r.app_name, std::to_string((cfg_.code_ttl.count() + 59'999) / 60'000), r.purpose};
+  delivery::OutboundMessage msg;
+  msg.channel = r.channel;
+  msg.to = r.to;
+  msg.reference = v->id;
+  msg.secret = code;
+  if (r.channel == "sms") {
+    msg.text = Templates::render(tmpl->sms, vars);
+  } else {
+    msg.subject = Templates::render(tmpl->email_subject, vars);
+    msg.text = Templates::render(tmpl->email_body, vars);
+  }
+  v->purge_at.store(v->purge_ms(), std::memory_order_relaxed);
+  {
+    auto& s = shards_[std::hash<std::string>{}(v->id) % kShards];
+    std::lock_guard lock(s.mu);
+    s.map.emplace(v->id, v);
+  }
+  held_.fetch_add(1, std::memory_order_relaxed);
+  if (m_->held) m_->held->inc();
+
+  SendResult result{v->id, cfg_.code_ttl.count() / 1000, test ? 0 : (cfg_.resend_cooldown.count() + 999) / 1000};
+  auto counters = std::move(std::get<std::vector<store::OtpCounterRecord>>(taken));
+  std::lock_guard vlock(v->mu);
+  // The code leaves only once the verification that checks it is durable.
+  persist(v, std::move(counters),
+          [this, v, sender, msg = std::move(msg), result = std::move(result), done = std::move(done),
+           channel](Status st) mutable {
+            if (!st) {
+              log::error("otp_store_failed", {{"error", st.error().message}});
+              forget(v->id);
+              m_->count(m_->sends, {channel, "store_unavailable"});
+              return done(Outcome<SendResult>::fail("store_unavailable", "the verification could not be stored"));
+            }
+            sender->send(std::move(msg),
+                         [this, v, result = std::move(result), done = std::move(done), channel](Status sent) mutable {
+                           if (sent) {
+                             m_->count(m_->sends, {channel, "ok"});
+                             return done(Outcome<SendResult>{std::move(result), {}});
+                           }
+                           // Nothing arrived: the verification can never succeed.
+                           {
+                             std::lock_guard lock(v->mu);
+                             v->state = State::Dead;
+                             persist(v, {}, [](Status) {});
+                           }
+                           std::string code =
+                               sent.error().code == "delivery_busy" ? "delivery_busy" : std::string("delivery_failed");
+                           m_->count(m_->sends, {channel, code});
+                           done(Outcome<SendResult>::fail(code, sent.error().message));
+                         });
+          });
+}
+
+void OtpService::verify(const std::string& app_id, const std::string& verification_id, const std::string& code,
+                        Done<VerifyResult> done) {
+  auto refuse = [this, &done](std::string c, std::string message, int attempts_left = -1) {
+    m_->count(m_->verifies, {c});
+    auto out = Outcome<VerifyResult>::fail(std::move(c), std::move(message));
+    out.attempts_left = attempts_left;
+    done(std::move(out));
+  };
+  if (verification_id.empty() || verification_id.size() > 64)
+    return refuse("invalid_argument", "verification_id must be the id that send returned");
+  if (code.empty() || code.size() > 16 || !all_digits(code))
+    return refuse("invalid_argument", "code must be 1 to 16 digits");
+  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+  auto v = find(verification_id);
+  if (!v || v->app_id != app_id)
+    return refuse("otp_verification_not_found", "no such verification (it may have expired)");
+  std::int64_t t = now();
+  std::unique_lock lock(v->mu);
+  switch (v->state) {
+    case State::Verified:
+    case State::Redeemed:
+      return refuse("otp_already_verified", "the code was verified already");
+    case State::Dead:
+      return refuse("otp_verification_dead", "the verification failed; send a new code");
+    case State::Pending:
+      break;
+  }
+  if (t >= v->expires_ms) return refuse("otp_expired", "the code expired; send a new one");
+  auto hash = keys_.blind_index(app_id, "otp-code", v->id + ":" + code);
+  if (!hash) return refuse(hash.error().code, hash.error().message);
+  if (!crypto::ct_equal(*hash, v->code_hash)) {
+    ++v->attempts;
+    int left = static_cast<int>(cfg_.max_attempts) - static_cast<int>(v->attempts);
+    if (left <= 0) {
+      left = 0;
+      v->state = State::Dead;
+    }
+    persist(v, {}, [this, done = std::move(done), left](Status st) {
+      if (!st) {
+        m_->count(m_->verifies, {"store_unavailable"});
+        return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
+      }
+      m_->count(m_->verifies, {"otp_code_invalid"});
+      auto out = Outcome<VerifyResult>::fail(
+          "otp_code_invalid", left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
+      out.attempts_left = left;
+      done(std::move(out));
+    });
+    return;
+  }
+  v->state = State::Verified;
+  v->token_expires_ms = t + cfg_.token_ttl.count();
+  json::object payload{{"v", v->id},        {"a", v->app_id},
+                       {"p", v->purpose},   {"r", v->recipient_index.substr(0, 32)},
+                       {"d", v->device_id}, {"e", v->token_expires_ms}};
+  std::string signed_part = std::string(kTokenPrefix) + crypto::base64url_encode(json::serialize(payload));
+  auto mac = keys_.blind_index(app_id, "otp-token", signed_part);
+  auto raw = mac ? crypto::hex_decode(*mac) : std::nullopt;
+  if (!raw) {
+    v->state = State::Pending;
+    v->token_expires_ms = 0;
+    return refuse("internal", "the success token could not be signed");
+  }
+  VerifyResult result{signed_part + "." + crypto::base64url_encode(*raw), cfg_.token_ttl.count() / 1000};
+  persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
+    if (!st) {
+      m_->count(m_->verifies, {"store_unavailable"});
+      return done(Outcome<VerifyResult>::fail("store_unavailable", "the verification could not be recorded"));
+    }
+    m_->count(m_->verifies, {"ok"});
+    done(Outcome<VerifyResult>{std::move(result), {}});
+  });
+}
+
+void OtpService::redeem(const std::string& app_id, const std::string& token, const std::string& purpose,
+                        Done<RedeemResult> done) {
+  auto refuse = [this, &done](std::string c, std::string message) {
+    m_->count(m_->redeems, {c});
+    done(Outcome<RedeemResult>::fail(std::move(c), std::move(message)));
+  };
+  if (!valid_purpose(purpose)) return refuse("invalid_argument", "purpose must be 1 to 64 of [a-z0-9_.-]");
+  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+  std::string_view tok = token;
+  auto dot = tok.rfind('.');
+  if (tok.size() > kMaxTokenBytes || tok.substr(0, kTokenPrefix.size()) != kTokenPrefix ||
+      dot == std::string_view::npos || dot < kTokenPrefix.size())
+    return refuse("otp_token_invalid", "the success token is malformed");
+  std::string_view signed_part = tok.substr(0, dot);
+  auto mac = keys_.blind_index(app_id, "otp-token", signed_part);
+  if (!mac) return refuse(mac.error().code, mac.error().message);
+  auto raw = crypto::hex_decode(*mac);
+  if (!raw || !crypto::ct_equal(crypto::base64url_encode(*raw), tok.substr(dot + 1)))
+    return refuse("otp_token_invalid", "the success token's signature does not match");
+  auto payload_text = crypto::base64url_decode(signed_part.substr(kTokenPrefix.size()));
+  json::error_code ec;
+  json::value pv = payload_text ? json::parse(*payload_text, ec) : json::value();
+  if (!payload_text || ec || !pv.is_object()) return refuse("otp_token_invalid", "the success token is malformed");
+  const auto& p = pv.get_object();
+  auto* vid = p.if_contains("v");
+  auto* app = p.if_contains("a");
+  auto* exp = p.if_contains("e");
+  if (!vid || !vid->is_string() || !app || !app->is_string() || app->get_string() != app_id || !exp || !exp->is_int64())
+    return refuse("otp_token_invalid", "the success token is malformed");
+  if (now() >= exp->get_int64()) return refuse("otp_token_expired", "the success token expired");
+  auto v = find(std::string(vid->get_string()));
+  if (!v || v->app_id != app_id) return refuse("otp_token_invalid", "the success token names no verification");
+  std::lock_guard lock(v->mu);
+  if (v->purpose != purpose) return refuse("otp_purpose_mismatch", "the success token was issued for another purpose");
+  if (v->state == State::Redeemed) return refuse("otp_token_used", "the success token was redeemed already");
+  if (v->state != State::Verified) return refuse("otp_token_invalid", "the verification is not in a verified state");
+  v->state = State::Redeemed;
+  RedeemResult result{v->to, v->device_id, v->purpose};
+  persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
+    if (!st) {
+      m_->count(m_->redeems, {"store_unavailable"});
+      return done(Outcome<RedeemResult>::fail("store_unavailable", "the redemption could not be recorded"));
+    }
+    m_->count(m_->redeems, {"ok"});
+    done(Outcome<RedeemResult>{std::move(result), {}});
+  });
+}
+
+void OtpService::block(const std::string& app_id, const std::string& to, const std::string& reason,
+                       Done<BlockEntry> done) {
+  if (!valid_e164(to) && !valid_email(to))
+    return done(Outcome<BlockEntry>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
+  if (reason.size() > kMaxReasonBytes)
+    return done(Outcome<BlockEntry>::fail("invalid_argument", "reason is at most 256 bytes"));
+  for (unsigned char c : reason)
+    if (c < 0x20 || c == 0x7f)
+      return done(Outcome<BlockEntry>::fail("invalid_argument", "reason may not contain control characters"));
+  auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
+  if (!index) return done(Outcome<BlockEntry>::fail(index.error().code, index.error().message));
+  BlockEntry entry{to, reason, now()};
+  auto sealed =
+      keys_.seal(app_id, json::serialize(json::object{{"to", to}, {"reason", reason}}), block_ad(app_id, *index));
+  if (!sealed) return done(Outcome<BlockEntry>::fail(sealed.error().code, sealed.error().message));
+  store::OtpBlockRecord rec{app_id, *index, std::move(*sealed), entry.created_ms};
+  store_.otp().put_otp_block(rec, [this, rec, entry, done = std::move(done)](Status st) mutable {
+    if (!st) return done(Outcome<BlockEntry>::fail("store_unavailable", "the blocklist could not be written"));
+    {
+      std::lock_guard lock(block_mu_);
+      blocklist_[{rec.app_id, rec.recipient_index}] = rec;
+    }
+    done(Outcome<BlockEntry>{std::move(entry), {}});
+  });
+}
+
+void OtpService::unblock(const std::string& app_id, const std::string& to, Done<bool> done) {
+  if (!valid_e164(to) && !valid_email(to))
+    return done(Outcome<bool>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
+  auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
+  if (!index) return done(Outcome<bool>::fail(index.error().code, index.error().message));
+  bool present;
+  {
+    std::lock_guard lock(block_mu_);
+    present = blocklist_.count({app_id, *index}) > 0;
+  }
+  if (!present) return done(Outcome<bool>{false, {}});
+  store_.otp().delete_otp_block(app_id, *index, [this, app_id, index = *index, done = std::move(done)](Status st) {
+    if (!st) return done(Outcome<bool>::fail("store_unavailable", "the blocklist could not be written"));
+    {
+      std::lock_guard lock(block_mu_);
+      blocklist_.erase({app_id, index});
+    }
+    done(Outcome<bool>{true, {}});
+  });
+}
+
+Result<std::vector<BlockEntry>> OtpService::blocked(const std::string& app_id) {
+  if (keys_.sealed()) return make_error("sealed", "the key service is sealed");
+  std::vector<store::OtpBlockRecord> recs;
+  {
+    std::lock_guard lock(block_mu_);
+    for (auto it = blocklist_.lower_bound({app_id, ""}); it != blocklist_.end() && it->first.first == app_id; ++it)
+      recs.push_back(it->second);
+  }
+  std::vector<BlockEntry> out;
+  for (const auto& r : recs) {
+    auto pt = keys_.open(app_id, r.sealed, block_ad(app_id, r.recipient_index));
+    if (!pt) return pt.error();
+    json::error_code ec;
+    json::value v = json::parse(pt->view(), ec);
+    if (ec || !v.is_object()) return make_error("internal", "a blocklist entry is unreadable");
+    const auto& o = v.get_object();
+    auto* to = o.if_contains("to");
+    auto* reason = o.if_contains("reason");
+    out.push_back(BlockEntry{to && to->is_string() ? std::string(to->get_string()) : std::string(),
+                             reason && reason->is_string() ? std::string(reason->get_string()) : std::string(),
+                             r.created_ms});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const BlockEntry& a, const BlockEntry& b) { return a.created_ms < b.created_ms; });
+  return out;
+}
+
+}  // namespace herald::otp
