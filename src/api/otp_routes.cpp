@@ -7,6 +7,7 @@
 #include "api/errors.h"
 #include "api/server_auth.h"
 #include "apps/app.h"
+#include "apps/app_store.h"
 #include "auth/ip_allowlist.h"
 #include "otp/otp_service.h"
 
@@ -134,14 +135,12 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
       }));
 
   // The blocklist, on the admin API: /admin/v1/apps/{app}/otp/blocklist, where {app} is
-  // the app's id or AppKey.
+  // the app's id, AppKey or name.
   auto admin = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
     return [d, fn = std::move(fn)](Request&& req, Reply reply) {
       if (!admin_authorized(req, d->admin_token_sha256))
         return reply(error_response("admin_unauthorized", req.request_id));
-      std::string_view which = req.param("app");
-      auto app = d->apps->find_by_id(which);
-      if (!app) app = d->apps->find_by_key(which);
+      auto app = d->apps->find(req.param("app"));
       if (!app) return reply(error_response("app_not_found", req.request_id));
       Reply tagged = [reply = std::move(reply)](Response r) {
         r.actor = "admin";

@@ -10,7 +10,7 @@ namespace herald::otp {
 class OtpService;
 }
 namespace herald::apps {
-class AppDirectory;
+class AppStore;
 }
 
 namespace herald::api {
@@ -20,7 +20,7 @@ class ServerAuth;
 struct OtpRoutesDeps {
   ServerAuth* auth;
   otp::OtpService* otp;
-  const apps::AppDirectory* apps;
+  const apps::AppStore* apps;
   std::string admin_token_sha256;
 };
 

@@ -18,5 +18,6 @@ std::function<int()> add_token(CLI::App& app);
 std::function<int()> add_publish(CLI::App& app);
 std::function<int()> add_operator(CLI::App& app);
 std::function<int()> add_audit(CLI::App& app);
+std::function<int()> add_otp(CLI::App& app);
 
 }  // namespace herald::cli

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   std::function<int()> run_publish = herald::cli::add_publish(app);
   std::function<int()> run_operator = herald::cli::add_operator(app);
   std::function<int()> run_audit = herald::cli::add_audit(app);
+  std::function<int()> run_otp = herald::cli::add_otp(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("token")) return run_token();
     if (app.got_subcommand("operator")) return run_operator();
     if (app.got_subcommand("audit")) return run_audit();
+    if (app.got_subcommand("otp")) return run_otp();
     if (app.got_subcommand("publish")) return run_publish();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herald: %s\n", e.what());

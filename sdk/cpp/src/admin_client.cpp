@@ -141,4 +141,37 @@ Result<void> AdminClient::delete_app(std::string_view app) {
   return impl_->empty(impl_->call("DELETE", Impl::app_path(app)));
 }
 
+namespace {
+OtpBlockEntry read_block(const json::object& o) {
+  return OtpBlockEntry{detail::str(o, "to"), detail::str_or(o, "reason"), detail::i64_or(o, "created_ms")};
+}
+}  // namespace
+
+Result<OtpBlockEntry> AdminClient::otp_block(std::string_view app, std::string_view to, std::string_view reason) {
+  if (app.empty() || to.empty()) return invalid("app and to are required");
+  auto r = impl_->call("POST", Impl::app_path(app, "/otp/blocklist"),
+                       json::serialize(json::object{{"to", to}, {"reason", reason}}));
+  if (!r) return r.error();
+  return detail::decode<OtpBlockEntry>(*r, false,
+                                       [](const json::value& v) { return read_block(detail::obj(v, "the answer")); });
+}
+
+Result<void> AdminClient::otp_unblock(std::string_view app, std::string_view to) {
+  if (app.empty() || to.empty()) return invalid("app and to are required");
+  return impl_->empty(
+      impl_->call("DELETE", Impl::app_path(app, "/otp/blocklist"), json::serialize(json::object{{"to", to}})));
+}
+
+Result<std::vector<OtpBlockEntry>> AdminClient::otp_blocklist(std::string_view app) {
+  if (app.empty()) return invalid("app is required");
+  auto r = impl_->call("GET", Impl::app_path(app, "/otp/blocklist"));
+  if (!r) return r.error();
+  return detail::decode<std::vector<OtpBlockEntry>>(*r, false, [](const json::value& v) {
+    std::vector<OtpBlockEntry> out;
+    for (const auto& e : detail::arr(detail::obj(v, "the answer"), "entries"))
+      out.push_back(read_block(detail::obj(e, "an entry")));
+    return out;
+  });
+}
+
 }  // namespace herald::sdk

@@ -214,6 +214,10 @@ Error error_from_response(const HttpResponse& r) {
   if (const auto* m = o.if_contains("message"); m && m->is_string()) e.message = std::string(m->get_string());
   if (const auto* id = o.if_contains("request_id"); id && id->is_string() && e.request_id.empty())
     e.request_id = std::string(id->get_string());
+  if (const auto* ra = o.if_contains("retry_after"); ra && ra->is_int64() && e.retry_after_s == 0)
+    e.retry_after_s = static_cast<int>(ra->get_int64());
+  if (const auto* al = o.if_contains("attempts_left"); al && al->is_int64())
+    e.attempts_left = static_cast<int>(al->get_int64());
   return e;
 }
 

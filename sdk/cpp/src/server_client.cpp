@@ -220,8 +220,6 @@ Result<AppInfo> ServerClient::app_info() {
 
 // ---- Key service: base64 plaintexts and contexts; plaintexts read back through wiped memory.
 
-
-
 namespace {
 
 std::string b64(std::string_view bytes) {
@@ -274,28 +272,32 @@ Error item_error(const json::object& o) {
 
 Result<KmsKey> ServerClient::kms_create_key(std::string_view name, bool exportable) {
   auto r = impl_->call("POST", "/api/v1/kms/keys",
-                    json::serialize(json::object{{"name", name}, {"exportable", exportable}}));
+                       json::serialize(json::object{{"name", name}, {"exportable", exportable}}));
   if (!r) return r.error();
-  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+  return detail::decode<KmsKey>(
+      *r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
 }
 
 Result<KmsKey> ServerClient::kms_key_info(std::string_view name) {
   auto r = impl_->call("GET", "/api/v1/kms/keys/" + percent_encode(name), {});
   if (!r) return r.error();
-  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+  return detail::decode<KmsKey>(
+      *r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
 }
 
 Result<KmsKey> ServerClient::kms_rotate_key(std::string_view name) {
   auto r = impl_->call("POST", "/api/v1/kms/keys/" + percent_encode(name) + "/rotate", "{}");
   if (!r) return r.error();
-  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+  return detail::decode<KmsKey>(
+      *r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
 }
 
 Result<KmsKey> ServerClient::kms_set_min_decryption_version(std::string_view name, std::uint32_t version) {
   auto r = impl_->call("POST", "/api/v1/kms/keys/" + percent_encode(name) + "/config",
-                    json::serialize(json::object{{"min_decryption_version", version}}));
+                       json::serialize(json::object{{"min_decryption_version", version}}));
   if (!r) return r.error();
-  return detail::decode<KmsKey>(*r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
+  return detail::decode<KmsKey>(
+      *r, false, [](const json::value& v) { return Result<KmsKey>(read_key(detail::obj(v, "the answer"))); });
 }
 
 Result<std::string> ServerClient::kms_encrypt(std::string_view key, std::string_view plaintext,
@@ -404,9 +406,53 @@ Result<std::vector<KmsItem>> ServerClient::kms_decrypt_batch(std::string_view ke
     add_context(it, context);
     items.push_back(std::move(it));
   }
-  auto r = impl_->call("POST", "/api/v1/kms/decrypt", json::serialize(json::object{{"key", key}, {"items", std::move(items)}}));
+  auto r = impl_->call("POST", "/api/v1/kms/decrypt",
+                       json::serialize(json::object{{"key", key}, {"items", std::move(items)}}));
   if (!r) return r.error();
   return read_batch(*r, "plaintext", true);
+}
+
+}  // namespace herald::sdk
+
+namespace herald::sdk {
+
+Result<OtpSent> ServerClient::otp_send(const OtpSendOptions& o) {
+  if (o.to.empty() || o.channel.empty() || o.device_id.empty() || o.purpose.empty())
+    return invalid("to, channel, device_id and purpose are required");
+  json::object body{{"to", o.to}, {"channel", o.channel}, {"device_id", o.device_id}, {"purpose", o.purpose}};
+  if (!o.template_name.empty()) body["template"] = o.template_name;
+  if (!o.locale.empty()) body["locale"] = o.locale;
+  if (!o.client_ip.empty()) body["client_ip"] = o.client_ip;
+  auto r = impl_->call("POST", "/api/v1/otp/send", json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<OtpSent>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    return OtpSent{detail::str(o, "verification_id"), detail::i64_or(o, "expires_in"),
+                   detail::i64_or(o, "resend_after")};
+  });
+}
+
+Result<OtpVerified> ServerClient::otp_verify(std::string_view verification_id, std::string_view code) {
+  if (verification_id.empty() || code.empty()) return invalid("verification_id and code are required");
+  auto r = impl_->call("POST", "/api/v1/otp/verify",
+                       json::serialize(json::object{{"verification_id", verification_id}, {"code", code}}));
+  if (!r) return r.error();
+  return detail::decode<OtpVerified>(*r, true, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    return OtpVerified{SecretString(detail::str(o, "success_token")), detail::i64_or(o, "expires_in")};
+  });
+}
+
+Result<OtpRedeemed> ServerClient::otp_redeem(const SecretString& success_token, std::string_view purpose) {
+  if (success_token.empty() || purpose.empty()) return invalid("success_token and purpose are required");
+  std::string body = json::serialize(json::object{{"success_token", success_token.view()}, {"purpose", purpose}});
+  auto r = impl_->call("POST", "/api/v1/otp/redeem", body);
+  detail::cleanse(body);
+  if (!r) return r.error();
+  return detail::decode<OtpRedeemed>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    return OtpRedeemed{detail::str(o, "to"), detail::str(o, "device_id"), detail::str(o, "purpose")};
+  });
 }
 
 }  // namespace herald::sdk

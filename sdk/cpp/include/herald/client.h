@@ -156,6 +156,34 @@ struct KmsItem {
   std::optional<Error> error;
 };
 
+// Verification codes (docs/otp.md).
+struct OtpSendOptions {
+  std::string to;         // E.164 phone number or e-mail address
+  std::string channel;    // "sms" or "email"
+  std::string device_id;  // the end user's device, for the per-device limit
+  std::string purpose;    // login, password_change, payment, ...: bound into the token
+  std::string template_name;  // optional: a template of otp.templates_file
+  std::string locale;         // optional: en, pt-BR, ...
+  std::string client_ip;      // optional but recommended: the end user's address
+};
+
+struct OtpSent {
+  std::string verification_id;
+  std::int64_t expires_in_s = 0;
+  std::int64_t resend_after_s = 0;
+};
+
+struct OtpVerified {
+  SecretString success_token;
+  std::int64_t expires_in_s = 0;
+};
+
+struct OtpRedeemed {
+  std::string to;
+  std::string device_id;
+  std::string purpose;
+};
+
 class ServerClient {
  public:
   explicit ServerClient(ServerClientOptions options);
@@ -198,6 +226,12 @@ class ServerClient {
   Result<std::vector<KmsItem>> kms_decrypt_batch(std::string_view key, const std::vector<std::string>& ciphertexts,
                                                  std::string_view context = {});
 
+  // Verification codes (scope otp). Limit refusals carry retry_after_s; a wrong code
+  // carries attempts_left.
+  Result<OtpSent> otp_send(const OtpSendOptions& options);
+  Result<OtpVerified> otp_verify(std::string_view verification_id, std::string_view code);
+  Result<OtpRedeemed> otp_redeem(const SecretString& success_token, std::string_view purpose);
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
@@ -236,6 +270,12 @@ struct NewSecret {
   SecretString app_secret;
 };
 
+struct OtpBlockEntry {
+  std::string to;
+  std::string reason;
+  std::int64_t created_ms = 0;
+};
+
 class AdminClient {
  public:
   explicit AdminClient(AdminClientOptions options);
@@ -254,6 +294,10 @@ class AdminClient {
   Result<void> suspend(std::string_view app);
   Result<void> resume(std::string_view app);
   Result<void> delete_app(std::string_view app);
+  // The app's verification-code blocklist.
+  Result<OtpBlockEntry> otp_block(std::string_view app, std::string_view to, std::string_view reason = {});
+  Result<void> otp_unblock(std::string_view app, std::string_view to);
+  Result<std::vector<OtpBlockEntry>> otp_blocklist(std::string_view app);
 
  private:
   class Impl;

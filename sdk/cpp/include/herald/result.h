@@ -25,7 +25,8 @@ struct Error {
   std::string message;     // one line, for people; never holds a secret
   int http_status = 0;     // 0 when no HTTP answer was received
   std::string request_id;  // the server's X-Request-Id: quote it when reporting a problem
-  int retry_after_s = 0;   // from Retry-After on rate_limited (429), else 0
+  int retry_after_s = 0;   // from Retry-After on 429 and limit refusals, else 0
+  int attempts_left = -1;  // otp_code_invalid: wrong codes the verification still takes
 };
 
 template <class T>
