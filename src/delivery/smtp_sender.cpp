@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -34,6 +35,20 @@ std::string domain_of(const std::string& address) {
 
 SmtpSender::SmtpSender(SmtpSettings settings) : s_(std::move(settings)) {
   init_curl();
+  // libcurl greets with the URL's path as the EHLO name and "localhost" without one;
+  // relays that check the greeting prefer a real domain, so the From domain stands in.
+  CURLU* u = curl_url();
+  if (u && curl_url_set(u, CURLUPART_URL, s_.url.c_str(), 0) == CURLUE_OK) {
+    char* path = nullptr;
+    bool empty = curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK || !path || std::string_view(path) == "/";
+    curl_free(path);
+    char* with_domain = nullptr;
+    if (empty && curl_url_set(u, CURLUPART_PATH, ("/" + domain_of(s_.from.address)).c_str(), 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &with_domain, 0) == CURLUE_OK && with_domain)
+      s_.url = with_domain;
+    curl_free(with_domain);
+  }
+  curl_url_cleanup(u);
 }
 
 SmtpSender::~SmtpSender() {

@@ -75,6 +75,7 @@ TEST_F(SmtpSink, StartTlsIsUsedAndTheCodeArrives) {
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].at("tls").as_bool(), true);
   EXPECT_EQ(recs[0].at("mail_from").as_string(), "no-reply@herald.test");
+  EXPECT_EQ(recs[0].at("helo").as_string(), "herald.test") << "EHLO names the From domain";
   ASSERT_EQ(recs[0].at("rcpt_tos").as_array().size(), 1u);
   EXPECT_EQ(recs[0].at("rcpt_tos").as_array()[0].as_string(), "alice@example.org");
   std::string data(recs[0].at("data").as_string());
