@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "core/config.h"
+#include "core/log.h"
 #include "delivery/curl_easy.h"
 #include "delivery/http_sms_sender.h"
 #include "delivery/log_sender.h"
@@ -96,6 +97,9 @@ Result<std::unique_ptr<Senders>> make_senders(const DeliveryConfig& cfg, bool de
   auto sms = make_sms(cfg, dev);
   if (!sms) return sms.error();
   auto senders = std::make_unique<ServerSenders>(cfg.workers, cfg.queue_max);
+  log::info(
+      "delivery_configured",
+      {{"email", (*email)->name()}, {"sms", (*sms)->name()}, {"workers", cfg.workers}, {"queue_max", cfg.queue_max}});
   senders->set(std::move(*email), std::move(*sms), metrics);
   return std::unique_ptr<Senders>(std::move(senders));
 }

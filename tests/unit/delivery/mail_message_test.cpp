@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <regex>
-
 #include "crypto/encoding.h"
 
 namespace herald::delivery {
@@ -30,14 +28,20 @@ std::string header_block(const std::string& m) {
 }
 
 // Decodes a header made of RFC 2047 B encoded-words folded with CRLF SP.
-std::string decode_words(std::string value) {
+std::string decode_words(const std::string& value) {
+  static constexpr std::string_view kOpen = "=?UTF-8?B?";
   std::string out;
-  std::regex word(R"(=\?UTF-8\?B\?([A-Za-z0-9+/=]*)\?=)");
-  for (std::sregex_iterator it(value.begin(), value.end(), word), end; it != end; ++it) {
-    auto d = crypto::base64_decode((*it)[1].str());
+  std::size_t pos = 0;
+  while ((pos = value.find(kOpen, pos)) != std::string::npos) {
+    auto start = pos + kOpen.size();
+    auto end = value.find("?=", start);
+    EXPECT_NE(end, std::string::npos);
+    if (end == std::string::npos) break;
+    auto d = crypto::base64_decode(value.substr(start, end - start));
     EXPECT_TRUE(d.has_value());
-    EXPECT_TRUE(is_valid_utf8(*d)) << "an encoded-word split a character";
+    EXPECT_TRUE(is_valid_utf8(d.value_or(""))) << "an encoded-word split a character";
     out += d.value_or("");
+    pos = end + 2;
   }
   return out;
 }
