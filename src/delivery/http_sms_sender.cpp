@@ -9,7 +9,7 @@
 namespace herald::delivery {
 namespace {
 
-constexpr std::size_t kMaxReply = 64 * 1024;
+constexpr std::size_t kMaxReply = std::size_t{64} * 1024;
 
 size_t discard_reply(char*, size_t size, size_t nmemb, void* userp) {
   auto* total = static_cast<std::size_t*>(userp);
@@ -50,7 +50,13 @@ Status HttpSmsSender::deliver(const OutboundMessage& msg) const {
   }
   CurlSlist headers;
   bool ok = true;
-  for (const auto& [name, value] : r.headers) ok = ok && slist_append(headers, name + ": " + value);
+  for (const auto& [name, value] : r.headers) {
+    std::string line = name;
+    line += ": ";
+    line += value;
+    ok = ok && slist_append(headers, line);
+    wipe(line);  // a header may carry the token
+  }
   // No "Expect: 100-continue" round trip before the body.
   ok = ok && slist_append(headers, "Expect:");
   if (!ok) return delivery_failed("sms: out of memory");
