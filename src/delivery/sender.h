@@ -30,9 +30,11 @@ struct OutboundMessage {
   std::string reference;  // for logs: the verification or message id
 };
 
-// Called once, on a delivery worker thread: ok, or an error with code
-// "delivery_failed" (the provider refused or could not be reached; message says why,
-// without secrets) or "delivery_busy" (the outbound queue is full).
+// Called once: ok, or an error with code "delivery_failed" (the provider refused or
+// could not be reached; message says why, without secrets) or "delivery_busy" (the
+// outbound queue is full, or delivery is stopping). Outcomes of a send that ran arrive
+// on a delivery worker thread; "delivery_busy" is answered at once, inside send(), on
+// the caller's thread — so `done` must not take a lock the caller holds around send().
 using SendDone = std::function<void(Status)>;
 
 class Sender {
