@@ -19,6 +19,7 @@
 #include "auth/ip_allowlist.h"
 #include "api/idempotency.h"
 #include "api/kms_routes.h"
+#include "api/otp_routes.h"
 #include "api/router.h"
 #include "api/server_auth.h"
 #include "api/server_routes.h"
@@ -39,6 +40,8 @@
 #include "core/metrics.h"
 #include "crypto/dev_cert.h"
 #include "crypto/random.h"
+#include "delivery/sender.h"
+#include "otp/otp_service.h"
 #include "net/gateway.h"
 #include "store/store.h"
 
@@ -274,13 +277,34 @@ int serve(ServeOptions& o) {
       return 1;
     }
   }
-  keys.on_unsealed([&apps, &audit_log]() -> Status {
+  // Outbound e-mail and SMS, and the verification-code service that uses them.
+  auto senders = delivery::make_senders(cfg.delivery, o.dev, &registry);
+  if (!senders) {
+    log::error("delivery_config_invalid", {{"error", senders.error().message}});
+    return 1;
+  }
+  otp::Templates otp_templates;
+  if (!cfg.otp.templates_file.empty()) {
+    auto t = otp::Templates::load_file(cfg.otp.templates_file);
+    if (!t) {
+      log::error("otp_templates_invalid", {{"error", t.error().message}});
+      return 1;
+    }
+    otp_templates = std::move(*t);
+  }
+  // Each send adds at most five counters; four per held verification bounds them well.
+  otp::OtpService otp_service(cfg.otp, *db, keys, senders->get(),
+                              otp::make_memory_limit_counters(4 * cfg.otp.max_pending + 1024),
+                              std::move(otp_templates), &registry);
+  keys.on_unsealed([&apps, &audit_log, &otp_service]() -> Status {
     if (auto st = apps.load(); !st) return st;
+    if (auto st = otp_service.load(); !st) return st;
     if (audit_log) return audit_log->prepare_signing();
     return ok_status();
   });
-  keys.on_sealed([&apps, &hub_ptr] {
+  keys.on_sealed([&apps, &hub_ptr, &otp_service] {
     apps.unload();
+    otp_service.unload();
     if (hub_ptr) hub_ptr->disconnect_all(push::close_code::kSealed, "sealed");
   });
   if (auto st = ensure_key_service(keys, *db, cfg.store.data_dir, o.dev); !st) {
@@ -345,6 +369,7 @@ int serve(ServeOptions& o) {
                                                      },
                                                      &keys});
   api::add_kms_routes(router, api::KmsRoutesDeps{&server_auth, &keys});
+  api::add_otp_routes(router, api::OtpRoutesDeps{&server_auth, &otp_service, &apps, *admin_digest});
   if (audit_log) {
     api::add_audit_routes(router, api::AuditRoutesDeps{audit_log.get(), &keys, &server_auth, *admin_digest});
     // Every answered call of the server, key and admin APIs, refusals included; bodies
@@ -402,12 +427,15 @@ int serve(ServeOptions& o) {
   }
 
   if (audit_log) audit_log->start();
+  otp_service.start_purger(std::chrono::seconds(10));
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   gateway->shutdown();  // destroys the sessions while the hub is still there
   hub_ptr = nullptr;
   hub->stop();
+  (*senders)->stop();  // sends in flight finish (bounded by their timeouts) before the store closes
+  otp_service.stop();
   if (audit_log) {
     audit_log->stop();
     // Pin what was logged up to the end: a checkpoint of the final tree.
