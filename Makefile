@@ -9,7 +9,7 @@ RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-fanout clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-otp bench-fanout clean
 
 all: build
 
@@ -71,6 +71,11 @@ bench-api: build
 # Key service throughput and the cost of encryption at rest (bench/run-kms.sh).
 bench-kms: build
 	./bench/run-kms.sh $(BUILD_DIR)
+
+# Verification codes: send+verify pairs per second with the log provider (CLIENTS, SECONDS).
+bench-otp: build
+	$(BUILD_DIR)/bench/bench_otp --dir $(RUN_DIR)/bench-otp --clients $(or $(CLIENTS),64) \
+	  --seconds $(or $(SECONDS),10) 2>/dev/null
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

@@ -59,25 +59,21 @@ void SqliteStore::put_otp_verification(OtpVerificationRecord v, std::vector<OtpC
                                        Completion done) {
   submit(
       [v = std::move(v), counters = std::move(counters)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v3(db,
-                               "INSERT INTO otp_verifications(id, app_id, sealed, purge_ms) VALUES (?,?,?,?) "
-                               "ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed, purge_ms = excluded.purge_ms;",
-                               -1, SQLITE_PREPARE_PERSISTENT, &s.s, nullptr) != SQLITE_OK)
-          return db_error(db, "put_otp_verification");
+        WriterStatement s(db,
+                          "INSERT INTO otp_verifications(id, app_id, sealed, purge_ms) VALUES (?,?,?,?) "
+                          "ON CONFLICT(id) DO UPDATE SET sealed = excluded.sealed, purge_ms = excluded.purge_ms;");
+        if (!s.s) return db_error(db, "put_otp_verification");
         bind_text(s.s, 1, v.id);
         bind_text(s.s, 2, v.app_id);
         bind_text(s.s, 3, v.sealed);
         sqlite3_bind_int64(s.s, 4, v.purge_ms);
         if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_otp_verification");
         if (counters.empty()) return ok_status();
-        Stmt c;
-        if (sqlite3_prepare_v3(db,
-                               "INSERT INTO otp_counters(key, window_start_ms, count, expires_ms) VALUES (?,?,?,?) "
-                               "ON CONFLICT(key) DO UPDATE SET window_start_ms = excluded.window_start_ms, "
-                               "count = excluded.count, expires_ms = excluded.expires_ms;",
-                               -1, SQLITE_PREPARE_PERSISTENT, &c.s, nullptr) != SQLITE_OK)
-          return db_error(db, "put_otp_counters");
+        WriterStatement c(db,
+                          "INSERT INTO otp_counters(key, window_start_ms, count, expires_ms) VALUES (?,?,?,?) "
+                          "ON CONFLICT(key) DO UPDATE SET window_start_ms = excluded.window_start_ms, "
+                          "count = excluded.count, expires_ms = excluded.expires_ms;");
+        if (!c.s) return db_error(db, "put_otp_counters");
         for (const auto& k : counters) {
           sqlite3_reset(c.s);
           bind_text(c.s, 1, k.key);

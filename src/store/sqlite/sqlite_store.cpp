@@ -30,6 +30,46 @@ Status make_private_dir(const std::string& dir) {
 
 }  // namespace
 
+namespace {
+struct StatementKey {
+  sqlite3* db;
+  const char* sql;
+  bool operator==(const StatementKey&) const = default;
+};
+struct StatementKeyHash {
+  std::size_t operator()(const StatementKey& k) const {
+    return std::hash<const void*>{}(k.db) ^ (std::hash<const void*>{}(k.sql) << 1);
+  }
+};
+thread_local std::unordered_map<StatementKey, sqlite3_stmt*, StatementKeyHash> t_writer_statements;
+}  // namespace
+
+sqlite3_stmt* writer_statement(sqlite3* db, const char* sql) {
+  auto [it, fresh] = t_writer_statements.try_emplace(StatementKey{db, sql}, nullptr);
+  if (fresh && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &it->second, nullptr) != SQLITE_OK) {
+    t_writer_statements.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+void finalize_all(sqlite3* db) {
+  for (auto it = t_writer_statements.begin(); it != t_writer_statements.end();)
+    it = it->first.db == db ? t_writer_statements.erase(it) : std::next(it);
+  while (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(s);
+}
+
+namespace {
+// One statement of the batch frame (BEGIN, SAVEPOINT, ...), from the writer's cache.
+Status step_cached(sqlite3* db, const char* sql) {
+  WriterStatement st(db, sql);
+  if (!st.s) return db_error(db, sql);
+  int rc = sqlite3_step(st.s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db, sql);
+  return ok_status();
+}
+}  // namespace
+
 SqliteStore::SqliteStore(const StoreOptions& opts) : opts_(opts) {}
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts) {
@@ -54,7 +94,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts)
   return s;
 }
 
-SqliteStore::~SqliteStore() { close(); }
+SqliteStore::~SqliteStore() {
+  close();
+}
 
 Status SqliteStore::open_connections(const std::string& path) {
   // Create the file ourselves so that it, and the -wal/-shm files SQLite derives from
@@ -104,9 +146,8 @@ Status SqliteStore::migrate() {
     }
     if (!st) {
       (void)exec(writer_db_, "ROLLBACK;");
-      return make_error("store_error",
-                        "migration " + std::to_string(m.version) + " (" + std::string(m.name) + ") failed: " +
-                            st.error().message);
+      return make_error("store_error", "migration " + std::to_string(m.version) + " (" + std::string(m.name) +
+                                           ") failed: " + st.error().message);
     }
     st = exec(writer_db_, "COMMIT;");
     if (!st) return st;
@@ -172,11 +213,12 @@ Result<std::optional<std::string>> SqliteStore::get_meta(std::string_view key) {
 Result<std::vector<AppRecord>> SqliteStore::load_apps() {
   std::lock_guard lock(reader_mu_);
   Stmt q;
-  if (sqlite3_prepare_v2(reader_db_,
-                         "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
-                         "jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit FROM apps "
-                         "ORDER BY created_ms, id;",
-                         -1, &q.s, nullptr) != SQLITE_OK)
+  if (sqlite3_prepare_v2(
+          reader_db_,
+          "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
+          "jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit FROM apps "
+          "ORDER BY created_ms, id;",
+          -1, &q.s, nullptr) != SQLITE_OK)
     return db_error(reader_db_, "load_apps");
   auto text = [&](int col) {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(q.s, col));
@@ -244,8 +286,7 @@ void SqliteStore::put_app(AppRecord app, Completion done) {
         bind(14, app.allowed_cidrs);
         sqlite3_bind_int64(s.s, 15, app.rate_limit);
         int rc = sqlite3_step(s.s);
-        if (rc == SQLITE_CONSTRAINT)
-          return make_error("conflict", "another app has this key or name");
+        if (rc == SQLITE_CONSTRAINT) return make_error("conflict", "another app has this key or name");
         if (rc != SQLITE_DONE) return db_error(db, "put_app");
         return ok_status();
       },
@@ -484,8 +525,8 @@ Result<std::vector<AuditEntryRecord>> SqliteStore::audit_entries(std::uint64_t f
   std::vector<AuditEntryRecord> out;
   int rc;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(AuditEntryRecord{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), blob_col(q.s, 1),
-                                   blob_col(q.s, 2)});
+    out.push_back(
+        AuditEntryRecord{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), blob_col(q.s, 1), blob_col(q.s, 2)});
   if (rc != SQLITE_DONE) return db_error(reader_db_, "audit_entries");
   return out;
 }
@@ -538,7 +579,9 @@ bool SqliteStore::healthy() {
   return !stopping_ && !failed_.load();
 }
 
-StoreStats SqliteStore::stats() { return StoreStats{commits_.load(), writes_.load(), max_batch_.load()}; }
+StoreStats SqliteStore::stats() {
+  return StoreStats{commits_.load(), writes_.load(), max_batch_.load()};
+}
 
 void SqliteStore::writer_loop() {
   std::deque<std::pair<WriteFn, Completion>> batch;
@@ -546,7 +589,11 @@ void SqliteStore::writer_loop() {
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything queued is done
+      if (queue_.empty()) {  // stopping, and everything queued is done
+        lock.unlock();
+        finalize_all(writer_db_);
+        return;
+      }
       while (!queue_.empty() && batch.size() < opts_.commit_batch_max) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -560,17 +607,17 @@ void SqliteStore::writer_loop() {
 void SqliteStore::commit_batch(std::deque<std::pair<WriteFn, Completion>>& batch) {
   auto t0 = std::chrono::steady_clock::now();
   std::vector<Status> results(batch.size(), ok_status());
-  auto begun = exec(writer_db_, "BEGIN IMMEDIATE;");
+  auto begun = step_cached(writer_db_, "BEGIN IMMEDIATE;");
   if (!begun) {
     for (auto& r : results) r = make_error("store_unavailable", "the store cannot start a transaction");
   } else {
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      (void)exec(writer_db_, "SAVEPOINT w;");
+      (void)step_cached(writer_db_, "SAVEPOINT w;");
       results[i] = batch[i].first(writer_db_);
-      if (!results[i]) (void)exec(writer_db_, "ROLLBACK TO w;");
-      (void)exec(writer_db_, "RELEASE w;");
+      if (!results[i]) (void)step_cached(writer_db_, "ROLLBACK TO w;");
+      (void)step_cached(writer_db_, "RELEASE w;");
     }
-    auto committed = exec(writer_db_, "COMMIT;");
+    auto committed = step_cached(writer_db_, "COMMIT;");
     if (!committed) {
       (void)exec(writer_db_, "ROLLBACK;");
       failed_ = true;

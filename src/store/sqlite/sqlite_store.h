@@ -66,8 +66,7 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   Result<std::vector<OtpVerificationRecord>> load_otp_verifications(std::int64_t now_ms) override;
   Result<std::vector<OtpCounterRecord>> load_otp_counters(std::int64_t now_ms) override;
   Result<std::vector<OtpBlockRecord>> load_otp_blocklist() override;
-  void put_otp_verification(OtpVerificationRecord v, std::vector<OtpCounterRecord> counters,
-                            Completion done) override;
+  void put_otp_verification(OtpVerificationRecord v, std::vector<OtpCounterRecord> counters, Completion done) override;
   void purge_otp(std::int64_t now_ms, Completion done) override;
   void put_otp_block(OtpBlockRecord b, Completion done) override;
   void delete_otp_block(std::string app_id, std::string recipient_index, Completion done) override;
