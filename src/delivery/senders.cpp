@@ -100,6 +100,13 @@ Result<std::unique_ptr<Senders>> make_senders(const DeliveryConfig& cfg, bool de
   log::info(
       "delivery_configured",
       {{"email", (*email)->name()}, {"sms", (*sms)->name()}, {"workers", cfg.workers}, {"queue_max", cfg.queue_max}});
+  // Outside development the log provider delivers nothing to anyone: say so loudly.
+  if (!dev && ((*email)->name() == "log" || (*sms)->name() == "log"))
+    log::warn("delivery_log_only", {{"message",
+                                     "e-mail or SMS goes only to the log (masked): set delivery.email_provider and "
+                                     "delivery.sms.provider to reach people"},
+                                    {"email", (*email)->name()},
+                                    {"sms", (*sms)->name()}});
   senders->set(std::move(*email), std::move(*sms), metrics);
   return std::unique_ptr<Senders>(std::move(senders));
 }
