@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "delivery/mail_message.h"
+
 namespace herald::otp {
 namespace {
 
@@ -19,17 +21,6 @@ bool is_alnum(char c) {
   return is_digit(c) || is_alpha(c);
 }
 
-// RFC 5322 atext.
-bool is_atext(char c) {
-  if (is_alnum(c)) return true;
-  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(c) != std::string_view::npos;
-}
-
-bool valid_label(std::string_view l) {
-  if (l.empty() || l.size() > 63 || l.front() == '-' || l.back() == '-') return false;
-  return std::all_of(l.begin(), l.end(), [](char c) { return is_alnum(c) || c == '-'; });
-}
-
 }  // namespace
 
 bool valid_e164(std::string_view p) {
@@ -38,23 +29,9 @@ bool valid_e164(std::string_view p) {
 }
 
 bool valid_email(std::string_view a) {
-  if (a.size() > 254) return false;
-  auto at = a.find('@');
-  if (at == std::string_view::npos || a.find('@', at + 1) != std::string_view::npos) return false;
-  std::string_view local = a.substr(0, at), domain = a.substr(at + 1);
-  if (local.empty() || local.size() > 64 || local.front() == '.' || local.back() == '.' ||
-      local.find("..") != std::string_view::npos)
-    return false;
-  if (!std::all_of(local.begin(), local.end(), [](char c) { return is_atext(c) || c == '.'; })) return false;
-  if (domain.find('.') == std::string_view::npos) return false;
-  std::size_t start = 0;
-  while (true) {
-    auto dot = domain.find('.', start);
-    if (!valid_label(domain.substr(start, dot == std::string_view::npos ? dot : dot - start))) return false;
-    if (dot == std::string_view::npos) break;
-    start = dot + 1;
-  }
-  return true;
+  // The address the SMTP sender accepts, and a domain of at least two labels: a code
+  // never goes to a bare host name.
+  return delivery::is_valid_address(a) && a.find('.', a.find('@')) != std::string_view::npos;
 }
 
 bool valid_device_id(std::string_view id) {

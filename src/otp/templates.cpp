@@ -2,8 +2,10 @@
 #include "otp/templates.h"
 
 #include <toml++/toml.h>
+
 #include <fstream>
 #include <sstream>
+#include "otp/recipient.h"
 
 namespace herald::otp {
 namespace {
@@ -69,13 +71,6 @@ void inherit(MessageTemplate& t, const MessageTemplate& parent) {
   if (t.email_body.empty()) t.email_body = parent.email_body;
 }
 
-bool valid_name(std::string_view n) {
-  if (n.empty() || n.size() > 64) return false;
-  for (char c : n)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-')) return false;
-  return true;
-}
-
 }  // namespace
 
 Templates::Templates() {
@@ -110,7 +105,7 @@ Result<Templates> Templates::parse(std::string_view text, std::string_view origi
     std::string where = std::string(origin) + ": " + name;
     if (!node.is_table())
       return make_error("invalid_config", where + ": must be a table of sms/email_subject/email_body");
-    if (!valid_name(name)) return make_error("invalid_config", where + ": a template name is 1..64 of [a-z0-9_.-]");
+    if (!valid_purpose(name)) return make_error("invalid_config", where + ": a template name is 1..64 of [a-z0-9_.-]");
     const auto& table = *node.as_table();
     MessageTemplate own;
     if (auto st = read_fields(table, own, where, true); !st) return st.error();
