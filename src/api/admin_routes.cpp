@@ -6,6 +6,7 @@
 
 #include "api/app_view.h"
 #include "api/errors.h"
+#include "api/json_body.h"
 #include "apps/app_store.h"
 #include "crypto/hash.h"
 #include "crypto/secret.h"
@@ -16,13 +17,10 @@ namespace {
 
 namespace json = boost::json;
 
-Response ok_json(int status, const json::value& v) { return Response{status, "application/json", json::serialize(v), {}}; }
-
+// The app store says "not_found" for an unknown app.
 Response fail(const Request& req, const Error& e) {
-  std::string_view code = e.code;
-  if (code == "not_found") code = "app_not_found";
-  if (!find_error(code)) code = "internal";
-  return error_response(code, req.request_id, e.message);
+  return error_response(e.code == "not_found" ? std::string_view("app_not_found") : std::string_view(e.code),
+                        req.request_id, e.message);
 }
 
 }  // namespace

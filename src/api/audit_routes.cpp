@@ -6,6 +6,7 @@
 
 #include "api/admin_routes.h"
 #include "api/errors.h"
+#include "api/json_body.h"
 #include "api/server_auth.h"
 #include "audit/log.h"
 #include "audit/verifier.h"
@@ -18,15 +19,6 @@ namespace herald::api {
 namespace {
 
 namespace json = boost::json;
-
-Response ok_json(const json::value& v) {
-  return Response{200, "application/json", json::serialize(v), {}, {}, {}};
-}
-
-Response fail(const Request& req, const Error& e) {
-  return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
-                        e.message);
-}
 
 // A non-negative integer query parameter.
 std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name) {
@@ -70,7 +62,7 @@ void add_audit_routes(Router& router, AuditRoutesDeps deps) {
     if (start < size) {
       count = std::min(count, size - start);
       auto page = d->log->entries(start, count);
-      if (!page) return fail(req, page.error());
+      if (!page) return error_from(req, page.error());
       bool first = true;
       for (const auto& e : *page) {
         out += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(e.seq) + ",\"leaf_hash\":\"" +
@@ -83,46 +75,46 @@ void add_audit_routes(Router& router, AuditRoutesDeps deps) {
   };
   views["checkpoint"] = [d](const Request& req) {
     auto cp = d->log->latest_checkpoint();
-    if (!cp) return fail(req, cp.error());
-    if (!*cp) return fail(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
+    if (!cp) return error_from(req, cp.error());
+    if (!*cp) return error_from(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
     auto pem = d->log->public_key_pem();
-    if (!pem) return fail(req, pem.error());
+    if (!pem) return error_from(req, pem.error());
     audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
     return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
   };
   views["proof/inclusion"] = [d](const Request& req) {
     auto index = query_u64(req.query, "index");
     auto size = query_u64(req.query, "size");
-    if (!index || !size) return fail(req, Error{"invalid_argument", "index and size are required"});
+    if (!index || !size) return error_from(req, Error{"invalid_argument", "index and size are required"});
     auto p = d->log->inclusion(*index, *size);
-    if (!p) return fail(req, p.error());
+    if (!p) return error_from(req, p.error());
     auto root = d->log->root(*size);
     auto leaf = d->log->entries(*index, 1);
-    if (!root || !leaf || leaf->empty()) return fail(req, Error{"internal", "the log could not be read"});
-    return ok_json(json::object{{"index", *index},
-                                {"size", *size},
-                                {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
-                                {"root", audit::to_hex(*root)},
-                                {"proof", hex_list(*p)}});
+    if (!root || !leaf || leaf->empty()) return error_from(req, Error{"internal", "the log could not be read"});
+    return ok_json(200, json::object{{"index", *index},
+                                     {"size", *size},
+                                     {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
+                                     {"root", audit::to_hex(*root)},
+                                     {"proof", hex_list(*p)}});
   };
   views["proof/consistency"] = [d](const Request& req) {
     auto first = query_u64(req.query, "first");
     auto second = query_u64(req.query, "second");
-    if (!first || !second) return fail(req, Error{"invalid_argument", "first and second are required"});
+    if (!first || !second) return error_from(req, Error{"invalid_argument", "first and second are required"});
     auto p = d->log->consistency(*first, *second);
-    if (!p) return fail(req, p.error());
+    if (!p) return error_from(req, p.error());
     auto r1 = d->log->root(*first), r2 = d->log->root(*second);
-    if (!r1 || !r2) return fail(req, Error{"internal", "the log could not be read"});
-    return ok_json(json::object{{"first", *first},
-                                {"second", *second},
-                                {"first_root", audit::to_hex(*r1)},
-                                {"second_root", audit::to_hex(*r2)},
-                                {"proof", hex_list(*p)}});
+    if (!r1 || !r2) return error_from(req, Error{"internal", "the log could not be read"});
+    return ok_json(200, json::object{{"first", *first},
+                                     {"second", *second},
+                                     {"first_root", audit::to_hex(*r1)},
+                                     {"second_root", audit::to_hex(*r2)},
+                                     {"proof", hex_list(*p)}});
   };
   views["pubkey"] = [d](const Request& req) {
     auto pem = d->log->public_key_pem();
-    if (!pem) return fail(req, pem.error());
-    return ok_json(json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
+    if (!pem) return error_from(req, pem.error());
+    return ok_json(200, json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
   };
 
   for (auto& [name, view] : views) {

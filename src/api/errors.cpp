@@ -100,6 +100,10 @@ Response error_response(std::string_view code, std::string_view request_id, std:
   return error_response(code, request_id, detail, {});
 }
 
+Response error_from(const Request& req, const Error& e) {
+  return error_response(e.code, req.request_id, e.message);
+}
+
 Response error_response(std::string_view code, std::string_view request_id, std::string_view detail,
                         std::span<const ErrorField> fields) {
   const ErrorInfo* info = find_error(code);

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "api/json_body.h"
 #include "api/server_auth.h"
 #include "crypto/encoding.h"
 #include "kms/key_service.h"
@@ -15,15 +16,6 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::size_t kMaxBatch = 1000;
-
-Response ok_json(int status, const json::value& v) {
-  return Response{status, "application/json", json::serialize(v), {}};
-}
-
-Response fail(const Request& req, const Error& e) {
-  return error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"), req.request_id,
-                        e.message);
-}
 
 json::object key_view(const kms::KeyInfo& k) {
   json::array versions;
@@ -37,13 +29,6 @@ json::object key_view(const kms::KeyInfo& k) {
                       {"deletion_allowed", k.deletion_allowed},
                       {"created_ms", k.created_ms},
                       {"versions", std::move(versions)}};
-}
-
-Result<json::object> body_object(const Request& req) {
-  json::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
-  return std::move(v.get_object());
 }
 
 // A base64 field (absent: empty, when optional).
@@ -76,7 +61,7 @@ using ItemFn = std::function<Result<json::object>(const json::object& item)>;
 Response single_or_batch(const Request& req, const json::object& body, const ItemFn& fn) {
   if (auto* items = body.if_contains("items")) {
     if (!items->is_array() || items->get_array().empty() || items->get_array().size() > kMaxBatch)
-      return fail(req, Error{"invalid_argument", "items must be an array of 1 to 1000 objects"});
+      return error_from(req, Error{"invalid_argument", "items must be an array of 1 to 1000 objects"});
     json::array results;
     for (const auto& it : items->get_array()) {
       if (!it.is_object()) {
@@ -89,7 +74,7 @@ Response single_or_batch(const Request& req, const json::object& body, const Ite
     return ok_json(200, json::object{{"results", std::move(results)}});
   }
   auto r = fn(body);
-  if (!r) return fail(req, r.error());
+  if (!r) return error_from(req, r.error());
   return ok_json(200, *r);
 }
 
@@ -106,20 +91,20 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
   };
   auto key_reply = [](const Request& req, Reply reply, int status) {
     return [req, reply, status](Result<kms::KeyInfo> r) {
-      reply(r ? ok_json(status, key_view(*r)) : fail(req, r.error()));
+      reply(r ? ok_json(status, key_view(*r)) : error_from(req, r.error()));
     };
   };
 
   router.add_async("POST", "/api/v1/kms/keys",
                    signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
                      auto body = body_object(req);
-                     if (!body) return reply(fail(req, body.error()));
+                     if (!body) return reply(error_from(req, body.error()));
                      auto name = str_field(*body, "name");
-                     if (!name) return reply(fail(req, name.error()));
+                     if (!name) return reply(error_from(req, name.error()));
                      kms::KeyOptions opts;
                      if (auto* e = body->if_contains("exportable")) {
                        if (!e->is_bool())
-                         return reply(fail(req, Error{"invalid_argument", "exportable must be true or false"}));
+                         return reply(error_from(req, Error{"invalid_argument", "exportable must be true or false"}));
                        opts.exportable = e->get_bool();
                      }
                      d->kms->create_key(app, *name, opts, key_reply(req, reply, 201));
@@ -132,7 +117,7 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
                    }));
   router.add_async("GET", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
                      auto k = d->kms->key_info(app, std::string(req.param("name")));
-                     reply(k ? ok_json(200, key_view(*k)) : fail(req, k.error()));
+                     reply(k ? ok_json(200, key_view(*k)) : error_from(req, k.error()));
                    }));
   router.add_async("POST", "/api/v1/kms/keys/{name}/rotate",
                    signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
@@ -142,18 +127,18 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
       "POST", "/api/v1/kms/keys/{name}/config",
       signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
         auto body = body_object(req);
-        if (!body) return reply(fail(req, body.error()));
+        if (!body) return reply(error_from(req, body.error()));
         kms::KeyConfig cfg;
         if (auto* v = body->if_contains("min_decryption_version")) {
           if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
-            return reply(fail(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
+            return reply(error_from(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
           cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
         }
         for (auto [field, slot] :
              {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
           if (auto* v = body->if_contains(field)) {
             if (!v->is_bool())
-              return reply(fail(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
+              return reply(error_from(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
             *slot = v->get_bool();
           }
         }
@@ -161,13 +146,13 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
       }));
   router.add_async("DELETE", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
                      d->kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
-                       reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+                       reply(r ? ok_json(200, json::object{}) : error_from(req, r.error()));
                      });
                    }));
   router.add_async(
       "POST", "/api/v1/kms/keys/{name}/export", signed_route([d](Request&& req, std::string app, Reply reply) {
         auto keys = d->kms->export_key(app, std::string(req.param("name")));
-        if (!keys) return reply(fail(req, keys.error()));
+        if (!keys) return reply(error_from(req, keys.error()));
         json::object versions;
         for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
         reply(ok_json(200, json::object{{"name", std::string(req.param("name"))}, {"versions", std::move(versions)}}));
@@ -177,9 +162,9 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
   auto crypto_route = [d, signed_route](auto op) {
     return signed_route([d, op](Request&& req, std::string app, Reply reply) {
       auto body = body_object(req);
-      if (!body) return reply(fail(req, body.error()));
+      if (!body) return reply(error_from(req, body.error()));
       auto key = str_field(*body, "key");
-      if (!key) return reply(fail(req, key.error()));
+      if (!key) return reply(error_from(req, key.error()));
       reply(op(*d, req, app, *key, *body));
     });
   };
@@ -227,18 +212,19 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
                                    const json::object& body) {
                      std::size_t bits = 256;
                      if (auto* b = body.if_contains("bits")) {
-                       if (!b->is_int64()) return fail(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
+                       if (!b->is_int64()) return error_from(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
                        bits = static_cast<std::size_t>(b->get_int64());
                      }
                      bool with_plaintext = true;
                      if (auto* p = body.if_contains("plaintext")) {
-                       if (!p->is_bool()) return fail(req, Error{"invalid_argument", "plaintext must be a boolean"});
+                       if (!p->is_bool())
+                         return error_from(req, Error{"invalid_argument", "plaintext must be a boolean"});
                        with_plaintext = p->get_bool();
                      }
                      auto ctx = b64_field(body, "context", false);
-                     if (!ctx) return fail(req, ctx.error());
+                     if (!ctx) return error_from(req, ctx.error());
                      auto dk = d.kms->datakey(app, key, bits / 8, with_plaintext, *ctx);
-                     if (!dk) return fail(req, dk.error());
+                     if (!dk) return error_from(req, dk.error());
                      json::object o{{"ciphertext", dk->ciphertext}};
                      if (dk->plaintext) o["plaintext"] = crypto::base64_encode(dk->plaintext->view());
                      return ok_json(200, o);

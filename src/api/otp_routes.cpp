@@ -5,6 +5,7 @@
 
 #include "api/admin_routes.h"
 #include "api/errors.h"
+#include "api/json_body.h"
 #include "api/server_auth.h"
 #include "apps/app.h"
 #include "apps/app_store.h"
@@ -16,28 +17,12 @@ namespace {
 
 namespace json = boost::json;
 
-Response ok_json(int status, const json::value& v) {
-  return Response{status, "application/json", json::serialize(v), {}};
-}
-
 template <class T>
 Response failure(const Request& req, const otp::Outcome<T>& o) {
-  std::string_view code = find_error(o.error.code) ? std::string_view(o.error.code) : std::string_view("internal");
   std::vector<ErrorField> fields;
   if (o.retry_after_s > 0) fields.push_back(ErrorField{"retry_after", o.retry_after_s});
   if (o.attempts_left >= 0) fields.push_back(ErrorField{"attempts_left", o.attempts_left});
-  return error_response(code, req.request_id, o.error.message, fields);
-}
-
-Response fail(const Request& req, std::string_view code, std::string_view message) {
-  return error_response(code, req.request_id, message);
-}
-
-Result<json::object> body_object(const Request& req) {
-  json::error_code ec;
-  json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
-  return std::move(v.get_object());
+  return error_response(o.error.code, req.request_id, o.error.message, fields);
 }
 
 // A string field: required, or optional ("" when absent). Other types are refused.
@@ -71,10 +56,10 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
       "POST", "/api/v1/otp/send",
       signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
         auto body = body_object(req);
-        if (!body) return reply(fail(req, body.error().code, body.error().message));
+        if (!body) return reply(error_from(req, body.error()));
         if (auto st = only_fields(*body, {"to", "channel", "device_id", "purpose", "template", "locale", "client_ip"});
             !st)
-          return reply(fail(req, st.error().code, st.error().message));
+          return reply(error_from(req, st.error()));
         otp::SendRequest s;
         s.app_id = app->id;
         s.app_name = app->name;
@@ -84,7 +69,7 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
               std::tuple{"template", &s.template_name, false}, std::tuple{"locale", &s.locale, false},
               std::tuple{"client_ip", &s.client_ip, false}}) {
           auto v = text(*body, field, required);
-          if (!v) return reply(fail(req, v.error().code, v.error().message));
+          if (!v) return reply(error_from(req, v.error()));
           *slot = std::move(*v);
         }
         // Without the end user's address, the caller's own counts against the per-IP limit.
@@ -101,13 +86,12 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
       "POST", "/api/v1/otp/verify",
       signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
         auto body = body_object(req);
-        if (!body) return reply(fail(req, body.error().code, body.error().message));
-        if (auto st = only_fields(*body, {"verification_id", "code"}); !st)
-          return reply(fail(req, st.error().code, st.error().message));
+        if (!body) return reply(error_from(req, body.error()));
+        if (auto st = only_fields(*body, {"verification_id", "code"}); !st) return reply(error_from(req, st.error()));
         auto id = text(*body, "verification_id", true);
-        if (!id) return reply(fail(req, id.error().code, id.error().message));
+        if (!id) return reply(error_from(req, id.error()));
         auto code = text(*body, "code", true);
-        if (!code) return reply(fail(req, code.error().code, code.error().message));
+        if (!code) return reply(error_from(req, code.error()));
         d->otp->verify(app->id, *id, *code, [req, reply](otp::Outcome<otp::VerifyResult> o) {
           if (!o.ok()) return reply(failure(req, o));
           reply(ok_json(
@@ -119,13 +103,12 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
       "POST", "/api/v1/otp/redeem",
       signed_async(d->auth, apps::kScopeOtp, [d](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
         auto body = body_object(req);
-        if (!body) return reply(fail(req, body.error().code, body.error().message));
-        if (auto st = only_fields(*body, {"success_token", "purpose"}); !st)
-          return reply(fail(req, st.error().code, st.error().message));
+        if (!body) return reply(error_from(req, body.error()));
+        if (auto st = only_fields(*body, {"success_token", "purpose"}); !st) return reply(error_from(req, st.error()));
         auto token = text(*body, "success_token", true);
-        if (!token) return reply(fail(req, token.error().code, token.error().message));
+        if (!token) return reply(error_from(req, token.error()));
         auto purpose = text(*body, "purpose", true);
-        if (!purpose) return reply(fail(req, purpose.error().code, purpose.error().message));
+        if (!purpose) return reply(error_from(req, purpose.error()));
         d->otp->redeem(app->id, *token, *purpose, [req, reply](otp::Outcome<otp::RedeemResult> o) {
           if (!o.ok()) return reply(failure(req, o));
           reply(ok_json(
@@ -155,7 +138,7 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
   router.add_async("GET", "/admin/v1/apps/{app}/otp/blocklist",
                    admin([d, entry_view](Request&& req, std::string app_id, Reply reply) {
                      auto list = d->otp->blocked(app_id);
-                     if (!list) return reply(fail(req, list.error().code, list.error().message));
+                     if (!list) return reply(error_from(req, list.error()));
                      json::array out;
                      for (const auto& e : *list) out.push_back(entry_view(e));
                      reply(ok_json(200, json::object{{"entries", std::move(out)}}));
@@ -163,13 +146,12 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
   router.add_async("POST", "/admin/v1/apps/{app}/otp/blocklist",
                    admin([d, entry_view](Request&& req, std::string app_id, Reply reply) {
                      auto body = body_object(req);
-                     if (!body) return reply(fail(req, body.error().code, body.error().message));
-                     if (auto st = only_fields(*body, {"to", "reason"}); !st)
-                       return reply(fail(req, st.error().code, st.error().message));
+                     if (!body) return reply(error_from(req, body.error()));
+                     if (auto st = only_fields(*body, {"to", "reason"}); !st) return reply(error_from(req, st.error()));
                      auto to = text(*body, "to", true);
-                     if (!to) return reply(fail(req, to.error().code, to.error().message));
+                     if (!to) return reply(error_from(req, to.error()));
                      auto reason = text(*body, "reason", false);
-                     if (!reason) return reply(fail(req, reason.error().code, reason.error().message));
+                     if (!reason) return reply(error_from(req, reason.error()));
                      d->otp->block(app_id, *to, *reason, [req, reply, entry_view](otp::Outcome<otp::BlockEntry> o) {
                        if (!o.ok()) return reply(failure(req, o));
                        reply(ok_json(201, entry_view(*o.value)));
@@ -178,11 +160,10 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
   router.add_async("DELETE", "/admin/v1/apps/{app}/otp/blocklist",
                    admin([d](Request&& req, std::string app_id, Reply reply) {
                      auto body = body_object(req);
-                     if (!body) return reply(fail(req, body.error().code, body.error().message));
-                     if (auto st = only_fields(*body, {"to"}); !st)
-                       return reply(fail(req, st.error().code, st.error().message));
+                     if (!body) return reply(error_from(req, body.error()));
+                     if (auto st = only_fields(*body, {"to"}); !st) return reply(error_from(req, st.error()));
                      auto to = text(*body, "to", true);
-                     if (!to) return reply(fail(req, to.error().code, to.error().message));
+                     if (!to) return reply(error_from(req, to.error()));
                      d->otp->unblock(app_id, *to, [req, reply](otp::Outcome<bool> o) {
                        if (!o.ok()) return reply(failure(req, o));
                        if (!*o.value) return reply(error_response("otp_block_not_found", req.request_id));

@@ -135,9 +135,7 @@ AsyncHandler signed_async(const ServerAuth* auth, apps::Scope scope, SignedHandl
     int retry_after = 0;
     auto app = auth->authenticate(req, scope, &retry_after);
     if (!app) {
-      const Error& e = app.error();
-      Response r = error_response(find_error(e.code) ? std::string_view(e.code) : std::string_view("internal"),
-                                  req.request_id, e.message);
+      Response r = error_from(req, app.error());
       if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
       r.actor = claimed_actor(req);
       return reply(std::move(r));

@@ -8,6 +8,7 @@
 #include "api/app_view.h"
 #include "api/errors.h"
 #include "api/idempotency.h"
+#include "api/json_body.h"
 #include "api/server_auth.h"
 #include "core/json_finite.h"
 #include "push/channel_name.h"
@@ -20,21 +21,6 @@ namespace {
 namespace json = boost::json;
 
 Response ok_json(std::string body) { return Response{200, "application/json", std::move(body), {}}; }
-
-Response fail(const Request& req, const Error& e) {
-  Response r = error_response(find_error(e.code) ? e.code : "internal", req.request_id, e.message);
-  return r;
-}
-
-// The body as a JSON object, or an invalid_json error.
-Result<json::object> body_object(const Request& req) {
-  json::error_code ec;
-  json::parse_options opts;
-  opts.max_depth = 64;
-  json::value v = json::parse(req.body, ec, {}, opts);
-  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
-  return std::move(v.get_object());
-}
 
 Result<std::string> string_field(const json::object& o, std::string_view name, bool required = true) {
   auto* v = o.if_contains(name);
@@ -86,7 +72,7 @@ class Routes {
       int retry_after = 0;
       auto app = d_.auth->authenticate(req, scope, &retry_after);
       if (!app) {
-        Response r = fail(req, app.error());
+        Response r = error_from(req, app.error());
         if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
         r.actor = claimed_actor(req);
         return r;
@@ -103,15 +89,15 @@ class Routes {
     {
       json::object body;
       if (req.method == "POST") {
-        auto parsed = body_object(req);
-        if (!parsed) return fail(req, parsed.error());
+        auto parsed = body_object(req, 64);
+        if (!parsed) return error_from(req, parsed.error());
         body = std::move(*parsed);
       }
       Ctx ctx{req, *app, body};
       if (idempotent && body.contains("idempotency_key")) {
         auto key = string_field(body, "idempotency_key");
         if (!key || key->empty() || key->size() > 128)
-          return fail(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
+          return error_from(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
         bool replayed = false;
         Response r = d_.idempotency->run(app->id, *key, unix_ms(), [&] { return fn(ctx); }, replayed);
         if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
@@ -123,28 +109,28 @@ class Routes {
 
   Response publish(const Ctx& c) {
     auto channel = string_field(c.body, "channel");
-    if (!channel) return fail(c.req, channel.error());
+    if (!channel) return error_from(c.req, channel.error());
     auto ch = channel_for(*d_.hub, c.app, *channel);
-    if (!ch) return fail(c.req, ch.error());
+    if (!ch) return error_from(c.req, ch.error());
     auto data = data_of(c);
-    if (!data) return fail(c.req, data.error());
+    if (!data) return error_from(c.req, data.error());
     auto r = d_.hub->publish(c.app.id, *ch, *data);
-    if (!r) return fail(c.req, r.error());
+    if (!r) return error_from(c.req, r.error());
     return ok_json(publish_result(*r));
   }
 
   Response broadcast(const Ctx& c) {
     auto* list = c.body.if_contains("channels");
     if (!list || !list->is_array() || list->get_array().empty() || list->get_array().size() > 1000)
-      return fail(c.req, Error{"invalid_argument", "channels must be an array of 1 to 1000 channel names"});
+      return error_from(c.req, Error{"invalid_argument", "channels must be an array of 1 to 1000 channel names"});
     auto data = data_of(c);
-    if (!data) return fail(c.req, data.error());
+    if (!data) return error_from(c.req, data.error());
     // Every name is checked before anything is published: all or nothing for bad input.
     std::vector<push::ChannelName> channels;
     for (const auto& v : list->get_array()) {
-      if (!v.is_string()) return fail(c.req, Error{"invalid_argument", "channels must hold strings"});
+      if (!v.is_string()) return error_from(c.req, Error{"invalid_argument", "channels must hold strings"});
       auto ch = channel_for(*d_.hub, c.app, std::string_view(v.get_string()));
-      if (!ch) return fail(c.req, ch.error());
+      if (!ch) return error_from(c.req, ch.error());
       channels.push_back(*ch);
     }
     std::string out = "{\"results\":[";
@@ -165,27 +151,28 @@ class Routes {
 
   Response publish_user(const Ctx& c) {
     auto user = string_field(c.body, "user");
-    if (!user) return fail(c.req, user.error());
+    if (!user) return error_from(c.req, user.error());
     if (user->empty() || user->size() > 128 || user->find_first_of(",#") != std::string::npos)
-      return fail(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
+      return error_from(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
     std::string name = push::personal_channel(*user);
     auto ch = channel_for(*d_.hub, c.app, name);
-    if (!ch) return fail(c.req, ch.error());
+    if (!ch) return error_from(c.req, ch.error());
     auto data = data_of(c);
-    if (!data) return fail(c.req, data.error());
+    if (!data) return error_from(c.req, data.error());
     auto r = d_.hub->publish(c.app.id, *ch, *data);
-    if (!r) return fail(c.req, r.error());
+    if (!r) return error_from(c.req, r.error());
     return ok_json("{\"channel\":\"" + name + "\"," + publish_result(*r).substr(1));
   }
 
   Response history(const Ctx& c) {
     auto channel = string_field(c.body, "channel");
-    if (!channel) return fail(c.req, channel.error());
+    if (!channel) return error_from(c.req, channel.error());
     auto ch = channel_for(*d_.hub, c.app, *channel);
-    if (!ch) return fail(c.req, ch.error());
+    if (!ch) return error_from(c.req, ch.error());
     std::size_t limit = 0;
     if (auto* l = c.body.if_contains("limit")) {
-      if (!l->is_int64() || l->get_int64() < 0) return fail(c.req, Error{"invalid_argument", "limit must be >= 0"});
+      if (!l->is_int64() || l->get_int64() < 0)
+        return error_from(c.req, Error{"invalid_argument", "limit must be >= 0"});
       limit = static_cast<std::size_t>(std::min<std::int64_t>(l->get_int64(), 1'000'000));
     }
     std::optional<push::Since> since;
@@ -193,12 +180,12 @@ class Routes {
       const auto* o = s->if_object();
       if (!o || !o->contains("offset") || !o->at("offset").is_int64() || o->at("offset").get_int64() < 0 ||
           !o->contains("epoch") || !o->at("epoch").is_string())
-        return fail(c.req, Error{"invalid_argument", "since must be {offset, epoch}"});
+        return error_from(c.req, Error{"invalid_argument", "since must be {offset, epoch}"});
       since = push::Since{static_cast<std::uint64_t>(o->at("offset").get_int64()),
                           std::string(o->at("epoch").get_string())};
     }
     auto r = d_.hub->history(c.app.id, *ch, limit, since);
-    if (!r) return fail(c.req, r.error());
+    if (!r) return error_from(c.req, r.error());
     std::string out = "{\"epoch\":\"" + r->epoch + "\",\"offset\":" + std::to_string(r->offset) + ",";
     if (since) out += std::string("\"recovered\":") + (r->recovered ? "true" : "false") + ",";
     out += "\"publications\":[";
@@ -212,17 +199,17 @@ class Routes {
 
   Response presence(const Ctx& c, bool stats) {
     auto channel = string_field(c.body, "channel");
-    if (!channel) return fail(c.req, channel.error());
+    if (!channel) return error_from(c.req, channel.error());
     auto ch = channel_for(*d_.hub, c.app, *channel);
-    if (!ch) return fail(c.req, ch.error());
+    if (!ch) return error_from(c.req, ch.error());
     if (stats) {
       auto r = d_.hub->presence_stats(c.app.id, *ch);
-      if (!r) return fail(c.req, r.error());
+      if (!r) return error_from(c.req, r.error());
       return ok_json("{\"num_clients\":" + std::to_string(r->num_clients) +
                      ",\"num_users\":" + std::to_string(r->num_users) + "}");
     }
     auto r = d_.hub->presence(c.app.id, *ch);
-    if (!r) return fail(c.req, r.error());
+    if (!r) return error_from(c.req, r.error());
     std::string out = "{\"clients\":{";
     for (std::size_t i = 0; i < r->clients.size(); ++i) {
       const auto& e = r->clients[i];
@@ -239,8 +226,9 @@ class Routes {
 
   Response disconnect(const Ctx& c) {
     auto user = string_field(c.body, "user");
-    if (!user) return fail(c.req, user.error());
-    if (user->empty() || user->size() > 128) return fail(c.req, Error{"invalid_argument", "user must be 1 to 128 characters"});
+    if (!user) return error_from(c.req, user.error());
+    if (user->empty() || user->size() > 128)
+      return error_from(c.req, Error{"invalid_argument", "user must be 1 to 128 characters"});
     std::size_t n = d_.hub->disconnect_user(c.app.id, *user, push::close_code::kDisconnectedByServer,
                                             "disconnected_by_server");
     return ok_json("{\"connections\":" + std::to_string(n) + "}");
