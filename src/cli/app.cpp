@@ -77,16 +77,6 @@ std::string join(const std::vector<std::string>& v, const char* sep = ",") {
   return out;
 }
 
-std::string utc_time(std::int64_t ms) {
-  if (ms <= 0) return "-";
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 void print_app(const sdk::AppInfo& a) {
   std::printf("name:          %s\n", a.name.c_str());
   std::printf("id:            %s\n", a.id.c_str());

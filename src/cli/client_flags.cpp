@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 
 #include <openssl/crypto.h>
@@ -151,6 +152,16 @@ int call_failed(const sdk::Error& e, bool json) {
                  "<data_dir>/dev-cert.pem), or use --insecure in development\n");
   if (e.retry_after_s) std::fprintf(stderr, "  retry after %d s\n", e.retry_after_s);
   return code;
+}
+
+std::string utc_time(std::int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 }  // namespace herald::cli

@@ -3,6 +3,7 @@
 // credentials, and how errors are printed and mapped to exit codes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "core/result.h"
@@ -56,6 +57,9 @@ Result<sdk::ServerClientOptions> server_options(const AppCredentialFlags& f);
 
 // The first line of a file that holds a secret, without its line ending.
 Result<sdk::SecretString> read_secret_file(const std::string& path);
+
+// Unix milliseconds as "2026-11-23T10:02:11Z"; "-" for 0 (never).
+std::string utc_time(std::int64_t ms);
 
 // Prints a usage error ("herald: <message>") on stderr; returns kExitUsage.
 int usage_error(const std::string& message);

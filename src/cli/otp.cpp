@@ -4,7 +4,6 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
-#include <ctime>
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
@@ -26,15 +25,6 @@ struct OtpFlags {
   std::string token_file;
   std::string purpose;
 };
-
-std::string utc_time(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 int run_block(OtpFlags& f, CLI::App* add, CLI::App* remove, CLI::App* list) {
   auto opts = admin_options(f.admin);

@@ -317,15 +317,11 @@ Result<std::vector<KmsKeyRecord>> SqliteStore::load_kms_keys() {
     return db_error(reader_db_, "load_kms_keys");
   std::vector<KmsKeyRecord> out;
   int rc;
-  auto text = [&](int c) {
-    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(q.s, c));
-    return std::string(p ? p : "", static_cast<std::size_t>(sqlite3_column_bytes(q.s, c)));
-  };
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) {
     KmsKeyRecord r;
-    r.app_id = text(0);
-    r.name = text(1);
-    r.kind = text(2);
+    r.app_id = column_text(q.s, 0);
+    r.name = column_text(q.s, 1);
+    r.kind = column_text(q.s, 2);
     r.latest_version = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 3));
     r.min_decryption_version = static_cast<std::uint32_t>(sqlite3_column_int64(q.s, 4));
     r.exportable = sqlite3_column_int(q.s, 5) != 0;
