@@ -248,4 +248,17 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
   }));
 }
 
+AsyncHandler admin_app_async(const apps::AppStore* apps, const std::string& admin_token_sha256, AdminAppHandler fn) {
+  return [apps, digest = admin_token_sha256, fn = std::move(fn)](Request&& req, Reply reply) {
+    if (!admin_authorized(req, digest)) return reply(error_response("admin_unauthorized", req.request_id));
+    auto app = apps->find(req.param("app"));
+    if (!app) return reply(error_response("app_not_found", req.request_id));
+    Reply tagged = [reply = std::move(reply)](Response r) {
+      r.actor = "admin";
+      reply(std::move(r));
+    };
+    fn(std::move(req), app->id, std::move(tagged));
+  };
+}
+
 }  // namespace herald::api

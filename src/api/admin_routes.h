@@ -30,4 +30,10 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps);
 // by digest in constant time.
 bool admin_authorized(const Request& req, const std::string& admin_token_sha256);
 
+// An async admin route under /admin/v1/apps/{app}/...: checks the admin token, finds the
+// app by id, AppKey or name, and calls `fn` with its id; the reply records the actor
+// "admin".
+using AdminAppHandler = std::function<void(Request&&, std::string app_id, Reply)>;
+AsyncHandler admin_app_async(const apps::AppStore* apps, const std::string& admin_token_sha256, AdminAppHandler fn);
+
 }  // namespace herald::api

@@ -20,26 +20,6 @@ namespace {
 
 namespace json = boost::json;
 
-// A non-negative integer query parameter.
-std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name) {
-  std::size_t start = 0;
-  while (start <= query.size()) {
-    auto amp = query.find('&', start);
-    auto p = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
-    auto eq = p.find('=');
-    if (eq != std::string_view::npos && p.substr(0, eq) == name) {
-      auto v = p.substr(eq + 1);
-      std::uint64_t n = 0;
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec == std::errc{} && end == v.data() + v.size() && !v.empty()) return n;
-      return std::nullopt;
-    }
-    if (amp == std::string_view::npos) break;
-    start = amp + 1;
-  }
-  return std::nullopt;
-}
-
 json::array hex_list(const std::vector<audit::Hash>& v) {
   json::array a;
   for (const auto& h : v) a.push_back(json::string(audit::to_hex(h)));

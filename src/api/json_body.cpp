@@ -3,6 +3,9 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+#include <charconv>
+
 namespace herald::api {
 
 Response ok_json(int status, const boost::json::value& v) {
@@ -16,6 +19,63 @@ Result<boost::json::object> body_object(const Request& req, std::size_t max_dept
   boost::json::value v = boost::json::parse(req.body, ec, {}, opts);
   if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
   return std::move(v.get_object());
+}
+
+Result<std::string> text_field(const boost::json::object& o, std::string_view name, bool required) {
+  auto* v = o.if_contains(name);
+  if (!v || v->is_null()) {
+    if (required) return make_error("invalid_argument", std::string(name) + " is required");
+    return std::string();
+  }
+  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  return std::string(v->get_string());
+}
+
+Status only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known) {
+  for (const auto& kv : o)
+    if (std::find(known.begin(), known.end(), kv.key()) == known.end())
+      return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
+  return ok_status();
+}
+
+std::optional<std::string> percent_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out.push_back(text[i]);
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(text.data() + i + 1, text.data() + i + 3, v, 16);
+    if (ec != std::errc{} || p != text.data() + i + 3) return std::nullopt;
+    out.push_back(static_cast<char>(v));
+    i += 2;
+  }
+  return out;
+}
+
+std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto amp = query.find('&', start);
+    auto p = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
+    auto eq = p.find('=');
+    if (eq != std::string_view::npos && p.substr(0, eq) == name) return percent_decode(p.substr(eq + 1));
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name) {
+  auto v = query_param(query, name);
+  if (!v || v->empty()) return std::nullopt;
+  std::uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc{} || end != v->data() + v->size()) return std::nullopt;
+  return n;
 }
 
 }  // namespace herald::api

@@ -4,6 +4,11 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
 
 #include "api/http.h"
 #include "core/result.h"
@@ -15,5 +20,20 @@ Response ok_json(int status, const boost::json::value& v);
 // The request body as a JSON object nested at most `max_depth` deep; otherwise the
 // error "invalid_json".
 Result<boost::json::object> body_object(const Request& req, std::size_t max_depth = 32);
+
+// A string field: required, or optional ("" when absent or null). Other types are refused
+// with "invalid_argument".
+Result<std::string> text_field(const boost::json::object& o, std::string_view name, bool required);
+
+// Refuses fields a route does not know, so that a typo ("purpose " or "devce_id") is an
+// error rather than a silently different request.
+Status only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known);
+
+// A query parameter, percent-decoded; nullopt when absent or badly encoded.
+std::optional<std::string> query_param(std::string_view query, std::string_view name);
+// A non-negative integer query parameter; nullopt when absent or not a number.
+std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name);
+// A path segment percent-decoded ("%40" -> "@"); nullopt when badly encoded.
+std::optional<std::string> percent_decode(std::string_view text);
 
 }  // namespace herald::api

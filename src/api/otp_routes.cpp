@@ -25,28 +25,6 @@ Response failure(const Request& req, const otp::Outcome<T>& o) {
   return error_response(o.error.code, req.request_id, o.error.message, fields);
 }
 
-// A string field: required, or optional ("" when absent). Other types are refused.
-Result<std::string> text(const json::object& o, std::string_view name, bool required) {
-  auto* v = o.if_contains(name);
-  if (!v || v->is_null()) {
-    if (required) return make_error("invalid_argument", std::string(name) + " is required");
-    return std::string();
-  }
-  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
-  return std::string(v->get_string());
-}
-
-// Refuses fields the route does not know, so that a typo ("purpose " or "devce_id")
-// is an error rather than a silently different request.
-Status only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
-  for (const auto& kv : o) {
-    bool ok = false;
-    for (auto k : known) ok = ok || kv.key() == k;
-    if (!ok) return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
-  }
-  return ok_status();
-}
-
 }  // namespace
 
 void add_otp_routes(Router& router, OtpRoutesDeps deps) {
@@ -68,7 +46,7 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
               std::tuple{"device_id", &s.device_id, true}, std::tuple{"purpose", &s.purpose, true},
               std::tuple{"template", &s.template_name, false}, std::tuple{"locale", &s.locale, false},
               std::tuple{"client_ip", &s.client_ip, false}}) {
-          auto v = text(*body, field, required);
+          auto v = text_field(*body, field, required);
           if (!v) return reply(error_from(req, v.error()));
           *slot = std::move(*v);
         }
@@ -88,9 +66,9 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
         auto body = body_object(req);
         if (!body) return reply(error_from(req, body.error()));
         if (auto st = only_fields(*body, {"verification_id", "code"}); !st) return reply(error_from(req, st.error()));
-        auto id = text(*body, "verification_id", true);
+        auto id = text_field(*body, "verification_id", true);
         if (!id) return reply(error_from(req, id.error()));
-        auto code = text(*body, "code", true);
+        auto code = text_field(*body, "code", true);
         if (!code) return reply(error_from(req, code.error()));
         d->otp->verify(app->id, *id, *code, [req, reply](otp::Outcome<otp::VerifyResult> o) {
           if (!o.ok()) return reply(failure(req, o));
@@ -105,9 +83,9 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
         auto body = body_object(req);
         if (!body) return reply(error_from(req, body.error()));
         if (auto st = only_fields(*body, {"success_token", "purpose"}); !st) return reply(error_from(req, st.error()));
-        auto token = text(*body, "success_token", true);
+        auto token = text_field(*body, "success_token", true);
         if (!token) return reply(error_from(req, token.error()));
-        auto purpose = text(*body, "purpose", true);
+        auto purpose = text_field(*body, "purpose", true);
         if (!purpose) return reply(error_from(req, purpose.error()));
         d->otp->redeem(app->id, *token, *purpose, [req, reply](otp::Outcome<otp::RedeemResult> o) {
           if (!o.ok()) return reply(failure(req, o));
@@ -119,19 +97,7 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
 
   // The blocklist, on the admin API: /admin/v1/apps/{app}/otp/blocklist, where {app} is
   // the app's id, AppKey or name.
-  auto admin = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
-    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
-      if (!admin_authorized(req, d->admin_token_sha256))
-        return reply(error_response("admin_unauthorized", req.request_id));
-      auto app = d->apps->find(req.param("app"));
-      if (!app) return reply(error_response("app_not_found", req.request_id));
-      Reply tagged = [reply = std::move(reply)](Response r) {
-        r.actor = "admin";
-        reply(std::move(r));
-      };
-      fn(std::move(req), app->id, std::move(tagged));
-    };
-  };
+  auto admin = [d](AdminAppHandler fn) { return admin_app_async(d->apps, d->admin_token_sha256, std::move(fn)); };
   auto entry_view = [](const otp::BlockEntry& e) {
     return json::object{{"to", e.to}, {"reason", e.reason}, {"created_ms", e.created_ms}};
   };
@@ -148,9 +114,9 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
                      auto body = body_object(req);
                      if (!body) return reply(error_from(req, body.error()));
                      if (auto st = only_fields(*body, {"to", "reason"}); !st) return reply(error_from(req, st.error()));
-                     auto to = text(*body, "to", true);
+                     auto to = text_field(*body, "to", true);
                      if (!to) return reply(error_from(req, to.error()));
-                     auto reason = text(*body, "reason", false);
+                     auto reason = text_field(*body, "reason", false);
                      if (!reason) return reply(error_from(req, reason.error()));
                      d->otp->block(app_id, *to, *reason, [req, reply, entry_view](otp::Outcome<otp::BlockEntry> o) {
                        if (!o.ok()) return reply(failure(req, o));
@@ -162,7 +128,7 @@ void add_otp_routes(Router& router, OtpRoutesDeps deps) {
                      auto body = body_object(req);
                      if (!body) return reply(error_from(req, body.error()));
                      if (auto st = only_fields(*body, {"to"}); !st) return reply(error_from(req, st.error()));
-                     auto to = text(*body, "to", true);
+                     auto to = text_field(*body, "to", true);
                      if (!to) return reply(error_from(req, to.error()));
                      d->otp->unblock(app_id, *to, [req, reply](otp::Outcome<bool> o) {
                        if (!o.ok()) return reply(failure(req, o));

@@ -19,6 +19,7 @@
 #include "auth/ip_allowlist.h"
 #include "api/idempotency.h"
 #include "api/kms_routes.h"
+#include "api/message_routes.h"
 #include "api/otp_routes.h"
 #include "api/router.h"
 #include "api/server_auth.h"
@@ -41,6 +42,8 @@
 #include "crypto/dev_cert.h"
 #include "crypto/random.h"
 #include "delivery/sender.h"
+#include "delivery/webhook.h"
+#include "messages/message_service.h"
 #include "otp/otp_service.h"
 #include "net/gateway.h"
 #include "store/store.h"
@@ -296,15 +299,25 @@ int serve(ServeOptions& o) {
   otp::OtpService otp_service(cfg.otp, *db, keys, senders->get(),
                               otp::make_memory_limit_counters(4 * cfg.otp.max_pending + 1024),
                               std::move(otp_templates), &registry);
-  keys.on_unsealed([&apps, &audit_log, &otp_service]() -> Status {
+  // Messages to users, and the webhook channel of their fallback.
+  delivery::WebhookSender webhooks(cfg.messages.webhook_workers, cfg.messages.webhook_queue_max, &registry);
+  messages::MessageService messages(
+      cfg.messages, *db, keys, senders->get(),
+      [&webhooks](delivery::WebhookRequest req, std::function<void(delivery::WebhookOutcome)> done) {
+        webhooks.send(std::move(req), std::move(done));
+      },
+      &registry);
+  keys.on_unsealed([&apps, &audit_log, &otp_service, &messages]() -> Status {
     if (auto st = apps.load(); !st) return st;
     if (auto st = otp_service.load(); !st) return st;
+    if (auto st = messages.load(); !st) return st;
     if (audit_log) return audit_log->prepare_signing();
     return ok_status();
   });
-  keys.on_sealed([&apps, &hub_ptr, &otp_service] {
+  keys.on_sealed([&apps, &hub_ptr, &otp_service, &messages] {
     apps.unload();
     otp_service.unload();
+    messages.unload();
     if (hub_ptr) hub_ptr->disconnect_all(push::close_code::kSealed, "sealed");
   });
   if (auto st = ensure_key_service(keys, *db, cfg.store.data_dir, o.dev); !st) {
@@ -370,6 +383,7 @@ int serve(ServeOptions& o) {
                                                      &keys});
   api::add_kms_routes(router, api::KmsRoutesDeps{&server_auth, &keys});
   api::add_otp_routes(router, api::OtpRoutesDeps{&server_auth, &otp_service, &apps, *admin_digest});
+  api::add_message_routes(router, api::MessageRoutesDeps{&server_auth, &messages, &apps, *admin_digest});
   if (audit_log) {
     api::add_audit_routes(router, api::AuditRoutesDeps{audit_log.get(), &keys, &server_auth, *admin_digest});
     // Every answered call of the server, key and admin APIs, refusals included; bodies
@@ -396,7 +410,12 @@ int serve(ServeOptions& o) {
     gateway = std::make_unique<net::Gateway>(cfg, router, registry);
     hub = std::make_unique<push::Hub>(cfg, gateway->executor(), registry);
     client_ctx = std::make_unique<push::ClientContext>(
-        push::ClientContext{*hub, apps, cfg, protocol_metrics, nullptr, HERALD_VERSION, audit_log.get()});
+        push::ClientContext{*hub, apps, cfg, protocol_metrics, &messages, HERALD_VERSION, audit_log.get()});
+    messages.set_pusher([hub = hub.get()](const std::string& app_id, const std::string& user, std::string frame) {
+      auto pub = std::make_shared<push::Publication>();
+      pub->frame = std::move(frame);
+      return hub->push_to_user(app_id, user, std::move(pub));
+    });
     gateway->attach_push(client_ctx.get());
     api::add_server_routes(router, api::ServerRoutesDeps{&server_auth, hub.get(), &idempotency});
     hub_ptr = hub.get();
@@ -428,12 +447,15 @@ int serve(ServeOptions& o) {
 
   if (audit_log) audit_log->start();
   otp_service.start_purger(std::chrono::seconds(10));
+  messages.start();
   int sig = 0;
   sigwait(&signals, &sig);
   log::info("shutdown_started", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
   gateway->shutdown();  // destroys the sessions while the hub is still there
   hub_ptr = nullptr;
   hub->stop();
+  messages.stop();  // no new fallback steps; those under way finish below
+  webhooks.stop();
   (*senders)->stop();  // sends in flight finish (bounded by their timeouts) before the store closes
   otp_service.stop();
   if (audit_log) {

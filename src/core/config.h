@@ -143,6 +143,24 @@ struct OtpConfig {
   std::string templates_file;             // TOML file of message templates per purpose and locale
 };
 
+// Messages to users: inbox, acknowledgements, fallback (docs/messages.md).
+struct MessagesConfig {
+  Millis default_ttl{7LL * 86'400'000};
+  Millis max_ttl{30LL * 86'400'000};
+  Millis fallback_after{300'000};  // T when neither the message nor the app names one
+  Millis retention{7LL * 86'400'000};  // rows kept after their ttl (status trail, idempotency keys)
+  std::uint64_t max_data_bytes = 65'536;
+  std::uint64_t deliver_on_connect = 100;
+  std::uint64_t webhook_max_attempts = 8;
+  Millis webhook_backoff{1000};
+  Millis webhook_backoff_max{3'600'000};
+  Millis webhook_timeout{10'000};
+  std::uint64_t webhook_workers = 4;
+  std::uint64_t webhook_queue_max = 10'000;
+  std::string webhook_ca_file;
+  Millis poll_interval{200};
+};
+
 struct Config {
   Config();  // adds the `default` namespace
   ServerConfig server;
@@ -154,6 +172,7 @@ struct Config {
   AuditConfig audit;
   DeliveryConfig delivery;
   OtpConfig otp;
+  MessagesConfig messages;
   std::map<std::string, NamespaceConfig> namespaces;
 };
 

@@ -1,4 +1,4 @@
-// Parsing and printing of durations in config ("500ms", "10s", "2m", "1h").
+// Parsing and printing of durations in config ("500ms", "10s", "2m", "1h", "7d").
 #pragma once
 
 #include <chrono>

@@ -297,7 +297,7 @@ void Client::handle_line(std::string_view line) {
   if (!params) return reply_error(id, "bad_request", "the parameters of a method are an object");
 
   static constexpr std::string_view kMethods[] = {"connect", "refresh", "subscribe", "unsubscribe", "publish",
-                                                  "history", "presence", "presence_stats", "ack", "ping"};
+                                                  "history", "presence", "presence_stats", "ack", "inbox", "ping"};
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods))
     return reply_error(id, "unknown_method", "no such method");
   ctx_.metrics.commands->with({std::string(method)}).inc();
@@ -348,6 +348,9 @@ void Client::handle_line(std::string_view line) {
     if (claims->exp) body += ",\"expires_in\":" + std::to_string(std::max<std::int64_t>(0, *claims->exp - now_s));
     body += ",\"version\":" + json_str(ctx_.version) + "}";
     transport_.send(reply_line(id, "connect", body));
+    // The user's pending messages follow the reply at once (docs/messages.md).
+    if (ctx_.inbox)
+      for (const auto& frame : ctx_.inbox->on_connect(who_)) transport_.send(frame);
     return;
   }
   if (!connected_) return reply_error(id, "not_connected", "send connect first");
@@ -379,11 +382,36 @@ void Client::handle_line(std::string_view line) {
   if (method == "ack") {
     auto pub_id = str_param(p, "id");
     if (!pub_id || pub_id->empty() || pub_id->size() > 128)
-      return reply_error(id, "bad_request", "ack needs the publication id (a string)");
+      return reply_error(id, "bad_request", "ack needs the message or publication id (a string)");
     auto channel = str_param(p, "channel");
     ctx_.metrics.acks->inc();
-    if (ctx_.acks) ctx_.acks->on_ack(who_, channel.value_or(""), *pub_id);
+    if (!channel) {
+      // A message to this user, by its id.
+      if (!ctx_.inbox) return reply_error(id, "message_not_found", "you have no message with this id");
+      auto st = ctx_.inbox->ack(who_, *pub_id);
+      if (!st) return reply_error(id, st.error().code == "message_not_found" ? "message_not_found" : "internal",
+                                  st.error().code == "message_not_found" ? st.error().message : "the ack failed");
+    }
     return transport_.send(reply_line(id, "ack", "{}"));
+  }
+
+  if (method == "inbox") {
+    if (!ctx_.inbox) return transport_.send(reply_line(id, "inbox", "{\"messages\":[],\"next\":null}"));
+    auto limit = p.if_contains("limit");
+    std::uint64_t n = 50;
+    if (limit) {
+      if (!limit->is_int64() || limit->get_int64() < 1 || limit->get_int64() > 500)
+        return reply_error(id, "bad_request", "limit must be an integer from 1 to 500");
+      n = static_cast<std::uint64_t>(limit->get_int64());
+    }
+    auto after = str_param(p, "after");
+    if (p.contains("after") && !after) return reply_error(id, "bad_request", "after must be a string cursor");
+    auto page = ctx_.inbox->page(who_, after.value_or(""), n);
+    if (!page) {
+      bool bad = page.error().code == "invalid_argument";
+      return reply_error(id, bad ? "bad_request" : "internal", bad ? page.error().message : "the inbox failed");
+    }
+    return transport_.send(reply_line(id, "inbox", *page));
   }
 
   // Every other method names a channel.

@@ -13,6 +13,7 @@
 
 #include "apps/app.h"
 #include "push/hub.h"
+#include "push/inbox.h"
 #include "push/transport.h"
 
 namespace herald::metrics {
@@ -27,13 +28,6 @@ class Recorder;
 }
 
 namespace herald::push {
-
-// Receives acknowledgements (the delivery pipeline uses them to stop fallbacks).
-class AckSink {
- public:
-  virtual ~AckSink() = default;
-  virtual void on_ack(const ClientIdentity& who, std::string_view channel, std::string_view publication_id) = 0;
-};
 
 // Close codes (docs/protocol.md#close-codes).
 namespace close_code {
@@ -67,7 +61,7 @@ struct ClientContext {
   const apps::AppDirectory& apps;
   const Config& cfg;
   ProtocolMetrics& metrics;
-  AckSink* acks = nullptr;
+  MessageInbox* inbox = nullptr;  // messages to users; null: acks of message ids are refused
   std::string version;
   audit::Recorder* audit = nullptr;  // refused connects are audited
 };

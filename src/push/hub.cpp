@@ -365,6 +365,24 @@ std::size_t Hub::disconnect_user(std::string_view app_id, std::string_view user,
   return conns.size();
 }
 
+std::size_t Hub::push_to_user(std::string_view app_id, std::string_view user, PublicationPtr frame) {
+  auto& im = *impl_;
+  std::vector<std::pair<std::size_t, std::string>> conns;
+  {
+    std::lock_guard lock(im.users_mu);
+    auto it = im.users.find(user_key(app_id, user));
+    if (it != im.users.end()) conns = it->second;
+  }
+  for (auto& [shard, client_id] : conns) {
+    im.executor.post(shard, [&im, shard = shard, id = client_id, frame] {
+      auto& clients = im.shards[shard]->clients;
+      auto it = clients.find(id);
+      if (it != clients.end() && it->second->deliver(*frame)) it->second->flush();
+    });
+  }
+  return conns.size();
+}
+
 void Hub::forget_subscriber(std::size_t shard, Subscriber* sub) {
   auto& s = *impl_->shards[shard];
   std::replace(s.dirty.begin(), s.dirty.end(), sub, static_cast<Subscriber*>(nullptr));

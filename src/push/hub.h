@@ -152,6 +152,9 @@ class Hub {
   Result<PresenceStats> presence_stats(std::string_view app_id, const ChannelName& channel);
   // Closes every connection of the user on this node; returns how many were asked.
   std::size_t disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason);
+  // Queues `frame` (a whole push such as `{"msg":{...}}`) on every connection of the user
+  // on this node, each on its own shard; returns how many connections there were.
+  std::size_t push_to_user(std::string_view app_id, std::string_view user, PublicationPtr frame);
   // On the subscriber's shard, when a subscriber goes away: it must not be flushed later.
   void forget_subscriber(std::size_t shard, Subscriber* sub);
   // Closes every connection on this node (the key service sealed).

@@ -14,6 +14,7 @@
 #include "store/app_records.h"
 #include "store/audit_records.h"
 #include "store/kms_records.h"
+#include "store/message_records.h"
 #include "store/otp_records.h"
 
 namespace herald::metrics {
@@ -52,6 +53,7 @@ class Store {
   virtual KmsRecords& kms() = 0;
   virtual AuditRecords& audit() = 0;
   virtual OtpRecords& otp() = 0;
+  virtual MessageRecords& messages() = 0;
 };
 
 struct StoreOptions {

@@ -26,7 +26,8 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords, public OtpRecords {
+class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords, public OtpRecords,
+                          public MessageRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -43,6 +44,7 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   KmsRecords& kms() override { return *this; }
   AuditRecords& audit() override { return *this; }
   OtpRecords& otp() override { return *this; }
+  MessageRecords& messages() override { return *this; }
 
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
   void append_audit_batch(std::function<AuditBatch()> take,
@@ -70,6 +72,32 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   void purge_otp(std::int64_t now_ms, Completion done) override;
   void put_otp_block(OtpBlockRecord b, Completion done) override;
   void delete_otp_block(std::string app_id, std::string recipient_index, Completion done) override;
+
+  void insert_message(MessageRecord m, Completion done) override;
+  void change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) override;
+  void add_message_events(std::vector<MessageEventRecord> events, Completion done) override;
+  void put_webhook_job(WebhookJobRecord job, std::vector<MessageEventRecord> events, Completion done) override;
+  void purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) override;
+  void put_contacts(ContactRecord c, Completion done) override;
+  void delete_contacts(std::string app_id, std::string user_index, Completion done) override;
+  void put_message_settings(MessageSettingsRecord s, Completion done) override;
+  void put_message_template(MessageTemplateRecord t, Completion done) override;
+  void delete_message_template(std::string app_id, std::string name, Completion done) override;
+  Result<std::uint64_t> max_message_seq() override;
+  Result<std::optional<MessageRecord>> message(std::uint64_t seq) override;
+  Result<std::optional<MessageRecord>> message_by_idempotency(const std::string& app_id,
+                                                              const std::string& idem_index) override;
+  Result<std::vector<MessageRecord>> inbox(const std::string& app_id, const std::string& user_index,
+                                           std::uint64_t after_seq, std::size_t limit, std::int64_t now_ms) override;
+  Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) override;
+  Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) override;
+  Result<std::optional<WebhookJobRecord>> webhook_job(std::uint64_t seq) override;
+  Result<std::vector<WebhookJobRecord>> due_webhook_jobs(std::int64_t now_ms, std::size_t limit) override;
+  Result<std::vector<WebhookJobRecord>> dead_webhook_jobs(const std::string& app_id, std::size_t limit) override;
+  Result<std::vector<CapCountRecord>> message_cap_counts(std::int64_t since_ms) override;
+  Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) override;
+  Result<std::vector<MessageSettingsRecord>> load_message_settings() override;
+  Result<std::vector<MessageTemplateRecord>> load_message_templates() override;
 
   // For modules that add their own tables: queue a write for the next group commit.
   void submit(WriteFn fn, Completion done);

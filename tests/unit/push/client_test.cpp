@@ -24,9 +24,24 @@ std::string user_token(const std::string& user, std::int64_t exp_in = 3600, cons
   return token("{\"sub\":\"" + user + "\",\"exp\":" + std::to_string(now_s() + exp_in) + extra + "}");
 }
 
-struct Acks final : AckSink {
+// A user's messages as the protocol sees them: one pending message "msg_1_a" of user 1.
+struct Acks final : MessageInbox {
   std::vector<std::string> ids;
-  void on_ack(const ClientIdentity&, std::string_view, std::string_view id) override { ids.emplace_back(id); }
+  std::vector<std::string> pages;
+  std::vector<std::string> on_connect(const ClientIdentity& who) override {
+    if (who.user != "1") return {};
+    return {R"({"msg":{"id":"msg_1_a","ts":1,"priority":"normal","data":{"x":1}}})"};
+  }
+  Status ack(const ClientIdentity& who, std::string_view id) override {
+    if (who.user != "1" || id != "msg_1_a") return make_error("message_not_found", "you have no message with this id");
+    ids.emplace_back(id);
+    return ok_status();
+  }
+  Result<std::string> page(const ClientIdentity& who, std::string_view after, std::size_t limit) override {
+    pages.push_back(who.user + "/" + std::string(after) + "/" + std::to_string(limit));
+    if (after == "x") return make_error("invalid_argument", "after must be a cursor from an earlier page");
+    return std::string(R"({"messages":[],"next":null})");
+  }
 };
 
 struct ClientFixture : ::testing::Test {
@@ -300,14 +315,48 @@ TEST_F(ClientFixture, PresenceNeedsTheNamespaceAndTheRight) {
   EXPECT_NE(a->t.reply(6).find("permission_denied"), std::string::npos);
 }
 
-TEST_F(ClientFixture, AcksAreHandedOn) {
+TEST_F(ClientFixture, PendingMessagesFollowTheConnectReply) {
+  auto c = connected("1");
+  ASSERT_EQ(c->t.sent.size(), 2u);
+  EXPECT_NE(c->t.sent[0].find("\"connect\""), std::string::npos);
+  EXPECT_EQ(c->t.sent[1].rfind(R"({"msg":{"id":"msg_1_a")", 0), 0u) << c->t.sent[1];
+  auto other = connected("2");
+  EXPECT_EQ(other->t.sent.size(), 1u);
+}
+
+TEST_F(ClientFixture, MessageAcksAreCheckedAndPublicationAcksCounted) {
   auto c = connected("1");
   c->c->on_text(R"({"id":2,"ack":{"id":"abc-1","channel":"news"}})");
   EXPECT_EQ(c->t.reply(2), "{\"id\":2,\"ack\":{}}");
+  EXPECT_TRUE(acks.ids.empty());  // a channel publication's ack is only counted
+  c->c->on_text(R"({"id":3,"ack":{"id":"msg_1_a"}})");
+  EXPECT_EQ(c->t.reply(3), "{\"id\":3,\"ack\":{}}");
   ASSERT_EQ(acks.ids.size(), 1u);
-  EXPECT_EQ(acks.ids[0], "abc-1");
-  c->c->on_text(R"({"id":3,"ack":{}})");
-  EXPECT_NE(c->t.reply(3).find("bad_request"), std::string::npos);
+  c->c->on_text(R"({"id":4,"ack":{"id":"msg_9_zz"}})");
+  EXPECT_NE(c->t.reply(4).find("message_not_found"), std::string::npos);
+  auto other = connected("2");
+  other->c->on_text(R"({"id":2,"ack":{"id":"msg_1_a"}})");
+  EXPECT_NE(other->t.reply(2).find("message_not_found"), std::string::npos);
+  EXPECT_EQ(acks.ids.size(), 1u);
+  c->c->on_text(R"({"id":5,"ack":{}})");
+  EXPECT_NE(c->t.reply(5).find("bad_request"), std::string::npos);
+}
+
+TEST_F(ClientFixture, InboxPagesAreCheckedAndAnswered) {
+  auto c = connected("1");
+  c->c->on_text(R"({"id":2,"inbox":{}})");
+  EXPECT_EQ(c->t.reply(2), R"({"id":2,"inbox":{"messages":[],"next":null}})");
+  c->c->on_text(R"({"id":3,"inbox":{"limit":10,"after":"7"}})");
+  EXPECT_NE(c->t.reply(3).find("\"inbox\""), std::string::npos);
+  ASSERT_EQ(acks.pages.size(), 2u);
+  EXPECT_EQ(acks.pages[0], "1//50");
+  EXPECT_EQ(acks.pages[1], "1/7/10");
+  for (const char* bad : {R"({"id":4,"inbox":{"limit":0}})", R"({"id":4,"inbox":{"limit":501}})",
+                          R"({"id":4,"inbox":{"limit":"5"}})", R"({"id":4,"inbox":{"after":5}})",
+                          R"({"id":4,"inbox":{"after":"x"}})"}) {
+    c->c->on_text(bad);
+    EXPECT_NE(c->t.reply(4).find("bad_request"), std::string::npos) << bad;
+  }
 }
 
 TEST_F(ClientFixture, RefreshExtendsTheTokenForTheSameUserOnly) {
