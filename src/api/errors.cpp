@@ -85,6 +85,14 @@ constexpr ErrorInfo kErrors[] = {
     // Outbound delivery (docs/delivery.md).
     {"delivery_failed", 502, "The e-mail or SMS provider refused the message or could not be reached."},
     {"delivery_busy", 503, "The outbound queue is full (delivery.queue_max)."},
+    // Messages to users (docs/messages.md)
+    {"message_not_found", 404, "No message of this app has this id."},
+    {"template_not_found", 404, "The app has no template of this name."},
+    {"template_render_failed", 400, "The template cannot be rendered for this message; see the message."},
+    {"message_too_large", 413, "The message exceeds messages.max_data_bytes."},
+    {"message_cap_exceeded", 429, "The user had the most messages allowed today; see retry_after."},
+    {"contacts_not_found", 404, "No contacts are set for this user."},
+    {"dead_letter_not_found", 404, "The message has no dead-lettered webhook delivery."},
 };
 }  // namespace
 

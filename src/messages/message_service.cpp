@@ -618,7 +618,7 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
         if (!st) {
           return_caps(app_id, ui, tmpl, app_cap, template_cap);
           log::error("message_store_failed", {{"error", st.error().message}});
-          return done(O::fail("store_error", "the message could not be stored"));
+          return done(O::fail("store_unavailable", "the message could not be stored"));
         }
         m_->published->inc();
         count_event("accepted");
@@ -791,7 +791,7 @@ void MessageService::set_contacts(const std::string& app_id, std::string_view us
   stored["user"] = std::string(user);
   records_.put_contacts(store::ContactRecord{app_id, *uidx, std::move(*sealed), now()},
                         [stored = std::move(stored), done = std::move(done)](Status st) mutable {
-                          if (!st) return done(O::fail("store_error", "the contacts could not be stored"));
+                          if (!st) return done(O::fail("store_unavailable", "the contacts could not be stored"));
                           done(O{std::move(stored), {}, 0});
                         });
 }
@@ -821,7 +821,7 @@ void MessageService::delete_contacts(const std::string& app_id, std::string_view
   auto uidx = user_index(app_id, user);
   if (!uidx) return done(O::fail(uidx.error().code, uidx.error().message));
   records_.delete_contacts(app_id, *uidx, [done = std::move(done)](Status st) {
-    if (!st) return done(O::fail("store_error", "the contacts could not be deleted"));
+    if (!st) return done(O::fail("store_unavailable", "the contacts could not be deleted"));
     done(O{true, {}, 0});
   });
 }
@@ -900,7 +900,7 @@ void MessageService::write_settings(const std::string& app_id, DeliverySettings 
   records_.put_message_settings(
       store::MessageSettingsRecord{app_id, std::move(*sealed)},
       [this, app_id, s = std::move(s), done = std::move(done)](Status st) mutable {
-        if (!st) return done(O::fail("store_error", "the delivery settings could not be stored"));
+        if (!st) return done(O::fail("store_unavailable", "the delivery settings could not be stored"));
         json::object view = settings_view(s);
         {
           std::lock_guard lock(mu_);
@@ -929,7 +929,7 @@ void MessageService::put_template(const std::string& app_id, std::string_view na
   }
   records_.put_message_template(store::MessageTemplateRecord{app_id, std::string(name), std::move(text)},
                                 [this, app_id, t = std::move(*t), done = std::move(done)](Status st) mutable {
-                                  if (!st) return done(O::fail("store_error", "the template could not be stored"));
+                                  if (!st) return done(O::fail("store_unavailable", "the template could not be stored"));
                                   json::object view = t.to_json();
                                   {
                                     std::lock_guard lock(mu_);
@@ -964,7 +964,7 @@ void MessageService::delete_template(const std::string& app_id, std::string_view
   }
   records_.delete_message_template(app_id, std::string(name),
                                    [this, app_id, n = std::string(name), done = std::move(done)](Status st) {
-                                     if (!st) return done(O::fail("store_error", "the template could not be deleted"));
+                                     if (!st) return done(O::fail("store_unavailable", "the template could not be deleted"));
                                      {
                                        std::lock_guard lock(mu_);
                                        templates_.erase(std::pair<std::string, std::string>(app_id, n));
@@ -1011,7 +1011,7 @@ void MessageService::replay_dead_letter(const std::string& app_id, std::string_v
   j.last_error.clear();
   records_.put_webhook_job(std::move(j), {MessageEventRecord{(*found)->seq, now(), "replayed", "webhook", "", -1}},
                            [this, id = std::string(message_id), done = std::move(done)](Status st) {
-                             if (!st) return done(O::fail("store_error", "the replay could not be stored"));
+                             if (!st) return done(O::fail("store_unavailable", "the replay could not be stored"));
                              count_event("replayed");
                              done(O{json::object{{"message_id", id}, {"state", "pending"}}, {}, 0});
                            });
