@@ -9,7 +9,7 @@ RUN_DIR   ?= .run
 JOBS      ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-otp bench-fanout clean
+.PHONY: all deps build run test unit integration sanitize-test tsan-test fuzz format lint bench bench-api bench-kms bench-otp bench-messages bench-fanout clean
 
 all: build
 
@@ -76,6 +76,11 @@ bench-kms: build
 bench-otp: build
 	$(BUILD_DIR)/bench/bench_otp --dir $(RUN_DIR)/bench-otp --clients $(or $(CLIENTS),64) \
 	  --seconds $(or $(SECONDS),10) 2>/dev/null
+
+# Messages to users: durable publishes per second (THREADS, INFLIGHT, SECONDS).
+bench-messages: build
+	$(BUILD_DIR)/bench/bench_messages --dir $(RUN_DIR)/bench-messages --threads $(or $(THREADS),2) \
+	  --inflight $(or $(INFLIGHT),4096) --seconds $(or $(SECONDS),10)
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i

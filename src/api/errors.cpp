@@ -92,6 +92,7 @@ constexpr ErrorInfo kErrors[] = {
     {"message_too_large", 413, "The message exceeds messages.max_data_bytes."},
     {"message_cap_exceeded", 429, "The user had the most messages allowed today; see retry_after."},
     {"contacts_not_found", 404, "No contacts are set for this user."},
+    {"messages_busy", 503, "The server holds messages.max_pending unacknowledged messages; try again later."},
     {"dead_letter_not_found", 404, "The message has no dead-lettered webhook delivery."},
 };
 }  // namespace

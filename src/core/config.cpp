@@ -188,6 +188,8 @@ void add_messages_keys(std::vector<ConfigKey>& k) {
                        [](auto& c) -> auto& { return c.messages.max_data_bytes; }, 64, 16 * 1024 * 1024));
   k.push_back(uint_key("messages.deliver_on_connect", "Pending messages pushed to a connection right after connect.",
                        [](auto& c) -> auto& { return c.messages.deliver_on_connect; }, 0, 10'000));
+  k.push_back(uint_key("messages.max_pending", "Unacknowledged, unexpired messages held at once; more are refused.",
+                       [](auto& c) -> auto& { return c.messages.max_pending; }, 1, 1'000'000'000));
   k.push_back(uint_key("messages.webhook_max_attempts", "Webhook attempts before a message is dead-lettered.",
                        [](auto& c) -> auto& { return c.messages.webhook_max_attempts; }, 1, 100));
   k.push_back(duration_key("messages.webhook_backoff", "Wait before the first webhook retry; doubles per attempt.",

@@ -151,6 +151,7 @@ struct MessagesConfig {
   Millis retention{7LL * 86'400'000};  // rows kept after their ttl (status trail, idempotency keys)
   std::uint64_t max_data_bytes = 65'536;
   std::uint64_t deliver_on_connect = 100;
+  std::uint64_t max_pending = 10'000'000;  // unacknowledged messages held at once
   std::uint64_t webhook_max_attempts = 8;
   Millis webhook_backoff{1000};
   Millis webhook_backoff_max{3'600'000};

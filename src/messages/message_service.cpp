@@ -198,8 +198,14 @@ struct MessageService::Metrics {
         expired(&r.counter("herald_messages_expired_total", "Messages that expired unacknowledged").with({})),
         fallback(&r.counter("herald_messages_fallback_total", "Fallback sends, by channel and outcome",
                             {"channel", "outcome"})),
-        dead(&r.counter("herald_messages_dead_letters_total", "Webhook deliveries given up (dead-lettered)").with({})) {
+        dead(&r.counter("herald_messages_dead_letters_total", "Webhook deliveries given up (dead-lettered)").with({})),
+        pending(&r.gauge("herald_messages_pending", "Unacknowledged, unexpired messages held").with({})) {
+    for (std::size_t i = 0; i < std::size(kEvents); ++i) event_counters[i] = &events->with({std::string(kEvents[i])});
   }
+  static constexpr std::string_view kEvents[] = {"accepted", "stored", "delivered", "acked", "fallback_started",
+                                                  "fallback_sent", "retry_scheduled", "failed", "dead_lettered",
+                                                  "replayed", "expired"};
+  metrics::Counter* event_counters[std::size(kEvents)] = {};
   metrics::Counter* published;
   metrics::Counter* duplicates;
   metrics::Family<metrics::Counter>* refused;
@@ -209,6 +215,7 @@ struct MessageService::Metrics {
   metrics::Counter* expired;
   metrics::Family<metrics::Counter>* fallback;
   metrics::Counter* dead;
+  metrics::Gauge* pending;
 };
 
 // A message's sealed part, opened.
@@ -245,7 +252,11 @@ std::int64_t MessageService::now() const {
       .count();
 }
 
-void MessageService::count_event(std::string_view event) { m_->events->with({std::string(event)}).inc(); }
+void MessageService::count_event(std::string_view event) {
+  for (std::size_t i = 0; i < std::size(Metrics::kEvents); ++i)
+    if (Metrics::kEvents[i] == event) return m_->event_counters[i]->inc();
+  m_->events->with({std::string(event)}).inc();
+}
 
 Status MessageService::load() {
   auto max_seq = records_.max_message_seq();
@@ -257,13 +268,13 @@ Status MessageService::load() {
   if (!settings) return settings.error();
   auto templates = records_.load_message_templates();
   if (!templates) return templates.error();
-  std::map<std::string, DeliverySettings, std::less<>> s_map;
+  std::map<std::string, std::shared_ptr<const DeliverySettings>, std::less<>> s_map;
   for (const auto& r : *settings) {
     auto pt = keys_.open(r.app_id, r.sealed, "message_settings/" + r.app_id);
     if (!pt) return make_error("store_error", "the delivery settings of app " + r.app_id + " do not open");
     auto s = settings_from(pt->view());
     if (!s) return s.error();
-    s_map[r.app_id] = std::move(*s);
+    s_map[r.app_id] = std::make_shared<const DeliverySettings>(std::move(*s));
   }
   std::map<std::pair<std::string, std::string>, Template, std::less<>> t_map;
   for (const auto& r : *templates) {
@@ -282,7 +293,7 @@ Status MessageService::load() {
   std::int64_t day = utc_day(now());
   for (const auto& c : *counts) {
     auto si = s_map.find(c.app_id);
-    if (si != s_map.end() && si->second.max_per_user_per_day > 0) {
+    if (si != s_map.end() && si->second->max_per_user_per_day > 0) {
       auto& e = caps[c.app_id + '\x1f' + c.user_index + '\x1f' + "*"];
       e.day = day;
       e.count += c.count;
@@ -293,6 +304,15 @@ Status MessageService::load() {
       e.day = day;
       e.count += c.count;
     }
+  }
+  auto pending = records_.pending_messages();
+  if (!pending) return pending.error();
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.clear();
+    for (auto& p : *pending) inbox_[p.app_id + '\x1f' + p.user_index].push_back(p.seq);  // ascending already
+    pending_ = pending->size();
+    m_->pending->set(static_cast<double>(pending_));
   }
   {
     std::lock_guard lock(mu_);
@@ -307,8 +327,12 @@ Status MessageService::load() {
 
 void MessageService::unload() {
   loaded_ = false;
+  {
+    std::lock_guard lock(inbox_mu_);
+    inbox_.clear();
+    pending_ = 0;
+  }
   std::lock_guard lock(mu_);
-  for (auto& [app, s] : settings_) std::fill(s.webhook_secret.begin(), s.webhook_secret.end(), '\0');
   settings_.clear();
   templates_.clear();
   caps_.clear();
@@ -348,10 +372,63 @@ Result<std::string> MessageService::user_index(const std::string& app_id, std::s
   return keys_.blind_index(app_id, "message-user", user);
 }
 
-DeliverySettings MessageService::settings_of(const std::string& app_id) const {
+std::shared_ptr<const DeliverySettings> MessageService::settings_of(const std::string& app_id) const {
+  static const auto kNone = std::make_shared<const DeliverySettings>();
   std::lock_guard lock(mu_);
   auto it = settings_.find(app_id);
-  return it == settings_.end() ? DeliverySettings{} : it->second;
+  return it == settings_.end() ? kNone : it->second;
+}
+
+bool MessageService::index_add(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+  std::lock_guard lock(inbox_mu_);
+  auto& v = inbox_[app_id + '\x1f' + user_index];
+  // Sequence numbers are taken before the write and completions may come in another
+  // order; most land at the end.
+  v.insert(std::upper_bound(v.begin(), v.end(), seq), seq);
+  ++pending_;
+  m_->pending->set(static_cast<double>(pending_));
+  return true;
+}
+
+void MessageService::index_remove(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+  std::lock_guard lock(inbox_mu_);
+  auto it = inbox_.find(app_id + '\x1f' + user_index);
+  if (it == inbox_.end()) return;
+  auto& v = it->second;
+  auto pos = std::lower_bound(v.begin(), v.end(), seq);
+  if (pos == v.end() || *pos != seq) return;
+  v.erase(pos);
+  if (v.empty()) inbox_.erase(it);
+  --pending_;
+  m_->pending->set(static_cast<double>(pending_));
+}
+
+std::vector<std::uint64_t> MessageService::index_page(const std::string& app_id, const std::string& user_index,
+                                                      std::uint64_t after_seq, std::size_t limit) const {
+  std::lock_guard lock(inbox_mu_);
+  auto it = inbox_.find(app_id + '\x1f' + user_index);
+  if (it == inbox_.end()) return {};
+  const auto& v = it->second;
+  auto from = std::upper_bound(v.begin(), v.end(), after_seq);
+  auto n = std::min<std::size_t>(limit, static_cast<std::size_t>(v.end() - from));
+  return std::vector<std::uint64_t>(from, from + static_cast<std::ptrdiff_t>(n));
+}
+
+Result<std::vector<MessageRecord>> MessageService::pending_page(const std::string& app_id,
+                                                                const std::string& user_index, std::uint64_t after_seq,
+                                                                std::size_t limit, std::uint64_t* next) {
+  auto seqs = index_page(app_id, user_index, after_seq, limit);
+  *next = seqs.size() == limit ? seqs.back() : 0;
+  auto rows = records_.messages_by_seq(seqs);
+  if (!rows) return rows.error();
+  // Entries the index still holds for messages that expired (and wait for the scheduler)
+  // or were acknowledged a moment ago are left out.
+  std::int64_t now_ms = now();
+  std::erase_if(*rows, [&](const MessageRecord& m) {
+    return m.state != MessageState::pending || m.expires_ms <= now_ms || m.app_id != app_id ||
+           m.user_index != user_index;
+  });
+  return rows;
 }
 
 Result<MessageService::Opened> MessageService::open_message(const MessageRecord& m) const {
@@ -470,7 +547,8 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
   if (priority->empty()) *priority = "normal";
   if (*priority != "normal" && *priority != "high") return bad("priority is \"normal\" or \"high\"");
 
-  DeliverySettings settings = settings_of(app_id);
+  auto settings_ptr = settings_of(app_id);
+  const DeliverySettings& settings = *settings_ptr;
   std::vector<std::string> channels = settings.fallback;
   if (const auto* c = body.if_contains("channels")) {
     auto parsed = channels_field(*c, "channels");
@@ -584,6 +662,15 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
     return done(O::fail("message_cap_exceeded", "this user has had the most messages allowed today", retry));
   }
 
+  {
+    std::lock_guard lock(inbox_mu_);
+    if (pending_ >= cfg_.max_pending) {
+      release_idem();
+      return_caps(app_id, *uidx, *tname, settings.max_per_user_per_day, template_cap);
+      m_->refused->with({"busy"}).inc();
+      return done(O::fail("messages_busy", "the server holds messages.max_pending unacknowledged messages"));
+    }
+  }
   MessageRecord m;
   m.seq = next_seq_.fetch_add(1);
   m.id = "msg_" + std::to_string(m.seq) + "_" + crypto::random_hex(6);
@@ -620,6 +707,7 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
           log::error("message_store_failed", {{"error", st.error().message}});
           return done(O::fail("store_unavailable", "the message could not be stored"));
         }
+        index_add(app_id, ui, seq);
         m_->published->inc();
         count_event("accepted");
         count_event("stored");
@@ -691,7 +779,8 @@ Result<json::object> MessageService::inbox(const std::string& app_id, std::strin
   if (limit == 0 || limit > 500) return make_error("invalid_argument", "limit must be 1 to 500");
   auto uidx = user_index(app_id, user);
   if (!uidx) return uidx.error();
-  auto rows = records_.inbox(app_id, *uidx, after_seq, limit, now());
+  std::uint64_t next_seq = 0;
+  auto rows = pending_page(app_id, *uidx, after_seq, limit, &next_seq);
   if (!rows) return rows.error();
   json::array list;
   for (const auto& m : *rows) {
@@ -700,7 +789,7 @@ Result<json::object> MessageService::inbox(const std::string& app_id, std::strin
     list.push_back(message_view(m, *o));
   }
   json::value next = nullptr;
-  if (rows->size() == limit) next = json::string(std::to_string(rows->back().seq));
+  if (next_seq != 0) next = json::string(std::to_string(next_seq));
   return json::object{{"messages", std::move(list)}, {"next", std::move(next)}};
 }
 
@@ -710,7 +799,8 @@ std::vector<std::string> MessageService::on_connect(const push::ClientIdentity& 
   auto uidx = user_index(who.app_id, who.user);
   if (!uidx) return frames;
   std::int64_t now_ms = now();
-  auto rows = records_.inbox(who.app_id, *uidx, 0, cfg_.deliver_on_connect, now_ms);
+  std::uint64_t next_seq = 0;
+  auto rows = pending_page(who.app_id, *uidx, 0, cfg_.deliver_on_connect, &next_seq);
   if (!rows) {
     log::warn("message_inbox_failed", {{"error", rows.error().message}});
     return frames;
@@ -745,13 +835,22 @@ Status MessageService::ack(const push::ClientIdentity& who, std::string_view mes
   c.state = MessageState::acked;
   c.due_ms = m.expires_ms + cfg_.retention.count();
   c.events.push_back(MessageEventRecord{m.seq, now(), "acked", "", "", -1});
+  // Out of the inbox at once (a page or a connect right after the ack must not show it);
+  // the state in the store follows with the next group commit.
+  index_remove(m.app_id, m.user_index, m.seq);
   auto applied = std::make_shared<bool>(false);
-  records_.change_message(std::move(c), applied, [this, applied](Status st) {
-    if (st && *applied) {
-      m_->acked->inc();
-      count_event("acked");
-    }
-  });
+  records_.change_message(std::move(c), applied,
+                          [this, applied, app = m.app_id, ui = m.user_index, seq = m.seq](Status st) {
+                            if (!st) {
+                              log::warn("message_ack_failed", {{"error", st.error().message}});
+                              index_add(app, ui, seq);  // still pending: delivered again on reconnect
+                              return;
+                            }
+                            if (*applied) {
+                              m_->acked->inc();
+                              count_event("acked");
+                            }
+                          });
   return ok_status();
 }
 
@@ -828,7 +927,7 @@ void MessageService::delete_contacts(const std::string& app_id, std::string_view
 
 // ---- settings and templates ------------------------------------------------------
 
-json::object MessageService::settings_json(const std::string& app_id) const { return settings_view(settings_of(app_id)); }
+json::object MessageService::settings_json(const std::string& app_id) const { return settings_view(*settings_of(app_id)); }
 
 void MessageService::update_settings(const std::string& app_id, const json::object& patch,
                                      Done<json::object> done) {
@@ -838,7 +937,7 @@ void MessageService::update_settings(const std::string& app_id, const json::obje
                                     "max_per_user_per_day", "default_locale", "rotate_webhook_secret"});
       !st)
     return done(O::fail(st.error().code, st.error().message));
-  DeliverySettings s = settings_of(app_id);
+  DeliverySettings s = *settings_of(app_id);
   bool new_secret = false;
   if (const auto* v = patch.if_contains("allow_private_webhooks")) {
     if (!v->is_bool()) return done(O::fail("invalid_argument", "allow_private_webhooks must be a boolean"));
@@ -904,7 +1003,7 @@ void MessageService::write_settings(const std::string& app_id, DeliverySettings 
         json::object view = settings_view(s);
         {
           std::lock_guard lock(mu_);
-          settings_[app_id] = std::move(s);
+          settings_[app_id] = std::make_shared<const DeliverySettings>(std::move(s));
         }
         done(O{std::move(view), {}, 0});
       });
@@ -1089,7 +1188,8 @@ void MessageService::step_message(const MessageRecord& m, std::int64_t now_ms) {
     c.state = MessageState::expired;
     c.due_ms = m.expires_ms + cfg_.retention.count();
     c.events.push_back(MessageEventRecord{seq, now_ms, "expired", "", "", -1});
-    return apply(std::move(c), [this] {
+    return apply(std::move(c), [this, app = m.app_id, ui = m.user_index, seq] {
+      index_remove(app, ui, seq);
       m_->expired->inc();
       count_event("expired");
     });
@@ -1123,8 +1223,7 @@ void MessageService::step_message(const MessageRecord& m, std::int64_t now_ms) {
   };
 
   if (channel == "webhook") {
-    DeliverySettings s = settings_of(m.app_id);
-    if (s.webhook_url.empty()) return fail("no_webhook_url");
+    if (settings_of(m.app_id)->webhook_url.empty()) return fail("no_webhook_url");
     c.events.push_back(MessageEventRecord{seq, now_ms, "fallback_started", channel, "", -1});
     c.job = WebhookJobRecord{seq, m.app_id, 0, now_ms, WebhookJobState::pending, "", now_ms};
     return apply(std::move(c), [this] { count_event("fallback_started"); });
@@ -1194,7 +1293,8 @@ void MessageService::step_message(const MessageRecord& m, std::int64_t now_ms) {
 
 void MessageService::attempt_webhook(const MessageRecord& m, int attempts, std::int64_t now_ms) {
   const std::uint64_t seq = m.seq;
-  DeliverySettings s = settings_of(m.app_id);
+  auto sp = settings_of(m.app_id);
+  const DeliverySettings& s = *sp;
   auto settle = [this, seq, app = m.app_id, attempts](delivery::WebhookOutcome out) {
     const std::int64_t t = now();
     WebhookJobRecord j{seq, app, attempts + 1, t, WebhookJobState::pending, out.error, t};

@@ -146,7 +146,16 @@ class MessageService final : public push::MessageInbox {
   Result<std::optional<store::MessageRecord>> find(const std::string& app_id, std::string_view message_id);
   boost::json::object message_view(const store::MessageRecord& m, const Opened& o) const;
   std::string push_frame(const store::MessageRecord& m, const Opened& o) const;
-  DeliverySettings settings_of(const std::string& app_id) const;
+  std::shared_ptr<const DeliverySettings> settings_of(const std::string& app_id) const;
+  // The inbox index: each user's pending messages (sequence numbers, ascending), kept in
+  // memory and rebuilt from the store at load.
+  bool index_add(const std::string& app_id, const std::string& user_index, std::uint64_t seq);
+  void index_remove(const std::string& app_id, const std::string& user_index, std::uint64_t seq);
+  std::vector<std::uint64_t> index_page(const std::string& app_id, const std::string& user_index,
+                                        std::uint64_t after_seq, std::size_t limit) const;
+  Result<std::vector<store::MessageRecord>> pending_page(const std::string& app_id, const std::string& user_index,
+                                                         std::uint64_t after_seq, std::size_t limit,
+                                                         std::uint64_t* next);
   void write_settings(const std::string& app_id, DeliverySettings s, Done<boost::json::object> done);
   // Frequency caps: counts per (app, user index, template or "*") for the current UTC day.
   bool take_caps(const std::string& app_id, const std::string& user_index, const std::string& template_name,
@@ -172,7 +181,7 @@ class MessageService final : public push::MessageInbox {
   std::atomic<bool> loaded_{false};
 
   mutable std::mutex mu_;  // settings, templates, caps, pending idempotency keys
-  std::map<std::string, DeliverySettings, std::less<>> settings_;
+  std::map<std::string, std::shared_ptr<const DeliverySettings>, std::less<>> settings_;
   std::map<std::pair<std::string, std::string>, Template, std::less<>> templates_;
   struct CapCount {
     std::int64_t day = 0;
@@ -180,6 +189,10 @@ class MessageService final : public push::MessageInbox {
   };
   std::unordered_map<std::string, CapCount> caps_;
   std::unordered_map<std::string, std::string> idem_pending_;  // app + idem index -> message id
+
+  mutable std::mutex inbox_mu_;
+  std::unordered_map<std::string, std::vector<std::uint64_t>> inbox_;
+  std::size_t pending_ = 0;
 
   mutable std::mutex flight_mu_;
   std::unordered_set<std::uint64_t> steps_in_flight_;

@@ -87,6 +87,12 @@ struct MessageTemplateRecord {
   std::string body;  // the template as JSON (no secrets)
 };
 
+struct PendingRef {
+  std::uint64_t seq = 0;
+  std::string app_id;
+  std::string user_index;
+};
+
 struct CapCountRecord {
   std::string app_id;
   std::string user_index;
@@ -118,9 +124,12 @@ class MessageRecords {
   virtual Result<std::optional<MessageRecord>> message(std::uint64_t seq) = 0;
   virtual Result<std::optional<MessageRecord>> message_by_idempotency(const std::string& app_id,
                                                                       const std::string& idem_index) = 0;
-  // Pending messages of a user after `after_seq`, oldest first, not yet expired at `now_ms`.
-  virtual Result<std::vector<MessageRecord>> inbox(const std::string& app_id, const std::string& user_index,
-                                                   std::uint64_t after_seq, std::size_t limit, std::int64_t now_ms) = 0;
+  // The messages with these sequence numbers (those that exist), in the order given.
+  virtual Result<std::vector<MessageRecord>> messages_by_seq(const std::vector<std::uint64_t>& seqs) = 0;
+  // Every pending message as (seq, app, user index): the inbox index is rebuilt from it
+  // at start (a scan of the table; the store keeps no per-user index, whose random
+  // inserts would cost a page write per message).
+  virtual Result<std::vector<PendingRef>> pending_messages() = 0;
   // Messages whose due_ms is at or before `now_ms`, earliest first.
   virtual Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) = 0;
   virtual Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) = 0;

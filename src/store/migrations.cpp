@@ -106,7 +106,6 @@ constexpr Migration kSqlite[] = {
      "  due_ms INTEGER NOT NULL,\n"
      "  sealed TEXT NOT NULL\n"
      ") STRICT;\n"
-     "CREATE INDEX messages_inbox ON messages(app_id, user_index, seq) WHERE state = 0;\n"
      "CREATE INDEX messages_due ON messages(due_ms);\n"
      "CREATE UNIQUE INDEX messages_idempotency ON messages(app_id, idem_index) WHERE idem_index IS NOT NULL;\n"
      "CREATE TABLE message_events (\n"

@@ -324,23 +324,37 @@ Result<std::optional<MessageRecord>> SqliteStore::message_by_idempotency(const s
   return std::optional<MessageRecord>(std::move(r->front()));
 }
 
-Result<std::vector<MessageRecord>> SqliteStore::inbox(const std::string& app_id, const std::string& user_index,
-                                                      std::uint64_t after_seq, std::size_t limit,
-                                                      std::int64_t now_ms) {
+Result<std::vector<MessageRecord>> SqliteStore::messages_by_seq(const std::vector<std::uint64_t>& seqs) {
   std::lock_guard lock(reader_mu_);
-  return query_messages(
-      reader_db_,
-      std::string("SELECT ") + kMessageColumns +
-          " FROM messages WHERE app_id = ? AND user_index = ? AND state = 0 AND seq > ? AND expires_ms > ? "
-          "ORDER BY seq LIMIT ?;",
-      [&](sqlite3_stmt* s) {
-        bind_text(s, 1, app_id);
-        bind_text(s, 2, user_index);
-        sqlite3_bind_int64(s, 3, static_cast<sqlite3_int64>(after_seq));
-        sqlite3_bind_int64(s, 4, now_ms);
-        sqlite3_bind_int64(s, 5, static_cast<sqlite3_int64>(limit));
-      },
-      "inbox");
+  Stmt q;
+  std::string sql = std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?;";
+  if (sqlite3_prepare_v2(reader_db_, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "messages_by_seq");
+  std::vector<MessageRecord> out;
+  out.reserve(seqs.size());
+  for (auto seq : seqs) {
+    sqlite3_reset(q.s);
+    sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(seq));
+    int rc = sqlite3_step(q.s);
+    if (rc == SQLITE_ROW) out.push_back(read_message(q.s));
+    else if (rc != SQLITE_DONE) return db_error(reader_db_, "messages_by_seq");
+  }
+  return out;
+}
+
+Result<std::vector<PendingRef>> SqliteStore::pending_messages() {
+  std::lock_guard lock(reader_mu_);
+  Stmt q;
+  if (sqlite3_prepare_v2(reader_db_, "SELECT seq, app_id, user_index FROM messages WHERE state = 0 ORDER BY seq;", -1,
+                         &q.s, nullptr) != SQLITE_OK)
+    return db_error(reader_db_, "pending_messages");
+  std::vector<PendingRef> out;
+  int rc;
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
+    out.push_back(PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), column_text(q.s, 1),
+                             column_text(q.s, 2)});
+  if (rc != SQLITE_DONE) return db_error(reader_db_, "pending_messages");
+  return out;
 }
 
 Result<std::vector<MessageRecord>> SqliteStore::due_messages(std::int64_t now_ms, std::size_t limit) {

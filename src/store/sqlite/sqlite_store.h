@@ -87,8 +87,8 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   Result<std::optional<MessageRecord>> message(std::uint64_t seq) override;
   Result<std::optional<MessageRecord>> message_by_idempotency(const std::string& app_id,
                                                               const std::string& idem_index) override;
-  Result<std::vector<MessageRecord>> inbox(const std::string& app_id, const std::string& user_index,
-                                           std::uint64_t after_seq, std::size_t limit, std::int64_t now_ms) override;
+  Result<std::vector<MessageRecord>> messages_by_seq(const std::vector<std::uint64_t>& seqs) override;
+  Result<std::vector<PendingRef>> pending_messages() override;
   Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) override;
   Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) override;
   Result<std::optional<WebhookJobRecord>> webhook_job(std::uint64_t seq) override;
