@@ -627,6 +627,9 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
 
   auto uidx = user_index(app_id, user);
   if (!uidx) return done(O::fail(uidx.error().code, uidx.error().message));
+  MessageRecord m;
+  m.seq = next_seq_.fetch_add(1);
+  m.id = "msg_" + std::to_string(m.seq) + "_" + crypto::random_hex(6);
   std::string idem_index;
   std::string idem_key;
   if (!idem->empty()) {
@@ -647,7 +650,7 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
       m_->duplicates->inc();
       return done(Outcome<Published>{Published{(*found)->id, state_name((*found)->state), true, 0}, {}, 0});
     }
-    idem_pending_[idem_key] = "";  // claimed; the id follows below
+    idem_pending_[idem_key] = m.id;  // claimed
   }
   auto release_idem = [this, idem_key] {
     if (idem_key.empty()) return;
@@ -670,13 +673,6 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
       m_->refused->with({"busy"}).inc();
       return done(O::fail("messages_busy", "the server holds messages.max_pending unacknowledged messages"));
     }
-  }
-  MessageRecord m;
-  m.seq = next_seq_.fetch_add(1);
-  m.id = "msg_" + std::to_string(m.seq) + "_" + crypto::random_hex(6);
-  if (!idem_key.empty()) {
-    std::lock_guard lock(mu_);
-    idem_pending_[idem_key] = m.id;
   }
   m.app_id = app_id;
   m.user_index = *uidx;
@@ -1157,8 +1153,9 @@ void MessageService::tick(std::int64_t now_ms) {
       if (!webhooks_in_flight_.insert(j.seq).second) continue;
     }
     auto m = records_.message(j.seq);
-    if (!m || !m->has_value() || (*m)->state != MessageState::pending) {
-      // Acknowledged or expired meanwhile (or gone): no more attempts.
+    if (!m || !m->has_value() || (*m)->state != MessageState::pending || (*m)->expires_ms <= now_ms) {
+      // Acknowledged or expired meanwhile (or gone, or its ttl ended and the expiry is
+      // being written in this very pass): no more attempts.
       WebhookJobRecord c = j;
       c.state = WebhookJobState::cancelled;
       c.updated_ms = now_ms;

@@ -3,6 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include <charconv>
+
 #include "otp/recipient.h"
 
 namespace herald::messages {
@@ -57,8 +59,15 @@ Result<std::string> substitute(std::string_view text, const json::object& vars, 
     if (!v)
       return make_error("template_render_failed",
                         "variable '" + std::string(name) + "' has no value (used in " + std::string(where) + ")");
-    if (v->is_string()) out.append(v->get_string());
-    else out.append(json::serialize(*v));
+    if (v->is_string()) {
+      out.append(v->get_string());
+    } else if (v->is_double()) {
+      char buf[64];
+      auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v->get_double());  // shortest form: 2.5, 0.1
+      out.append(buf, ec == std::errc{} ? p : buf);
+    } else {
+      out.append(json::serialize(*v));  // integers and booleans as written
+    }
     i = close + 2;
   }
   out.append(text.substr(i));
@@ -112,8 +121,11 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
   Template t;
   t.name = std::string(name);
   for (const auto& kv : body)
-    if (kv.key() != "max_per_user_per_day" && kv.key() != "locales")
+    if (kv.key() != "max_per_user_per_day" && kv.key() != "locales" && kv.key() != "name")
       return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
+  // "name" (as GET shows it) may come back in a PUT, but must match the path.
+  if (const auto* n = body.if_contains("name"); n && (!n->is_string() || n->get_string() != name))
+    return make_error("invalid_argument", "name must match the template name in the path");
   if (const auto* cap = body.if_contains("max_per_user_per_day")) {
     if (!cap->is_int64() && !cap->is_uint64())
       return make_error("invalid_argument", "max_per_user_per_day must be a whole number");
