@@ -500,11 +500,7 @@ TEST_F(MessageFixture, IdempotencyKeyStoresOnceUnderConcurrentPublishes) {
       }
     }
     ASSERT_EQ(stored, 1) << "round " << round;
-    // Known bug (fails at the time of writing): publish() claims the key in
-    // idem_pending_ with an empty id and fills the id in only after take_caps() and
-    // making the id, so a concurrent publish with the same key in that window answers
-    // duplicate:true with id "". docs/messages.md: a second publish with the same key
-    // "answers with the first message".
+    // Every duplicate, even one racing the first publish, answers with the first id.
     for (const auto& r : results) EXPECT_EQ(r.value->id, first_id) << "round " << round;
   }
   barrier();
@@ -948,11 +944,7 @@ TEST_F(MessageFallback, ExpiryStopsWebhookRetries) {
   EXPECT_EQ(trail(id).back(), "expired");
 }
 
-// Known bug (fails at the time of writing): when a message's expiry and a webhook retry
-// are due in the same scheduler pass, tick() writes the expiry and, reading the row
-// before that write commits, still makes the webhook attempt — after the ttl ended.
-// attempt_webhook does not compare expires_ms with now_ms. docs/messages.md: "Retries
-// stop when the message is acknowledged or expires."
+// An expiry and a webhook retry due in the same scheduler pass: the retry is not made.
 TEST_F(MessageFallback, NoWebhookAttemptOnceTheTtlHasEnded) {
   webhooks.script(FakeWebhooks::retryable(500), 10);
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "channels": ["webhook"], "fallback_after": "1s",
