@@ -412,10 +412,36 @@ TEST(Messages, AcksAndInboxRefuseWhatIsNotTheUsers) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.error().code, "message_not_found");
   EXPECT_EQ(missing.error().http_status, 404);
-  auto bad = client.send_message(message("a,b", R"({"x":1})"));
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "invalid_argument");
-  EXPECT_EQ(bad.error().http_status, 400);
+}
+
+TEST(Messages, BadRequestsAreRefusedWithTheirCodes) {
+  Server s(Server::Options{flags()});
+  auto client = demo_client(s);
+  auto bad_user = client.send_message(message("a,b", R"({"x":1})"));
+  ASSERT_FALSE(bad_user.ok());
+  EXPECT_EQ(bad_user.error().code, "invalid_argument");
+  EXPECT_EQ(bad_user.error().http_status, 400);
+  auto o = message("u", R"({"x":1})");
+  o.channels = std::vector<std::string>{"email"};  // without a text or a template
+  auto no_text = client.send_message(o);
+  ASSERT_FALSE(no_text.ok());
+  EXPECT_EQ(no_text.error().code, "invalid_argument");
+  o = message("u", R"({"x":1})");
+  o.ttl = "31d";  // over messages.max_ttl
+  auto long_ttl = client.send_message(o);
+  ASSERT_FALSE(long_ttl.ok());
+  EXPECT_EQ(long_ttl.error().code, "invalid_argument");
+  auto big = client.send_message(message("u", "\"" + std::string(70'000, 'x') + "\""));
+  ASSERT_FALSE(big.ok());
+  EXPECT_EQ(big.error().code, "message_too_large");
+  EXPECT_EQ(big.error().http_status, 413);
+  auto page = client.inbox("u", 501);
+  ASSERT_FALSE(page.ok());
+  EXPECT_EQ(page.error().code, "invalid_argument");
+  EXPECT_EQ(page.error().http_status, 400);
+  auto nothing = client.inbox("u");
+  ASSERT_TRUE(nothing.ok()) << nothing.error().code;
+  EXPECT_TRUE(nothing->messages.empty()) << "refused messages are not stored";
 }
 
 TEST(Messages, TheSameIdempotencyKeyPublishesOnce) {
