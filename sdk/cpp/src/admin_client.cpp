@@ -174,4 +174,150 @@ Result<std::vector<OtpBlockEntry>> AdminClient::otp_blocklist(std::string_view a
   });
 }
 
+// ---- Messages to users (docs/messages.md)
+
+namespace {
+
+DeliverySettings read_settings(const json::object& o) {
+  DeliverySettings d;
+  d.webhook_url = detail::str_or(o, "webhook_url");
+  auto flag = [&](std::string_view n) {
+    const auto* v = o.if_contains(n);
+    return v && v->is_bool() && v->get_bool();
+  };
+  d.allow_private_webhooks = flag("allow_private_webhooks");
+  d.fallback = detail::strings_or_list(o.if_contains("fallback"));
+  d.fallback_after = detail::str_or(o, "fallback_after");
+  if (o.contains("max_per_user_per_day")) d.max_per_user_per_day = detail::u64(o, "max_per_user_per_day");
+  d.default_locale = detail::str_or(o, "default_locale");
+  d.has_webhook_secret = flag("has_webhook_secret");
+  json::object view(o, o.storage());
+  view.erase("webhook_secret");
+  d.json = json::serialize(view);
+  return d;
+}
+
+DeadLetter read_dead_letter(const json::object& o) {
+  return DeadLetter{detail::str(o, "message_id"), detail::str_or(o, "channel"), detail::u64(o, "attempts"),
+                    detail::str_or(o, "last_error"), detail::i64_or(o, "dead_at_ms")};
+}
+
+std::string contacts_path(std::string_view app, std::string_view user) {
+  return "/admin/v1/apps/" + percent_encode(app) + "/users/" + percent_encode(user) + "/contacts";
+}
+
+}  // namespace
+
+Result<DeliverySettings> AdminClient::delivery_settings(std::string_view app) {
+  if (app.empty()) return invalid("app is required");
+  auto r = impl_->call("GET", Impl::app_path(app, "/delivery"));
+  if (!r) return r.error();
+  return detail::decode<DeliverySettings>(
+      *r, false, [](const json::value& v) { return read_settings(detail::obj(v, "the answer")); });
+}
+
+Result<DeliverySettingsChanged> AdminClient::set_delivery_settings(std::string_view app,
+                                                                   const DeliverySettingsUpdate& u) {
+  if (app.empty()) return invalid("app is required");
+  json::object body;
+  if (u.webhook_url) body["webhook_url"] = *u.webhook_url;
+  if (u.allow_private_webhooks) body["allow_private_webhooks"] = *u.allow_private_webhooks;
+  if (u.fallback) body["fallback"] = to_array(*u.fallback);
+  if (u.fallback_after) body["fallback_after"] = *u.fallback_after;
+  if (u.max_per_user_per_day) body["max_per_user_per_day"] = *u.max_per_user_per_day;
+  if (u.default_locale) body["default_locale"] = *u.default_locale;
+  if (u.rotate_webhook_secret) body["rotate_webhook_secret"] = true;
+  auto r = impl_->call("PUT", Impl::app_path(app, "/delivery"), json::serialize(body));
+  if (!r) return r.error();
+  return detail::decode<DeliverySettingsChanged>(*r, true, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    DeliverySettingsChanged c;
+    c.settings = read_settings(o);
+    if (const auto* s = o.if_contains("webhook_secret"); s && s->is_string())
+      c.webhook_secret = SecretString(std::string_view(s->get_string()));
+    return c;
+  });
+}
+
+Result<std::string> AdminClient::put_template(std::string_view app, std::string_view name,
+                                              std::string_view template_json) {
+  if (app.empty() || name.empty()) return invalid("app and name are required");
+  boost::system::error_code ec;
+  json::value t = json::parse(template_json, ec);
+  if (ec || !t.is_object()) return invalid("the template is not a JSON object");
+  auto r = impl_->call("PUT", Impl::app_path(app, "/templates/" + percent_encode(name)), template_json);
+  if (!r) return r.error();
+  return detail::decode<std::string>(*r, false, [](const json::value& v) {
+    return Result<std::string>(json::serialize(detail::obj(v, "the answer")));
+  });
+}
+
+Result<std::string> AdminClient::template_json(std::string_view app, std::string_view name) {
+  if (app.empty() || name.empty()) return invalid("app and name are required");
+  auto r = impl_->call("GET", Impl::app_path(app, "/templates/" + percent_encode(name)));
+  if (!r) return r.error();
+  return detail::decode<std::string>(*r, false, [](const json::value& v) {
+    return Result<std::string>(json::serialize(detail::obj(v, "the answer")));
+  });
+}
+
+Result<std::vector<std::string>> AdminClient::list_templates(std::string_view app) {
+  if (app.empty()) return invalid("app is required");
+  auto r = impl_->call("GET", Impl::app_path(app, "/templates"));
+  if (!r) return r.error();
+  return detail::decode<std::vector<std::string>>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    return detail::strings_or_list(&detail::field(o, "templates"));
+  });
+}
+
+Result<void> AdminClient::delete_template(std::string_view app, std::string_view name) {
+  if (app.empty() || name.empty()) return invalid("app and name are required");
+  return impl_->empty(impl_->call("DELETE", Impl::app_path(app, "/templates/" + percent_encode(name))));
+}
+
+Result<std::vector<DeadLetter>> AdminClient::dead_letters(std::string_view app, std::optional<unsigned> limit) {
+  if (app.empty()) return invalid("app is required");
+  std::string suffix = "/dead-letters";
+  if (limit) suffix += "?limit=" + std::to_string(*limit);
+  auto r = impl_->call("GET", Impl::app_path(app, suffix));
+  if (!r) return r.error();
+  return detail::decode<std::vector<DeadLetter>>(*r, false, [](const json::value& v) {
+    std::vector<DeadLetter> out;
+    for (const auto& d : detail::arr(detail::obj(v, "the answer"), "dead_letters"))
+      out.push_back(read_dead_letter(detail::obj(d, "a dead letter")));
+    return out;
+  });
+}
+
+Result<void> AdminClient::replay_dead_letter(std::string_view app, std::string_view message_id) {
+  if (app.empty() || message_id.empty()) return invalid("app and message id are required");
+  return impl_->empty(
+      impl_->call("POST", Impl::app_path(app, "/dead-letters/" + percent_encode(message_id) + "/replay")));
+}
+
+Result<Contacts> AdminClient::set_contacts(std::string_view app, std::string_view user,
+                                           std::optional<std::string> email, std::optional<std::string> phone) {
+  if (app.empty() || user.empty()) return invalid("app and user are required");
+  std::string body = detail::contacts_body(email, phone);
+  auto r = impl_->call("PUT", contacts_path(app, user), body);
+  detail::cleanse(body);
+  if (!r) return r.error();
+  return detail::decode<Contacts>(
+      *r, true, [](const json::value& v) { return detail::read_contacts(detail::obj(v, "the answer")); });
+}
+
+Result<Contacts> AdminClient::contacts(std::string_view app, std::string_view user) {
+  if (app.empty() || user.empty()) return invalid("app and user are required");
+  auto r = impl_->call("GET", contacts_path(app, user));
+  if (!r) return r.error();
+  return detail::decode<Contacts>(
+      *r, true, [](const json::value& v) { return detail::read_contacts(detail::obj(v, "the answer")); });
+}
+
+Result<void> AdminClient::delete_contacts(std::string_view app, std::string_view user) {
+  if (app.empty() || user.empty()) return invalid("app and user are required");
+  return impl_->empty(impl_->call("DELETE", contacts_path(app, user)));
+}
+
 }  // namespace herald::sdk

@@ -63,4 +63,24 @@ PublishResult read_publish(const json::object& o) {
   return p;
 }
 
+namespace {
+std::optional<std::string> optional_str(const json::object& o, std::string_view name) {
+  const json::value* v = o.if_contains(name);
+  if (!v || v->is_null()) return std::nullopt;
+  if (!v->is_string()) throw Malformed{std::string(name) + " is neither a string nor null"};
+  return std::string(v->get_string());
+}
+}  // namespace
+
+Contacts read_contacts(const json::object& o) {
+  return Contacts{str(o, "user"), optional_str(o, "email"), optional_str(o, "phone")};
+}
+
+std::string contacts_body(const std::optional<std::string>& email, const std::optional<std::string>& phone) {
+  json::object body;
+  body["email"] = email ? json::value(*email) : json::value(nullptr);
+  body["phone"] = phone ? json::value(*phone) : json::value(nullptr);
+  return json::serialize(body);
+}
+
 }  // namespace herald::sdk::detail

@@ -64,5 +64,8 @@ inline const json::array& arr(const json::object& o, std::string_view name) {
 std::vector<std::string> strings_or_list(const json::value* v);
 AppInfo read_app(const json::object& o);
 PublishResult read_publish(const json::object& o);
+Contacts read_contacts(const json::object& o);
+// The body of a contacts PUT: both fields, null for the ones to remove.
+std::string contacts_body(const std::optional<std::string>& email, const std::optional<std::string>& phone);
 
 }  // namespace herald::sdk::detail

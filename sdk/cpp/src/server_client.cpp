@@ -70,7 +70,7 @@ class ServerClient::Impl {
                     {"X-Herald-Key: " + signed_headers->key, "X-Herald-Timestamp: " + signed_headers->timestamp,
                      "X-Herald-Nonce: " + signed_headers->nonce, "X-Herald-Signature: " + signed_headers->signature},
                     body,
-                    method == "POST"};
+                    method == "POST" || !body.empty()};
     return core_.call(req);
   }
 
@@ -453,6 +453,167 @@ Result<OtpRedeemed> ServerClient::otp_redeem(const SecretString& success_token, 
     const auto& o = detail::obj(v, "the answer");
     return OtpRedeemed{detail::str(o, "to"), detail::str(o, "device_id"), detail::str(o, "purpose")};
   });
+}
+
+}  // namespace herald::sdk
+
+// ---- Messages to users (docs/messages.md)
+
+namespace herald::sdk {
+
+namespace {
+
+// `fields` (a serialised, non-empty object) with `"<name>":<value_json>` added in front.
+std::string with_raw_field(std::string fields, std::string_view name, std::string_view value_json) {
+  std::string head = "{";
+  head.append(quoted(name)).append(":").append(value_json);
+  if (fields != "{}") head.push_back(',');
+  return head + fields.substr(1);
+}
+
+std::string user_path(std::string_view user, std::string_view suffix) {
+  return "/api/v1/users/" + percent_encode(user) + std::string(suffix);
+}
+
+MessageEvent read_event(const json::object& o) {
+  MessageEvent e;
+  e.at_ms = detail::i64_or(o, "at_ms");
+  e.event = detail::str(o, "event");
+  e.channel = detail::str_or(o, "channel");
+  e.detail = detail::str_or(o, "detail");
+  if (o.contains("connections")) e.connections = detail::u64(o, "connections");
+  return e;
+}
+
+std::string data_of(const json::object& o) {
+  const auto* d = o.if_contains("data");
+  return d ? json::serialize(*d) : std::string();
+}
+
+InboxMessage read_inbox_message(const json::object& o) {
+  InboxMessage m;
+  m.id = detail::str(o, "id");
+  m.ts_ms = detail::i64_or(o, "ts");
+  m.priority = detail::str_or(o, "priority");
+  m.template_name = detail::str_or(o, "template");
+  m.data_json = data_of(o);
+  m.cursor = detail::str_or(o, "cursor");
+  return m;
+}
+
+}  // namespace
+
+Result<MessageSent> ServerClient::send_message(const MessageOptions& o) {
+  if (o.to_user.empty()) return invalid("to_user is required");
+  if (o.data_json.empty() == o.template_name.empty()) return invalid("give either data_json or template_name");
+  if (o.idempotency_key.size() > 256) return invalid("idempotency_key must be 1 to 256 bytes");
+  if (!o.data_json.empty())
+    if (auto e = check_data(o.data_json)) return *e;
+  json::object body{{"to_user", o.to_user}};
+  if (!o.template_name.empty()) {
+    body["template"] = o.template_name;
+    if (!o.vars_json.empty()) {
+      boost::system::error_code ec;
+      json::value vars = json::parse(o.vars_json, ec);
+      if (ec || !vars.is_object()) return invalid("vars_json is not a JSON object");
+      body["vars"] = std::move(vars);
+    }
+    if (!o.locale.empty()) body["locale"] = o.locale;
+  }
+  if (!o.subject.empty()) body["subject"] = o.subject;
+  if (!o.text.empty()) body["text"] = o.text;
+  if (o.channels) {
+    json::array list;
+    for (const auto& c : *o.channels) list.emplace_back(c);
+    body["channels"] = std::move(list);
+  }
+  if (!o.fallback_after.empty()) body["fallback_after"] = o.fallback_after;
+  if (!o.ttl.empty()) body["ttl"] = o.ttl;
+  if (!o.priority.empty()) body["priority"] = o.priority;
+  if (!o.idempotency_key.empty()) body["idempotency_key"] = o.idempotency_key;
+  std::string text = json::serialize(body);
+  // The data goes out as the caller wrote it, not re-serialised.
+  if (!o.data_json.empty()) text = with_raw_field(std::move(text), "data", o.data_json);
+  auto r = impl_->call("POST", "/api/v1/messages", text);
+  if (!r) return r.error();
+  return detail::decode<MessageSent>(*r, false, [](const json::value& v) {
+    const auto& a = detail::obj(v, "the answer");
+    MessageSent m;
+    m.id = detail::str(a, "id");
+    m.state = detail::str(a, "state");
+    if (const auto* d = a.if_contains("duplicate"); d && d->is_bool()) m.duplicate = d->get_bool();
+    m.connections = static_cast<std::uint64_t>(detail::i64_or(a, "connections"));
+    return m;
+  });
+}
+
+Result<MessageStatus> ServerClient::message_status(std::string_view id) {
+  if (id.empty()) return invalid("id is required");
+  auto r = impl_->call("GET", "/api/v1/messages/" + percent_encode(id), {});
+  if (!r) return r.error();
+  return detail::decode<MessageStatus>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    MessageStatus m;
+    m.id = detail::str(o, "id");
+    m.user = detail::str(o, "user");
+    m.state = detail::str(o, "state");
+    m.created_ms = detail::i64_or(o, "created_ms");
+    m.expires_ms = detail::i64_or(o, "expires_ms");
+    m.priority = detail::str_or(o, "priority");
+    m.template_name = detail::str_or(o, "template");
+    m.channels = detail::strings_or_list(o.if_contains("channels"));
+    m.fallback_after_ms = detail::i64_or(o, "fallback_after_ms");
+    m.data_json = data_of(o);
+    for (const auto& e : detail::arr(o, "trail")) m.trail.push_back(read_event(detail::obj(e, "an event")));
+    return m;
+  });
+}
+
+Result<InboxPage> ServerClient::inbox(std::string_view user, std::optional<unsigned> limit, std::string_view after) {
+  if (user.empty()) return invalid("user is required");
+  std::string path = user_path(user, "/inbox");
+  char sep = '?';
+  if (limit) {
+    path.append(1, sep).append("limit=").append(std::to_string(*limit));
+    sep = '&';
+  }
+  if (!after.empty()) path.append(1, sep).append("after=").append(percent_encode(after));
+  auto r = impl_->call("GET", path, {});
+  if (!r) return r.error();
+  return detail::decode<InboxPage>(*r, false, [](const json::value& v) {
+    const auto& o = detail::obj(v, "the answer");
+    InboxPage page;
+    for (const auto& m : detail::arr(o, "messages"))
+      page.messages.push_back(read_inbox_message(detail::obj(m, "a message")));
+    if (const auto* n = o.if_contains("next"); n && n->is_string()) page.next = std::string(n->get_string());
+    return page;
+  });
+}
+
+Result<Contacts> ServerClient::set_contacts(std::string_view user, std::optional<std::string> email,
+                                            std::optional<std::string> phone) {
+  if (user.empty()) return invalid("user is required");
+  std::string body = detail::contacts_body(email, phone);
+  auto r = impl_->call("PUT", user_path(user, "/contacts"), body);
+  detail::cleanse(body);
+  if (!r) return r.error();
+  return detail::decode<Contacts>(
+      *r, true, [](const json::value& v) { return detail::read_contacts(detail::obj(v, "the answer")); });
+}
+
+Result<Contacts> ServerClient::contacts(std::string_view user) {
+  if (user.empty()) return invalid("user is required");
+  auto r = impl_->call("GET", user_path(user, "/contacts"), {});
+  if (!r) return r.error();
+  return detail::decode<Contacts>(
+      *r, true, [](const json::value& v) { return detail::read_contacts(detail::obj(v, "the answer")); });
+}
+
+Result<void> ServerClient::delete_contacts(std::string_view user) {
+  if (user.empty()) return invalid("user is required");
+  auto r = impl_->call("DELETE", user_path(user, "/contacts"), {});
+  if (!r) return r.error();
+  return Result<void>();
 }
 
 }  // namespace herald::sdk

@@ -89,6 +89,31 @@ export function craftToken(header, payload, { key, signature = '' } = {}) {
 }
 
 // ---------------------------------------------------------------------------------
+// Signing
+
+// RFC 3986 unreserved characters stay, every other byte is %XX (docs/signing.md).
+const pctEncode = (s) =>
+  encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+// The canonical query of docs/signing.md: parameters decoded and re-encoded, sorted.
+export function canonicalQuery(query) {
+  return query
+    .split('&')
+    .filter((p) => p !== '')
+    .map((p) => {
+      const eq = p.indexOf('=');
+      const [name, value] = eq < 0 ? [p, ''] : [p.slice(0, eq), p.slice(eq + 1)];
+      return `${pctEncode(decodeURIComponent(name))}=${pctEncode(decodeURIComponent(value))}`;
+    })
+    .sort((a, b) => {
+      const [an, av] = [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)];
+      const [bn, bv] = [b.slice(0, b.indexOf('=')), b.slice(b.indexOf('=') + 1)];
+      return Buffer.compare(Buffer.from(an), Buffer.from(bn)) || Buffer.compare(Buffer.from(av), Buffer.from(bv));
+    })
+    .join('&');
+}
+
+// ---------------------------------------------------------------------------------
 // The server
 
 const DEFAULT_FLAGS = {
@@ -216,6 +241,16 @@ export class Herald {
     }
   }
 
+  // Kills the server with SIGKILL, as a power cut would (nothing is flushed or closed);
+  // keeps the data dir, so that start() resumes from what was durable.
+  async crash() {
+    const proc = this.proc;
+    if (!proc) return null;
+    this.proc = null;
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+    return withTimeout(this.exited, 5000, 'herald to exit after SIGKILL');
+  }
+
   // Stops the server and removes the temporary data dir.
   async stop() {
     const r = await this.halt();
@@ -266,11 +301,12 @@ export class Herald {
     const key = app.app_key ?? app.key;
     const ts = String(timestamp ?? nowS());
     const n = nonce ?? randomBytes(16).toString('base64url');
+    const q = p.indexOf('?');
     const canonical = [
       'HERALD-HMAC-SHA256',
       method,
-      p, // the tests use plain paths without a query
-      '',
+      q < 0 ? p : p.slice(0, q), // the tests use plain paths
+      q < 0 ? '' : canonicalQuery(p.slice(q + 1)),
       createHash('sha256').update(text).digest('hex'),
       ts,
       n,

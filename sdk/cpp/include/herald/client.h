@@ -184,6 +184,78 @@ struct OtpRedeemed {
   std::string purpose;
 };
 
+// Messages to users (docs/messages.md): durable, acknowledged by the user's client,
+// sent by webhook, e-mail or SMS when not acknowledged in time. Durations are text as
+// the server reads them: "500ms", "30s", "5m", "2h", "7d".
+struct MessageOptions {
+  std::string to_user;
+  // The in-app payload, any JSON value as text; or a template of the app with its
+  // variables (a JSON object of strings, numbers and booleans) and a locale. Exactly one.
+  std::string data_json;
+  std::string template_name;
+  std::string vars_json;
+  std::string locale;
+  // E-mail and SMS content when there is no template.
+  std::string subject;
+  std::string text;
+  // The fallback order ("webhook", "email", "sms"); nullopt: the app's delivery settings.
+  std::optional<std::vector<std::string>> channels;
+  std::string fallback_after;   // empty: the app's, else messages.fallback_after
+  std::string ttl;              // empty: messages.default_ttl
+  std::string priority;         // "normal" (empty) or "high"
+  std::string idempotency_key;  // 1 to 256 bytes, or empty
+};
+
+struct MessageSent {
+  std::string id;  // msg_...
+  std::string state;
+  bool duplicate = false;         // the idempotency key was seen: this is the first message
+  std::uint64_t connections = 0;  // live connections it was pushed to (0 for a duplicate)
+};
+
+// One event of a message's status trail.
+struct MessageEvent {
+  std::int64_t at_ms = 0;
+  std::string event;    // accepted, stored, delivered, acked, fallback_started, fallback_sent, ...
+  std::string channel;  // webhook, email, sms, or empty
+  std::string detail;   // e.g. "http 500", "no_contact"
+  std::optional<std::uint64_t> connections;
+};
+
+struct MessageStatus {
+  std::string id;
+  std::string user;
+  std::string state;  // pending, acked, expired
+  std::int64_t created_ms = 0;
+  std::int64_t expires_ms = 0;
+  std::string priority;
+  std::string template_name;
+  std::vector<std::string> channels;
+  std::int64_t fallback_after_ms = 0;
+  std::string data_json;
+  std::vector<MessageEvent> trail;  // oldest first
+};
+
+struct InboxMessage {
+  std::string id;
+  std::int64_t ts_ms = 0;
+  std::string priority;
+  std::string template_name;
+  std::string data_json;
+  std::string cursor;
+};
+
+struct InboxPage {
+  std::vector<InboxMessage> messages;  // unacknowledged and unexpired, oldest first
+  std::optional<std::string> next;     // the `after` of the next page, if there is one
+};
+
+struct Contacts {
+  std::string user;
+  std::optional<std::string> email;
+  std::optional<std::string> phone;
+};
+
 class ServerClient {
  public:
   explicit ServerClient(ServerClientOptions options);
@@ -232,6 +304,17 @@ class ServerClient {
   Result<OtpVerified> otp_verify(std::string_view verification_id, std::string_view code);
   Result<OtpRedeemed> otp_redeem(const SecretString& success_token, std::string_view purpose);
 
+  // Messages to users (scope publish).
+  Result<MessageSent> send_message(const MessageOptions& options);
+  Result<MessageStatus> message_status(std::string_view id);
+  Result<InboxPage> inbox(std::string_view user, std::optional<unsigned> limit = std::nullopt,
+                          std::string_view after = {});
+  // Replaces the user's contacts; nullopt removes one.
+  Result<Contacts> set_contacts(std::string_view user, std::optional<std::string> email,
+                                std::optional<std::string> phone);
+  Result<Contacts> contacts(std::string_view user);  // contacts_not_found when none
+  Result<void> delete_contacts(std::string_view user);
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;
@@ -276,6 +359,45 @@ struct OtpBlockEntry {
   std::int64_t created_ms = 0;
 };
 
+// An app's delivery settings for messages to users.
+struct DeliverySettings {
+  std::string webhook_url;  // empty: none
+  bool allow_private_webhooks = false;
+  std::vector<std::string> fallback;
+  std::string fallback_after;
+  std::uint64_t max_per_user_per_day = 0;  // 0: no cap
+  std::string default_locale;
+  bool has_webhook_secret = false;
+  std::string json;  // the object as the server sent it
+};
+
+// A change of delivery settings: only the fields given change.
+struct DeliverySettingsUpdate {
+  std::optional<std::string> webhook_url;
+  std::optional<bool> allow_private_webhooks;
+  std::optional<std::vector<std::string>> fallback;
+  std::optional<std::string> fallback_after;
+  std::optional<std::uint64_t> max_per_user_per_day;
+  std::optional<std::string> default_locale;
+  bool rotate_webhook_secret = false;
+};
+
+struct DeliverySettingsChanged {
+  DeliverySettings settings;
+  // The webhook signing secret ("whsec_..."), shown only when this change created or
+  // rotated it.
+  std::optional<SecretString> webhook_secret;
+};
+
+// A webhook that failed every attempt.
+struct DeadLetter {
+  std::string message_id;
+  std::string channel;
+  std::uint64_t attempts = 0;
+  std::string last_error;
+  std::int64_t dead_at_ms = 0;
+};
+
 class AdminClient {
  public:
   explicit AdminClient(AdminClientOptions options);
@@ -298,6 +420,23 @@ class AdminClient {
   Result<OtpBlockEntry> otp_block(std::string_view app, std::string_view to, std::string_view reason = {});
   Result<void> otp_unblock(std::string_view app, std::string_view to);
   Result<std::vector<OtpBlockEntry>> otp_blocklist(std::string_view app);
+
+  // Messages to users: delivery settings, templates, dead letters, contacts.
+  Result<DeliverySettings> delivery_settings(std::string_view app);
+  Result<DeliverySettingsChanged> set_delivery_settings(std::string_view app, const DeliverySettingsUpdate& update);
+  // A template is JSON text ({"max_per_user_per_day":0,"locales":{"en":{...}}}); the
+  // answers are the template as the server holds it.
+  Result<std::string> put_template(std::string_view app, std::string_view name, std::string_view template_json);
+  Result<std::string> template_json(std::string_view app, std::string_view name);
+  Result<std::vector<std::string>> list_templates(std::string_view app);
+  Result<void> delete_template(std::string_view app, std::string_view name);
+  Result<std::vector<DeadLetter>> dead_letters(std::string_view app, std::optional<unsigned> limit = std::nullopt);
+  // Sends the message's webhook again at once, with its attempts reset.
+  Result<void> replay_dead_letter(std::string_view app, std::string_view message_id);
+  Result<Contacts> set_contacts(std::string_view app, std::string_view user, std::optional<std::string> email,
+                                std::optional<std::string> phone);
+  Result<Contacts> contacts(std::string_view app, std::string_view user);
+  Result<void> delete_contacts(std::string_view app, std::string_view user);
 
  private:
   class Impl;

@@ -1,0 +1,191 @@
+// The crash test of messages to users: many publishers send while the server is killed
+// with SIGKILL at random moments and restarted on the same data dir. Every message whose
+// publish was answered (202, or 200 for a repeat of its idempotency key) must be there
+// afterwards, exactly once: by id over the server API, and in its user's inbox over the
+// client protocol. Unanswered publishes are retried with the same idempotency key.
+//
+// MESSAGES_CRASH_N and MESSAGES_CRASH_KILLS override the size (for a quick local run).
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { Herald, sleep } from './lib/herald.mjs';
+
+const N = Number(process.env.MESSAGES_CRASH_N ?? 20000);
+const KILLS = Number(process.env.MESSAGES_CRASH_KILLS ?? 20);
+const PUBLISHERS = 64;
+const USERS = 8;
+const PUBLISH_DEADLINE_MS = 120_000; // publishing and kills; the checks come after
+const FLAGS = {};
+
+let server;
+after(async () => {
+  await server?.stop();
+});
+
+// Runs `work(item)` over `items` with `n` concurrent workers.
+async function pool(items, n, work) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await work(items[next++]);
+    }),
+  );
+}
+
+test('every acknowledged message survives kill -9, exactly once', { timeout: 175_000 }, async () => {
+  const t0 = Date.now();
+  server = await Herald.start(FLAGS);
+  // An app without a request-rate cap, so that the publishers measure the server.
+  const made = await server.admin('POST', '/admin/v1/apps', { name: 'crash', scopes: ['publish'], rate_limit: 0 });
+  assert.equal(made.status, 201, made.text);
+  const app = JSON.parse(made.text);
+
+  const run = randomBytes(4).toString('hex');
+  const keyOf = (i) => `crash-${run}-${i}`;
+  const userOf = (i) => `crash-user-${i % USERS}`;
+  const ids = new Array(N).fill(null); // the id of each message whose publish was answered
+  let answered = 0;
+  const idChanges = []; // a repeat of a key answered with another id: a duplicate
+  let attempts = 0;
+  let unanswered = 0;
+  let fatal = null;
+  let serving = Promise.resolve(); // replaced by a pending promise while restarting
+  const deadline = t0 + PUBLISH_DEADLINE_MS;
+
+  const publish = (i) =>
+    server.api(
+      'POST',
+      '/api/v1/messages',
+      { to_user: userOf(i), data: { i, run }, idempotency_key: keyOf(i) },
+      { app, timeout: 10_000 },
+    );
+
+  // Records an answer; true if the publish is acknowledged.
+  function record(i, r) {
+    if (r.status !== 202 && r.status !== 200) return false;
+    if (ids[i] === null) {
+      ids[i] = r.body.id;
+      answered++;
+    } else if (ids[i] !== r.body.id) {
+      idChanges.push({ i, first: ids[i], then: r.body.id });
+    }
+    return true;
+  }
+
+  const queue = Array.from({ length: N }, (_, i) => i);
+  async function publisher() {
+    for (let i = queue.shift(); i !== undefined && !fatal; i = queue.shift()) {
+      for (;;) {
+        if (Date.now() > deadline) return;
+        await serving;
+        attempts++;
+        let r = null;
+        try {
+          r = await publish(i);
+        } catch {
+          /* the server died under the request: retried below */
+        }
+        if (r && record(i, r)) break;
+        if (r && r.status >= 400 && r.status < 500 && r.status !== 429) {
+          fatal = `message ${i}: ${r.status} ${r.text}`;
+          return;
+        }
+        unanswered++;
+        await sleep(20);
+      }
+    }
+  }
+
+  // The kills come at random points of the progress (so that all of them fall under
+  // load), at least a random 200-700 ms after the previous restart.
+  const points = Array.from({ length: KILLS }, () => Math.floor(N * (0.03 + 0.9 * Math.random()))).sort(
+    (a, b) => a - b,
+  );
+  let kills = 0;
+  let repeatsChecked = 0;
+  async function killer() {
+    for (const point of points) {
+      await sleep(200 + Math.random() * 500);
+      while (answered < point && Date.now() < deadline && !fatal) await sleep(5);
+      if (Date.now() >= deadline || fatal) return;
+      await sleep(Math.random() * 50);
+      let resume;
+      serving = new Promise((r) => (resume = r));
+      await server.crash();
+      kills++;
+      await server.start(FLAGS);
+      resume();
+      // A sample of acknowledged messages published again: the same id, nothing new.
+      const done = ids.flatMap((id, i) => (id === null ? [] : [i]));
+      for (let k = 0; k < 10 && done.length; k++) {
+        const i = done[Math.floor(Math.random() * done.length)];
+        const r = await publish(i).catch(() => null);
+        if (r && record(i, r)) {
+          repeatsChecked++;
+          assert.equal(r.status, 200, `a repeat of message ${i}: ${r.text}`);
+          assert.equal(r.body.duplicate, true);
+        }
+      }
+    }
+  }
+
+  await Promise.all([killer(), ...Array.from({ length: PUBLISHERS }, publisher)]);
+  const publishMs = Date.now() - t0;
+  assert.equal(fatal, null);
+  assert.equal(kills, KILLS, `only ${kills} kills before the deadline`);
+  assert.equal(answered, N, `only ${answered}/${N} messages answered within ${PUBLISH_DEADLINE_MS} ms`);
+
+  // Every acknowledged message by id.
+  const lost = [];
+  const wrong = [];
+  await pool(
+    ids.map((id, i) => [id, i]),
+    PUBLISHERS,
+    async ([id, i]) => {
+      const r = await server.api('GET', `/api/v1/messages/${id}`, undefined, { app, timeout: 10_000 });
+      if (r.status === 404) lost.push(i);
+      else if (r.status !== 200 || r.body.user !== userOf(i) || r.body.data?.i !== i) wrong.push([i, r.status, r.text]);
+    },
+  );
+
+  // Every user's inbox over the client protocol: exactly the user's acknowledged messages.
+  let missingFromInbox = 0;
+  let duplicates = idChanges.length;
+  let strangers = 0;
+  for (let u = 0; u < USERS; u++) {
+    const user = userOf(u);
+    const expected = new Set(ids.filter((_, i) => i % USERS === u));
+    const c = await server.client(user, { app });
+    const seen = new Map(); // id -> count
+    const seenI = new Map(); // data.i -> count
+    let after;
+    for (let page = 0; page < 1000; page++) {
+      const p = await c.call('inbox', after === undefined ? { limit: 500 } : { limit: 500, after }, { timeout: 15_000 });
+      for (const m of p.messages) {
+        seen.set(m.id, (seen.get(m.id) ?? 0) + 1);
+        seenI.set(m.data?.i, (seenI.get(m.data?.i) ?? 0) + 1);
+      }
+      if (p.next === null || p.messages.length === 0) break;
+      after = p.next;
+    }
+    c.terminate();
+    for (const id of expected) if (!seen.has(id)) missingFromInbox++;
+    for (const id of seen.keys()) if (!expected.has(id)) strangers++;
+    // One message per index: a second one (same id twice, or another id) is a duplicate.
+    for (const n of seenI.values()) if (n > 1) duplicates += n - 1;
+  }
+
+  const totalMs = Date.now() - t0;
+  const losses = lost.length + missingFromInbox;
+  console.log(
+    `messages crash test: N=${N} publishers=${PUBLISHERS} users=${USERS} kills=${kills} attempts=${attempts} ` +
+      `unanswered=${unanswered} repeats_checked=${repeatsChecked} lost_by_id=${lost.length} ` +
+      `missing_from_inbox=${missingFromInbox} losses=${losses} duplicates=${duplicates} unexpected=${strangers} ` +
+      `wrong=${wrong.length} publish_s=${(publishMs / 1000).toFixed(1)} total_s=${(totalMs / 1000).toFixed(1)}`,
+  );
+  assert.deepEqual(wrong.slice(0, 5), []);
+  assert.equal(lost.length, 0, `lost by id: messages ${lost.slice(0, 10).join(', ')}`);
+  assert.equal(missingFromInbox, 0);
+  assert.equal(duplicates, 0, JSON.stringify(idChanges.slice(0, 5)));
+  assert.equal(strangers, 0, 'the inbox holds messages nobody acknowledged');
+});
