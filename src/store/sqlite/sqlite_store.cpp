@@ -90,6 +90,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts)
     s->m_commit_seconds_ =
         &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
   }
+  s->completer_ = std::thread([p = s.get()] { p->completer_loop(); });
   s->writer_ = std::thread([p = s.get()] { p->writer_loop(); });
   return s;
 }
@@ -633,8 +634,28 @@ void SqliteStore::commit_batch(std::deque<std::pair<WriteFn, Completion>>& batch
     m_batch_->observe(static_cast<double>(batch.size()));
     m_commit_seconds_->observe(secs);
   }
-  for (std::size_t i = 0; i < batch.size(); ++i)
-    if (batch[i].second) batch[i].second(std::move(results[i]));
+  // Hand the batch to the completer; at most a few batches wait there, so a slow
+  // completion slows the writer instead of growing memory.
+  std::unique_lock lock(done_mu_);
+  done_cv_.wait(lock, [&] { return done_queue_.size() < 4; });
+  done_queue_.push_back(Done{std::move(batch), std::move(results)});
+  done_cv_.notify_all();
+}
+
+void SqliteStore::completer_loop() {
+  for (;;) {
+    Done d;
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return !done_queue_.empty() || done_stopping_; });
+      if (done_queue_.empty()) return;
+      d = std::move(done_queue_.front());
+      done_queue_.pop_front();
+      done_cv_.notify_all();
+    }
+    for (std::size_t i = 0; i < d.batch.size(); ++i)
+      if (d.batch[i].second) d.batch[i].second(std::move(d.results[i]));
+  }
 }
 
 void SqliteStore::close() {
@@ -646,6 +667,12 @@ void SqliteStore::close() {
     cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(done_mu_);
+    done_stopping_ = true;
+    done_cv_.notify_all();
+  }
+  if (completer_.joinable()) completer_.join();
   sqlite3_close_v2(reader_db_);
   reader_db_ = nullptr;
   sqlite3_close_v2(writer_db_);

@@ -108,6 +108,7 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   Status migrate();
   void writer_loop();
   void commit_batch(std::deque<std::pair<WriteFn, Completion>>& batch);
+  void completer_loop();
 
   StoreOptions opts_;
   sqlite3* writer_db_ = nullptr;
@@ -121,6 +122,18 @@ class SqliteStore final : public Store, public AppRecords, public KmsRecords, pu
   bool closed_ = false;
   std::atomic<bool> failed_{false};
   std::thread writer_;
+
+  // Completions run on their own thread, in commit order, so that the writer starts the
+  // next batch (and its fsync) while the last batch's callers are told.
+  struct Done {
+    std::deque<std::pair<WriteFn, Completion>> batch;
+    std::vector<Status> results;
+  };
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Done> done_queue_;
+  bool done_stopping_ = false;
+  std::thread completer_;
 
   std::atomic<std::uint64_t> commits_{0}, writes_{0}, max_batch_{0};
   metrics::Counter* m_commits_ = nullptr;
