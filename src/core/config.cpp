@@ -176,36 +176,51 @@ void add_otp_keys(std::vector<ConfigKey>& k) {
 }
 
 void add_messages_keys(std::vector<ConfigKey>& k) {
-  k.push_back(duration_key("messages.default_ttl", "How long a message waits for its acknowledgement by default.",
-                           [](auto& c) -> auto& { return c.messages.default_ttl; }, Millis(1000)));
-  k.push_back(duration_key("messages.max_ttl", "The longest ttl a message may ask for.",
-                           [](auto& c) -> auto& { return c.messages.max_ttl; }, Millis(1000)));
-  k.push_back(duration_key("messages.fallback_after", "Default time without an acknowledgement before each fallback step.",
-                           [](auto& c) -> auto& { return c.messages.fallback_after; }, Millis(1000)));
-  k.push_back(duration_key("messages.retention", "How long a message's status trail and idempotency key outlive its ttl.",
-                           [](auto& c) -> auto& { return c.messages.retention; }, Millis(0)));
-  k.push_back(uint_key("messages.max_data_bytes", "Largest message payload (data, text and subject together).",
-                       [](auto& c) -> auto& { return c.messages.max_data_bytes; }, 64, 16 * 1024 * 1024));
-  k.push_back(uint_key("messages.deliver_on_connect", "Pending messages pushed to a connection right after connect.",
-                       [](auto& c) -> auto& { return c.messages.deliver_on_connect; }, 0, 10'000));
-  k.push_back(uint_key("messages.max_pending", "Unacknowledged, unexpired messages held at once; more are refused.",
-                       [](auto& c) -> auto& { return c.messages.max_pending; }, 1, 1'000'000'000));
-  k.push_back(uint_key("messages.webhook_max_attempts", "Webhook attempts before a message is dead-lettered.",
-                       [](auto& c) -> auto& { return c.messages.webhook_max_attempts; }, 1, 100));
-  k.push_back(duration_key("messages.webhook_backoff", "Wait before the first webhook retry; doubles per attempt.",
-                           [](auto& c) -> auto& { return c.messages.webhook_backoff; }, Millis(10)));
-  k.push_back(duration_key("messages.webhook_backoff_max", "Longest wait between two webhook attempts.",
-                           [](auto& c) -> auto& { return c.messages.webhook_backoff_max; }, Millis(10)));
-  k.push_back(duration_key("messages.webhook_timeout", "Time allowed for one webhook request.",
-                           [](auto& c) -> auto& { return c.messages.webhook_timeout; }, Millis(100)));
-  k.push_back(uint_key("messages.webhook_workers", "Threads making webhook requests.",
-                       [](auto& c) -> auto& { return c.messages.webhook_workers; }, 1, 256));
-  k.push_back(uint_key("messages.webhook_queue_max", "Webhook requests that may wait for a worker.",
-                       [](auto& c) -> auto& { return c.messages.webhook_queue_max; }, 1, 10'000'000));
-  k.push_back(str_key("messages.webhook_ca_file", "PEM CA bundle that webhook endpoints are verified with, besides the system's.",
-                      [](auto& c) -> auto& { return c.messages.webhook_ca_file; }));
-  k.push_back(duration_key("messages.poll_interval", "How often due fallbacks, retries and expiries are looked for.",
-                           [](auto& c) -> auto& { return c.messages.poll_interval; }, Millis(10)));
+  k.push_back(duration_key(
+      "messages.default_ttl", "How long a message waits for its acknowledgement by default.",
+      [](auto& c) -> auto& { return c.messages.default_ttl; }, Millis(1000)));
+  k.push_back(duration_key(
+      "messages.max_ttl", "The longest ttl a message may ask for.", [](auto& c) -> auto& { return c.messages.max_ttl; },
+      Millis(1000)));
+  k.push_back(duration_key(
+      "messages.fallback_after", "Default time without an acknowledgement before each fallback step.",
+      [](auto& c) -> auto& { return c.messages.fallback_after; }, Millis(1000)));
+  k.push_back(duration_key(
+      "messages.retention", "How long a message's status trail and idempotency key outlive its ttl.",
+      [](auto& c) -> auto& { return c.messages.retention; }, Millis(0)));
+  k.push_back(uint_key(
+      "messages.max_data_bytes", "Largest message payload (data, text and subject together).",
+      [](auto& c) -> auto& { return c.messages.max_data_bytes; }, 64, 16 * 1024 * 1024));
+  k.push_back(uint_key(
+      "messages.deliver_on_connect", "Pending messages pushed to a connection right after connect.",
+      [](auto& c) -> auto& { return c.messages.deliver_on_connect; }, 0, 10'000));
+  k.push_back(uint_key(
+      "messages.max_pending", "Unacknowledged, unexpired messages held at once; more are refused.",
+      [](auto& c) -> auto& { return c.messages.max_pending; }, 1, 1'000'000'000));
+  k.push_back(uint_key(
+      "messages.webhook_max_attempts", "Webhook attempts before a message is dead-lettered.",
+      [](auto& c) -> auto& { return c.messages.webhook_max_attempts; }, 1, 100));
+  k.push_back(duration_key(
+      "messages.webhook_backoff", "Wait before the first webhook retry; doubles per attempt.",
+      [](auto& c) -> auto& { return c.messages.webhook_backoff; }, Millis(10)));
+  k.push_back(duration_key(
+      "messages.webhook_backoff_max", "Longest wait between two webhook attempts.",
+      [](auto& c) -> auto& { return c.messages.webhook_backoff_max; }, Millis(10)));
+  k.push_back(duration_key(
+      "messages.webhook_timeout", "Time allowed for one webhook request.",
+      [](auto& c) -> auto& { return c.messages.webhook_timeout; }, Millis(100)));
+  k.push_back(uint_key(
+      "messages.webhook_workers", "Threads making webhook requests.",
+      [](auto& c) -> auto& { return c.messages.webhook_workers; }, 1, 256));
+  k.push_back(uint_key(
+      "messages.webhook_queue_max", "Webhook requests that may wait for a worker.",
+      [](auto& c) -> auto& { return c.messages.webhook_queue_max; }, 1, 10'000'000));
+  k.push_back(str_key(
+      "messages.webhook_ca_file", "PEM CA bundle that webhook endpoints are verified with, besides the system's.",
+      [](auto& c) -> auto& { return c.messages.webhook_ca_file; }));
+  k.push_back(duration_key(
+      "messages.poll_interval", "How often due fallbacks, retries and expiries are looked for.",
+      [](auto& c) -> auto& { return c.messages.poll_interval; }, Millis(10)));
 }
 
 std::vector<ConfigKey> build_keys() {

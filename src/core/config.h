@@ -147,7 +147,7 @@ struct OtpConfig {
 struct MessagesConfig {
   Millis default_ttl{7LL * 86'400'000};
   Millis max_ttl{30LL * 86'400'000};
-  Millis fallback_after{300'000};  // T when neither the message nor the app names one
+  Millis fallback_after{300'000};      // T when neither the message nor the app names one
   Millis retention{7LL * 86'400'000};  // rows kept after their ttl (status trail, idempotency keys)
   std::uint64_t max_data_bytes = 65'536;
   std::uint64_t deliver_on_connect = 100;

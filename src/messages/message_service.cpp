@@ -39,9 +39,12 @@ constexpr std::size_t kMaxTemplateBytes = 64 * 1024;
 
 const char* state_name(MessageState s) {
   switch (s) {
-    case MessageState::pending: return "pending";
-    case MessageState::acked: return "acked";
-    case MessageState::expired: return "expired";
+    case MessageState::pending:
+      return "pending";
+    case MessageState::acked:
+      return "acked";
+    case MessageState::expired:
+      return "expired";
   }
   return "pending";
 }
@@ -50,9 +53,13 @@ bool valid_user(std::string_view u) {
   return !u.empty() && u.size() <= 128 && u.find_first_of(",#") == std::string_view::npos;
 }
 
-bool valid_channel(std::string_view c) { return c == "webhook" || c == "email" || c == "sms"; }
+bool valid_channel(std::string_view c) {
+  return c == "webhook" || c == "email" || c == "sms";
+}
 
-std::int64_t utc_day(std::int64_t ms) { return ms / 86'400'000; }
+std::int64_t utc_day(std::int64_t ms) {
+  return ms / 86'400'000;
+}
 
 // "msg_<seq>_<random>" -> seq, or 0.
 std::uint64_t seq_of(std::string_view id) {
@@ -130,7 +137,9 @@ Result<DeliverySettings> settings_from(std::string_view text) {
   if (ec || !v.is_object()) return make_error("store_error", "stored delivery settings are not JSON");
   const auto& o = v.get_object();
   DeliverySettings s;
-  auto str = [&](const char* k) { return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).get_string()) : ""; };
+  auto str = [&](const char* k) {
+    return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).get_string()) : "";
+  };
   s.webhook_url = str("webhook_url");
   s.webhook_secret = str("webhook_secret");
   s.default_locale = str("default_locale");
@@ -156,8 +165,10 @@ json::object settings_view(const DeliverySettings& s) {
                  {"fallback", std::move(fb)},
                  {"max_per_user_per_day", s.max_per_user_per_day},
                  {"default_locale", s.default_locale}};
-  if (s.fallback_after_ms > 0) o["fallback_after"] = format_duration(Millis(s.fallback_after_ms));
-  else o["fallback_after"] = nullptr;
+  if (s.fallback_after_ms > 0)
+    o["fallback_after"] = format_duration(Millis(s.fallback_after_ms));
+  else
+    o["fallback_after"] = nullptr;
   return o;
 }
 
@@ -176,7 +187,8 @@ Status check_webhook_url(std::string_view url, bool allow_private) {
   if (authority.empty()) return make_error("invalid_argument", "webhook_url has no host");
   if (authority.find('@') != std::string_view::npos)
     return make_error("invalid_argument", "webhook_url must not carry credentials");
-  if (url.find('#') != std::string_view::npos) return make_error("invalid_argument", "webhook_url must not have a fragment");
+  if (url.find('#') != std::string_view::npos)
+    return make_error("invalid_argument", "webhook_url must not have a fragment");
   for (char c : url)
     if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
       return make_error("invalid_argument", "webhook_url has a space or a non-ASCII character");
@@ -202,9 +214,9 @@ struct MessageService::Metrics {
         pending(&r.gauge("herald_messages_pending", "Unacknowledged, unexpired messages held").with({})) {
     for (std::size_t i = 0; i < std::size(kEvents); ++i) event_counters[i] = &events->with({std::string(kEvents[i])});
   }
-  static constexpr std::string_view kEvents[] = {"accepted", "stored", "delivered", "acked", "fallback_started",
-                                                  "fallback_sent", "retry_scheduled", "failed", "dead_lettered",
-                                                  "replayed", "expired"};
+  static constexpr std::string_view kEvents[] = {"accepted",         "stored",        "delivered",       "acked",
+                                                 "fallback_started", "fallback_sent", "retry_scheduled", "failed",
+                                                 "dead_lettered",    "replayed",      "expired"};
   metrics::Counter* event_counters[std::size(kEvents)] = {};
   metrics::Counter* published;
   metrics::Counter* duplicates;
@@ -242,9 +254,13 @@ MessageService::MessageService(const MessagesConfig& cfg, store::Store& db, kms:
   m_ = std::make_unique<Metrics>(registry ? *registry : fallback_registry);
 }
 
-MessageService::~MessageService() { stop(); }
+MessageService::~MessageService() {
+  stop();
+}
 
-void MessageService::set_pusher(UserPusher pusher) { pusher_ = std::move(pusher); }
+void MessageService::set_pusher(UserPusher pusher) {
+  pusher_ = std::move(pusher);
+}
 
 std::int64_t MessageService::now() const {
   if (clock_) return clock_();
@@ -439,7 +455,9 @@ Result<MessageService::Opened> MessageService::open_message(const MessageRecord&
   if (ec || !v.is_object()) return make_error("store_error", "message " + m.id + " is not JSON");
   const auto& o = v.get_object();
   Opened out;
-  auto str = [&](const char* k) { return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).get_string()) : ""; };
+  auto str = [&](const char* k) {
+    return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).get_string()) : "";
+  };
   out.user = str("user");
   if (o.contains("data")) out.data = o.at("data");
   out.priority = str("priority");
@@ -493,8 +511,7 @@ bool MessageService::take_caps(const std::string& app_id, const std::string& use
 }
 
 void MessageService::return_caps(const std::string& app_id, const std::string& user_index,
-                                 const std::string& template_name, std::uint64_t app_cap,
-                                 std::uint64_t template_cap) {
+                                 const std::string& template_name, std::uint64_t app_cap, std::uint64_t template_cap) {
   std::lock_guard lock(mu_);
   auto drop = [&](const std::string& t) {
     auto it = caps_.find(app_id + '\x1f' + user_index + '\x1f' + t);
@@ -555,8 +572,8 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
     if (!parsed) return bad(parsed.error().message);
     channels = std::move(*parsed);
   }
-  std::int64_t fallback_after = settings.fallback_after_ms > 0 ? settings.fallback_after_ms
-                                                                : cfg_.fallback_after.count();
+  std::int64_t fallback_after =
+      settings.fallback_after_ms > 0 ? settings.fallback_after_ms : cfg_.fallback_after.count();
   if (body.contains("fallback_after")) {
     auto d = duration_field(body, "fallback_after", 1000, kMaxFallbackAfterMs);
     if (!d) return bad(d.error().message);
@@ -862,7 +879,8 @@ void MessageService::set_contacts(const std::string& app_id, std::string_view us
                                   Done<json::object> done) {
   using O = Outcome<json::object>;
   if (!loaded_ || keys_.sealed()) return done(O::fail("sealed", "the key service is sealed"));
-  if (!valid_user(user)) return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
+  if (!valid_user(user))
+    return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
   if (auto st = only_fields(body, {"email", "phone"}); !st) return done(O::fail(st.error().code, st.error().message));
   json::object stored;
   for (const char* k : {"email", "phone"}) {
@@ -912,7 +930,8 @@ Result<json::object> MessageService::contacts(const std::string& app_id, std::st
 void MessageService::delete_contacts(const std::string& app_id, std::string_view user, Done<bool> done) {
   using O = Outcome<bool>;
   if (!loaded_ || keys_.sealed()) return done(O::fail("sealed", "the key service is sealed"));
-  if (!valid_user(user)) return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
+  if (!valid_user(user))
+    return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
   auto uidx = user_index(app_id, user);
   if (!uidx) return done(O::fail(uidx.error().code, uidx.error().message));
   records_.delete_contacts(app_id, *uidx, [done = std::move(done)](Status st) {
@@ -923,10 +942,11 @@ void MessageService::delete_contacts(const std::string& app_id, std::string_view
 
 // ---- settings and templates ------------------------------------------------------
 
-json::object MessageService::settings_json(const std::string& app_id) const { return settings_view(*settings_of(app_id)); }
+json::object MessageService::settings_json(const std::string& app_id) const {
+  return settings_view(*settings_of(app_id));
+}
 
-void MessageService::update_settings(const std::string& app_id, const json::object& patch,
-                                     Done<json::object> done) {
+void MessageService::update_settings(const std::string& app_id, const json::object& patch, Done<json::object> done) {
   using O = Outcome<json::object>;
   if (!loaded_ || keys_.sealed()) return done(O::fail("sealed", "the key service is sealed"));
   if (auto st = only_fields(patch, {"webhook_url", "allow_private_webhooks", "fallback", "fallback_after",
@@ -1024,7 +1044,8 @@ void MessageService::put_template(const std::string& app_id, std::string_view na
   }
   records_.put_message_template(store::MessageTemplateRecord{app_id, std::string(name), std::move(text)},
                                 [this, app_id, t = std::move(*t), done = std::move(done)](Status st) mutable {
-                                  if (!st) return done(O::fail("store_unavailable", "the template could not be stored"));
+                                  if (!st)
+                                    return done(O::fail("store_unavailable", "the template could not be stored"));
                                   json::object view = t.to_json();
                                   {
                                     std::lock_guard lock(mu_);
@@ -1059,7 +1080,8 @@ void MessageService::delete_template(const std::string& app_id, std::string_view
   }
   records_.delete_message_template(app_id, std::string(name),
                                    [this, app_id, n = std::string(name), done = std::move(done)](Status st) {
-                                     if (!st) return done(O::fail("store_unavailable", "the template could not be deleted"));
+                                     if (!st)
+                                       return done(O::fail("store_unavailable", "the template could not be deleted"));
                                      {
                                        std::lock_guard lock(mu_);
                                        templates_.erase(std::pair<std::string, std::string>(app_id, n));
@@ -1138,9 +1160,10 @@ void MessageService::tick(std::int64_t now_ms) {
     }
     step_message(m, now_ms);
   }
-  if (purge) records_.purge_messages(now_ms, kPurgeBatch, [](Status st) {
-    if (!st) log::warn("message_purge_failed", {{"error", st.error().message}});
-  });
+  if (purge)
+    records_.purge_messages(now_ms, kPurgeBatch, [](Status st) {
+      if (!st) log::warn("message_purge_failed", {{"error", st.error().message}});
+    });
 
   auto jobs = records_.due_webhook_jobs(now_ms, kDueBatch);
   if (!jobs) {
@@ -1349,15 +1372,14 @@ void MessageService::attempt_webhook(const MessageRecord& m, int attempts, std::
   req.secret = std::move(*key);
   req.id = m.id;
   req.timestamp_s = now_ms / 1000;
-  req.body = json::serialize(json::object{
-      {"type", "message.fallback"},
-      {"timestamp", now_ms},
-      {"data", json::object{{"id", m.id},
-                            {"user", o->user},
-                            {"ts", m.created_ms},
-                            {"priority", o->priority},
-                            {"template", m.template_name},
-                            {"data", o->data}}}});
+  req.body = json::serialize(json::object{{"type", "message.fallback"},
+                                          {"timestamp", now_ms},
+                                          {"data", json::object{{"id", m.id},
+                                                                {"user", o->user},
+                                                                {"ts", m.created_ms},
+                                                                {"priority", o->priority},
+                                                                {"template", m.template_name},
+                                                                {"data", o->data}}}});
   req.allow_private = s.allow_private_webhooks;
   req.ca_file = cfg_.webhook_ca_file;
   req.timeout_ms = static_cast<long>(cfg_.webhook_timeout.count());

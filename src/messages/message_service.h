@@ -85,8 +85,7 @@ struct DeliverySettings {
 // Pushes a `{"msg":...}` frame to every live connection of (app, user); returns how many.
 using UserPusher = std::function<std::size_t(const std::string& app_id, const std::string& user, std::string frame)>;
 // Sends one webhook request without blocking (delivery::WebhookSender::send).
-using WebhookPoster =
-    std::function<void(delivery::WebhookRequest, std::function<void(delivery::WebhookOutcome)>)>;
+using WebhookPoster = std::function<void(delivery::WebhookRequest, std::function<void(delivery::WebhookOutcome)>)>;
 using Clock = std::function<std::int64_t()>;  // Unix ms
 
 class MessageService final : public push::MessageInbox {

@@ -113,11 +113,12 @@ Result<std::string> text_field(const json::object& o, std::string_view key, std:
 
 }  // namespace
 
-bool valid_template_name(std::string_view name) { return otp::valid_purpose(name); }
+bool valid_template_name(std::string_view name) {
+  return otp::valid_purpose(name);
+}
 
 Result<Template> Template::parse(std::string_view name, const json::object& body) {
-  if (!valid_template_name(name))
-    return make_error("invalid_argument", "a template name is 1 to 64 of a-z 0-9 _ . -");
+  if (!valid_template_name(name)) return make_error("invalid_argument", "a template name is 1 to 64 of a-z 0-9 _ . -");
   Template t;
   t.name = std::string(name);
   for (const auto& kv : body)
@@ -136,11 +137,11 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
   const auto* locales = body.if_contains("locales");
   if (!locales || !locales->is_object() || locales->get_object().empty())
     return make_error("invalid_argument", "locales must be an object with at least one locale");
-  if (locales->get_object().size() > kMaxLocales)
-    return make_error("invalid_argument", "at most 64 locales");
+  if (locales->get_object().size() > kMaxLocales) return make_error("invalid_argument", "at most 64 locales");
   for (const auto& [locale, partsv] : locales->get_object()) {
     std::string where = "locales." + std::string(locale);
-    if (!otp::valid_locale(locale)) return make_error("invalid_argument", where + ": not a locale tag such as en or pt-BR");
+    if (!otp::valid_locale(locale))
+      return make_error("invalid_argument", where + ": not a locale tag such as en or pt-BR");
     if (!partsv.is_object()) return make_error("invalid_argument", where + " must be an object");
     LocaleParts parts;
     for (const auto& [channel, v] : partsv.get_object()) {
@@ -167,8 +168,8 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
         if (!text) return text.error();
         parts.sms_text = std::move(*text);
       } else {
-        return make_error("invalid_argument", where + ": unknown channel " + std::string(channel) +
-                                                  " (inapp, email, sms)");
+        return make_error("invalid_argument",
+                          where + ": unknown channel " + std::string(channel) + " (inapp, email, sms)");
       }
     }
     if (!parts.inapp && !parts.email_text && !parts.sms_text)

@@ -296,8 +296,9 @@ void Client::handle_line(std::string_view line) {
   if (methods != 1) return reply_error(id, "bad_request", "a command has exactly one method key besides id");
   if (!params) return reply_error(id, "bad_request", "the parameters of a method are an object");
 
-  static constexpr std::string_view kMethods[] = {"connect", "refresh", "subscribe", "unsubscribe", "publish",
-                                                  "history", "presence", "presence_stats", "ack", "inbox", "ping"};
+  static constexpr std::string_view kMethods[] = {"connect", "refresh", "subscribe", "unsubscribe",
+                                                  "publish", "history", "presence",  "presence_stats",
+                                                  "ack",     "inbox",   "ping"};
   if (std::find(std::begin(kMethods), std::end(kMethods), method) == std::end(kMethods))
     return reply_error(id, "unknown_method", "no such method");
   ctx_.metrics.commands->with({std::string(method)}).inc();
@@ -389,8 +390,9 @@ void Client::handle_line(std::string_view line) {
       // A message to this user, by its id.
       if (!ctx_.inbox) return reply_error(id, "message_not_found", "you have no message with this id");
       auto st = ctx_.inbox->ack(who_, *pub_id);
-      if (!st) return reply_error(id, st.error().code == "message_not_found" ? "message_not_found" : "internal",
-                                  st.error().code == "message_not_found" ? st.error().message : "the ack failed");
+      if (!st)
+        return reply_error(id, st.error().code == "message_not_found" ? "message_not_found" : "internal",
+                           st.error().code == "message_not_found" ? st.error().message : "the ack failed");
     }
     return transport_.send(reply_line(id, "ack", "{}"));
   }

@@ -20,28 +20,28 @@ using Completion = std::function<void(Status)>;
 enum class MessageState : int { pending = 0, acked = 1, expired = 2 };
 
 struct MessageRecord {
-  std::uint64_t seq = 0;        // order of acceptance; the inbox cursor
-  std::string id;               // "msg_<seq>_<random>"
+  std::uint64_t seq = 0;  // order of acceptance; the inbox cursor
+  std::string id;         // "msg_<seq>_<random>"
   std::string app_id;
-  std::string user_index;       // blind index of the user id
-  std::string idem_index;       // blind index of the idempotency key, or empty
-  std::string template_name;    // for frequency caps; empty without a template
+  std::string user_index;     // blind index of the user id
+  std::string idem_index;     // blind index of the idempotency key, or empty
+  std::string template_name;  // for frequency caps; empty without a template
   std::int64_t created_ms = 0;
   std::int64_t expires_ms = 0;
   MessageState state = MessageState::pending;
-  int step = 0;                 // the next fallback channel
+  int step = 0;  // the next fallback channel
   // Pending: when the next fallback step or the expiry is due. Acknowledged or
   // expired: when the row is purged.
   std::int64_t due_ms = 0;
-  std::string sealed;           // the message, sealed (AD "messages/<app>/<id>")
+  std::string sealed;  // the message, sealed (AD "messages/<app>/<id>")
 };
 
 struct MessageEventRecord {
   std::uint64_t seq = 0;
   std::int64_t at_ms = 0;
-  std::string event;    // accepted, stored, delivered, acked, fallback_started, fallback_sent, ...
-  std::string channel;  // webhook, email, sms, or empty
-  std::string detail;   // a reason (never personal data), or empty
+  std::string event;              // accepted, stored, delivered, acked, fallback_started, fallback_sent, ...
+  std::string channel;            // webhook, email, sms, or empty
+  std::string detail;             // a reason (never personal data), or empty
   std::int64_t connections = -1;  // "delivered": how many; -1 otherwise
 };
 
@@ -61,10 +61,10 @@ struct WebhookJobRecord {
 // a fallback step never undoes an acknowledgement written in between.
 struct MessageChange {
   std::uint64_t seq = 0;
-  std::optional<MessageState> state;  // set only if the message is still pending
-  std::optional<int> step;            // likewise
-  std::optional<std::int64_t> due_ms; // likewise
-  bool only_if_pending = true;        // when false, the events and job are written regardless
+  std::optional<MessageState> state;       // set only if the message is still pending
+  std::optional<int> step;                 // likewise
+  std::optional<std::int64_t> due_ms;      // likewise
+  bool only_if_pending = true;             // when false, the events and job are written regardless
   std::vector<MessageEventRecord> events;  // written only if the change applied
   std::optional<WebhookJobRecord> job;     // upserted only if the change applied
 };

@@ -93,8 +93,10 @@ void SqliteStore::insert_message(MessageRecord m, Completion done) {
         bind_text(s.s, 2, m.id);
         bind_text(s.s, 3, m.app_id);
         bind_text(s.s, 4, m.user_index);
-        if (m.idem_index.empty()) sqlite3_bind_null(s.s, 5);
-        else bind_text(s.s, 5, m.idem_index);
+        if (m.idem_index.empty())
+          sqlite3_bind_null(s.s, 5);
+        else
+          bind_text(s.s, 5, m.idem_index);
         bind_text(s.s, 6, m.template_name);
         sqlite3_bind_int64(s.s, 7, m.created_ms);
         sqlite3_bind_int64(s.s, 8, m.expires_ms);
@@ -251,8 +253,8 @@ void SqliteStore::delete_message_template(std::string app_id, std::string name, 
   submit(
       [app_id = std::move(app_id), name = std::move(name)](sqlite3* db) -> Status {
         Stmt s;
-        if (sqlite3_prepare_v2(db, "DELETE FROM message_templates WHERE app_id = ? AND name = ?;", -1, &s.s,
-                               nullptr) != SQLITE_OK)
+        if (sqlite3_prepare_v2(db, "DELETE FROM message_templates WHERE app_id = ? AND name = ?;", -1, &s.s, nullptr) !=
+            SQLITE_OK)
           return db_error(db, "delete_message_template");
         bind_text(s.s, 1, app_id);
         bind_text(s.s, 2, name);
@@ -312,8 +314,7 @@ Result<std::optional<MessageRecord>> SqliteStore::message_by_idempotency(const s
                                                                          const std::string& idem_index) {
   std::lock_guard lock(reader_mu_);
   auto r = query_messages(
-      reader_db_,
-      std::string("SELECT ") + kMessageColumns + " FROM messages WHERE app_id = ? AND idem_index = ?;",
+      reader_db_, std::string("SELECT ") + kMessageColumns + " FROM messages WHERE app_id = ? AND idem_index = ?;",
       [&](sqlite3_stmt* s) {
         bind_text(s, 1, app_id);
         bind_text(s, 2, idem_index);
@@ -336,8 +337,10 @@ Result<std::vector<MessageRecord>> SqliteStore::messages_by_seq(const std::vecto
     sqlite3_reset(q.s);
     sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(seq));
     int rc = sqlite3_step(q.s);
-    if (rc == SQLITE_ROW) out.push_back(read_message(q.s));
-    else if (rc != SQLITE_DONE) return db_error(reader_db_, "messages_by_seq");
+    if (rc == SQLITE_ROW)
+      out.push_back(read_message(q.s));
+    else if (rc != SQLITE_DONE)
+      return db_error(reader_db_, "messages_by_seq");
   }
   return out;
 }
@@ -351,8 +354,8 @@ Result<std::vector<PendingRef>> SqliteStore::pending_messages() {
   std::vector<PendingRef> out;
   int rc;
   while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), column_text(q.s, 1),
-                             column_text(q.s, 2)});
+    out.push_back(
+        PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), column_text(q.s, 1), column_text(q.s, 2)});
   if (rc != SQLITE_DONE) return db_error(reader_db_, "pending_messages");
   return out;
 }

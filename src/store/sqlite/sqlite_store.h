@@ -26,7 +26,11 @@ namespace herald::store {
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
 
-class SqliteStore final : public Store, public AppRecords, public KmsRecords, public AuditRecords, public OtpRecords,
+class SqliteStore final : public Store,
+                          public AppRecords,
+                          public KmsRecords,
+                          public AuditRecords,
+                          public OtpRecords,
                           public MessageRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);

@@ -351,9 +351,9 @@ TEST_F(ClientFixture, InboxPagesAreCheckedAndAnswered) {
   ASSERT_EQ(acks.pages.size(), 2u);
   EXPECT_EQ(acks.pages[0], "1//50");
   EXPECT_EQ(acks.pages[1], "1/7/10");
-  for (const char* bad : {R"({"id":4,"inbox":{"limit":0}})", R"({"id":4,"inbox":{"limit":501}})",
-                          R"({"id":4,"inbox":{"limit":"5"}})", R"({"id":4,"inbox":{"after":5}})",
-                          R"({"id":4,"inbox":{"after":"x"}})"}) {
+  for (const char* bad :
+       {R"({"id":4,"inbox":{"limit":0}})", R"({"id":4,"inbox":{"limit":501}})", R"({"id":4,"inbox":{"limit":"5"}})",
+        R"({"id":4,"inbox":{"after":5}})", R"({"id":4,"inbox":{"after":"x"}})"}) {
     c->c->on_text(bad);
     EXPECT_NE(c->t.reply(4).find("bad_request"), std::string::npos) << bad;
   }
