@@ -256,6 +256,11 @@ MessageService::MessageService(const MessagesConfig& cfg, store::Store& db, kms:
 
 MessageService::~MessageService() {
   stop();
+  // Completions of this service's writes (and of sends under way) refer to it: let
+  // them finish first. The store runs completions in order on one thread, so once an
+  // empty write submitted now completes, every earlier one has.
+  for (int i = 0; i < 500 && in_flight() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  (void)store::wait_for([this](store::Completion done) { records_.add_message_events({}, std::move(done)); });
 }
 
 void MessageService::set_pusher(UserPusher pusher) {
