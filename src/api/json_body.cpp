@@ -3,7 +3,6 @@
 
 #include <boost/json.hpp>
 
-#include <algorithm>
 #include <charconv>
 
 namespace herald::api {
@@ -29,13 +28,6 @@ Result<std::string> text_field(const boost::json::object& o, std::string_view na
   }
   if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
   return std::string(v->get_string());
-}
-
-Status only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known) {
-  for (const auto& kv : o)
-    if (std::find(known.begin(), known.end(), kv.key()) == known.end())
-      return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
-  return ok_status();
 }
 
 std::optional<std::string> percent_decode(std::string_view text) {

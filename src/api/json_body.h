@@ -5,12 +5,12 @@
 #include <boost/json/value.hpp>
 #include <cstddef>
 #include <cstdint>
-#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "api/http.h"
+#include "core/json_fields.h"  // only_fields
 #include "core/result.h"
 
 namespace herald::api {
@@ -25,9 +25,6 @@ Result<boost::json::object> body_object(const Request& req, std::size_t max_dept
 // with "invalid_argument".
 Result<std::string> text_field(const boost::json::object& o, std::string_view name, bool required);
 
-// Refuses fields a route does not know, so that a typo ("purpose " or "devce_id") is an
-// error rather than a silently different request.
-Status only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known);
 
 // A query parameter, percent-decoded; nullopt when absent or badly encoded.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);

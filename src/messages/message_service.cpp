@@ -8,6 +8,7 @@
 #include <random>
 
 #include "core/duration.h"
+#include "core/json_fields.h"
 #include "core/json_finite.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -110,13 +111,6 @@ Result<std::string> optional_string(const json::object& o, std::string_view key,
   if (v->get_string().size() > max)
     return make_error("invalid_argument", std::string(key) + " is longer than " + std::to_string(max) + " bytes");
   return std::string(v->get_string());
-}
-
-Status only_fields(const json::object& o, std::initializer_list<std::string_view> known) {
-  for (const auto& kv : o)
-    if (std::find(known.begin(), known.end(), kv.key()) == known.end())
-      return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
-  return ok_status();
 }
 
 std::string settings_plaintext(const DeliverySettings& s) {

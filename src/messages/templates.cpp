@@ -5,6 +5,7 @@
 
 #include <charconv>
 
+#include "core/json_fields.h"
 #include "otp/recipient.h"
 
 namespace herald::messages {
@@ -121,9 +122,7 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
   if (!valid_template_name(name)) return make_error("invalid_argument", "a template name is 1 to 64 of a-z 0-9 _ . -");
   Template t;
   t.name = std::string(name);
-  for (const auto& kv : body)
-    if (kv.key() != "max_per_user_per_day" && kv.key() != "locales" && kv.key() != "name")
-      return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
+  if (auto st = only_fields(body, {"max_per_user_per_day", "locales", "name"}); !st) return st.error();
   // "name" (as GET shows it) may come back in a PUT, but must match the path.
   if (const auto* n = body.if_contains("name"); n && (!n->is_string() || n->get_string() != name))
     return make_error("invalid_argument", "name must match the template name in the path");
