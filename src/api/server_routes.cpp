@@ -152,7 +152,7 @@ class Routes {
   Response publish_user(const Ctx& c) {
     auto user = string_field(c.body, "user");
     if (!user) return error_from(c.req, user.error());
-    if (user->empty() || user->size() > 128 || user->find_first_of(",#") != std::string::npos)
+    if (!push::valid_user_id(*user))
       return error_from(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
     std::string name = push::personal_channel(*user);
     auto ch = channel_for(*d_.hub, c.app, name);

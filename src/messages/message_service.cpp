@@ -50,10 +50,6 @@ const char* state_name(MessageState s) {
   return "pending";
 }
 
-bool valid_user(std::string_view u) {
-  return !u.empty() && u.size() <= 128 && u.find_first_of(",#") == std::string_view::npos;
-}
-
 bool valid_channel(std::string_view c) {
   return c == "webhook" || c == "email" || c == "sms";
 }
@@ -531,7 +527,7 @@ void MessageService::publish(const std::string& app_id, const std::string& app_n
     return done(O::fail(st.error().code, st.error().message));
   auto bad = [&](std::string msg) { done(O::fail("invalid_argument", std::move(msg))); };
   const json::value* to = body.if_contains("to_user");
-  if (!to || !to->is_string() || !valid_user(to->get_string()))
+  if (!to || !to->is_string() || !push::valid_user_id(to->get_string()))
     return bad("to_user must be 1 to 128 bytes without ',' or '#'");
   std::string user(to->get_string());
   const json::value* data = body.if_contains("data");
@@ -781,7 +777,7 @@ Result<json::object> MessageService::status(const std::string& app_id, std::stri
 Result<json::object> MessageService::inbox(const std::string& app_id, std::string_view user, std::string_view after,
                                            std::size_t limit) {
   if (!loaded_ || keys_.sealed()) return make_error("sealed", "the key service is sealed");
-  if (!valid_user(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
+  if (!push::valid_user_id(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
   std::uint64_t after_seq = 0;
   if (!after.empty()) {
     auto [p, ec] = std::from_chars(after.data(), after.data() + after.size(), after_seq);
@@ -878,7 +874,7 @@ void MessageService::set_contacts(const std::string& app_id, std::string_view us
                                   Done<json::object> done) {
   using O = Outcome<json::object>;
   if (!loaded_ || keys_.sealed()) return done(O::fail("sealed", "the key service is sealed"));
-  if (!valid_user(user))
+  if (!push::valid_user_id(user))
     return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
   if (auto st = only_fields(body, {"email", "phone"}); !st) return done(O::fail(st.error().code, st.error().message));
   json::object stored;
@@ -910,26 +906,34 @@ void MessageService::set_contacts(const std::string& app_id, std::string_view us
 
 Result<json::object> MessageService::contacts(const std::string& app_id, std::string_view user) {
   if (!loaded_ || keys_.sealed()) return make_error("sealed", "the key service is sealed");
-  if (!valid_user(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
+  if (!push::valid_user_id(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
   auto uidx = user_index(app_id, user);
   if (!uidx) return uidx.error();
-  auto r = records_.contacts(app_id, *uidx);
+  auto r = open_contacts(app_id, *uidx);
   if (!r) return r.error();
   if (!r->has_value()) return make_error("contacts_not_found", "no contacts are set for this user");
-  auto pt = keys_.open(app_id, (*r)->sealed, "user_contacts/" + app_id + "/" + *uidx);
-  if (!pt) return make_error("store_error", "the contacts do not open");
-  boost::system::error_code ec;
-  auto v = json::parse(pt->view(), ec);
-  if (ec || !v.is_object()) return make_error("store_error", "the stored contacts are not JSON");
-  auto o = v.get_object();
+  auto o = std::move(**r);
   o["user"] = std::string(user);
   return o;
+}
+
+Result<std::optional<json::object>> MessageService::open_contacts(const std::string& app_id,
+                                                                  const std::string& user_index) const {
+  auto r = records_.contacts(app_id, user_index);
+  if (!r) return r.error();
+  if (!r->has_value()) return std::optional<json::object>();
+  auto pt = keys_.open(app_id, (*r)->sealed, "user_contacts/" + app_id + "/" + user_index);
+  if (!pt) return make_error("contacts_unreadable", "the contacts do not open");
+  boost::system::error_code ec;
+  auto v = json::parse(pt->view(), ec);
+  if (ec || !v.is_object()) return make_error("contacts_unreadable", "the stored contacts are not JSON");
+  return std::optional<json::object>(std::move(v.get_object()));
 }
 
 void MessageService::delete_contacts(const std::string& app_id, std::string_view user, Done<bool> done) {
   using O = Outcome<bool>;
   if (!loaded_ || keys_.sealed()) return done(O::fail("sealed", "the key service is sealed"));
-  if (!valid_user(user))
+  if (!push::valid_user_id(user))
     return done(O::fail("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'"));
   auto uidx = user_index(app_id, user);
   if (!uidx) return done(O::fail(uidx.error().code, uidx.error().message));
@@ -1249,23 +1253,16 @@ void MessageService::step_message(const MessageRecord& m, std::int64_t now_ms) {
   }
 
   // E-mail or SMS: to the user's contact, at most once (the step is durable before the send).
-  auto contact = records_.contacts(m.app_id, m.user_index);
-  if (!contact) {
+  auto contact = open_contacts(m.app_id, m.user_index);
+  if (!contact && contact.error().code != "contacts_unreadable") {
     log::warn("message_contacts_failed", {{"error", contact.error().message}});
-    finish(seq, false);
+    finish(seq, false);  // the store did not answer: the step is tried again next pass
     return;
   }
   std::string to;
-  if (contact->has_value()) {
-    auto pt = keys_.open(m.app_id, (*contact)->sealed, "user_contacts/" + m.app_id + "/" + m.user_index);
-    if (pt) {
-      boost::system::error_code ec;
-      auto v = json::parse(pt->view(), ec);
-      const char* key = channel == "email" ? "email" : "phone";
-      if (!ec && v.is_object() && v.get_object().contains(key) && v.get_object().at(key).is_string())
-        to = std::string(v.get_object().at(key).get_string());
-    }
-  }
+  const char* key = channel == "email" ? "email" : "phone";
+  if (contact && contact->has_value() && (*contact)->contains(key) && (*contact)->at(key).is_string())
+    to = std::string((*contact)->at(key).get_string());
   if (to.empty()) return fail("no_contact");
   delivery::Sender* sender = senders_ ? senders_->for_channel(channel) : nullptr;
   if (!sender) return fail("no_provider");

@@ -142,6 +142,9 @@ class MessageService final : public push::MessageInbox {
   std::int64_t now() const;
   Result<std::string> user_index(const std::string& app_id, std::string_view user) const;
   Result<Opened> open_message(const store::MessageRecord& m) const;
+  // A user's contacts, opened; "contacts_unreadable" when they do not open or parse.
+  Result<std::optional<boost::json::object>> open_contacts(const std::string& app_id,
+                                                           const std::string& user_index) const;
   Result<std::optional<store::MessageRecord>> find(const std::string& app_id, std::string_view message_id);
   boost::json::object message_view(const store::MessageRecord& m, const Opened& o) const;
   std::string push_frame(const store::MessageRecord& m, const Opened& o) const;

@@ -25,6 +25,12 @@ struct ChannelName {
 // Error code "channel_invalid" with a message saying which rule the name breaks.
 Result<ChannelName> parse_channel(std::string_view name);
 
+// A user id that messages and personal channels can name: 1 to 128 bytes without ','
+// or '#' (the separators of personal channel names).
+inline bool valid_user_id(std::string_view user) {
+  return !user.empty() && user.size() <= 128 && user.find_first_of(",#") == std::string_view::npos;
+}
+
 // The personal channel of one user: "user#<id>".
 std::string personal_channel(std::string_view user);
 
