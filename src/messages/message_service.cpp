@@ -777,7 +777,8 @@ Result<json::object> MessageService::status(const std::string& app_id, std::stri
 Result<json::object> MessageService::inbox(const std::string& app_id, std::string_view user, std::string_view after,
                                            std::size_t limit) {
   if (!loaded_ || keys_.sealed()) return make_error("sealed", "the key service is sealed");
-  if (!push::valid_user_id(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
+  if (!push::valid_user_id(user))
+    return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
   std::uint64_t after_seq = 0;
   if (!after.empty()) {
     auto [p, ec] = std::from_chars(after.data(), after.data() + after.size(), after_seq);
@@ -906,7 +907,8 @@ void MessageService::set_contacts(const std::string& app_id, std::string_view us
 
 Result<json::object> MessageService::contacts(const std::string& app_id, std::string_view user) {
   if (!loaded_ || keys_.sealed()) return make_error("sealed", "the key service is sealed");
-  if (!push::valid_user_id(user)) return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
+  if (!push::valid_user_id(user))
+    return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
   auto uidx = user_index(app_id, user);
   if (!uidx) return uidx.error();
   auto r = open_contacts(app_id, *uidx);
