@@ -274,27 +274,16 @@ Result<std::uint64_t> SqliteStore::max_message_seq() {
 }
 
 namespace {
-// Runs a prepared query that yields message rows.
-template <class Bind>
-Result<std::vector<MessageRecord>> query_messages(sqlite3* db, const std::string& sql, Bind bind, const char* what) {
+// Runs a query and reads each row with `read` (read_message, read_job).
+template <class Bind, class Read>
+auto query_rows(sqlite3* db, const std::string& sql, Bind bind, Read read, const char* what)
+    -> Result<std::vector<decltype(read(nullptr))>> {
   Stmt q;
   if (sqlite3_prepare_v2(db, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK) return db_error(db, what);
   bind(q.s);
-  std::vector<MessageRecord> out;
+  std::vector<decltype(read(nullptr))> out;
   int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) out.push_back(read_message(q.s));
-  if (rc != SQLITE_DONE) return db_error(db, what);
-  return out;
-}
-
-template <class Bind>
-Result<std::vector<WebhookJobRecord>> query_jobs(sqlite3* db, const std::string& sql, Bind bind, const char* what) {
-  Stmt q;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK) return db_error(db, what);
-  bind(q.s);
-  std::vector<WebhookJobRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) out.push_back(read_job(q.s));
+  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) out.push_back(read(q.s));
   if (rc != SQLITE_DONE) return db_error(db, what);
   return out;
 }
@@ -302,9 +291,9 @@ Result<std::vector<WebhookJobRecord>> query_jobs(sqlite3* db, const std::string&
 
 Result<std::optional<MessageRecord>> SqliteStore::message(std::uint64_t seq) {
   std::lock_guard lock(reader_mu_);
-  auto r = query_messages(
+  auto r = query_rows(
       reader_db_, std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?;",
-      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, "message");
+      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, read_message, "message");
   if (!r) return r.error();
   if (r->empty()) return std::optional<MessageRecord>();
   return std::optional<MessageRecord>(std::move(r->front()));
@@ -313,12 +302,12 @@ Result<std::optional<MessageRecord>> SqliteStore::message(std::uint64_t seq) {
 Result<std::optional<MessageRecord>> SqliteStore::message_by_idempotency(const std::string& app_id,
                                                                          const std::string& idem_index) {
   std::lock_guard lock(reader_mu_);
-  auto r = query_messages(
+  auto r = query_rows(
       reader_db_, std::string("SELECT ") + kMessageColumns + " FROM messages WHERE app_id = ? AND idem_index = ?;",
       [&](sqlite3_stmt* s) {
         bind_text(s, 1, app_id);
         bind_text(s, 2, idem_index);
-      },
+      }, read_message,
       "message_by_idempotency");
   if (!r) return r.error();
   if (r->empty()) return std::optional<MessageRecord>();
@@ -362,13 +351,13 @@ Result<std::vector<PendingRef>> SqliteStore::pending_messages() {
 
 Result<std::vector<MessageRecord>> SqliteStore::due_messages(std::int64_t now_ms, std::size_t limit) {
   std::lock_guard lock(reader_mu_);
-  return query_messages(
+  return query_rows(
       reader_db_,
       std::string("SELECT ") + kMessageColumns + " FROM messages WHERE due_ms <= ? ORDER BY due_ms LIMIT ?;",
       [&](sqlite3_stmt* s) {
         sqlite3_bind_int64(s, 1, now_ms);
         sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      },
+      }, read_message,
       "due_messages");
 }
 
@@ -394,9 +383,9 @@ Result<std::vector<MessageEventRecord>> SqliteStore::message_events(std::uint64_
 
 Result<std::optional<WebhookJobRecord>> SqliteStore::webhook_job(std::uint64_t seq) {
   std::lock_guard lock(reader_mu_);
-  auto r = query_jobs(
+  auto r = query_rows(
       reader_db_, std::string("SELECT ") + kJobColumns + " FROM message_webhooks WHERE seq = ?;",
-      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, "webhook_job");
+      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, read_job, "webhook_job");
   if (!r) return r.error();
   if (r->empty()) return std::optional<WebhookJobRecord>();
   return std::optional<WebhookJobRecord>(std::move(r->front()));
@@ -404,27 +393,27 @@ Result<std::optional<WebhookJobRecord>> SqliteStore::webhook_job(std::uint64_t s
 
 Result<std::vector<WebhookJobRecord>> SqliteStore::due_webhook_jobs(std::int64_t now_ms, std::size_t limit) {
   std::lock_guard lock(reader_mu_);
-  return query_jobs(
+  return query_rows(
       reader_db_,
       std::string("SELECT ") + kJobColumns +
           " FROM message_webhooks WHERE state = 0 AND due_ms <= ? ORDER BY due_ms LIMIT ?;",
       [&](sqlite3_stmt* s) {
         sqlite3_bind_int64(s, 1, now_ms);
         sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      },
+      }, read_job,
       "due_webhook_jobs");
 }
 
 Result<std::vector<WebhookJobRecord>> SqliteStore::dead_webhook_jobs(const std::string& app_id, std::size_t limit) {
   std::lock_guard lock(reader_mu_);
-  return query_jobs(
+  return query_rows(
       reader_db_,
       std::string("SELECT ") + kJobColumns +
           " FROM message_webhooks WHERE state = 2 AND app_id = ? ORDER BY updated_ms DESC LIMIT ?;",
       [&](sqlite3_stmt* s) {
         bind_text(s, 1, app_id);
         sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      },
+      }, read_job,
       "dead_webhook_jobs");
 }
 
