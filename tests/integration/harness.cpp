@@ -2,6 +2,8 @@
 // through Herald's own networking code, so that it checks the server from outside.
 #include "harness.h"
 
+#include <boost/json.hpp>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -439,6 +441,27 @@ std::optional<WsFrame> ws_read(Connection& c, std::chrono::milliseconds timeout)
     if (more.empty()) throw std::runtime_error("connection closed");
     buf += more;
   }
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+std::string admin_token(const Server& s) {
+  std::ifstream f(s.data_dir() + "/admin.token");
+  std::string t;
+  std::getline(f, t);
+  while (!t.empty() && t.back() == '\r') t.pop_back();
+  return t;
+}
+
+DevApp dev_app(const Server& s) {
+  auto v = boost::json::parse(slurp(s.data_dir() + "/dev-app.json")).as_object();
+  auto field = [&](const char* k) { return std::string(v.at(k).as_string()); };
+  return DevApp{field("app_id"), field("app_key"), field("app_secret"), field("client_secret")};
 }
 
 }  // namespace herald::testing

@@ -139,6 +139,16 @@ void ws_send(Connection& c, int opcode, const std::string& payload);
 // Next frame, or nullopt if none arrives within `timeout`; throws on EOF.
 std::optional<WsFrame> ws_read(Connection& c, std::chrono::milliseconds timeout);
 
+// The whole file at `path` (empty when it cannot be read).
+std::string slurp(const std::string& path);
+// The admin token a server wrote to <data_dir>/admin.token (its first line).
+std::string admin_token(const Server& s);
+// The development app a --dev server wrote to <data_dir>/dev-app.json.
+struct DevApp {
+  std::string id, key, secret, client_secret;
+};
+DevApp dev_app(const Server& s);
+
 // The value of the first sample of `metric` (full name with labels) in a /metrics body.
 std::optional<double> metric_value(const std::string& metrics_body, const std::string& sample);
 

@@ -19,6 +19,7 @@
 
 #include "../unit/delivery/sinks.h"
 #include "harness.h"
+#include "sdk_connection.h"
 #include "herald/client.h"
 
 namespace herald::testing {
@@ -29,31 +30,6 @@ using Clock = std::chrono::steady_clock;
 namespace json = boost::json;
 namespace dt = herald::delivery::testing;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-struct DevApp {
-  std::string id, key, secret, client_secret;
-};
-
-DevApp dev_app(const Server& s) {
-  auto v = json::parse(slurp(s.data_dir() + "/dev-app.json")).as_object();
-  return DevApp{std::string(v.at("app_id").as_string()), std::string(v.at("app_key").as_string()),
-                std::string(v.at("app_secret").as_string()), std::string(v.at("client_secret").as_string())};
-}
-
-sdk::ConnectionOptions connection(const Server& s) {
-  sdk::ConnectionOptions c;
-  c.base_url = "https://127.0.0.1:" + std::to_string(s.port());
-  c.ca_file = s.ca_file();
-  c.timeout = 15s;
-  return c;
-}
-
 // The development app, which has every scope.
 sdk::ServerClient demo_client(const Server& s) {
   DevApp d = dev_app(s);
@@ -61,9 +37,7 @@ sdk::ServerClient demo_client(const Server& s) {
 }
 
 sdk::AdminClient admin_client(const Server& s) {
-  std::string t = slurp(s.data_dir() + "/admin.token");
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return sdk::AdminClient(sdk::AdminClientOptions{connection(s), t});
+  return sdk::AdminClient(sdk::AdminClientOptions{connection(s), admin_token(s)});
 }
 
 // The flags every test here runs with: a quick scheduler and short webhook backoff.

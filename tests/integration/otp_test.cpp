@@ -11,6 +11,7 @@
 
 #include "../unit/delivery/sinks.h"
 #include "harness.h"
+#include "sdk_connection.h"
 #include "herald/client.h"
 
 namespace herald::testing {
@@ -20,27 +21,6 @@ using namespace std::chrono_literals;
 namespace json = boost::json;
 namespace dt = herald::delivery::testing;
 
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-std::string trimmed_line(const std::string& path) {
-  std::string t = slurp(path);
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
-}
-
-sdk::ConnectionOptions connection(const Server& s) {
-  sdk::ConnectionOptions c;
-  c.base_url = "https://127.0.0.1:" + std::to_string(s.port());
-  c.ca_file = s.ca_file();
-  c.timeout = 15s;
-  return c;
-}
 
 // The development app, which has every scope.
 sdk::ServerClient demo_client(const Server& s) {
@@ -54,7 +34,7 @@ std::string demo_app_id(const Server& s) {
 }
 
 sdk::AdminClient admin_client(const Server& s) {
-  return sdk::AdminClient(sdk::AdminClientOptions{connection(s), trimmed_line(s.data_dir() + "/admin.token")});
+  return sdk::AdminClient(sdk::AdminClientOptions{connection(s), admin_token(s)});
 }
 
 sdk::OtpSendOptions sms(std::string to, std::string device = "dev-1", std::string ip = "203.0.113.7") {

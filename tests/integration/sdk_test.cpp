@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "harness.h"
+#include "sdk_connection.h"
 #include "herald/client.h"
 
 namespace herald::testing {
@@ -22,39 +23,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
-
-struct DevApp {
-  std::string id, key, secret, client_secret;
-};
-
-DevApp dev_app(const Server& s) {
-  auto v = json::parse(slurp(s.data_dir() + "/dev-app.json")).as_object();
-  return DevApp{std::string(v.at("app_id").as_string()), std::string(v.at("app_key").as_string()),
-                std::string(v.at("app_secret").as_string()), std::string(v.at("client_secret").as_string())};
-}
-
-std::string admin_token(const Server& s) {
-  std::string t = slurp(s.data_dir() + "/admin.token");
-  while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
-  return t;
-}
-
-sdk::ConnectionOptions connection(const Server& s) {
-  sdk::ConnectionOptions c;
-  c.base_url = "https://127.0.0.1:" + std::to_string(s.port());
-  c.ca_file = s.ca_file();
-  c.timeout = 5s;
-  return c;
-}
-
 sdk::ServerClient server_client(const Server& s, const std::string& key, const std::string& secret) {
-  return sdk::ServerClient(sdk::ServerClientOptions{connection(s), key, secret});
+  return sdk::ServerClient(sdk::ServerClientOptions{connection(s, 5s), key, secret});
 }
 
 sdk::ServerClient demo_client(const Server& s) {
@@ -63,7 +33,7 @@ sdk::ServerClient demo_client(const Server& s) {
 }
 
 sdk::AdminClient admin_client(const Server& s) {
-  return sdk::AdminClient(sdk::AdminClientOptions{connection(s), admin_token(s)});
+  return sdk::AdminClient(sdk::AdminClientOptions{connection(s, 5s), admin_token(s)});
 }
 
 // Asserts a failed call with this code and HTTP status, and a request id to quote.
@@ -329,7 +299,7 @@ TEST(SdkServerApi, RefusalsCarryCodeStatusAndRequestId) {
 TEST(SdkServerApi, TlsIsVerifiedUnlessInsecure) {
   Server s;
   DevApp d = dev_app(s);
-  auto opts = connection(s);
+  auto opts = connection(s, 5s);
   opts.ca_file.clear();  // the system store does not know the dev certificate
   expect_refused(sdk::ServerClient({opts, d.key, d.secret}).publish("news", "1"), "tls_error", 0);
   opts.ca_file = s.data_dir() + "/dev-key.pem";  // not a certificate
@@ -553,8 +523,8 @@ TEST(SdkAdminApi, SuspendResumeDelete) {
 
 TEST(SdkAdminApi, WrongOrMissingTokenIsRefused) {
   Server s;
-  expect_refused(sdk::AdminClient({connection(s), "hat_wrong"}).list_apps(), "admin_unauthorized", 401);
-  expect_refused(sdk::AdminClient({connection(s), ""}).list_apps(), "invalid_argument", 0);
+  expect_refused(sdk::AdminClient({connection(s, 5s), "hat_wrong"}).list_apps(), "admin_unauthorized", 401);
+  expect_refused(sdk::AdminClient({connection(s, 5s), ""}).list_apps(), "invalid_argument", 0);
 }
 
 }  // namespace

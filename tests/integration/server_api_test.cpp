@@ -72,13 +72,6 @@ Creds demo_creds(const Server& s) {
   return Creds{json_field(ss.str(), "app_key"), json_field(ss.str(), "app_secret")};
 }
 
-std::string admin_token(const Server& s) {
-  std::ifstream f(s.data_dir() + "/admin.token");
-  std::string t;
-  std::getline(f, t);
-  return t;
-}
-
 // A signed raw request: the query is signed in its canonical (sorted) form but sent as
 // given, to show that order does not matter.
 std::string signed_raw(const Creds& c, const std::string& method, const std::string& path, const std::string& query,
