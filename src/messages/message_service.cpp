@@ -802,7 +802,22 @@ Result<json::object> MessageService::inbox(const std::string& app_id, std::strin
   return json::object{{"messages", std::move(list)}, {"next", std::move(next)}};
 }
 
-std::vector<std::string> MessageService::on_connect(const push::ClientIdentity& who) {
+void MessageService::on_connect(const push::ClientIdentity& who,
+                                std::function<void(std::vector<std::string>)> done) {
+  done(pending_frames(who));
+}
+
+void MessageService::ack(const push::ClientIdentity& who, std::string_view message_id,
+                         std::function<void(Status)> done) {
+  done(ack_now(who, message_id));
+}
+
+void MessageService::page(const push::ClientIdentity& who, std::string_view after, std::size_t limit,
+                          std::function<void(Result<std::string>)> done) {
+  done(page_now(who, after, limit));
+}
+
+std::vector<std::string> MessageService::pending_frames(const push::ClientIdentity& who) {
   std::vector<std::string> frames;
   if (!loaded_ || keys_.sealed() || cfg_.deliver_on_connect == 0) return frames;
   auto uidx = user_index(who.app_id, who.user);
@@ -829,7 +844,7 @@ std::vector<std::string> MessageService::on_connect(const push::ClientIdentity& 
   return frames;
 }
 
-Status MessageService::ack(const push::ClientIdentity& who, std::string_view message_id) {
+Status MessageService::ack_now(const push::ClientIdentity& who, std::string_view message_id) {
   if (!loaded_ || keys_.sealed()) return make_error("sealed", "the key service is sealed");
   auto found = find(who.app_id, message_id);
   if (!found) return found.error();
@@ -863,7 +878,8 @@ Status MessageService::ack(const push::ClientIdentity& who, std::string_view mes
   return ok_status();
 }
 
-Result<std::string> MessageService::page(const push::ClientIdentity& who, std::string_view after, std::size_t limit) {
+Result<std::string> MessageService::page_now(const push::ClientIdentity& who, std::string_view after,
+                                             std::size_t limit) {
   auto r = inbox(who.app_id, who.user, after, limit);
   if (!r) return r.error();
   return json::serialize(*r);

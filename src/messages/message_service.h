@@ -132,9 +132,14 @@ class MessageService final : public push::MessageInbox {
   void replay_dead_letter(const std::string& app_id, std::string_view message_id, Done<boost::json::object> done);
 
   // push::MessageInbox (the client protocol).
-  std::vector<std::string> on_connect(const push::ClientIdentity& who) override;
-  Status ack(const push::ClientIdentity& who, std::string_view message_id) override;
-  Result<std::string> page(const push::ClientIdentity& who, std::string_view after, std::size_t limit) override;
+  void on_connect(const push::ClientIdentity& who, std::function<void(std::vector<std::string>)> done) override;
+  void ack(const push::ClientIdentity& who, std::string_view message_id, std::function<void(Status)> done) override;
+  void page(const push::ClientIdentity& who, std::string_view after, std::size_t limit,
+            std::function<void(Result<std::string>)> done) override;
+  // The same, answered in place (the store read happens on the calling thread).
+  std::vector<std::string> pending_frames(const push::ClientIdentity& who);
+  Status ack_now(const push::ClientIdentity& who, std::string_view message_id);
+  Result<std::string> page_now(const push::ClientIdentity& who, std::string_view after, std::size_t limit);
 
  private:
   struct Metrics;

@@ -351,7 +351,9 @@ void Client::handle_line(std::string_view line) {
     transport_.send(reply_line(id, "connect", body));
     // The user's pending messages follow the reply at once (docs/messages.md).
     if (ctx_.inbox)
-      for (const auto& frame : ctx_.inbox->on_connect(who_)) transport_.send(frame);
+      ctx_.inbox->on_connect(who_, [this](std::vector<std::string> frames) {
+        for (const auto& frame : frames) transport_.send(frame);
+      });
     return;
   }
   if (!connected_) return reply_error(id, "not_connected", "send connect first");
@@ -389,10 +391,12 @@ void Client::handle_line(std::string_view line) {
     if (!channel) {
       // A message to this user, by its id.
       if (!ctx_.inbox) return reply_error(id, "message_not_found", "you have no message with this id");
-      auto st = ctx_.inbox->ack(who_, *pub_id);
-      if (!st)
-        return reply_error(id, st.error().code == "message_not_found" ? "message_not_found" : "internal",
-                           st.error().code == "message_not_found" ? st.error().message : "the ack failed");
+      return ctx_.inbox->ack(who_, *pub_id, [this, id](Status st) {
+        if (!st)
+          return reply_error(id, st.error().code == "message_not_found" ? "message_not_found" : "internal",
+                             st.error().code == "message_not_found" ? st.error().message : "the ack failed");
+        transport_.send(reply_line(id, "ack", "{}"));
+      });
     }
     return transport_.send(reply_line(id, "ack", "{}"));
   }
@@ -408,12 +412,13 @@ void Client::handle_line(std::string_view line) {
     }
     auto after = str_param(p, "after");
     if (p.contains("after") && !after) return reply_error(id, "bad_request", "after must be a string cursor");
-    auto page = ctx_.inbox->page(who_, after.value_or(""), n);
-    if (!page) {
-      bool bad = page.error().code == "invalid_argument";
-      return reply_error(id, bad ? "bad_request" : "internal", bad ? page.error().message : "the inbox failed");
-    }
-    return transport_.send(reply_line(id, "inbox", *page));
+    return ctx_.inbox->page(who_, after.value_or(""), n, [this, id](Result<std::string> page) {
+      if (!page) {
+        bool bad = page.error().code == "invalid_argument";
+        return reply_error(id, bad ? "bad_request" : "internal", bad ? page.error().message : "the inbox failed");
+      }
+      transport_.send(reply_line(id, "inbox", *page));
+    });
   }
 
   // Every other method names a channel.

@@ -1,9 +1,11 @@
 // What the client protocol needs from the messages service (docs/messages.md): the
 // user's pending messages at connect, acknowledgements by message id, inbox pages.
-// Called on the connection's I/O thread; implementations answer from the store's reader.
+// Asynchronous: an implementation may answer on another thread (a store reader), so
+// no I/O thread ever waits on the store; each `done` is called exactly once.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -18,11 +20,12 @@ class MessageInbox {
   virtual ~MessageInbox() = default;
   // `{"msg":{...}}` pushes of the user's pending messages, oldest first, to send right
   // after the connect reply.
-  virtual std::vector<std::string> on_connect(const ClientIdentity& who) = 0;
+  virtual void on_connect(const ClientIdentity& who, std::function<void(std::vector<std::string>)> done) = 0;
   // Acknowledges a message; "message_not_found" unless it is this user's.
-  virtual Status ack(const ClientIdentity& who, std::string_view message_id) = 0;
+  virtual void ack(const ClientIdentity& who, std::string_view message_id, std::function<void(Status)> done) = 0;
   // One page of the user's inbox: the JSON object of the `inbox` reply.
-  virtual Result<std::string> page(const ClientIdentity& who, std::string_view after, std::size_t limit) = 0;
+  virtual void page(const ClientIdentity& who, std::string_view after, std::size_t limit,
+                    std::function<void(Result<std::string>)> done) = 0;
 };
 
 }  // namespace herald::push

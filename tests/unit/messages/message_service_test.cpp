@@ -357,13 +357,13 @@ TEST_F(MessageFixture, PublishStoresPushesAndAckRemovesFromInbox) {
   EXPECT_EQ(inbox_ids("u2"), V{});
 
   clock += 1000;
-  ASSERT_TRUE(service->ack(who("u1"), id).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   EXPECT_EQ(state(id), "acked");
   EXPECT_EQ(trail(id), (V{"accepted", "stored", "delivered", "acked"}));
   EXPECT_EQ(inbox_ids("u1"), V{});
   // Acknowledging twice is fine.
-  EXPECT_TRUE(service->ack(who("u1"), id).ok());
+  EXPECT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   EXPECT_EQ(trail(id).size(), 4u);
 }
@@ -382,11 +382,11 @@ TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1})");
   ASSERT_FALSE(id.empty());
   // Another user of the same app.
-  auto other = service->ack(who("u2"), id);
+  auto other = service->ack_now(who("u2"), id);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, "message_not_found");
   // The same user name in another app.
-  auto other_app = service->ack(who("u1", "app2"), id);
+  auto other_app = service->ack_now(who("u1", "app2"), id);
   ASSERT_FALSE(other_app.ok());
   EXPECT_EQ(other_app.error().code, "message_not_found");
   auto s = service->status("app2", id);
@@ -403,7 +403,7 @@ TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
        {std::string(), std::string("msg_"), std::string("msg__"), std::string("msg_abc_def"), std::string("msg_1"),
         std::string("msg_-1_aa"), std::string("msg_99999_abcdef"), std::string("nope"), std::string(300, 'x'),
         std::string("msg_1_") + std::string(200, 'a'), wrong_suffix, next_seq, id + "x"}) {
-    auto a = service->ack(who("u1"), bad);
+    auto a = service->ack_now(who("u1"), bad);
     ASSERT_FALSE(a.ok()) << bad;
     EXPECT_EQ(a.error().code, "message_not_found") << bad;
     auto st = service->status("app1", bad);
@@ -411,7 +411,7 @@ TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
     EXPECT_EQ(st.error().code, "message_not_found") << bad;
   }
   EXPECT_EQ(state(id), "pending");
-  EXPECT_TRUE(service->ack(who("u1"), id).ok());
+  EXPECT_TRUE(service->ack_now(who("u1"), id).ok());
 }
 
 TEST_F(MessageFixture, TemplatedPublishPushesTheRenderedInappPart) {
@@ -467,7 +467,7 @@ TEST_F(MessageFixture, IdempotencyKeyStoresOnceSequentially) {
   EXPECT_NE(other_app.value->id, first.value->id);
 
   // The duplicate reports the first message's state.
-  ASSERT_TRUE(service->ack(who("u1"), first.value->id).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), first.value->id).ok());
   barrier();
   auto third = publish(R"({"to_user": "u1", "data": {"v": 4}, "idempotency_key": "order-17"})");
   ASSERT_TRUE(third.ok());
@@ -532,10 +532,10 @@ TEST_F(MessageFixture, OnConnectPushesPendingOldestFirstUpToTheLimit) {
     ids.push_back(publish_ok(R"({"to_user": "u1", "data": {"i": )" + std::to_string(i) + "}}"));
   }
   publish_ok(R"({"to_user": "u2", "data": "other"})");
-  ASSERT_TRUE(service->ack(who("u1"), ids[0]).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), ids[0]).ok());
   barrier();
 
-  auto frames = service->on_connect(who("u1"));
+  auto frames = service->pending_frames(who("u1"));
   ASSERT_EQ(frames.size(), 3u);
   for (std::size_t i = 0; i < frames.size(); ++i) {
     auto msg = json::parse(frames[i]).at("msg");
@@ -546,8 +546,8 @@ TEST_F(MessageFixture, OnConnectPushesPendingOldestFirstUpToTheLimit) {
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(trail(ids[i]), (V{"accepted", "stored", "delivered"})) << i;
   EXPECT_EQ(status(ids[1]).at("trail").as_array().at(2).at("connections").to_number<int>(), 1);
   EXPECT_EQ(trail(ids[4]), (V{"accepted", "stored"}));
-  EXPECT_EQ(service->on_connect(who("nobody")).size(), 0u);
-  EXPECT_EQ(service->on_connect(who("u1", "app2")).size(), 0u);
+  EXPECT_EQ(service->pending_frames(who("nobody")).size(), 0u);
+  EXPECT_EQ(service->pending_frames(who("u1", "app2")).size(), 0u);
 }
 
 TEST_F(MessageFixture, InboxPagesReturnEveryMessageOnceInOrder) {
@@ -581,7 +581,7 @@ TEST_F(MessageFixture, InboxPagesReturnEveryMessageOnceInOrder) {
   EXPECT_EQ(seen, ids);
 
   // The protocol's page() answers the same object as text.
-  auto page = service->page(who("u1"), after, 3);
+  auto page = service->page_now(who("u1"), after, 3);
   ASSERT_TRUE(page.ok());
   auto text = json::parse(*page).as_object();
   ASSERT_EQ(text.at("messages").as_array().size(), 1u);
@@ -685,7 +685,7 @@ TEST_F(MessageFallback, AnAckBeforeTheFirstStepStopsTheFallback) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "text": "t",
       "channels": ["webhook", "email"], "fallback_after": "1s"})");
   clock = kStart + 500;
-  ASSERT_TRUE(service->ack(who("u1"), id).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   run_twice(kStart + 1000);
   run(kStart + 2000);
@@ -885,7 +885,7 @@ TEST_F(MessageFallback, AnAckStopsWebhookRetries) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "channels": ["webhook"], "fallback_after": "1s"})");
   run_twice(kStart + 1000);
   ASSERT_EQ(webhooks.count(), 1u);
-  ASSERT_TRUE(service->ack(who("u1"), id).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   run(kStart + 3'600'000);
   EXPECT_EQ(webhooks.count(), 1u);
@@ -906,9 +906,9 @@ TEST_F(MessageFixture, AMessageExpiresAtItsTtl) {
   EXPECT_EQ(state(id), "expired");
   EXPECT_EQ(trail(id), (V{"accepted", "stored", "expired"}));
   EXPECT_EQ(inbox_ids("u1"), V{});
-  EXPECT_EQ(service->on_connect(who("u1")).size(), 0u);
+  EXPECT_EQ(service->pending_frames(who("u1")).size(), 0u);
   // Acknowledging an expired message is not an error, and changes nothing.
-  EXPECT_TRUE(service->ack(who("u1"), id).ok());
+  EXPECT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   EXPECT_EQ(state(id), "expired");
   EXPECT_EQ(trail(id), (V{"accepted", "stored", "expired"}));
@@ -997,8 +997,8 @@ TEST_F(MessageFixture, WhileSealedEverythingAnswersSealed) {
   EXPECT_EQ(publish(R"({"to_user": "u1", "data": 1})").error.code, "sealed");
   EXPECT_EQ(service->status("app1", id).error().code, "sealed");
   EXPECT_EQ(service->inbox("app1", "u1", "", 10).error().code, "sealed");
-  EXPECT_EQ(service->ack(who("u1"), id).error().code, "sealed");
-  EXPECT_EQ(service->on_connect(who("u1")).size(), 0u);
+  EXPECT_EQ(service->ack_now(who("u1"), id).error().code, "sealed");
+  EXPECT_EQ(service->pending_frames(who("u1")).size(), 0u);
   run(kStart + 5000);
   EXPECT_EQ(senders.sender.messages().size(), 0u);
 }

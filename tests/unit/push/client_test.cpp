@@ -28,19 +28,21 @@ std::string user_token(const std::string& user, std::int64_t exp_in = 3600, cons
 struct Acks final : MessageInbox {
   std::vector<std::string> ids;
   std::vector<std::string> pages;
-  std::vector<std::string> on_connect(const ClientIdentity& who) override {
-    if (who.user != "1") return {};
-    return {R"({"msg":{"id":"msg_1_a","ts":1,"priority":"normal","data":{"x":1}}})"};
+  void on_connect(const ClientIdentity& who, std::function<void(std::vector<std::string>)> done) override {
+    if (who.user != "1") return done({});
+    done({R"({"msg":{"id":"msg_1_a","ts":1,"priority":"normal","data":{"x":1}}})"});
   }
-  Status ack(const ClientIdentity& who, std::string_view id) override {
-    if (who.user != "1" || id != "msg_1_a") return make_error("message_not_found", "you have no message with this id");
+  void ack(const ClientIdentity& who, std::string_view id, std::function<void(Status)> done) override {
+    if (who.user != "1" || id != "msg_1_a")
+      return done(make_error("message_not_found", "you have no message with this id"));
     ids.emplace_back(id);
-    return ok_status();
+    done(ok_status());
   }
-  Result<std::string> page(const ClientIdentity& who, std::string_view after, std::size_t limit) override {
+  void page(const ClientIdentity& who, std::string_view after, std::size_t limit,
+            std::function<void(Result<std::string>)> done) override {
     pages.push_back(who.user + "/" + std::string(after) + "/" + std::to_string(limit));
-    if (after == "x") return make_error("invalid_argument", "after must be a cursor from an earlier page");
-    return std::string(R"({"messages":[],"next":null})");
+    if (after == "x") return done(make_error("invalid_argument", "after must be a cursor from an earlier page"));
+    done(std::string(R"({"messages":[],"next":null})"));
   }
 };
 
