@@ -47,9 +47,13 @@ tsan-test: deps
 	cmake --build $(TSAN_DIR) -j $(JOBS)
 	TSAN_OPTIONS=halt_on_error=1 ctest --test-dir $(TSAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
+# The in-process benchmarks, a few seconds each, no peer server: micro-benchmarks, the
+# store's group commit, durable message publishes and OTP send+verify pairs.
 bench: build
-	./bench/run-http.sh $(BUILD_DIR)
+	$(BUILD_DIR)/bench/bench_micro --benchmark_min_time=0.2
 	$(BUILD_DIR)/bench/bench_store_commit --dir $(RUN_DIR)/bench-store
+	$(BUILD_DIR)/bench/bench_messages --dir $(RUN_DIR)/bench-messages --threads 2 --inflight 4096 --seconds 4
+	$(BUILD_DIR)/bench/bench_otp --dir $(RUN_DIR)/bench-otp --clients 64 --seconds 4 2>/dev/null
 
 # Fan-out under one load generator: nats-server, Herald over ws and over wss, at 1,000
 # and 10,000 subscribers (installs nats-server with apt if missing); JSON in $(RUN_DIR)/bench.
