@@ -269,6 +269,8 @@ std::vector<ConfigKey> build_keys() {
                       [](auto& c) -> auto& { return c.store.data_dir; }));
   k.push_back(uint_key("store.commit_batch_max", "Most writes folded into one fsync'd transaction.",
                        [](auto& c) -> auto& { return c.store.commit_batch_max; }, 1, 1'000'000));
+  k.push_back(uint_key("store.readers", "Read connections; more reads than this at once wait for one.",
+                       [](auto& c) -> auto& { return c.store.readers; }, 1, 64));
   k.push_back(duration_key("push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
                            [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
   k.push_back(uint_key("push.max_publication_bytes", "Largest publication `data`, serialised.",

@@ -46,6 +46,7 @@ struct StoreConfig {
   std::string driver = "sqlite";
   std::string data_dir = "./data";
   std::uint64_t commit_batch_max = 4096;  // writes folded into one fsync'd transaction
+  std::uint64_t readers = 4;              // read connections (WAL readers run side by side)
 };
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
