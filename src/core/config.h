@@ -83,6 +83,11 @@ struct ApiConfig {
   std::uint64_t replay_max_nonces = 1'000'000;
   Millis idempotency_ttl{86'400'000};
   std::uint64_t idempotency_max_keys = 100'000;
+  // Where replay nonces, rate-limit buckets and idempotency claims live: "memory" (this
+  // process) is the only store today; cluster mode adds a shared one.
+  std::string nonce_store = "memory";
+  std::string rate_limit_store = "memory";
+  std::string idempotency_store = "memory";
 };
 
 struct AuditConfig {

@@ -31,9 +31,9 @@ namespace herald::store {
 // own executor.
 
 struct StoreStats {
-  std::uint64_t commits = 0;     // transactions committed
-  std::uint64_t writes = 0;      // writes made durable
-  std::uint64_t max_batch = 0;   // largest group commit seen
+  std::uint64_t commits = 0;    // transactions committed
+  std::uint64_t writes = 0;     // writes made durable
+  std::uint64_t max_batch = 0;  // largest group commit seen
 };
 
 class Store {

@@ -25,8 +25,7 @@ Status write_nodes(sqlite3* db, const std::vector<AuditNodeRecord>& nodes, const
 }
 
 AuditEntryRecord read_entry(sqlite3_stmt* s) {
-  return AuditEntryRecord{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_blob(s, 1),
-                          column_blob(s, 2)};
+  return AuditEntryRecord{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_blob(s, 1), column_blob(s, 2)};
 }
 
 AuditCheckpointRecord read_checkpoint(sqlite3_stmt* s) {
@@ -71,9 +70,9 @@ void SqliteStore::put_audit_checkpoint(AuditCheckpointRecord cp, Completion done
 
 Result<std::uint64_t> SqliteStore::audit_size() {
   auto r = readers_.acquire();
-  auto rows = query_rows(r, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries;", no_params,
-                         [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); },
-                         "audit_size");
+  auto rows = query_rows(
+      r, "SELECT COALESCE(MAX(seq) + 1, 0) FROM audit_entries;", no_params,
+      [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); }, "audit_size");
   if (!rows) return rows.error();
   if (rows->empty()) return db_error(r.db(), "audit_size");
   return rows->front();

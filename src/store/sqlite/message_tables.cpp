@@ -202,9 +202,9 @@ void SqliteStore::delete_message_template(std::string app_id, std::string name, 
 
 Result<std::uint64_t> SqliteStore::max_message_seq() {
   auto r = readers_.acquire();
-  auto rows = query_rows(r, "SELECT COALESCE(MAX(seq), 0) FROM messages;", no_params,
-                         [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); },
-                         "max_message_seq");
+  auto rows = query_rows(
+      r, "SELECT COALESCE(MAX(seq), 0) FROM messages;", no_params,
+      [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); }, "max_message_seq");
   if (!rows) return rows.error();
   if (rows->empty()) return db_error(r.db(), "max_message_seq");
   return rows->front();
@@ -222,8 +222,7 @@ Result<std::optional<MessageRecord>> SqliteStore::message_by_idempotency(const s
   static const std::string sql = message_sql("WHERE app_id = ? AND idem_index = ?;");
   auto r = readers_.acquire();
   return first_row(query_rows(
-      r, sql,
-      [&](sqlite3_stmt* s) { bind_all(s, app_id, idem_index); }, read_message, "message_by_idempotency"));
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, app_id, idem_index); }, read_message, "message_by_idempotency"));
 }
 
 Result<std::vector<MessageRecord>> SqliteStore::messages_by_seq(const std::vector<std::uint64_t>& seqs) {
@@ -233,8 +232,7 @@ Result<std::vector<MessageRecord>> SqliteStore::messages_by_seq(const std::vecto
   out.reserve(seqs.size());
   for (auto seq : seqs) {
     auto one = query_rows(
-        r, sql, [&](sqlite3_stmt* s) { bind_all(s, seq); }, read_message,
-        "messages_by_seq");
+        r, sql, [&](sqlite3_stmt* s) { bind_all(s, seq); }, read_message, "messages_by_seq");
     if (!one) return one.error();
     for (auto& m : *one) out.push_back(std::move(m));
   }
@@ -246,8 +244,7 @@ Result<std::vector<PendingRef>> SqliteStore::pending_messages() {
   return query_rows(
       r, "SELECT seq, app_id, user_index FROM messages WHERE state = 0 ORDER BY seq;", no_params,
       [](sqlite3_stmt* s) {
-        return PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_text(s, 1),
-                          column_text(s, 2)};
+        return PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_text(s, 1), column_text(s, 2)};
       },
       "pending_messages");
 }
@@ -256,8 +253,7 @@ Result<std::vector<MessageRecord>> SqliteStore::due_messages(std::int64_t now_ms
   static const std::string sql = message_sql("WHERE due_ms <= ? ORDER BY due_ms LIMIT ?;");
   auto r = readers_.acquire();
   return query_rows(
-      r, sql,
-      [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_message, "due_messages");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_message, "due_messages");
 }
 
 Result<std::vector<MessageEventRecord>> SqliteStore::message_events(std::uint64_t seq, std::size_t limit) {
@@ -268,8 +264,11 @@ Result<std::vector<MessageEventRecord>> SqliteStore::message_events(std::uint64_
       "ORDER BY rowid LIMIT ?;",
       [&](sqlite3_stmt* s) { bind_all(s, seq, limit); },
       [](sqlite3_stmt* s) {
-        return MessageEventRecord{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), sqlite3_column_int64(s, 1),
-                                  column_text(s, 2), column_text(s, 3), column_text(s, 4),
+        return MessageEventRecord{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)),
+                                  sqlite3_column_int64(s, 1),
+                                  column_text(s, 2),
+                                  column_text(s, 3),
+                                  column_text(s, 4),
                                   sqlite3_column_int64(s, 5)};
       },
       "message_events");
@@ -286,16 +285,14 @@ Result<std::vector<WebhookJobRecord>> SqliteStore::due_webhook_jobs(std::int64_t
   static const std::string sql = job_sql("WHERE state = 0 AND due_ms <= ? ORDER BY due_ms LIMIT ?;");
   auto r = readers_.acquire();
   return query_rows(
-      r, sql,
-      [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_job, "due_webhook_jobs");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_job, "due_webhook_jobs");
 }
 
 Result<std::vector<WebhookJobRecord>> SqliteStore::dead_webhook_jobs(const std::string& app_id, std::size_t limit) {
   static const std::string sql = job_sql("WHERE state = 2 AND app_id = ? ORDER BY updated_ms DESC LIMIT ?;");
   auto r = readers_.acquire();
   return query_rows(
-      r, sql,
-      [&](sqlite3_stmt* s) { bind_all(s, app_id, limit); }, read_job, "dead_webhook_jobs");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, app_id, limit); }, read_job, "dead_webhook_jobs");
 }
 
 Result<std::vector<CapCountRecord>> SqliteStore::message_cap_counts(std::int64_t since_ms) {
@@ -327,7 +324,9 @@ Result<std::vector<MessageSettingsRecord>> SqliteStore::load_message_settings() 
   auto r = readers_.acquire();
   return query_rows(
       r, "SELECT app_id, sealed FROM message_settings;", no_params,
-      [](sqlite3_stmt* s) { return MessageSettingsRecord{column_text(s, 0), column_text(s, 1)}; },
+      [](sqlite3_stmt* s) {
+        return MessageSettingsRecord{column_text(s, 0), column_text(s, 1)};
+      },
       "load_message_settings");
 }
 
@@ -335,7 +334,9 @@ Result<std::vector<MessageTemplateRecord>> SqliteStore::load_message_templates()
   auto r = readers_.acquire();
   return query_rows(
       r, "SELECT app_id, name, body FROM message_templates;", no_params,
-      [](sqlite3_stmt* s) { return MessageTemplateRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2)}; },
+      [](sqlite3_stmt* s) {
+        return MessageTemplateRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2)};
+      },
       "load_message_templates");
 }
 

@@ -103,8 +103,9 @@ Status SqliteStore::migrate() {
 
 int SqliteStore::schema_version() {
   auto r = readers_.acquire();
-  auto rows = query_rows(r, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", no_params,
-                         [](sqlite3_stmt* s) { return sqlite3_column_int(s, 0); }, "schema_version");
+  auto rows = query_rows(
+      r, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations;", no_params,
+      [](sqlite3_stmt* s) { return sqlite3_column_int(s, 0); }, "schema_version");
   return rows && !rows->empty() ? rows->front() : 0;
 }
 

@@ -89,9 +89,15 @@ struct TextOrNull {
 
 namespace detail {
 // The values bind_all takes borrow their bytes (SQLITE_STATIC): they must outlive the step.
-inline void bind_one(sqlite3_stmt* s, int i, std::string_view v) { bind_text(s, i, v); }
-inline void bind_one(sqlite3_stmt* s, int i, const std::string& v) { bind_text(s, i, v); }
-inline void bind_one(sqlite3_stmt* s, int i, const char* v) { bind_text(s, i, v); }
+inline void bind_one(sqlite3_stmt* s, int i, std::string_view v) {
+  bind_text(s, i, v);
+}
+inline void bind_one(sqlite3_stmt* s, int i, const std::string& v) {
+  bind_text(s, i, v);
+}
+inline void bind_one(sqlite3_stmt* s, int i, const char* v) {
+  bind_text(s, i, v);
+}
 inline void bind_one(sqlite3_stmt* s, int i, Blob v) {
   sqlite3_bind_blob(s, i, v.bytes.data(), static_cast<int>(v.bytes.size()), SQLITE_STATIC);
 }
@@ -101,10 +107,11 @@ inline void bind_one(sqlite3_stmt* s, int i, TextOrNull v) {
   else
     bind_text(s, i, v.text);
 }
-inline void bind_one(sqlite3_stmt* s, int i, bool v) { sqlite3_bind_int(s, i, v ? 1 : 0); }
+inline void bind_one(sqlite3_stmt* s, int i, bool v) {
+  sqlite3_bind_int(s, i, v ? 1 : 0);
+}
 template <class T>
-  requires(std::integral<T> || std::is_enum_v<T>)
-void bind_one(sqlite3_stmt* s, int i, T v) {
+requires(std::integral<T> || std::is_enum_v<T>) void bind_one(sqlite3_stmt* s, int i, T v) {
   sqlite3_bind_int64(s, i, static_cast<sqlite3_int64>(v));
 }
 // An empty optional leaves the parameter NULL (statements COALESCE it with the column).
