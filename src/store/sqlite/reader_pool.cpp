@@ -3,6 +3,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "store/sqlite/sqlite_util.h"
 
 namespace herald::store {

@@ -42,7 +42,7 @@ TEST(Shamir, AnyKSharesRebuildTheSecretForSeveralKOfN) {
     auto shares = split_secret(secret, c.n, c.k);
     ASSERT_EQ(shares.size(), c.n);
     for (unsigned i = 0; i < c.n; ++i) {
-      EXPECT_EQ(shares[i].x, i + 1);
+      EXPECT_EQ(shares[i].x, static_cast<std::uint8_t>(i + 1));
       EXPECT_EQ(shares[i].bytes.size(), secret.size());
     }
     // The first k, the last k, and all n (more than k is fine).
@@ -75,7 +75,9 @@ TEST(Shamir, ACorruptedShareGivesADifferentSecret) {
   EXPECT_NE(got.view(), secret.view());
   // Only the corrupted byte position differs: the field works byte by byte.
   for (std::size_t i = 0; i < secret.size(); ++i)
-    if (i != 7) EXPECT_EQ(got.data()[i], secret.data()[i]) << i;
+    if (i != 7) {
+      EXPECT_EQ(got.data()[i], secret.data()[i]) << i;
+    }
   // A share with the wrong number is wrong too.
   auto renumbered = pick(shares, {0, 1});
   renumbered[1].x = 3;

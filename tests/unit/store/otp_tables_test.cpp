@@ -42,7 +42,9 @@ TEST(OtpTables, VerificationsAndCountersAreWrittenUpdatedAndExpire) {
   ASSERT_TRUE(counters.ok());
   ASSERT_EQ(counters->size(), 2u);
   for (const auto& c : *counters)
-    if (c.key == "recipient:app:idx") EXPECT_EQ(c.count, 2u);
+    if (c.key == "recipient:app:idx") {
+      EXPECT_EQ(c.count, 2u);
+    }
   EXPECT_EQ(again.load_otp_counters(3000)->size(), 1u);  // a window ends at expires_ms
 
   ASSERT_TRUE(wait_for([&](Completion d) { again.purge_otp(7000, std::move(d)); }).ok());
