@@ -8,6 +8,8 @@
 #include <string>
 #include <unordered_map>
 
+#include "core/config.h"
+
 namespace herald::auth {
 namespace {
 
@@ -60,6 +62,14 @@ class MemoryRateLimiter final : public RateLimiter {
 
 std::unique_ptr<RateLimiter> make_memory_rate_limiter(std::size_t max_keys) {
   return std::make_unique<MemoryRateLimiter>(max_keys);
+}
+
+Result<std::unique_ptr<RateLimiter>> make_rate_limiter(const Config& cfg) {
+  // Keys are apps and client addresses; this many is far above one node's working set.
+  constexpr std::size_t kMaxKeys = 100'000;
+  if (cfg.api.rate_limit_store == "memory") return make_memory_rate_limiter(kMaxKeys);
+  return make_error("invalid_config",
+                    "api.rate_limit_store: unknown store '" + cfg.api.rate_limit_store + "' (known: memory)");
 }
 
 }  // namespace herald::auth

@@ -6,6 +6,12 @@
 #include <memory>
 #include <string_view>
 
+#include "core/result.h"
+
+namespace herald {
+struct Config;
+}
+
 namespace herald::auth {
 
 struct RateDecision {
@@ -13,6 +19,8 @@ struct RateDecision {
   std::int64_t retry_after_ms = 0;  // when refused: until one token is back
 };
 
+// The counters behind every server-API rate limit: a memory implementation here, and
+// the seam for a shared one (Redis) so that a cluster's nodes draw from one bucket.
 class RateLimiter {
  public:
   virtual ~RateLimiter() = default;
@@ -23,5 +31,8 @@ class RateLimiter {
 // Memory buckets; at most `max_keys` (the least recently refilled are forgotten first,
 // which only ever makes a forgotten key's bucket full again).
 std::unique_ptr<RateLimiter> make_memory_rate_limiter(std::size_t max_keys);
+
+// The buckets named by `api.rate_limit_store`; an unknown name is an "invalid_config" error.
+Result<std::unique_ptr<RateLimiter>> make_rate_limiter(const Config& cfg);
 
 }  // namespace herald::auth

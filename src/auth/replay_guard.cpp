@@ -9,6 +9,7 @@
 #include <unordered_set>
 
 #include "auth/replay_guard.h"
+#include "core/config.h"
 
 namespace herald::auth {
 namespace {
@@ -63,6 +64,12 @@ class MemoryNonceStore final : public NonceStore {
 
 std::unique_ptr<NonceStore> make_memory_nonce_store(std::size_t max_entries, std::int64_t ttl_ms) {
   return std::make_unique<MemoryNonceStore>(max_entries, ttl_ms);
+}
+
+Result<std::unique_ptr<NonceStore>> make_nonce_store(const Config& cfg) {
+  if (cfg.api.nonce_store == "memory")
+    return make_memory_nonce_store(cfg.api.replay_max_nonces, 2 * cfg.api.signature_window.count());
+  return make_error("invalid_config", "api.nonce_store: unknown store '" + cfg.api.nonce_store + "' (known: memory)");
 }
 
 }  // namespace herald::auth

@@ -8,6 +8,10 @@
 
 #include "core/result.h"
 
+namespace herald {
+struct Config;
+}
+
 namespace herald::auth {
 
 class NonceStore {
@@ -22,5 +26,9 @@ class NonceStore {
 
 // Bounded memory: at most `max_entries` live nonces; each expires `ttl_ms` after use.
 std::unique_ptr<NonceStore> make_memory_nonce_store(std::size_t max_entries, std::int64_t ttl_ms);
+
+// The store named by `api.nonce_store`, holding `api.replay_max_nonces` nonces for twice
+// `api.signature_window`; an unknown name is an "invalid_config" error.
+Result<std::unique_ptr<NonceStore>> make_nonce_store(const Config& cfg);
 
 }  // namespace herald::auth

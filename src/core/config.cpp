@@ -269,6 +269,8 @@ std::vector<ConfigKey> build_keys() {
                       [](auto& c) -> auto& { return c.store.data_dir; }));
   k.push_back(uint_key("store.commit_batch_max", "Most writes folded into one fsync'd transaction.",
                        [](auto& c) -> auto& { return c.store.commit_batch_max; }, 1, 1'000'000));
+  k.push_back(uint_key("store.readers", "Read connections; more reads than this at once wait for one.",
+                       [](auto& c) -> auto& { return c.store.readers; }, 1, 64));
   k.push_back(duration_key("push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
                            [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
   k.push_back(uint_key("push.max_publication_bytes", "Largest publication `data`, serialised.",
@@ -316,6 +318,12 @@ std::vector<ConfigKey> build_keys() {
                            [](auto& c) -> auto& { return c.api.idempotency_ttl; }, Millis(1000)));
   k.push_back(uint_key("api.idempotency_max_keys", "Idempotency keys remembered at once (oldest forgotten first).",
                        [](auto& c) -> auto& { return c.api.idempotency_max_keys; }, 100, 100'000'000));
+  k.push_back(choice_key("api.nonce_store", "Where replay-protection nonces are kept: memory (this process).",
+                         [](auto& c) -> auto& { return c.api.nonce_store; }, {"memory"}));
+  k.push_back(choice_key("api.rate_limit_store", "Where request rate-limit buckets are kept: memory (this process).",
+                         [](auto& c) -> auto& { return c.api.rate_limit_store; }, {"memory"}));
+  k.push_back(choice_key("api.idempotency_store", "Where publish idempotency keys are kept: memory (this process).",
+                         [](auto& c) -> auto& { return c.api.idempotency_store; }, {"memory"}));
   add_delivery_keys(k);
   add_otp_keys(k);
   add_messages_keys(k);

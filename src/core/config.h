@@ -46,6 +46,7 @@ struct StoreConfig {
   std::string driver = "sqlite";
   std::string data_dir = "./data";
   std::uint64_t commit_batch_max = 4096;  // writes folded into one fsync'd transaction
+  std::uint64_t readers = 4;              // read connections (WAL readers run side by side)
 };
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
@@ -82,6 +83,11 @@ struct ApiConfig {
   std::uint64_t replay_max_nonces = 1'000'000;
   Millis idempotency_ttl{86'400'000};
   std::uint64_t idempotency_max_keys = 100'000;
+  // Where replay nonces, rate-limit buckets and idempotency claims live: "memory" (this
+  // process) is the only store today; cluster mode adds a shared one.
+  std::string nonce_store = "memory";
+  std::string rate_limit_store = "memory";
+  std::string idempotency_store = "memory";
 };
 
 struct AuditConfig {

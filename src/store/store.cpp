@@ -3,6 +3,7 @@
 
 #include <future>
 
+#include "core/config.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace herald::store {
@@ -13,7 +14,12 @@ Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOp
     if (!s) return s.error();
     return std::unique_ptr<Store>(std::move(*s));
   }
-  return make_error("invalid_config", "store.driver: unknown driver '" + std::string(driver) + "'");
+  return make_error("invalid_config", "store.driver: unknown driver '" + std::string(driver) + "' (known: sqlite)");
+}
+
+Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* metrics) {
+  return open_store(cfg.store.driver, StoreOptions{cfg.store.data_dir, cfg.store.commit_batch_max, metrics,
+                                                   static_cast<std::size_t>(cfg.store.readers)});
 }
 
 Status wait_for(const std::function<void(Completion)>& start) {

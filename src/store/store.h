@@ -17,6 +17,9 @@
 #include "store/message_records.h"
 #include "store/otp_records.h"
 
+namespace herald {
+struct Config;
+}
 namespace herald::metrics {
 class Registry;
 }
@@ -28,9 +31,9 @@ namespace herald::store {
 // own executor.
 
 struct StoreStats {
-  std::uint64_t commits = 0;     // transactions committed
-  std::uint64_t writes = 0;      // writes made durable
-  std::uint64_t max_batch = 0;   // largest group commit seen
+  std::uint64_t commits = 0;    // transactions committed
+  std::uint64_t writes = 0;     // writes made durable
+  std::uint64_t max_batch = 0;  // largest group commit seen
 };
 
 class Store {
@@ -60,10 +63,14 @@ struct StoreOptions {
   std::string data_dir;
   std::uint64_t commit_batch_max = 4096;
   metrics::Registry* metrics = nullptr;
+  std::size_t readers = 4;  // read connections; reads beyond this many at once wait
 };
 
-// Opens (creating and migrating) the store named by `driver`.
+// Opens (creating and migrating) the store named by `driver`; an unknown driver is an
+// "invalid_config" error.
 Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOptions& opts);
+// The same, with the driver and options of the `[store]` section.
+Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* metrics = nullptr);
 
 // Blocks until a write completes; for the CLI and tests, never for an I/O thread.
 Status wait_for(const std::function<void(Completion)>& start);

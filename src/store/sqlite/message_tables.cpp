@@ -1,6 +1,8 @@
 // The SQLite store's message tables (store/message_records.h).
 #include <sqlite3.h>
 
+#include <string>
+
 #include "store/sqlite/sqlite_store.h"
 #include "store/sqlite/sqlite_util.h"
 
@@ -48,36 +50,30 @@ Status write_events(sqlite3* db, const std::vector<MessageEventRecord>& events) 
   WriterStatement s(db,
                     "INSERT INTO message_events(seq, at_ms, event, channel, detail, connections) "
                     "VALUES (?,?,?,?,?,?);");
-  if (!s.s) return db_error(db, "message_events");
-  for (const auto& e : events) {
-    sqlite3_reset(s.s);
-    sqlite3_bind_int64(s.s, 1, static_cast<sqlite3_int64>(e.seq));
-    sqlite3_bind_int64(s.s, 2, e.at_ms);
-    bind_text(s.s, 3, e.event);
-    bind_text(s.s, 4, e.channel);
-    bind_text(s.s, 5, e.detail);
-    sqlite3_bind_int64(s.s, 6, e.connections);
-    if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "message_events");
-  }
+  for (const auto& e : events)
+    if (auto st = step_write(db, s.s, "message_events", e.seq, e.at_ms, e.event, e.channel, e.detail, e.connections);
+        !st)
+      return st;
   return ok_status();
 }
 
 Status write_job(sqlite3* db, const WebhookJobRecord& j) {
-  WriterStatement s(db,
-                    "INSERT INTO message_webhooks(seq, app_id, attempts, due_ms, state, last_error, updated_ms) "
-                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE SET attempts = excluded.attempts, "
-                    "due_ms = excluded.due_ms, state = excluded.state, last_error = excluded.last_error, "
-                    "updated_ms = excluded.updated_ms;");
-  if (!s.s) return db_error(db, "message_webhooks");
-  sqlite3_bind_int64(s.s, 1, static_cast<sqlite3_int64>(j.seq));
-  bind_text(s.s, 2, j.app_id);
-  sqlite3_bind_int(s.s, 3, j.attempts);
-  sqlite3_bind_int64(s.s, 4, j.due_ms);
-  sqlite3_bind_int(s.s, 5, static_cast<int>(j.state));
-  bind_text(s.s, 6, j.last_error);
-  sqlite3_bind_int64(s.s, 7, j.updated_ms);
-  if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "message_webhooks");
-  return ok_status();
+  return write_row(db,
+                   "INSERT INTO message_webhooks(seq, app_id, attempts, due_ms, state, last_error, updated_ms) "
+                   "VALUES (?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE SET attempts = excluded.attempts, "
+                   "due_ms = excluded.due_ms, state = excluded.state, last_error = excluded.last_error, "
+                   "updated_ms = excluded.updated_ms;",
+                   "message_webhooks", j.seq, j.app_id, j.attempts, j.due_ms, j.state, j.last_error, j.updated_ms);
+}
+
+// The message and job queries differ only in their WHERE clause. Callers keep the
+// result in a static, so that a reader's statement cache sees the same text each time.
+std::string message_sql(const char* where) {
+  return std::string("SELECT ") + kMessageColumns + " FROM messages " + where;
+}
+
+std::string job_sql(const char* where) {
+  return std::string("SELECT ") + kJobColumns + " FROM message_webhooks " + where;
 }
 
 }  // namespace
@@ -89,21 +85,8 @@ void SqliteStore::insert_message(MessageRecord m, Completion done) {
                           "INSERT INTO messages(seq, id, app_id, user_index, idem_index, template, created_ms, "
                           "expires_ms, state, step, due_ms, sealed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?);");
         if (!s.s) return db_error(db, "insert_message");
-        sqlite3_bind_int64(s.s, 1, static_cast<sqlite3_int64>(m.seq));
-        bind_text(s.s, 2, m.id);
-        bind_text(s.s, 3, m.app_id);
-        bind_text(s.s, 4, m.user_index);
-        if (m.idem_index.empty())
-          sqlite3_bind_null(s.s, 5);
-        else
-          bind_text(s.s, 5, m.idem_index);
-        bind_text(s.s, 6, m.template_name);
-        sqlite3_bind_int64(s.s, 7, m.created_ms);
-        sqlite3_bind_int64(s.s, 8, m.expires_ms);
-        sqlite3_bind_int(s.s, 9, static_cast<int>(m.state));
-        sqlite3_bind_int(s.s, 10, m.step);
-        sqlite3_bind_int64(s.s, 11, m.due_ms);
-        bind_text(s.s, 12, m.sealed);
+        bind_all(s.s, m.seq, m.id, m.app_id, m.user_index, TextOrNull{m.idem_index}, m.template_name, m.created_ms,
+                 m.expires_ms, m.state, m.step, m.due_ms, m.sealed);
         int rc = sqlite3_step(s.s);
         if (rc == SQLITE_CONSTRAINT) return make_error("duplicate", "a message with this idempotency key exists");
         if (rc != SQLITE_DONE) return db_error(db, "insert_message");
@@ -117,16 +100,12 @@ void SqliteStore::change_message(MessageChange c, std::shared_ptr<bool> applied,
       [c = std::move(c), applied = std::move(applied)](sqlite3* db) -> Status {
         bool ok = true;
         if (c.state || c.step || c.due_ms) {
-          WriterStatement s(db,
-                            "UPDATE messages SET state = COALESCE(?, state), step = COALESCE(?, step), "
-                            "due_ms = COALESCE(?, due_ms) WHERE seq = ? AND (state = 0 OR ? = 0);");
-          if (!s.s) return db_error(db, "change_message");
-          if (c.state) sqlite3_bind_int(s.s, 1, static_cast<int>(*c.state));
-          if (c.step) sqlite3_bind_int(s.s, 2, *c.step);
-          if (c.due_ms) sqlite3_bind_int64(s.s, 3, *c.due_ms);
-          sqlite3_bind_int64(s.s, 4, static_cast<sqlite3_int64>(c.seq));
-          sqlite3_bind_int(s.s, 5, c.only_if_pending ? 1 : 0);
-          if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "change_message");
+          // An absent field is bound NULL and COALESCEd with its column: left as it is.
+          auto st = write_row(db,
+                              "UPDATE messages SET state = COALESCE(?, state), step = COALESCE(?, step), "
+                              "due_ms = COALESCE(?, due_ms) WHERE seq = ? AND (state = 0 OR ? = 0);",
+                              "change_message", c.state, c.step, c.due_ms, c.seq, c.only_if_pending);
+          if (!st) return st;
           ok = sqlite3_changes(db) > 0;
         }
         if (applied) *applied = ok;
@@ -154,25 +133,15 @@ void SqliteStore::put_webhook_job(WebhookJobRecord job, std::vector<MessageEvent
 void SqliteStore::purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) {
   submit(
       [now_ms, limit](sqlite3* db) -> Status {
-        Stmt pick;
-        if (sqlite3_prepare_v2(db, "SELECT seq FROM messages WHERE due_ms < ? AND state <> 0 ORDER BY due_ms LIMIT ?;",
-                               -1, &pick.s, nullptr) != SQLITE_OK)
-          return db_error(db, "purge_messages");
-        sqlite3_bind_int64(pick.s, 1, now_ms);
-        sqlite3_bind_int64(pick.s, 2, static_cast<sqlite3_int64>(limit));
-        std::vector<sqlite3_int64> seqs;
-        int rc;
-        while ((rc = sqlite3_step(pick.s)) == SQLITE_ROW) seqs.push_back(sqlite3_column_int64(pick.s, 0));
-        if (rc != SQLITE_DONE) return db_error(db, "purge_messages");
-        for (const char* sql : {"DELETE FROM messages WHERE seq = ?;", "DELETE FROM message_events WHERE seq = ?;",
-                                "DELETE FROM message_webhooks WHERE seq = ?;"}) {
-          Stmt del;
-          if (sqlite3_prepare_v2(db, sql, -1, &del.s, nullptr) != SQLITE_OK) return db_error(db, "purge_messages");
-          for (auto seq : seqs) {
-            sqlite3_reset(del.s);
-            sqlite3_bind_int64(del.s, 1, seq);
-            if (sqlite3_step(del.s) != SQLITE_DONE) return db_error(db, "purge_messages");
-          }
+        auto seqs = query_rows(
+            db, "SELECT seq FROM messages WHERE due_ms < ? AND state <> 0 ORDER BY due_ms LIMIT ?;",
+            [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); },
+            [](sqlite3_stmt* s) { return sqlite3_column_int64(s, 0); }, "purge_messages");
+        if (!seqs) return seqs.error();
+        for (auto seq : *seqs) {
+          for (const char* sql : {"DELETE FROM messages WHERE seq = ?;", "DELETE FROM message_events WHERE seq = ?;",
+                                  "DELETE FROM message_webhooks WHERE seq = ?;"})
+            if (auto st = write_row(db, sql, "purge_messages", seq); !st) return st;
         }
         return ok_status();
       },
@@ -182,19 +151,11 @@ void SqliteStore::purge_messages(std::int64_t now_ms, std::size_t limit, Complet
 void SqliteStore::put_contacts(ContactRecord c, Completion done) {
   submit(
       [c = std::move(c)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v2(db,
-                               "INSERT INTO user_contacts(app_id, user_index, sealed, updated_ms) VALUES (?,?,?,?) "
-                               "ON CONFLICT(app_id, user_index) DO UPDATE SET sealed = excluded.sealed, "
-                               "updated_ms = excluded.updated_ms;",
-                               -1, &s.s, nullptr) != SQLITE_OK)
-          return db_error(db, "put_contacts");
-        bind_text(s.s, 1, c.app_id);
-        bind_text(s.s, 2, c.user_index);
-        bind_text(s.s, 3, c.sealed);
-        sqlite3_bind_int64(s.s, 4, c.updated_ms);
-        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_contacts");
-        return ok_status();
+        return write_row(db,
+                         "INSERT INTO user_contacts(app_id, user_index, sealed, updated_ms) VALUES (?,?,?,?) "
+                         "ON CONFLICT(app_id, user_index) DO UPDATE SET sealed = excluded.sealed, "
+                         "updated_ms = excluded.updated_ms;",
+                         "put_contacts", c.app_id, c.user_index, c.sealed, c.updated_ms);
       },
       std::move(done));
 }
@@ -202,14 +163,8 @@ void SqliteStore::put_contacts(ContactRecord c, Completion done) {
 void SqliteStore::delete_contacts(std::string app_id, std::string user_index, Completion done) {
   submit(
       [app_id = std::move(app_id), user_index = std::move(user_index)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v2(db, "DELETE FROM user_contacts WHERE app_id = ? AND user_index = ?;", -1, &s.s,
-                               nullptr) != SQLITE_OK)
-          return db_error(db, "delete_contacts");
-        bind_text(s.s, 1, app_id);
-        bind_text(s.s, 2, user_index);
-        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "delete_contacts");
-        return ok_status();
+        return write_row(db, "DELETE FROM user_contacts WHERE app_id = ? AND user_index = ?;", "delete_contacts",
+                         app_id, user_index);
       },
       std::move(done));
 }
@@ -217,16 +172,10 @@ void SqliteStore::delete_contacts(std::string app_id, std::string user_index, Co
 void SqliteStore::put_message_settings(MessageSettingsRecord r, Completion done) {
   submit(
       [r = std::move(r)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v2(db,
-                               "INSERT INTO message_settings(app_id, sealed) VALUES (?,?) "
-                               "ON CONFLICT(app_id) DO UPDATE SET sealed = excluded.sealed;",
-                               -1, &s.s, nullptr) != SQLITE_OK)
-          return db_error(db, "put_message_settings");
-        bind_text(s.s, 1, r.app_id);
-        bind_text(s.s, 2, r.sealed);
-        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_message_settings");
-        return ok_status();
+        return write_row(db,
+                         "INSERT INTO message_settings(app_id, sealed) VALUES (?,?) "
+                         "ON CONFLICT(app_id) DO UPDATE SET sealed = excluded.sealed;",
+                         "put_message_settings", r.app_id, r.sealed);
       },
       std::move(done));
 }
@@ -234,17 +183,10 @@ void SqliteStore::put_message_settings(MessageSettingsRecord r, Completion done)
 void SqliteStore::put_message_template(MessageTemplateRecord t, Completion done) {
   submit(
       [t = std::move(t)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v2(db,
-                               "INSERT INTO message_templates(app_id, name, body) VALUES (?,?,?) "
-                               "ON CONFLICT(app_id, name) DO UPDATE SET body = excluded.body;",
-                               -1, &s.s, nullptr) != SQLITE_OK)
-          return db_error(db, "put_message_template");
-        bind_text(s.s, 1, t.app_id);
-        bind_text(s.s, 2, t.name);
-        bind_text(s.s, 3, t.body);
-        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "put_message_template");
-        return ok_status();
+        return write_row(db,
+                         "INSERT INTO message_templates(app_id, name, body) VALUES (?,?,?) "
+                         "ON CONFLICT(app_id, name) DO UPDATE SET body = excluded.body;",
+                         "put_message_template", t.app_id, t.name, t.body);
       },
       std::move(done));
 }
@@ -252,231 +194,150 @@ void SqliteStore::put_message_template(MessageTemplateRecord t, Completion done)
 void SqliteStore::delete_message_template(std::string app_id, std::string name, Completion done) {
   submit(
       [app_id = std::move(app_id), name = std::move(name)](sqlite3* db) -> Status {
-        Stmt s;
-        if (sqlite3_prepare_v2(db, "DELETE FROM message_templates WHERE app_id = ? AND name = ?;", -1, &s.s, nullptr) !=
-            SQLITE_OK)
-          return db_error(db, "delete_message_template");
-        bind_text(s.s, 1, app_id);
-        bind_text(s.s, 2, name);
-        if (sqlite3_step(s.s) != SQLITE_DONE) return db_error(db, "delete_message_template");
-        return ok_status();
+        return write_row(db, "DELETE FROM message_templates WHERE app_id = ? AND name = ?;", "delete_message_template",
+                         app_id, name);
       },
       std::move(done));
 }
 
 Result<std::uint64_t> SqliteStore::max_message_seq() {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_, "SELECT COALESCE(MAX(seq), 0) FROM messages;", -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "max_message_seq");
-  if (sqlite3_step(q.s) != SQLITE_ROW) return db_error(reader_db_, "max_message_seq");
-  return static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0));
+  auto r = readers_.acquire();
+  auto rows = query_rows(
+      r, "SELECT COALESCE(MAX(seq), 0) FROM messages;", no_params,
+      [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); }, "max_message_seq");
+  if (!rows) return rows.error();
+  if (rows->empty()) return db_error(r.db(), "max_message_seq");
+  return rows->front();
 }
-
-namespace {
-// Runs a query and reads each row with `read` (read_message, read_job).
-template <class Bind, class Read>
-auto query_rows(sqlite3* db, const std::string& sql, Bind bind, Read read, const char* what)
-    -> Result<std::vector<decltype(read(nullptr))>> {
-  Stmt q;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK) return db_error(db, what);
-  bind(q.s);
-  std::vector<decltype(read(nullptr))> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW) out.push_back(read(q.s));
-  if (rc != SQLITE_DONE) return db_error(db, what);
-  return out;
-}
-}  // namespace
 
 Result<std::optional<MessageRecord>> SqliteStore::message(std::uint64_t seq) {
-  std::lock_guard lock(reader_mu_);
-  auto r = query_rows(
-      reader_db_, std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?;",
-      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, read_message, "message");
-  if (!r) return r.error();
-  if (r->empty()) return std::optional<MessageRecord>();
-  return std::optional<MessageRecord>(std::move(r->front()));
+  static const std::string sql = message_sql("WHERE seq = ?;");
+  auto r = readers_.acquire();
+  return first_row(query_rows(
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, seq); }, read_message, "message"));
 }
 
 Result<std::optional<MessageRecord>> SqliteStore::message_by_idempotency(const std::string& app_id,
                                                                          const std::string& idem_index) {
-  std::lock_guard lock(reader_mu_);
-  auto r = query_rows(
-      reader_db_, std::string("SELECT ") + kMessageColumns + " FROM messages WHERE app_id = ? AND idem_index = ?;",
-      [&](sqlite3_stmt* s) {
-        bind_text(s, 1, app_id);
-        bind_text(s, 2, idem_index);
-      }, read_message,
-      "message_by_idempotency");
-  if (!r) return r.error();
-  if (r->empty()) return std::optional<MessageRecord>();
-  return std::optional<MessageRecord>(std::move(r->front()));
+  static const std::string sql = message_sql("WHERE app_id = ? AND idem_index = ?;");
+  auto r = readers_.acquire();
+  return first_row(query_rows(
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, app_id, idem_index); }, read_message, "message_by_idempotency"));
 }
 
 Result<std::vector<MessageRecord>> SqliteStore::messages_by_seq(const std::vector<std::uint64_t>& seqs) {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  std::string sql = std::string("SELECT ") + kMessageColumns + " FROM messages WHERE seq = ?;";
-  if (sqlite3_prepare_v2(reader_db_, sql.c_str(), -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "messages_by_seq");
+  static const std::string sql = message_sql("WHERE seq = ?;");
+  auto r = readers_.acquire();  // one connection for the whole page
   std::vector<MessageRecord> out;
   out.reserve(seqs.size());
   for (auto seq : seqs) {
-    sqlite3_reset(q.s);
-    sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(seq));
-    int rc = sqlite3_step(q.s);
-    if (rc == SQLITE_ROW)
-      out.push_back(read_message(q.s));
-    else if (rc != SQLITE_DONE)
-      return db_error(reader_db_, "messages_by_seq");
+    auto one = query_rows(
+        r, sql, [&](sqlite3_stmt* s) { bind_all(s, seq); }, read_message, "messages_by_seq");
+    if (!one) return one.error();
+    for (auto& m : *one) out.push_back(std::move(m));
   }
   return out;
 }
 
 Result<std::vector<PendingRef>> SqliteStore::pending_messages() {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_, "SELECT seq, app_id, user_index FROM messages WHERE state = 0 ORDER BY seq;", -1,
-                         &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "pending_messages");
-  std::vector<PendingRef> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(
-        PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)), column_text(q.s, 1), column_text(q.s, 2)});
-  if (rc != SQLITE_DONE) return db_error(reader_db_, "pending_messages");
-  return out;
+  auto r = readers_.acquire();
+  return query_rows(
+      r, "SELECT seq, app_id, user_index FROM messages WHERE state = 0 ORDER BY seq;", no_params,
+      [](sqlite3_stmt* s) {
+        return PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_text(s, 1), column_text(s, 2)};
+      },
+      "pending_messages");
 }
 
 Result<std::vector<MessageRecord>> SqliteStore::due_messages(std::int64_t now_ms, std::size_t limit) {
-  std::lock_guard lock(reader_mu_);
+  static const std::string sql = message_sql("WHERE due_ms <= ? ORDER BY due_ms LIMIT ?;");
+  auto r = readers_.acquire();
   return query_rows(
-      reader_db_,
-      std::string("SELECT ") + kMessageColumns + " FROM messages WHERE due_ms <= ? ORDER BY due_ms LIMIT ?;",
-      [&](sqlite3_stmt* s) {
-        sqlite3_bind_int64(s, 1, now_ms);
-        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      }, read_message,
-      "due_messages");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_message, "due_messages");
 }
 
 Result<std::vector<MessageEventRecord>> SqliteStore::message_events(std::uint64_t seq, std::size_t limit) {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_,
-                         "SELECT seq, at_ms, event, channel, detail, connections FROM message_events WHERE seq = ? "
-                         "ORDER BY rowid LIMIT ?;",
-                         -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "message_events");
-  sqlite3_bind_int64(q.s, 1, static_cast<sqlite3_int64>(seq));
-  sqlite3_bind_int64(q.s, 2, static_cast<sqlite3_int64>(limit));
-  std::vector<MessageEventRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(MessageEventRecord{static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 0)),
-                                     sqlite3_column_int64(q.s, 1), column_text(q.s, 2), column_text(q.s, 3),
-                                     column_text(q.s, 4), sqlite3_column_int64(q.s, 5)});
-  if (rc != SQLITE_DONE) return db_error(reader_db_, "message_events");
-  return out;
+  auto r = readers_.acquire();
+  return query_rows(
+      r,
+      "SELECT seq, at_ms, event, channel, detail, connections FROM message_events WHERE seq = ? "
+      "ORDER BY rowid LIMIT ?;",
+      [&](sqlite3_stmt* s) { bind_all(s, seq, limit); },
+      [](sqlite3_stmt* s) {
+        return MessageEventRecord{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)),
+                                  sqlite3_column_int64(s, 1),
+                                  column_text(s, 2),
+                                  column_text(s, 3),
+                                  column_text(s, 4),
+                                  sqlite3_column_int64(s, 5)};
+      },
+      "message_events");
 }
 
 Result<std::optional<WebhookJobRecord>> SqliteStore::webhook_job(std::uint64_t seq) {
-  std::lock_guard lock(reader_mu_);
-  auto r = query_rows(
-      reader_db_, std::string("SELECT ") + kJobColumns + " FROM message_webhooks WHERE seq = ?;",
-      [&](sqlite3_stmt* s) { sqlite3_bind_int64(s, 1, static_cast<sqlite3_int64>(seq)); }, read_job, "webhook_job");
-  if (!r) return r.error();
-  if (r->empty()) return std::optional<WebhookJobRecord>();
-  return std::optional<WebhookJobRecord>(std::move(r->front()));
+  static const std::string sql = job_sql("WHERE seq = ?;");
+  auto r = readers_.acquire();
+  return first_row(query_rows(
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, seq); }, read_job, "webhook_job"));
 }
 
 Result<std::vector<WebhookJobRecord>> SqliteStore::due_webhook_jobs(std::int64_t now_ms, std::size_t limit) {
-  std::lock_guard lock(reader_mu_);
+  static const std::string sql = job_sql("WHERE state = 0 AND due_ms <= ? ORDER BY due_ms LIMIT ?;");
+  auto r = readers_.acquire();
   return query_rows(
-      reader_db_,
-      std::string("SELECT ") + kJobColumns +
-          " FROM message_webhooks WHERE state = 0 AND due_ms <= ? ORDER BY due_ms LIMIT ?;",
-      [&](sqlite3_stmt* s) {
-        sqlite3_bind_int64(s, 1, now_ms);
-        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      }, read_job,
-      "due_webhook_jobs");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_job, "due_webhook_jobs");
 }
 
 Result<std::vector<WebhookJobRecord>> SqliteStore::dead_webhook_jobs(const std::string& app_id, std::size_t limit) {
-  std::lock_guard lock(reader_mu_);
+  static const std::string sql = job_sql("WHERE state = 2 AND app_id = ? ORDER BY updated_ms DESC LIMIT ?;");
+  auto r = readers_.acquire();
   return query_rows(
-      reader_db_,
-      std::string("SELECT ") + kJobColumns +
-          " FROM message_webhooks WHERE state = 2 AND app_id = ? ORDER BY updated_ms DESC LIMIT ?;",
-      [&](sqlite3_stmt* s) {
-        bind_text(s, 1, app_id);
-        sqlite3_bind_int64(s, 2, static_cast<sqlite3_int64>(limit));
-      }, read_job,
-      "dead_webhook_jobs");
+      r, sql, [&](sqlite3_stmt* s) { bind_all(s, app_id, limit); }, read_job, "dead_webhook_jobs");
 }
 
 Result<std::vector<CapCountRecord>> SqliteStore::message_cap_counts(std::int64_t since_ms) {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_,
-                         "SELECT app_id, user_index, template, COUNT(*) FROM messages WHERE created_ms >= ? "
-                         "GROUP BY app_id, user_index, template;",
-                         -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "message_cap_counts");
-  sqlite3_bind_int64(q.s, 1, since_ms);
-  std::vector<CapCountRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(CapCountRecord{column_text(q.s, 0), column_text(q.s, 1), column_text(q.s, 2),
-                                 static_cast<std::uint64_t>(sqlite3_column_int64(q.s, 3))});
-  if (rc != SQLITE_DONE) return db_error(reader_db_, "message_cap_counts");
-  return out;
+  auto r = readers_.acquire();
+  return query_rows(
+      r,
+      "SELECT app_id, user_index, template, COUNT(*) FROM messages WHERE created_ms >= ? "
+      "GROUP BY app_id, user_index, template;",
+      [&](sqlite3_stmt* s) { bind_all(s, since_ms); },
+      [](sqlite3_stmt* s) {
+        return CapCountRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2),
+                              static_cast<std::uint64_t>(sqlite3_column_int64(s, 3))};
+      },
+      "message_cap_counts");
 }
 
 Result<std::optional<ContactRecord>> SqliteStore::contacts(const std::string& app_id, const std::string& user_index) {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_,
-                         "SELECT app_id, user_index, sealed, updated_ms FROM user_contacts "
-                         "WHERE app_id = ? AND user_index = ?;",
-                         -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "contacts");
-  bind_text(q.s, 1, app_id);
-  bind_text(q.s, 2, user_index);
-  int rc = sqlite3_step(q.s);
-  if (rc == SQLITE_DONE) return std::optional<ContactRecord>();
-  if (rc != SQLITE_ROW) return db_error(reader_db_, "contacts");
-  return std::optional<ContactRecord>(
-      ContactRecord{column_text(q.s, 0), column_text(q.s, 1), column_text(q.s, 2), sqlite3_column_int64(q.s, 3)});
+  auto r = readers_.acquire();
+  return first_row(query_rows(
+      r, "SELECT app_id, user_index, sealed, updated_ms FROM user_contacts WHERE app_id = ? AND user_index = ?;",
+      [&](sqlite3_stmt* s) { bind_all(s, app_id, user_index); },
+      [](sqlite3_stmt* s) {
+        return ContactRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2), sqlite3_column_int64(s, 3)};
+      },
+      "contacts"));
 }
 
 Result<std::vector<MessageSettingsRecord>> SqliteStore::load_message_settings() {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_, "SELECT app_id, sealed FROM message_settings;", -1, &q.s, nullptr) != SQLITE_OK)
-    return db_error(reader_db_, "load_message_settings");
-  std::vector<MessageSettingsRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(MessageSettingsRecord{column_text(q.s, 0), column_text(q.s, 1)});
-  if (rc != SQLITE_DONE) return db_error(reader_db_, "load_message_settings");
-  return out;
+  auto r = readers_.acquire();
+  return query_rows(
+      r, "SELECT app_id, sealed FROM message_settings;", no_params,
+      [](sqlite3_stmt* s) {
+        return MessageSettingsRecord{column_text(s, 0), column_text(s, 1)};
+      },
+      "load_message_settings");
 }
 
 Result<std::vector<MessageTemplateRecord>> SqliteStore::load_message_templates() {
-  std::lock_guard lock(reader_mu_);
-  Stmt q;
-  if (sqlite3_prepare_v2(reader_db_, "SELECT app_id, name, body FROM message_templates;", -1, &q.s, nullptr) !=
-      SQLITE_OK)
-    return db_error(reader_db_, "load_message_templates");
-  std::vector<MessageTemplateRecord> out;
-  int rc;
-  while ((rc = sqlite3_step(q.s)) == SQLITE_ROW)
-    out.push_back(MessageTemplateRecord{column_text(q.s, 0), column_text(q.s, 1), column_text(q.s, 2)});
-  if (rc != SQLITE_DONE) return db_error(reader_db_, "load_message_templates");
-  return out;
+  auto r = readers_.acquire();
+  return query_rows(
+      r, "SELECT app_id, name, body FROM message_templates;", no_params,
+      [](sqlite3_stmt* s) {
+        return MessageTemplateRecord{column_text(s, 0), column_text(s, 1), column_text(s, 2)};
+      },
+      "load_message_templates");
 }
 
 }  // namespace herald::store

@@ -1,30 +1,17 @@
-// The embedded store: SQLite in WAL mode with synchronous=FULL. All writes go through
-// one writer thread that folds whatever is queued into a single transaction (group
-// commit), so one fsync makes a whole batch durable and no I/O thread ever waits on disk.
+// The embedded store: SQLite in WAL mode with synchronous=FULL. Writes go through a
+// GroupCommitWriter (one fsync per batch, never on an I/O thread); reads check out one
+// of a few read-only connections. The tables live in *_tables.cpp, one file per module.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
-#include <thread>
 
+#include "store/sqlite/group_commit.h"
+#include "store/sqlite/reader_pool.h"
 #include "store/store.h"
 
 struct sqlite3;
-struct sqlite3_stmt;
-
-namespace herald::metrics {
-class Counter;
-class Histogram;
-}  // namespace herald::metrics
 
 namespace herald::store {
-
-// A unit of work run on the writer thread inside the batch's transaction. A failing
-// write is rolled back alone (savepoint); the rest of its batch still commits.
-using WriteFn = std::function<Status(sqlite3*)>;
 
 class SqliteStore final : public Store,
                           public AppRecords,
@@ -103,47 +90,20 @@ class SqliteStore final : public Store,
   Result<std::vector<MessageSettingsRecord>> load_message_settings() override;
   Result<std::vector<MessageTemplateRecord>> load_message_templates() override;
 
-  // For modules that add their own tables: queue a write for the next group commit.
+  // For modules that add their own tables: queue a write for the next group commit, or
+  // check out a reader connection (held until the lease is dropped; use it with query_rows).
   void submit(WriteFn fn, Completion done);
+  ReaderPool::Lease reader() { return readers_.acquire(); }
 
  private:
   explicit SqliteStore(const StoreOptions& opts);
   Status open_connections(const std::string& path);
   Status migrate();
-  void writer_loop();
-  void commit_batch(std::deque<std::pair<WriteFn, Completion>>& batch);
-  void completer_loop();
 
   StoreOptions opts_;
   sqlite3* writer_db_ = nullptr;
-  sqlite3* reader_db_ = nullptr;
-  std::mutex reader_mu_;
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::pair<WriteFn, Completion>> queue_;
-  bool stopping_ = false;
-  bool closed_ = false;
-  std::atomic<bool> failed_{false};
-  std::thread writer_;
-
-  // Completions run on their own thread, in commit order, so that the writer starts the
-  // next batch (and its fsync) while the last batch's callers are told.
-  struct Done {
-    std::deque<std::pair<WriteFn, Completion>> batch;
-    std::vector<Status> results;
-  };
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Done> done_queue_;
-  bool done_stopping_ = false;
-  std::thread completer_;
-
-  std::atomic<std::uint64_t> commits_{0}, writes_{0}, max_batch_{0};
-  metrics::Counter* m_commits_ = nullptr;
-  metrics::Counter* m_writes_ = nullptr;
-  metrics::Histogram* m_batch_ = nullptr;
-  metrics::Histogram* m_commit_seconds_ = nullptr;
+  ReaderPool readers_;
+  std::unique_ptr<GroupCommitWriter> writer_;
 };
 
 }  // namespace herald::store

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "core/config.h"
+
 namespace herald::auth {
 namespace {
 
@@ -37,6 +39,20 @@ TEST(ReplayGuard, MemoryIsBoundedAndFullMeansRefusedNotForgotten) {
   }
   // Once they expire there is room again.
   EXPECT_TRUE(store->use("app", "fresh", 1000 + 600'000).ok());
+}
+
+TEST(ReplayGuard, TheNonceStoreIsChosenByConfigAndKeepsNoncesForTwiceTheWindow) {
+  Config cfg;
+  cfg.api.signature_window = Millis(1000);
+  auto store = make_nonce_store(cfg);
+  ASSERT_TRUE(store.ok());
+  EXPECT_TRUE((*store)->use("app", "n", 0).ok());
+  EXPECT_FALSE((*store)->use("app", "n", 1999).ok());
+  EXPECT_TRUE((*store)->use("app", "n", 2000).ok());
+  cfg.api.nonce_store = "redis";
+  auto unknown = make_nonce_store(cfg);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().code, "invalid_config");
 }
 
 }  // namespace

@@ -1,0 +1,202 @@
+// The store's writer and completer threads, and the writer's statement cache.
+#include "store/sqlite/group_commit.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "core/log.h"
+#include "core/metrics.h"
+#include "store/sqlite/sqlite_util.h"
+
+namespace herald::store {
+namespace {
+
+struct StatementKey {
+  sqlite3* db;
+  const char* sql;
+  bool operator==(const StatementKey&) const = default;
+};
+struct StatementKeyHash {
+  std::size_t operator()(const StatementKey& k) const {
+    return std::hash<const void*>{}(k.db) ^ (std::hash<const void*>{}(k.sql) << 1);
+  }
+};
+thread_local std::unordered_map<StatementKey, sqlite3_stmt*, StatementKeyHash> t_writer_statements;
+
+// One statement of the batch frame (BEGIN, SAVEPOINT, ...), from the writer's cache.
+Status step_cached(sqlite3* db, const char* sql) {
+  WriterStatement st(db, sql);
+  if (!st.s) return db_error(db, sql);
+  int rc = sqlite3_step(st.s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return db_error(db, sql);
+  return ok_status();
+}
+
+// At most this many committed batches wait for the completer, so that a slow
+// completion slows the writer instead of growing memory.
+constexpr std::size_t kMaxWaitingBatches = 4;
+
+}  // namespace
+
+sqlite3_stmt* writer_statement(sqlite3* db, const char* sql) {
+  auto [it, fresh] = t_writer_statements.try_emplace(StatementKey{db, sql}, nullptr);
+  if (fresh && sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &it->second, nullptr) != SQLITE_OK) {
+    t_writer_statements.erase(it);
+    return nullptr;
+  }
+  return it->second;
+}
+
+void finalize_all(sqlite3* db) {
+  for (auto it = t_writer_statements.begin(); it != t_writer_statements.end();)
+    it = it->first.db == db ? t_writer_statements.erase(it) : std::next(it);
+  while (sqlite3_stmt* s = sqlite3_next_stmt(db, nullptr)) sqlite3_finalize(s);
+}
+
+GroupCommitWriter::GroupCommitWriter(sqlite3* db, std::uint64_t batch_max, metrics::Registry* metrics)
+    : db_(db), batch_max_(std::max<std::uint64_t>(batch_max, 1)) {
+  if (!metrics) return;
+  auto& r = *metrics;
+  m_commits_ = &r.counter("herald_store_commits_total", "Transactions committed by the store writer").with({});
+  m_writes_ = &r.counter("herald_store_writes_total", "Writes made durable by the store writer").with({});
+  m_batch_ = &r.histogram("herald_store_commit_batch_size", "Writes folded into one group commit", {},
+                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096})
+                  .with({});
+  m_commit_seconds_ =
+      &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
+}
+
+GroupCommitWriter::~GroupCommitWriter() {
+  close();
+}
+
+void GroupCommitWriter::start() {
+  completer_ = std::thread([this] { completer_loop(); });
+  writer_ = std::thread([this] { writer_loop(); });
+}
+
+void GroupCommitWriter::submit(WriteFn fn, Completion done) {
+  {
+    std::lock_guard lock(mu_);
+    if (!stopping_) {
+      queue_.emplace_back(std::move(fn), std::move(done));
+      cv_.notify_one();
+      return;
+    }
+  }
+  done(make_error("store_closed", "the store is shutting down"));
+}
+
+bool GroupCommitWriter::healthy() {
+  std::lock_guard lock(mu_);
+  return !stopping_ && !failed_.load();
+}
+
+StoreStats GroupCommitWriter::stats() const {
+  return StoreStats{commits_.load(), writes_.load(), max_batch_.load()};
+}
+
+void GroupCommitWriter::writer_loop() {
+  Batch batch;
+  for (;;) {
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      if (queue_.empty()) {  // stopping, and everything queued is done
+        lock.unlock();
+        finalize_all(db_);
+        return;
+      }
+      while (!queue_.empty() && batch.size() < batch_max_) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = commit_batch(batch);
+    record(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    hand_to_completer(std::move(batch), std::move(results));
+    batch.clear();
+  }
+}
+
+std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
+  std::vector<Status> results(batch.size(), ok_status());
+  if (!step_cached(db_, "BEGIN IMMEDIATE;")) {
+    for (auto& r : results) r = make_error("store_unavailable", "the store cannot start a transaction");
+    return results;
+  }
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    (void)step_cached(db_, "SAVEPOINT w;");
+    results[i] = batch[i].first(db_);
+    if (!results[i]) (void)step_cached(db_, "ROLLBACK TO w;");
+    (void)step_cached(db_, "RELEASE w;");
+  }
+  auto committed = step_cached(db_, "COMMIT;");
+  if (committed) {
+    failed_ = false;
+    return results;
+  }
+  (void)exec(db_, "ROLLBACK;");
+  failed_ = true;
+  log::error("store_commit_failed", {{"error", committed.error().message}, {"writes", batch.size()}});
+  for (auto& r : results) r = make_error("store_unavailable", "the store could not commit the write");
+  return results;
+}
+
+void GroupCommitWriter::record(std::size_t writes, double seconds) {
+  commits_.fetch_add(1, std::memory_order_relaxed);
+  writes_.fetch_add(writes, std::memory_order_relaxed);
+  if (writes > max_batch_.load()) max_batch_ = writes;
+  if (m_commits_) {
+    m_commits_->inc();
+    m_writes_->inc(writes);
+    m_batch_->observe(static_cast<double>(writes));
+    m_commit_seconds_->observe(seconds);
+  }
+}
+
+void GroupCommitWriter::hand_to_completer(Batch batch, std::vector<Status> results) {
+  std::unique_lock lock(done_mu_);
+  done_cv_.wait(lock, [&] { return done_queue_.size() < kMaxWaitingBatches; });
+  done_queue_.push_back(Done{std::move(batch), std::move(results)});
+  done_cv_.notify_all();
+}
+
+void GroupCommitWriter::completer_loop() {
+  for (;;) {
+    Done d;
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return !done_queue_.empty() || done_stopping_; });
+      if (done_queue_.empty()) return;
+      d = std::move(done_queue_.front());
+      done_queue_.pop_front();
+      done_cv_.notify_all();
+    }
+    for (std::size_t i = 0; i < d.batch.size(); ++i)
+      if (d.batch[i].second) d.batch[i].second(std::move(d.results[i]));
+  }
+}
+
+void GroupCommitWriter::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (writer_.joinable()) writer_.join();
+  {
+    std::lock_guard lock(done_mu_);
+    done_stopping_ = true;
+    done_cv_.notify_all();
+  }
+  if (completer_.joinable()) completer_.join();
+}
+
+}  // namespace herald::store

@@ -1,0 +1,95 @@
+// The KMS tables through store::KmsRecords: keys, versions, updates and deletion.
+#include <gtest/gtest.h>
+
+#include "store/store.h"
+#include "store_fixture.h"
+
+namespace herald::store {
+namespace {
+
+KmsKeyRecord key(std::string app, std::string name, std::uint32_t latest) {
+  KmsKeyRecord k;
+  k.app_id = std::move(app);
+  k.name = std::move(name);
+  k.kind = "aes256-gcm";
+  k.latest_version = latest;
+  k.min_decryption_version = 1;
+  k.created_ms = 1000;
+  return k;
+}
+
+KmsVersionRecord version(std::string app, std::string name, std::uint32_t v) {
+  return KmsVersionRecord{std::move(app), std::move(name), v, std::string("\x00wrapped\x01", 9) + std::to_string(v),
+                          1000 + v};
+}
+
+TEST(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
+  testing::TempStore t;
+  KmsRecords& kms = t.db->kms();
+  ASSERT_TRUE(
+      wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); }).ok());
+  // Rotation: the key's record changes and a second version is added in the same write.
+  KmsKeyRecord rotated = key("app", "k", 2);
+  rotated.min_decryption_version = 2;
+  rotated.exportable = true;
+  rotated.deletion_allowed = true;
+  rotated.kind = "ignored";  // the kind of an existing key never changes
+  ASSERT_TRUE(wait_for([&](Completion d) { kms.put_kms_key(rotated, version("app", "k", 2), std::move(d)); }).ok());
+  // A record-only update (no new version).
+  ASSERT_TRUE(
+      wait_for([&](Completion d) { kms.put_kms_key(key("app", "other", 0), std::nullopt, std::move(d)); }).ok());
+
+  t.reopen();
+  auto keys = t.db->kms().load_kms_keys();
+  ASSERT_TRUE(keys.ok()) << keys.error().message;
+  ASSERT_EQ(keys->size(), 2u);
+  const KmsKeyRecord* k = nullptr;
+  for (const auto& r : *keys)
+    if (r.name == "k") k = &r;
+  ASSERT_NE(k, nullptr);
+  EXPECT_EQ(k->app_id, "app");
+  EXPECT_EQ(k->kind, "aes256-gcm");
+  EXPECT_EQ(k->latest_version, 2u);
+  EXPECT_EQ(k->min_decryption_version, 2u);
+  EXPECT_TRUE(k->exportable);
+  EXPECT_TRUE(k->deletion_allowed);
+  EXPECT_EQ(k->created_ms, 1000);
+
+  auto versions = t.db->kms().load_kms_versions();
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 2u);
+  for (const auto& v : *versions) EXPECT_EQ(v.wrapped, version("app", "k", v.version).wrapped);
+}
+
+TEST(KmsTables, AnExistingVersionIsAConflictAndLeavesTheKeyAsItWas) {
+  testing::TempStore t;
+  KmsRecords& kms = t.db->kms();
+  ASSERT_TRUE(
+      wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); }).ok());
+  auto st = wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 7), version("app", "k", 1), std::move(d)); });
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, "conflict");
+  EXPECT_EQ(kms.load_kms_keys()->front().latest_version, 1u);  // the write was rolled back whole
+}
+
+TEST(KmsTables, DeleteRemovesTheKeyAndAllItsVersionsOnly) {
+  testing::TempStore t;
+  KmsRecords& kms = t.db->kms();
+  for (std::uint32_t v = 1; v <= 3; ++v)
+    ASSERT_TRUE(wait_for([&](Completion d) {
+                  kms.put_kms_key(key("app", "k", v), version("app", "k", v), std::move(d));
+                }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.put_kms_key(key("app", "keep", 1), version("app", "keep", 1), std::move(d));
+              }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) { kms.delete_kms_key("app", "k", std::move(d)); }).ok());
+  auto keys = kms.load_kms_keys();
+  ASSERT_EQ(keys->size(), 1u);
+  EXPECT_EQ(keys->front().name, "keep");
+  auto versions = kms.load_kms_versions();
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ(versions->front().name, "keep");
+}
+
+}  // namespace
+}  // namespace herald::store
