@@ -76,6 +76,11 @@ struct PushConfig {
   Millis write_linger_max{50};
 };
 
+// Where channel streams and presence live (push/broker.h); "memory" is one node's own.
+struct BrokerConfig {
+  std::string driver = "memory";
+};
+
 struct ApiConfig {
   bool require_signature = true;   // false only with --dev, to measure what signing costs
   Millis signature_window{300'000};
@@ -169,6 +174,7 @@ struct Config {
   LogConfig log;
   StoreConfig store;
   PushConfig push;
+  BrokerConfig broker;
   ApiConfig api;
   AuditConfig audit;
   DeliveryConfig delivery;
