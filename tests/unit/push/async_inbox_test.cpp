@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
 #include <chrono>
 #include <thread>
 
@@ -22,13 +25,22 @@ using testing::FakeTransport;
 using testing::ThreadExecutor;
 
 constexpr std::string_view kSecret = "test-client-secret-0123456789abcdef";
-constexpr auto kStoreDelay = 1200ms;
+constexpr auto kStoreDelay = 1000ms;
 constexpr std::string_view kPending = R"({"msg":{"id":"m1","ts":1,"priority":"normal","data":1}})";
 
-// Answers user "slow" after kStoreDelay from a thread of its own, everyone else at once.
+// A store with one reader thread: answers user "slow" from that thread, each answer
+// kStoreDelay after the previous one, in the order asked; everyone else at once.
 class SlowInbox final : public MessageInbox {
  public:
-  ~SlowInbox() override { join(); }
+  SlowInbox() : reader_([this] { read(); }) {}
+  ~SlowInbox() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    reader_.join();
+  }
   void on_connect(const ClientIdentity& who, std::function<void(std::vector<std::string>)> done) override {
     answer(who, std::move(done), std::vector<std::string>{std::string(kPending)});
   }
@@ -39,9 +51,10 @@ class SlowInbox final : public MessageInbox {
             std::function<void(Result<std::string>)> done) override {
     answer(who, std::move(done), Result<std::string>(std::string(R"({"messages":[],"next":null})")));
   }
+  // Waits until every question asked so far has been answered.
   void join() {
-    for (auto& t : threads_)
-      if (t.joinable()) t.join();
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
   }
   std::atomic<int> answered{0};
 
@@ -49,13 +62,35 @@ class SlowInbox final : public MessageInbox {
   template <class T>
   void answer(const ClientIdentity& who, std::function<void(T)> done, T value) {
     if (who.user != "slow") return done(std::move(value));
-    threads_.emplace_back([this, done = std::move(done), value = std::move(value)]() mutable {
-      std::this_thread::sleep_for(kStoreDelay);
-      done(std::move(value));
-      answered.fetch_add(1);
-    });
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back([done = std::move(done), value = std::move(value)]() mutable { done(std::move(value)); });
+    }
+    cv_.notify_all();
   }
-  std::vector<std::thread> threads_;
+  void read() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      auto task = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      lock.unlock();
+      std::this_thread::sleep_for(kStoreDelay);
+      task();
+      answered.fetch_add(1);
+      lock.lock();
+      busy_ = false;
+      cv_.notify_all();
+    }
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  std::thread reader_;
 };
 
 struct AsyncInboxFixture : ::testing::Test {
