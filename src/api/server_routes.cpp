@@ -14,6 +14,7 @@
 #include "push/channel_name.h"
 #include "push/client.h"
 #include "push/hub.h"
+#include "push/wire.h"
 
 namespace herald::api {
 namespace {
@@ -42,10 +43,6 @@ Result<push::ChannelName> channel_for(const push::Hub& hub, const apps::App& app
   if (!hub.namespace_config(ch->ns))
     return make_error("namespace_not_found", "the namespace '" + std::string(ch->ns) + "' is not configured");
   return ch;
-}
-
-std::string publish_result(const push::PublishResult& r) {
-  return "{\"offset\":" + std::to_string(r.offset) + ",\"epoch\":\"" + r.epoch + "\",\"id\":\"" + r.id + "\"}";
 }
 
 // Who a refused request claimed to be: the AppKey it named (public), bounded.
@@ -116,7 +113,7 @@ class Routes {
     if (!data) return error_from(c.req, data.error());
     auto r = d_.hub->publish(c.app.id, *ch, *data);
     if (!r) return error_from(c.req, r.error());
-    return ok_json(publish_result(*r));
+    return ok_json(push::wire::render_publish_result(*r));
   }
 
   Response broadcast(const Ctx& c) {
@@ -139,10 +136,9 @@ class Routes {
       auto r = d_.hub->publish(c.app.id, channels[i], *data);
       out += "{\"channel\":\"" + std::string(channels[i].full) + "\",";
       if (r) {
-        out += publish_result(*r).substr(1);
+        out += push::wire::render_publish_result(*r).substr(1);
       } else {
-        out += "\"error\":{\"code\":" + json::serialize(json::string(r.error().code)) +
-               ",\"message\":" + json::serialize(json::string(r.error().message)) + "}}";
+        out += "\"error\":" + push::wire::render_error(r.error().code, r.error().message) + "}";
       }
     }
     out += "]}";
@@ -161,7 +157,7 @@ class Routes {
     if (!data) return error_from(c.req, data.error());
     auto r = d_.hub->publish(c.app.id, *ch, *data);
     if (!r) return error_from(c.req, r.error());
-    return ok_json("{\"channel\":\"" + name + "\"," + publish_result(*r).substr(1));
+    return ok_json("{\"channel\":\"" + name + "\"," + push::wire::render_publish_result(*r).substr(1));
   }
 
   Response history(const Ctx& c) {
@@ -186,15 +182,7 @@ class Routes {
     }
     auto r = d_.hub->history(c.app.id, *ch, limit, since);
     if (!r) return error_from(c.req, r.error());
-    std::string out = "{\"epoch\":\"" + r->epoch + "\",\"offset\":" + std::to_string(r->offset) + ",";
-    if (since) out += std::string("\"recovered\":") + (r->recovered ? "true" : "false") + ",";
-    out += "\"publications\":[";
-    for (std::size_t i = 0; i < r->publications.size(); ++i) {
-      if (i) out += ",";
-      out += r->publications[i]->inner();
-    }
-    out += "]}";
-    return ok_json(std::move(out));
+    return ok_json(push::wire::render_history(*r, since.has_value()));
   }
 
   Response presence(const Ctx& c, bool stats) {
@@ -205,23 +193,11 @@ class Routes {
     if (stats) {
       auto r = d_.hub->presence_stats(c.app.id, *ch);
       if (!r) return error_from(c.req, r.error());
-      return ok_json("{\"num_clients\":" + std::to_string(r->num_clients) +
-                     ",\"num_users\":" + std::to_string(r->num_users) + "}");
+      return ok_json(push::wire::render_presence_stats(*r));
     }
     auto r = d_.hub->presence(c.app.id, *ch);
     if (!r) return error_from(c.req, r.error());
-    std::string out = "{\"clients\":{";
-    for (std::size_t i = 0; i < r->clients.size(); ++i) {
-      const auto& e = r->clients[i];
-      if (i) out += ",";
-      out += json::serialize(json::string(e.client_id)) + ":{\"user\":" + json::serialize(json::string(e.user));
-      if (!e.info.empty()) out += ",\"info\":" + e.info;
-      out += "}";
-    }
-    out += "}";
-    if (r->truncated) out += ",\"truncated\":true";
-    out += "}";
-    return ok_json(std::move(out));
+    return ok_json(push::wire::render_presence(*r));
   }
 
   Response disconnect(const Ctx& c) {

@@ -30,6 +30,7 @@
 #include "auth/rate_limiter.h"
 #include "auth/replay_guard.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "core/metrics.h"
@@ -409,6 +410,7 @@ int serve(ServeOptions& o) {
   try {
     gateway = std::make_unique<net::Gateway>(cfg, router, registry);
     hub = std::make_unique<push::Hub>(cfg, gateway->executor(), registry);
+    hub->start_maintenance();
     client_ctx = std::make_unique<push::ClientContext>(
         push::ClientContext{*hub, apps, cfg, protocol_metrics, &messages, HERALD_VERSION, audit_log.get()});
     messages.set_pusher([hub = hub.get()](const std::string& app_id, const std::string& user, std::string frame) {
@@ -432,7 +434,7 @@ int serve(ServeOptions& o) {
   if (o.dev) {
     std::string ws_url = std::string(cfg.server.tls ? "wss" : "ws") + url.substr(url.find(':')) + "/ws";
     std::string sample = auth::sign_jwt_hs256(
-        "{\"sub\":\"demo-user\",\"exp\":" + std::to_string(push::unix_ms_now() / 1000 + 86400) + "}",
+        "{\"sub\":\"demo-user\",\"exp\":" + std::to_string(clock::unix_ms() / 1000 + 86400) + "}",
         crypto::SecretBytes(std::string_view(demo->client_secret)));
     std::printf("\nHerald is serving at %s (development mode)\n  health:    %s/healthz\n  metrics:   %s/metrics\n"
                 "  websocket: %s\n\nDemo app (credentials also in %s/dev-app.json):\n"

@@ -300,6 +300,8 @@ std::vector<ConfigKey> build_keys() {
   k.push_back(duration_key("push.write_linger_max",
                            "Longest publications gather before a write pass when the last pass was long (load).",
                            [](auto& c) -> auto& { return c.push.write_linger_max; }, Millis(0)));
+  k.push_back(choice_key("broker.driver", "Where channel streams and presence live: memory (this node only).",
+                         [](auto& c) -> auto& { return c.broker.driver; }, {"memory"}));
   k.push_back(bool_key("audit.enabled", "Keep the tamper-evident audit log of API calls and security events.",
                        [](auto& c) -> auto& { return c.audit.enabled; }));
   k.push_back(uint_key("audit.checkpoint_every", "Sign a checkpoint of the audit tree after this many new entries.",

@@ -77,6 +77,11 @@ struct PushConfig {
   Millis write_linger_max{50};
 };
 
+// Where channel streams and presence live (push/broker.h); "memory" is one node's own.
+struct BrokerConfig {
+  std::string driver = "memory";
+};
+
 struct ApiConfig {
   bool require_signature = true;   // false only with --dev, to measure what signing costs
   Millis signature_window{300'000};
@@ -175,6 +180,7 @@ struct Config {
   LogConfig log;
   StoreConfig store;
   PushConfig push;
+  BrokerConfig broker;
   ApiConfig api;
   AuditConfig audit;
   DeliveryConfig delivery;

@@ -1,10 +1,12 @@
-// One client connection's side of the protocol (docs/protocol.md): parses commands,
-// authenticates, checks permissions and limits, talks to the hub, and queues replies
-// and publications on its Transport. It lives on one shard and is not thread-safe.
+// One client connection's side of the protocol (docs/protocol.md): connection state,
+// rate limiting, deadlines and closing here; one member per command (cmd_*, in
+// push/protocol/commands.cpp) behind a dispatch table. It lives on one shard and is
+// not thread-safe; inbox answers from other threads are posted back to its shard.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +27,10 @@ class Family;
 
 namespace herald::audit {
 class Recorder;
+}
+
+namespace boost::json {
+class object;
 }
 
 namespace herald::push {
@@ -98,8 +104,53 @@ class Client final : public Subscriber {
     std::string channel;
     SubscriptionSlot slot;
   };
+  // One command as its handler sees it; `channel` and `ns` are set for the commands
+  // that name a channel (already parsed, the namespace configured).
+  struct Call {
+    std::uint64_t id;
+    const boost::json::object& params;
+    const ChannelName* channel = nullptr;
+    const NamespaceConfig* ns = nullptr;
+  };
+  struct CommandSpec {
+    std::string_view name;
+    void (Client::*handler)(const Call&);
+    bool needs_connected;
+    bool needs_channel;
+  };
+  static const CommandSpec* find_command(std::string_view name);
 
   void handle_line(std::string_view line);
+  void dispatch(const CommandSpec& spec, std::uint64_t id, const boost::json::object& params);
+
+  // The commands (push/protocol/commands.cpp).
+  void cmd_connect(const Call& c);
+  void cmd_ping(const Call& c);
+  void cmd_refresh(const Call& c);
+  void cmd_ack(const Call& c);
+  void cmd_inbox(const Call& c);
+  void cmd_subscribe(const Call& c);
+  void cmd_unsubscribe(const Call& c);
+  void cmd_publish(const Call& c);
+  void cmd_history(const Call& c);
+  void cmd_presence(const Call& c);
+  void cmd_presence_stats(const Call& c);
+
+  // Refuses a connect: counts it, audits it, answers and closes.
+  void refuse_connect(std::uint64_t id, std::string_view code, std::string actor, std::string_view message, int close,
+                      std::string_view close_reason, std::string_view user = {});
+  // Connect-time checks of the app and token; the claims, or an error already answered.
+  std::optional<auth::JwtClaims> authenticate(std::uint64_t id, const boost::json::object& params);
+  // The right to read a channel without a subscription token (history, presence, and
+  // subscribe in the "authenticated" and "claims" namespaces).
+  bool may_read(const ChannelName& channel, const NamespaceConfig& ns);
+  // Replies to the token error of refresh/subscribe ("token_expired" or "token_invalid").
+  void reply_token_error(std::uint64_t id, const Error& e);
+  // Calls the inbox through `ask(done)` and runs `on_answer(*this, answer)` on this
+  // client's shard, unless the client is closing or gone by then (commands.cpp).
+  template <class T, class Ask, class OnAnswer>
+  void ask_inbox(Ask ask, OnAnswer on_answer);
+
   bool take_rate_token();
   void reply_error(std::uint64_t id, std::string_view code, std::string_view message);
   // A refused connect, for the audit log; the user id only as a keyed hash.
@@ -130,6 +181,8 @@ class Client final : public Subscriber {
   bool in_hub_ = false;
   bool flush_pending_ = false;
   bool slow_ = false;
+  // Inbox answers posted to the shard hold a weak reference: gone with the client.
+  std::shared_ptr<const bool> alive_ = std::make_shared<const bool>(true);
 };
 
 }  // namespace herald::push

@@ -1,103 +1,32 @@
-// Channel state lives in hashed buckets, each channel behind its own mutex; subscriber
-// lists live per shard and are touched only on their shard's thread. A publish takes
-// the channel's lock to assign the offset, record history and append one pointer to
-// each interested shard's inbox, which keeps per-channel order on every shard.
+// Subscriber lists live per shard and are touched only on their shard's thread. The
+// broker numbers each publication under its channel lock and hands it to the hub
+// there, and the hub appends one pointer to each listening shard's inbox, which keeps
+// per-channel order on every shard.
 #include "push/hub.h"
 
 #include <algorithm>
-#include <array>
-#include <chrono>
-#include <condition_variable>
-#include <deque>
 #include <mutex>
-#include <thread>
+#include <stdexcept>
 #include <unordered_map>
-#include <unordered_set>
 
-#include "core/log.h"
+#include "core/clock.h"
+#include "core/ids.h"
 #include "core/metrics.h"
-#include "crypto/random.h"
+#include "core/periodic_thread.h"
+#include "push/channel_table.h"
 
 namespace herald::push {
-
-std::int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 namespace {
-
-std::string hex_counter(std::uint64_t n) {
-  static const char* kHex = "0123456789abcdef";
-  char buf[17];
-  int i = 16;
-  buf[i] = 0;
-  do {
-    buf[--i] = kHex[n & 15];
-    n >>= 4;
-  } while (n);
-  return std::string(buf + i);
-}
-
-const std::string& process_prefix() {
-  static const std::string prefix = crypto::random_hex(6);
-  return prefix;
-}
-
-std::string channel_key(std::string_view app_id, std::string_view channel) {
-  std::string k;
-  k.reserve(app_id.size() + 1 + channel.size());
-  k.append(app_id);
-  k.push_back('\x1f');
-  k.append(channel);
-  return k;
-}
-
-std::string user_key(std::string_view app_id, std::string_view user) { return channel_key(app_id, user); }
-
-// A channel forgotten right after its last subscriber left would start a new epoch on
-// the next subscribe; a short grace keeps offsets stable across quick reconnects.
-constexpr std::int64_t kIdleChannelGraceMs = 30'000;
-constexpr std::size_t kBuckets = 64;
-// The next write pass waits this many times as long as the last one took (bounded by
-// push.write_linger and push.write_linger_max).
-constexpr int kLingerPerPass = 4;
-
-}  // namespace
-
-std::string next_client_id() {
-  static std::atomic<std::uint64_t> counter{0};
-  return process_prefix() + "c" + hex_counter(counter.fetch_add(1, std::memory_order_relaxed) + 1);
-}
-
-std::string next_publication_id() {
-  static std::atomic<std::uint64_t> counter{0};
-  return process_prefix() + "-" + hex_counter(counter.fetch_add(1, std::memory_order_relaxed) + 1);
-}
-
-namespace detail {
-
-struct Channel {
-  std::mutex mu;
-  std::string key;
-  std::string app_id;
-  std::string name;
-  const NamespaceConfig* ns = nullptr;
-  std::string epoch;
-  std::uint64_t top = 0;
-  std::deque<PublicationPtr> history;
-  std::vector<std::uint32_t> shard_subs;
-  std::uint64_t subscribers = 0;
-  std::unordered_map<std::string, PresenceEntry> presence;
-  std::int64_t last_active_ms = 0;
-  bool removed = false;  // forgotten by the sweep; holders must look the channel up again
-};
-
-}  // namespace detail
 
 using detail::Channel;
 
-namespace {
+std::string user_key(std::string_view app_id, std::string_view user) {
+  return channel_key(app_id, user);
+}
+
+// The next write pass waits this many times as long as the last one took (bounded by
+// push.write_linger and push.write_linger_max).
+constexpr int kLingerPerPass = 4;
 
 struct LocalSub {
   Subscriber* sub;
@@ -124,71 +53,42 @@ struct alignas(64) Shard {
   std::unordered_map<std::string, Subscriber*> clients;
 };
 
-struct Bucket {
-  std::mutex mu;
-  std::unordered_map<std::string, std::shared_ptr<Channel>> channels;
+template <class T>
+T value_or_throw(Result<T> r) {
+  if (!r) throw std::runtime_error(r.error().message);
+  return std::move(*r);
+}
+
+// Which connections a by-user operation reaches: one user's, or every user's of an app
+// (an empty key_prefix: every connection).
+struct ConnectionFilter {
+  std::string key;
+  bool prefix = false;
 };
-
-// Drops publications beyond the namespace's size and age limits. Channel lock held.
-void trim_history(Channel& ch, std::int64_t now_ms) {
-  const auto& ns = *ch.ns;
-  while (ch.history.size() > ns.history_size) ch.history.pop_front();
-  const std::int64_t oldest = now_ms - ns.history_ttl.count();
-  while (!ch.history.empty() && ch.history.front()->ts_ms < oldest) ch.history.pop_front();
-}
-
-// The publications after `since`, or nullopt when some of them are gone. Lock held.
-std::optional<std::vector<PublicationPtr>> publications_since(Channel& ch, const Since& since) {
-  if (since.epoch != ch.epoch || since.offset > ch.top) return std::nullopt;
-  std::vector<PublicationPtr> out;
-  if (since.offset == ch.top) return out;
-  if (ch.history.empty() || ch.history.front()->offset > since.offset + 1) return std::nullopt;
-  for (const auto& p : ch.history)
-    if (p->offset > since.offset) out.push_back(p);
-  return out;
-}
 
 }  // namespace
 
-struct Hub::Impl {
-  Impl(const Config& c, ShardExecutor& ex, metrics::Registry& r) : cfg(c), executor(ex) {
+struct Hub::Impl final : BrokerEventHandler {
+  Impl(const Config& c, ShardExecutor& ex, metrics::Registry& r, std::unique_ptr<Broker> b,
+       std::unique_ptr<PresenceManager> p)
+      : cfg(c), executor(ex), broker(std::move(b)), presence(std::move(p)), table(ex.shards()) {
     for (std::size_t i = 0; i < ex.shards(); ++i) {
       shards.push_back(std::make_unique<Shard>());
       shards.back()->next_linger = c.push.write_linger;
     }
     m_publications = &r.counter("herald_push_publications_total", "Publications accepted by the hub").with({});
     m_deliveries = &r.counter("herald_push_deliveries_total", "Publications handed to subscriber connections").with({});
-    m_channels = &r.gauge("herald_push_channels", "Channels held in memory").with({});
     m_subscriptions = &r.gauge("herald_push_subscriptions", "Active subscriptions").with({});
     m_connections = &r.gauge("herald_push_connections", "Connected (authenticated) clients").with({});
-    m_recoveries = &r.counter("herald_push_recoveries_total", "Subscribe requests with `since`, by outcome", {"result"});
+    m_recoveries =
+        &r.counter("herald_push_recoveries_total", "Subscribe requests with `since`, by outcome", {"result"});
+    broker->set_handler(this);
   }
 
-  Bucket& bucket_for(const std::string& key) { return buckets[std::hash<std::string>{}(key) % kBuckets]; }
-
-  // The channel for this key, created on first use. Fails when push.max_channels is reached.
-  Result<std::shared_ptr<Channel>> find_or_create(std::string_view app_id, const ChannelName& name,
-                                                  const NamespaceConfig* ns, bool create) {
-    std::string key = channel_key(app_id, name.full);
-    Bucket& b = bucket_for(key);
-    std::lock_guard lock(b.mu);
-    auto it = b.channels.find(key);
-    if (it != b.channels.end()) return it->second;
-    if (!create) return std::shared_ptr<Channel>();
-    if (channel_count.load(std::memory_order_relaxed) >= cfg.push.max_channels)
-      return make_error("too_many_channels", "the server holds push.max_channels channels already");
-    auto ch = std::make_shared<Channel>();
-    ch->key = key;
-    ch->app_id = std::string(app_id);
-    ch->name = std::string(name.full);
-    ch->ns = ns;
-    ch->epoch = crypto::random_hex(4);
-    ch->shard_subs.assign(shards.size(), 0);
-    ch->last_active_ms = unix_ms_now();
-    b.channels.emplace(std::move(key), ch);
-    channel_count.fetch_add(1, std::memory_order_relaxed);
-    m_channels->inc();
-    return ch;
+  // Under the broker's channel lock: one pointer to each shard that has subscribers.
+  void handle_publication(std::string_view app_id, std::string_view channel, const PublicationPtr& pub) override {
+    table.for_each_listening_shard(app_id, channel,
+                                   [&](std::size_t s, const std::shared_ptr<Channel>& ch) { enqueue(s, ch, pub); });
   }
 
   void enqueue(std::size_t shard_index, const std::shared_ptr<Channel>& ch, const PublicationPtr& pub) {
@@ -259,11 +159,37 @@ struct Hub::Impl {
                                                           std::max(cfg.push.write_linger, cfg.push.write_linger_max));
   }
 
+  // Snapshots the matching connections under users_mu, then runs `fn` on each one's
+  // shard with its subscriber, if it is still there; returns how many were matched.
+  std::size_t for_each_connection(const ConnectionFilter& filter, std::function<void(Subscriber&)> fn) {
+    std::vector<std::pair<std::size_t, std::string>> conns;
+    {
+      std::lock_guard lock(users_mu);
+      if (!filter.prefix) {
+        auto it = users.find(filter.key);
+        if (it != users.end()) conns = it->second;
+      } else {
+        for (const auto& [key, list] : users)
+          if (key.compare(0, filter.key.size(), filter.key) == 0) conns.insert(conns.end(), list.begin(), list.end());
+      }
+    }
+    auto shared_fn = std::make_shared<const std::function<void(Subscriber&)>>(std::move(fn));
+    for (auto& [shard, client_id] : conns) {
+      executor.post(shard, [this, shard = shard, id = client_id, shared_fn] {
+        auto& clients = shards[shard]->clients;
+        auto it = clients.find(id);
+        if (it != clients.end()) (*shared_fn)(*it->second);
+      });
+    }
+    return conns.size();
+  }
+
   const Config& cfg;
   ShardExecutor& executor;
+  std::unique_ptr<Broker> broker;
+  std::unique_ptr<PresenceManager> presence;
+  ChannelTable table;
   std::vector<std::unique_ptr<Shard>> shards;
-  std::array<Bucket, kBuckets> buckets;
-  std::atomic<std::uint64_t> channel_count{0};
   std::atomic<std::uint64_t> subscription_count{0};
   std::atomic<std::uint64_t> publications{0};
   std::atomic<std::uint64_t> deliveries{0};
@@ -273,40 +199,35 @@ struct Hub::Impl {
 
   metrics::Counter* m_publications;
   metrics::Counter* m_deliveries;
-  metrics::Gauge* m_channels;
   metrics::Gauge* m_subscriptions;
   metrics::Gauge* m_connections;
   metrics::Family<metrics::Counter>* m_recoveries;
 
-  std::mutex maint_mu;
-  std::condition_variable maint_cv;
-  bool maint_stop = false;
-  std::thread maint;
+  PeriodicThread maintenance;
 };
 
 Hub::Hub(const Config& cfg, ShardExecutor& executor, metrics::Registry& registry)
-    : impl_(std::make_unique<Impl>(cfg, executor, registry)), cfg_(cfg) {
-  impl_->maint = std::thread([this] {
-    std::unique_lock lock(impl_->maint_mu);
-    while (!impl_->maint_stop) {
-      impl_->maint_cv.wait_for(lock, std::chrono::seconds(1));
-      if (impl_->maint_stop) break;
-      lock.unlock();
-      sweep(unix_ms_now());
-      lock.lock();
-    }
-  });
+    : Hub(cfg, executor, registry, value_or_throw(make_broker(cfg, registry)),
+          value_or_throw(make_presence_manager(cfg))) {}
+
+Hub::Hub(const Config& cfg, ShardExecutor& executor, metrics::Registry& registry, std::unique_ptr<Broker> broker,
+         std::unique_ptr<PresenceManager> presence)
+    : impl_(std::make_unique<Impl>(cfg, executor, registry, std::move(broker), std::move(presence))), cfg_(cfg) {}
+
+Hub::~Hub() {
+  stop();
 }
 
-Hub::~Hub() { stop(); }
+void Hub::start_maintenance() {
+  impl_->maintenance.start(std::chrono::seconds(1), [this] { sweep(clock::unix_ms()); });
+}
 
 void Hub::stop() {
-  {
-    std::lock_guard lock(impl_->maint_mu);
-    impl_->maint_stop = true;
-  }
-  impl_->maint_cv.notify_all();
-  if (impl_->maint.joinable()) impl_->maint.join();
+  impl_->maintenance.stop();
+}
+
+ShardExecutor& Hub::executor() const {
+  return impl_->executor;
 }
 
 const NamespaceConfig* Hub::namespace_config(std::string_view ns) const {
@@ -348,39 +269,14 @@ void Hub::remove_connection(std::size_t shard, const ClientIdentity& who) {
 }
 
 std::size_t Hub::disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason) {
-  auto& im = *impl_;
-  std::vector<std::pair<std::size_t, std::string>> conns;
-  {
-    std::lock_guard lock(im.users_mu);
-    auto it = im.users.find(user_key(app_id, user));
-    if (it != im.users.end()) conns = it->second;
-  }
-  for (auto& [shard, client_id] : conns) {
-    im.executor.post(shard, [&im, shard = shard, id = client_id, code, reason] {
-      auto& clients = im.shards[shard]->clients;
-      auto it = clients.find(id);
-      if (it != clients.end()) it->second->disconnect(code, reason);
-    });
-  }
-  return conns.size();
+  return impl_->for_each_connection({user_key(app_id, user), false},
+                                    [code, reason](Subscriber& s) { s.disconnect(code, reason); });
 }
 
 std::size_t Hub::push_to_user(std::string_view app_id, std::string_view user, PublicationPtr frame) {
-  auto& im = *impl_;
-  std::vector<std::pair<std::size_t, std::string>> conns;
-  {
-    std::lock_guard lock(im.users_mu);
-    auto it = im.users.find(user_key(app_id, user));
-    if (it != im.users.end()) conns = it->second;
-  }
-  for (auto& [shard, client_id] : conns) {
-    im.executor.post(shard, [&im, shard = shard, id = client_id, frame] {
-      auto& clients = im.shards[shard]->clients;
-      auto it = clients.find(id);
-      if (it != clients.end() && it->second->deliver(*frame)) it->second->flush();
-    });
-  }
-  return conns.size();
+  return impl_->for_each_connection({user_key(app_id, user), false}, [frame](Subscriber& s) {
+    if (s.deliver(*frame)) s.flush();
+  });
 }
 
 void Hub::forget_subscriber(std::size_t shard, Subscriber* sub) {
@@ -389,86 +285,64 @@ void Hub::forget_subscriber(std::size_t shard, Subscriber* sub) {
   std::replace(s.flushing.begin(), s.flushing.end(), sub, static_cast<Subscriber*>(nullptr));
 }
 
-std::size_t Hub::disconnect_all(int code, std::string reason) { return disconnect_app("", code, std::move(reason)); }
+std::size_t Hub::disconnect_all(int code, std::string reason) {
+  return disconnect_app("", code, std::move(reason));
+}
 
 std::size_t Hub::disconnect_app(std::string_view app_id, int code, std::string reason) {
-  auto& im = *impl_;
-  std::vector<std::pair<std::size_t, std::string>> conns;
-  {
-    // An empty app id matches every connection.
-    std::string prefix = app_id.empty() ? std::string() : std::string(app_id) + '\x1f';
-    std::lock_guard lock(im.users_mu);
-    for (const auto& [key, list] : im.users)
-      if (key.compare(0, prefix.size(), prefix) == 0) conns.insert(conns.end(), list.begin(), list.end());
-  }
-  for (auto& [shard, client_id] : conns) {
-    im.executor.post(shard, [&im, shard = shard, id = client_id, code, reason] {
-      auto& clients = im.shards[shard]->clients;
-      auto it = clients.find(id);
-      if (it != clients.end()) it->second->disconnect(code, reason);
-    });
-  }
-  return conns.size();
+  // An empty app id matches every connection.
+  std::string prefix = app_id.empty() ? std::string() : std::string(app_id) + '\x1f';
+  return impl_->for_each_connection({std::move(prefix), true},
+                                    [code, reason](Subscriber& s) { s.disconnect(code, reason); });
 }
+
+namespace {
+Error namespace_not_found(std::string_view ns) {
+  return Error{"namespace_not_found", "the namespace '" + std::string(ns) + "' is not configured"};
+}
+}  // namespace
 
 Result<SubscribeResult> Hub::subscribe(std::size_t shard, Subscriber* sub, const ClientIdentity& who,
                                        const ChannelName& channel, const std::optional<Since>& since,
                                        SubscriptionSlot& slot) {
   auto& im = *impl_;
   const NamespaceConfig* ns = namespace_config(channel.ns);
-  if (!ns) return make_error("namespace_not_found", "the namespace '" + std::string(channel.ns) + "' is not configured");
-  for (;;) {
-    auto found = im.find_or_create(who.app_id, channel, ns, true);
-    if (!found) return found.error();
-    std::shared_ptr<Channel> ch = std::move(*found);
-    SubscribeResult r;
-    {
-      std::lock_guard lock(ch->mu);
-      if (ch->removed) continue;  // the sweep forgot it just now: use the new one
-      if (ns->max_subscribers != 0 && ch->subscribers >= ns->max_subscribers)
-        return make_error("channel_full", "the channel has its namespace's max_subscribers");
-      std::int64_t now = unix_ms_now();
-      trim_history(*ch, now);
-      r.epoch = ch->epoch;
-      r.offset = ch->top;
-      r.recoverable = ns->history_size > 0;
-      if (since) {
-        auto pubs = publications_since(*ch, *since);
-        r.recovered = pubs.has_value();
-        if (pubs) r.publications = std::move(*pubs);
-        im.m_recoveries->with({pubs ? "recovered" : "failed"}).inc();
-      }
-      ch->shard_subs[shard]++;
-      ch->subscribers++;
-      ch->last_active_ms = now;
-      if (ns->presence) ch->presence[who.client_id] = PresenceEntry{who.client_id, who.user, who.info};
-    }
-    // Publications above r.offset were queued to this shard after the lock was released;
-    // they run after this handler, when the entry below exists.
-    auto& list = im.shards[shard]->subs[ch.get()];
-    slot.channel = ch;
-    slot.shard = shard;
-    slot.index = list.size();
-    list.push_back(LocalSub{sub, r.offset, &slot});
-    im.subscription_count.fetch_add(1, std::memory_order_relaxed);
-    im.m_subscriptions->inc();
-    return r;
+  if (!ns) return namespace_not_found(channel.ns);
+  // The shard's count goes up before the position is read: every publication numbered
+  // after that position is then queued to this shard (push/channel_table.cpp).
+  auto acquired = im.table.acquire(who.app_id, channel, *ns, shard);
+  if (!acquired) return acquired.error();
+  std::shared_ptr<Channel> ch = std::move(*acquired);
+  auto interest = im.broker->subscribe(who.app_id, channel, *ns);
+  auto r = interest ? im.broker->recover(who.app_id, channel, *ns, since) : Result<SubscribeResult>(interest.error());
+  if (!r) {
+    if (interest) im.broker->unsubscribe(who.app_id, channel.full);
+    im.table.release(ch, shard);
+    return r.error();
   }
+  if (since) im.m_recoveries->with({*r->recovered ? "recovered" : "failed"}).inc();
+  if (ns->presence) im.presence->add(who.app_id, channel.full, PresenceEntry{who.client_id, who.user, who.info});
+  // Publications above r->offset were queued to this shard after the position was read;
+  // they run after this handler, when the entry below exists.
+  auto& list = im.shards[shard]->subs[ch.get()];
+  slot.channel = ch;
+  slot.shard = shard;
+  slot.index = list.size();
+  list.push_back(LocalSub{sub, r->offset, &slot});
+  im.subscription_count.fetch_add(1, std::memory_order_relaxed);
+  im.m_subscriptions->inc();
+  return r;
 }
 
 void Hub::unsubscribe(const ClientIdentity& who, SubscriptionSlot& slot) {
   if (!slot.channel) return;
   auto& im = *impl_;
-  Channel* ch = slot.channel.get();
-  {
-    std::lock_guard lock(ch->mu);
-    ch->shard_subs[slot.shard]--;
-    ch->subscribers--;
-    ch->presence.erase(who.client_id);
-    ch->last_active_ms = unix_ms_now();
-  }
+  std::shared_ptr<Channel> ch = slot.channel;
+  if (ch->ns->presence) im.presence->remove(ch->app_id, ch->name, who.client_id);
+  im.table.release(ch, slot.shard);
+  im.broker->unsubscribe(ch->app_id, ch->name);
   auto& subs = im.shards[slot.shard]->subs;
-  auto it = subs.find(ch);
+  auto it = subs.find(ch.get());
   if (it != subs.end()) {
     auto& list = it->second;
     std::size_t i = slot.index;
@@ -489,138 +363,48 @@ void Hub::unsubscribe(const ClientIdentity& who, SubscriptionSlot& slot) {
 Result<PublishResult> Hub::publish(std::string_view app_id, const ChannelName& channel, std::string_view data_json) {
   auto& im = *impl_;
   const NamespaceConfig* ns = namespace_config(channel.ns);
-  if (!ns) return make_error("namespace_not_found", "the namespace '" + std::string(channel.ns) + "' is not configured");
+  if (!ns) return namespace_not_found(channel.ns);
   if (data_json.size() > cfg_.push.max_publication_bytes)
     return make_error("publication_too_large", "the data exceeds push.max_publication_bytes");
-  std::string id = next_publication_id();
-  for (;;) {
-    auto found = im.find_or_create(app_id, channel, ns, true);
-    if (!found) return found.error();
-    std::shared_ptr<Channel> ch = std::move(*found);
-    std::lock_guard lock(ch->mu);
-    if (ch->removed) continue;
-    std::int64_t now = unix_ms_now();
-    auto pub = std::make_shared<Publication>();
-    pub->offset = ++ch->top;
-    pub->ts_ms = now;
-    pub->id = id;
-    std::string offset = std::to_string(pub->offset), ts = std::to_string(now);
-    std::string& f = pub->frame;
-    f.reserve(64 + channel.full.size() + offset.size() + ch->epoch.size() + id.size() + ts.size() + data_json.size());
-    f.append("{\"pub\":{\"channel\":\"").append(channel.full);
-    f.append("\",\"offset\":").append(offset);
-    f.append(",\"epoch\":\"").append(ch->epoch);
-    f.append("\",\"id\":\"").append(id);
-    f.append("\",\"ts\":").append(ts);
-    f.append(",\"data\":").append(data_json).append("}}");
-    PublicationPtr shared = std::move(pub);
-    if (ns->history_size > 0) {
-      ch->history.push_back(shared);
-      trim_history(*ch, now);
-    }
-    ch->last_active_ms = now;
-    for (std::size_t s = 0; s < ch->shard_subs.size(); ++s)
-      if (ch->shard_subs[s] > 0) im.enqueue(s, ch, shared);
-    im.publications.fetch_add(1, std::memory_order_relaxed);
-    im.m_publications->inc();
-    return PublishResult{shared->offset, ch->epoch, shared->id};
-  }
+  auto r = im.broker->publish(app_id, channel, *ns, next_publication_id(), data_json);
+  if (!r) return r;
+  im.publications.fetch_add(1, std::memory_order_relaxed);
+  im.m_publications->inc();
+  return r;
 }
 
 Result<HistoryResult> Hub::history(std::string_view app_id, const ChannelName& channel, std::size_t limit,
                                    const std::optional<Since>& since) {
-  auto& im = *impl_;
   const NamespaceConfig* ns = namespace_config(channel.ns);
-  if (!ns) return make_error("namespace_not_found", "the namespace '" + std::string(channel.ns) + "' is not configured");
+  if (!ns) return namespace_not_found(channel.ns);
   if (ns->history_size == 0) return make_error("history_disabled", "this namespace keeps no history");
-  auto found = im.find_or_create(app_id, channel, ns, true);
-  if (!found) return found.error();
-  auto& ch = *found;
-  HistoryResult r;
-  std::lock_guard lock(ch->mu);
-  trim_history(*ch, unix_ms_now());
-  r.epoch = ch->epoch;
-  r.offset = ch->top;
-  std::vector<PublicationPtr> pubs;
-  if (since) {
-    auto after = publications_since(*ch, *since);
-    if (!after) {
-      r.recovered = false;
-      return r;
-    }
-    pubs = std::move(*after);
-  } else {
-    pubs.assign(ch->history.begin(), ch->history.end());
-  }
-  if (limit == 0 || limit > ns->history_size) limit = ns->history_size;
-  // The newest `limit`, oldest first.
-  if (pubs.size() > limit) pubs.erase(pubs.begin(), pubs.end() - static_cast<std::ptrdiff_t>(limit));
-  r.publications = std::move(pubs);
-  return r;
+  return impl_->broker->history(app_id, channel, *ns, limit, since);
 }
 
 Result<PresenceResult> Hub::presence(std::string_view app_id, const ChannelName& channel) {
-  auto& im = *impl_;
-  const NamespaceConfig* ns = namespace_config(channel.ns);
-  if (!ns) return make_error("namespace_not_found", "the namespace '" + std::string(channel.ns) + "' is not configured");
-  if (!ns->presence) return make_error("presence_disabled", "this namespace keeps no presence");
-  PresenceResult r;
-  auto found = im.find_or_create(app_id, channel, ns, false);
-  if (!found) return found.error();
-  if (!*found) return r;
-  auto& ch = *found;
-  std::lock_guard lock(ch->mu);
-  for (const auto& [id, e] : ch->presence) {
-    if (r.clients.size() >= cfg_.push.max_presence_clients) {
-      r.truncated = true;
-      break;
-    }
-    r.clients.push_back(e);
-  }
-  return r;
+  if (auto ok = presence_enabled(channel); !ok) return ok.error();
+  return impl_->presence->list(app_id, channel.full, cfg_.push.max_presence_clients);
 }
 
 Result<PresenceStats> Hub::presence_stats(std::string_view app_id, const ChannelName& channel) {
-  auto& im = *impl_;
+  if (auto ok = presence_enabled(channel); !ok) return ok.error();
+  return impl_->presence->stats(app_id, channel.full);
+}
+
+Status Hub::presence_enabled(const ChannelName& channel) const {
   const NamespaceConfig* ns = namespace_config(channel.ns);
-  if (!ns) return make_error("namespace_not_found", "the namespace '" + std::string(channel.ns) + "' is not configured");
+  if (!ns) return namespace_not_found(channel.ns);
   if (!ns->presence) return make_error("presence_disabled", "this namespace keeps no presence");
-  PresenceStats r;
-  auto found = im.find_or_create(app_id, channel, ns, false);
-  if (!found) return found.error();
-  if (!*found) return r;
-  auto& ch = *found;
-  std::lock_guard lock(ch->mu);
-  std::unordered_set<std::string_view> users;
-  for (const auto& [id, e] : ch->presence) users.insert(e.user);
-  r.num_clients = ch->presence.size();
-  r.num_users = users.size();
-  return r;
+  return ok_status();
 }
 
 void Hub::sweep(std::int64_t now_ms) {
-  auto& im = *impl_;
-  for (auto& b : im.buckets) {
-    std::lock_guard lock(b.mu);
-    for (auto it = b.channels.begin(); it != b.channels.end();) {
-      Channel& ch = *it->second;
-      std::lock_guard cl(ch.mu);
-      trim_history(ch, now_ms);
-      if (ch.subscribers == 0 && ch.history.empty() && now_ms - ch.last_active_ms >= kIdleChannelGraceMs) {
-        ch.removed = true;
-        it = b.channels.erase(it);
-        im.channel_count.fetch_sub(1, std::memory_order_relaxed);
-        im.m_channels->dec();
-      } else {
-        ++it;
-      }
-    }
-  }
+  impl_->broker->maintain(now_ms);
 }
 
 HubStats Hub::stats() const {
   auto& im = *impl_;
-  return HubStats{im.channel_count.load(), im.subscription_count.load(), im.publications.load(),
+  return HubStats{im.broker->channel_count(), im.subscription_count.load(), im.publications.load(),
                   im.deliveries.load()};
 }
 

@@ -1,7 +1,8 @@
-// The hub: channels with offsets, epochs, history and presence, and fan-out of each
-// publication to the subscribers on every I/O thread (shard). A publication is
-// serialised once; each shard gets one pointer to it, and hands it to its local
-// subscribers on its own thread, so no lock is held while writing to sockets.
+// The hub: connections, subscriptions and fan-out of each publication to the
+// subscribers on every I/O thread (shard). Offsets, history and presence live behind
+// the Broker and PresenceManager (push/broker.h). A publication is serialised once;
+// each shard gets one pointer to it, and hands it to its local subscribers on its own
+// thread, so no lock is held while writing to sockets.
 #pragma once
 
 #include <atomic>
@@ -16,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/result.h"
+#include "push/broker.h"
 #include "push/channel_name.h"
 #include "push/publication.h"
 
@@ -57,11 +59,6 @@ struct ClientIdentity {
   std::string info;  // compact JSON object shown in presence, or empty
 };
 
-struct Since {
-  std::uint64_t offset = 0;
-  std::string epoch;
-};
-
 namespace detail {
 struct Channel;
 }
@@ -75,43 +72,6 @@ struct SubscriptionSlot {
   bool active() const { return channel != nullptr; }
 };
 
-struct SubscribeResult {
-  std::string epoch;
-  std::uint64_t offset = 0;
-  bool recoverable = false;
-  std::optional<bool> recovered;  // only when `since` was given
-  std::vector<PublicationPtr> publications;
-};
-
-struct PublishResult {
-  std::uint64_t offset = 0;
-  std::string epoch;
-  std::string id;
-};
-
-struct HistoryResult {
-  std::string epoch;
-  std::uint64_t offset = 0;
-  bool recovered = true;  // false when `since` could not be honoured
-  std::vector<PublicationPtr> publications;
-};
-
-struct PresenceEntry {
-  std::string client_id;
-  std::string user;
-  std::string info;
-};
-
-struct PresenceResult {
-  std::vector<PresenceEntry> clients;
-  bool truncated = false;
-};
-
-struct PresenceStats {
-  std::uint64_t num_clients = 0;
-  std::uint64_t num_users = 0;
-};
-
 struct HubStats {
   std::uint64_t channels = 0;
   std::uint64_t subscriptions = 0;
@@ -121,13 +81,19 @@ struct HubStats {
 
 class Hub {
  public:
-  // `cfg` (its push and namespaces sections) must outlive the hub.
+  // `cfg` (its push, broker and namespaces sections) must outlive the hub. Builds the
+  // broker and presence manager broker.driver names; throws std::runtime_error for an
+  // unknown driver (a start-up failure).
   Hub(const Config& cfg, ShardExecutor& executor, metrics::Registry& registry);
+  Hub(const Config& cfg, ShardExecutor& executor, metrics::Registry& registry, std::unique_ptr<Broker> broker,
+      std::unique_ptr<PresenceManager> presence);
   ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
   const Config& config() const { return cfg_; }
+  // The I/O threads, for work that must come back to a connection's shard.
+  ShardExecutor& executor() const;
   // The options of a configured namespace, or null.
   const NamespaceConfig* namespace_config(std::string_view ns) const;
 
@@ -162,22 +128,22 @@ class Hub {
   // Closes every connection of the app on this node (the app was suspended or deleted).
   std::size_t disconnect_app(std::string_view app_id, int code, std::string reason);
 
-  // Drops expired history and forgets idle channels; the hub's own thread calls it
-  // every second, tests call it directly with a chosen clock.
+  // Drops expired history and forgets idle channels (the broker's housekeeping); the
+  // maintenance thread calls it every second, tests call it directly with a chosen clock.
   void sweep(std::int64_t now_ms);
   HubStats stats() const;
+  // Starts the maintenance thread (sweep every second on the system clock).
+  void start_maintenance();
   // Stops the maintenance thread (idempotent). Call before the executor goes away.
   void stop();
 
  private:
+  // "namespace_not_found" or "presence_disabled" unless the channel keeps presence.
+  Status presence_enabled(const ChannelName& channel) const;
+
   struct Impl;
   std::unique_ptr<Impl> impl_;
   const Config& cfg_;
 };
-
-// Unique ids, cheap to make: a random per-process prefix and a counter.
-std::string next_client_id();
-std::string next_publication_id();
-std::int64_t unix_ms_now();
 
 }  // namespace herald::push

@@ -26,4 +26,10 @@ struct Publication {
 
 using PublicationPtr = std::shared_ptr<const Publication>;
 
+// Builds the publication and its frame in one allocation-sized string. `channel`,
+// `epoch` and `id` need no JSON escaping (their alphabets exclude it); `data_json` is
+// compact JSON.
+std::shared_ptr<Publication> make_publication(std::string_view channel, std::uint64_t offset, std::string_view epoch,
+                                              std::string_view id, std::int64_t ts_ms, std::string_view data_json);
+
 }  // namespace herald::push

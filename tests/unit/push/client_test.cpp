@@ -4,6 +4,7 @@
 
 #include "apps/memory_directory.h"
 #include "auth/jwt.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "fakes.h"
 
@@ -15,7 +16,7 @@ using testing::ManualExecutor;
 
 constexpr std::string_view kSecret = "test-client-secret-0123456789abcdef";
 
-std::int64_t now_s() { return unix_ms_now() / 1000; }
+std::int64_t now_s() { return clock::unix_ms() / 1000; }
 
 std::string token(const std::string& claims) {
   return auth::sign_jwt_hs256(claims, crypto::SecretBytes(kSecret));

@@ -1,10 +1,15 @@
-// Test doubles for the push module: an executor whose shards run when told, a
-// transport that records what it is asked to send, and a subscriber that records pubs.
+// Test doubles for the push module: an executor whose shards run when told, one with a
+// real thread per shard, a transport that records what it is asked to send, and a
+// subscriber that records pubs.
 #pragma once
 
+#include <condition_variable>
 #include <deque>
 #include <functional>
+#include <future>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "push/hub.h"
@@ -41,6 +46,69 @@ class ManualExecutor final : public ShardExecutor {
   std::vector<std::deque<std::function<void()>>> queues_;
 };
 
+// One real thread per shard, running posted work in order, as the gateway's I/O
+// threads do. post_after ignores the delay (the tests here do not measure lingers).
+class ThreadExecutor final : public ShardExecutor {
+ public:
+  explicit ThreadExecutor(std::size_t n) : shards_(n) {
+    for (auto& s : shards_) s.thread = std::thread([&s] { run(s); });
+  }
+  ~ThreadExecutor() override { stop(); }
+  std::size_t shards() const override { return shards_.size(); }
+  void post(std::size_t shard, std::function<void()> fn) override {
+    auto& s = shards_.at(shard);
+    {
+      std::lock_guard lock(s.mu);
+      s.queue.push_back(std::move(fn));
+    }
+    s.cv.notify_one();
+  }
+  void post_after(std::size_t shard, std::chrono::microseconds, std::function<void()> fn) override {
+    post(shard, std::move(fn));
+  }
+  // Runs `fn` on the shard and waits for its result.
+  template <class Fn>
+  auto call(std::size_t shard, Fn fn) -> decltype(fn()) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto result = task.get_future();
+    post(shard, [&task] { task(); });
+    return result.get();
+  }
+  // Runs what is queued, then stops the threads (idempotent).
+  void stop() {
+    for (auto& s : shards_) {
+      {
+        std::lock_guard lock(s.mu);
+        s.stopping = true;
+      }
+      s.cv.notify_one();
+      if (s.thread.joinable()) s.thread.join();
+    }
+  }
+
+ private:
+  struct Shard {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::deque<std::function<void()>> queue;
+    bool stopping = false;
+    std::thread thread;
+  };
+  static void run(Shard& s) {
+    std::unique_lock lock(s.mu);
+    for (;;) {
+      s.cv.wait(lock, [&] { return s.stopping || !s.queue.empty(); });
+      if (s.queue.empty()) return;
+      auto fn = std::move(s.queue.front());
+      s.queue.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+  std::deque<Shard> shards_;
+};
+
 struct RecordingSubscriber final : Subscriber {
   std::vector<std::string> frames;
   int flushes = 0;
@@ -61,8 +129,8 @@ struct RecordingSubscriber final : Subscriber {
 
 class FakeTransport final : public Transport {
  public:
-  std::vector<std::string> sent;      // every line ever sent (discarded ones too)
-  std::vector<std::string> written;   // lines that went out with a flush
+  std::vector<std::string> sent;     // every line ever sent (discarded ones too)
+  std::vector<std::string> written;  // lines that went out with a flush
   std::size_t queued = 0;
   std::vector<std::string> queue;
   int flushes = 0;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "fakes.h"
 
@@ -138,10 +139,10 @@ TEST_F(HubFixture, HistoryExpiresAndIdleChannelsAreForgottenWithANewEpoch) {
   auto h = hub.history("app1", ch("news"), 0, std::nullopt);
   ASSERT_EQ(h->publications.size(), 1u);
   std::string epoch = h->epoch;
-  hub.sweep(unix_ms_now() + 2000);  // expired, but the channel is kept a while
+  hub.sweep(clock::unix_ms() + 2000);  // expired, but the channel is kept a while
   EXPECT_TRUE(hub.history("app1", ch("news"), 0, std::nullopt)->publications.empty());
   EXPECT_EQ(hub.stats().channels, 1u);
-  hub.sweep(unix_ms_now() + 60'000);
+  hub.sweep(clock::unix_ms() + 60'000);
   EXPECT_EQ(hub.stats().channels, 0u);
   auto again = hub.history("app1", ch("news"), 0, std::nullopt);
   EXPECT_NE(again->epoch, epoch);
