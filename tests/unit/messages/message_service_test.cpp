@@ -256,7 +256,7 @@ struct MessageFixture : ::testing::Test {
     return rendered(service->status(app, id), api::status_json);
   }
   Result<json::object> inbox_view(const std::string& app, const std::string& user, const std::string& after,
-                             std::size_t limit) {
+                                  std::size_t limit) {
     return rendered(service->inbox(app, user, after, limit), api::inbox_json);
   }
   Result<json::object> dead_letters(const std::string& app, std::size_t limit) {
