@@ -3,10 +3,11 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 #include "core/json_fields.h"
-#include "otp/recipient.h"
+#include "delivery/recipient.h"
 
 namespace herald::messages {
 namespace json = boost::json;
@@ -115,7 +116,10 @@ Result<std::string> text_field(const json::object& o, std::string_view key, std:
 }  // namespace
 
 bool valid_template_name(std::string_view name) {
-  return otp::valid_purpose(name);
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+  });
 }
 
 Result<Template> Template::parse(std::string_view name, const json::object& body) {
@@ -139,7 +143,7 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
   if (locales->get_object().size() > kMaxLocales) return make_error("invalid_argument", "at most 64 locales");
   for (const auto& [locale, partsv] : locales->get_object()) {
     std::string where = "locales." + std::string(locale);
-    if (!otp::valid_locale(locale))
+    if (!delivery::valid_locale(locale))
       return make_error("invalid_argument", where + ": not a locale tag such as en or pt-BR");
     if (!partsv.is_object()) return make_error("invalid_argument", where + " must be an object");
     LocaleParts parts;

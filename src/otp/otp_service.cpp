@@ -13,6 +13,7 @@
 #include "crypto/encoding.h"
 #include "crypto/random.h"
 #include "crypto/secret.h"
+#include "delivery/recipient.h"
 #include "delivery/sender.h"
 #include "kms/key_service.h"
 #include "otp/recipient.h"
@@ -352,16 +353,16 @@ void OtpService::send(SendRequest r, Done<SendResult> done) {
     done(std::move(out));
   };
   if (r.channel != "sms" && r.channel != "email") return refuse("invalid_argument", "channel must be sms or email");
-  if (r.channel == "sms" && !valid_e164(r.to))
+  if (r.channel == "sms" && !delivery::valid_e164(r.to))
     return refuse("invalid_argument", "to must be a phone number in E.164 form (+ and 7 to 15 digits) for channel sms");
-  if (r.channel == "email" && !valid_email(r.to))
+  if (r.channel == "email" && !delivery::valid_email(r.to))
     return refuse("invalid_argument", "to must be an e-mail address (ASCII, at most 254 characters) for channel email");
   if (!valid_device_id(r.device_id))
     return refuse("invalid_argument", "device_id must be 1 to 128 printable ASCII characters without spaces");
   if (!valid_purpose(r.purpose)) return refuse("invalid_argument", "purpose must be 1 to 64 of [a-z0-9_.-]");
   if (!r.template_name.empty() && !valid_purpose(r.template_name))
     return refuse("invalid_argument", "template must be 1 to 64 of [a-z0-9_.-]");
-  if (!r.locale.empty() && !valid_locale(r.locale))
+  if (!r.locale.empty() && !delivery::valid_locale(r.locale))
     return refuse("invalid_argument", "locale must be a language tag such as en or pt-BR");
   if (!valid_ip(r.client_ip)) return refuse("invalid_argument", "client_ip must be an IPv4 or IPv6 address");
   if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
@@ -606,7 +607,7 @@ void OtpService::redeem(const std::string& app_id, const std::string& token, con
 
 void OtpService::block(const std::string& app_id, const std::string& to, const std::string& reason,
                        Done<BlockEntry> done) {
-  if (!valid_e164(to) && !valid_email(to))
+  if (!delivery::valid_e164(to) && !delivery::valid_email(to))
     return done(Outcome<BlockEntry>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
   if (reason.size() > kMaxReasonBytes)
     return done(Outcome<BlockEntry>::fail("invalid_argument", "reason is at most 256 bytes"));
@@ -631,7 +632,7 @@ void OtpService::block(const std::string& app_id, const std::string& to, const s
 }
 
 void OtpService::unblock(const std::string& app_id, const std::string& to, Done<bool> done) {
-  if (!valid_e164(to) && !valid_email(to))
+  if (!delivery::valid_e164(to) && !delivery::valid_email(to))
     return done(Outcome<bool>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
   auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
   if (!index) return done(Outcome<bool>::fail(index.error().code, index.error().message));

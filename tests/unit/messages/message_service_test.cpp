@@ -1,6 +1,7 @@
 // The messages service (docs/messages.md) against a real SQLite store in a temporary
 // directory, a dev-unsealed key service, a fake clock, a fake pusher, a fake webhook
-// poster and a recording e-mail/SMS sender. The scheduler is driven by tick().
+// poster and a recording e-mail/SMS sender. The scheduler is driven by tick(). Requests
+// and answers go through the API's parsers and views, as in the server.
 #include "messages/message_service.h"
 
 #include <gtest/gtest.h>
@@ -17,6 +18,8 @@
 #include <mutex>
 #include <thread>
 
+#include "api/message_requests.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "delivery/sender.h"
 #include "kms/dev_unseal.h"
@@ -174,8 +177,8 @@ struct MessageFixture : ::testing::Test {
     make_service();
   }
   void make_service() {
-    service = std::make_unique<MessageService>(cfg, *db, *keys, &senders, webhooks.poster(), &registry,
-                                               [this] { return clock.load(); });
+    service =
+        std::make_unique<MessageService>(cfg, *db, *keys, &senders, webhooks.poster(), &registry, clock.as_clock());
     service->set_pusher([this](const std::string& app, const std::string& user, std::string frame) -> std::size_t {
       std::lock_guard lock(push_mu);
       pushes.push_back(Push{app, user, std::move(frame)});
@@ -197,29 +200,71 @@ struct MessageFixture : ::testing::Test {
   }
 
   Outcome<Published> publish(std::string_view body, const std::string& app = "app1") {
-    json::object b = obj(body);
-    return wait<Published>([&](Done<Published> d) { service->publish(app, "Acme", b, std::move(d)); });
+    auto req = api::parse_publish(obj(body), service->publish_limits());
+    if (!req) return Outcome<Published>::fail(req.error());
+    return wait<Published>([&](Done<Published> d) { service->publish(app, std::move(*req), std::move(d)); });
   }
   std::string publish_ok(std::string_view body, const std::string& app = "app1") {
     auto r = publish(body, app);
     EXPECT_TRUE(r.ok()) << body << " -> " << r.error.code << ": " << r.error.message;
     return r.ok() ? r.value->id : std::string();
   }
+  // An answer rendered as the API renders it.
+  template <class T, class Render>
+  static Outcome<json::object> rendered(Outcome<T> o, Render render) {
+    if (!o.ok()) return Outcome<json::object>{std::nullopt, o.error, o.retry_after_s};
+    return Outcome<json::object>{render(*o.value), {}, 0};
+  }
+  template <class T, class Render>
+  static Result<json::object> rendered(Result<T> r, Render render) {
+    if (!r) return r.error();
+    return render(*r);
+  }
+  Outcome<json::object> update_settings(const std::string& app, const json::object& patch) {
+    auto p = api::parse_settings_patch(patch);
+    if (!p) return Outcome<json::object>::fail(p.error());
+    return rendered(
+        wait<SettingsUpdated>([&](Done<SettingsUpdated> d) { service->update_settings(app, *p, std::move(d)); }),
+        api::settings_updated_json);
+  }
   json::object settings(std::string_view patch, const std::string& app = "app1") {
-    json::object p = obj(patch);
-    auto r = wait<json::object>([&](Done<json::object> d) { service->update_settings(app, p, std::move(d)); });
+    auto r = update_settings(app, obj(patch));
     EXPECT_TRUE(r.ok()) << patch << " -> " << r.error.code << ": " << r.error.message;
     return r.ok() ? *r.value : json::object();
   }
+  json::object settings_view(const std::string& app) { return api::settings_json(service->settings(app)); }
+  Outcome<json::object> set_contacts_result(const std::string& app, const std::string& user, const json::object& body) {
+    auto c = api::parse_contacts(body);
+    if (!c) return Outcome<json::object>::fail(c.error());
+    return rendered(
+        wait<Contacts>([&](Done<Contacts> d) { service->set_contacts(app, user, std::move(*c), std::move(d)); }),
+        [&](const Contacts& v) { return api::contacts_json(v, user); });
+  }
   void set_contacts(const std::string& user, std::string_view body, const std::string& app = "app1") {
-    json::object b = obj(body);
-    auto r = wait<json::object>([&](Done<json::object> d) { service->set_contacts(app, user, b, std::move(d)); });
+    auto r = set_contacts_result(app, user, obj(body));
     EXPECT_TRUE(r.ok()) << r.error.code << ": " << r.error.message;
+  }
+  Result<json::object> contacts_of(const std::string& app, const std::string& user) {
+    return rendered(service->contacts(app, user), [&](const Contacts& c) { return api::contacts_json(c, user); });
   }
   void put_template(const std::string& name, std::string_view body) {
     json::object b = obj(body);
-    auto r = wait<json::object>([&](Done<json::object> d) { service->put_template("app1", name, b, std::move(d)); });
+    auto r = wait<Template>([&](Done<Template> d) { service->put_template("app1", name, b, std::move(d)); });
     EXPECT_TRUE(r.ok()) << r.error.code << ": " << r.error.message;
+  }
+  Result<json::object> status_of(const std::string& app, const std::string& id) {
+    return rendered(service->status(app, id), api::status_json);
+  }
+  Result<json::object> inbox_view(const std::string& app, const std::string& user, const std::string& after,
+                                  std::size_t limit) {
+    return rendered(service->inbox(app, user, after, limit), api::inbox_json);
+  }
+  Result<json::object> dead_letters(const std::string& app, std::size_t limit) {
+    return rendered(service->dead_letters(app, limit), api::dead_letters_json);
+  }
+  Outcome<json::object> replay_view(const std::string& app, const std::string& id) {
+    return rendered(wait<std::string>([&](Done<std::string> d) { service->replay_dead_letter(app, id, std::move(d)); }),
+                    api::replayed_json);
   }
 
   // Every write queued so far is committed: the store's writer runs them in order.
@@ -241,7 +286,7 @@ struct MessageFixture : ::testing::Test {
   }
   // One scheduler pass at `t`, and its work finished.
   void run(std::int64_t t) {
-    clock = t;
+    clock.set(t);
     service->tick(t);
     drain();
   }
@@ -253,7 +298,7 @@ struct MessageFixture : ::testing::Test {
   }
 
   json::object status(const std::string& id, const std::string& app = "app1") {
-    auto s = service->status(app, id);
+    auto s = status_of(app, id);
     EXPECT_TRUE(s.ok()) << id << ": " << (s.ok() ? "" : s.error().code);
     return s.ok() ? *s : json::object();
   }
@@ -275,7 +320,7 @@ struct MessageFixture : ::testing::Test {
   }
   std::vector<std::string> inbox_ids(const std::string& user, const std::string& app = "app1") {
     std::vector<std::string> out;
-    auto r = service->inbox(app, user, "", 500);
+    auto r = inbox_view(app, user, "", 500);
     EXPECT_TRUE(r.ok());
     if (!r.ok()) return out;
     for (const auto& m : r->at("messages").as_array()) out.emplace_back(m.at("id").as_string());
@@ -302,7 +347,7 @@ struct MessageFixture : ::testing::Test {
   RecordingSenders senders;
   FakeWebhooks webhooks;
   std::unique_ptr<MessageService> service;
-  std::atomic<std::int64_t> clock{kStart};
+  ManualClock clock{kStart};
   std::mutex push_mu;
   std::vector<Push> pushes;
   std::map<std::string, std::size_t> connections;
@@ -346,7 +391,7 @@ TEST_F(MessageFixture, PublishStoresPushesAndAckRemovesFromInbox) {
   EXPECT_EQ(trail(id), (V{"accepted", "stored", "delivered"}));
   EXPECT_EQ(s.at("trail").as_array().at(2).at("connections").to_number<int>(), 2);
 
-  auto inbox = service->inbox("app1", "u1", "", 50);
+  auto inbox = inbox_view("app1", "u1", "", 50);
   ASSERT_TRUE(inbox.ok());
   ASSERT_EQ(inbox->at("messages").as_array().size(), 1u);
   const auto& item = inbox->at("messages").as_array()[0].as_object();
@@ -356,7 +401,7 @@ TEST_F(MessageFixture, PublishStoresPushesAndAckRemovesFromInbox) {
   EXPECT_TRUE(inbox->at("next").is_null());
   EXPECT_EQ(inbox_ids("u2"), V{});
 
-  clock += 1000;
+  clock.advance(1000);
   ASSERT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   EXPECT_EQ(state(id), "acked");
@@ -389,7 +434,7 @@ TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
   auto other_app = service->ack_now(who("u1", "app2"), id);
   ASSERT_FALSE(other_app.ok());
   EXPECT_EQ(other_app.error().code, "message_not_found");
-  auto s = service->status("app2", id);
+  auto s = status_of("app2", id);
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.error().code, "message_not_found");
   EXPECT_EQ(inbox_ids("u1", "app2"), V{});
@@ -406,7 +451,7 @@ TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
     auto a = service->ack_now(who("u1"), bad);
     ASSERT_FALSE(a.ok()) << bad;
     EXPECT_EQ(a.error().code, "message_not_found") << bad;
-    auto st = service->status("app1", bad);
+    auto st = status_of("app1", bad);
     ASSERT_FALSE(st.ok()) << bad;
     EXPECT_EQ(st.error().code, "message_not_found") << bad;
   }
@@ -528,7 +573,7 @@ TEST_F(MessageFixture, OnConnectPushesPendingOldestFirstUpToTheLimit) {
   cfg.deliver_on_connect = 3;
   std::vector<std::string> ids;
   for (int i = 0; i < 5; ++i) {
-    clock += 10;
+    clock.advance(10);
     ids.push_back(publish_ok(R"({"to_user": "u1", "data": {"i": )" + std::to_string(i) + "}}"));
   }
   publish_ok(R"({"to_user": "u2", "data": "other"})");
@@ -560,7 +605,7 @@ TEST_F(MessageFixture, InboxPagesReturnEveryMessageOnceInOrder) {
   std::string after;
   int pages = 0;
   while (true) {
-    auto r = service->inbox("app1", "u1", after, 3);
+    auto r = inbox_view("app1", "u1", after, 3);
     ASSERT_TRUE(r.ok()) << r.error().code;
     ++pages;
     const auto& list = r->at("messages").as_array();
@@ -590,21 +635,21 @@ TEST_F(MessageFixture, InboxPagesReturnEveryMessageOnceInOrder) {
 
   for (auto [after_bad, limit] :
        std::vector<std::pair<std::string, std::size_t>>{{"abc", 10}, {"-1", 10}, {"1x", 10}, {"", 0}, {"", 501}}) {
-    auto r = service->inbox("app1", "u1", after_bad, limit);
+    auto r = inbox_view("app1", "u1", after_bad, limit);
     ASSERT_FALSE(r.ok()) << after_bad << " " << limit;
     EXPECT_EQ(r.error().code, "invalid_argument");
   }
   // When the last page is full its `next` leads to an empty page, whose `next` is null.
-  auto full = service->inbox("app1", "u1", std::to_string(seq_of(ids[3])), 3);
+  auto full = inbox_view("app1", "u1", std::to_string(seq_of(ids[3])), 3);
   ASSERT_TRUE(full.ok());
   ASSERT_EQ(full->at("messages").as_array().size(), 3u);
   ASSERT_TRUE(full->at("next").is_string());
-  auto empty = service->inbox("app1", "u1", std::string(full->at("next").as_string()), 3);
+  auto empty = inbox_view("app1", "u1", std::string(full->at("next").as_string()), 3);
   ASSERT_TRUE(empty.ok());
   EXPECT_EQ(empty->at("messages").as_array().size(), 0u);
   EXPECT_TRUE(empty->at("next").is_null());
 
-  auto bad_user = service->inbox("app1", "a,b", "", 10);
+  auto bad_user = inbox_view("app1", "a,b", "", 10);
   ASSERT_FALSE(bad_user.ok());
   EXPECT_EQ(bad_user.error().code, "invalid_argument");
 }
@@ -623,7 +668,7 @@ struct MessageFallback : MessageFixture {
 
 TEST_F(MessageFallback, WebhookThenEmailInOrder) {
   EXPECT_TRUE(secret.starts_with("whsec_")) << secret;
-  auto view = service->settings_json("app1");
+  auto view = settings_view("app1");
   EXPECT_FALSE(view.contains("webhook_secret"));
   EXPECT_EQ(view.at("has_webhook_secret"), json::value(true));
   EXPECT_EQ(view.at("webhook_url").as_string(), "http://127.0.0.1:9/hook");
@@ -684,7 +729,7 @@ TEST_F(MessageFallback, WebhookThenEmailInOrder) {
 TEST_F(MessageFallback, AnAckBeforeTheFirstStepStopsTheFallback) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "text": "t",
       "channels": ["webhook", "email"], "fallback_after": "1s"})");
-  clock = kStart + 500;
+  clock.set(kStart + 500);
   ASSERT_TRUE(service->ack_now(who("u1"), id).ok());
   barrier();
   run_twice(kStart + 1000);
@@ -731,7 +776,7 @@ TEST_F(MessageFallback, MissingContactOrProviderFailureIsRecordedAndTheNextStepF
   EXPECT_EQ(trail(id), (V{"accepted", "stored", "failed/sms", "fallback_started/webhook", "fallback_sent/webhook"}));
 
   senders.sender.fail = true;
-  clock = kStart + 10'000;
+  clock.set(kStart + 10'000);
   const std::string failing = publish_ok(R"({"to_user": "u1", "data": 1, "text": "t", "channels": ["sms"],
       "fallback_after": "1s"})");
   run(kStart + 11'000);
@@ -778,7 +823,7 @@ TEST_F(MessageFallback, RetryableWebhookFailuresBackOffThenDeadLetterAndReplay) 
   run(t3 + 3'600'000);
   EXPECT_EQ(webhooks.count(), 3u);
 
-  auto dead = service->dead_letters("app1", 100);
+  auto dead = dead_letters("app1", 100);
   ASSERT_TRUE(dead.ok());
   auto list = dead->at("dead_letters").as_array();
   ASSERT_EQ(list.size(), 1u);
@@ -787,17 +832,15 @@ TEST_F(MessageFallback, RetryableWebhookFailuresBackOffThenDeadLetterAndReplay) 
   EXPECT_EQ(list[0].at("attempts").to_number<int>(), 3);
   EXPECT_EQ(list[0].at("last_error").as_string(), "http 503");
   EXPECT_EQ(list[0].at("dead_at_ms").to_number<std::int64_t>(), t3);
-  EXPECT_EQ(service->dead_letters("app2", 100)->at("dead_letters").as_array().size(), 0u);
+  EXPECT_EQ(dead_letters("app2", 100)->at("dead_letters").as_array().size(), 0u);
 
-  auto foreign =
-      wait<json::object>([&](Done<json::object> d) { service->replay_dead_letter("app2", id, std::move(d)); });
+  auto foreign = replay_view("app2", id);
   EXPECT_EQ(foreign.error.code, "dead_letter_not_found");
 
   // Replay: attempts start again, the first at once; this time the receiver answers 2xx.
   std::int64_t t4 = t3 + 3'600'000 + 5;
-  clock = t4;
-  auto replay =
-      wait<json::object>([&](Done<json::object> d) { service->replay_dead_letter("app1", id, std::move(d)); });
+  clock.set(t4);
+  auto replay = replay_view("app1", id);
   ASSERT_TRUE(replay.ok()) << replay.error.code;
   EXPECT_EQ(replay.value->at("message_id").as_string(), id);
   EXPECT_EQ(replay.value->at("state").as_string(), "pending");
@@ -806,11 +849,10 @@ TEST_F(MessageFallback, RetryableWebhookFailuresBackOffThenDeadLetterAndReplay) 
   auto tr = trail(id);
   ASSERT_GE(tr.size(), 2u);
   EXPECT_EQ((V{tr[tr.size() - 2], tr.back()}), (V{"replayed/webhook", "fallback_sent/webhook"}));
-  EXPECT_EQ(service->dead_letters("app1", 100)->at("dead_letters").as_array().size(), 0u);
-  auto again = wait<json::object>([&](Done<json::object> d) { service->replay_dead_letter("app1", id, std::move(d)); });
+  EXPECT_EQ(dead_letters("app1", 100)->at("dead_letters").as_array().size(), 0u);
+  auto again = replay_view("app1", id);
   EXPECT_EQ(again.error.code, "dead_letter_not_found");
-  auto unknown = wait<json::object>(
-      [&](Done<json::object> d) { service->replay_dead_letter("app1", "msg_424242_abcdef", std::move(d)); });
+  auto unknown = replay_view("app1", "msg_424242_abcdef");
   EXPECT_EQ(unknown.error.code, "dead_letter_not_found");
 }
 
@@ -823,7 +865,7 @@ TEST_F(MessageFallback, ANonRetryableAnswerDeadLettersAtOnce) {
   EXPECT_EQ(status(id).at("trail").as_array().back().at("detail").as_string(), "http 404");
   run(kStart + 3'600'000);
   EXPECT_EQ(webhooks.count(), 1u);
-  auto dead = service->dead_letters("app1", 10);
+  auto dead = dead_letters("app1", 10);
   ASSERT_TRUE(dead.ok());
   ASSERT_EQ(dead->at("dead_letters").as_array().size(), 1u);
   EXPECT_EQ(dead->at("dead_letters").as_array()[0].at("attempts").to_number<int>(), 1);
@@ -832,7 +874,7 @@ TEST_F(MessageFallback, ANonRetryableAnswerDeadLettersAtOnce) {
 TEST_F(MessageFallback, RetryAfterLengthensTheWaitAndAnAttemptInFlightIsNotStartedTwice) {
   webhooks.hold(true);
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "channels": ["webhook"], "fallback_after": "1s"})");
-  clock = kStart + 1000;
+  clock.set(kStart + 1000);
   service->tick(kStart + 1000);
   barrier();  // the step's write, with the job
   // The pass that wrote the job may already have found it; if not, the next one does.
@@ -842,7 +884,7 @@ TEST_F(MessageFallback, RetryAfterLengthensTheWaitAndAnAttemptInFlightIsNotStart
   // Another pass while the answer is outstanding does not post again.
   service->tick(kStart + 1500);
   EXPECT_EQ(webhooks.count(), 1u);
-  clock = kStart + 2000;
+  clock.set(kStart + 2000);
   auto slow = FakeWebhooks::retryable(429);
   slow.retry_after_s = 30;
   webhooks.answer_held(slow);
@@ -980,7 +1022,7 @@ TEST_F(MessageFixture, RowsArePurgedAfterRetentionAndTheirKeysForgotten) {
   EXPECT_EQ(state(id), "expired");
   EXPECT_TRUE(publish(R"({"to_user": "u1", "data": 2, "idempotency_key": "short"})").value->duplicate);
   run(kStart + 2001);
-  auto gone = service->status("app1", id);
+  auto gone = status_of("app1", id);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code, "message_not_found");
   auto fresh = publish(R"({"to_user": "u1", "data": 3, "idempotency_key": "short"})");
@@ -995,8 +1037,8 @@ TEST_F(MessageFixture, WhileSealedEverythingAnswersSealed) {
       "fallback_after": "1s"})");
   keys->seal();
   EXPECT_EQ(publish(R"({"to_user": "u1", "data": 1})").error.code, "sealed");
-  EXPECT_EQ(service->status("app1", id).error().code, "sealed");
-  EXPECT_EQ(service->inbox("app1", "u1", "", 10).error().code, "sealed");
+  EXPECT_EQ(status_of("app1", id).error().code, "sealed");
+  EXPECT_EQ(inbox_view("app1", "u1", "", 10).error().code, "sealed");
   EXPECT_EQ(service->ack_now(who("u1"), id).error().code, "sealed");
   EXPECT_EQ(service->pending_frames(who("u1")).size(), 0u);
   run(kStart + 5000);
@@ -1006,7 +1048,7 @@ TEST_F(MessageFixture, WhileSealedEverythingAnswersSealed) {
 // ---- caps ------------------------------------------------------------------------------------
 
 TEST_F(MessageFixture, AppCapPerUserPerDayAndItsRestore) {
-  clock = kStart;  // 10:00 UTC: 14 h to midnight
+  clock.set(kStart);  // 10:00 UTC: 14 h to midnight
   settings(R"({"max_per_user_per_day": 2})");
   publish_ok(R"({"to_user": "u1", "data": 1, "idempotency_key": "a"})");
   // A duplicate does not count.
@@ -1022,7 +1064,7 @@ TEST_F(MessageFixture, AppCapPerUserPerDayAndItsRestore) {
   EXPECT_EQ(inbox_ids("u1").size(), 2u);
 
   restart();
-  clock = kStart + 3'600'000;
+  clock.set(kStart + 3'600'000);
   auto after_restart = publish(R"({"to_user": "u1", "data": 4})");
   EXPECT_EQ(after_restart.error.code, "message_cap_exceeded");
   EXPECT_EQ(after_restart.retry_after_s, 13 * 3600);
@@ -1033,7 +1075,7 @@ TEST_F(MessageFixture, AppCapPerUserPerDayAndItsRestore) {
   EXPECT_EQ(publish(R"({"to_user": "u1", "data": 5, "idempotency_key": "z"})").error.code, "message_cap_exceeded");
 
   // A new UTC day.
-  clock = kStart + 14 * 3'600'000;
+  clock.set(kStart + 14 * 3'600'000);
   auto next_day = publish(R"({"to_user": "u1", "data": 5, "idempotency_key": "z"})");
   ASSERT_TRUE(next_day.ok()) << next_day.error.code;
   EXPECT_FALSE(next_day.value->duplicate);
@@ -1119,22 +1161,22 @@ TEST_F(MessageFixture, BadPublishFieldsAreRefused) {
 
 TEST_F(MessageFixture, ContactsAreSetReadAndDeleted) {
   set_contacts("u1", R"({"email": "ann@example.com"})");
-  auto c = service->contacts("app1", "u1");
+  auto c = contacts_of("app1", "u1");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->at("email").as_string(), "ann@example.com");
   EXPECT_TRUE(c->at("phone").is_null());
   EXPECT_EQ(c->at("user").as_string(), "u1");
-  EXPECT_EQ(service->contacts("app2", "u1").error().code, "contacts_not_found");
+  EXPECT_EQ(contacts_of("app2", "u1").error().code, "contacts_not_found");
 
   for (std::string_view bad :
        {R"({"email": "not-an-address"})", R"({"phone": "0151 123"})", R"({"fax": "1"})", R"({"email": 5})"}) {
     json::object b = obj(bad);
-    auto r = wait<json::object>([&](Done<json::object> d) { service->set_contacts("app1", "u1", b, std::move(d)); });
+    auto r = set_contacts_result("app1", "u1", b);
     EXPECT_EQ(r.error.code, "invalid_argument") << bad;
   }
   auto del = wait<bool>([&](Done<bool> d) { service->delete_contacts("app1", "u1", std::move(d)); });
   ASSERT_TRUE(del.ok());
-  EXPECT_EQ(service->contacts("app1", "u1").error().code, "contacts_not_found");
+  EXPECT_EQ(contacts_of("app1", "u1").error().code, "contacts_not_found");
 }
 
 TEST_F(MessageFixture, BadSettingsAreRefusedAndSettingsSurviveARestart) {
@@ -1144,7 +1186,7 @@ TEST_F(MessageFixture, BadSettingsAreRefusedAndSettingsSurviveARestart) {
         R"({"fallback": ["pigeon"]})", R"({"fallback_after": "10ms"})", R"({"max_per_user_per_day": -1})",
         R"({"default_locale": "x"})", R"({"colour": "red"})"}) {
     json::object p = obj(bad);
-    auto r = wait<json::object>([&](Done<json::object> d) { service->update_settings("app1", p, std::move(d)); });
+    auto r = update_settings("app1", p);
     EXPECT_EQ(r.error.code, "invalid_argument") << bad;
   }
   auto first = settings(R"({"webhook_url": "https://hooks.example.net/in", "fallback": ["webhook"],
@@ -1154,14 +1196,14 @@ TEST_F(MessageFixture, BadSettingsAreRefusedAndSettingsSurviveARestart) {
   ASSERT_TRUE(rotated.contains("webhook_secret"));
   EXPECT_NE(rotated.at("webhook_secret"), first.at("webhook_secret"));
   restart();
-  auto view = service->settings_json("app1");
+  auto view = settings_view("app1");
   EXPECT_EQ(view.at("webhook_url").as_string(), "https://hooks.example.net/in");
   EXPECT_EQ(view.at("fallback"), json::parse(R"(["webhook"])"));
   EXPECT_EQ(view.at("fallback_after").as_string(), "1m");
   EXPECT_EQ(view.at("default_locale").as_string(), "de");
   EXPECT_EQ(view.at("has_webhook_secret"), json::value(true));
   EXPECT_FALSE(view.contains("webhook_secret"));
-  EXPECT_EQ(service->settings_json("app2").at("has_webhook_secret"), json::value(false));
+  EXPECT_EQ(settings_view("app2").at("has_webhook_secret"), json::value(false));
 }
 
 // ---- at rest ---------------------------------------------------------------------------------------

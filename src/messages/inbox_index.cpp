@@ -1,0 +1,72 @@
+// The in-memory inbox index.
+#include "messages/inbox_index.h"
+
+#include <algorithm>
+
+#include "core/metrics.h"
+
+namespace herald::messages {
+
+std::string InboxIndex::key(const std::string& app_id, const std::string& user_index) {
+  return app_id + '\x1f' + user_index;
+}
+
+void InboxIndex::publish_size_locked() {
+  if (pending_gauge_) pending_gauge_->set(static_cast<double>(size_));
+}
+
+void InboxIndex::reset(const std::vector<store::PendingRef>& pending) {
+  std::lock_guard lock(mu_);
+  users_.clear();
+  for (const auto& p : pending) users_[key(p.app_id, p.user_index)].push_back(p.seq);
+  size_ = pending.size();
+  publish_size_locked();
+}
+
+void InboxIndex::clear() {
+  std::lock_guard lock(mu_);
+  users_.clear();
+  size_ = 0;
+}
+
+void InboxIndex::add(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  auto& v = users_[key(app_id, user_index)];
+  // Sequence numbers are taken before the write and completions may come in another
+  // order; most land at the end.
+  v.insert(std::upper_bound(v.begin(), v.end(), seq), seq);
+  ++size_;
+  publish_size_locked();
+}
+
+bool InboxIndex::remove(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  auto it = users_.find(key(app_id, user_index));
+  if (it == users_.end()) return false;
+  auto& v = it->second;
+  auto pos = std::lower_bound(v.begin(), v.end(), seq);
+  if (pos == v.end() || *pos != seq) return false;
+  v.erase(pos);
+  if (v.empty()) users_.erase(it);
+  --size_;
+  publish_size_locked();
+  return true;
+}
+
+std::vector<std::uint64_t> InboxIndex::page(const std::string& app_id, const std::string& user_index,
+                                            std::uint64_t after_seq, std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  auto it = users_.find(key(app_id, user_index));
+  if (it == users_.end()) return {};
+  const auto& v = it->second;
+  auto from = std::upper_bound(v.begin(), v.end(), after_seq);
+  auto n = std::min<std::size_t>(limit, static_cast<std::size_t>(v.end() - from));
+  return std::vector<std::uint64_t>(from, from + static_cast<std::ptrdiff_t>(n));
+}
+
+std::size_t InboxIndex::size() const {
+  std::lock_guard lock(mu_);
+  return size_;
+}
+
+}  // namespace herald::messages

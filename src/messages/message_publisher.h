@@ -1,0 +1,71 @@
+// Publishing a message to a user: its content composed (a template rendered now, so that
+// one that cannot be rendered is refused at publish and never at delivery), admitted
+// (idempotency key, frequency caps, the pending bound), sealed, stored, then pushed to
+// the user's live connections.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/result.h"
+#include "messages/message_types.h"
+
+namespace herald::store {
+class MessageRecords;
+}
+namespace herald::kms {
+class KeyService;
+}
+
+namespace herald::messages {
+
+class AppDeliverySettings;
+class DailyCaps;
+class IdempotencyClaims;
+class InboxIndex;
+struct MessageContent;
+struct MessageMetrics;
+
+class MessagePublisher {
+ public:
+  struct Deps {
+    const MessagesConfig& cfg;
+    store::MessageRecords& records;
+    kms::KeyService& keys;
+    AppDeliverySettings& apps;
+    InboxIndex& index;
+    DailyCaps& caps;
+    IdempotencyClaims& claims;
+    MessageMetrics& metrics;
+    Clock clock;
+  };
+  explicit MessagePublisher(Deps d) : d_(std::move(d)) {}
+  MessagePublisher(const MessagePublisher&) = delete;
+  MessagePublisher& operator=(const MessagePublisher&) = delete;
+
+  // Set once, before the first publish.
+  void set_pusher(UserPusher pusher) { pusher_ = std::move(pusher); }
+  // The next sequence number (at load: one past the largest stored).
+  void set_next_seq(std::uint64_t seq) { next_seq_ = seq; }
+  // Answers once the message is durable (or refused); the caller checks the key service
+  // is unsealed first.
+  void publish(const std::string& app_id, PublishRequest req, Done<Published> done);
+
+ private:
+  struct Draft;
+  Result<MessageContent> compose(const std::string& app_id, const PublishRequest& req, const DeliverySettings& s,
+                                 std::uint64_t* template_cap);
+  std::optional<Outcome<Published>> admit(Draft& d, const std::string& idempotency_key);
+  void store_and_push(Draft d, Done<Published> done);
+  void release(const Draft& d, bool caps_taken);
+
+  Deps d_;
+  UserPusher pusher_;
+  std::atomic<std::uint64_t> next_seq_{1};
+};
+
+}  // namespace herald::messages
