@@ -16,10 +16,10 @@
 #include "auth/jwt.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/duration.h"
 #include "kms/dev_unseal.h"
 #include "kms/key_service.h"
-#include "push/hub.h"
 #include "store/store.h"
 
 namespace herald::cli {
@@ -396,9 +396,8 @@ std::function<int()> add_token(CLI::App& app) {
     if (!a) return fail(Error{"not_found", "no app named or keyed " + o->app});
     auto secret = opened->apps->client_secret(*a);
     if (!secret) return fail(secret.error());
-    boost::json::object claims{{"sub", o->user},
-                               {"iat", push::unix_ms_now() / 1000},
-                               {"exp", push::unix_ms_now() / 1000 + ttl->count() / 1000}};
+    boost::json::object claims{
+        {"sub", o->user}, {"iat", clock::unix_ms() / 1000}, {"exp", clock::unix_ms() / 1000 + ttl->count() / 1000}};
     if (!o->channel.empty()) claims["channel"] = o->channel;
     std::printf("%s\n", auth::sign_jwt_hs256(boost::json::serialize(claims), crypto::SecretBytes(*secret)).c_str());
     opened->db->close();
