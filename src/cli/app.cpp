@@ -27,11 +27,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string default_data_dir() {
-  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
-  return d ? d : "./data";
-}
-
 // ---- Offline: the store of a stopped server --------------------------------------
 
 // The store, key service and apps of a development data dir, opened for one command.

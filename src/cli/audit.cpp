@@ -10,17 +10,13 @@
 
 #include "audit/log.h"
 #include "audit/verifier.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "crypto/encoding.h"
 #include "store/store.h"
 
 namespace herald::cli {
 namespace {
-
-std::string default_data_dir() {
-  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
-  return d ? d : "./data";
-}
 
 Result<std::unique_ptr<store::Store>> open_db(const std::string& dir) {
   if (::access((dir + "/herald.db").c_str(), R_OK) != 0)
