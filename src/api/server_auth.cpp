@@ -6,22 +6,17 @@
 #include "api/errors.h"
 
 #include <charconv>
-#include <chrono>
 
 #include "auth/ip_allowlist.h"
 #include "auth/rate_limiter.h"
 #include "auth/replay_guard.h"
 #include "auth/signed_request.h"
+#include "core/clock.h"
 #include "core/metrics.h"
 #include "crypto/secret.h"
 
 namespace herald::api {
 namespace {
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 bool all_of(std::string_view s, bool (*pred)(char)) {
   for (char c : s)
@@ -82,7 +77,7 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
   // 4. Address allowed.
   if (!app->allowlist.empty() && !app->allowlist.allows(auth::host_of(req.remote_address)))
     return refuse("address_not_allowed", "this address may not call the API for this app");
-  const std::int64_t now_ms = unix_ms();
+  const std::int64_t now_ms = clock::unix_ms();
   if (signed_mode) {
     // 5. Timestamp within the window.
     std::int64_t t = 0;

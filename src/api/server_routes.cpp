@@ -3,13 +3,13 @@
 #include "api/server_routes.h"
 
 #include <boost/json.hpp>
-#include <chrono>
 
 #include "api/app_view.h"
 #include "api/errors.h"
 #include "api/idempotency.h"
 #include "api/json_body.h"
 #include "api/server_auth.h"
+#include "core/clock.h"
 #include "core/json_finite.h"
 #include "push/channel_name.h"
 #include "push/client.h"
@@ -46,11 +46,6 @@ Result<push::ChannelName> channel_for(const push::Hub& hub, const apps::App& app
 }
 
 // Who a refused request claimed to be: the AppKey it named (public), bounded.
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct Ctx {
   const Request& req;
@@ -96,7 +91,7 @@ class Routes {
         if (!key || key->empty() || key->size() > 128)
           return error_from(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
         bool replayed = false;
-        Response r = d_.idempotency->run(app->id, *key, unix_ms(), [&] { return fn(ctx); }, replayed);
+        Response r = d_.idempotency->run(app->id, *key, clock::unix_ms(), [&] { return fn(ctx); }, replayed);
         if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
         return r;
       }

@@ -5,17 +5,13 @@
 #include <boost/json.hpp>
 #include <future>
 
+#include "core/clock.h"
+#include "core/config.h"
 #include "crypto/encoding.h"
 #include "crypto/random.h"
-#include "core/config.h"
 
 namespace herald::apps {
 namespace {
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string random_token(std::string_view prefix, std::size_t bytes) {
   std::string raw(bytes, '\0');
@@ -189,37 +185,42 @@ void AppStore::unload() {
   for (const auto& id : ids) cache_.remove(id);
 }
 
-void AppStore::commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail,
-                      bool is_delete) {
-  auto done = [this, r, then = std::move(then), fail = std::move(fail), is_delete](Status st) {
-    if (!st) {
-      end_change(r.id);
-      return fail(st.error());
-    }
-    if (is_delete) {
-      cache_.remove(r.id);
-      std::lock_guard lock(mu_);
-      std::erase_if(records_cache_, [&](const auto& x) { return x.id == r.id; });
-    } else {
-      auto app = from_record(r);
-      if (!app) {
-        end_change(r.id);
-        return fail(app.error());
-      }
-      cache_.put(std::move(*app));
-      std::lock_guard lock(mu_);
-      auto it = std::find_if(records_cache_.begin(), records_cache_.end(), [&](const auto& x) { return x.id == r.id; });
-      if (it == records_cache_.end()) records_cache_.push_back(r);
-      else *it = r;
-    }
-    end_change(r.id);
-    then();
+void AppStore::commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete) {
+  auto pending = std::make_shared<Change>(std::move(change));
+  auto done = [this, pending, then = std::move(then), fail = std::move(fail), is_delete](Status st) {
+    Status applied = st ? apply(pending->record, is_delete) : st;
+    pending->finish();  // before the caller hears: it may change the app again at once
+    if (applied)
+      then();
+    else
+      fail(applied.error());
   };
-  if (is_delete) records_.delete_app(r.id, std::move(done));
-  else records_.put_app(r, std::move(done));
+  if (is_delete)
+    records_.delete_app(pending->record.id, std::move(done));
+  else
+    records_.put_app(pending->record, std::move(done));
 }
 
-Result<store::AppRecord> AppStore::begin_change(const std::string& app) {
+Status AppStore::apply(const store::AppRecord& r, bool is_delete) {
+  if (is_delete) {
+    cache_.remove(r.id);
+    std::lock_guard lock(mu_);
+    std::erase_if(records_cache_, [&](const auto& x) { return x.id == r.id; });
+    return ok_status();
+  }
+  auto app = from_record(r);
+  if (!app) return app.error();
+  cache_.put(std::move(*app));
+  std::lock_guard lock(mu_);
+  auto it = std::find_if(records_cache_.begin(), records_cache_.end(), [&](const auto& x) { return x.id == r.id; });
+  if (it == records_cache_.end())
+    records_cache_.push_back(r);
+  else
+    *it = r;
+  return ok_status();
+}
+
+Result<AppStore::Change> AppStore::begin_change(const std::string& app) {
   auto a = find(app);
   if (!a) return make_error("not_found", "no such app");
   std::lock_guard lock(mu_);
@@ -227,9 +228,13 @@ Result<store::AppRecord> AppStore::begin_change(const std::string& app) {
   for (const auto& r : records_cache_) {
     if (r.id != a->id) continue;
     busy_.insert(r.id);
-    return r;
+    return Change(*this, r);
   }
   return make_error("not_found", "no such app");
+}
+
+void AppStore::Change::finish() {
+  if (auto* apps = std::exchange(apps_, nullptr)) apps->end_change(record.id);
 }
 
 void AppStore::end_change(const std::string& id) {
@@ -257,7 +262,7 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   r.key = "hk_" + crypto::random_hex(12);
   r.name = o.name;
   r.status = "active";
-  r.created_ms = unix_ms();
+  r.created_ms = clock::unix_ms();
   boost::json::array keys;
   for (const auto& pem : o.client_public_keys_pem) {
     auto key = crypto::PublicKey::from_pem(pem);
@@ -304,9 +309,10 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
     busy_.insert(r.id);
   }
   std::string id = r.id;
+  Change change(*this, std::move(r));
   auto shared_done = std::make_shared<Done<CreatedApp>>(std::move(done));
   commit(
-      std::move(r),
+      std::move(change),
       [this, id, secret_id, app_secret, client_secret, shared_done] {
         (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, app_secret, client_secret});
       },
@@ -314,80 +320,68 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
 }
 
 void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
-  auto rec = begin_change(app);
-  if (!rec) return done(rec.error());
-  store::AppRecord r = std::move(*rec);
+  auto change = begin_change(app);
+  if (!change) return done(change.error());
+  store::AppRecord& r = change->record;
   boost::json::error_code ec;
   auto secrets = boost::json::parse(r.app_secrets_json, ec);
-  if (ec || !secrets.is_array()) {
-    end_change(r.id);
-    return done(make_error("store_error", "the app's secrets are corrupt"));
-  }
-  if (secrets.get_array().size() >= 2) {
-    end_change(r.id);
+  if (ec || !secrets.is_array()) return done(make_error("store_error", "the app's secrets are corrupt"));
+  if (secrets.get_array().size() >= 2)
     return done(make_error("too_many_secrets", "the app has two active secrets; revoke one first"));
-  }
   std::string secret_id = "s" + crypto::random_hex(4);
   std::string secret = random_token("as_", 36);
   auto sealed_secret = seal_secret(r.id, secret_id, secret);
-  if (!sealed_secret) {
-    end_change(r.id);
-    return done(sealed_secret.error());
-  }
+  if (!sealed_secret) return done(sealed_secret.error());
   secrets.get_array().push_back(
-      boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", unix_ms()}});
+      boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", clock::unix_ms()}});
   r.app_secrets_json = boost::json::serialize(secrets);
   auto shared_done = std::make_shared<Done<NewSecret>>(std::move(done));
   commit(
-      std::move(r), [secret_id, secret, shared_done] { (*shared_done)(NewSecret{secret_id, secret}); },
+      std::move(*change),
+      [secret_id, secret, shared_done] {
+        (*shared_done)(NewSecret{secret_id, secret});
+      },
       [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
 
 void AppStore::revoke_secret(const std::string& app, const std::string& secret_id, Done<Ok> done) {
-  auto rec = begin_change(app);
-  if (!rec) return done(rec.error());
-  store::AppRecord r = std::move(*rec);
+  auto change = begin_change(app);
+  if (!change) return done(change.error());
+  store::AppRecord& r = change->record;
   boost::json::error_code ec;
   auto secrets = boost::json::parse(r.app_secrets_json, ec);
-  if (ec || !secrets.is_array()) {
-    end_change(r.id);
-    return done(make_error("store_error", "the app's secrets are corrupt"));
-  }
+  if (ec || !secrets.is_array()) return done(make_error("store_error", "the app's secrets are corrupt"));
   auto& arr = secrets.get_array();
   auto it = std::find_if(arr.begin(), arr.end(), [&](const boost::json::value& v) {
     return v.is_object() && v.get_object().contains("id") && v.get_object().at("id") == secret_id.c_str();
   });
-  if (it == arr.end()) {
-    end_change(r.id);
-    return done(make_error("not_found", "the app has no secret with this id"));
-  }
-  if (arr.size() == 1) {
-    end_change(r.id);
-    return done(make_error("last_secret", "this is the app's only secret; rotate first"));
-  }
+  if (it == arr.end()) return done(make_error("not_found", "the app has no secret with this id"));
+  if (arr.size() == 1) return done(make_error("last_secret", "this is the app's only secret; rotate first"));
   arr.erase(it);
   r.app_secrets_json = boost::json::serialize(secrets);
   auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
   commit(
-      std::move(r), [shared_done] { (*shared_done)(Ok{}); }, [shared_done](Error e) { (*shared_done)(std::move(e)); });
+      std::move(*change), [shared_done] { (*shared_done)(Ok{}); },
+      [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
 
 void AppStore::set_status(const std::string& app, AppStatus status, Done<Ok> done) {
-  auto rec = begin_change(app);
-  if (!rec) return done(rec.error());
-  store::AppRecord r = std::move(*rec);
+  auto change = begin_change(app);
+  if (!change) return done(change.error());
+  store::AppRecord& r = change->record;
   r.status = status == AppStatus::Active ? "active" : "suspended";
   auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
   commit(
-      std::move(r), [shared_done] { (*shared_done)(Ok{}); }, [shared_done](Error e) { (*shared_done)(std::move(e)); });
+      std::move(*change), [shared_done] { (*shared_done)(Ok{}); },
+      [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
 
 void AppStore::remove(const std::string& app, Done<Ok> done) {
-  auto rec = begin_change(app);
-  if (!rec) return done(rec.error());
+  auto change = begin_change(app);
+  if (!change) return done(change.error());
   auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
   commit(
-      std::move(*rec), [shared_done] { (*shared_done)(Ok{}); },
+      std::move(*change), [shared_done] { (*shared_done)(Ok{}); },
       [shared_done](Error e) { (*shared_done)(std::move(e)); }, true);
 }
 

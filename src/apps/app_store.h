@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "apps/memory_directory.h"
@@ -84,12 +85,33 @@ class AppStore final : public AppDirectory {
   std::shared_ptr<const App> find_by_id(std::string_view id) const override { return cache_.find_by_id(id); }
 
  private:
+  // A change under way to one app: while it lives the app is busy (another change to it
+  // gets "conflict"). Destroying it ends the change, so no way out of a change, early
+  // returns included, can leave the app busy.
+  class Change {
+   public:
+    Change(AppStore& apps, store::AppRecord rec) : record(std::move(rec)), apps_(&apps) {}
+    Change(Change&& other) noexcept : record(std::move(other.record)), apps_(std::exchange(other.apps_, nullptr)) {}
+    Change& operator=(Change&&) = delete;
+    ~Change() { finish(); }
+    // Ends the change now (idempotent).
+    void finish();
+
+    store::AppRecord record;  // the copy being changed, written by commit()
+
+   private:
+    AppStore* apps_;
+  };
+
   Result<App> from_record(const store::AppRecord& r);
-  // Finds the record, marks the app busy, and returns a copy to change; "conflict" if busy.
-  Result<store::AppRecord> begin_change(const std::string& app);
+  // Finds the record and marks the app busy; "conflict" if a change is under way.
+  Result<Change> begin_change(const std::string& app);
   void end_change(const std::string& id);
-  // Writes `r`; on success updates the caches and calls `then`, else `fail`.
-  void commit(store::AppRecord r, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
+  // Writes the change's record; once durable, updates the caches, ends the change and
+  // calls `then`, else ends it and calls `fail`.
+  void commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
+  // Puts a durable write into the caches.
+  Status apply(const store::AppRecord& r, bool is_delete);
   Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
 
   store::AppRecords& records_;

@@ -3,9 +3,11 @@
 // prefix of the appended one, and a checkpoint signs only what is durable.
 #include "audit/log.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "crypto/encoding.h"
@@ -16,11 +18,6 @@ namespace herald::audit {
 namespace {
 
 namespace json = boost::json;
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string q(std::string_view s) { return json::serialize(json::string(s)); }
 
@@ -67,40 +64,43 @@ Status Log::open() {
   if (!f) return make_error("audit_corrupt", "the stored audit tree misses nodes; run `herald audit verify`");
   auto cp = store_.audit().latest_audit_checkpoint();
   if (!cp) return cp.error();
-  std::lock_guard lock(mu_);
-  frontier_ = std::move(*f);
-  durable_ = *size;
-  if (*cp) {
-    last_checkpoint_size_ = (*cp)->size;
-    last_checkpoint_ms_ = (*cp)->ts_ms;
+  {
+    std::lock_guard lock(mu_);
+    frontier_ = std::move(*f);
+    durable_ = *size;
+    if (*cp) {
+      last_checkpoint_size_ = (*cp)->size;
+      last_checkpoint_ms_ = (*cp)->ts_ms;
+    }
   }
+  settle(*size);
   return ok_status();
 }
 
 void Log::start() {
-  thread_ = std::thread([this] {
-    std::unique_lock lock(thread_mu_);
-    while (!stopping_) {
-      thread_cv_.wait_for(lock, std::chrono::seconds(1));
-      if (stopping_) break;
-      lock.unlock();
-      if (!keys_.sealed()) {
-        auto st = checkpoint_if_due(false);
-        if (!st && st.error().code != "sealed")
-          log::error("audit_checkpoint_failed", {{"error", st.error().message}});
-      }
-      lock.lock();
-    }
+  checkpointer_.start(std::chrono::seconds(1), [this] {
+    if (keys_.sealed()) return;
+    auto st = checkpoint_if_due(false);
+    if (!st && st.error().code != "sealed") log::error("audit_checkpoint_failed", {{"error", st.error().message}});
   });
 }
 
 void Log::stop() {
+  checkpointer_.stop();
+}
+
+bool Log::flush(std::chrono::milliseconds timeout) {
+  std::uint64_t target = size();
+  std::unique_lock lock(settled_mu_);
+  return settled_cv_.wait_for(lock, timeout, [&] { return settled_ >= target; });
+}
+
+void Log::settle(std::uint64_t up_to) {
   {
-    std::lock_guard lock(thread_mu_);
-    stopping_ = true;
+    std::lock_guard lock(settled_mu_);
+    settled_ = std::max(settled_, up_to);
   }
-  thread_cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  settled_cv_.notify_all();
 }
 
 std::uint64_t Log::size() const {
@@ -141,7 +141,7 @@ std::string Log::body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e) 
 }
 
 void Log::record(Event e) {
-  std::int64_t now = unix_ms();
+  std::int64_t now = clock::unix_ms();
   std::lock_guard lock(mu_);
   std::uint64_t seq = frontier_.size();
   std::string body = body_of(seq, now, e);
@@ -164,15 +164,17 @@ void Log::record(Event e) {
       },
       [this](Status st, const store::AuditRecords::AuditBatch& b) {
         if (b.entries.empty()) return;
+        const std::uint64_t end = b.entries.back().seq + 1;
         if (!st) {
           if (m_failures_) m_failures_->inc(b.entries.size());
           log::error("audit_write_failed",
                      {{"first_seq", b.entries.front().seq}, {"entries", b.entries.size()}, {"error", st.error().message}});
-          return;
+        } else {
+          std::uint64_t cur = durable_.load();
+          while (cur < end && !durable_.compare_exchange_weak(cur, end)) {
+          }
         }
-        std::uint64_t want = b.entries.back().seq + 1, cur = durable_.load();
-        while (cur < want && !durable_.compare_exchange_weak(cur, want)) {
-        }
+        settle(end);
       });
 }
 
@@ -189,7 +191,7 @@ Status Log::prepare_signing() {
 Status Log::checkpoint_if_due(bool force) {
   std::lock_guard lock(cp_mu_);
   std::uint64_t size = durable_.load();
-  std::int64_t now = unix_ms();
+  std::int64_t now = clock::unix_ms();
   if (size == 0 || size == last_checkpoint_size_) return ok_status();
   bool due = force || size - last_checkpoint_size_ >= opts_.checkpoint_every ||
              now - last_checkpoint_ms_ >= opts_.checkpoint_interval_ms;

@@ -5,17 +5,18 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "audit/merkle.h"
+#include "core/periodic_thread.h"
 #include "core/result.h"
 #include "store/audit_records.h"
 
@@ -79,6 +80,9 @@ class Log final : public Recorder {
   // Starts and stops the thread that writes checkpoints.
   void start();
   void stop();
+  // Waits until every entry appended so far has reached the store (durable, or failed
+  // and counted), or `timeout` passes; true if they all did.
+  bool flush(std::chrono::milliseconds timeout);
 
   void record(Event e) override;
   std::uint64_t size() const;          // entries appended (some maybe not yet durable)
@@ -100,6 +104,8 @@ class Log final : public Recorder {
  private:
   NodeReader store_nodes();
   std::string body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e);
+  // The store has answered for every entry below `up_to`.
+  void settle(std::uint64_t up_to);
 
   store::Store& store_;
   kms::KeyService& keys_;
@@ -120,10 +126,12 @@ class Log final : public Recorder {
   metrics::Counter* m_checkpoints_ = nullptr;
   metrics::Counter* m_failures_ = nullptr;
 
-  std::mutex thread_mu_;
-  std::condition_variable thread_cv_;
-  bool stopping_ = false;
-  std::thread thread_;
+  // Entries the store has answered for, durable or failed; flush() waits on it.
+  std::mutex settled_mu_;
+  std::condition_variable settled_cv_;
+  std::uint64_t settled_ = 0;
+
+  PeriodicThread checkpointer_;  // last: its task uses the members above until stop() joins it
 };
 
 }  // namespace herald::audit

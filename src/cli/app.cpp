@@ -16,21 +16,16 @@
 #include "auth/jwt.h"
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "core/clock.h"
 #include "core/duration.h"
 #include "kms/dev_unseal.h"
 #include "kms/key_service.h"
-#include "core/clock.h"
 #include "store/store.h"
 
 namespace herald::cli {
 namespace {
 
 namespace json = boost::json;
-
-std::string default_data_dir() {
-  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
-  return d ? d : "./data";
-}
 
 // ---- Offline: the store of a stopped server --------------------------------------
 
@@ -196,6 +191,96 @@ int list_offline(const std::string& data_dir, bool as_json) {
   return 0;
 }
 
+// `herald app create`: one flag per field of the admin API's create request.
+void add_create_flags(CLI::App* create, CreateFlags& c) {
+  create->add_option("--name", c.name, "App name: 1-64 of A-Z a-z 0-9 _ . -")->required();
+  create->add_option("--scopes", c.scopes, "Comma-separated: publish, otp, kms, admin (default publish)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  create
+      ->add_option("--namespaces", c.namespaces,
+                   "Comma-separated namespaces the app may use through the server API (default *, all)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  create
+      ->add_option("--allowed-cidrs", c.cidrs,
+                   "Comma-separated CIDR blocks server-API requests may come from (default: any)")
+      ->delimiter(',')
+      ->type_name("LIST");
+  create->add_option("--rate-limit", c.rate_limit, "Server-API requests per second, 0 for no cap (default 1000)")
+      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(10'000'000)))
+      ->type_name("UINT");
+  create
+      ->add_option("--client-public-key", c.key_files,
+                   "PEM file of an Ed25519 or P-256 public key for EdDSA/ES256 client tokens (repeatable)")
+      ->type_name("FILE");
+  create->add_option("--jwt-audience", c.audience, "Client tokens must carry this aud");
+  create->add_option("--jwt-issuer", c.issuer, "Client tokens must carry this iss");
+  create->add_flag("--require-exp", c.require_exp, "Client tokens must carry exp");
+  create->add_flag("--no-client-secret", c.no_client_secret,
+                   "No HS256 client secret: client tokens only with --client-public-key keys (ES256/EdDSA)");
+  create
+      ->add_option("--data-dir", c.data_dir,
+                   "Offline: create in this data dir of a stopped server instead of calling the admin API")
+      ->type_name("DIR");
+}
+
+int create_online(sdk::AdminClient& admin, const CreateFlags& c, bool as_json) {
+  sdk::AppCreateOptions req;
+  req.name = c.name;
+  req.scopes = c.scopes;
+  req.namespaces = c.namespaces;
+  req.allowed_cidrs = c.cidrs;
+  if (c.rate_limit >= 0) req.rate_limit = static_cast<std::uint32_t>(c.rate_limit);
+  for (const auto& f : c.key_files) {
+    bool ok = false;
+    req.client_public_keys_pem.push_back(read_file(f, ok));
+    if (!ok) return usage_error("cannot read " + f);
+  }
+  req.jwt_audience = c.audience;
+  req.jwt_issuer = c.issuer;
+  req.require_exp = c.require_exp;
+  req.client_secret = !c.no_client_secret;
+  auto r = admin.create_app(req);
+  if (!r) return call_failed(r.error(), as_json);
+  if (as_json) {
+    std::printf("%.*s\n", static_cast<int>(r->json.size()), r->json.view().data());
+  } else {
+    print_created(r->app.name, r->app.id, r->app.key, r->app_secret_id, r->app_secret.view(), r->client_secret.view());
+  }
+  return kExitOk;
+}
+
+int list_online(sdk::AdminClient& admin, bool as_json) {
+  auto r = admin.list_apps();
+  if (!r) return call_failed(r.error(), as_json);
+  if (as_json) {
+    std::string out = "{\"apps\":[";
+    for (std::size_t i = 0; i < r->size(); ++i) out += (i ? "," : "") + (*r)[i].json;
+    std::printf("%s]}\n", out.c_str());
+  } else {
+    print_table(*r);
+  }
+  return kExitOk;
+}
+
+int rotate_secret(sdk::AdminClient& admin, const std::string& app, bool as_json) {
+  auto r = admin.rotate_secret(app);
+  if (!r) return call_failed(r.error(), as_json);
+  if (as_json) {
+    json::object j{{"secret_id", r->secret_id}, {"app_secret", r->app_secret.view()}};
+    std::printf("%s\n", json::serialize(j).c_str());
+  } else {
+    std::printf(
+        "new AppSecret for %s:\n  secret id:  %s\n  app secret: %.*s\n"
+        "It is shown once. Requests signed with either active secret are accepted; once every back end\n"
+        "uses the new one, revoke the old: herald app revoke-secret %s --secret-id OLD_ID\n",
+        app.c_str(), r->secret_id.c_str(), static_cast<int>(r->app_secret.size()), r->app_secret.view().data(),
+        app.c_str());
+  }
+  return kExitOk;
+}
+
 // Asks before deleting when a person is at the terminal; scripts pass --yes or have
 // no terminal on stdin.
 bool confirm_delete(const std::string& app) {
@@ -224,37 +309,7 @@ std::function<int()> add_app(CLI::App& app) {
   auto o = std::make_shared<Opts>();
 
   auto* create = cmd->add_subcommand("create", "Create an app and print its AppKey and secrets (shown once)");
-  create->add_option("--name", o->create.name, "App name: 1-64 of A-Z a-z 0-9 _ . -")->required();
-  create->add_option("--scopes", o->create.scopes, "Comma-separated: publish, otp, kms, admin (default publish)")
-      ->delimiter(',')
-      ->type_name("LIST");
-  create
-      ->add_option("--namespaces", o->create.namespaces,
-                   "Comma-separated namespaces the app may use through the server API (default *, all)")
-      ->delimiter(',')
-      ->type_name("LIST");
-  create
-      ->add_option("--allowed-cidrs", o->create.cidrs,
-                   "Comma-separated CIDR blocks server-API requests may come from (default: any)")
-      ->delimiter(',')
-      ->type_name("LIST");
-  create
-      ->add_option("--rate-limit", o->create.rate_limit, "Server-API requests per second, 0 for no cap (default 1000)")
-      ->check(CLI::Range(static_cast<std::int64_t>(0), static_cast<std::int64_t>(10'000'000)))
-      ->type_name("UINT");
-  create
-      ->add_option("--client-public-key", o->create.key_files,
-                   "PEM file of an Ed25519 or P-256 public key for EdDSA/ES256 client tokens (repeatable)")
-      ->type_name("FILE");
-  create->add_option("--jwt-audience", o->create.audience, "Client tokens must carry this aud");
-  create->add_option("--jwt-issuer", o->create.issuer, "Client tokens must carry this iss");
-  create->add_flag("--require-exp", o->create.require_exp, "Client tokens must carry exp");
-  create->add_flag("--no-client-secret", o->create.no_client_secret,
-                   "No HS256 client secret: client tokens only with --client-public-key keys (ES256/EdDSA)");
-  create
-      ->add_option("--data-dir", o->create.data_dir,
-                   "Offline: create in this data dir of a stopped server instead of calling the admin API")
-      ->type_name("DIR");
+  add_create_flags(create, o->create);
   add_admin_flags(create, o->admin);
 
   auto* list = cmd->add_subcommand("list", "List apps");
@@ -298,45 +353,8 @@ std::function<int()> add_app(CLI::App& app) {
       return kExitOk;
     };
 
-    if (create->parsed()) {
-      const auto& c = o->create;
-      sdk::AppCreateOptions req;
-      req.name = c.name;
-      req.scopes = c.scopes;
-      req.namespaces = c.namespaces;
-      req.allowed_cidrs = c.cidrs;
-      if (c.rate_limit >= 0) req.rate_limit = static_cast<std::uint32_t>(c.rate_limit);
-      for (const auto& f : c.key_files) {
-        bool ok = false;
-        req.client_public_keys_pem.push_back(read_file(f, ok));
-        if (!ok) return usage_error("cannot read " + f);
-      }
-      req.jwt_audience = c.audience;
-      req.jwt_issuer = c.issuer;
-      req.require_exp = c.require_exp;
-      req.client_secret = !c.no_client_secret;
-      auto r = admin.create_app(req);
-      if (!r) return call_failed(r.error(), as_json);
-      if (as_json) {
-        std::printf("%.*s\n", static_cast<int>(r->json.size()), r->json.view().data());
-      } else {
-        print_created(r->app.name, r->app.id, r->app.key, r->app_secret_id, r->app_secret.view(),
-                      r->client_secret.view());
-      }
-      return kExitOk;
-    }
-    if (list->parsed()) {
-      auto r = admin.list_apps();
-      if (!r) return call_failed(r.error(), as_json);
-      if (as_json) {
-        std::string out = "{\"apps\":[";
-        for (std::size_t i = 0; i < r->size(); ++i) out += (i ? "," : "") + (*r)[i].json;
-        std::printf("%s]}\n", out.c_str());
-      } else {
-        print_table(*r);
-      }
-      return kExitOk;
-    }
+    if (create->parsed()) return create_online(admin, o->create, as_json);
+    if (list->parsed()) return list_online(admin, as_json);
     if (show->parsed()) {
       auto r = admin.show_app(o->app);
       if (!r) return call_failed(r.error(), as_json);
@@ -346,22 +364,7 @@ std::function<int()> add_app(CLI::App& app) {
         print_app(*r);
       return kExitOk;
     }
-    if (rotate->parsed()) {
-      auto r = admin.rotate_secret(o->app);
-      if (!r) return call_failed(r.error(), as_json);
-      if (as_json) {
-        json::object j{{"secret_id", r->secret_id}, {"app_secret", r->app_secret.view()}};
-        std::printf("%s\n", json::serialize(j).c_str());
-      } else {
-        std::printf(
-            "new AppSecret for %s:\n  secret id:  %s\n  app secret: %.*s\n"
-            "It is shown once. Requests signed with either active secret are accepted; once every back end\n"
-            "uses the new one, revoke the old: herald app revoke-secret %s --secret-id OLD_ID\n",
-            o->app.c_str(), r->secret_id.c_str(), static_cast<int>(r->app_secret.size()), r->app_secret.view().data(),
-            o->app.c_str());
-      }
-      return kExitOk;
-    }
+    if (rotate->parsed()) return rotate_secret(admin, o->app, as_json);
     if (revoke->parsed())
       return done(admin.revoke_secret(o->app, o->secret_id), "secret " + o->secret_id + " of " + o->app + " revoked");
     if (suspend->parsed()) return done(admin.suspend(o->app), "app " + o->app + " suspended");
@@ -396,9 +399,8 @@ std::function<int()> add_token(CLI::App& app) {
     if (!a) return fail(Error{"not_found", "no app named or keyed " + o->app});
     auto secret = opened->apps->client_secret(*a);
     if (!secret) return fail(secret.error());
-    boost::json::object claims{{"sub", o->user},
-                               {"iat", clock::unix_ms() / 1000},
-                               {"exp", clock::unix_ms() / 1000 + ttl->count() / 1000}};
+    boost::json::object claims{
+        {"sub", o->user}, {"iat", clock::unix_ms() / 1000}, {"exp", clock::unix_ms() / 1000 + ttl->count() / 1000}};
     if (!o->channel.empty()) claims["channel"] = o->channel;
     std::printf("%s\n", auth::sign_jwt_hs256(boost::json::serialize(claims), crypto::SecretBytes(*secret)).c_str());
     opened->db->close();

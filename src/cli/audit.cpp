@@ -10,17 +10,13 @@
 
 #include "audit/log.h"
 #include "audit/verifier.h"
+#include "cli/client_flags.h"
 #include "cli/commands.h"
 #include "crypto/encoding.h"
 #include "store/store.h"
 
 namespace herald::cli {
 namespace {
-
-std::string default_data_dir() {
-  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
-  return d ? d : "./data";
-}
 
 Result<std::unique_ptr<store::Store>> open_db(const std::string& dir) {
   if (::access((dir + "/herald.db").c_str(), R_OK) != 0)
@@ -52,18 +48,78 @@ void progress(std::uint64_t done, std::uint64_t total) {
   if (done >= total) std::fprintf(stderr, "\n");
 }
 
+struct AuditFlags {
+  std::string data_dir = default_data_dir();
+  std::string checkpoint_file, key_file, out;
+  bool json = false;
+  std::uint64_t from = 0, count = 0;
+};
+
+int run_verify(store::Store& store, const AuditFlags& o) {
+  audit::VerifyOptions vo;
+  vo.progress = o.json ? nullptr : progress;
+  if (!o.key_file.empty()) {
+    bool ok = false;
+    vo.public_key_pem = slurp(o.key_file, ok);
+    if (!ok) return fail("cannot read " + o.key_file);
+  }
+  if (!o.checkpoint_file.empty()) {
+    bool ok = false;
+    auto text = slurp(o.checkpoint_file, ok);
+    if (!ok) return fail("cannot read " + o.checkpoint_file);
+    auto saved = audit::parse_saved_checkpoint(text);
+    if (!saved) return fail(saved.error().message);
+    vo.saved = *saved;
+  }
+  auto r = audit::verify_log(store, vo);
+  store.close();
+  if (!r) return fail(r.error().message);
+  if (o.json) {
+    std::string line = "{\"ok\":" + std::string(r->ok ? "true" : "false") +
+                       ",\"entries\":" + std::to_string(r->entries) +
+                       ",\"checkpoints\":" + std::to_string(r->checkpoints) +
+                       ",\"saved_checkpoint_checked\":" + (r->saved_checked ? "true" : "false");
+    if (r->ok) line += ",\"root\":\"" + audit::to_hex(r->root) + "\"";
+    if (!r->ok) {
+      line += ",\"problem\":\"" + r->problem + "\",\"message\":\"" + r->message + "\"";
+      if (r->first_bad_entry) line += ",\"first_bad_entry\":" + std::to_string(*r->first_bad_entry);
+    }
+    std::printf("%s}\n", line.c_str());
+  } else if (r->ok) {
+    std::printf("audit log verified: %llu entries, %llu signed checkpoints%s, root %s\n",
+                static_cast<unsigned long long>(r->entries), static_cast<unsigned long long>(r->checkpoints),
+                r->saved_checked ? ", consistent with the saved checkpoint" : "", audit::to_hex(r->root).c_str());
+  } else {
+    std::fprintf(stderr, "audit log FAILED verification: %s (%s)%s\n", r->message.c_str(), r->problem.c_str(),
+                 r->first_bad_entry ? (", first bad entry " + std::to_string(*r->first_bad_entry)).c_str() : "");
+  }
+  return r->ok ? 0 : 1;
+}
+
+// JSON lines, read in pages so that a long log never sits in memory whole.
+int run_export(store::Store& store, std::uint64_t from, std::uint64_t count) {
+  std::uint64_t at = from, left = count ? count : ~std::uint64_t{0};
+  while (left > 0) {
+    auto page = store.audit().audit_entries(at, std::min<std::uint64_t>(left, 10'000));
+    if (!page) return fail(page.error().message);
+    if (page->empty()) break;
+    for (const auto& e : *page) {
+      std::printf("{\"index\":%llu,\"leaf_hash\":\"%s\",\"entry\":%s}\n", static_cast<unsigned long long>(e.seq),
+                  crypto::hex_encode(e.leaf_hash).c_str(), e.body.c_str());
+      at = e.seq + 1;
+      --left;
+    }
+  }
+  store.close();
+  return 0;
+}
+
 }  // namespace
 
 std::function<int()> add_audit(CLI::App& app) {
   auto* cmd = app.add_subcommand("audit", "Verify and read the tamper-evident audit log");
   cmd->require_subcommand(1);
-  struct Opts {
-    std::string data_dir = default_data_dir();
-    std::string checkpoint_file, key_file, out;
-    bool json = false;
-    std::uint64_t from = 0, count = 0;
-  };
-  auto o = std::make_shared<Opts>();
+  auto o = std::make_shared<AuditFlags>();
   auto* verify = cmd->add_subcommand("verify", "Recompute the Merkle tree and check every entry and checkpoint");
   verify->add_option("--data-dir", o->data_dir, "Data directory (default: $HERALD_STORE_DATA_DIR or ./data)");
   verify->add_option("--from-checkpoint", o->checkpoint_file,
@@ -83,62 +139,8 @@ std::function<int()> add_audit(CLI::App& app) {
     auto db = open_db(o->data_dir);
     if (!db) return fail(db.error().message);
     auto& store = **db;
-    if (verify->parsed()) {
-      audit::VerifyOptions vo;
-      vo.progress = o->json ? nullptr : progress;
-      if (!o->key_file.empty()) {
-        bool ok = false;
-        vo.public_key_pem = slurp(o->key_file, ok);
-        if (!ok) return fail("cannot read " + o->key_file);
-      }
-      if (!o->checkpoint_file.empty()) {
-        bool ok = false;
-        auto text = slurp(o->checkpoint_file, ok);
-        if (!ok) return fail("cannot read " + o->checkpoint_file);
-        auto saved = audit::parse_saved_checkpoint(text);
-        if (!saved) return fail(saved.error().message);
-        vo.saved = *saved;
-      }
-      auto r = audit::verify_log(store, vo);
-      store.close();
-      if (!r) return fail(r.error().message);
-      if (o->json) {
-        std::string line = "{\"ok\":" + std::string(r->ok ? "true" : "false") + ",\"entries\":" +
-                           std::to_string(r->entries) + ",\"checkpoints\":" + std::to_string(r->checkpoints) +
-                           ",\"saved_checkpoint_checked\":" + (r->saved_checked ? "true" : "false");
-        if (r->ok) line += ",\"root\":\"" + audit::to_hex(r->root) + "\"";
-        if (!r->ok) {
-          line += ",\"problem\":\"" + r->problem + "\",\"message\":\"" + r->message + "\"";
-          if (r->first_bad_entry) line += ",\"first_bad_entry\":" + std::to_string(*r->first_bad_entry);
-        }
-        std::printf("%s}\n", line.c_str());
-      } else if (r->ok) {
-        std::printf("audit log verified: %llu entries, %llu signed checkpoints%s, root %s\n",
-                    static_cast<unsigned long long>(r->entries), static_cast<unsigned long long>(r->checkpoints),
-                    r->saved_checked ? ", consistent with the saved checkpoint" : "",
-                    audit::to_hex(r->root).c_str());
-      } else {
-        std::fprintf(stderr, "audit log FAILED verification: %s (%s)%s\n", r->message.c_str(), r->problem.c_str(),
-                     r->first_bad_entry ? (", first bad entry " + std::to_string(*r->first_bad_entry)).c_str() : "");
-      }
-      return r->ok ? 0 : 1;
-    }
-    if (exp->parsed()) {
-      std::uint64_t at = o->from, left = o->count ? o->count : ~std::uint64_t{0};
-      while (left > 0) {
-        auto page = store.audit().audit_entries(at, std::min<std::uint64_t>(left, 10'000));
-        if (!page) return fail(page.error().message);
-        if (page->empty()) break;
-        for (const auto& e : *page) {
-          std::printf("{\"index\":%llu,\"leaf_hash\":\"%s\",\"entry\":%s}\n", static_cast<unsigned long long>(e.seq),
-                      crypto::hex_encode(e.leaf_hash).c_str(), e.body.c_str());
-          at = e.seq + 1;
-          --left;
-        }
-      }
-      store.close();
-      return 0;
-    }
+    if (verify->parsed()) return run_verify(store, *o);
+    if (exp->parsed()) return run_export(store, o->from, o->count);
     if (pub->parsed()) {
       auto pem = store.get_meta("audit_public_key");
       store.close();

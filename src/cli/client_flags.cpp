@@ -164,4 +164,9 @@ std::string utc_time(std::int64_t ms) {
   return buf;
 }
 
+std::string default_data_dir() {
+  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
+  return d ? d : "./data";
+}
+
 }  // namespace herald::cli

@@ -61,6 +61,9 @@ Result<sdk::SecretString> read_secret_file(const std::string& path);
 // Unix milliseconds as "2026-11-23T10:02:11Z"; "-" for 0 (never).
 std::string utc_time(std::int64_t ms);
 
+// The data dir of the offline commands: $HERALD_STORE_DATA_DIR, else ./data.
+std::string default_data_dir();
+
 // Prints a usage error ("herald: <message>") on stderr; returns kExitUsage.
 int usage_error(const std::string& message);
 // Prints a failed call (code, message, HTTP status, request id) on stderr, or as

@@ -22,11 +22,6 @@ namespace {
 
 namespace json = boost::json;
 
-std::string default_data_dir() {
-  const char* d = std::getenv("HERALD_STORE_DATA_DIR");
-  return d ? d : "./data";
-}
-
 json::object status_json(const sdk::SealStatus& s) {
   return json::object{{"initialized", s.initialized}, {"sealed", s.sealed}, {"threshold", s.threshold},
                       {"shares", s.shares},           {"progress", s.progress}};

@@ -4,8 +4,8 @@
 #include "kms/key_service.h"
 
 #include <boost/json.hpp>
-#include <chrono>
 
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "crypto/aead.h"
@@ -27,11 +27,6 @@ constexpr std::string_view kCheckPlaintext = "herald root key check v1";
 constexpr std::string_view kCheckAad = "herald-kms-check";
 constexpr char kAtRestFormat = '\x02';
 constexpr std::string_view kAes = "aes256-gcm";
-
-std::int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 std::string join0(std::initializer_list<std::string_view> parts) {
   std::string out;
@@ -309,7 +304,7 @@ Result<std::uint32_t> KeyService::add_version_locked(Key& k, std::int64_t now_ms
 Status KeyService::ensure_app_keys(const std::string& app_id) {
   std::unique_lock lock(mu_);
   if (!root_) return make_error("sealed", "the key service is sealed");
-  std::int64_t now = unix_ms();
+  std::int64_t now = clock::unix_ms();
   for (const char* name : {"default", "_data", "_index"}) {
     if (find_locked(app_id, name)) continue;
     auto k = std::make_unique<Key>();
@@ -328,7 +323,7 @@ Status KeyService::ensure_signing_key(const std::string& name) {
   if (!root_) return make_error("sealed", "the key service is sealed");
   const std::string app(kSystemApp);
   if (find_locked(app, name)) return ok_status();
-  std::int64_t now = unix_ms();
+  std::int64_t now = clock::unix_ms();
   auto k = std::make_unique<Key>();
   k->rec = store::KmsKeyRecord{app, name, "ed25519", 0, 1, false, false, now};
   crypto::PrivateKey priv = crypto::PrivateKey::generate(crypto::KeyKind::Ed25519);
@@ -375,7 +370,7 @@ void KeyService::create_key(const std::string& app_id, const std::string& name, 
     std::shared_lock lock(mu_);
     if (!root_) return done(make_error("sealed", "the key service is sealed"));
     if (find_locked(app_id, name)) return done(make_error("key_exists", "a key of this name exists"));
-    std::int64_t now = unix_ms();
+    std::int64_t now = clock::unix_ms();
     k->rec = store::KmsKeyRecord{app_id, name, std::string(kAes), 1, 1, opts.exportable, false, now};
     crypto::SecretBytes material = crypto::random_secret(crypto::kAeadKeyBytes);
     v = store::KmsVersionRecord{app_id, name, 1,
@@ -407,7 +402,7 @@ void KeyService::rotate_key(const std::string& app_id, const std::string& name, 
     rec.latest_version += 1;
     v = store::KmsVersionRecord{app_id, name, rec.latest_version,
                                 crypto::aead_seal(*root_, material->view(), wrap_aad(app_id, name, rec.latest_version)),
-                                unix_ms()};
+                                clock::unix_ms()};
   }
   store_.kms().put_kms_key(rec, v, [this, rec, v, material, done = std::move(done)](Status st) {
     if (!st) return done(st.error().code == "conflict"

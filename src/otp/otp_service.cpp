@@ -54,11 +54,6 @@ std::optional<State> state_of(std::string_view s) {
   return std::nullopt;
 }
 
-std::int64_t system_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // `digits` decimal digits, uniform: bytes are drawn until one 32-bit value falls below
 // the largest multiple of 10^digits (rejection sampling, no modulo bias).
 std::string random_code(unsigned digits) {
@@ -194,7 +189,7 @@ OtpService::OtpService(const OtpConfig& cfg, store::Store& store, kms::KeyServic
       senders_(senders),
       counters_(std::move(counters)),
       templates_(std::move(templates)),
-      clock_(clock ? std::move(clock) : Clock(system_now_ms)),
+      clock_(clock ? std::move(clock) : system_clock()),
       shards_(std::make_unique<Shard[]>(kShards)),
       m_(std::make_unique<Metrics>()) {
   std::string_view list = cfg_.test_recipients;
@@ -307,23 +302,11 @@ void OtpService::unload() {
 }
 
 void OtpService::start_purger(std::chrono::milliseconds interval) {
-  purger_ = std::thread([this, interval] {
-    std::unique_lock lock(purger_mu_);
-    while (!purger_cv_.wait_for(lock, interval, [this] { return stopping_; })) {
-      lock.unlock();
-      purge();
-      lock.lock();
-    }
-  });
+  purger_.start(interval, [this] { purge(); });
 }
 
 void OtpService::stop() {
-  {
-    std::lock_guard lock(purger_mu_);
-    stopping_ = true;
-  }
-  purger_cv_.notify_all();
-  if (purger_.joinable()) purger_.join();
+  purger_.stop();
 }
 
 void OtpService::purge() {

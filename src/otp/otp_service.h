@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -14,10 +13,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/config.h"
+#include "core/periodic_thread.h"
 #include "core/result.h"
 #include "otp/limits.h"
 #include "otp/templates.h"
@@ -91,8 +91,6 @@ struct BlockEntry {
 
 class OtpService {
  public:
-  using Clock = std::function<std::int64_t()>;  // Unix milliseconds
-
   // `senders` may be null (every send then fails with delivery_failed); `clock` null
   // means the system clock.
   OtpService(const OtpConfig& cfg, store::Store& store, kms::KeyService& keys, delivery::Senders* senders,
@@ -150,10 +148,7 @@ class OtpService {
   mutable std::mutex block_mu_;
   std::map<std::pair<std::string, std::string>, store::OtpBlockRecord> blocklist_;  // (app, index)
   std::unique_ptr<Metrics> m_;
-  std::mutex purger_mu_;
-  std::condition_variable purger_cv_;
-  bool stopping_ = false;
-  std::thread purger_;
+  PeriodicThread purger_;  // last: purge() uses the members above until stop() joins it
 };
 
 }  // namespace herald::otp

@@ -46,6 +46,13 @@ struct LogFixture : ::testing::Test {
   std::unique_ptr<Log> log;
 };
 
+TEST_F(LogFixture, FlushReturnsOnceEveryEntryAppendedIsDurable) {
+  EXPECT_TRUE(log->flush(std::chrono::milliseconds(0)));  // nothing appended: nothing to wait for
+  for (int i = 0; i < 40; ++i) log->record(event(i));
+  ASSERT_TRUE(log->flush(std::chrono::seconds(10)));
+  EXPECT_EQ(log->durable_size(), 40u);
+}
+
 TEST_F(LogFixture, ProofsFromTheStoredTreeVerifyAndCheckpointsAreSigned) {
   for (int i = 0; i < 25; ++i) log->record(event(i));
   wait_durable();

@@ -1,0 +1,151 @@
+// The Node: one running Herald server. It owns every component, builds them in
+// dependency order, wires them together, starts their threads, and stops them in reverse.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "api/router.h"
+#include "core/config.h"
+#include "core/metrics.h"
+#include "core/result.h"
+
+namespace herald::store {
+class Store;
+}
+namespace herald::kms {
+class KeyService;
+}
+namespace herald::apps {
+class AppStore;
+}
+namespace herald::audit {
+class Log;
+}
+namespace herald::delivery {
+class Senders;
+class WebhookSender;
+}  // namespace herald::delivery
+namespace herald::otp {
+class OtpService;
+}
+namespace herald::messages {
+class MessageService;
+}
+namespace herald::auth {
+class NonceStore;
+class RateLimiter;
+}  // namespace herald::auth
+namespace herald::api {
+class ServerAuth;
+class IdempotencyCache;
+}  // namespace herald::api
+namespace herald::net {
+class Gateway;
+}
+namespace herald::push {
+class Hub;
+struct ProtocolMetrics;
+struct ClientContext;
+}  // namespace herald::push
+
+namespace herald::server {
+
+struct NodeOptions {
+  bool dev = false;     // development mode: e-mail and SMS are logged, not sent
+  std::string version;  // reported by /healthz, the metrics and the client protocol
+};
+
+// Lifecycle, in three steps, each called once from one thread:
+//   open()  — the store and the domain services, wired to the key service (sealed);
+//             no listening socket yet. Between open() and start() the bootstrap may
+//             unseal the key service, create apps and change config() (the certificate).
+//   start() — the routes, the gateway and the hub; then every thread below starts.
+//   stop()  — stops and joins everything started, in reverse order; idempotent, and
+//             safe after a failed open() or start(). The destructor calls it.
+//
+// Threads a started Node runs (docs/operations.md, "Threads"):
+//   - I/O workers, server.threads of them (default: one per core): every connection,
+//     HTTP and WebSocket, lives on one; the hub's shards are these threads.
+//   - the acceptor: not a thread of its own, a coroutine on the first I/O worker.
+//   - hub maintenance: history expiry and idle-channel sweep, every second.
+//   - message scheduler: expiries, fallback steps, webhook retries (messages.poll_interval).
+//   - OTP purger: ends expired verifications and counters, every 10 s.
+//   - audit checkpointer: signs a checkpoint when one is due (only with audit.enabled).
+//   - store writer (group commit) and store completer (runs the write callbacks).
+//   - delivery workers, delivery.workers of them: blocking e-mail and SMS sends.
+//   - webhook workers, messages.webhook_workers of them: fallback webhooks.
+// Not the Node's: the log writer (log::init, in the process before the Node) and the
+// main thread, which waits for the shutdown signal.
+class Node {
+ public:
+  Node(Config cfg, NodeOptions opts);
+  ~Node();
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+
+  // Opens the store and builds the services. A failure is logged (with the event name
+  // operators know) and returned.
+  Status open();
+  // Builds the API and the transport around `admin_token_sha256` (the raw digest of the
+  // admin token), binds the port and starts the threads. A failure is logged and returned.
+  Status start(const std::string& admin_token_sha256);
+  void stop();
+
+  // For the bootstrap between open() and start(), and for tests.
+  Config& config() { return cfg_; }  // may change until start(); the gateway reads it then
+  store::Store& store() { return *store_; }
+  kms::KeyService& keys() { return *keys_; }
+  apps::AppStore& apps() { return *apps_; }
+  audit::Log* audit() { return audit_.get(); }  // null without audit.enabled
+
+  // Once started: the bound port (useful with server.port = 0) and the base URL,
+  // e.g. "https://127.0.0.1:8443".
+  std::uint16_t port() const;
+  std::string url() const;
+
+ private:
+  Status open_services();
+  void add_routes(const std::string& admin_token_sha256);
+  void connect_transport();
+  void start_background();
+  void stop_audit();
+  // The key service's hooks: apps and secrets live in memory only while it is unsealed.
+  Status on_unsealed();
+  void on_sealed();
+
+  const NodeOptions opts_;
+  Config cfg_;
+  metrics::Registry registry_;
+
+  // Domain: each needs only what is declared above it.
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<kms::KeyService> keys_;
+  std::unique_ptr<apps::AppStore> apps_;
+  std::unique_ptr<audit::Log> audit_;
+  std::unique_ptr<delivery::Senders> senders_;
+  std::unique_ptr<otp::OtpService> otp_;
+  std::unique_ptr<delivery::WebhookSender> webhooks_;
+  std::unique_ptr<messages::MessageService> messages_;
+
+  // API: request authentication and the routes over the services.
+  std::unique_ptr<auth::NonceStore> nonces_;
+  std::unique_ptr<auth::RateLimiter> rates_;
+  std::unique_ptr<api::ServerAuth> server_auth_;
+  std::unique_ptr<api::IdempotencyCache> idempotency_;
+  api::Router router_;
+
+  // Transport. The gateway comes before the hub because the hub's shards are the
+  // gateway's I/O threads (its executor); stop() shuts the gateway down first, so no
+  // session outlives the hub, and the hub goes before the executor it posts to.
+  std::unique_ptr<net::Gateway> gateway_;
+  std::unique_ptr<push::Hub> hub_;
+  std::unique_ptr<push::ProtocolMetrics> protocol_metrics_;
+  std::unique_ptr<push::ClientContext> client_ctx_;
+
+  bool started_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace herald::server
