@@ -71,6 +71,8 @@ struct NodeOptions {
 //   - the acceptor: not a thread of its own, a coroutine on the first I/O worker.
 //   - hub maintenance: history expiry and idle-channel sweep, every second.
 //   - message scheduler: expiries, fallback steps, webhook retries (messages.poll_interval).
+//   - inbox readers, 2: the store reads of the client protocol's connect, ack and inbox,
+//     so that no I/O worker waits on the store (answers are posted back to the shard).
 //   - OTP purger: ends expired verifications and counters, every 10 s.
 //   - audit checkpointer: signs a checkpoint when one is due (only with audit.enabled).
 //   - store writer (group commit) and store completer (runs the write callbacks).
