@@ -22,7 +22,7 @@
 #include "store/store.h"
 
 using namespace herald;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -108,12 +108,12 @@ int main(int argc, char** argv) {
   std::mutex lat_mu;
   std::vector<double> latencies;
   std::vector<std::thread> threads;
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   for (unsigned c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       std::vector<double> mine;
       for (std::uint64_t i = 0; !stop.load(std::memory_order_relaxed); ++i) {
-        auto start = Clock::now();
+        auto start = SteadyClock::now();
         otp::SendRequest r;
         r.app_id = "app_bench";
         r.app_name = "bench";
@@ -136,7 +136,7 @@ int main(int argc, char** argv) {
           continue;
         }
         pairs++;
-        mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+        mine.push_back(std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count());
       }
       std::lock_guard lock(lat_mu);
       latencies.insert(latencies.end(), mine.begin(), mine.end());
@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   stop = true;
   for (auto& t : threads) t.join();
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   std::sort(latencies.begin(), latencies.end());
   auto pct = [&](double p) {
     return latencies.empty()
