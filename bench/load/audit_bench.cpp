@@ -13,7 +13,7 @@
 #include "store/store.h"
 
 using namespace herald;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 int main(int argc, char** argv) {
   std::string dir = "/tmp/herald-bench-audit";
@@ -30,21 +30,21 @@ int main(int argc, char** argv) {
   {
     audit::Log log(*db, keys, audit::LogOptions{10'000, 3'600'000}, nullptr);
     if (!log.open() || !log.prepare_signing()) return 1;
-    auto t0 = Clock::now();
+    auto t0 = SteadyClock::now();
     for (std::uint64_t i = 0; i < entries; ++i) {
       log.record(audit::Event{"api", "POST /api/v1/publish", "ok", 200, "app:app_0123456789abcdef",
                               "0f3a9c2b71e4-" + std::to_string(i), "10.0.0.7", {}, {}});
       if (i % 10'000 == 9'999) (void)log.checkpoint_if_due(false);
     }
     while (log.durable_size() < entries) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+    double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
     (void)log.checkpoint_if_due(true);
     std::printf("audit.entries %llu\naudit.durable_appends_per_sec %.0f\n", static_cast<unsigned long long>(entries),
                 entries / secs);
   }
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   auto r = audit::verify_log(*db, audit::VerifyOptions{});
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  double secs = std::chrono::duration<double>(SteadyClock::now() - t0).count();
   if (!r || !r->ok) {
     std::fprintf(stderr, "verify failed\n");
     return 1;

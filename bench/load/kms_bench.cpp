@@ -17,7 +17,7 @@
 #include "store/sqlite/sqlite_store.h"
 
 using namespace herald;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 
@@ -26,7 +26,7 @@ double durable_writes(store::SqliteStore& s, int total, int inflight, const std:
   std::mutex mu;
   std::condition_variable cv;
   int in_flight = 0, done = 0;
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   for (int i = 0; i < total; ++i) {
     std::string value = prepare(i);
     {
@@ -43,7 +43,7 @@ double durable_writes(store::SqliteStore& s, int total, int inflight, const std:
   }
   std::unique_lock lock(mu);
   cv.wait(lock, [&] { return done == total; });
-  return total / std::chrono::duration<double>(Clock::now() - t0).count();
+  return total / std::chrono::duration<double>(SteadyClock::now() - t0).count();
 }
 
 }  // namespace
@@ -79,13 +79,13 @@ int main(int argc, char** argv) {
   // In process: encrypt, then decrypt, `items` items of `size` bytes.
   std::vector<std::string> cts;
   cts.reserve(static_cast<std::size_t>(items));
-  auto t0 = Clock::now();
+  auto t0 = SteadyClock::now();
   for (int i = 0; i < items; ++i) cts.push_back(*keys.encrypt("bench-app", "default", item, "ctx"));
-  double enc = items / std::chrono::duration<double>(Clock::now() - t0).count();
-  t0 = Clock::now();
+  double enc = items / std::chrono::duration<double>(SteadyClock::now() - t0).count();
+  t0 = SteadyClock::now();
   std::size_t ok = 0;
   for (const auto& c : cts) ok += keys.decrypt("bench-app", "default", c, "ctx").ok();
-  double dec = items / std::chrono::duration<double>(Clock::now() - t0).count();
+  double dec = items / std::chrono::duration<double>(SteadyClock::now() - t0).count();
   if (ok != cts.size()) {
     std::fprintf(stderr, "decrypt failed\n");
     return 1;

@@ -16,6 +16,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "net/detail/http_session.h"
 #include "net/detail/state.h"
 #include "net/detail/tls_context.h"
 #include "push/hub.h"
@@ -40,8 +41,8 @@ struct Gateway::Impl {
     m.tls_handshake_failures =
         &r.counter("herald_tls_handshake_failures_total", "TLS handshakes that failed or timed out").with({});
     m.timeouts = &r.counter("herald_timeouts_total", "Connections closed by a timeout, by phase", {"phase"});
-    m.requests = &r.counter("herald_http_requests_total", "HTTP requests answered, by route and status",
-                            {"route", "status"});
+    m.requests =
+        &r.counter("herald_http_requests_total", "HTTP requests answered, by route and status", {"route", "status"});
     m.latency = &r.histogram("herald_http_request_duration_seconds",
                              "Time from the first byte of a request to its response written, by route", {"route"});
     m.websocket_active = &r.gauge("herald_websocket_sessions_active", "Open WebSocket sessions").with({});
@@ -103,12 +104,13 @@ struct Gateway::Impl {
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
         continue;
       }
-      if (static_cast<std::uint64_t>(state.connections.load()) >= max) {
+      if (static_cast<std::uint64_t>(state.connections.count()) >= max) {
         state.m.connections_rejected->inc();
         socket.close(ec);
         continue;
       }
-      asio::post(w.ioc, [this, &w, s = std::move(socket)]() mutable { detail::start_http_session(state, w, std::move(s)); });
+      asio::post(w.ioc,
+                 [this, &w, s = std::move(socket)]() mutable { detail::start_http_session(state, w, std::move(s)); });
     }
   }
 
@@ -126,7 +128,9 @@ struct Gateway::Impl {
 Gateway::Gateway(const Config& cfg, api::Router& router, metrics::Registry& registry)
     : impl_(std::make_unique<Impl>(cfg, router, registry)) {}
 
-Gateway::~Gateway() { shutdown(); }
+Gateway::~Gateway() {
+  shutdown();
+}
 
 void Gateway::start() {
   auto& im = *impl_;
@@ -141,7 +145,8 @@ void Gateway::start() {
   if (!ec) im.acceptor->set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) im.acceptor->bind(ep, ec);
   if (!ec) im.acceptor->listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) throw std::runtime_error("cannot listen on " + sc.listen + ":" + std::to_string(sc.port) + ": " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot listen on " + sc.listen + ":" + std::to_string(sc.port) + ": " + ec.message());
   im.port = im.acceptor->local_endpoint().port();
   asio::co_spawn(w0.ioc, im.accept_loop(), asio::detached);
   for (auto& w : im.workers) asio::co_spawn(w->ioc, Impl::tick_loop(*w), asio::detached);
@@ -161,12 +166,22 @@ void Gateway::start() {
   im.started = true;
 }
 
-push::ShardExecutor& Gateway::executor() { return impl_->executor; }
-void Gateway::attach_push(push::ClientContext* ctx) { impl_->state.push = ctx; }
+push::ShardExecutor& Gateway::executor() {
+  return impl_->executor;
+}
+void Gateway::attach_push(push::ClientContext* ctx) {
+  impl_->state.push = ctx;
+}
 
-std::uint16_t Gateway::port() const { return impl_->port; }
-bool Gateway::draining() const { return impl_->state.draining.load(); }
-std::int64_t Gateway::connections() const { return impl_->state.connections.load(); }
+std::uint16_t Gateway::port() const {
+  return impl_->port;
+}
+bool Gateway::draining() const {
+  return impl_->state.draining.load();
+}
+std::int64_t Gateway::connections() const {
+  return impl_->state.connections.count();
+}
 
 void Gateway::shutdown() {
   auto& im = *impl_;
@@ -185,10 +200,8 @@ void Gateway::shutdown() {
       for (auto* s : live)
         if (wp->sessions.count(s)) s->on_shutdown();
     });
-  auto grace = im.state.cfg.limits.shutdown_grace;
-  while (im.state.connections.load() > 0 && std::chrono::steady_clock::now() - t0 < grace)
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  std::int64_t left = im.state.connections.load();
+  im.state.connections.wait_for_zero(t0 + im.state.cfg.limits.shutdown_grace);
+  std::int64_t left = im.state.connections.count();
   im.guards.clear();
   for (auto& w : im.workers) w->ioc.stop();
   for (auto& w : im.workers)
@@ -200,7 +213,8 @@ void Gateway::shutdown() {
   im.workers.clear();
   log::info("gateway_stopped",
             {{"connections_cut", left},
-             {"drain_ms", std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}});
+             {"drain_ms",
+              std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count()}});
 }
 
 }  // namespace herald::net

@@ -4,12 +4,12 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <chrono>
-#include <queue>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <memory>
+#include <queue>
 #include <string>
 #include <thread>
 #include <unordered_set>
@@ -17,6 +17,7 @@
 #include "api/router.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "net/detail/open_connections.h"
 
 namespace herald::push {
 struct ClientContext;
@@ -69,9 +70,9 @@ struct GatewayMetrics {
   metrics::Counter* connections_accepted;
   metrics::Counter* connections_rejected;
   metrics::Counter* tls_handshake_failures;
-  metrics::Family<metrics::Counter>* timeouts;  // label: phase
-  metrics::Family<metrics::Counter>* requests;  // labels: route, status
-  metrics::Family<metrics::Histogram>* latency; // label: route
+  metrics::Family<metrics::Counter>* timeouts;   // label: phase
+  metrics::Family<metrics::Counter>* requests;   // labels: route, status
+  metrics::Family<metrics::Histogram>* latency;  // label: route
   metrics::Gauge* websocket_active;
 };
 
@@ -81,13 +82,10 @@ struct GatewayState {
   metrics::Registry& registry;
   GatewayMetrics m;
   std::unique_ptr<boost::asio::ssl::context> tls;  // null when server.tls = false
-  push::ClientContext* push = nullptr;              // the client protocol; null: /ws refuses
+  push::ClientContext* push = nullptr;             // the client protocol; null: /ws refuses
   std::atomic<bool> draining{false};
-  std::atomic<std::int64_t> connections{0};
+  OpenConnections connections;
 };
-
-// Starts an HTTP session on an accepted socket (on its worker's io_context).
-void start_http_session(GatewayState& st, Worker& w, boost::asio::ip::tcp::socket socket);
 
 // Registers a session with its worker for the session's lifetime (RAII).
 class SessionRegistration {
@@ -106,11 +104,11 @@ class SessionRegistration {
 class ConnectionCount {
  public:
   explicit ConnectionCount(GatewayState& st) : st_(st) {
-    st_.connections.fetch_add(1);
+    st_.connections.add();
     st_.m.connections_active->inc();
   }
   ~ConnectionCount() {
-    st_.connections.fetch_sub(1);
+    st_.connections.remove();
     st_.m.connections_active->dec();
   }
   ConnectionCount(const ConnectionCount&) = delete;

@@ -2,27 +2,27 @@
 // stream. Outgoing JSON lines are appended to one contiguous buffer and written as one
 // text frame per write, so that a burst of publications costs one system call per
 // connection rather than one per message; what arrives while a write is under way
-// goes out with the next one.
-#include "net/detail/ws_session.h"
-
-#include "net/detail/tls_stream.h"
+// goes out with the next one. Included only by ws_session_plain.cpp and
+// ws_session_tls.cpp, one instantiation each.
+#pragma once
 
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <chrono>
 #include <optional>
+#include <type_traits>
 
 #include "core/ids.h"
 #include "core/log.h"
+#include "net/detail/disconnect.h"
+#include "net/detail/ws_session.h"
 #include "push/client.h"
 
 namespace herald::net::detail {
-namespace {
+namespace ws_impl {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -31,19 +31,18 @@ namespace websocket = beast::websocket;
 using boost::system::error_code;
 using Clock = std::chrono::steady_clock;
 
-// A peer that takes neither our data nor our close frame within this time is cut off.
-constexpr auto kCloseGrace = std::chrono::seconds(2);
-// Write buffers above this size are given back after use: idle connections stay small.
-constexpr std::size_t kKeepBufferBytes = 16 * 1024;
-
 template <class Stream>
 class WsSession final : public SessionBase,
                         public DeadlineTarget,
                         public push::Transport,
                         public std::enable_shared_from_this<WsSession<Stream>> {
  public:
-  WsSession(GatewayState& st, Worker& w, Stream&& stream, std::shared_ptr<ConnectionCount> count,
-            std::string remote)
+  // A peer that takes neither our data nor our close frame within this time is cut off.
+  static constexpr auto kCloseGrace = std::chrono::seconds(2);
+  // Write buffers above this size are given back after use: idle connections stay small.
+  static constexpr std::size_t kKeepBufferBytes = 16 * 1024;
+
+  WsSession(GatewayState& st, Worker& w, Stream&& stream, std::shared_ptr<ConnectionCount> count, std::string remote)
       : st_(st), w_(w), ws_(std::move(stream)), count_(std::move(count)), remote_(std::move(remote)) {}
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self, http::request<http::string_body> req) {
@@ -58,8 +57,8 @@ class WsSession final : public SessionBase,
     ws_.auto_fragment(false);  // one write, one frame
     ws_.text(true);
     std::string rid = next_request_id();
-    ws_.set_option(websocket::stream_base::decorator(
-        [rid](websocket::response_type& res) { res.set("X-Request-Id", rid); }));
+    ws_.set_option(
+        websocket::stream_base::decorator([rid](websocket::response_type& res) { res.set("X-Request-Id", rid); }));
     error_code ec;
     co_await ws_.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
@@ -86,9 +85,7 @@ class WsSession final : public SessionBase,
     open_ = false;
     client_->on_closed();
     st_.m.websocket_active->dec();
-    if (ec != websocket::error::closed && ec != asio::error::operation_aborted && ec != asio::error::eof &&
-        ec != beast::error::timeout && ec != asio::error::connection_reset)
-      log::debug("websocket_closed", {{"request_id", rid}, {"error", ec.message()}});
+    if (!is_expected_close(ec)) log::debug("websocket_closed", {{"request_id", rid}, {"error", ec.message()}});
     (void)self;
   }
 
@@ -193,11 +190,9 @@ class WsSession final : public SessionBase,
   bool closed_ = false;
 };
 
-}  // namespace
-
 template <class Stream>
-void spawn_session(GatewayState& st, Worker& w, Stream&& stream, http::request<http::string_body>&& req,
-                   std::shared_ptr<ConnectionCount> count, std::string remote) {
+void spawn_websocket_session(GatewayState& st, Worker& w, Stream&& stream, http::request<http::string_body>&& req,
+                             std::shared_ptr<ConnectionCount> count, std::string remote) {
   auto s = std::make_shared<WsSession<Stream>>(st, w, std::move(stream), std::move(count), std::move(remote));
   asio::co_spawn(w.ioc, s->run(s, std::move(req)), [](const std::exception_ptr& e) {
     if (!e) return;
@@ -209,25 +204,24 @@ void spawn_session(GatewayState& st, Worker& w, Stream&& stream, http::request<h
   });
 }
 
+}  // namespace ws_impl
+
 // A WebSocket session runs on the bare socket: the HTTP phase's tcp_stream (with its
 // per-operation timeout machinery) is left behind, and Beast's own WebSocket timer
 // takes over. TLS sessions keep their OpenSSL state across the change.
-template <>
-void start_websocket_session<beast::tcp_stream>(GatewayState& st, Worker& w, beast::tcp_stream&& stream,
-                                                http::request<http::string_body>&& req,
-                                                std::shared_ptr<ConnectionCount> count, std::string remote) {
-  asio::ip::tcp::socket sock = stream.release_socket();
-  spawn_session(st, w, std::move(sock), std::move(req), std::move(count), std::move(remote));
-}
-
-template <>
-void start_websocket_session<TlsStream<beast::tcp_stream>>(GatewayState& st, Worker& w,
-                                                           TlsStream<beast::tcp_stream>&& stream,
-                                                           http::request<http::string_body>&& req,
-                                                           std::shared_ptr<ConnectionCount> count, std::string remote) {
-  asio::ip::tcp::socket sock = stream.next_layer().release_socket();
-  TlsStream<asio::ip::tcp::socket> tls(std::move(stream), std::move(sock));
-  spawn_session(st, w, std::move(tls), std::move(req), std::move(count), std::move(remote));
+template <class Stream>
+void start_websocket_session(GatewayState& st, Worker& w, Stream&& stream,
+                             boost::beast::http::request<boost::beast::http::string_body>&& req,
+                             std::shared_ptr<ConnectionCount> count, std::string remote) {
+  if constexpr (std::is_same_v<Stream, HttpTlsStream>) {
+    boost::asio::ip::tcp::socket sock = stream.next_layer().release_socket();
+    ws_impl::spawn_websocket_session(st, w, WsTlsStream(std::move(stream), std::move(sock)), std::move(req),
+                                     std::move(count), std::move(remote));
+  } else {
+    static_assert(std::is_same_v<Stream, HttpPlainStream>);
+    ws_impl::spawn_websocket_session(st, w, stream.release_socket(), std::move(req), std::move(count),
+                                     std::move(remote));
+  }
 }
 
 }  // namespace herald::net::detail

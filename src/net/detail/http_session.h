@@ -1,0 +1,25 @@
+// The HTTP session's entry points. The session is a template over its stream; its two
+// instantiations (plain, TLS) are compiled in separate files so that they build in parallel.
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <string>
+
+#include "net/detail/state.h"
+#include "net/detail/streams.h"
+
+namespace herald::net::detail {
+
+// Starts an HTTP session on an accepted socket (on its worker's io_context).
+void start_http_session(GatewayState& st, Worker& w, boost::asio::ip::tcp::socket socket);
+
+// Serves one connection over `stream` until it closes or is handed over to WebSocket.
+// Defined in detail/http_session_impl.h; instantiated in http_session_plain.cpp and
+// http_session_tls.cpp only.
+template <class Stream>
+void spawn_http_session(GatewayState& st, Worker& w, Stream&& stream, std::string remote);
+
+extern template void spawn_http_session<HttpPlainStream>(GatewayState&, Worker&, HttpPlainStream&&, std::string);
+extern template void spawn_http_session<HttpTlsStream>(GatewayState&, Worker&, HttpTlsStream&&, std::string);
+
+}  // namespace herald::net::detail
