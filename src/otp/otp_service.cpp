@@ -438,6 +438,45 @@ void OtpService::deliver(std::shared_ptr<Verification> v, delivery::Sender* send
           });
 }
 
+namespace {
+
+// "hst1.<payload>.<mac>": the payload names the verification, the app, the purpose and
+// the expiry, and the app's key MACs it, so redeem checks a token before looking anything up.
+std::optional<std::string> success_token(kms::KeyService& keys, const Verification& v) {
+  json::object payload{{"v", v.id},        {"a", v.app_id},
+                       {"p", v.purpose},   {"r", v.recipient_index.substr(0, 32)},
+                       {"d", v.device_id}, {"e", v.token_expires_ms}};
+  std::string signed_part = std::string(kTokenPrefix) + crypto::base64url_encode(json::serialize(payload));
+  auto mac = keys.blind_index(v.app_id, "otp-token", signed_part);
+  auto raw = mac ? crypto::hex_decode(*mac) : std::nullopt;
+  if (!raw) return std::nullopt;
+  return signed_part + "." + crypto::base64url_encode(*raw);
+}
+
+}  // namespace
+
+// Called with v->mu held: the attempt counts once it is durable, and the last one allowed
+// kills the verification.
+void OtpService::record_wrong_code(const std::shared_ptr<Verification>& v, Done<VerifyResult> done) {
+  ++v->attempts;
+  int left = static_cast<int>(cfg_.max_attempts) - static_cast<int>(v->attempts);
+  if (left <= 0) {
+    left = 0;
+    v->state = State::Dead;
+  }
+  persist(v, {}, [this, done = std::move(done), left](Status st) {
+    if (!st) {
+      m_->count(m_->verifies, {"store_unavailable"});
+      return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
+    }
+    m_->count(m_->verifies, {"otp_code_invalid"});
+    auto out = Outcome<VerifyResult>::fail("otp_code_invalid",
+                                           left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
+    out.attempts_left = left;
+    done(std::move(out));
+  });
+}
+
 void OtpService::verify(const std::string& app_id, const std::string& verification_id, const std::string& code,
                         Done<VerifyResult> done) {
   auto refuse = [this, &done](std::string c, std::string message, int attempts_left = -1) {
@@ -468,40 +507,16 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
   if (t >= v->expires_ms) return refuse("otp_expired", "the code expired; send a new one");
   auto hash = keys_.blind_index(app_id, "otp-code", v->id + ":" + code);
   if (!hash) return refuse(hash.error().code, hash.error().message);
-  if (!crypto::ct_equal(*hash, v->code_hash)) {
-    ++v->attempts;
-    int left = static_cast<int>(cfg_.max_attempts) - static_cast<int>(v->attempts);
-    if (left <= 0) {
-      left = 0;
-      v->state = State::Dead;
-    }
-    persist(v, {}, [this, done = std::move(done), left](Status st) {
-      if (!st) {
-        m_->count(m_->verifies, {"store_unavailable"});
-        return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
-      }
-      m_->count(m_->verifies, {"otp_code_invalid"});
-      auto out = Outcome<VerifyResult>::fail(
-          "otp_code_invalid", left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
-      out.attempts_left = left;
-      done(std::move(out));
-    });
-    return;
-  }
+  if (!crypto::ct_equal(*hash, v->code_hash)) return record_wrong_code(v, std::move(done));
   v->state = State::Verified;
   v->token_expires_ms = t + cfg_.token_ttl.count();
-  json::object payload{{"v", v->id},        {"a", v->app_id},
-                       {"p", v->purpose},   {"r", v->recipient_index.substr(0, 32)},
-                       {"d", v->device_id}, {"e", v->token_expires_ms}};
-  std::string signed_part = std::string(kTokenPrefix) + crypto::base64url_encode(json::serialize(payload));
-  auto mac = keys_.blind_index(app_id, "otp-token", signed_part);
-  auto raw = mac ? crypto::hex_decode(*mac) : std::nullopt;
-  if (!raw) {
+  auto token = success_token(keys_, *v);
+  if (!token) {
     v->state = State::Pending;
     v->token_expires_ms = 0;
     return refuse("internal", "the success token could not be signed");
   }
-  VerifyResult result{signed_part + "." + crypto::base64url_encode(*raw), cfg_.token_ttl.count() / 1000};
+  VerifyResult result{std::move(*token), cfg_.token_ttl.count() / 1000};
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});

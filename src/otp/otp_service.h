@@ -122,6 +122,8 @@ class OtpService {
   void hold(const std::shared_ptr<Verification>& v);
   void deliver(std::shared_ptr<Verification> v, delivery::Sender* sender, delivery::OutboundMessage msg,
                SendResult result, std::vector<store::OtpCounterRecord> counters, Done<SendResult> done);
+  // A step of verify(): counts a wrong code.
+  void record_wrong_code(const std::shared_ptr<Verification>& v, Done<VerifyResult> done);
   std::int64_t now() const;
   bool is_test_recipient(const std::string& normalized) const;
 
