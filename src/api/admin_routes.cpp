@@ -122,130 +122,160 @@ Result<apps::AppOptions> create_options(const Request& req) {
 
 }  // namespace
 
+namespace {
+
+using Deps = std::shared_ptr<AdminRoutesDeps>;
+using AdminHandler = void (*)(const Deps& d, Request&& req, Reply reply);
+
+// Checks the admin token, then runs `fn` with a reply that records the actor "admin".
+AsyncHandler guarded(const Deps& d, AdminHandler fn) {
+  return [d, fn](Request&& req, Reply reply) {
+    if (!admin_authorized(req, d->admin_token_sha256))
+      return reply(error_response("admin_unauthorized", req.request_id));
+    Reply tagged = [reply = std::move(reply)](Response r) {
+      r.actor = "admin";
+      reply(std::move(r));
+    };
+    fn(d, std::move(req), std::move(tagged));
+  };
+}
+
+// Finishes a request with `{}` or the store's error.
+std::function<void(Result<Ok>)> answer_empty(const Request& req, Reply reply) {
+  return [rid = req, reply](Result<Ok> r) { reply(r ? ok_json(200, json::object{}) : fail(rid, r.error())); };
+}
+
+// Suspending or deleting closes the app's live client connections too.
+std::function<void(Result<Ok>)> then_disable(const Deps& d, const Request& req, Reply reply, std::string app_id) {
+  return [d, req, reply, app_id](Result<Ok> r) {
+    if (r && d->app_disabled) d->app_disabled(app_id);
+    reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+  };
+}
+
+json::object status_json(const kms::KmsStatus& s) {
+  return json::object{{"initialized", s.initialized},
+                      {"sealed", s.sealed},
+                      {"threshold", s.threshold},
+                      {"shares", s.shares},
+                      {"progress", s.progress}};
+}
+
+// Operator: status and unseal need no token (the shares are the authority, as in
+// Vault); sealing does. All three are served while sealed.
+Response operator_status(const Deps& d) {
+  Response r = ok_json(200, status_json(d->kms->status()));
+  r.actor = "operator";
+  return r;
+}
+
+Response unseal_step(const Deps& d, const Request& req) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return fail(req, Error{"invalid_json", "the body must be {\"share\": \"...\"}"});
+  const auto& o = v.get_object();
+  if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) {
+    d->kms->reset_unseal();
+    return ok_json(200, status_json(d->kms->status()));
+  }
+  auto* share = o.if_contains("share");
+  if (!share || !share->is_string())
+    return fail(req, Error{"invalid_argument", "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
+  auto parsed = kms::parse_share(std::string_view(share->get_string()));
+  if (!parsed) return fail(req, parsed.error());
+  auto st = d->kms->unseal(*parsed);
+  if (!st) return fail(req, st.error());
+  return ok_json(200, status_json(*st));
+}
+
+Response operator_unseal(const Deps& d, const Request& req) {
+  Response r = unseal_step(d, req);
+  r.actor = "operator";
+  return r;
+}
+
+void operator_seal(const Deps& d, Request&&, Reply reply) {
+  d->kms->seal();
+  reply(ok_json(200, status_json(d->kms->status())));
+}
+
+void create_app(const Deps& d, Request&& req, Reply reply) {
+  auto opts = create_options(req);
+  if (!opts) return reply(fail(req, opts.error()));
+  d->apps->create(std::move(*opts), [req, reply](Result<apps::CreatedApp> r) {
+    if (!r) return reply(fail(req, r.error()));
+    json::object o = app_view(*r->app);
+    o["app_secret_id"] = r->app_secret_id;
+    o["app_secret"] = r->app_secret;
+    if (!r->client_secret.empty()) o["client_secret"] = r->client_secret;
+    reply(ok_json(201, o));
+  });
+}
+
+void list_apps(const Deps& d, Request&&, Reply reply) {
+  json::array arr;
+  for (const auto& a : d->apps->list()) arr.push_back(app_view(*a));
+  reply(ok_json(200, json::object{{"apps", std::move(arr)}}));
+}
+
+void get_app(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response("app_not_found", req.request_id));
+  reply(ok_json(200, app_view(*a)));
+}
+
+void rotate_secret(const Deps& d, Request&& req, Reply reply) {
+  d->apps->rotate_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
+    if (!r) return reply(fail(req, r.error()));
+    reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret}}));
+  });
+}
+
+void revoke_secret(const Deps& d, Request&& req, Reply reply) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object() || !v.get_object().contains("secret_id") || !v.get_object().at("secret_id").is_string())
+    return reply(fail(req, Error{"invalid_argument", "the body must be {\"secret_id\": \"...\"}"}));
+  std::string id(v.get_object().at("secret_id").get_string());
+  d->apps->revoke_secret(std::string(req.param("app")), id, answer_empty(req, reply));
+}
+
+void suspend_app(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response("app_not_found", req.request_id));
+  d->apps->set_status(a->id, apps::AppStatus::Suspended, then_disable(d, req, reply, a->id));
+}
+
+void resume_app(const Deps& d, Request&& req, Reply reply) {
+  d->apps->set_status(std::string(req.param("app")), apps::AppStatus::Active, answer_empty(req, reply));
+}
+
+void delete_app(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response("app_not_found", req.request_id));
+  d->apps->remove(a->id, then_disable(d, req, reply, a->id));
+}
+
+}  // namespace
+
 void add_admin_routes(Router& router, AdminRoutesDeps deps) {
   auto d = std::make_shared<AdminRoutesDeps>(std::move(deps));
-  // Wraps an async admin handler with the token check.
-  auto guarded = [d](std::function<void(Request&&, Reply)> fn) -> AsyncHandler {
-    return [d, fn = std::move(fn)](Request&& req, Reply reply) {
-      if (!admin_authorized(req, d->admin_token_sha256))
-        return reply(error_response("admin_unauthorized", req.request_id));
-      Reply tagged = [reply = std::move(reply)](Response r) {
-        r.actor = "admin";
-        reply(std::move(r));
-      };
-      fn(std::move(req), std::move(tagged));
-    };
-  };
-  // Finishes a request with `{}` or the store's error.
-  auto answer_empty = [](const Request& req, Reply reply) {
-    return [rid = req, reply](Result<Ok> r) {
-      reply(r ? ok_json(200, json::object{}) : fail(rid, r.error()));
-    };
-  };
-
-  // Operator: status and unseal need no token (the shares are the authority, as in
-  // Vault); sealing does. All three are served while sealed.
-  auto status_json = [](const kms::KmsStatus& s) {
-    return json::object{{"initialized", s.initialized}, {"sealed", s.sealed}, {"threshold", s.threshold},
-                        {"shares", s.shares},           {"progress", s.progress}};
-  };
+  constexpr bool kOpenWhenSealed = true;
   router.add(
-      "GET", "/admin/v1/operator/status",
-      [d, status_json](const Request&) {
-        Response r = ok_json(200, status_json(d->kms->status()));
-        r.actor = "operator";
-        return r;
-      },
-      true);
+      "GET", "/admin/v1/operator/status", [d](const Request&) { return operator_status(d); }, kOpenWhenSealed);
   router.add(
-      "POST", "/admin/v1/operator/unseal",
-      [d, status_json](const Request& req) {
-      auto run = [&]() -> Response {
-        json::error_code ec;
-        json::value v = json::parse(req.body, ec);
-        if (ec || !v.is_object()) return fail(req, Error{"invalid_json", "the body must be {\"share\": \"...\"}"});
-        const auto& o = v.get_object();
-        if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) {
-          d->kms->reset_unseal();
-          return ok_json(200, status_json(d->kms->status()));
-        }
-        auto* share = o.if_contains("share");
-        if (!share || !share->is_string())
-          return fail(req, Error{"invalid_argument", "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
-        auto parsed = kms::parse_share(std::string_view(share->get_string()));
-        if (!parsed) return fail(req, parsed.error());
-        auto st = d->kms->unseal(*parsed);
-        if (!st) return fail(req, st.error());
-        return ok_json(200, status_json(*st));
-      };
-      Response r = run();
-      r.actor = "operator";
-      return r;
-      },
-      true);
-  router.add_async(
-      "POST", "/admin/v1/operator/seal", guarded([d, status_json](Request&&, Reply reply) {
-        d->kms->seal();
-        reply(ok_json(200, status_json(d->kms->status())));
-      }),
-      true);
+      "POST", "/admin/v1/operator/unseal", [d](const Request& req) { return operator_unseal(d, req); },
+      kOpenWhenSealed);
+  router.add_async("POST", "/admin/v1/operator/seal", guarded(d, operator_seal), kOpenWhenSealed);
 
-  router.add_async("POST", "/admin/v1/apps", guarded([d](Request&& req, Reply reply) {
-    auto opts = create_options(req);
-    if (!opts) return reply(fail(req, opts.error()));
-    d->apps->create(std::move(*opts), [req, reply](Result<apps::CreatedApp> r) {
-      if (!r) return reply(fail(req, r.error()));
-      json::object o = app_view(*r->app);
-      o["app_secret_id"] = r->app_secret_id;
-      o["app_secret"] = r->app_secret;
-      if (!r->client_secret.empty()) o["client_secret"] = r->client_secret;
-      reply(ok_json(201, o));
-    });
-  }));
-  router.add_async("GET", "/admin/v1/apps", guarded([d](Request&&, Reply reply) {
-    json::array arr;
-    for (const auto& a : d->apps->list()) arr.push_back(app_view(*a));
-    reply(ok_json(200, json::object{{"apps", std::move(arr)}}));
-  }));
-  router.add_async("GET", "/admin/v1/apps/{app}", guarded([d](Request&& req, Reply reply) {
-    auto a = d->apps->find(req.param("app"));
-    if (!a) return reply(error_response("app_not_found", req.request_id));
-    reply(ok_json(200, app_view(*a)));
-  }));
-  router.add_async("POST", "/admin/v1/apps/{app}/rotate-secret", guarded([d](Request&& req, Reply reply) {
-    d->apps->rotate_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
-      if (!r) return reply(fail(req, r.error()));
-      reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret}}));
-    });
-  }));
-  router.add_async("POST", "/admin/v1/apps/{app}/revoke-secret", guarded([d, answer_empty](Request&& req, Reply reply) {
-    json::error_code ec;
-    json::value v = json::parse(req.body, ec);
-    if (ec || !v.is_object() || !v.get_object().contains("secret_id") || !v.get_object().at("secret_id").is_string())
-      return reply(fail(req, Error{"invalid_argument", "the body must be {\"secret_id\": \"...\"}"}));
-    std::string id(v.get_object().at("secret_id").get_string());
-    d->apps->revoke_secret(std::string(req.param("app")), id, answer_empty(req, reply));
-  }));
-  // Suspending or deleting closes the app's live client connections too.
-  auto then_disable = [d](const Request& req, Reply reply, std::string app_id) {
-    return [d, req, reply, app_id](Result<Ok> r) {
-      if (r && d->app_disabled) d->app_disabled(app_id);
-      reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
-    };
-  };
-  router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded([d, then_disable](Request&& req, Reply reply) {
-    auto a = d->apps->find(req.param("app"));
-    if (!a) return reply(error_response("app_not_found", req.request_id));
-    d->apps->set_status(a->id, apps::AppStatus::Suspended, then_disable(req, reply, a->id));
-  }));
-  router.add_async("POST", "/admin/v1/apps/{app}/resume", guarded([d, answer_empty](Request&& req, Reply reply) {
-    d->apps->set_status(std::string(req.param("app")), apps::AppStatus::Active, answer_empty(req, reply));
-  }));
-  router.add_async("DELETE", "/admin/v1/apps/{app}", guarded([d, then_disable](Request&& req, Reply reply) {
-    auto a = d->apps->find(req.param("app"));
-    if (!a) return reply(error_response("app_not_found", req.request_id));
-    d->apps->remove(a->id, then_disable(req, reply, a->id));
-  }));
+  router.add_async("POST", "/admin/v1/apps", guarded(d, create_app));
+  router.add_async("GET", "/admin/v1/apps", guarded(d, list_apps));
+  router.add_async("GET", "/admin/v1/apps/{app}", guarded(d, get_app));
+  router.add_async("POST", "/admin/v1/apps/{app}/rotate-secret", guarded(d, rotate_secret));
+  router.add_async("POST", "/admin/v1/apps/{app}/revoke-secret", guarded(d, revoke_secret));
+  router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded(d, suspend_app));
+  router.add_async("POST", "/admin/v1/apps/{app}/resume", guarded(d, resume_app));
+  router.add_async("DELETE", "/admin/v1/apps/{app}", guarded(d, delete_app));
 }
 
 AsyncHandler admin_app_async(const apps::AppStore* apps, const std::string& admin_token_sha256, AdminAppHandler fn) {

@@ -26,93 +26,112 @@ json::array hex_list(const std::vector<audit::Hash>& v) {
   return a;
 }
 
-using View = std::function<Response(const Request&)>;
+using Deps = std::shared_ptr<AuditRoutesDeps>;
+
+Response entries_view(const AuditRoutesDeps& d, const Request& req) {
+  auto start = query_u64(req.query, "start").value_or(0);
+  auto count = std::min<std::uint64_t>(query_u64(req.query, "count").value_or(100), 1000);
+  std::uint64_t size = d.log->durable_size();
+  std::string out = "{\"size\":" + std::to_string(size) + ",\"entries\":[";
+  if (start < size) {
+    count = std::min(count, size - start);
+    auto page = d.log->entries(start, count);
+    if (!page) return error_from(req, page.error());
+    bool first = true;
+    for (const auto& e : *page) {
+      out += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(e.seq) + ",\"leaf_hash\":\"" +
+             crypto::hex_encode(e.leaf_hash) + "\",\"entry\":" + e.body + "}";
+      first = false;
+    }
+  }
+  out += "]}";
+  return Response{200, "application/json", std::move(out), {}, {}, {}};
+}
+
+Response checkpoint_view(const AuditRoutesDeps& d, const Request& req) {
+  auto cp = d.log->latest_checkpoint();
+  if (!cp) return error_from(req, cp.error());
+  if (!*cp) return error_from(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
+  auto pem = d.log->public_key_pem();
+  if (!pem) return error_from(req, pem.error());
+  audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
+  return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
+}
+
+Response inclusion_view(const AuditRoutesDeps& d, const Request& req) {
+  auto index = query_u64(req.query, "index");
+  auto size = query_u64(req.query, "size");
+  if (!index || !size) return error_from(req, Error{"invalid_argument", "index and size are required"});
+  auto p = d.log->inclusion(*index, *size);
+  if (!p) return error_from(req, p.error());
+  auto root = d.log->root(*size);
+  auto leaf = d.log->entries(*index, 1);
+  if (!root || !leaf || leaf->empty()) return error_from(req, Error{"internal", "the log could not be read"});
+  return ok_json(200, json::object{{"index", *index},
+                                   {"size", *size},
+                                   {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
+                                   {"root", audit::to_hex(*root)},
+                                   {"proof", hex_list(*p)}});
+}
+
+Response consistency_view(const AuditRoutesDeps& d, const Request& req) {
+  auto first = query_u64(req.query, "first");
+  auto second = query_u64(req.query, "second");
+  if (!first || !second) return error_from(req, Error{"invalid_argument", "first and second are required"});
+  auto p = d.log->consistency(*first, *second);
+  if (!p) return error_from(req, p.error());
+  auto r1 = d.log->root(*first), r2 = d.log->root(*second);
+  if (!r1 || !r2) return error_from(req, Error{"internal", "the log could not be read"});
+  return ok_json(200, json::object{{"first", *first},
+                                   {"second", *second},
+                                   {"first_root", audit::to_hex(*r1)},
+                                   {"second_root", audit::to_hex(*r2)},
+                                   {"proof", hex_list(*p)}});
+}
+
+Response pubkey_view(const AuditRoutesDeps& d, const Request& req) {
+  auto pem = d.log->public_key_pem();
+  if (!pem) return error_from(req, pem.error());
+  return ok_json(200, json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
+}
+
+using View = Response (*)(const AuditRoutesDeps& d, const Request& req);
+
+struct ViewRoute {
+  const char* path;  // under /admin/v1/audit and /api/v1/audit
+  View view;
+};
+constexpr ViewRoute kViews[] = {
+    {"/checkpoint", checkpoint_view},     {"/entries", entries_view}, {"/proof/consistency", consistency_view},
+    {"/proof/inclusion", inclusion_view}, {"/pubkey", pubkey_view},
+};
+
+AsyncHandler admin_view(const Deps& d, View view) {
+  return [d, view](Request&& req, Reply reply) {
+    Response r;
+    if (!admin_authorized(req, d->admin_token_sha256)) {
+      r = error_response("admin_unauthorized", req.request_id);
+    } else {
+      r = view(*d, req);
+      r.actor = "admin";
+    }
+    reply(std::move(r));
+  };
+}
+
+AsyncHandler signed_view(const Deps& d, View view) {
+  return signed_async(
+      d->auth, apps::kScopeAdmin,
+      [d, view](Request&& req, std::shared_ptr<const apps::App>, Reply reply) { reply(view(*d, req)); });
+}
 
 }  // namespace
 
 void add_audit_routes(Router& router, AuditRoutesDeps deps) {
   auto d = std::make_shared<AuditRoutesDeps>(std::move(deps));
-  std::map<std::string, View> views;
-
-  views["entries"] = [d](const Request& req) {
-    auto start = query_u64(req.query, "start").value_or(0);
-    auto count = std::min<std::uint64_t>(query_u64(req.query, "count").value_or(100), 1000);
-    std::uint64_t size = d->log->durable_size();
-    std::string out = "{\"size\":" + std::to_string(size) + ",\"entries\":[";
-    if (start < size) {
-      count = std::min(count, size - start);
-      auto page = d->log->entries(start, count);
-      if (!page) return error_from(req, page.error());
-      bool first = true;
-      for (const auto& e : *page) {
-        out += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(e.seq) + ",\"leaf_hash\":\"" +
-               crypto::hex_encode(e.leaf_hash) + "\",\"entry\":" + e.body + "}";
-        first = false;
-      }
-    }
-    out += "]}";
-    return Response{200, "application/json", std::move(out), {}, {}, {}};
-  };
-  views["checkpoint"] = [d](const Request& req) {
-    auto cp = d->log->latest_checkpoint();
-    if (!cp) return error_from(req, cp.error());
-    if (!*cp) return error_from(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
-    auto pem = d->log->public_key_pem();
-    if (!pem) return error_from(req, pem.error());
-    audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
-    return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
-  };
-  views["proof/inclusion"] = [d](const Request& req) {
-    auto index = query_u64(req.query, "index");
-    auto size = query_u64(req.query, "size");
-    if (!index || !size) return error_from(req, Error{"invalid_argument", "index and size are required"});
-    auto p = d->log->inclusion(*index, *size);
-    if (!p) return error_from(req, p.error());
-    auto root = d->log->root(*size);
-    auto leaf = d->log->entries(*index, 1);
-    if (!root || !leaf || leaf->empty()) return error_from(req, Error{"internal", "the log could not be read"});
-    return ok_json(200, json::object{{"index", *index},
-                                     {"size", *size},
-                                     {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
-                                     {"root", audit::to_hex(*root)},
-                                     {"proof", hex_list(*p)}});
-  };
-  views["proof/consistency"] = [d](const Request& req) {
-    auto first = query_u64(req.query, "first");
-    auto second = query_u64(req.query, "second");
-    if (!first || !second) return error_from(req, Error{"invalid_argument", "first and second are required"});
-    auto p = d->log->consistency(*first, *second);
-    if (!p) return error_from(req, p.error());
-    auto r1 = d->log->root(*first), r2 = d->log->root(*second);
-    if (!r1 || !r2) return error_from(req, Error{"internal", "the log could not be read"});
-    return ok_json(200, json::object{{"first", *first},
-                                     {"second", *second},
-                                     {"first_root", audit::to_hex(*r1)},
-                                     {"second_root", audit::to_hex(*r2)},
-                                     {"proof", hex_list(*p)}});
-  };
-  views["pubkey"] = [d](const Request& req) {
-    auto pem = d->log->public_key_pem();
-    if (!pem) return error_from(req, pem.error());
-    return ok_json(200, json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
-  };
-
-  for (auto& [name, view] : views) {
-    std::string path = "/" + name;
-    router.add_async("GET", "/admin/v1/audit" + path, [d, view](Request&& req, Reply reply) {
-      Response r;
-      if (!admin_authorized(req, d->admin_token_sha256)) {
-        r = error_response("admin_unauthorized", req.request_id);
-      } else {
-        r = view(req);
-        r.actor = "admin";
-      }
-      reply(std::move(r));
-    });
-    router.add_async(
-        "GET", "/api/v1/audit" + path,
-        signed_async(d->auth, apps::kScopeAdmin,
-                     [view](Request&& req, std::shared_ptr<const apps::App>, Reply reply) { reply(view(req)); }));
+  for (const auto& [path, view] : kViews) {
+    router.add_async("GET", std::string("/admin/v1/audit") + path, admin_view(d, view));
+    router.add_async("GET", std::string("/api/v1/audit") + path, signed_view(d, view));
   }
 }
 

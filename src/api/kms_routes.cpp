@@ -78,157 +78,198 @@ Response single_or_batch(const Request& req, const json::object& body, const Ite
   return ok_json(200, *r);
 }
 
+// A route's work once the app is authenticated (scope kms).
+using KmsHandler = void (*)(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply);
+
+AsyncHandler signed_route(const std::shared_ptr<KmsRoutesDeps>& d, KmsHandler fn) {
+  return signed_async(d->auth, apps::kScopeKms,
+                      [d, fn](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+                        fn(*d, std::move(req), app->id, std::move(reply));
+                      });
+}
+
+// Answers with the key's view, or the key service's error.
+std::function<void(Result<kms::KeyInfo>)> key_reply(const Request& req, Reply reply, int status) {
+  return [req, reply, status](Result<kms::KeyInfo> r) {
+    reply(r ? ok_json(status, key_view(*r)) : error_from(req, r.error()));
+  };
+}
+
+void create_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto body = body_object(req);
+  if (!body) return reply(error_from(req, body.error()));
+  auto name = str_field(*body, "name");
+  if (!name) return reply(error_from(req, name.error()));
+  kms::KeyOptions opts;
+  if (auto* e = body->if_contains("exportable")) {
+    if (!e->is_bool()) return reply(error_from(req, Error{"invalid_argument", "exportable must be true or false"}));
+    opts.exportable = e->get_bool();
+  }
+  d.kms->create_key(app, *name, opts, key_reply(req, reply, 201));
+}
+
+void list_keys(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  if (d.kms->sealed()) return reply(error_response("sealed", req.request_id));
+  json::array keys;
+  for (const auto& k : d.kms->list_keys(app)) keys.push_back(key_view(k));
+  reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
+}
+
+void get_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto k = d.kms->key_info(app, std::string(req.param("name")));
+  reply(k ? ok_json(200, key_view(*k)) : error_from(req, k.error()));
+}
+
+void rotate_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  d.kms->rotate_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
+}
+
+void configure_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto body = body_object(req);
+  if (!body) return reply(error_from(req, body.error()));
+  kms::KeyConfig cfg;
+  if (auto* v = body->if_contains("min_decryption_version")) {
+    if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
+      return reply(error_from(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
+    cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
+  }
+  for (auto [field, slot] :
+       {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
+    if (auto* v = body->if_contains(field)) {
+      if (!v->is_bool())
+        return reply(error_from(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
+      *slot = v->get_bool();
+    }
+  }
+  d.kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
+}
+
+void delete_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  d.kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
+    reply(r ? ok_json(200, json::object{}) : error_from(req, r.error()));
+  });
+}
+
+void export_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto keys = d.kms->export_key(app, std::string(req.param("name")));
+  if (!keys) return reply(error_from(req, keys.error()));
+  json::object versions;
+  for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
+  reply(ok_json(200, json::object{{"name", std::string(req.param("name"))}, {"versions", std::move(versions)}}));
+}
+
+// The body of a crypto route and the key it names.
+struct KeyedBody {
+  json::object body;
+  std::string key;
+};
+
+Result<KeyedBody> keyed_body(const Request& req) {
+  auto body = body_object(req);
+  if (!body) return body.error();
+  auto key = str_field(*body, "key");
+  if (!key) return key.error();
+  return KeyedBody{std::move(*body), std::move(*key)};
+}
+
+// encrypt / decrypt / rewrap: the same shape, one item (or each item of a batch) in,
+// one result out; in memory, answered at once.
+using ItemOp = Result<json::object> (*)(kms::KeyService& kms, const std::string& app, const std::string& key,
+                                        const json::object& item);
+
+Result<json::object> encrypt_item(kms::KeyService& kms, const std::string& app, const std::string& key,
+                                  const json::object& item) {
+  auto pt = b64_field(item, "plaintext", true);
+  if (!pt) return pt.error();
+  auto ctx = b64_field(item, "context", false);
+  if (!ctx) return ctx.error();
+  auto ct = kms.encrypt(app, key, *pt, *ctx);
+  if (!ct) return ct.error();
+  return json::object{{"ciphertext", *ct}};
+}
+
+Result<json::object> decrypt_item(kms::KeyService& kms, const std::string& app, const std::string& key,
+                                  const json::object& item) {
+  auto ct = str_field(item, "ciphertext");
+  if (!ct) return ct.error();
+  auto ctx = b64_field(item, "context", false);
+  if (!ctx) return ctx.error();
+  auto pt = kms.decrypt(app, key, *ct, *ctx);
+  if (!pt) return pt.error();
+  return json::object{{"plaintext", crypto::base64_encode(pt->view())}};
+}
+
+Result<json::object> rewrap_item(kms::KeyService& kms, const std::string& app, const std::string& key,
+                                 const json::object& item) {
+  auto ct = str_field(item, "ciphertext");
+  if (!ct) return ct.error();
+  auto ctx = b64_field(item, "context", false);
+  if (!ctx) return ctx.error();
+  auto out = kms.rewrap(app, key, *ct, *ctx);
+  if (!out) return out.error();
+  return json::object{{"ciphertext", *out}};
+}
+
+struct ItemRoute {
+  const char* path;
+  ItemOp op;
+};
+constexpr ItemRoute kItemRoutes[] = {
+    {"/api/v1/kms/encrypt", encrypt_item},
+    {"/api/v1/kms/decrypt", decrypt_item},
+    {"/api/v1/kms/rewrap", rewrap_item},
+};
+
+AsyncHandler item_route(const std::shared_ptr<KmsRoutesDeps>& d, ItemOp op) {
+  return signed_async(
+      d->auth, apps::kScopeKms, [d, op](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+        auto in = keyed_body(req);
+        if (!in) return reply(error_from(req, in.error()));
+        reply(single_or_batch(req, in->body,
+                              [&](const json::object& item) { return op(*d->kms, app->id, in->key, item); }));
+      });
+}
+
+Response datakey(KmsRoutesDeps& d, const Request& req, const std::string& app, const KeyedBody& in) {
+  const json::object& body = in.body;
+  std::size_t bits = 256;
+  if (auto* b = body.if_contains("bits")) {
+    if (!b->is_int64()) return error_from(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
+    bits = static_cast<std::size_t>(b->get_int64());
+  }
+  bool with_plaintext = true;
+  if (auto* p = body.if_contains("plaintext")) {
+    if (!p->is_bool()) return error_from(req, Error{"invalid_argument", "plaintext must be a boolean"});
+    with_plaintext = p->get_bool();
+  }
+  auto ctx = b64_field(body, "context", false);
+  if (!ctx) return error_from(req, ctx.error());
+  auto dk = d.kms->datakey(app, in.key, bits / 8, with_plaintext, *ctx);
+  if (!dk) return error_from(req, dk.error());
+  json::object o{{"ciphertext", dk->ciphertext}};
+  if (dk->plaintext) o["plaintext"] = crypto::base64_encode(dk->plaintext->view());
+  return ok_json(200, o);
+}
+
+void datakey_route(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto in = keyed_body(req);
+  if (!in) return reply(error_from(req, in.error()));
+  reply(datakey(d, req, app, *in));
+}
+
 }  // namespace
 
 void add_kms_routes(Router& router, KmsRoutesDeps deps) {
   auto d = std::make_shared<KmsRoutesDeps>(deps);
-  // Authenticates (scope kms), then hands the request, the app id and the reply on.
-  auto signed_route = [d](std::function<void(Request&&, std::string app_id, Reply)> fn) -> AsyncHandler {
-    return signed_async(d->auth, apps::kScopeKms,
-                        [fn = std::move(fn)](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
-                          fn(std::move(req), app->id, std::move(reply));
-                        });
-  };
-  auto key_reply = [](const Request& req, Reply reply, int status) {
-    return [req, reply, status](Result<kms::KeyInfo> r) {
-      reply(r ? ok_json(status, key_view(*r)) : error_from(req, r.error()));
-    };
-  };
-
-  router.add_async("POST", "/api/v1/kms/keys",
-                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
-                     auto body = body_object(req);
-                     if (!body) return reply(error_from(req, body.error()));
-                     auto name = str_field(*body, "name");
-                     if (!name) return reply(error_from(req, name.error()));
-                     kms::KeyOptions opts;
-                     if (auto* e = body->if_contains("exportable")) {
-                       if (!e->is_bool())
-                         return reply(error_from(req, Error{"invalid_argument", "exportable must be true or false"}));
-                       opts.exportable = e->get_bool();
-                     }
-                     d->kms->create_key(app, *name, opts, key_reply(req, reply, 201));
-                   }));
-  router.add_async("GET", "/api/v1/kms/keys", signed_route([d](Request&& req, std::string app, Reply reply) {
-                     if (d->kms->sealed()) return reply(error_response("sealed", req.request_id));
-                     json::array keys;
-                     for (const auto& k : d->kms->list_keys(app)) keys.push_back(key_view(k));
-                     reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
-                   }));
-  router.add_async("GET", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
-                     auto k = d->kms->key_info(app, std::string(req.param("name")));
-                     reply(k ? ok_json(200, key_view(*k)) : error_from(req, k.error()));
-                   }));
-  router.add_async("POST", "/api/v1/kms/keys/{name}/rotate",
-                   signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
-                     d->kms->rotate_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
-                   }));
-  router.add_async(
-      "POST", "/api/v1/kms/keys/{name}/config",
-      signed_route([d, key_reply](Request&& req, std::string app, Reply reply) {
-        auto body = body_object(req);
-        if (!body) return reply(error_from(req, body.error()));
-        kms::KeyConfig cfg;
-        if (auto* v = body->if_contains("min_decryption_version")) {
-          if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
-            return reply(error_from(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
-          cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
-        }
-        for (auto [field, slot] :
-             {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
-          if (auto* v = body->if_contains(field)) {
-            if (!v->is_bool())
-              return reply(error_from(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
-            *slot = v->get_bool();
-          }
-        }
-        d->kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
-      }));
-  router.add_async("DELETE", "/api/v1/kms/keys/{name}", signed_route([d](Request&& req, std::string app, Reply reply) {
-                     d->kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
-                       reply(r ? ok_json(200, json::object{}) : error_from(req, r.error()));
-                     });
-                   }));
-  router.add_async(
-      "POST", "/api/v1/kms/keys/{name}/export", signed_route([d](Request&& req, std::string app, Reply reply) {
-        auto keys = d->kms->export_key(app, std::string(req.param("name")));
-        if (!keys) return reply(error_from(req, keys.error()));
-        json::object versions;
-        for (const auto& [v, k] : *keys) versions[std::to_string(v)] = crypto::base64_encode(k.view());
-        reply(ok_json(200, json::object{{"name", std::string(req.param("name"))}, {"versions", std::move(versions)}}));
-      }));
-
-  // encrypt / decrypt / rewrap / datakey: in memory, answered at once.
-  auto crypto_route = [d, signed_route](auto op) {
-    return signed_route([d, op](Request&& req, std::string app, Reply reply) {
-      auto body = body_object(req);
-      if (!body) return reply(error_from(req, body.error()));
-      auto key = str_field(*body, "key");
-      if (!key) return reply(error_from(req, key.error()));
-      reply(op(*d, req, app, *key, *body));
-    });
-  };
-  router.add_async("POST", "/api/v1/kms/encrypt",
-                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
-                                   const json::object& body) {
-                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
-                       auto pt = b64_field(item, "plaintext", true);
-                       if (!pt) return pt.error();
-                       auto ctx = b64_field(item, "context", false);
-                       if (!ctx) return ctx.error();
-                       auto ct = d.kms->encrypt(app, key, *pt, *ctx);
-                       if (!ct) return ct.error();
-                       return json::object{{"ciphertext", *ct}};
-                     });
-                   }));
-  router.add_async("POST", "/api/v1/kms/decrypt",
-                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
-                                   const json::object& body) {
-                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
-                       auto ct = str_field(item, "ciphertext");
-                       if (!ct) return ct.error();
-                       auto ctx = b64_field(item, "context", false);
-                       if (!ctx) return ctx.error();
-                       auto pt = d.kms->decrypt(app, key, *ct, *ctx);
-                       if (!pt) return pt.error();
-                       return json::object{{"plaintext", crypto::base64_encode(pt->view())}};
-                     });
-                   }));
-  router.add_async("POST", "/api/v1/kms/rewrap",
-                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
-                                   const json::object& body) {
-                     return single_or_batch(req, body, [&](const json::object& item) -> Result<json::object> {
-                       auto ct = str_field(item, "ciphertext");
-                       if (!ct) return ct.error();
-                       auto ctx = b64_field(item, "context", false);
-                       if (!ctx) return ctx.error();
-                       auto out = d.kms->rewrap(app, key, *ct, *ctx);
-                       if (!out) return out.error();
-                       return json::object{{"ciphertext", *out}};
-                     });
-                   }));
-  router.add_async("POST", "/api/v1/kms/datakey",
-                   crypto_route([](KmsRoutesDeps& d, const Request& req, const std::string& app, const std::string& key,
-                                   const json::object& body) {
-                     std::size_t bits = 256;
-                     if (auto* b = body.if_contains("bits")) {
-                       if (!b->is_int64()) return error_from(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
-                       bits = static_cast<std::size_t>(b->get_int64());
-                     }
-                     bool with_plaintext = true;
-                     if (auto* p = body.if_contains("plaintext")) {
-                       if (!p->is_bool())
-                         return error_from(req, Error{"invalid_argument", "plaintext must be a boolean"});
-                       with_plaintext = p->get_bool();
-                     }
-                     auto ctx = b64_field(body, "context", false);
-                     if (!ctx) return error_from(req, ctx.error());
-                     auto dk = d.kms->datakey(app, key, bits / 8, with_plaintext, *ctx);
-                     if (!dk) return error_from(req, dk.error());
-                     json::object o{{"ciphertext", dk->ciphertext}};
-                     if (dk->plaintext) o["plaintext"] = crypto::base64_encode(dk->plaintext->view());
-                     return ok_json(200, o);
-                   }));
+  router.add_async("POST", "/api/v1/kms/keys", signed_route(d, create_key));
+  router.add_async("GET", "/api/v1/kms/keys", signed_route(d, list_keys));
+  router.add_async("GET", "/api/v1/kms/keys/{name}", signed_route(d, get_key));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/rotate", signed_route(d, rotate_key));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/config", signed_route(d, configure_key));
+  router.add_async("DELETE", "/api/v1/kms/keys/{name}", signed_route(d, delete_key));
+  router.add_async("POST", "/api/v1/kms/keys/{name}/export", signed_route(d, export_key));
+  for (const auto& r : kItemRoutes) router.add_async("POST", r.path, item_route(d, r.op));
+  router.add_async("POST", "/api/v1/kms/datakey", signed_route(d, datakey_route));
 }
 
 }  // namespace herald::api

@@ -16,7 +16,9 @@ namespace json = boost::json;
 
 constexpr std::uint64_t kPage = 10'000;
 
-std::string bytes_of(const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+std::string bytes_of(const Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
 
 bool signature_ok(const std::string& pem, std::uint64_t size, const Hash& root, std::int64_t ts,
                   const std::string& sig) {
@@ -56,112 +58,149 @@ std::string saved_checkpoint_json(const SavedCheckpoint& cp) {
                                       {"public_key", cp.public_key_pem}});
 }
 
+namespace {
+
+// One pass over the log: rebuilds the tree entry by entry and checks each stored
+// checkpoint, and the saved one, when the walk reaches its size. The first problem
+// found is recorded in the report and ends the walk.
+class Walk {
+ public:
+  Walk(store::AuditRecords& audit, const VerifyOptions& opts, std::vector<store::AuditCheckpointRecord> checkpoints,
+       std::string pem)
+      : audit_(audit), opts_(opts), checkpoints_(std::move(checkpoints)), pem_(std::move(pem)) {}
+
+  Result<VerifyReport> run(std::uint64_t total) {
+    if (!checkpoints_hold()) return r_;  // size 0
+    for (;;) {
+      auto page = audit_.audit_entries(expected_, kPage);
+      if (!page) return page.error();
+      if (page->empty()) break;
+      for (const auto& e : *page) {
+        auto sound = entry_sound(e);
+        if (!sound) return sound.error();
+        if (!*sound) return r_;
+        ++expected_;
+        if (!checkpoints_hold()) return r_;
+        if (opts_.progress && expected_ % kPage == 0) opts_.progress(expected_, total);
+      }
+    }
+    finish();
+    return r_;
+  }
+
+ private:
+  // Records the problem; always false, for `return fail(...)`.
+  bool fail(std::string code, std::string message, std::optional<std::uint64_t> at) {
+    r_.ok = false;
+    r_.problem = std::move(code);
+    r_.message = std::move(message);
+    r_.first_bad_entry = at;
+    return false;
+  }
+
+  // Whether what was signed at the current size matches the tree rebuilt so far.
+  bool checkpoints_hold() {
+    while (next_cp_ < checkpoints_.size() && checkpoints_[next_cp_].size == f_.size()) {
+      const auto& cp = checkpoints_[next_cp_];
+      if (cp.root != bytes_of(f_.root()))
+        return fail("checkpoint_mismatch",
+                    "the checkpoint at size " + std::to_string(cp.size) +
+                        " does not match the entries: an entry before it was changed, removed or reordered",
+                    cp.size - 1);
+      if (pem_.empty() || cp.root.size() != 32 || !signature_ok(pem_, cp.size, f_.root(), cp.ts_ms, cp.signature))
+        return fail("checkpoint_signature_invalid",
+                    "the checkpoint at size " + std::to_string(cp.size) + " is not signed by the audit key",
+                    cp.size - 1);
+      ++r_.checkpoints;
+      ++next_cp_;
+    }
+    if (opts_.saved && opts_.saved->size == f_.size()) {
+      if (opts_.saved->root != f_.root())
+        return fail("not_extension",
+                    "the log does not extend the saved checkpoint of size " + std::to_string(opts_.saved->size) +
+                        ": it was rewritten or replaced",
+                    opts_.saved->size ? std::optional<std::uint64_t>(opts_.saved->size - 1) : std::nullopt);
+      r_.saved_checked = true;
+    }
+    return true;
+  }
+
+  // Whether entry `expected_` is in its place, unchanged, and the subtrees it completes
+  // are stored with the right hashes; an error when the store cannot be read.
+  Result<bool> entry_sound(const store::AuditEntryRecord& e) {
+    const std::uint64_t at = expected_;
+    if (e.seq != at) return fail("entry_missing", "entry " + std::to_string(at) + " is missing", at);
+    json::error_code ec;
+    auto body = json::parse(e.body, ec);
+    if (ec || !body.is_object() || !body.get_object().contains("seq") || !body.get_object().at("seq").is_int64() ||
+        static_cast<std::uint64_t>(body.get_object().at("seq").get_int64()) != at)
+      return fail("entry_out_of_place",
+                  "entry " + std::to_string(at) + " holds another position's text: entries were moved", at);
+    Hash leaf = leaf_hash(e.body);
+    if (e.leaf_hash != bytes_of(leaf)) return fail("entry_changed", "entry " + std::to_string(at) + " was changed", at);
+    for (const auto& n : f_.append(leaf)) {
+      auto stored = audit_.audit_node(n.level, n.index);
+      if (!stored) return stored.error();
+      if (!stored->has_value() || **stored != bytes_of(n.hash))
+        return fail("node_changed",
+                    "the stored hash of entries " + std::to_string(n.index << n.level) + " to " +
+                        std::to_string(((n.index + 1) << n.level) - 1) + " is wrong",
+                    n.index << n.level);
+    }
+    return true;
+  }
+
+  // The whole log was read: it must still reach every checkpoint.
+  void finish() {
+    r_.entries = expected_;
+    r_.root = f_.root();
+    if (opts_.progress) opts_.progress(expected_, expected_);
+    if (next_cp_ < checkpoints_.size()) {
+      fail("log_truncated",
+           "a checkpoint covers " + std::to_string(checkpoints_[next_cp_].size) + " entries but the log holds " +
+               std::to_string(expected_) + ": its tail was removed",
+           expected_);
+      return;
+    }
+    if (opts_.saved && opts_.saved->size > expected_)
+      fail("log_truncated",
+           "the saved checkpoint covers " + std::to_string(opts_.saved->size) + " entries but the log holds " +
+               std::to_string(expected_),
+           expected_);
+  }
+
+  store::AuditRecords& audit_;
+  const VerifyOptions& opts_;
+  std::vector<store::AuditCheckpointRecord> checkpoints_;
+  std::string pem_;
+  VerifyReport r_;
+  Frontier f_;
+  std::size_t next_cp_ = 0;
+  std::uint64_t expected_ = 0;
+};
+
+// The key the stored checkpoints are checked with: the caller's, or the one the store names.
+Result<std::string> checkpoint_key(store::Store& store, const VerifyOptions& opts) {
+  if (!opts.public_key_pem.empty()) return opts.public_key_pem;
+  auto stored = store.get_meta("audit_public_key");
+  if (!stored) return stored.error();
+  return stored->has_value() ? **stored : std::string();
+}
+
+}  // namespace
+
 Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts) {
   auto& audit = store.audit();
-  VerifyReport r;
-  auto fail = [&](std::string code, std::string message, std::optional<std::uint64_t> at) {
-    r.ok = false;
-    r.problem = std::move(code);
-    r.message = std::move(message);
-    r.first_bad_entry = at;
-    return r;
-  };
   auto total = audit.audit_size();
   if (!total) return total.error();
   auto checkpoints = audit.audit_checkpoints();
   if (!checkpoints) return checkpoints.error();
-  std::string pem = opts.public_key_pem;
-  if (pem.empty()) {
-    auto stored = store.get_meta("audit_public_key");
-    if (!stored) return stored.error();
-    if (stored->has_value()) pem = **stored;
-  }
+  auto pem = checkpoint_key(store, opts);
+  if (!pem) return pem.error();
   if (opts.saved && !signature_ok(opts.saved->public_key_pem, opts.saved->size, opts.saved->root, opts.saved->ts_ms,
                                   opts.saved->signature))
     return make_error("invalid_checkpoint", "the saved checkpoint's signature does not verify with its own key");
-
-  Frontier f;
-  std::size_t next_cp = 0;
-  auto check_checkpoints = [&]() -> bool {
-    while (next_cp < checkpoints->size() && (*checkpoints)[next_cp].size == f.size()) {
-      const auto& cp = (*checkpoints)[next_cp];
-      if (cp.root != bytes_of(f.root())) {
-        fail("checkpoint_mismatch",
-             "the checkpoint at size " + std::to_string(cp.size) +
-                 " does not match the entries: an entry before it was changed, removed or reordered",
-             cp.size - 1);
-        return false;
-      }
-      if (pem.empty() || cp.root.size() != 32 ||
-          !signature_ok(pem, cp.size, f.root(), cp.ts_ms, cp.signature)) {
-        fail("checkpoint_signature_invalid",
-             "the checkpoint at size " + std::to_string(cp.size) + " is not signed by the audit key", cp.size - 1);
-        return false;
-      }
-      ++r.checkpoints;
-      ++next_cp;
-    }
-    if (opts.saved && opts.saved->size == f.size()) {
-      if (opts.saved->root != f.root()) {
-        fail("not_extension",
-             "the log does not extend the saved checkpoint of size " + std::to_string(opts.saved->size) +
-                 ": it was rewritten or replaced",
-             opts.saved->size ? std::optional<std::uint64_t>(opts.saved->size - 1) : std::nullopt);
-        return false;
-      }
-      r.saved_checked = true;
-    }
-    return true;
-  };
-  if (!check_checkpoints()) return r;  // size 0
-
-  std::uint64_t expected = 0;
-  for (;;) {
-    auto page = audit.audit_entries(expected, kPage);
-    if (!page) return page.error();
-    if (page->empty()) break;
-    for (const auto& e : *page) {
-      if (e.seq != expected)
-        return fail("entry_missing", "entry " + std::to_string(expected) + " is missing", expected);
-      json::error_code ec;
-      auto body = json::parse(e.body, ec);
-      if (ec || !body.is_object() || !body.get_object().contains("seq") ||
-          !body.get_object().at("seq").is_int64() ||
-          static_cast<std::uint64_t>(body.get_object().at("seq").get_int64()) != expected)
-        return fail("entry_out_of_place",
-                    "entry " + std::to_string(expected) + " holds another position's text: entries were moved",
-                    expected);
-      Hash leaf = leaf_hash(e.body);
-      if (e.leaf_hash != bytes_of(leaf))
-        return fail("entry_changed", "entry " + std::to_string(expected) + " was changed", expected);
-      for (const auto& n : f.append(leaf)) {
-        auto stored = audit.audit_node(n.level, n.index);
-        if (!stored) return stored.error();
-        if (!stored->has_value() || **stored != bytes_of(n.hash))
-          return fail("node_changed",
-                      "the stored hash of entries " + std::to_string(n.index << n.level) + " to " +
-                          std::to_string(((n.index + 1) << n.level) - 1) + " is wrong",
-                      n.index << n.level);
-      }
-      ++expected;
-      if (!check_checkpoints()) return r;
-      if (opts.progress && expected % kPage == 0) opts.progress(expected, *total);
-    }
-  }
-  r.entries = expected;
-  r.root = f.root();
-  if (opts.progress) opts.progress(expected, expected);
-  if (next_cp < checkpoints->size())
-    return fail("log_truncated",
-                "a checkpoint covers " + std::to_string((*checkpoints)[next_cp].size) + " entries but the log holds " +
-                    std::to_string(expected) + ": its tail was removed",
-                expected);
-  if (opts.saved && opts.saved->size > expected)
-    return fail("log_truncated",
-                "the saved checkpoint covers " + std::to_string(opts.saved->size) + " entries but the log holds " +
-                    std::to_string(expected),
-                expected);
-  return r;
+  return Walk(audit, opts, std::move(*checkpoints), std::move(*pem)).run(*total);
 }
 
 }  // namespace herald::audit

@@ -223,8 +223,7 @@ void add_messages_keys(std::vector<ConfigKey>& k) {
       [](auto& c) -> auto& { return c.messages.poll_interval; }, Millis(10)));
 }
 
-std::vector<ConfigKey> build_keys() {
-  std::vector<ConfigKey> k;
+void add_server_keys(std::vector<ConfigKey>& k) {
   k.push_back(str_key("server.listen", "Address to listen on (IPv4 or IPv6 literal).",
                       [](auto& c) -> auto& { return c.server.listen; }));
   k.push_back(uint_key("server.port", "TCP port for HTTPS and WSS; 0 picks a free port.",
@@ -239,6 +238,9 @@ std::vector<ConfigKey> build_keys() {
                       [](auto& c) -> auto& { return c.server.tls_key_passphrase; }, true));
   k.push_back(uint_key("server.threads", "I/O threads; 0 means one per core.",
                        [](auto& c) -> auto& { return c.server.threads; }, 0, 256));
+}
+
+void add_limits_keys(std::vector<ConfigKey>& k) {
   k.push_back(uint_key("limits.max_header_bytes", "Largest request header block; larger gets 431.",
                        [](auto& c) -> auto& { return c.limits.max_header_bytes; }, 1024, 1 << 20));
   k.push_back(uint_key("limits.max_body_bytes", "Largest request body; larger gets 413.",
@@ -257,12 +259,18 @@ std::vector<ConfigKey> build_keys() {
   k.push_back(duration_key("limits.shutdown_grace",
                            "On SIGTERM/SIGINT, how long in-flight work may finish before connections are cut.",
                            [](auto& c) -> auto& { return c.limits.shutdown_grace; }, Millis(0)));
+}
+
+void add_log_keys(std::vector<ConfigKey>& k) {
   k.push_back(choice_key("log.level", "Lowest level logged: trace, debug, info, warn, error.",
                          [](auto& c) -> auto& { return c.log.level; },
                          {"trace", "debug", "info", "warn", "error"}));
   k.push_back(choice_key("log.format", "text for a terminal, json for a log pipeline.",
                          [](auto& c) -> auto& { return c.log.format; }, {"text", "json"}));
   k.push_back(bool_key("log.access", "Log one line per HTTP request.", [](auto& c) -> auto& { return c.log.access; }));
+}
+
+void add_store_keys(std::vector<ConfigKey>& k) {
   k.push_back(choice_key("store.driver", "Durable store: sqlite (embedded).",
                          [](auto& c) -> auto& { return c.store.driver; }, {"sqlite"}));
   k.push_back(str_key("store.data_dir", "Directory for the database and generated files (created 0700).",
@@ -271,6 +279,9 @@ std::vector<ConfigKey> build_keys() {
                        [](auto& c) -> auto& { return c.store.commit_batch_max; }, 1, 1'000'000));
   k.push_back(uint_key("store.readers", "Read connections; more reads than this at once wait for one.",
                        [](auto& c) -> auto& { return c.store.readers; }, 1, 64));
+}
+
+void add_push_keys(std::vector<ConfigKey>& k) {
   k.push_back(duration_key("push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
                            [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
   k.push_back(uint_key("push.max_publication_bytes", "Largest publication `data`, serialised.",
@@ -302,6 +313,9 @@ std::vector<ConfigKey> build_keys() {
                            [](auto& c) -> auto& { return c.push.write_linger_max; }, Millis(0)));
   k.push_back(choice_key("broker.driver", "Where channel streams and presence live: memory (this node only).",
                          [](auto& c) -> auto& { return c.broker.driver; }, {"memory"}));
+}
+
+void add_audit_keys(std::vector<ConfigKey>& k) {
   k.push_back(bool_key("audit.enabled", "Keep the tamper-evident audit log of API calls and security events.",
                        [](auto& c) -> auto& { return c.audit.enabled; }));
   k.push_back(uint_key("audit.checkpoint_every", "Sign a checkpoint of the audit tree after this many new entries.",
@@ -309,6 +323,9 @@ std::vector<ConfigKey> build_keys() {
   k.push_back(duration_key("audit.checkpoint_interval",
                            "Sign a checkpoint at least this often while the audit log grows.",
                            [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
+}
+
+void add_api_keys(std::vector<ConfigKey>& k) {
   k.push_back(bool_key("api.require_signature",
                        "Require signed server-API requests. false is refused without --dev (for benchmarks).",
                        [](auto& c) -> auto& { return c.api.require_signature; }));
@@ -326,6 +343,17 @@ std::vector<ConfigKey> build_keys() {
                          [](auto& c) -> auto& { return c.api.rate_limit_store; }, {"memory"}));
   k.push_back(choice_key("api.idempotency_store", "Where publish idempotency keys are kept: memory (this process).",
                          [](auto& c) -> auto& { return c.api.idempotency_store; }, {"memory"}));
+}
+
+std::vector<ConfigKey> build_keys() {
+  std::vector<ConfigKey> k;
+  add_server_keys(k);
+  add_limits_keys(k);
+  add_log_keys(k);
+  add_store_keys(k);
+  add_push_keys(k);
+  add_audit_keys(k);
+  add_api_keys(k);
   add_delivery_keys(k);
   add_otp_keys(k);
   add_messages_keys(k);

@@ -1,4 +1,5 @@
-// Verification codes: send, verify, redeem, the blocklist, and the purger.
+// Verification codes: send, verify and redeem, and the purger. The record and its codec
+// are in verification.cpp, the blocklist in blocklist.cpp.
 #include "otp/otp_service.h"
 
 #include <boost/json.hpp>
@@ -17,6 +18,7 @@
 #include "delivery/sender.h"
 #include "kms/key_service.h"
 #include "otp/recipient.h"
+#include "otp/verification.h"
 #include "store/store.h"
 
 namespace herald::otp {
@@ -28,31 +30,6 @@ namespace {
 constexpr std::size_t kShards = 16;
 constexpr std::string_view kTokenPrefix = "hst1.";
 constexpr std::size_t kMaxTokenBytes = 2048;
-constexpr std::size_t kMaxReasonBytes = 256;
-
-enum class State { Pending, Verified, Redeemed, Dead };
-
-std::string_view state_name(State s) {
-  switch (s) {
-    case State::Pending:
-      return "pending";
-    case State::Verified:
-      return "verified";
-    case State::Redeemed:
-      return "redeemed";
-    case State::Dead:
-      return "dead";
-  }
-  return "dead";
-}
-
-std::optional<State> state_of(std::string_view s) {
-  if (s == "pending") return State::Pending;
-  if (s == "verified") return State::Verified;
-  if (s == "redeemed") return State::Redeemed;
-  if (s == "dead") return State::Dead;
-  return std::nullopt;
-}
 
 // `digits` decimal digits, uniform: bytes are drawn until one 32-bit value falls below
 // the largest multiple of 10^digits (rejection sampling, no modulo bias).
@@ -89,79 +66,7 @@ std::string verification_ad(const std::string& app, const std::string& id) {
   return "otp_verifications/" + app + "/" + id;
 }
 
-std::string block_ad(const std::string& app, const std::string& index) {
-  return "otp_blocklist/" + app + "/" + index;
-}
-
 }  // namespace
-
-struct OtpService::Verification {
-  std::mutex mu;
-  std::string id;
-  std::string app_id;
-  std::string to;
-  std::string channel;
-  std::string device_id;
-  std::string purpose;
-  std::string recipient_index;
-  std::string code_hash;  // keyed hash of "<id>:<code>"
-  std::int64_t created_ms = 0;
-  std::int64_t expires_ms = 0;
-  std::int64_t token_expires_ms = 0;
-  std::uint32_t attempts = 0;
-  State state = State::Pending;
-  // purge_ms() as of the last write, for the purger, which must not take `mu`.
-  std::atomic<std::int64_t> purge_at{0};
-
-  // Kept until nothing can use it: a pending code until it expires, a success token
-  // until it expires (so that a second redeem is told "used", not "not found").
-  std::int64_t purge_ms() const { return std::max(expires_ms, token_expires_ms); }
-
-  std::string to_json() const {
-    json::object o{{"id", id},
-                   {"app", app_id},
-                   {"to", to},
-                   {"channel", channel},
-                   {"device_id", device_id},
-                   {"purpose", purpose},
-                   {"recipient_index", recipient_index},
-                   {"code_hash", code_hash},
-                   {"created_ms", created_ms},
-                   {"expires_ms", expires_ms},
-                   {"token_expires_ms", token_expires_ms},
-                   {"attempts", attempts},
-                   {"state", state_name(state)}};
-    return json::serialize(o);
-  }
-
-  static std::shared_ptr<Verification> from_json(std::string_view text) {
-    json::error_code ec;
-    json::value v = json::parse(text, ec);
-    if (ec || !v.is_object()) return nullptr;
-    const auto& o = v.get_object();
-    auto out = std::make_shared<Verification>();
-    try {
-      out->id = std::string(o.at("id").as_string());
-      out->app_id = std::string(o.at("app").as_string());
-      out->to = std::string(o.at("to").as_string());
-      out->channel = std::string(o.at("channel").as_string());
-      out->device_id = std::string(o.at("device_id").as_string());
-      out->purpose = std::string(o.at("purpose").as_string());
-      out->recipient_index = std::string(o.at("recipient_index").as_string());
-      out->code_hash = std::string(o.at("code_hash").as_string());
-      out->created_ms = o.at("created_ms").to_number<std::int64_t>();
-      out->expires_ms = o.at("expires_ms").to_number<std::int64_t>();
-      out->token_expires_ms = o.at("token_expires_ms").to_number<std::int64_t>();
-      out->attempts = o.at("attempts").to_number<std::uint32_t>();
-      auto st = state_of(std::string_view(o.at("state").as_string()));
-      if (!st) return nullptr;
-      out->state = *st;
-    } catch (const std::exception&) {
-      return nullptr;
-    }
-    return out;
-  }
-};
 
 struct OtpService::Shard {
   std::mutex mu;
@@ -191,6 +96,7 @@ OtpService::OtpService(const OtpConfig& cfg, store::Store& store, kms::KeyServic
       templates_(std::move(templates)),
       clock_(clock ? std::move(clock) : system_clock()),
       shards_(std::make_unique<Shard[]>(kShards)),
+      blocklist_(store, keys),
       m_(std::make_unique<Metrics>()) {
   std::string_view list = cfg_.test_recipients;
   while (!list.empty()) {
@@ -230,7 +136,7 @@ std::size_t OtpService::pending() const {
   return held_.load(std::memory_order_relaxed);
 }
 
-std::shared_ptr<OtpService::Verification> OtpService::find(const std::string& id) {
+std::shared_ptr<Verification> OtpService::find(const std::string& id) {
   auto& s = shards_[std::hash<std::string>{}(id) % kShards];
   std::lock_guard lock(s.mu);
   auto it = s.map.find(id);
@@ -284,8 +190,7 @@ Status OtpService::load() {
   counters_->restore(*counters, t);
   auto blocks = store_.otp().load_otp_blocklist();
   if (!blocks) return blocks.error();
-  std::lock_guard lock(block_mu_);
-  for (auto& b : *blocks) blocklist_[{b.app_id, b.recipient_index}] = std::move(b);
+  blocklist_.restore(std::move(*blocks));
   return ok_status();
 }
 
@@ -297,7 +202,6 @@ void OtpService::unload() {
   held_.store(0);
   if (m_->held) m_->held->set(0);
   counters_->clear();
-  std::lock_guard lock(block_mu_);
   blocklist_.clear();
 }
 
@@ -327,76 +231,80 @@ void OtpService::purge() {
   });
 }
 
-void OtpService::send(SendRequest r, Done<SendResult> done) {
-  const std::string channel = r.channel;
-  auto refuse = [this, &done, &channel](std::string code, std::string message, std::int64_t retry_after = 0) {
-    m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", code});
-    auto out = Outcome<SendResult>::fail(std::move(code), std::move(message));
-    out.retry_after_s = retry_after;
-    done(std::move(out));
-  };
-  if (r.channel != "sms" && r.channel != "email") return refuse("invalid_argument", "channel must be sms or email");
+namespace {
+
+// The request's fields, each checked before anything is looked up or counted.
+Status validate_send(const SendRequest& r) {
+  auto invalid = [](std::string message) { return make_error("invalid_argument", std::move(message)); };
+  if (r.channel != "sms" && r.channel != "email") return invalid("channel must be sms or email");
   if (r.channel == "sms" && !delivery::valid_e164(r.to))
-    return refuse("invalid_argument", "to must be a phone number in E.164 form (+ and 7 to 15 digits) for channel sms");
+    return invalid("to must be a phone number in E.164 form (+ and 7 to 15 digits) for channel sms");
   if (r.channel == "email" && !delivery::valid_email(r.to))
-    return refuse("invalid_argument", "to must be an e-mail address (ASCII, at most 254 characters) for channel email");
+    return invalid("to must be an e-mail address (ASCII, at most 254 characters) for channel email");
   if (!valid_device_id(r.device_id))
-    return refuse("invalid_argument", "device_id must be 1 to 128 printable ASCII characters without spaces");
-  if (!valid_purpose(r.purpose)) return refuse("invalid_argument", "purpose must be 1 to 64 of [a-z0-9_.-]");
+    return invalid("device_id must be 1 to 128 printable ASCII characters without spaces");
+  if (!valid_purpose(r.purpose)) return invalid("purpose must be 1 to 64 of [a-z0-9_.-]");
   if (!r.template_name.empty() && !valid_purpose(r.template_name))
-    return refuse("invalid_argument", "template must be 1 to 64 of [a-z0-9_.-]");
+    return invalid("template must be 1 to 64 of [a-z0-9_.-]");
   if (!r.locale.empty() && !delivery::valid_locale(r.locale))
-    return refuse("invalid_argument", "locale must be a language tag such as en or pt-BR");
-  if (!valid_ip(r.client_ip)) return refuse("invalid_argument", "client_ip must be an IPv4 or IPv6 address");
-  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+    return invalid("locale must be a language tag such as en or pt-BR");
+  if (!valid_ip(r.client_ip)) return invalid("client_ip must be an IPv4 or IPv6 address");
+  return ok_status();
+}
 
-  const std::string norm = normalize_recipient(r.to);
-  const bool test = is_test_recipient(norm);
-  if (cfg_.test_recipients_only && !test)
-    return refuse("otp_recipient_not_allowed", "only otp.test_recipients may be sent codes on this server");
-  auto tmpl = templates_.find(r.template_name, r.purpose, r.locale);
-  if (!tmpl) return refuse(tmpl.error().code, tmpl.error().message);
-  auto rindex = keys_.blind_index(r.app_id, "otp-recipient", norm);
-  auto dindex = keys_.blind_index(r.app_id, "otp-device", r.device_id);
-  auto iindex = keys_.blind_index(r.app_id, "otp-ip", r.client_ip);
-  if (!rindex || !dindex || !iindex) {
-    const Error& e = !rindex ? rindex.error() : !dindex ? dindex.error() : iindex.error();
-    return refuse(e.code, e.message);
-  }
-  {
-    std::lock_guard lock(block_mu_);
-    if (blocklist_.count({r.app_id, *rindex}))
-      return refuse("otp_recipient_blocked", "the recipient is on the app's blocklist");
-  }
-  delivery::Sender* sender = senders_ ? senders_->for_channel(r.channel) : nullptr;
-  if (!sender) return refuse("delivery_failed", "no provider is configured for channel " + r.channel);
-  if (held_.load(std::memory_order_relaxed) >= cfg_.max_pending)
-    return refuse("otp_busy", "too many verifications are pending; try again later");
+// The keyed hashes the limits and the blocklist know a request's subjects by, so that
+// neither holds an address in the clear.
+struct SubjectIndexes {
+  std::string recipient;
+  std::string device;
+  std::string ip;
+};
 
-  // Limits, most global first: a flood from one app is refused before it can use up a
-  // recipient's day. Test recipients count only against the app's rate.
+Result<SubjectIndexes> subject_indexes(kms::KeyService& keys, const SendRequest& r, const std::string& normalized_to) {
+  auto rindex = keys.blind_index(r.app_id, "otp-recipient", normalized_to);
+  auto dindex = keys.blind_index(r.app_id, "otp-device", r.device_id);
+  auto iindex = keys.blind_index(r.app_id, "otp-ip", r.client_ip);
+  if (!rindex) return rindex.error();
+  if (!dindex) return dindex.error();
+  if (!iindex) return iindex.error();
+  return SubjectIndexes{std::move(*rindex), std::move(*dindex), std::move(*iindex)};
+}
+
+// Limits, most global first: a flood from one app is refused before it can use up a
+// recipient's day. Test recipients count only against the app's rate.
+std::vector<LimitCheck> limit_checks(const OtpConfig& cfg, const std::string& app, const SubjectIndexes& idx,
+                                     bool test) {
   std::vector<LimitCheck> checks;
-  checks.push_back(LimitCheck{Limit::App, counter_key('a', r.app_id, ""), cfg_.per_app_per_minute, 60'000, true});
+  checks.push_back(LimitCheck{Limit::App, counter_key('a', app, ""), cfg.per_app_per_minute, 60'000, true});
   if (!test) {
     checks.push_back(
-        LimitCheck{Limit::Cooldown, counter_key('c', r.app_id, *rindex), 1, cfg_.resend_cooldown.count(), false});
-    checks.push_back(LimitCheck{Limit::Recipient, counter_key('r', r.app_id, *rindex), cfg_.per_recipient_per_day,
+        LimitCheck{Limit::Cooldown, counter_key('c', app, idx.recipient), 1, cfg.resend_cooldown.count(), false});
+    checks.push_back(LimitCheck{Limit::Recipient, counter_key('r', app, idx.recipient), cfg.per_recipient_per_day,
                                 86'400'000, true});
     checks.push_back(
-        LimitCheck{Limit::Device, counter_key('d', r.app_id, *dindex), cfg_.per_device_per_day, 86'400'000, true});
-    checks.push_back(LimitCheck{Limit::Ip, counter_key('i', r.app_id, *iindex), cfg_.per_ip_per_hour, 3'600'000, true});
+        LimitCheck{Limit::Device, counter_key('d', app, idx.device), cfg.per_device_per_day, 86'400'000, true});
+    checks.push_back(LimitCheck{Limit::Ip, counter_key('i', app, idx.ip), cfg.per_ip_per_hour, 3'600'000, true});
   }
-  std::int64_t t = now();
-  auto taken = counters_->take(checks, t);
-  if (auto* refusal = std::get_if<LimitRefusal>(&taken)) {
-    m_->count(m_->limits, {std::string(limit_label(refusal->limit))});
-    std::string msg = refusal->limit == Limit::Capacity
-                          ? "too many limit counters are held; try again later"
-                          : "limit " + std::string(limit_label(refusal->limit)) + " reached; retry after " +
-                                std::to_string(refusal->retry_after_s) + " s";
-    return refuse(std::string(limit_error_code(refusal->limit)), msg, refusal->retry_after_s);
-  }
+  return checks;
+}
 
+Error limit_error(const LimitRefusal& refusal) {
+  std::string msg = refusal.limit == Limit::Capacity
+                        ? "too many limit counters are held; try again later"
+                        : "limit " + std::string(limit_label(refusal.limit)) + " reached; retry after " +
+                              std::to_string(refusal.retry_after_s) + " s";
+  return Error{std::string(limit_error_code(refusal.limit)), std::move(msg)};
+}
+
+// A new pending verification, and the message that carries its code; the code itself
+// is kept only as a keyed hash.
+struct Draft {
+  std::shared_ptr<Verification> v;
+  delivery::OutboundMessage msg;
+};
+
+Result<Draft> draft(kms::KeyService& keys, const OtpConfig& cfg, const SendRequest& r,
+                    const std::string& recipient_index, const MessageTemplate& tmpl, std::int64_t t) {
   auto v = std::make_shared<Verification>();
   v->id = "otp_" + crypto::random_hex(16);
   v->app_id = r.app_id;
@@ -404,27 +312,73 @@ void OtpService::send(SendRequest r, Done<SendResult> done) {
   v->channel = r.channel;
   v->device_id = r.device_id;
   v->purpose = r.purpose;
-  v->recipient_index = *rindex;
+  v->recipient_index = recipient_index;
   v->created_ms = t;
-  v->expires_ms = t + cfg_.code_ttl.count();
-  const std::string code = random_code(static_cast<unsigned>(cfg_.code_length));
-  auto hash = keys_.blind_index(r.app_id, "otp-code", v->id + ":" + code);
-  if (!hash) return refuse(hash.error().code, hash.error().message);
+  v->expires_ms = t + cfg.code_ttl.count();
+  const std::string code = random_code(static_cast<unsigned>(cfg.code_length));
+  auto hash = keys.blind_index(r.app_id, "otp-code", v->id + ":" + code);
+  if (!hash) return hash.error();
   v->code_hash = std::move(*hash);
 
-  TemplateVars vars{code, r.app_name, std::to_string((cfg_.code_ttl.count() + 59'999) / 60'000), r.purpose};
+  TemplateVars vars{code, r.app_name, std::to_string((cfg.code_ttl.count() + 59'999) / 60'000), r.purpose};
   delivery::OutboundMessage msg;
   msg.channel = r.channel;
   msg.to = r.to;
   msg.reference = v->id;
   msg.secret = code;
   if (r.channel == "sms") {
-    msg.text = Templates::render(tmpl->sms, vars);
+    msg.text = Templates::render(tmpl.sms, vars);
   } else {
-    msg.subject = Templates::render(tmpl->email_subject, vars);
-    msg.text = Templates::render(tmpl->email_body, vars);
+    msg.subject = Templates::render(tmpl.email_subject, vars);
+    msg.text = Templates::render(tmpl.email_body, vars);
   }
   v->purge_at.store(v->purge_ms(), std::memory_order_relaxed);
+  return Draft{std::move(v), std::move(msg)};
+}
+
+}  // namespace
+
+void OtpService::send(SendRequest r, Done<SendResult> done) {
+  const std::string channel = r.channel;
+  auto refuse = [this, &done, &channel](const Error& e, std::int64_t retry_after = 0) {
+    m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", e.code});
+    auto out = Outcome<SendResult>::fail(e.code, e.message);
+    out.retry_after_s = retry_after;
+    done(std::move(out));
+  };
+  if (auto st = validate_send(r); !st) return refuse(st.error());
+  if (keys_.sealed()) return refuse(Error{"sealed", "the key service is sealed"});
+
+  const std::string norm = normalize_recipient(r.to);
+  const bool test = is_test_recipient(norm);
+  if (cfg_.test_recipients_only && !test)
+    return refuse(Error{"otp_recipient_not_allowed", "only otp.test_recipients may be sent codes on this server"});
+  auto tmpl = templates_.find(r.template_name, r.purpose, r.locale);
+  if (!tmpl) return refuse(tmpl.error());
+  auto idx = subject_indexes(keys_, r, norm);
+  if (!idx) return refuse(idx.error());
+  if (blocklist_.contains(r.app_id, idx->recipient))
+    return refuse(Error{"otp_recipient_blocked", "the recipient is on the app's blocklist"});
+  delivery::Sender* sender = senders_ ? senders_->for_channel(r.channel) : nullptr;
+  if (!sender) return refuse(Error{"delivery_failed", "no provider is configured for channel " + r.channel});
+  if (held_.load(std::memory_order_relaxed) >= cfg_.max_pending)
+    return refuse(Error{"otp_busy", "too many verifications are pending; try again later"});
+
+  std::int64_t t = now();
+  auto taken = counters_->take(limit_checks(cfg_, r.app_id, *idx, test), t);
+  if (auto* refusal = std::get_if<LimitRefusal>(&taken)) {
+    m_->count(m_->limits, {std::string(limit_label(refusal->limit))});
+    return refuse(limit_error(*refusal), refusal->retry_after_s);
+  }
+  auto d = draft(keys_, cfg_, r, idx->recipient, *tmpl, t);
+  if (!d) return refuse(d.error());
+  hold(d->v);
+  SendResult result{d->v->id, cfg_.code_ttl.count() / 1000, test ? 0 : (cfg_.resend_cooldown.count() + 999) / 1000};
+  deliver(std::move(d->v), sender, std::move(d->msg), std::move(result),
+          std::move(std::get<std::vector<store::OtpCounterRecord>>(taken)), std::move(done));
+}
+
+void OtpService::hold(const std::shared_ptr<Verification>& v) {
   {
     auto& s = shards_[std::hash<std::string>{}(v->id) % kShards];
     std::lock_guard lock(s.mu);
@@ -432,11 +386,14 @@ void OtpService::send(SendRequest r, Done<SendResult> done) {
   }
   held_.fetch_add(1, std::memory_order_relaxed);
   if (m_->held) m_->held->inc();
+}
 
-  SendResult result{v->id, cfg_.code_ttl.count() / 1000, test ? 0 : (cfg_.resend_cooldown.count() + 999) / 1000};
-  auto counters = std::move(std::get<std::vector<store::OtpCounterRecord>>(taken));
+// The code leaves only once the verification that checks it is durable; a code that
+// never arrived kills its verification.
+void OtpService::deliver(std::shared_ptr<Verification> v, delivery::Sender* sender, delivery::OutboundMessage msg,
+                         SendResult result, std::vector<store::OtpCounterRecord> counters, Done<SendResult> done) {
+  const std::string channel = v->channel;
   std::lock_guard vlock(v->mu);
-  // The code leaves only once the verification that checks it is durable.
   persist(v, std::move(counters),
           [this, v, sender, msg = std::move(msg), result = std::move(result), done = std::move(done),
            channel](Status st) mutable {
@@ -464,6 +421,45 @@ void OtpService::send(SendRequest r, Done<SendResult> done) {
                            done(Outcome<SendResult>::fail(code, sent.error().message));
                          });
           });
+}
+
+namespace {
+
+// "hst1.<payload>.<mac>": the payload names the verification, the app, the purpose and
+// the expiry, and the app's key MACs it, so redeem checks a token before looking anything up.
+std::optional<std::string> success_token(kms::KeyService& keys, const Verification& v) {
+  json::object payload{{"v", v.id},        {"a", v.app_id},
+                       {"p", v.purpose},   {"r", v.recipient_index.substr(0, 32)},
+                       {"d", v.device_id}, {"e", v.token_expires_ms}};
+  std::string signed_part = std::string(kTokenPrefix) + crypto::base64url_encode(json::serialize(payload));
+  auto mac = keys.blind_index(v.app_id, "otp-token", signed_part);
+  auto raw = mac ? crypto::hex_decode(*mac) : std::nullopt;
+  if (!raw) return std::nullopt;
+  return signed_part + "." + crypto::base64url_encode(*raw);
+}
+
+}  // namespace
+
+// Called with v->mu held: the attempt counts once it is durable, and the last one allowed
+// kills the verification.
+void OtpService::record_wrong_code(const std::shared_ptr<Verification>& v, Done<VerifyResult> done) {
+  ++v->attempts;
+  int left = static_cast<int>(cfg_.max_attempts) - static_cast<int>(v->attempts);
+  if (left <= 0) {
+    left = 0;
+    v->state = State::Dead;
+  }
+  persist(v, {}, [this, done = std::move(done), left](Status st) {
+    if (!st) {
+      m_->count(m_->verifies, {"store_unavailable"});
+      return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
+    }
+    m_->count(m_->verifies, {"otp_code_invalid"});
+    auto out = Outcome<VerifyResult>::fail("otp_code_invalid",
+                                           left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
+    out.attempts_left = left;
+    done(std::move(out));
+  });
 }
 
 void OtpService::verify(const std::string& app_id, const std::string& verification_id, const std::string& code,
@@ -496,40 +492,16 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
   if (t >= v->expires_ms) return refuse("otp_expired", "the code expired; send a new one");
   auto hash = keys_.blind_index(app_id, "otp-code", v->id + ":" + code);
   if (!hash) return refuse(hash.error().code, hash.error().message);
-  if (!crypto::ct_equal(*hash, v->code_hash)) {
-    ++v->attempts;
-    int left = static_cast<int>(cfg_.max_attempts) - static_cast<int>(v->attempts);
-    if (left <= 0) {
-      left = 0;
-      v->state = State::Dead;
-    }
-    persist(v, {}, [this, done = std::move(done), left](Status st) {
-      if (!st) {
-        m_->count(m_->verifies, {"store_unavailable"});
-        return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
-      }
-      m_->count(m_->verifies, {"otp_code_invalid"});
-      auto out = Outcome<VerifyResult>::fail(
-          "otp_code_invalid", left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
-      out.attempts_left = left;
-      done(std::move(out));
-    });
-    return;
-  }
+  if (!crypto::ct_equal(*hash, v->code_hash)) return record_wrong_code(v, std::move(done));
   v->state = State::Verified;
   v->token_expires_ms = t + cfg_.token_ttl.count();
-  json::object payload{{"v", v->id},        {"a", v->app_id},
-                       {"p", v->purpose},   {"r", v->recipient_index.substr(0, 32)},
-                       {"d", v->device_id}, {"e", v->token_expires_ms}};
-  std::string signed_part = std::string(kTokenPrefix) + crypto::base64url_encode(json::serialize(payload));
-  auto mac = keys_.blind_index(app_id, "otp-token", signed_part);
-  auto raw = mac ? crypto::hex_decode(*mac) : std::nullopt;
-  if (!raw) {
+  auto token = success_token(keys_, *v);
+  if (!token) {
     v->state = State::Pending;
     v->token_expires_ms = 0;
     return refuse("internal", "the success token could not be signed");
   }
-  VerifyResult result{signed_part + "." + crypto::base64url_encode(*raw), cfg_.token_ttl.count() / 1000};
+  VerifyResult result{std::move(*token), cfg_.token_ttl.count() / 1000};
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});
@@ -590,76 +562,15 @@ void OtpService::redeem(const std::string& app_id, const std::string& token, con
 
 void OtpService::block(const std::string& app_id, const std::string& to, const std::string& reason,
                        Done<BlockEntry> done) {
-  if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(Outcome<BlockEntry>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
-  if (reason.size() > kMaxReasonBytes)
-    return done(Outcome<BlockEntry>::fail("invalid_argument", "reason is at most 256 bytes"));
-  for (unsigned char c : reason)
-    if (c < 0x20 || c == 0x7f)
-      return done(Outcome<BlockEntry>::fail("invalid_argument", "reason may not contain control characters"));
-  auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
-  if (!index) return done(Outcome<BlockEntry>::fail(index.error().code, index.error().message));
-  BlockEntry entry{to, reason, now()};
-  auto sealed =
-      keys_.seal(app_id, json::serialize(json::object{{"to", to}, {"reason", reason}}), block_ad(app_id, *index));
-  if (!sealed) return done(Outcome<BlockEntry>::fail(sealed.error().code, sealed.error().message));
-  store::OtpBlockRecord rec{app_id, *index, std::move(*sealed), entry.created_ms};
-  store_.otp().put_otp_block(rec, [this, rec, entry, done = std::move(done)](Status st) mutable {
-    if (!st) return done(Outcome<BlockEntry>::fail("store_unavailable", "the blocklist could not be written"));
-    {
-      std::lock_guard lock(block_mu_);
-      blocklist_[{rec.app_id, rec.recipient_index}] = rec;
-    }
-    done(Outcome<BlockEntry>{std::move(entry), {}});
-  });
+  blocklist_.block(app_id, to, reason, now(), std::move(done));
 }
 
 void OtpService::unblock(const std::string& app_id, const std::string& to, Done<bool> done) {
-  if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(Outcome<bool>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
-  auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
-  if (!index) return done(Outcome<bool>::fail(index.error().code, index.error().message));
-  bool present;
-  {
-    std::lock_guard lock(block_mu_);
-    present = blocklist_.count({app_id, *index}) > 0;
-  }
-  if (!present) return done(Outcome<bool>{false, {}});
-  store_.otp().delete_otp_block(app_id, *index, [this, app_id, index = *index, done = std::move(done)](Status st) {
-    if (!st) return done(Outcome<bool>::fail("store_unavailable", "the blocklist could not be written"));
-    {
-      std::lock_guard lock(block_mu_);
-      blocklist_.erase({app_id, index});
-    }
-    done(Outcome<bool>{true, {}});
-  });
+  blocklist_.unblock(app_id, to, std::move(done));
 }
 
 Result<std::vector<BlockEntry>> OtpService::blocked(const std::string& app_id) {
-  if (keys_.sealed()) return make_error("sealed", "the key service is sealed");
-  std::vector<store::OtpBlockRecord> recs;
-  {
-    std::lock_guard lock(block_mu_);
-    for (auto it = blocklist_.lower_bound({app_id, ""}); it != blocklist_.end() && it->first.first == app_id; ++it)
-      recs.push_back(it->second);
-  }
-  std::vector<BlockEntry> out;
-  for (const auto& r : recs) {
-    auto pt = keys_.open(app_id, r.sealed, block_ad(app_id, r.recipient_index));
-    if (!pt) return pt.error();
-    json::error_code ec;
-    json::value v = json::parse(pt->view(), ec);
-    if (ec || !v.is_object()) return make_error("internal", "a blocklist entry is unreadable");
-    const auto& o = v.get_object();
-    auto* to = o.if_contains("to");
-    auto* reason = o.if_contains("reason");
-    out.push_back(BlockEntry{to && to->is_string() ? std::string(to->get_string()) : std::string(),
-                             reason && reason->is_string() ? std::string(reason->get_string()) : std::string(),
-                             r.created_ms});
-  }
-  std::sort(out.begin(), out.end(),
-            [](const BlockEntry& a, const BlockEntry& b) { return a.created_ms < b.created_ms; });
-  return out;
+  return blocklist_.list(app_id);
 }
 
 }  // namespace herald::otp

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -19,7 +18,9 @@
 #include "core/config.h"
 #include "core/periodic_thread.h"
 #include "core/result.h"
+#include "otp/blocklist.h"
 #include "otp/limits.h"
+#include "otp/outcome.h"
 #include "otp/templates.h"
 
 namespace herald::store {
@@ -29,8 +30,10 @@ namespace herald::kms {
 class KeyService;
 }
 namespace herald::delivery {
+class Sender;
 class Senders;
-}
+struct OutboundMessage;
+}  // namespace herald::delivery
 namespace herald::metrics {
 class Registry;
 class Counter;
@@ -39,20 +42,7 @@ class Gauge;
 
 namespace herald::otp {
 
-// An answer, or an error with what the caller needs to act on it.
-template <class T>
-struct Outcome {
-  std::optional<T> value;
-  Error error;
-  std::int64_t retry_after_s = 0;  // limit refusals: when to try again
-  int attempts_left = -1;          // otp_code_invalid: wrong codes still allowed
-  bool ok() const { return value.has_value(); }
-  static Outcome fail(std::string code, std::string message) {
-    return Outcome{std::nullopt, Error{std::move(code), std::move(message)}};
-  }
-};
-template <class T>
-using Done = std::function<void(Outcome<T>)>;
+struct Verification;
 
 struct SendRequest {
   std::string app_id;
@@ -81,12 +71,6 @@ struct RedeemResult {
   std::string to;
   std::string device_id;
   std::string purpose;
-};
-
-struct BlockEntry {
-  std::string to;
-  std::string reason;
-  std::int64_t created_ms = 0;
 };
 
 class OtpService {
@@ -125,13 +109,19 @@ class OtpService {
   std::size_t pending() const;
 
  private:
-  struct Verification;
   struct Shard;
   struct Metrics;
   std::shared_ptr<Verification> find(const std::string& id);
   void persist(const std::shared_ptr<Verification>& v, std::vector<store::OtpCounterRecord> counters,
                std::function<void(Status)> done);
   void forget(const std::string& id);
+  // Steps of send(): hold the new verification, then store it, send its code, and store
+  // what became of it.
+  void hold(const std::shared_ptr<Verification>& v);
+  void deliver(std::shared_ptr<Verification> v, delivery::Sender* sender, delivery::OutboundMessage msg,
+               SendResult result, std::vector<store::OtpCounterRecord> counters, Done<SendResult> done);
+  // A step of verify(): counts a wrong code.
+  void record_wrong_code(const std::shared_ptr<Verification>& v, Done<VerifyResult> done);
   std::int64_t now() const;
   bool is_test_recipient(const std::string& normalized) const;
 
@@ -145,8 +135,7 @@ class OtpService {
   std::vector<std::string> test_recipients_;
   std::unique_ptr<Shard[]> shards_;
   std::atomic<std::size_t> held_{0};
-  mutable std::mutex block_mu_;
-  std::map<std::pair<std::string, std::string>, store::OtpBlockRecord> blocklist_;  // (app, index)
+  Blocklist blocklist_;
   std::unique_ptr<Metrics> m_;
   PeriodicThread purger_;  // last: purge() uses the members above until stop() joins it
 };
