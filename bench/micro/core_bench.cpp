@@ -42,7 +42,7 @@ static void BM_RequestId(benchmark::State& state) {
 BENCHMARK(BM_RequestId);
 
 static void BM_ErrorResponse(benchmark::State& state) {
-  for (auto _ : state) benchmark::DoNotOptimize(api::error_response("not_found", "rid"));
+  for (auto _ : state) benchmark::DoNotOptimize(api::error_response(Errc::kNotFound, "rid"));
 }
 BENCHMARK(BM_ErrorResponse);
 

@@ -19,8 +19,7 @@ namespace json = boost::json;
 
 // The app store says "not_found" for an unknown app.
 Response fail(const Request& req, const Error& e) {
-  return error_response(e.code == "not_found" ? std::string_view("app_not_found") : std::string_view(e.code),
-                        req.request_id, e.message);
+  return error_response(e.code == Errc::kNotFound ? Errc::kAppNotFound : e.code, req.request_id, e.message);
 }
 
 }  // namespace
@@ -67,37 +66,37 @@ std::vector<std::string> strings_of(const json::value* v, bool& ok) {
 Result<apps::AppOptions> create_options(const Request& req) {
   json::error_code ec;
   json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  if (ec || !v.is_object()) return make_error(Errc::kInvalidJson, "the body must be a JSON object");
   const auto& o = v.get_object();
   apps::AppOptions opts;
   auto str = [&](std::string_view k, std::string& out) -> Status {
     if (auto* f = o.if_contains(k)) {
-      if (!f->is_string()) return make_error("invalid_argument", std::string(k) + " must be a string");
+      if (!f->is_string()) return make_error(Errc::kInvalidArgument, std::string(k) + " must be a string");
       out = std::string(f->get_string());
     }
     return ok_status();
   };
   if (auto st = str("name", opts.name); !st) return st.error();
-  if (opts.name.empty()) return make_error("invalid_argument", "name is required");
+  if (opts.name.empty()) return make_error(Errc::kInvalidArgument, "name is required");
   if (auto st = str("jwt_audience", opts.jwt_audience); !st) return st.error();
   if (auto st = str("jwt_issuer", opts.jwt_issuer); !st) return st.error();
   if (auto* f = o.if_contains("require_exp")) {
-    if (!f->is_bool()) return make_error("invalid_argument", "require_exp must be true or false");
+    if (!f->is_bool()) return make_error(Errc::kInvalidArgument, "require_exp must be true or false");
     opts.require_exp = f->get_bool();
   }
   if (auto* f = o.if_contains("client_secret")) {
-    if (!f->is_bool()) return make_error("invalid_argument", "client_secret must be true or false");
+    if (!f->is_bool()) return make_error(Errc::kInvalidArgument, "client_secret must be true or false");
     opts.hs256_client_secret = f->get_bool();
   }
   if (auto* f = o.if_contains("rate_limit")) {
     if (!f->is_int64() || f->get_int64() < 0 || f->get_int64() > 10'000'000)
-      return make_error("invalid_argument", "rate_limit must be 0 to 10000000 requests per second");
+      return make_error(Errc::kInvalidArgument, "rate_limit must be 0 to 10000000 requests per second");
     opts.rate_limit = static_cast<std::uint32_t>(f->get_int64());
   }
   bool ok = true;
   if (o.contains("scopes")) {
     auto scopes = strings_of(o.if_contains("scopes"), ok);
-    if (!ok) return make_error("invalid_argument", "scopes must be an array of strings");
+    if (!ok) return make_error(Errc::kInvalidArgument, "scopes must be an array of strings");
     std::string joined;
     for (const auto& s : scopes) joined += s + ",";
     auto bits = apps::parse_scopes(joined);
@@ -106,14 +105,15 @@ Result<apps::AppOptions> create_options(const Request& req) {
   }
   if (o.contains("namespaces")) {
     opts.namespaces = strings_of(o.if_contains("namespaces"), ok);
-    if (!ok) return make_error("invalid_argument", "namespaces must be an array of strings");
+    if (!ok) return make_error(Errc::kInvalidArgument, "namespaces must be an array of strings");
   }
   opts.allowed_cidrs = strings_of(o.if_contains("allowed_cidrs"), ok);
-  if (!ok) return make_error("invalid_argument", "allowed_cidrs must be an array of strings");
+  if (!ok) return make_error(Errc::kInvalidArgument, "allowed_cidrs must be an array of strings");
   if (auto* f = o.if_contains("client_public_keys")) {
-    if (!f->is_array()) return make_error("invalid_argument", "client_public_keys must be an array of PEM strings");
+    if (!f->is_array()) return make_error(Errc::kInvalidArgument, "client_public_keys must be an array of PEM strings");
     for (const auto& k : f->get_array()) {
-      if (!k.is_string()) return make_error("invalid_argument", "client_public_keys must be an array of PEM strings");
+      if (!k.is_string())
+        return make_error(Errc::kInvalidArgument, "client_public_keys must be an array of PEM strings");
       opts.client_public_keys_pem.emplace_back(k.get_string());
     }
   }
@@ -131,7 +131,7 @@ using AdminHandler = void (*)(const Deps& d, Request&& req, Reply reply);
 AsyncHandler guarded(const Deps& d, AdminHandler fn) {
   return [d, fn](Request&& req, Reply reply) {
     if (!admin_authorized(req, d->admin_token_sha256))
-      return reply(error_response("admin_unauthorized", req.request_id));
+      return reply(error_response(Errc::kAdminUnauthorized, req.request_id));
     Reply tagged = [reply = std::move(reply)](Response r) {
       r.actor = "admin";
       reply(std::move(r));
@@ -172,7 +172,7 @@ Response operator_status(const Deps& d) {
 Response unseal_step(const Deps& d, const Request& req) {
   json::error_code ec;
   json::value v = json::parse(req.body, ec);
-  if (ec || !v.is_object()) return fail(req, Error{"invalid_json", "the body must be {\"share\": \"...\"}"});
+  if (ec || !v.is_object()) return fail(req, Error{Errc::kInvalidJson, "the body must be {\"share\": \"...\"}"});
   const auto& o = v.get_object();
   if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) {
     d->kms->reset_unseal();
@@ -180,7 +180,7 @@ Response unseal_step(const Deps& d, const Request& req) {
   }
   auto* share = o.if_contains("share");
   if (!share || !share->is_string())
-    return fail(req, Error{"invalid_argument", "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
+    return fail(req, Error{Errc::kInvalidArgument, "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
   auto parsed = kms::parse_share(std::string_view(share->get_string()));
   if (!parsed) return fail(req, parsed.error());
   auto st = d->kms->unseal(*parsed);
@@ -220,7 +220,7 @@ void list_apps(const Deps& d, Request&&, Reply reply) {
 
 void get_app(const Deps& d, Request&& req, Reply reply) {
   auto a = d->apps->find(req.param("app"));
-  if (!a) return reply(error_response("app_not_found", req.request_id));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
   reply(ok_json(200, app_view(*a)));
 }
 
@@ -235,14 +235,14 @@ void revoke_secret(const Deps& d, Request&& req, Reply reply) {
   json::error_code ec;
   json::value v = json::parse(req.body, ec);
   if (ec || !v.is_object() || !v.get_object().contains("secret_id") || !v.get_object().at("secret_id").is_string())
-    return reply(fail(req, Error{"invalid_argument", "the body must be {\"secret_id\": \"...\"}"}));
+    return reply(fail(req, Error{Errc::kInvalidArgument, "the body must be {\"secret_id\": \"...\"}"}));
   std::string id(v.get_object().at("secret_id").get_string());
   d->apps->revoke_secret(std::string(req.param("app")), id, answer_empty(req, reply));
 }
 
 void suspend_app(const Deps& d, Request&& req, Reply reply) {
   auto a = d->apps->find(req.param("app"));
-  if (!a) return reply(error_response("app_not_found", req.request_id));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
   d->apps->set_status(a->id, apps::AppStatus::Suspended, then_disable(d, req, reply, a->id));
 }
 
@@ -252,7 +252,7 @@ void resume_app(const Deps& d, Request&& req, Reply reply) {
 
 void delete_app(const Deps& d, Request&& req, Reply reply) {
   auto a = d->apps->find(req.param("app"));
-  if (!a) return reply(error_response("app_not_found", req.request_id));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
   d->apps->remove(a->id, then_disable(d, req, reply, a->id));
 }
 
@@ -280,9 +280,9 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
 
 AsyncHandler admin_app_async(const apps::AppStore* apps, const std::string& admin_token_sha256, AdminAppHandler fn) {
   return [apps, digest = admin_token_sha256, fn = std::move(fn)](Request&& req, Reply reply) {
-    if (!admin_authorized(req, digest)) return reply(error_response("admin_unauthorized", req.request_id));
+    if (!admin_authorized(req, digest)) return reply(error_response(Errc::kAdminUnauthorized, req.request_id));
     auto app = apps->find(req.param("app"));
-    if (!app) return reply(error_response("app_not_found", req.request_id));
+    if (!app) return reply(error_response(Errc::kAppNotFound, req.request_id));
     Reply tagged = [reply = std::move(reply)](Response r) {
       r.actor = "admin";
       reply(std::move(r));

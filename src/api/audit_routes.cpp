@@ -51,7 +51,7 @@ Response entries_view(const AuditRoutesDeps& d, const Request& req) {
 Response checkpoint_view(const AuditRoutesDeps& d, const Request& req) {
   auto cp = d.log->latest_checkpoint();
   if (!cp) return error_from(req, cp.error());
-  if (!*cp) return error_from(req, Error{"not_found_checkpoint", "no checkpoint has been signed yet"});
+  if (!*cp) return error_from(req, Error{Errc::kNotFoundCheckpoint, "no checkpoint has been signed yet"});
   auto pem = d.log->public_key_pem();
   if (!pem) return error_from(req, pem.error());
   audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
@@ -61,12 +61,12 @@ Response checkpoint_view(const AuditRoutesDeps& d, const Request& req) {
 Response inclusion_view(const AuditRoutesDeps& d, const Request& req) {
   auto index = query_u64(req.query, "index");
   auto size = query_u64(req.query, "size");
-  if (!index || !size) return error_from(req, Error{"invalid_argument", "index and size are required"});
+  if (!index || !size) return error_from(req, Error{Errc::kInvalidArgument, "index and size are required"});
   auto p = d.log->inclusion(*index, *size);
   if (!p) return error_from(req, p.error());
   auto root = d.log->root(*size);
   auto leaf = d.log->entries(*index, 1);
-  if (!root || !leaf || leaf->empty()) return error_from(req, Error{"internal", "the log could not be read"});
+  if (!root || !leaf || leaf->empty()) return error_from(req, Error{Errc::kInternal, "the log could not be read"});
   return ok_json(200, json::object{{"index", *index},
                                    {"size", *size},
                                    {"leaf_hash", crypto::hex_encode(leaf->front().leaf_hash)},
@@ -77,11 +77,11 @@ Response inclusion_view(const AuditRoutesDeps& d, const Request& req) {
 Response consistency_view(const AuditRoutesDeps& d, const Request& req) {
   auto first = query_u64(req.query, "first");
   auto second = query_u64(req.query, "second");
-  if (!first || !second) return error_from(req, Error{"invalid_argument", "first and second are required"});
+  if (!first || !second) return error_from(req, Error{Errc::kInvalidArgument, "first and second are required"});
   auto p = d.log->consistency(*first, *second);
   if (!p) return error_from(req, p.error());
   auto r1 = d.log->root(*first), r2 = d.log->root(*second);
-  if (!r1 || !r2) return error_from(req, Error{"internal", "the log could not be read"});
+  if (!r1 || !r2) return error_from(req, Error{Errc::kInternal, "the log could not be read"});
   return ok_json(200, json::object{{"first", *first},
                                    {"second", *second},
                                    {"first_root", audit::to_hex(*r1)},
@@ -110,7 +110,7 @@ AsyncHandler admin_view(const Deps& d, View view) {
   return [d, view](Request&& req, Reply reply) {
     Response r;
     if (!admin_authorized(req, d->admin_token_sha256)) {
-      r = error_response("admin_unauthorized", req.request_id);
+      r = error_response(Errc::kAdminUnauthorized, req.request_id);
     } else {
       r = view(*d, req);
       r.actor = "admin";

@@ -116,7 +116,7 @@ inline std::unique_ptr<IdempotencyStore> make_memory_idempotency_store(std::size
 inline Result<std::unique_ptr<IdempotencyStore>> make_idempotency_store(const Config& cfg) {
   if (cfg.api.idempotency_store == "memory")
     return make_memory_idempotency_store(cfg.api.idempotency_max_keys, cfg.api.idempotency_ttl.count());
-  return make_error("invalid_config",
+  return make_error(Errc::kInvalidConfig,
                     "api.idempotency_store: unknown store '" + cfg.api.idempotency_store + "' (known: memory)");
 }
 

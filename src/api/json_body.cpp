@@ -16,17 +16,17 @@ Result<boost::json::object> body_object(const Request& req, std::size_t max_dept
   boost::json::parse_options opts;
   opts.max_depth = max_depth;
   boost::json::value v = boost::json::parse(req.body, ec, {}, opts);
-  if (ec || !v.is_object()) return make_error("invalid_json", "the body must be a JSON object");
+  if (ec || !v.is_object()) return make_error(Errc::kInvalidJson, "the body must be a JSON object");
   return std::move(v.get_object());
 }
 
 Result<std::string> text_field(const boost::json::object& o, std::string_view name, bool required) {
   auto* v = o.if_contains(name);
   if (!v || v->is_null()) {
-    if (required) return make_error("invalid_argument", std::string(name) + " is required");
+    if (required) return make_error(Errc::kInvalidArgument, std::string(name) + " is required");
     return std::string();
   }
-  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  if (!v->is_string()) return make_error(Errc::kInvalidArgument, std::string(name) + " must be a string");
   return std::string(v->get_string());
 }
 

@@ -35,23 +35,23 @@ json::object key_view(const kms::KeyInfo& k) {
 Result<std::string> b64_field(const json::object& o, std::string_view name, bool required) {
   auto* v = o.if_contains(name);
   if (!v) {
-    if (required) return make_error("invalid_argument", std::string(name) + " is required (base64)");
+    if (required) return make_error(Errc::kInvalidArgument, std::string(name) + " is required (base64)");
     return std::string();
   }
-  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a base64 string");
+  if (!v->is_string()) return make_error(Errc::kInvalidArgument, std::string(name) + " must be a base64 string");
   auto d = crypto::base64_decode(std::string_view(v->get_string()));
-  if (!d) return make_error("invalid_argument", std::string(name) + " is not valid base64");
+  if (!d) return make_error(Errc::kInvalidArgument, std::string(name) + " is not valid base64");
   return std::move(*d);
 }
 
 Result<std::string> str_field(const json::object& o, std::string_view name) {
   auto* v = o.if_contains(name);
-  if (!v || !v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  if (!v || !v->is_string()) return make_error(Errc::kInvalidArgument, std::string(name) + " must be a string");
   return std::string(v->get_string());
 }
 
 json::object error_item(const Error& e) {
-  return json::object{{"error", json::object{{"code", e.code}, {"message", e.message}}}};
+  return json::object{{"error", json::object{{"code", e.code_name()}, {"message", e.message}}}};
 }
 
 // One item of encrypt/decrypt/rewrap: {plaintext|ciphertext, context?} -> result object.
@@ -61,11 +61,11 @@ using ItemFn = std::function<Result<json::object>(const json::object& item)>;
 Response single_or_batch(const Request& req, const json::object& body, const ItemFn& fn) {
   if (auto* items = body.if_contains("items")) {
     if (!items->is_array() || items->get_array().empty() || items->get_array().size() > kMaxBatch)
-      return error_from(req, Error{"invalid_argument", "items must be an array of 1 to 1000 objects"});
+      return error_from(req, Error{Errc::kInvalidArgument, "items must be an array of 1 to 1000 objects"});
     json::array results;
     for (const auto& it : items->get_array()) {
       if (!it.is_object()) {
-        results.push_back(error_item(Error{"invalid_argument", "an item must be an object"}));
+        results.push_back(error_item(Error{Errc::kInvalidArgument, "an item must be an object"}));
         continue;
       }
       auto r = fn(it.get_object());
@@ -102,14 +102,14 @@ void create_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply r
   if (!name) return reply(error_from(req, name.error()));
   kms::KeyOptions opts;
   if (auto* e = body->if_contains("exportable")) {
-    if (!e->is_bool()) return reply(error_from(req, Error{"invalid_argument", "exportable must be true or false"}));
+    if (!e->is_bool()) return reply(error_from(req, Error{Errc::kInvalidArgument, "exportable must be true or false"}));
     opts.exportable = e->get_bool();
   }
   d.kms->create_key(app, *name, opts, key_reply(req, reply, 201));
 }
 
 void list_keys(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
-  if (d.kms->sealed()) return reply(error_response("sealed", req.request_id));
+  if (d.kms->sealed()) return reply(error_response(Errc::kSealed, req.request_id));
   json::array keys;
   for (const auto& k : d.kms->list_keys(app)) keys.push_back(key_view(k));
   reply(ok_json(200, json::object{{"keys", std::move(keys)}}));
@@ -130,14 +130,14 @@ void configure_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Repl
   kms::KeyConfig cfg;
   if (auto* v = body->if_contains("min_decryption_version")) {
     if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
-      return reply(error_from(req, Error{"invalid_argument", "min_decryption_version must be >= 1"}));
+      return reply(error_from(req, Error{Errc::kInvalidArgument, "min_decryption_version must be >= 1"}));
     cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
   }
   for (auto [field, slot] :
        {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
     if (auto* v = body->if_contains(field)) {
       if (!v->is_bool())
-        return reply(error_from(req, Error{"invalid_argument", std::string(field) + " must be a boolean"}));
+        return reply(error_from(req, Error{Errc::kInvalidArgument, std::string(field) + " must be a boolean"}));
       *slot = v->get_bool();
     }
   }
@@ -234,12 +234,12 @@ Response datakey(KmsRoutesDeps& d, const Request& req, const std::string& app, c
   const json::object& body = in.body;
   std::size_t bits = 256;
   if (auto* b = body.if_contains("bits")) {
-    if (!b->is_int64()) return error_from(req, Error{"invalid_argument", "bits is 128, 256 or 512"});
+    if (!b->is_int64()) return error_from(req, Error{Errc::kInvalidArgument, "bits is 128, 256 or 512"});
     bits = static_cast<std::size_t>(b->get_int64());
   }
   bool with_plaintext = true;
   if (auto* p = body.if_contains("plaintext")) {
-    if (!p->is_bool()) return error_from(req, Error{"invalid_argument", "plaintext must be a boolean"});
+    if (!p->is_bool()) return error_from(req, Error{Errc::kInvalidArgument, "plaintext must be a boolean"});
     with_plaintext = p->get_bool();
   }
   auto ctx = b64_field(body, "context", false);

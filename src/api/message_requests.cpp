@@ -28,7 +28,7 @@ constexpr std::size_t kMaxSubject = 998;  // RFC 5322's line limit
 constexpr std::size_t kMaxPriority = 16;
 
 Error bad(std::string message) {
-  return make_error("invalid_argument", std::move(message));
+  return make_error(Errc::kInvalidArgument, std::move(message));
 }
 
 Result<std::int64_t> duration_field(const json::value& v, std::string_view key, std::int64_t min_ms,

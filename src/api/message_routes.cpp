@@ -18,15 +18,15 @@ namespace json = boost::json;
 
 template <class T>
 Response failure(const Request& req, const messages::Outcome<T>& o) {
-  std::vector<ErrorField> fields;
-  if (o.retry_after_s > 0) fields.push_back(ErrorField{"retry_after", o.retry_after_s});
-  return error_response(o.error.code, req.request_id, o.error.message, fields);
+  Error e = o.error;
+  e.retry_after_s = o.retry_after_s;
+  return error_from(req, e);
 }
 
 // The {user} path segment, percent-decoded.
 Result<std::string> user_param(const Request& req) {
   auto u = percent_decode(req.param("user"));
-  if (!u) return make_error("invalid_argument", "the user id in the path is badly percent-encoded");
+  if (!u) return make_error(Errc::kInvalidArgument, "the user id in the path is badly percent-encoded");
   return *u;
 }
 
@@ -98,7 +98,7 @@ void add_server_message_routes(Router& router, const std::shared_ptr<MessageRout
                      if (!user) return reply(error_from(req, user.error()));
                      auto limit = query_u64(req.query, "limit");
                      if (!limit && query_param(req.query, "limit"))
-                       return reply(error_from(req, Error{"invalid_argument", "limit must be a whole number"}));
+                       return reply(error_from(req, Error{Errc::kInvalidArgument, "limit must be a whole number"}));
                      auto after = query_param(req.query, "after").value_or("");
                      reply(rendered(req, m->inbox(app->id, *user, after, limit.value_or(50)), inbox_json));
                    }));

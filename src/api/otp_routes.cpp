@@ -19,10 +19,10 @@ namespace json = boost::json;
 
 template <class T>
 Response failure(const Request& req, const otp::Outcome<T>& o) {
-  std::vector<ErrorField> fields;
-  if (o.retry_after_s > 0) fields.push_back(ErrorField{"retry_after", o.retry_after_s});
-  if (o.attempts_left >= 0) fields.push_back(ErrorField{"attempts_left", o.attempts_left});
-  return error_response(o.error.code, req.request_id, o.error.message, fields);
+  Error e = o.error;
+  e.retry_after_s = o.retry_after_s;
+  e.attempts_left = o.attempts_left;
+  return error_from(req, e);
 }
 
 using Deps = std::shared_ptr<OtpRoutesDeps>;
@@ -144,7 +144,7 @@ void unblock(OtpRoutesDeps& d, Request&& req, const std::string& app_id, Reply r
   if (!to) return reply(error_from(req, to.error()));
   d.otp->unblock(app_id, *to, [req, reply](otp::Outcome<bool> o) {
     if (!o.ok()) return reply(failure(req, o));
-    if (!*o.value) return reply(error_response("otp_block_not_found", req.request_id));
+    if (!*o.value) return reply(error_response(Errc::kOtpBlockNotFound, req.request_id));
     reply(ok_json(200, json::object{{"removed", true}}));
   });
 }

@@ -52,17 +52,17 @@ Match Router::match(std::string_view method, std::string_view path) const {
     if (!path_matches(r.path, path, nullptr)) continue;
     // HEAD is answered by the GET route; the net layer drops the body.
     if (r.method == method || (method == "HEAD" && r.method == "GET")) {
-      if (!r.open_when_sealed && sealed()) return Match{nullptr, "sealed", r.path, {}};
+      if (!r.open_when_sealed && sealed()) return Match{nullptr, Errc::kSealed, r.path, {}};
       Match m{&r, {}, r.path, {}};
       path_matches(r.path, path, &m.params);
       return m;
     }
     same_path = &r;
   }
-  if (same_path) return Match{nullptr, "method_not_allowed", same_path->path};
+  if (same_path) return Match{nullptr, Errc::kMethodNotAllowed, same_path->path};
   for (const auto& p : ws_paths_)
-    if (p == path) return Match{nullptr, sealed() ? "sealed" : "upgrade_required", p, {}};
-  return Match{nullptr, "not_found", "other"};
+    if (p == path) return Match{nullptr, sealed() ? Errc::kSealed : Errc::kUpgradeRequired, p, {}};
+  return Match{nullptr, Errc::kNotFound, "other"};
 }
 
 bool Router::is_websocket(std::string_view path) const {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/http.h"
+#include "core/errc.h"
 
 namespace herald::api {
 
@@ -25,7 +26,7 @@ struct Route {
 
 struct Match {
   const Route* route = nullptr;  // null: see `error`
-  std::string_view error;        // "not_found", "method_not_allowed" or "sealed"
+  Errc error = Errc::kNotFound;  // kNotFound, kMethodNotAllowed, kSealed or kUpgradeRequired
   std::string_view label;        // route label for metrics
   std::vector<std::pair<std::string, std::string>> params;
 };

@@ -45,9 +45,9 @@ ServerAuth::ServerAuth(const Config& cfg, const apps::AppDirectory& apps, auth::
       failures_(&registry.counter("herald_api_auth_failures_total",
                                   "Server-API requests refused by authentication, by error code", {"code"})) {}
 
-Error ServerAuth::refuse(std::string code, std::string message) const {
-  failures_->with({code}).inc();
-  return Error{std::move(code), std::move(message)};
+Error ServerAuth::refuse(Errc code, std::string message) const {
+  failures_->with({std::string(errc_code(code))}).inc();
+  return Error{code, std::move(message)};
 }
 
 Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request& req, apps::Scope scope,
@@ -59,24 +59,24 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
   std::string_view sig = req.header("X-Herald-Signature");
 
   // 1. Headers present and well formed.
-  if (key.empty() || key.size() > 128) return refuse("auth_missing", "X-Herald-Key is missing");
+  if (key.empty() || key.size() > 128) return refuse(Errc::kAuthMissing, "X-Herald-Key is missing");
   if (signed_mode) {
     if (ts.empty() || ts.size() > 12 || !all_of(ts, is_digit))
-      return refuse("auth_missing", "X-Herald-Timestamp must be Unix seconds in digits");
+      return refuse(Errc::kAuthMissing, "X-Herald-Timestamp must be Unix seconds in digits");
     if (nonce.size() < 22 || nonce.size() > 86 || !all_of(nonce, is_b64url))
-      return refuse("auth_missing", "X-Herald-Nonce must be 22 to 86 base64url characters (16 to 64 random bytes)");
+      return refuse(Errc::kAuthMissing, "X-Herald-Nonce must be 22 to 86 base64url characters (16 to 64 random bytes)");
     if (sig.size() != 64 || !all_of(sig, is_lower_hex))
-      return refuse("auth_missing", "X-Herald-Signature must be 64 lower-case hex digits");
+      return refuse(Errc::kAuthMissing, "X-Herald-Signature must be 64 lower-case hex digits");
     if (!auth::well_formed_escapes(req.path) || !auth::well_formed_escapes(req.query))
-      return refuse("malformed_target", "the path or query has a '%' not followed by two hex digits");
+      return refuse(Errc::kMalformedTarget, "the path or query has a '%' not followed by two hex digits");
   }
   // 2. Known app; 3. active.
   auto app = apps_.find_by_key(key);
-  if (!app) return refuse("app_unknown", "no app has this AppKey");
-  if (app->status != apps::AppStatus::Active) return refuse("app_suspended", "the app is suspended");
+  if (!app) return refuse(Errc::kAppUnknown, "no app has this AppKey");
+  if (app->status != apps::AppStatus::Active) return refuse(Errc::kAppSuspended, "the app is suspended");
   // 4. Address allowed.
   if (!app->allowlist.empty() && !app->allowlist.allows(auth::host_of(req.remote_address)))
-    return refuse("address_not_allowed", "this address may not call the API for this app");
+    return refuse(Errc::kAddressNotAllowed, "this address may not call the API for this app");
   const std::int64_t now_ms = clock::unix_ms();
   if (signed_mode) {
     // 5. Timestamp within the window.
@@ -85,7 +85,7 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
     const std::int64_t window_s = cfg_.api.signature_window.count() / 1000;
     const std::int64_t now_s = now_ms / 1000;
     if (t < now_s - window_s || t > now_s + window_s)
-      return refuse("timestamp_out_of_window",
+      return refuse(Errc::kTimestampOutOfWindow,
                     "the timestamp is more than " + std::to_string(window_s) + " s from the server's clock");
     // 6. Signature, against every active secret, in constant time.
     auth::RequestToSign r{req.method, req.path, req.query, req.body, ts, nonce, key};
@@ -95,21 +95,22 @@ Result<std::shared_ptr<const apps::App>> ServerAuth::authenticate(const Request&
       canonical_sig = auth::sign_request(r, s.secret.view());
       match = crypto::ct_equal(canonical_sig, sig) || match;
     }
-    if (!match) return refuse("signature_invalid", "the signature does not match the request");
+    if (!match) return refuse(Errc::kSignatureInvalid, "the signature does not match the request");
     // 7. Nonce unused; spent from here on, whatever happens next.
     auto used = nonces_.use(app->id, nonce, now_ms);
     if (!used) return refuse(used.error().code, used.error().message);
   }
   // 8. Scope.
   if ((app->scopes & scope) == 0)
-    return refuse("scope_missing", std::string("the app lacks the '") + apps::scope_name(scope) + "' scope");
+    return refuse(Errc::kScopeMissing, std::string("the app lacks the '") + apps::scope_name(scope) + "' scope");
   // 9. Rate.
   if (app->rate_limit > 0) {
     double rate = app->rate_limit;
     auto d = rates_.take("app:" + app->id, rate, rate * 2, now_ms);
     if (!d.allowed) {
       if (retry_after_s) *retry_after_s = static_cast<int>((d.retry_after_ms + 999) / 1000);
-      return refuse("rate_limited", "the app exceeds its rate of " + std::to_string(app->rate_limit) + " requests/s");
+      return refuse(Errc::kRateLimited,
+                    "the app exceeds its rate of " + std::to_string(app->rate_limit) + " requests/s");
     }
   }
   return app;

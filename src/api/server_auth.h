@@ -34,10 +34,10 @@ class ServerAuth {
   // error (code from the catalogue, message for the response). `retry_after_s` is set
   // for rate_limited.
   Result<std::shared_ptr<const apps::App>> authenticate(const Request& req, apps::Scope scope,
-                                                         int* retry_after_s = nullptr) const;
+                                                        int* retry_after_s = nullptr) const;
 
  private:
-  Error refuse(std::string code, std::string message) const;
+  Error refuse(Errc code, std::string message) const;
 
   const Config& cfg_;
   const apps::AppDirectory& apps_;

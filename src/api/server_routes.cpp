@@ -21,15 +21,17 @@ namespace {
 
 namespace json = boost::json;
 
-Response ok_json(std::string body) { return Response{200, "application/json", std::move(body), {}}; }
+Response ok_json(std::string body) {
+  return Response{200, "application/json", std::move(body), {}};
+}
 
 Result<std::string> string_field(const json::object& o, std::string_view name, bool required = true) {
   auto* v = o.if_contains(name);
   if (!v) {
     if (!required) return std::string();
-    return make_error("invalid_argument", std::string(name) + " is required");
+    return make_error(Errc::kInvalidArgument, std::string(name) + " is required");
   }
-  if (!v->is_string()) return make_error("invalid_argument", std::string(name) + " must be a string");
+  if (!v->is_string()) return make_error(Errc::kInvalidArgument, std::string(name) + " must be a string");
   return std::string(v->get_string());
 }
 
@@ -39,9 +41,9 @@ Result<push::ChannelName> channel_for(const push::Hub& hub, const apps::App& app
   if (!ch) return ch.error();
   // The app's permission first: an app learns nothing of namespaces it may not use.
   if (!app.may_publish_to(ch->ns))
-    return make_error("channel_not_allowed", "the app may not use the namespace '" + std::string(ch->ns) + "'");
+    return make_error(Errc::kChannelNotAllowed, "the app may not use the namespace '" + std::string(ch->ns) + "'");
   if (!hub.namespace_config(ch->ns))
-    return make_error("namespace_not_found", "the namespace '" + std::string(ch->ns) + "' is not configured");
+    return make_error(Errc::kNamespaceNotFound, "the namespace '" + std::string(ch->ns) + "' is not configured");
   return ch;
 }
 
@@ -89,9 +91,11 @@ class Routes {
       if (idempotent && body.contains("idempotency_key")) {
         auto key = string_field(body, "idempotency_key");
         if (!key || key->empty() || key->size() > 128)
-          return error_from(req, Error{"invalid_argument", "idempotency_key must be a string of 1 to 128 characters"});
+          return error_from(req,
+                            Error{Errc::kInvalidArgument, "idempotency_key must be a string of 1 to 128 characters"});
         bool replayed = false;
-        Response r = d_.idempotency->run(app->id, *key, clock::unix_ms(), [&] { return fn(ctx); }, replayed);
+        Response r = d_.idempotency->run(
+            app->id, *key, clock::unix_ms(), [&] { return fn(ctx); }, replayed);
         if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
         return r;
       }
@@ -114,13 +118,13 @@ class Routes {
   Response broadcast(const Ctx& c) {
     auto* list = c.body.if_contains("channels");
     if (!list || !list->is_array() || list->get_array().empty() || list->get_array().size() > 1000)
-      return error_from(c.req, Error{"invalid_argument", "channels must be an array of 1 to 1000 channel names"});
+      return error_from(c.req, Error{Errc::kInvalidArgument, "channels must be an array of 1 to 1000 channel names"});
     auto data = data_of(c);
     if (!data) return error_from(c.req, data.error());
     // Every name is checked before anything is published: all or nothing for bad input.
     std::vector<push::ChannelName> channels;
     for (const auto& v : list->get_array()) {
-      if (!v.is_string()) return error_from(c.req, Error{"invalid_argument", "channels must hold strings"});
+      if (!v.is_string()) return error_from(c.req, Error{Errc::kInvalidArgument, "channels must hold strings"});
       auto ch = channel_for(*d_.hub, c.app, std::string_view(v.get_string()));
       if (!ch) return error_from(c.req, ch.error());
       channels.push_back(*ch);
@@ -144,7 +148,7 @@ class Routes {
     auto user = string_field(c.body, "user");
     if (!user) return error_from(c.req, user.error());
     if (!push::valid_user_id(*user))
-      return error_from(c.req, Error{"invalid_argument", "user must be 1 to 128 characters without ',' or '#'"});
+      return error_from(c.req, Error{Errc::kInvalidArgument, "user must be 1 to 128 characters without ',' or '#'"});
     std::string name = push::personal_channel(*user);
     auto ch = channel_for(*d_.hub, c.app, name);
     if (!ch) return error_from(c.req, ch.error());
@@ -163,7 +167,7 @@ class Routes {
     std::size_t limit = 0;
     if (auto* l = c.body.if_contains("limit")) {
       if (!l->is_int64() || l->get_int64() < 0)
-        return error_from(c.req, Error{"invalid_argument", "limit must be >= 0"});
+        return error_from(c.req, Error{Errc::kInvalidArgument, "limit must be >= 0"});
       limit = static_cast<std::size_t>(std::min<std::int64_t>(l->get_int64(), 1'000'000));
     }
     std::optional<push::Since> since;
@@ -171,7 +175,7 @@ class Routes {
       const auto* o = s->if_object();
       if (!o || !o->contains("offset") || !o->at("offset").is_int64() || o->at("offset").get_int64() < 0 ||
           !o->contains("epoch") || !o->at("epoch").is_string())
-        return error_from(c.req, Error{"invalid_argument", "since must be {offset, epoch}"});
+        return error_from(c.req, Error{Errc::kInvalidArgument, "since must be {offset, epoch}"});
       since = push::Since{static_cast<std::uint64_t>(o->at("offset").get_int64()),
                           std::string(o->at("epoch").get_string())};
     }
@@ -199,9 +203,9 @@ class Routes {
     auto user = string_field(c.body, "user");
     if (!user) return error_from(c.req, user.error());
     if (user->empty() || user->size() > 128)
-      return error_from(c.req, Error{"invalid_argument", "user must be 1 to 128 characters"});
-    std::size_t n = d_.hub->disconnect_user(c.app.id, *user, push::close_code::kDisconnectedByServer,
-                                            "disconnected_by_server");
+      return error_from(c.req, Error{Errc::kInvalidArgument, "user must be 1 to 128 characters"});
+    std::size_t n =
+        d_.hub->disconnect_user(c.app.id, *user, push::close_code::kDisconnectedByServer, "disconnected_by_server");
     return ok_json("{\"connections\":" + std::to_string(n) + "}");
   }
 
@@ -211,9 +215,9 @@ class Routes {
   // `data` as compact JSON text.
   static Result<std::string> data_of(const Ctx& c) {
     auto* d = c.body.if_contains("data");
-    if (!d) return make_error("invalid_argument", "data is required");
+    if (!d) return make_error(Errc::kInvalidArgument, "data is required");
     if (!json_numbers_finite(*d))
-      return make_error("invalid_argument", "data holds a number too large for a double (such as 1e400)");
+      return make_error(Errc::kInvalidArgument, "data holds a number too large for a double (such as 1e400)");
     return json::serialize(*d);
   }
 
@@ -240,8 +244,9 @@ void add_server_routes(Router& router, ServerRoutesDeps deps) {
   router.add("POST", "/api/v1/user/disconnect",
              r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->disconnect(c); }));
   // App info needs no particular scope: any authenticated app may read its own.
-  router.add("GET", "/api/v1/app", r.handler(static_cast<apps::Scope>(apps::kAllScopes), false,
-                                             [routes](const Ctx& c) { return routes->app_info(c); }));
+  router.add("GET", "/api/v1/app", r.handler(static_cast<apps::Scope>(apps::kAllScopes), false, [routes](const Ctx& c) {
+    return routes->app_info(c);
+  }));
 }
 
 }  // namespace herald::api

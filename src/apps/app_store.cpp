@@ -53,21 +53,30 @@ constexpr std::string_view kClientSecretField = "client_secret";
 Result<unsigned> parse_scopes(std::string_view list) {
   unsigned bits = 0;
   for (const auto& s : split_list(list)) {
-    if (s == "publish") bits |= kScopePublish;
-    else if (s == "otp") bits |= kScopeOtp;
-    else if (s == "kms") bits |= kScopeKms;
-    else if (s == "admin") bits |= kScopeAdmin;
-    else return make_error("invalid_argument", "unknown scope '" + s + "' (publish, otp, kms, admin)");
+    if (s == "publish")
+      bits |= kScopePublish;
+    else if (s == "otp")
+      bits |= kScopeOtp;
+    else if (s == "kms")
+      bits |= kScopeKms;
+    else if (s == "admin")
+      bits |= kScopeAdmin;
+    else
+      return make_error(Errc::kInvalidArgument, "unknown scope '" + s + "' (publish, otp, kms, admin)");
   }
   return bits;
 }
 
 const char* scope_name(Scope s) {
   switch (s) {
-    case kScopePublish: return "publish";
-    case kScopeOtp: return "otp";
-    case kScopeKms: return "kms";
-    case kScopeAdmin: return "admin";
+    case kScopePublish:
+      return "publish";
+    case kScopeOtp:
+      return "otp";
+    case kScopeKms:
+      return "kms";
+    case kScopeAdmin:
+      return "admin";
   }
   return "?";
 }
@@ -106,7 +115,7 @@ Result<App> AppStore::from_record(const store::AppRecord& r) {
   app.jwt_issuer = r.jwt_issuer;
   app.require_exp = r.require_exp;
   app.rate_limit = r.rate_limit;
-  auto corrupt = [&](const std::string& what) { return make_error("store_error", "app " + r.name + ": " + what); };
+  auto corrupt = [&](const std::string& what) { return make_error(Errc::kStoreError, "app " + r.name + ": " + what); };
   if (!r.client_secret_sealed.empty()) {
     auto secret = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!secret) return make_error(secret.error().code, "app " + r.name + ": the client secret does not open");
@@ -222,15 +231,15 @@ Status AppStore::apply(const store::AppRecord& r, bool is_delete) {
 
 Result<AppStore::Change> AppStore::begin_change(const std::string& app) {
   auto a = find(app);
-  if (!a) return make_error("not_found", "no such app");
+  if (!a) return make_error(Errc::kNotFound, "no such app");
   std::lock_guard lock(mu_);
-  if (busy_.count(a->id)) return make_error("conflict", "another change to this app is under way; retry");
+  if (busy_.count(a->id)) return make_error(Errc::kConflict, "another change to this app is under way; retry");
   for (const auto& r : records_cache_) {
     if (r.id != a->id) continue;
     busy_.insert(r.id);
     return Change(*this, r);
   }
-  return make_error("not_found", "no such app");
+  return make_error(Errc::kNotFound, "no such app");
 }
 
 void AppStore::Change::finish() {
@@ -245,10 +254,10 @@ void AppStore::end_change(const std::string& id) {
 
 void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   if (!valid_app_name(o.name))
-    return done(make_error("invalid_argument", "an app name is 1 to 64 characters of A-Z a-z 0-9 _ . -"));
+    return done(make_error(Errc::kInvalidArgument, "an app name is 1 to 64 characters of A-Z a-z 0-9 _ . -"));
   for (const auto& ns : o.namespaces)
     if (ns != "*" && !valid_namespace_name(ns))
-      return done(make_error("invalid_argument", "'" + ns + "' is not a namespace name"));
+      return done(make_error(Errc::kInvalidArgument, "'" + ns + "' is not a namespace name"));
   std::vector<std::string> cidrs;
   for (const auto& c : o.allowed_cidrs) {
     auto b = auth::parse_cidr(c);
@@ -256,7 +265,7 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
     cidrs.push_back(b->text());
   }
   if ((o.scopes & ~kAllScopes) != 0 || o.scopes == 0)
-    return done(make_error("invalid_argument", "an app needs at least one scope of publish, otp, kms, admin"));
+    return done(make_error(Errc::kInvalidArgument, "an app needs at least one scope of publish, otp, kms, admin"));
   store::AppRecord r;
   r.id = "app_" + crypto::random_hex(8);
   r.key = "hk_" + crypto::random_hex(12);
@@ -267,7 +276,7 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   for (const auto& pem : o.client_public_keys_pem) {
     auto key = crypto::PublicKey::from_pem(pem);
     if (!key)
-      return done(make_error("invalid_argument", "a client public key is not an Ed25519 or P-256 PEM public key"));
+      return done(make_error(Errc::kInvalidArgument, "a client public key is not an Ed25519 or P-256 PEM public key"));
     boost::json::object k;
     k["alg"] = key->kind() == crypto::KeyKind::Ed25519 ? "EdDSA" : "ES256";
     k["kid"] = "k" + std::to_string(keys.size() + 1);
@@ -283,7 +292,7 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   r.allowed_cidrs = join_list(cidrs);
   r.rate_limit = o.rate_limit;
   if (!o.hs256_client_secret && o.client_public_keys_pem.empty())
-    return done(make_error("invalid_argument", "an app without a client secret needs client public keys"));
+    return done(make_error(Errc::kInvalidArgument, "an app without a client secret needs client public keys"));
   std::string client_secret;
   if (o.hs256_client_secret) {
     client_secret = random_token("", 32);
@@ -296,15 +305,14 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   auto sealed_secret = seal_secret(r.id, secret_id, app_secret);
   if (!sealed_secret) return done(sealed_secret.error());
   boost::json::array secrets;
-  secrets.push_back(
-      boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", r.created_ms}});
+  secrets.push_back(boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", r.created_ms}});
   r.app_secrets_json = boost::json::serialize(secrets);
   {
     std::lock_guard lock(mu_);
     for (const auto& x : records_cache_)
-      if (x.name == o.name) return done(make_error("conflict", "an app named " + o.name + " exists already"));
+      if (x.name == o.name) return done(make_error(Errc::kConflict, "an app named " + o.name + " exists already"));
     for (const auto& [id, name] : creating_)
-      if (name == o.name) return done(make_error("conflict", "an app named " + o.name + " is being created"));
+      if (name == o.name) return done(make_error(Errc::kConflict, "an app named " + o.name + " is being created"));
     creating_[r.id] = o.name;
     busy_.insert(r.id);
   }
@@ -325,9 +333,9 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   store::AppRecord& r = change->record;
   boost::json::error_code ec;
   auto secrets = boost::json::parse(r.app_secrets_json, ec);
-  if (ec || !secrets.is_array()) return done(make_error("store_error", "the app's secrets are corrupt"));
+  if (ec || !secrets.is_array()) return done(make_error(Errc::kStoreError, "the app's secrets are corrupt"));
   if (secrets.get_array().size() >= 2)
-    return done(make_error("too_many_secrets", "the app has two active secrets; revoke one first"));
+    return done(make_error(Errc::kTooManySecrets, "the app has two active secrets; revoke one first"));
   std::string secret_id = "s" + crypto::random_hex(4);
   std::string secret = random_token("as_", 36);
   auto sealed_secret = seal_secret(r.id, secret_id, secret);
@@ -350,13 +358,13 @@ void AppStore::revoke_secret(const std::string& app, const std::string& secret_i
   store::AppRecord& r = change->record;
   boost::json::error_code ec;
   auto secrets = boost::json::parse(r.app_secrets_json, ec);
-  if (ec || !secrets.is_array()) return done(make_error("store_error", "the app's secrets are corrupt"));
+  if (ec || !secrets.is_array()) return done(make_error(Errc::kStoreError, "the app's secrets are corrupt"));
   auto& arr = secrets.get_array();
   auto it = std::find_if(arr.begin(), arr.end(), [&](const boost::json::value& v) {
     return v.is_object() && v.get_object().contains("id") && v.get_object().at("id") == secret_id.c_str();
   });
-  if (it == arr.end()) return done(make_error("not_found", "the app has no secret with this id"));
-  if (arr.size() == 1) return done(make_error("last_secret", "this is the app's only secret; rotate first"));
+  if (it == arr.end()) return done(make_error(Errc::kNotFound, "the app has no secret with this id"));
+  if (arr.size() == 1) return done(make_error(Errc::kLastSecret, "this is the app's only secret; rotate first"));
   arr.erase(it);
   r.app_secrets_json = boost::json::serialize(secrets);
   auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
@@ -426,12 +434,12 @@ Result<std::string> AppStore::client_secret(const App& app) {
   std::lock_guard lock(mu_);
   for (const auto& r : records_cache_) {
     if (r.id != app.id) continue;
-    if (r.client_secret_sealed.empty()) return make_error("not_found", "the app has no client secret");
+    if (r.client_secret_sealed.empty()) return make_error(Errc::kNotFound, "the app has no client secret");
     auto s = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
     if (!s) return s.error();
     return std::string(s->view());
   }
-  return make_error("not_found", "no such app");
+  return make_error(Errc::kNotFound, "no such app");
 }
 
 }  // namespace herald::apps

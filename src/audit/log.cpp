@@ -19,9 +19,13 @@ namespace {
 
 namespace json = boost::json;
 
-std::string q(std::string_view s) { return json::serialize(json::string(s)); }
+std::string q(std::string_view s) {
+  return json::serialize(json::string(s));
+}
 
-std::string hash_bytes(const Hash& h) { return std::string(reinterpret_cast<const char*>(h.data()), h.size()); }
+std::string hash_bytes(const Hash& h) {
+  return std::string(reinterpret_cast<const char*>(h.data()), h.size());
+}
 
 std::optional<Hash> to_hash(const std::string& s) {
   if (s.size() != 32) return std::nullopt;
@@ -47,7 +51,9 @@ Log::Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::R
   }
 }
 
-Log::~Log() { stop(); }
+Log::~Log() {
+  stop();
+}
 
 NodeReader Log::store_nodes() {
   return [this](unsigned level, std::uint64_t index) -> std::optional<Hash> {
@@ -61,7 +67,7 @@ Status Log::open() {
   auto size = store_.audit().audit_size();
   if (!size) return size.error();
   auto f = Frontier::load(store_nodes(), *size);
-  if (!f) return make_error("audit_corrupt", "the stored audit tree misses nodes; run `herald audit verify`");
+  if (!f) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes; run `herald audit verify`");
   auto cp = store_.audit().latest_audit_checkpoint();
   if (!cp) return cp.error();
   {
@@ -81,7 +87,7 @@ void Log::start() {
   checkpointer_.start(std::chrono::seconds(1), [this] {
     if (keys_.sealed()) return;
     auto st = checkpoint_if_due(false);
-    if (!st && st.error().code != "sealed") log::error("audit_checkpoint_failed", {{"error", st.error().message}});
+    if (!st && st.error().code != Errc::kSealed) log::error("audit_checkpoint_failed", {{"error", st.error().message}});
   });
 }
 
@@ -108,7 +114,9 @@ std::uint64_t Log::size() const {
   return frontier_.size();
 }
 
-std::uint64_t Log::durable_size() const { return durable_.load(); }
+std::uint64_t Log::durable_size() const {
+  return durable_.load();
+}
 
 std::string Log::body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e) {
   // Keys in a fixed order and compact: the bytes stored are the bytes hashed.
@@ -167,8 +175,9 @@ void Log::record(Event e) {
         const std::uint64_t end = b.entries.back().seq + 1;
         if (!st) {
           if (m_failures_) m_failures_->inc(b.entries.size());
-          log::error("audit_write_failed",
-                     {{"first_seq", b.entries.front().seq}, {"entries", b.entries.size()}, {"error", st.error().message}});
+          log::error(
+              "audit_write_failed",
+              {{"first_seq", b.entries.front().seq}, {"entries", b.entries.size()}, {"error", st.error().message}});
         } else {
           std::uint64_t cur = durable_.load();
           while (cur < end && !durable_.compare_exchange_weak(cur, end)) {
@@ -197,7 +206,7 @@ Status Log::checkpoint_if_due(bool force) {
              now - last_checkpoint_ms_ >= opts_.checkpoint_interval_ms;
   if (!due) return ok_status();
   auto head = tree_head(store_nodes(), size);
-  if (!head) return make_error("audit_corrupt", "the stored audit tree misses nodes");
+  if (!head) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes");
   auto sig = keys_.sign(kSigningKey, checkpoint_message(size, *head, now));
   if (!sig) return sig.error();
   auto st = store::wait_for([&](store::Completion done) {
@@ -216,30 +225,30 @@ Result<std::optional<Checkpoint>> Log::latest_checkpoint() {
   if (!cp) return cp.error();
   if (!*cp) return std::optional<Checkpoint>{};
   auto root = to_hash((*cp)->root);
-  if (!root) return make_error("audit_corrupt", "a checkpoint's root is malformed");
+  if (!root) return make_error(Errc::kAuditCorrupt, "a checkpoint's root is malformed");
   return std::optional<Checkpoint>(Checkpoint{(*cp)->size, *root, (*cp)->ts_ms, (*cp)->signature});
 }
 
 Result<std::vector<Hash>> Log::inclusion(std::uint64_t index, std::uint64_t size) {
   if (size > durable_.load() || index >= size)
-    return make_error("invalid_argument", "the index must be below the size, and the size at most the log's");
+    return make_error(Errc::kInvalidArgument, "the index must be below the size, and the size at most the log's");
   auto p = inclusion_proof(store_nodes(), index, size);
-  if (!p) return make_error("audit_corrupt", "the stored audit tree misses nodes");
+  if (!p) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes");
   return *p;
 }
 
 Result<std::vector<Hash>> Log::consistency(std::uint64_t first, std::uint64_t second) {
   if (second > durable_.load() || first > second)
-    return make_error("invalid_argument", "first must be at most second, and second at most the log's size");
+    return make_error(Errc::kInvalidArgument, "first must be at most second, and second at most the log's size");
   auto p = consistency_proof(store_nodes(), first, second);
-  if (!p) return make_error("audit_corrupt", "the stored audit tree misses nodes");
+  if (!p) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes");
   return *p;
 }
 
 Result<Hash> Log::root(std::uint64_t size) {
-  if (size > durable_.load()) return make_error("invalid_argument", "the size is beyond the log's");
+  if (size > durable_.load()) return make_error(Errc::kInvalidArgument, "the size is beyond the log's");
   auto h = tree_head(store_nodes(), size);
-  if (!h) return make_error("audit_corrupt", "the stored audit tree misses nodes");
+  if (!h) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes");
   return *h;
 }
 
@@ -252,7 +261,7 @@ Result<std::vector<store::AuditEntryRecord>> Log::entries(std::uint64_t from, st
 Result<std::string> Log::public_key_pem() {
   auto stored = store_.get_meta("audit_public_key");
   if (!stored) return stored.error();
-  if (!stored->has_value()) return make_error("not_found", "no audit signing key yet (the log was never unsealed)");
+  if (!stored->has_value()) return make_error(Errc::kNotFound, "no audit signing key yet (the log was never unsealed)");
   return **stored;
 }
 

@@ -31,7 +31,7 @@ bool signature_ok(const std::string& pem, std::uint64_t size, const Hash& root, 
 Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view text) {
   json::error_code ec;
   auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return make_error("invalid_checkpoint", "the checkpoint file is not a JSON object");
+  if (ec || !v.is_object()) return make_error(Errc::kInvalidCheckpoint, "the checkpoint file is not a JSON object");
   const auto& o = v.get_object();
   try {
     SavedCheckpoint cp;
@@ -45,7 +45,7 @@ Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view text) {
     cp.public_key_pem = std::string(o.at("public_key").as_string());
     return cp;
   } catch (const std::exception&) {
-    return make_error("invalid_checkpoint",
+    return make_error(Errc::kInvalidCheckpoint,
                       "the checkpoint file needs size, root (hex), timestamp_ms, signature (base64) and public_key");
   }
 }
@@ -90,9 +90,9 @@ class Walk {
 
  private:
   // Records the problem; always false, for `return fail(...)`.
-  bool fail(std::string code, std::string message, std::optional<std::uint64_t> at) {
+  bool fail(Errc code, std::string message, std::optional<std::uint64_t> at) {
     r_.ok = false;
-    r_.problem = std::move(code);
+    r_.problem = std::string(errc_code(code));
     r_.message = std::move(message);
     r_.first_bad_entry = at;
     return false;
@@ -103,12 +103,12 @@ class Walk {
     while (next_cp_ < checkpoints_.size() && checkpoints_[next_cp_].size == f_.size()) {
       const auto& cp = checkpoints_[next_cp_];
       if (cp.root != bytes_of(f_.root()))
-        return fail("checkpoint_mismatch",
+        return fail(Errc::kCheckpointMismatch,
                     "the checkpoint at size " + std::to_string(cp.size) +
                         " does not match the entries: an entry before it was changed, removed or reordered",
                     cp.size - 1);
       if (pem_.empty() || cp.root.size() != 32 || !signature_ok(pem_, cp.size, f_.root(), cp.ts_ms, cp.signature))
-        return fail("checkpoint_signature_invalid",
+        return fail(Errc::kCheckpointSignatureInvalid,
                     "the checkpoint at size " + std::to_string(cp.size) + " is not signed by the audit key",
                     cp.size - 1);
       ++r_.checkpoints;
@@ -116,7 +116,7 @@ class Walk {
     }
     if (opts_.saved && opts_.saved->size == f_.size()) {
       if (opts_.saved->root != f_.root())
-        return fail("not_extension",
+        return fail(Errc::kNotExtension,
                     "the log does not extend the saved checkpoint of size " + std::to_string(opts_.saved->size) +
                         ": it was rewritten or replaced",
                     opts_.saved->size ? std::optional<std::uint64_t>(opts_.saved->size - 1) : std::nullopt);
@@ -129,20 +129,21 @@ class Walk {
   // are stored with the right hashes; an error when the store cannot be read.
   Result<bool> entry_sound(const store::AuditEntryRecord& e) {
     const std::uint64_t at = expected_;
-    if (e.seq != at) return fail("entry_missing", "entry " + std::to_string(at) + " is missing", at);
+    if (e.seq != at) return fail(Errc::kEntryMissing, "entry " + std::to_string(at) + " is missing", at);
     json::error_code ec;
     auto body = json::parse(e.body, ec);
     if (ec || !body.is_object() || !body.get_object().contains("seq") || !body.get_object().at("seq").is_int64() ||
         static_cast<std::uint64_t>(body.get_object().at("seq").get_int64()) != at)
-      return fail("entry_out_of_place",
+      return fail(Errc::kEntryOutOfPlace,
                   "entry " + std::to_string(at) + " holds another position's text: entries were moved", at);
     Hash leaf = leaf_hash(e.body);
-    if (e.leaf_hash != bytes_of(leaf)) return fail("entry_changed", "entry " + std::to_string(at) + " was changed", at);
+    if (e.leaf_hash != bytes_of(leaf))
+      return fail(Errc::kEntryChanged, "entry " + std::to_string(at) + " was changed", at);
     for (const auto& n : f_.append(leaf)) {
       auto stored = audit_.audit_node(n.level, n.index);
       if (!stored) return stored.error();
       if (!stored->has_value() || **stored != bytes_of(n.hash))
-        return fail("node_changed",
+        return fail(Errc::kNodeChanged,
                     "the stored hash of entries " + std::to_string(n.index << n.level) + " to " +
                         std::to_string(((n.index + 1) << n.level) - 1) + " is wrong",
                     n.index << n.level);
@@ -156,14 +157,14 @@ class Walk {
     r_.root = f_.root();
     if (opts_.progress) opts_.progress(expected_, expected_);
     if (next_cp_ < checkpoints_.size()) {
-      fail("log_truncated",
+      fail(Errc::kLogTruncated,
            "a checkpoint covers " + std::to_string(checkpoints_[next_cp_].size) + " entries but the log holds " +
                std::to_string(expected_) + ": its tail was removed",
            expected_);
       return;
     }
     if (opts_.saved && opts_.saved->size > expected_)
-      fail("log_truncated",
+      fail(Errc::kLogTruncated,
            "the saved checkpoint covers " + std::to_string(opts_.saved->size) + " entries but the log holds " +
                std::to_string(expected_),
            expected_);
@@ -199,7 +200,7 @@ Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts) 
   if (!pem) return pem.error();
   if (opts.saved && !signature_ok(opts.saved->public_key_pem, opts.saved->size, opts.saved->root, opts.saved->ts_ms,
                                   opts.saved->signature))
-    return make_error("invalid_checkpoint", "the saved checkpoint's signature does not verify with its own key");
+    return make_error(Errc::kInvalidCheckpoint, "the saved checkpoint's signature does not verify with its own key");
   return Walk(audit, opts, std::move(*checkpoints), std::move(*pem)).run(*total);
 }
 

@@ -49,7 +49,7 @@ Result<Cidr> parse_cidr(std::string_view text) {
   Cidr c;
   auto slash = text.find('/');
   if (!parse_address(text.substr(0, slash), c.addr, c.v6))
-    return make_error("invalid_cidr", "'" + std::string(text) + "' is not an IP address or CIDR block");
+    return make_error(Errc::kInvalidCidr, "'" + std::string(text) + "' is not an IP address or CIDR block");
   int max = c.v6 ? 128 : 32;
   c.prefix = max;
   if (slash != std::string_view::npos) {
@@ -57,13 +57,14 @@ Result<Cidr> parse_cidr(std::string_view text) {
     int n = -1;
     auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), n);
     if (ec != std::errc{} || end != p.data() + p.size() || n < 0 || n > max)
-      return make_error("invalid_cidr", "'" + std::string(text) + "' has a bad prefix length");
+      return make_error(Errc::kInvalidCidr, "'" + std::string(text) + "' has a bad prefix length");
     c.prefix = n;
   }
   std::array<std::uint8_t, 16> masked = c.addr;
-  for (int bit = c.prefix; bit < max; ++bit) masked[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+  for (int bit = c.prefix; bit < max; ++bit)
+    masked[static_cast<std::size_t>(bit / 8)] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
   if (masked != c.addr)
-    return make_error("invalid_cidr", "'" + std::string(text) + "' has host bits set below its prefix");
+    return make_error(Errc::kInvalidCidr, "'" + std::string(text) + "' has host bits set below its prefix");
   return c;
 }
 

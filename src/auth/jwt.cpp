@@ -27,13 +27,13 @@ constexpr std::size_t kMaxSubBytes = 128;
 constexpr std::size_t kMaxInfoBytes = 1024;
 
 Error malformed(std::string message) {
-  return make_error("token_malformed", std::move(message));
+  return make_error(Errc::kTokenMalformed, std::move(message));
 }
 Error alg_not_allowed(std::string message) {
-  return make_error("token_alg_not_allowed", std::move(message));
+  return make_error(Errc::kTokenAlgNotAllowed, std::move(message));
 }
 Error claim_invalid(std::string message) {
-  return make_error("token_claim_invalid", std::move(message));
+  return make_error(Errc::kTokenClaimInvalid, std::move(message));
 }
 
 const char* alg_name(JwtAlg alg) {
@@ -221,13 +221,13 @@ Status check_times(const JwtClaims& claims, const JwtPolicy& policy, std::int64_
   if (!claims.exp && policy.require_exp) return claim_invalid("the token has no exp claim");
   // now > exp + skew, written so that no claim value can overflow it.
   if (claims.exp && *claims.exp < saturating_add(now, -skew)) {
-    return make_error("token_expired", "the token has expired");
+    return make_error(Errc::kTokenExpired, "the token has expired");
   }
   if (claims.nbf && *claims.nbf > saturating_add(now, skew)) {
-    return make_error("token_not_yet_valid", "the token is not valid yet (nbf)");
+    return make_error(Errc::kTokenNotYetValid, "the token is not valid yet (nbf)");
   }
   if (claims.iat && *claims.iat > saturating_add(now, skew)) {
-    return make_error("token_issued_in_future", "the token's iat is in the future");
+    return make_error(Errc::kTokenIssuedInFuture, "the token's iat is in the future");
   }
   return ok_status();
 }
@@ -235,10 +235,10 @@ Status check_times(const JwtClaims& claims, const JwtPolicy& policy, std::int64_
 Status check_audience_and_issuer(const JwtClaims& claims, const JwtPolicy& policy) {
   if (!policy.audience.empty() &&
       std::find(claims.aud.begin(), claims.aud.end(), policy.audience) == claims.aud.end()) {
-    return make_error("token_audience_mismatch", "the token is not meant for this audience");
+    return make_error(Errc::kTokenAudienceMismatch, "the token is not meant for this audience");
   }
   if (!policy.issuer.empty() && claims.iss != policy.issuer) {
-    return make_error("token_issuer_mismatch", "the token's issuer is not the expected one");
+    return make_error(Errc::kTokenIssuerMismatch, "the token's issuer is not the expected one");
   }
   return ok_status();
 }
@@ -286,7 +286,7 @@ std::string signing_input(JwtAlg alg, std::string_view payload_json, std::string
 Result<JwtClaims> verify_jwt(std::string_view token, std::span<const JwtKey> keys, const JwtPolicy& policy,
                              std::int64_t now) {
   if (token.size() > policy.max_token_bytes) {
-    return make_error("token_too_large",
+    return make_error(Errc::kTokenTooLarge,
                       "the token is larger than " + std::to_string(policy.max_token_bytes) + " bytes");
   }
 
@@ -320,7 +320,7 @@ Result<JwtClaims> verify_jwt(std::string_view token, std::span<const JwtKey> key
   bool verified = std::any_of(candidates.begin(), candidates.end(), [&](const JwtKey* key) {
     return signature_valid(*key, parts->signing_input, *signature);
   });
-  if (!verified) return make_error("token_signature_invalid", "no configured key verifies the token's signature");
+  if (!verified) return make_error(Errc::kTokenSignatureInvalid, "no configured key verifies the token's signature");
 
   // Claims.
   auto claims = read_registered_claims(*payload);

@@ -68,7 +68,7 @@ Result<std::unique_ptr<RateLimiter>> make_rate_limiter(const Config& cfg) {
   // Keys are apps and client addresses; this many is far above one node's working set.
   constexpr std::size_t kMaxKeys = 100'000;
   if (cfg.api.rate_limit_store == "memory") return make_memory_rate_limiter(kMaxKeys);
-  return make_error("invalid_config",
+  return make_error(Errc::kInvalidConfig,
                     "api.rate_limit_store: unknown store '" + cfg.api.rate_limit_store + "' (known: memory)");
 }
 

@@ -33,9 +33,9 @@ class MemoryNonceStore final : public NonceStore {
       s.order.pop_front();
       size_.fetch_sub(1, std::memory_order_relaxed);
     }
-    if (s.live.count(key)) return make_error("nonce_replayed", "this nonce was used before");
+    if (s.live.count(key)) return make_error(Errc::kNonceReplayed, "this nonce was used before");
     if (s.live.size() >= per_stripe_max_)
-      return make_error("replay_guard_full", "too many requests in the replay window; try again shortly");
+      return make_error(Errc::kReplayGuardFull, "too many requests in the replay window; try again shortly");
     s.live.insert(key);
     s.order.push_back(Entry{now_ms + ttl_ms_, std::move(key)});
     size_.fetch_add(1, std::memory_order_relaxed);
@@ -69,7 +69,8 @@ std::unique_ptr<NonceStore> make_memory_nonce_store(std::size_t max_entries, std
 Result<std::unique_ptr<NonceStore>> make_nonce_store(const Config& cfg) {
   if (cfg.api.nonce_store == "memory")
     return make_memory_nonce_store(cfg.api.replay_max_nonces, 2 * cfg.api.signature_window.count());
-  return make_error("invalid_config", "api.nonce_store: unknown store '" + cfg.api.nonce_store + "' (known: memory)");
+  return make_error(Errc::kInvalidConfig,
+                    "api.nonce_store: unknown store '" + cfg.api.nonce_store + "' (known: memory)");
 }
 
 }  // namespace herald::auth

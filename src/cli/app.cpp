@@ -396,7 +396,7 @@ std::function<int()> add_token(CLI::App& app) {
     if (!opened) return fail(opened.error());
     auto a = opened->apps->find_by_name(o->app);
     if (!a) a = opened->apps->find_by_key(o->app);
-    if (!a) return fail(Error{"not_found", "no app named or keyed " + o->app});
+    if (!a) return fail(Error{Errc::kNotFound, "no app named or keyed " + o->app});
     auto secret = opened->apps->client_secret(*a);
     if (!secret) return fail(secret.error());
     boost::json::object claims{

@@ -1,8 +1,8 @@
 // `herald audit verify|export|pubkey|checkpoint`: read a data dir's audit log directly
 // (the server may be running: SQLite readers do not block it). Verification needs no
 // key service: it recomputes the tree and checks signatures with the public key.
-#include <CLI/CLI.hpp>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
 
 #include <cstdio>
 #include <fstream>
@@ -20,7 +20,7 @@ namespace {
 
 Result<std::unique_ptr<store::Store>> open_db(const std::string& dir) {
   if (::access((dir + "/herald.db").c_str(), R_OK) != 0)
-    return make_error("not_found", "no Herald database in " + dir);
+    return make_error(Errc::kNotFound, "no Herald database in " + dir);
   return store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr});
 }
 
@@ -43,8 +43,8 @@ void progress(std::uint64_t done, std::uint64_t total) {
   if (!tty || total == 0) return;
   int width = 40, filled = static_cast<int>(static_cast<double>(done) / static_cast<double>(total) * width);
   std::fprintf(stderr, "\r[%s%s] %llu/%llu entries", std::string(static_cast<std::size_t>(filled), '#').c_str(),
-               std::string(static_cast<std::size_t>(width - filled), '.').c_str(), static_cast<unsigned long long>(done),
-               static_cast<unsigned long long>(total));
+               std::string(static_cast<std::size_t>(width - filled), '.').c_str(),
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
   if (done >= total) std::fprintf(stderr, "\n");
 }
 

@@ -59,26 +59,26 @@ Result<sdk::ConnectionOptions> connection_options(const ConnectionFlags& f) {
   o.ca_file = f.ca_file;
   o.insecure = f.insecure;
   auto t = parse_duration(f.timeout);
-  if (!t) return make_error("invalid_argument", "--timeout: " + t.error().message);
-  if (t->count() <= 0) return make_error("invalid_argument", "--timeout must be positive");
+  if (!t) return make_error(Errc::kInvalidArgument, "--timeout: " + t.error().message);
+  if (t->count() <= 0) return make_error(Errc::kInvalidArgument, "--timeout must be positive");
   o.timeout = std::chrono::milliseconds(t->count());
   if (!o.ca_file.empty()) {
     std::ifstream probe(o.ca_file);
-    if (!probe.good()) return make_error("invalid_argument", "cannot read the CA file " + o.ca_file);
+    if (!probe.good()) return make_error(Errc::kInvalidArgument, "cannot read the CA file " + o.ca_file);
   }
   return o;
 }
 
 Result<sdk::SecretString> read_secret_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in.good()) return make_error("invalid_argument", "cannot read " + path);
+  if (!in.good()) return make_error(Errc::kInvalidArgument, "cannot read " + path);
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
   sdk::SecretString secret{std::string_view(line)};
   line.resize(line.capacity());
   OPENSSL_cleanse(line.data(), line.size());
-  if (secret.empty()) return make_error("invalid_argument", path + " is empty");
+  if (secret.empty()) return make_error(Errc::kInvalidArgument, path + " is empty");
   return secret;
 }
 
@@ -99,7 +99,7 @@ Result<sdk::AdminClientOptions> admin_options(const AdminFlags& f) {
   } else if (const char* env = std::getenv("HERALD_ADMIN_TOKEN"); env && *env) {
     o.admin_token = env;
   } else {
-    return make_error("invalid_argument",
+    return make_error(Errc::kInvalidArgument,
                       "no admin token: give --admin-token-file FILE or set HERALD_ADMIN_TOKEN "
                       "(the server wrote it to <data_dir>/admin.token at its first start)");
   }
@@ -112,7 +112,7 @@ Result<sdk::ServerClientOptions> server_options(const AppCredentialFlags& f) {
   sdk::ServerClientOptions o;
   o.connection = std::move(*conn);
   o.app_key = f.app_key;
-  if (o.app_key.empty()) return make_error("invalid_argument", "no AppKey: give --app-key or set HERALD_APP_KEY");
+  if (o.app_key.empty()) return make_error(Errc::kInvalidArgument, "no AppKey: give --app-key or set HERALD_APP_KEY");
   if (!f.secret_file.empty()) {
     auto s = read_secret_file(f.secret_file);
     if (!s) return s.error();
@@ -120,7 +120,7 @@ Result<sdk::ServerClientOptions> server_options(const AppCredentialFlags& f) {
   } else if (const char* env = std::getenv("HERALD_APP_SECRET"); env && *env) {
     o.app_secret = env;
   } else {
-    return make_error("invalid_argument", "no AppSecret: give --app-secret-file FILE or set HERALD_APP_SECRET");
+    return make_error(Errc::kInvalidArgument, "no AppSecret: give --app-secret-file FILE or set HERALD_APP_SECRET");
   }
   return o;
 }

@@ -57,7 +57,7 @@ Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_di
                      "\",\"name\":\"demo\",\"app_secret\":\"" + demo.app_secret + "\",\"client_secret\":\"" +
                      demo.client_secret + "\"}\n";
   if (write_private_file(path, body, false) != FileWrite::ok)
-    return make_error("dev_app_failed", "cannot write " + path);
+    return make_error(Errc::kDevAppFailed, "cannot write " + path);
   return demo;
 }
 
@@ -83,7 +83,7 @@ Status ensure_admin_token(store::Store& db, const std::string& data_dir, Bootstr
   std::string path = data_dir + "/admin.token";
   if (existing->has_value()) {
     auto digest = crypto::hex_decode(**existing);
-    if (!digest || digest->size() != 32) return make_error("store_error", "the stored admin token hash is corrupt");
+    if (!digest || digest->size() != 32) return make_error(Errc::kStoreError, "the stored admin token hash is corrupt");
     std::ifstream f(path);
     std::getline(f, boot.admin_token);
     boot.admin_token_sha256 = *digest;
@@ -94,8 +94,8 @@ Status ensure_admin_token(store::Store& db, const std::string& data_dir, Bootstr
   boot.admin_token = "hat_" + crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
   boot.admin_token_sha256 = crypto::sha256(boot.admin_token);
   auto written = write_private_file(path, boot.admin_token + "\n", true);
-  if (written == FileWrite::cannot_create) return make_error("admin_token_failed", "cannot create " + path);
-  if (written == FileWrite::cannot_write) return make_error("admin_token_failed", "cannot write " + path);
+  if (written == FileWrite::cannot_create) return make_error(Errc::kAdminTokenFailed, "cannot create " + path);
+  if (written == FileWrite::cannot_write) return make_error(Errc::kAdminTokenFailed, "cannot write " + path);
   auto st = store::wait_for([&](store::Completion done) {
     db.put_meta("admin_token_sha256", crypto::hex_encode(boot.admin_token_sha256), std::move(done));
   });

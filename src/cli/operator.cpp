@@ -2,11 +2,11 @@
 // a data dir (the server stopped) and shows the shares once; the others talk to the
 // running server. A share is read from a file or from standard input (without echo on a
 // terminal), never from a flag, which other users could see in the process list.
-#include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 #include <fcntl.h>
 #include <termios.h>
 #include <unistd.h>
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
 
 #include <cstdio>
 #include <iostream>
@@ -23,8 +23,11 @@ namespace {
 namespace json = boost::json;
 
 json::object status_json(const sdk::SealStatus& s) {
-  return json::object{{"initialized", s.initialized}, {"sealed", s.sealed}, {"threshold", s.threshold},
-                      {"shares", s.shares},           {"progress", s.progress}};
+  return json::object{{"initialized", s.initialized},
+                      {"sealed", s.sealed},
+                      {"threshold", s.threshold},
+                      {"shares", s.shares},
+                      {"progress", s.progress}};
 }
 
 void print_status(const sdk::SealStatus& s, bool as_json) {
@@ -35,8 +38,7 @@ void print_status(const sdk::SealStatus& s, bool as_json) {
   if (!s.initialized) {
     std::printf("not initialised: run `herald operator init` on the data dir\n");
   } else if (s.sealed) {
-    std::printf("sealed: %u of %u shares given (threshold %u of %u)\n", s.progress, s.threshold, s.threshold,
-                s.shares);
+    std::printf("sealed: %u of %u shares given (threshold %u of %u)\n", s.progress, s.threshold, s.threshold, s.shares);
   } else {
     std::printf("unsealed (threshold %u of %u)\n", s.threshold, s.shares);
   }
@@ -73,7 +75,7 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
   (*db)->close();
   if (!made) {
     std::fprintf(stderr, "herald: %s\n", made.error().message.c_str());
-    return made.error().code == "invalid_argument" ? kExitUsage : kExitFailed;
+    return made.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailed;
   }
   json::array listed;
   for (const auto& s : *made) {
@@ -104,8 +106,9 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
   std::printf(share_dir.empty() ? "The shares, shown this once; give each to a different holder:\n"
                                 : "Each share is in its own file (mode 0600); give each to a different holder:\n");
   for (const auto& v : listed) std::printf("  %s\n", std::string(v.as_string()).c_str());
-  std::printf("The root key itself is stored nowhere. Start `herald serve`, then unseal it with\n"
-              "`herald operator unseal` once per share holder.\n");
+  std::printf(
+      "The root key itself is stored nowhere. Start `herald serve`, then unseal it with\n"
+      "`herald operator unseal` once per share holder.\n");
   return kExitOk;
 }
 

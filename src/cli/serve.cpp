@@ -35,7 +35,7 @@ Status apply_namespace_flags(ConfigLoader& loader, const std::vector<std::string
   for (std::size_t i = 0; i < rest.size(); ++i) {
     const std::string& arg = rest[i];
     if (arg.rfind("--namespaces.", 0) != 0)
-      return make_error("invalid_config", "unknown argument '" + arg + "' (see herald serve --help)");
+      return make_error(Errc::kInvalidConfig, "unknown argument '" + arg + "' (see herald serve --help)");
     std::string key = arg.substr(2), value;
     auto eq = key.find('=');
     if (eq != std::string::npos) {
@@ -44,7 +44,7 @@ Status apply_namespace_flags(ConfigLoader& loader, const std::vector<std::string
     } else if (i + 1 < rest.size()) {
       value = rest[++i];
     } else {
-      return make_error("invalid_config", "flag --" + key + " needs a value");
+      return make_error(Errc::kInvalidConfig, "flag --" + key + " needs a value");
     }
     auto st = loader.set(key, value, "flag --" + key);
     if (!st) return st;
@@ -66,7 +66,7 @@ Result<Config> load_config(const ServeOptions& o) {
   if (file.empty())
     if (const char* f = std::getenv("HERALD_CONFIG")) file = f;
   if (!file.empty()) {
-    if (::access(file.c_str(), R_OK) != 0) return make_error("invalid_config", "cannot read config file " + file);
+    if (::access(file.c_str(), R_OK) != 0) return make_error(Errc::kInvalidConfig, "cannot read config file " + file);
     auto st = loader.load_toml_file(file);
     if (!st) return st.error();
   }
@@ -155,9 +155,11 @@ std::function<int()> add_serve(CLI::App& app) {
   cmd->add_flag("--print-config", o->print_config, "Print the effective config (secrets redacted) and exit");
   o->cmd = cmd;
   cmd->allow_extras();
-  cmd->footer("Namespace options are flags too: --namespaces.<name>.<option> VALUE, e.g.\n"
-              "  --namespaces.chat.history_size 50 --namespaces.chat.presence true");
-  auto* group = cmd->add_option_group("Config keys", "Every key of the config file, as a flag (see docs/configuration.md)");
+  cmd->footer(
+      "Namespace options are flags too: --namespaces.<name>.<option> VALUE, e.g.\n"
+      "  --namespaces.chat.history_size 50 --namespaces.chat.presence true");
+  auto* group =
+      cmd->add_option_group("Config keys", "Every key of the config file, as a flag (see docs/configuration.md)");
   for (const auto& key : config_keys()) {
     o->overrides[key.name];
     auto* opt = group->add_option("--" + key.name, o->overrides[key.name], key.doc);

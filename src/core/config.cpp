@@ -11,21 +11,21 @@ namespace herald {
 namespace {
 
 Error key_error(std::string_view key, std::string_view origin, const std::string& why) {
-  return make_error("invalid_config", std::string(origin) + ": " + std::string(key) + ": " + why);
+  return make_error(Errc::kInvalidConfig, std::string(origin) + ": " + std::string(key) + ": " + why);
 }
 
 Result<std::uint64_t> parse_uint(std::string_view s, std::uint64_t max) {
   std::uint64_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || end != s.data() + s.size() || v > max)
-    return make_error("invalid_number", "expected a whole number from 0 to " + std::to_string(max));
+    return make_error(Errc::kInvalidNumber, "expected a whole number from 0 to " + std::to_string(max));
   return v;
 }
 
 Result<bool> parse_bool(std::string_view s) {
   if (s == "true" || s == "1" || s == "yes" || s == "on") return true;
   if (s == "false" || s == "0" || s == "no" || s == "off") return false;
-  return make_error("invalid_bool", "expected true or false");
+  return make_error(Errc::kInvalidBool, "expected true or false");
 }
 
 template <class Field>
@@ -45,7 +45,7 @@ ConfigKey choice_key(std::string name, std::string doc, Field field, std::vector
                      if (std::find(allowed.begin(), allowed.end(), v) == allowed.end()) {
                        std::string list;
                        for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-                       return make_error("invalid_choice", "expected one of: " + list);
+                       return make_error(Errc::kInvalidChoice, "expected one of: " + list);
                      }
                      field(c) = std::string(v);
                      return ok_status();
@@ -73,8 +73,7 @@ ConfigKey uint_key(std::string name, std::string doc, Field field, std::uint64_t
                    [field, min, max](Config& c, std::string_view v) -> Status {
                      auto n = parse_uint(v, max);
                      if (!n) return n.error();
-                     if (*n < min)
-                       return make_error("invalid_number", "must be at least " + std::to_string(min));
+                     if (*n < min) return make_error(Errc::kInvalidNumber, "must be at least " + std::to_string(min));
                      using T = std::remove_reference_t<decltype(field(c))>;
                      field(c) = static_cast<T>(*n);
                      return ok_status();
@@ -88,7 +87,8 @@ ConfigKey duration_key(std::string name, std::string doc, Field field, Millis mi
                    [field, min](Config& c, std::string_view v) -> Status {
                      auto d = parse_duration(v);
                      if (!d) return d.error();
-                     if (*d < min) return make_error("invalid_duration", "must be at least " + format_duration(min));
+                     if (*d < min)
+                       return make_error(Errc::kInvalidDuration, "must be at least " + format_duration(min));
                      field(c) = *d;
                      return ok_status();
                    },
@@ -487,9 +487,9 @@ Status ConfigLoader::set(std::string_view key, std::string_view value, std::stri
 namespace {
 // toml++ is built with exceptions here: a parse error arrives as toml::parse_error.
 Error parse_failure(const toml::parse_error& err, std::string_view origin) {
-  return make_error("invalid_config", std::string(origin) + ":" + std::to_string(err.source().begin.line) + ":" +
-                                          std::to_string(err.source().begin.column) + ": " +
-                                          std::string(err.description()));
+  return make_error(Errc::kInvalidConfig, std::string(origin) + ":" + std::to_string(err.source().begin.line) + ":" +
+                                              std::to_string(err.source().begin.column) + ": " +
+                                              std::string(err.description()));
 }
 }  // namespace
 
@@ -544,7 +544,7 @@ Status ConfigLoader::load_env(const std::vector<std::string>& env) {
       if (env_name_for(k.name) == name) match = k.name;
     if (match.empty()) match = namespace_key_for_env(name);
     if (match.empty())
-      return make_error("invalid_config", "environment: " + name + ": unknown configuration variable");
+      return make_error(Errc::kInvalidConfig, "environment: " + name + ": unknown configuration variable");
     auto st = set(match, std::string_view(entry).substr(eq + 1), "environment " + name);
     if (!st) return st;
   }
@@ -561,23 +561,23 @@ Config::Config() {
 
 Status validate(const Config& cfg, bool dev) {
   if (cfg.server.tls && !dev && (cfg.server.tls_cert.empty() || cfg.server.tls_key.empty()))
-    return make_error("invalid_config",
+    return make_error(Errc::kInvalidConfig,
                       "server.tls_cert and server.tls_key are required when server.tls is true "
                       "(use --dev for a generated development certificate, or server.tls = false behind "
                       "a TLS-terminating proxy)");
   if (cfg.server.tls_cert.empty() != cfg.server.tls_key.empty())
-    return make_error("invalid_config", "server.tls_cert and server.tls_key must be given together");
-  if (cfg.store.data_dir.empty()) return make_error("invalid_config", "store.data_dir must not be empty");
+    return make_error(Errc::kInvalidConfig, "server.tls_cert and server.tls_key must be given together");
+  if (cfg.store.data_dir.empty()) return make_error(Errc::kInvalidConfig, "store.data_dir must not be empty");
   if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
-    return make_error("invalid_config", "timeouts must be at least 50ms");
+    return make_error(Errc::kInvalidConfig, "timeouts must be at least 50ms");
   if (!cfg.api.require_signature && !dev)
-    return make_error("invalid_config", "api.require_signature = false is only allowed with --dev");
+    return make_error(Errc::kInvalidConfig, "api.require_signature = false is only allowed with --dev");
   if (cfg.push.max_publication_bytes + 256 > cfg.push.send_queue_max_bytes)
-    return make_error("invalid_config", "push.send_queue_max_bytes must exceed push.max_publication_bytes");
+    return make_error(Errc::kInvalidConfig, "push.send_queue_max_bytes must exceed push.max_publication_bytes");
   if (cfg.messages.default_ttl > cfg.messages.max_ttl)
-    return make_error("invalid_config", "messages.default_ttl must not exceed messages.max_ttl");
+    return make_error(Errc::kInvalidConfig, "messages.default_ttl must not exceed messages.max_ttl");
   if (cfg.messages.webhook_backoff > cfg.messages.webhook_backoff_max)
-    return make_error("invalid_config", "messages.webhook_backoff must not exceed messages.webhook_backoff_max");
+    return make_error(Errc::kInvalidConfig, "messages.webhook_backoff must not exceed messages.webhook_backoff_max");
   return ok_status();
 }
 

@@ -16,7 +16,7 @@ namespace herald {
 inline Status only_fields(const boost::json::object& o, std::initializer_list<std::string_view> known) {
   for (const auto& kv : o)
     if (std::find(known.begin(), known.end(), kv.key()) == known.end())
-      return make_error("invalid_argument", "unknown field " + std::string(kv.key()));
+      return make_error(Errc::kInvalidArgument, "unknown field " + std::string(kv.key()));
   return ok_status();
 }
 

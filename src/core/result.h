@@ -2,24 +2,33 @@
 // refused). Exceptions are kept for programming errors and start-up failures.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
+#include "core/errc.h"
+
 namespace herald {
 
-// A stable, documented error: `code` is what the API returns (see docs/errors.md),
-// `message` a one-line human explanation that never carries a secret.
+// A stable, documented error: `code` names a row of the error table (core/errc.h: the
+// string the API returns, its status), `message` a one-line human explanation that never
+// carries a secret. The numbers a client acts on travel with it where they apply.
 struct Error {
-  std::string code;
+  Errc code = Errc::kInternal;
   std::string message;
+  std::int64_t retry_after_s = 0;  // > 0: the refusal ends in this many seconds
+  int attempts_left = -1;          // >= 0: how many more tries the caller has
+
+  std::string_view code_name() const { return errc_code(code); }
 };
 
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
-  Result(Error error) : v_(std::move(error)) {}      // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(Error error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
@@ -39,10 +48,19 @@ class [[nodiscard]] Result {
 // Success with no value.
 struct Ok {};
 using Status = Result<Ok>;
-inline Status ok_status() { return Ok{}; }
+inline Status ok_status() {
+  return Ok{};
+}
 
-inline Error make_error(std::string code, std::string message) {
-  return Error{std::move(code), std::move(message)};
+inline Error make_error(Errc code, std::string message) {
+  return Error{code, std::move(message)};
+}
+
+// An error that ends after `retry_after_s` seconds (a limit's window).
+inline Error make_retry_error(Errc code, std::string message, std::int64_t retry_after_s) {
+  Error e{code, std::move(message)};
+  e.retry_after_s = retry_after_s;
+  return e;
 }
 
 }  // namespace herald

@@ -53,7 +53,7 @@ bool update(EVP_CIPHER_CTX* ctx, bool encrypt, unsigned char* out, std::string_v
 // same thread would find it and misreport its own state.
 Error decrypt_failed() {
   ERR_clear_error();
-  return make_error("decrypt_failed", "the ciphertext does not open with this key and associated data");
+  return make_error(Errc::kDecryptFailed, "the ciphertext does not open with this key and associated data");
 }
 
 }  // namespace

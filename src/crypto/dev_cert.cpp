@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <functional>
 #include <ctime>
+#include <functional>
 #include <memory>
 
 #include "crypto/random.h"
@@ -28,7 +28,7 @@ using Cert = std::unique_ptr<X509, Deleter<X509, X509_free>>;
 using Ext = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION, X509_EXTENSION_free>>;
 
 bool file_exists(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
 }
 
@@ -53,18 +53,18 @@ bool existing_pair_usable(const std::string& cert_path, const std::string& key_p
 Status write_file(const std::string& path, mode_t mode, const std::function<bool(FILE*)>& body) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return make_error("io_error", "cannot write " + tmp);
+  if (fd < 0) return make_error(Errc::kIoError, "cannot write " + tmp);
   FILE* f = ::fdopen(fd, "w");
   if (!f) {
     ::close(fd);
-    return make_error("io_error", "cannot write " + tmp);
+    return make_error(Errc::kIoError, "cannot write " + tmp);
   }
   bool ok = body(f);
   ok = std::fflush(f) == 0 && ::fsync(fd) == 0 && ok;
   std::fclose(f);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
     ::unlink(tmp.c_str());
-    return make_error("io_error", "cannot write " + path);
+    return make_error(Errc::kIoError, "cannot write " + path);
   }
   return ok_status();
 }
@@ -76,9 +76,9 @@ Result<CertPaths> ensure_dev_certificate(const std::string& dir) {
   if (existing_pair_usable(paths.cert, paths.key)) return paths;
 
   PKey key(EVP_EC_gen("P-256"));
-  if (!key) return make_error("crypto_error", "cannot generate a P-256 key");
+  if (!key) return make_error(Errc::kCryptoError, "cannot generate a P-256 key");
   Cert cert(X509_new());
-  if (!cert) return make_error("crypto_error", "cannot allocate a certificate");
+  if (!cert) return make_error(Errc::kCryptoError, "cannot allocate a certificate");
   X509_set_version(cert.get(), 2);
   unsigned char serial[16];
   random_bytes(serial, sizeof serial);
@@ -107,10 +107,10 @@ Result<CertPaths> ensure_dev_certificate(const std::string& dir) {
   for (const auto& [nid, value] : exts) {
     Ext ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
     if (!ext || X509_add_ext(cert.get(), ext.get(), -1) != 1)
-      return make_error("crypto_error", "cannot add a certificate extension");
+      return make_error(Errc::kCryptoError, "cannot add a certificate extension");
   }
   if (X509_sign(cert.get(), key.get(), EVP_sha256()) == 0)
-    return make_error("crypto_error", "cannot sign the development certificate");
+    return make_error(Errc::kCryptoError, "cannot sign the development certificate");
 
   auto st = write_file(paths.key, 0600, [&](FILE* f) {
     return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1;

@@ -43,7 +43,7 @@ int no_passphrase(char*, int, int, void*) {
 // a later TLS call on the same thread would misread them as its own.
 Error key_error(std::string message) {
   ERR_clear_error();
-  return make_error("invalid_key", std::move(message));
+  return make_error(Errc::kInvalidKey, std::move(message));
 }
 
 bool verify_failed() {

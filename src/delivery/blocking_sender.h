@@ -21,7 +21,7 @@ class BlockingSender {
 };
 
 inline Error delivery_failed(std::string message) {
-  return make_error("delivery_failed", std::move(message));
+  return make_error(Errc::kDeliveryFailed, std::move(message));
 }
 
 // Overwrites a string that held a secret (a code, a body carrying one) before it is freed.

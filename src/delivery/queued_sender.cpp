@@ -38,8 +38,8 @@ void QueuedSender::send(OutboundMessage msg, SendDone done) {
   if (result == WorkerPool::Submit::queued) return;
   if (busy_) busy_->inc();
   log::warn("delivery_busy", {{"channel", channel_}, {"provider", impl_->name()}});
-  done(make_error("delivery_busy", result == WorkerPool::Submit::full ? "the outbound delivery queue is full"
-                                                                      : "outbound delivery is stopping"));
+  done(make_error(Errc::kDeliveryBusy, result == WorkerPool::Submit::full ? "the outbound delivery queue is full"
+                                                                          : "outbound delivery is stopping"));
 }
 
 void QueuedSender::run(OutboundMessage& msg, const SendDone& done) const {

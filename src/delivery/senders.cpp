@@ -20,7 +20,7 @@ namespace herald::delivery {
 namespace {
 
 Error invalid(std::string_view key, std::string_view why) {
-  return make_error("invalid_config", fmt::format("{}: {}", key, why));
+  return make_error(Errc::kInvalidConfig, fmt::format("{}: {}", key, why));
 }
 
 bool readable(const std::string& path) {

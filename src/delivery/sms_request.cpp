@@ -43,7 +43,7 @@ constexpr std::array<Preset, 4> kPresets{{
 }};
 
 Error invalid(std::string_view key, std::string_view why) {
-  return make_error("invalid_config", fmt::format("delivery.sms.{}: {}", key, why));
+  return make_error(Errc::kInvalidConfig, fmt::format("delivery.sms.{}: {}", key, why));
 }
 
 bool iequals(std::string_view a, std::string_view b) {

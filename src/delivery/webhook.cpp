@@ -247,12 +247,13 @@ std::string make_webhook_secret() {
 }
 
 Result<std::string> decode_webhook_secret(std::string_view whsec) {
-  if (!whsec.starts_with(kSecretPrefix)) return make_error("invalid_argument", "a webhook secret starts with whsec_");
+  if (!whsec.starts_with(kSecretPrefix))
+    return make_error(Errc::kInvalidArgument, "a webhook secret starts with whsec_");
   auto key = crypto::base64_decode(whsec.substr(kSecretPrefix.size()));
-  if (!key) return make_error("invalid_argument", "a webhook secret is whsec_ and base64");
+  if (!key) return make_error(Errc::kInvalidArgument, "a webhook secret is whsec_ and base64");
   if (key->size() < kMinSecretBytes || key->size() > kMaxSecretBytes) {
     OPENSSL_cleanse(key->data(), key->size());
-    return make_error("invalid_argument", "a webhook secret holds 24 to 64 bytes");
+    return make_error(Errc::kInvalidArgument, "a webhook secret holds 24 to 64 bytes");
   }
   return std::move(*key);
 }

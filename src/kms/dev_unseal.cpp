@@ -11,20 +11,22 @@
 
 namespace herald::kms {
 
-std::string dev_share_path(const std::string& data_dir) { return data_dir + "/dev-unseal.share"; }
+std::string dev_share_path(const std::string& data_dir) {
+  return data_dir + "/dev-unseal.share";
+}
 
 Status dev_unseal(KeyService& keys, store::Store& db, const std::string& data_dir, bool initialise) {
   const std::string path = dev_share_path(data_dir);
   auto st = keys.load();
-  if (!st && st.error().code == "not_initialized" && initialise) {
+  if (!st && st.error().code == Errc::kNotInitialized && initialise) {
     auto shares = KeyService::initialize(db, 1, 1);
     if (!shares) return shares.error();
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) return make_error("kms_init_failed", "cannot create " + path);
+    if (fd < 0) return make_error(Errc::kKmsInitFailed, "cannot create " + path);
     std::string line = format_share(shares->front()) + "\n";
     bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok) return make_error("kms_init_failed", "cannot write " + path);
+    if (!ok) return make_error(Errc::kKmsInitFailed, "cannot write " + path);
     st = keys.load();
   }
   if (!st) return st;
@@ -32,7 +34,7 @@ Status dev_unseal(KeyService& keys, store::Store& db, const std::string& data_di
   std::ifstream f(path);
   std::string line;
   if (!std::getline(f, line))
-    return make_error("sealed",
+    return make_error(Errc::kSealed,
                       "the key service is sealed and " + path +
                           " is missing: this is not a development data dir; unseal a running server with "
                           "`herald operator unseal` and use the admin API");

@@ -108,11 +108,11 @@ KeyService::~KeyService() = default;
 
 Result<std::vector<Share>> KeyService::initialize(store::Store& store, unsigned n, unsigned k) {
   if (k < 1 || k > n || n > 255)
-    return make_error("invalid_argument", "shares must be 1 to 255 and the threshold 1 to the number of shares");
+    return make_error(Errc::kInvalidArgument, "shares must be 1 to 255 and the threshold 1 to the number of shares");
   auto existing = store.get_meta(kMetaKey);
   if (!existing) return existing.error();
   if (existing->has_value())
-    return make_error("already_initialized", "this data directory's key service is initialised already");
+    return make_error(Errc::kAlreadyInitialized, "this data directory's key service is initialised already");
   crypto::SecretBytes root = crypto::random_secret(crypto::kAeadKeyBytes);
   std::vector<Share> shares = split_secret(root, n, k);
   json::object digests;
@@ -142,10 +142,10 @@ Status KeyService::load() {
   auto text = store_.get_meta(kMetaKey);
   if (!text) return text.error();
   if (!text->has_value())
-    return make_error("not_initialized", "the key service is not initialised: run `herald operator init`");
+    return make_error(Errc::kNotInitialized, "the key service is not initialised: run `herald operator init`");
   json::error_code ec;
   auto v = json::parse(**text, ec);
-  if (ec || !v.is_object()) return make_error("store_error", "the key service settings are corrupt");
+  if (ec || !v.is_object()) return make_error(Errc::kStoreError, "the key service settings are corrupt");
   const auto& o = v.get_object();
   auto m = std::make_unique<Meta>();
   try {
@@ -157,7 +157,7 @@ Status KeyService::load() {
     for (const auto& kv : o.at("share_digests").as_object())
       m->digests[static_cast<unsigned>(std::stoul(std::string(kv.key())))] = std::string(kv.value().as_string());
   } catch (const std::exception&) {
-    return make_error("store_error", "the key service settings are corrupt");
+    return make_error(Errc::kStoreError, "the key service settings are corrupt");
   }
   m->json_text = **text;
   std::unique_lock lock(mu_);
@@ -189,20 +189,20 @@ Result<KmsStatus> KeyService::unseal(const Share& share) {
   };
   {
     std::unique_lock lock(mu_);
-    if (!meta_) return make_error("not_initialized", "the key service is not initialised");
+    if (!meta_) return make_error(Errc::kNotInitialized, "the key service is not initialised");
     if (root_) {
       count("already_unsealed");
-      return make_error("already_unsealed", "the key service is unsealed already");
+      return make_error(Errc::kAlreadyUnsealed, "the key service is unsealed already");
     }
     auto d = meta_->digests.find(share.x);
     if (d == meta_->digests.end() || !crypto::ct_equal(d->second, share_digest(share))) {
       count("invalid");
-      return make_error("share_invalid", "this is not one of this installation's shares, or it was altered");
+      return make_error(Errc::kShareInvalid, "this is not one of this installation's shares, or it was altered");
     }
     for (const auto& p : pending_)
       if (p.x == share.x) {
         count("duplicate");
-        return make_error("share_duplicate", "share " + std::to_string(share.x) + " was given already");
+        return make_error(Errc::kShareDuplicate, "share " + std::to_string(share.x) + " was given already");
       }
     pending_.push_back(Share{share.x, share.bytes});
     count("accepted");
@@ -215,7 +215,7 @@ Result<KmsStatus> KeyService::unseal(const Share& share) {
     auto opened = crypto::aead_open(root, meta_->check, kCheckAad);
     if (!opened || opened->view() != kCheckPlaintext) {
       count("failed");
-      return make_error("unseal_failed", "the shares did not rebuild the root key; start over");
+      return make_error(Errc::kUnsealFailed, "the shares did not rebuild the root key; start over");
     }
     auto st = load_keyring(root);
     if (!st) {
@@ -272,8 +272,9 @@ Status KeyService::load_keyring(const crypto::SecretBytes& root) {
     auto it = keys_.find(KeyId{v.app_id, v.name});
     if (it == keys_.end()) continue;  // a version whose key was deleted mid-write
     auto key = crypto::aead_open(root, v.wrapped, wrap_aad(v.app_id, v.name, v.version));
-    if (!key) return make_error("store_error", "key " + v.name + " version " + std::to_string(v.version) +
-                                                   " of " + v.app_id + " does not unwrap: the store was altered");
+    if (!key)
+      return make_error(Errc::kStoreError, "key " + v.name + " version " + std::to_string(v.version) + " of " +
+                                               v.app_id + " does not unwrap: the store was altered");
     it->second->material[v.version] = std::move(*key);
     it->second->created[v.version] = v.created_ms;
   }
@@ -303,7 +304,7 @@ Result<std::uint32_t> KeyService::add_version_locked(Key& k, std::int64_t now_ms
 
 Status KeyService::ensure_app_keys(const std::string& app_id) {
   std::unique_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   std::int64_t now = clock::unix_ms();
   for (const char* name : {"default", "_data", "_index"}) {
     if (find_locked(app_id, name)) continue;
@@ -320,7 +321,7 @@ Status KeyService::ensure_app_keys(const std::string& app_id) {
 
 Status KeyService::ensure_signing_key(const std::string& name) {
   std::unique_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const std::string app(kSystemApp);
   if (find_locked(app, name)) return ok_status();
   std::int64_t now = clock::unix_ms();
@@ -343,9 +344,9 @@ Status KeyService::ensure_signing_key(const std::string& name) {
 
 Result<std::string> KeyService::sign(const std::string& name, std::string_view message) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(std::string(kSystemApp), name);
-  if (!k || k->rec.kind != "ed25519") return make_error("key_not_found", "no signing key of this name");
+  if (!k || k->rec.kind != "ed25519") return make_error(Errc::kKeyNotFound, "no signing key of this name");
   auto priv = crypto::PrivateKey::from_pem(k->material.at(k->rec.latest_version).view());
   if (!priv) return priv.error();
   return priv->sign(message);
@@ -353,9 +354,9 @@ Result<std::string> KeyService::sign(const std::string& name, std::string_view m
 
 Result<std::string> KeyService::public_key_pem(const std::string& name) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(std::string(kSystemApp), name);
-  if (!k || k->rec.kind != "ed25519") return make_error("key_not_found", "no signing key of this name");
+  if (!k || k->rec.kind != "ed25519") return make_error(Errc::kKeyNotFound, "no signing key of this name");
   auto priv = crypto::PrivateKey::from_pem(k->material.at(k->rec.latest_version).view());
   if (!priv) return priv.error();
   return priv->public_key().to_pem();
@@ -363,13 +364,13 @@ Result<std::string> KeyService::public_key_pem(const std::string& name) const {
 
 void KeyService::create_key(const std::string& app_id, const std::string& name, KeyOptions opts, Done<KeyInfo> done) {
   if (!valid_key_name(name))
-    return done(make_error("invalid_argument", "a key name is 1 to 64 of a-z 0-9 _ . - and does not start with _"));
+    return done(make_error(Errc::kInvalidArgument, "a key name is 1 to 64 of a-z 0-9 _ . - and does not start with _"));
   std::shared_ptr<Key> k = std::make_shared<Key>();
   store::KmsVersionRecord v;
   {
     std::shared_lock lock(mu_);
-    if (!root_) return done(make_error("sealed", "the key service is sealed"));
-    if (find_locked(app_id, name)) return done(make_error("key_exists", "a key of this name exists"));
+    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
+    if (find_locked(app_id, name)) return done(make_error(Errc::kKeyExists, "a key of this name exists"));
     std::int64_t now = clock::unix_ms();
     k->rec = store::KmsKeyRecord{app_id, name, std::string(kAes), 1, 1, opts.exportable, false, now};
     crypto::SecretBytes material = crypto::random_secret(crypto::kAeadKeyBytes);
@@ -379,10 +380,11 @@ void KeyService::create_key(const std::string& app_id, const std::string& name, 
     k->created[1] = now;
   }
   store_.kms().put_kms_key(k->rec, v, [this, k, done = std::move(done)](Status st) {
-    if (!st) return done(st.error().code == "conflict" ? make_error("key_exists", "a key of this name exists")
-                                                        : st.error());
+    if (!st)
+      return done(st.error().code == Errc::kConflict ? make_error(Errc::kKeyExists, "a key of this name exists")
+                                                     : st.error());
     std::unique_lock lock(mu_);
-    if (!root_) return done(make_error("sealed", "the key service was sealed meanwhile"));
+    if (!root_) return done(make_error(Errc::kSealed, "the key service was sealed meanwhile"));
     auto& slot = keys_[KeyId{k->rec.app_id, k->rec.name}];
     if (!slot) slot = std::make_unique<Key>(std::move(*k));
     done(slot->info());
@@ -395,9 +397,9 @@ void KeyService::rotate_key(const std::string& app_id, const std::string& name, 
   auto material = std::make_shared<crypto::SecretBytes>(crypto::random_secret(crypto::kAeadKeyBytes));
   {
     std::shared_lock lock(mu_);
-    if (!root_) return done(make_error("sealed", "the key service is sealed"));
+    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
     const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error("key_not_found", "no key of this name"));
+    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
     rec = k->rec;
     rec.latest_version += 1;
     v = store::KmsVersionRecord{app_id, name, rec.latest_version,
@@ -405,12 +407,13 @@ void KeyService::rotate_key(const std::string& app_id, const std::string& name, 
                                 clock::unix_ms()};
   }
   store_.kms().put_kms_key(rec, v, [this, rec, v, material, done = std::move(done)](Status st) {
-    if (!st) return done(st.error().code == "conflict"
-                             ? make_error("conflict", "another rotation of this key happened at the same time; retry")
-                             : st.error());
+    if (!st)
+      return done(st.error().code == Errc::kConflict
+                      ? make_error(Errc::kConflict, "another rotation of this key happened at the same time; retry")
+                      : st.error());
     std::unique_lock lock(mu_);
     auto it = keys_.find(KeyId{rec.app_id, rec.name});
-    if (!root_ || it == keys_.end()) return done(make_error("key_not_found", "the key went away meanwhile"));
+    if (!root_ || it == keys_.end()) return done(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
     Key& k = *it->second;
     k.rec.latest_version = std::max(k.rec.latest_version, rec.latest_version);
     k.material[v.version] = std::move(*material);
@@ -424,27 +427,27 @@ void KeyService::configure_key(const std::string& app_id, const std::string& nam
   store::KmsKeyRecord rec;
   {
     std::shared_lock lock(mu_);
-    if (!root_) return done(make_error("sealed", "the key service is sealed"));
+    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
     const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error("key_not_found", "no key of this name"));
+    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
     rec = k->rec;
   }
   if (cfg.min_decryption_version) {
     if (*cfg.min_decryption_version < 1 || *cfg.min_decryption_version > rec.latest_version)
-      return done(make_error("invalid_argument", "min_decryption_version must be 1 to the latest version"));
+      return done(make_error(Errc::kInvalidArgument, "min_decryption_version must be 1 to the latest version"));
     rec.min_decryption_version = *cfg.min_decryption_version;
   }
   if (cfg.deletion_allowed) rec.deletion_allowed = *cfg.deletion_allowed;
   if (cfg.exportable) {
     if (rec.exportable && !*cfg.exportable)
-      return done(make_error("invalid_argument", "an exportable key cannot be made non-exportable again"));
+      return done(make_error(Errc::kInvalidArgument, "an exportable key cannot be made non-exportable again"));
     rec.exportable = *cfg.exportable;
   }
   store_.kms().put_kms_key(rec, std::nullopt, [this, rec, done = std::move(done)](Status st) {
     if (!st) return done(st.error());
     std::unique_lock lock(mu_);
     auto it = keys_.find(KeyId{rec.app_id, rec.name});
-    if (!root_ || it == keys_.end()) return done(make_error("key_not_found", "the key went away meanwhile"));
+    if (!root_ || it == keys_.end()) return done(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
     Key& k = *it->second;
     k.rec.min_decryption_version = rec.min_decryption_version;
     k.rec.deletion_allowed = rec.deletion_allowed;
@@ -456,11 +459,12 @@ void KeyService::configure_key(const std::string& app_id, const std::string& nam
 void KeyService::delete_key(const std::string& app_id, const std::string& name, Done<Ok> done) {
   {
     std::shared_lock lock(mu_);
-    if (!root_) return done(make_error("sealed", "the key service is sealed"));
+    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
     const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error("key_not_found", "no key of this name"));
+    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
     if (!k->rec.deletion_allowed)
-      return done(make_error("deletion_not_allowed", "set deletion_allowed on the key first; deletion cannot be undone"));
+      return done(
+          make_error(Errc::kDeletionNotAllowed, "set deletion_allowed on the key first; deletion cannot be undone"));
   }
   store_.kms().delete_kms_key(app_id, name, [this, app_id, name, done = std::move(done)](Status st) {
     if (!st) return done(st.error());
@@ -472,9 +476,9 @@ void KeyService::delete_key(const std::string& app_id, const std::string& name, 
 
 Result<KeyInfo> KeyService::key_info(const std::string& app_id, const std::string& name) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error("key_not_found", "no key of this name");
+  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
   return k->info();
 }
 
@@ -494,9 +498,9 @@ Result<std::string> KeyService::encrypt(const std::string& app_id, const std::st
 Result<std::string> KeyService::encrypt_uncounted(const std::string& app_id, const std::string& name,
                                                   std::string_view plaintext, std::string_view context) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error("key_not_found", "no key of this name");
+  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
   std::uint32_t v = k->rec.latest_version;
   std::string sealed = crypto::aead_seal(k->material.at(v), plaintext, cipher_aad(app_id, name, v, context));
   return "herald:v" + std::to_string(v) + ":" + crypto::base64_encode(sealed);
@@ -507,20 +511,20 @@ namespace {
 Result<std::pair<std::uint32_t, std::string>> parse_ciphertext(std::string_view text) {
   constexpr std::string_view kPrefix = "herald:v";
   if (text.substr(0, kPrefix.size()) != kPrefix)
-    return make_error("invalid_ciphertext", "a ciphertext starts with herald:v<version>:");
+    return make_error(Errc::kInvalidCiphertext, "a ciphertext starts with herald:v<version>:");
   auto rest = text.substr(kPrefix.size());
   auto colon = rest.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon > 10)
-    return make_error("invalid_ciphertext", "a ciphertext starts with herald:v<version>:");
+    return make_error(Errc::kInvalidCiphertext, "a ciphertext starts with herald:v<version>:");
   std::uint64_t v = 0;
   for (char c : rest.substr(0, colon)) {
-    if (c < '0' || c > '9') return make_error("invalid_ciphertext", "the version is a number");
+    if (c < '0' || c > '9') return make_error(Errc::kInvalidCiphertext, "the version is a number");
     v = v * 10 + static_cast<std::uint64_t>(c - '0');
   }
-  if (v == 0 || v > 0xFFFFFFFFull) return make_error("invalid_ciphertext", "the version is out of range");
+  if (v == 0 || v > 0xFFFFFFFFull) return make_error(Errc::kInvalidCiphertext, "the version is out of range");
   auto bytes = crypto::base64_decode(rest.substr(colon + 1));
   if (!bytes || bytes->size() < crypto::kAeadOverhead)
-    return make_error("invalid_ciphertext", "the ciphertext is not valid base64 of a sealed value");
+    return make_error(Errc::kInvalidCiphertext, "the ciphertext is not valid base64 of a sealed value");
   return std::make_pair(static_cast<std::uint32_t>(v), std::move(*bytes));
 }
 }  // namespace
@@ -536,13 +540,13 @@ Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app
   if (!parsed) return parsed.error();
   auto [v, bytes] = std::move(*parsed);
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error("key_not_found", "no key of this name");
+  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
   if (v < k->rec.min_decryption_version || v > k->rec.latest_version)
-    return make_error("version_not_allowed", "version " + std::to_string(v) + " may not be decrypted (allowed: " +
-                                                 std::to_string(k->rec.min_decryption_version) + " to " +
-                                                 std::to_string(k->rec.latest_version) + ")");
+    return make_error(Errc::kVersionNotAllowed, "version " + std::to_string(v) + " may not be decrypted (allowed: " +
+                                                    std::to_string(k->rec.min_decryption_version) + " to " +
+                                                    std::to_string(k->rec.latest_version) + ")");
   return crypto::aead_open(k->material.at(v), bytes, cipher_aad(app_id, name, v, context));
 }
 
@@ -556,7 +560,7 @@ Result<std::string> KeyService::rewrap(const std::string& app_id, const std::str
 Result<DataKey> KeyService::datakey(const std::string& app_id, const std::string& name, std::size_t bytes,
                                     bool with_plaintext, std::string_view context) const {
   if (bytes != 16 && bytes != 32 && bytes != 64)
-    return counted(kDatakey, Result<DataKey>(make_error("invalid_argument", "a data key is 128, 256 or 512 bits")));
+    return counted(kDatakey, Result<DataKey>(make_error(Errc::kInvalidArgument, "a data key is 128, 256 or 512 bits")));
   crypto::SecretBytes key = crypto::random_secret(bytes);
   auto ct = encrypt_uncounted(app_id, name, key.view(), context);
   if (!ct) return counted(kDatakey, Result<DataKey>(ct.error()));
@@ -568,10 +572,10 @@ Result<DataKey> KeyService::datakey(const std::string& app_id, const std::string
 Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> KeyService::export_key(
     const std::string& app_id, const std::string& name) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error("key_not_found", "no key of this name");
-  if (!k->rec.exportable) return make_error("key_not_exportable", "the key was not made exportable");
+  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
+  if (!k->rec.exportable) return make_error(Errc::kKeyNotExportable, "the key was not made exportable");
   std::vector<std::pair<std::uint32_t, crypto::SecretBytes>> out;
   for (const auto& [v, m] : k->material) out.emplace_back(v, m);
   return out;
@@ -580,9 +584,9 @@ Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> KeyService::e
 Result<std::string> KeyService::blind_index(const std::string& app_id, std::string_view purpose,
                                             std::string_view value) const {
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(app_id, "_index");
-  if (!k) return make_error("key_not_found", "the app has no index key");
+  if (!k) return make_error(Errc::kKeyNotFound, "the app has no index key");
   // Version 1 always: an index must give the same answer for the same value forever.
   std::string data(purpose);
   data.push_back('\0');
@@ -600,7 +604,7 @@ Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::str
   std::string app(app_id);
   {
     std::shared_lock lock(mu_);
-    if (!root_) return make_error("sealed", "the key service is sealed");
+    if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
     if (!find_locked(app, "_data")) {
       lock.unlock();
       // A new app's first secret: make its keys (exclusive lock, once per app).
@@ -609,7 +613,7 @@ Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::str
   }
   std::shared_lock lock(mu_);
   const Key* k = find_locked(app, "_data");
-  if (!k) return make_error("sealed", "the key service was sealed meanwhile");
+  if (!k) return make_error(Errc::kSealed, "the key service was sealed meanwhile");
   std::uint32_t v = k->rec.latest_version;
   std::string out(1, kAtRestFormat);
   for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
@@ -625,15 +629,15 @@ Result<crypto::SecretBytes> KeyService::open(std::string_view app_id, std::strin
 Result<crypto::SecretBytes> KeyService::open_uncounted(std::string_view app_id, std::string_view sealed,
                                                        std::string_view associated) {
   if (sealed.size() < 5 || sealed[0] != kAtRestFormat)
-    return make_error("decrypt_failed", "the sealed value has an unknown format");
+    return make_error(Errc::kDecryptFailed, "the sealed value has an unknown format");
   std::uint32_t v = 0;
   for (int i = 1; i <= 4; ++i) v = (v << 8) | static_cast<unsigned char>(sealed[static_cast<std::size_t>(i)]);
   std::shared_lock lock(mu_);
-  if (!root_) return make_error("sealed", "the key service is sealed");
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(std::string(app_id), "_data");
-  if (!k) return make_error("decrypt_failed", "the app has no at-rest key");
+  if (!k) return make_error(Errc::kDecryptFailed, "the app has no at-rest key");
   auto it = k->material.find(v);
-  if (it == k->material.end()) return make_error("decrypt_failed", "the at-rest key version is unknown");
+  if (it == k->material.end()) return make_error(Errc::kDecryptFailed, "the at-rest key version is unknown");
   return crypto::aead_open(it->second, sealed.substr(5), join0({"herald-at-rest", app_id, associated}));
 }
 

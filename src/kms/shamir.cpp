@@ -16,7 +16,9 @@ extern "C" {  // the header has no C++ guard
 namespace herald::kms {
 namespace {
 
-void csprng_fill(unsigned char* buf, unsigned int n) { crypto::random_bytes(buf, n); }
+void csprng_fill(unsigned char* buf, unsigned int n) {
+  crypto::random_bytes(buf, n);
+}
 
 // libgfshare draws coefficients, and scrubs freed contexts, through this pointer, which
 // this version leaves null: set it before any context exists.
@@ -86,14 +88,14 @@ Result<Share> parse_share(std::string_view text) {
   while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
   auto dash = text.find('-');
   if (dash == std::string_view::npos || dash == 0 || dash > 3)
-    return make_error("share_invalid", "a share looks like <number>-<hex digits>");
+    return make_error(Errc::kShareInvalid, "a share looks like <number>-<hex digits>");
   unsigned x = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + dash, x);
   if (ec != std::errc{} || end != text.data() + dash || x < 1 || x > 255)
-    return make_error("share_invalid", "a share's number is 1 to 255");
+    return make_error(Errc::kShareInvalid, "a share's number is 1 to 255");
   auto bytes = crypto::hex_decode(text.substr(dash + 1));
   if (!bytes || bytes->empty() || bytes->size() > 1024)
-    return make_error("share_invalid", "a share's bytes are hex digits");
+    return make_error(Errc::kShareInvalid, "a share's bytes are hex digits");
   Share s;
   s.x = static_cast<std::uint8_t>(x);
   s.bytes = crypto::SecretBytes(*bytes);

@@ -37,7 +37,7 @@ std::string settings_plaintext(const DeliverySettings& s) {
 Result<DeliverySettings> settings_from(std::string_view text) {
   boost::system::error_code ec;
   auto v = json::parse(text, ec);
-  if (ec || !v.is_object()) return make_error("store_error", "stored delivery settings are not JSON");
+  if (ec || !v.is_object()) return make_error(Errc::kStoreError, "stored delivery settings are not JSON");
   const auto& o = v.get_object();
   DeliverySettings s;
   auto str = [&](const char* k) {
@@ -75,22 +75,23 @@ std::optional<std::string> optional_text(const json::object& o, const char* key)
 
 Status check_webhook_url(std::string_view url, bool allow_private) {
   if (url.empty()) return ok_status();
-  if (url.size() > 2048) return make_error("invalid_argument", "webhook_url is longer than 2048 bytes");
+  if (url.size() > 2048) return make_error(Errc::kInvalidArgument, "webhook_url is longer than 2048 bytes");
   bool https = url.rfind("https://", 0) == 0;
   bool http = url.rfind("http://", 0) == 0;
-  if (!https && !http) return make_error("invalid_argument", "webhook_url must be an https:// URL");
+  if (!https && !http) return make_error(Errc::kInvalidArgument, "webhook_url must be an https:// URL");
   if (http && !allow_private)
-    return make_error("invalid_argument", "webhook_url must be https:// (http:// only with allow_private_webhooks)");
+    return make_error(Errc::kInvalidArgument,
+                      "webhook_url must be https:// (http:// only with allow_private_webhooks)");
   auto rest = url.substr(https ? 8 : 7);
   auto authority = rest.substr(0, rest.find_first_of("/?#"));
-  if (authority.empty()) return make_error("invalid_argument", "webhook_url has no host");
+  if (authority.empty()) return make_error(Errc::kInvalidArgument, "webhook_url has no host");
   if (authority.find('@') != std::string_view::npos)
-    return make_error("invalid_argument", "webhook_url must not carry credentials");
+    return make_error(Errc::kInvalidArgument, "webhook_url must not carry credentials");
   if (url.find('#') != std::string_view::npos)
-    return make_error("invalid_argument", "webhook_url must not have a fragment");
+    return make_error(Errc::kInvalidArgument, "webhook_url must not have a fragment");
   for (char c : url)
     if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7f)
-      return make_error("invalid_argument", "webhook_url has a space or a non-ASCII character");
+      return make_error(Errc::kInvalidArgument, "webhook_url has a space or a non-ASCII character");
   return ok_status();
 }
 
@@ -105,7 +106,7 @@ Status AppDeliverySettings::load() {
   std::map<std::string, std::shared_ptr<const DeliverySettings>, std::less<>> s_map;
   for (const auto& r : *settings) {
     auto pt = keys_.open(r.app_id, r.sealed, settings_ad(r.app_id));
-    if (!pt) return make_error("store_error", "the delivery settings of app " + r.app_id + " do not open");
+    if (!pt) return make_error(Errc::kStoreError, "the delivery settings of app " + r.app_id + " do not open");
     auto s = settings_from(pt->view());
     if (!s) return s.error();
     s_map[r.app_id] = std::make_shared<const DeliverySettings>(std::move(*s));
@@ -114,9 +115,9 @@ Status AppDeliverySettings::load() {
   for (const auto& r : *templates) {
     boost::system::error_code ec;
     auto v = json::parse(r.body, ec);
-    if (ec || !v.is_object()) return make_error("store_error", "template " + r.name + " is not JSON");
+    if (ec || !v.is_object()) return make_error(Errc::kStoreError, "template " + r.name + " is not JSON");
     auto t = Template::parse(r.name, v.get_object());
-    if (!t) return make_error("store_error", "template " + r.name + ": " + t.error().message);
+    if (!t) return make_error(Errc::kStoreError, "template " + r.name + ": " + t.error().message);
     t_map[{r.app_id, r.name}] = std::move(*t);
   }
   std::lock_guard lock(mu_);
@@ -163,7 +164,7 @@ void AppDeliverySettings::write_settings(const std::string& app_id, DeliverySett
   records_.put_message_settings(
       store::MessageSettingsRecord{app_id, std::move(*sealed)},
       [this, app_id, s = std::move(s), new_secret, done = std::move(done)](Status st) mutable {
-        if (!st) return done(O::fail("store_unavailable", "the delivery settings could not be stored"));
+        if (!st) return done(O::fail(Errc::kStoreUnavailable, "the delivery settings could not be stored"));
         auto held = std::make_shared<const DeliverySettings>(std::move(s));
         {
           std::lock_guard lock(mu_);
@@ -203,17 +204,17 @@ void AppDeliverySettings::put_template(const std::string& app_id, std::string_vi
   auto t = Template::parse(name, body);
   if (!t) return done(O::fail(t.error()));
   std::string text = json::serialize(body);
-  if (text.size() > kMaxTemplateBytes) return done(O::fail("invalid_argument", "a template is at most 64 KiB"));
+  if (text.size() > kMaxTemplateBytes) return done(O::fail(Errc::kInvalidArgument, "a template is at most 64 KiB"));
   {
     std::lock_guard lock(mu_);
     if (template_count_locked(app_id) >= kMaxTemplatesPerApp &&
         !templates_.count(TemplateKey(app_id, std::string(name))))
-      return done(O::fail("invalid_argument", "an app has at most 1000 templates"));
+      return done(O::fail(Errc::kInvalidArgument, "an app has at most 1000 templates"));
   }
   records_.put_message_template(store::MessageTemplateRecord{app_id, std::string(name), std::move(text)},
                                 [this, app_id, t = std::move(*t), done = std::move(done)](Status st) mutable {
                                   if (!st)
-                                    return done(O::fail("store_unavailable", "the template could not be stored"));
+                                    return done(O::fail(Errc::kStoreUnavailable, "the template could not be stored"));
                                   {
                                     std::lock_guard lock(mu_);
                                     templates_[{app_id, t.name}] = t;
@@ -225,17 +226,16 @@ void AppDeliverySettings::put_template(const std::string& app_id, std::string_vi
 void AppDeliverySettings::delete_template(const std::string& app_id, std::string_view name, Done<bool> done) {
   using O = Outcome<bool>;
   if (!find_template(app_id, name))
-    return done(O::fail("template_not_found", "this app has no template " + std::string(name)));
-  records_.delete_message_template(app_id, std::string(name),
-                                   [this, app_id, n = std::string(name), done = std::move(done)](Status st) {
-                                     if (!st)
-                                       return done(O::fail("store_unavailable", "the template could not be deleted"));
-                                     {
-                                       std::lock_guard lock(mu_);
-                                       templates_.erase(TemplateKey(app_id, n));
-                                     }
-                                     done(O{true, {}, 0});
-                                   });
+    return done(O::fail(Errc::kTemplateNotFound, "this app has no template " + std::string(name)));
+  records_.delete_message_template(
+      app_id, std::string(name), [this, app_id, n = std::string(name), done = std::move(done)](Status st) {
+        if (!st) return done(O::fail(Errc::kStoreUnavailable, "the template could not be deleted"));
+        {
+          std::lock_guard lock(mu_);
+          templates_.erase(TemplateKey(app_id, n));
+        }
+        done(O{true, {}, 0});
+      });
 }
 
 void AppDeliverySettings::put_contacts(const std::string& app_id, const std::string& user_index, Contacts contacts,
@@ -245,7 +245,7 @@ void AppDeliverySettings::put_contacts(const std::string& app_id, const std::str
   if (!sealed) return done(O::fail(sealed.error()));
   records_.put_contacts(store::ContactRecord{app_id, user_index, std::move(*sealed), now_ms(clock_)},
                         [contacts = std::move(contacts), done = std::move(done)](Status st) mutable {
-                          if (!st) return done(O::fail("store_unavailable", "the contacts could not be stored"));
+                          if (!st) return done(O::fail(Errc::kStoreUnavailable, "the contacts could not be stored"));
                           done(O{std::move(contacts), {}, 0});
                         });
 }
@@ -256,10 +256,10 @@ Result<std::optional<Contacts>> AppDeliverySettings::contacts(const std::string&
   if (!r) return r.error();
   if (!r->has_value()) return std::optional<Contacts>();
   auto pt = keys_.open(app_id, (*r)->sealed, contacts_ad(app_id, user_index));
-  if (!pt) return make_error("contacts_unreadable", "the contacts do not open");
+  if (!pt) return make_error(Errc::kContactsUnreadable, "the contacts do not open");
   boost::system::error_code ec;
   auto v = json::parse(pt->view(), ec);
-  if (ec || !v.is_object()) return make_error("contacts_unreadable", "the stored contacts are not JSON");
+  if (ec || !v.is_object()) return make_error(Errc::kContactsUnreadable, "the stored contacts are not JSON");
   const auto& o = v.get_object();
   return std::optional(Contacts{optional_text(o, "email"), optional_text(o, "phone")});
 }
@@ -267,7 +267,7 @@ Result<std::optional<Contacts>> AppDeliverySettings::contacts(const std::string&
 void AppDeliverySettings::delete_contacts(const std::string& app_id, const std::string& user_index, Done<bool> done) {
   using O = Outcome<bool>;
   records_.delete_contacts(app_id, user_index, [done = std::move(done)](Status st) {
-    if (!st) return done(O::fail("store_unavailable", "the contacts could not be deleted"));
+    if (!st) return done(O::fail(Errc::kStoreUnavailable, "the contacts could not be deleted"));
     done(O{true, {}, 0});
   });
 }

@@ -205,7 +205,7 @@ void FallbackScheduler::webhook_step(const MessageRecord& m, MessageChange c, st
 void FallbackScheduler::contact_step(const MessageRecord& m, const MessageContent& content, const std::string& channel,
                                      MessageChange c, std::int64_t now_ms) {
   auto contact = d_.apps.contacts(m.app_id, m.user_index);
-  if (!contact && contact.error().code != "contacts_unreadable") {
+  if (!contact && contact.error().code != Errc::kContactsUnreadable) {
     log::warn("message_contacts_failed", {{"error", contact.error().message}});
     finish(Work::step, m.seq);  // the store did not answer: the step is tried again next pass
     return;
@@ -241,7 +241,7 @@ void FallbackScheduler::record_send(std::uint64_t seq, const std::string& channe
     d_.metrics.count_fallback(channel, "sent");
     d_.metrics.count_event("fallback_sent");
   } else {
-    ev.push_back(event(seq, t, "failed", channel, st.error().code));
+    ev.push_back(event(seq, t, "failed", channel, std::string(st.error().code_name())));
     d_.metrics.count_fallback(channel, "failed");
     d_.metrics.count_event("failed");
   }
@@ -370,7 +370,7 @@ void FallbackScheduler::replay(const MessageRecord& m, Done<std::string> done) {
   auto job = d_.records.webhook_job(m.seq);
   if (!job) return done(O::fail(job.error()));
   if (!job->has_value() || (*job)->state != WebhookJobState::dead)
-    return done(O::fail("dead_letter_not_found", "no dead letter for this message"));
+    return done(O::fail(Errc::kDeadLetterNotFound, "no dead letter for this message"));
   WebhookJobRecord j = **job;
   j.state = WebhookJobState::pending;
   j.attempts = 0;
@@ -380,7 +380,7 @@ void FallbackScheduler::replay(const MessageRecord& m, Done<std::string> done) {
   const std::int64_t at = now_ms(d_.clock);
   d_.records.put_webhook_job(std::move(j), {event(m.seq, at, "replayed", "webhook")},
                              [this, id = m.id, done = std::move(done)](Status st) {
-                               if (!st) return done(O::fail("store_unavailable", "the replay could not be stored"));
+                               if (!st) return done(O::fail(Errc::kStoreUnavailable, "the replay could not be stored"));
                                d_.metrics.count_event("replayed");
                                done(O{id, {}, 0});
                              });

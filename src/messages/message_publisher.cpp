@@ -50,7 +50,7 @@ void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Do
   if (!content) return done(O::fail(content.error()));
   if (content_plaintext(*content).size() > d_.cfg.max_data_bytes + 1024) {
     d_.metrics.refused->with({"too_large"}).inc();
-    return done(O::fail("message_too_large", "the message is larger than messages.max_data_bytes"));
+    return done(O::fail(Errc::kMessageTooLarge, "the message is larger than messages.max_data_bytes"));
   }
   auto uidx = d_.keys.blind_index(app_id, "message-user", req.to_user);
   if (!uidx) return done(O::fail(uidx.error()));
@@ -90,7 +90,7 @@ Result<MessageContent> MessagePublisher::compose(const std::string& app_id, cons
   const bool need_sms = has_channel(c.channels, "sms");
   if (req.template_name.empty()) {
     if ((need_email || need_sms) && req.text.empty())
-      return make_error("invalid_argument",
+      return make_error(Errc::kInvalidArgument,
                         "text is required when channels holds email or sms and there is no template");
     c.data = req.data.value_or(nullptr);
     c.email_subject = req.subject.empty() ? "New message" : req.subject;
@@ -101,7 +101,7 @@ Result<MessageContent> MessagePublisher::compose(const std::string& app_id, cons
   auto t = d_.apps.find_template(app_id, req.template_name);
   if (!t) {
     d_.metrics.refused->with({"template_not_found"}).inc();
-    return make_error("template_not_found", "this app has no template " + req.template_name);
+    return make_error(Errc::kTemplateNotFound, "this app has no template " + req.template_name);
   }
   *template_cap = t->max_per_user_per_day;
   auto r = render(*t, req.locale, s.default_locale, req.vars, need_email, need_sms);
@@ -136,13 +136,13 @@ std::optional<Outcome<Published>> MessagePublisher::admit(Draft& d, const std::s
   if (!d_.caps.take(m.app_id, m.user_index, m.template_name, d.app_cap, d.template_cap, now)) {
     release(d, false);
     d_.metrics.refused->with({"cap"}).inc();
-    return O::fail("message_cap_exceeded", "this user has had the most messages allowed today",
+    return O::fail(Errc::kMessageCapExceeded, "this user has had the most messages allowed today",
                    DailyCaps::retry_after_s(now));
   }
   if (d_.index.size() >= d_.cfg.max_pending) {
     release(d, true);
     d_.metrics.refused->with({"busy"}).inc();
-    return O::fail("messages_busy", "the server holds messages.max_pending unacknowledged messages");
+    return O::fail(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages");
   }
   return std::nullopt;
 }
@@ -164,7 +164,7 @@ void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
         if (!st) {
           d_.caps.give_back(d.record.app_id, d.record.user_index, d.record.template_name, d.app_cap, d.template_cap);
           log::error("message_store_failed", {{"error", st.error().message}});
-          return done(O::fail("store_unavailable", "the message could not be stored"));
+          return done(O::fail(Errc::kStoreUnavailable, "the message could not be stored"));
         }
         const std::uint64_t seq = d.record.seq;
         d_.index.add(d.record.app_id, d.record.user_index, seq);

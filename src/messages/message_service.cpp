@@ -31,10 +31,10 @@ constexpr std::size_t kInboxReaderQueue = 1024;  // per lane
 constexpr std::chrono::seconds kDrainTimeout{5};
 
 Error sealed_error() {
-  return make_error("sealed", "the key service is sealed");
+  return make_error(Errc::kSealed, "the key service is sealed");
 }
 Error bad_user_error() {
-  return make_error("invalid_argument", "the user id must be 1 to 128 bytes without ',' or '#'");
+  return make_error(Errc::kInvalidArgument, "the user id must be 1 to 128 bytes without ',' or '#'");
 }
 
 // Where the metrics go when the caller keeps none (tests, benchmarks).
@@ -167,7 +167,7 @@ Result<MessageStatus> MessageService::status(const std::string& app_id, std::str
   if (!ready()) return sealed_error();
   auto found = find(app_id, message_id);
   if (!found) return found.error();
-  if (!found->has_value()) return make_error("message_not_found", "this app has no message with this id");
+  if (!found->has_value()) return make_error(Errc::kMessageNotFound, "this app has no message with this id");
   const MessageRecord& m = **found;
   auto c = open_message(keys_, m);
   if (!c) return c.error();
@@ -206,9 +206,9 @@ Result<InboxPage> MessageService::inbox(const std::string& app_id, std::string_v
   if (!after.empty()) {
     auto [p, ec] = std::from_chars(after.data(), after.data() + after.size(), after_seq);
     if (ec != std::errc{} || p != after.data() + after.size())
-      return make_error("invalid_argument", "after must be a cursor from an earlier page");
+      return make_error(Errc::kInvalidArgument, "after must be a cursor from an earlier page");
   }
-  if (limit == 0 || limit > 500) return make_error("invalid_argument", "limit must be 1 to 500");
+  if (limit == 0 || limit > 500) return make_error(Errc::kInvalidArgument, "limit must be 1 to 500");
   auto uidx = user_index(app_id, user);
   if (!uidx) return uidx.error();
   InboxPage page;
@@ -235,7 +235,7 @@ void MessageService::ack(const push::ClientIdentity& who, std::string_view messa
                          std::function<void(Status)> done) {
   if (readers_.try_run(lane_key(who), [this, who, id = std::string(message_id), done] { done(ack_now(who, id)); }))
     return;
-  done(make_error("messages_busy", "the message inbox is busy; try again"));
+  done(make_error(Errc::kMessagesBusy, "the message inbox is busy; try again"));
 }
 
 void MessageService::page(const push::ClientIdentity& who, std::string_view after, std::size_t limit,
@@ -243,7 +243,7 @@ void MessageService::page(const push::ClientIdentity& who, std::string_view afte
   if (readers_.try_run(lane_key(who),
                        [this, who, after = std::string(after), limit, done] { done(page_now(who, after, limit)); }))
     return;
-  done(make_error("messages_busy", "the message inbox is busy; try again"));
+  done(make_error(Errc::kMessagesBusy, "the message inbox is busy; try again"));
 }
 
 std::vector<std::string> MessageService::pending_frames(const push::ClientIdentity& who) {
@@ -280,7 +280,7 @@ Status MessageService::ack_now(const push::ClientIdentity& who, std::string_view
   auto uidx = user_index(who.app_id, who.user);
   if (!uidx) return uidx.error();
   if (!found->has_value() || (*found)->user_index != *uidx)
-    return make_error("message_not_found", "you have no message with this id");
+    return make_error(Errc::kMessageNotFound, "you have no message with this id");
   const MessageRecord& m = **found;
   if (m.state != MessageState::pending) return ok_status();
   MessageChange c;
@@ -332,7 +332,7 @@ Result<Contacts> MessageService::contacts(const std::string& app_id, std::string
   if (!uidx) return uidx.error();
   auto r = apps_.contacts(app_id, *uidx);
   if (!r) return r.error();
-  if (!r->has_value()) return make_error("contacts_not_found", "no contacts are set for this user");
+  if (!r->has_value()) return make_error(Errc::kContactsNotFound, "no contacts are set for this user");
   return std::move(**r);
 }
 
@@ -362,7 +362,7 @@ void MessageService::put_template(const std::string& app_id, std::string_view na
 
 Result<Template> MessageService::find_template(const std::string& app_id, std::string_view name) const {
   auto t = apps_.find_template(app_id, name);
-  if (!t) return make_error("template_not_found", "this app has no template " + std::string(name));
+  if (!t) return make_error(Errc::kTemplateNotFound, "this app has no template " + std::string(name));
   return std::move(*t);
 }
 
@@ -375,7 +375,7 @@ void MessageService::delete_template(const std::string& app_id, std::string_view
 }
 
 Result<std::vector<DeadLetter>> MessageService::dead_letters(const std::string& app_id, std::size_t limit) {
-  if (limit == 0 || limit > 1000) return make_error("invalid_argument", "limit must be 1 to 1000");
+  if (limit == 0 || limit > 1000) return make_error(Errc::kInvalidArgument, "limit must be 1 to 1000");
   return scheduler_.dead_letters(app_id, limit);
 }
 
@@ -384,7 +384,7 @@ void MessageService::replay_dead_letter(const std::string& app_id, std::string_v
   auto found = find(app_id, message_id);
   if (!found) return done(Outcome<std::string>::fail(found.error()));
   if (!found->has_value())
-    return done(Outcome<std::string>::fail("dead_letter_not_found", "no dead letter for this message"));
+    return done(Outcome<std::string>::fail(Errc::kDeadLetterNotFound, "no dead letter for this message"));
   scheduler_.replay(**found, std::move(done));
 }
 

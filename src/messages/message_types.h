@@ -23,8 +23,8 @@ struct Outcome {
   Error error;
   std::int64_t retry_after_s = 0;
   bool ok() const { return value.has_value(); }
-  static Outcome fail(std::string code, std::string message, std::int64_t retry_after = 0) {
-    return Outcome{std::nullopt, Error{std::move(code), std::move(message)}, retry_after};
+  static Outcome fail(Errc code, std::string message, std::int64_t retry_after = 0) {
+    return Outcome{std::nullopt, Error{code, std::move(message)}, retry_after};
   }
   static Outcome fail(const Error& e) { return fail(e.code, e.message); }
 };

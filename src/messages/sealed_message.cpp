@@ -36,10 +36,10 @@ std::string content_plaintext(const MessageContent& c) {
 
 Result<MessageContent> open_message(kms::KeyService& keys, const store::MessageRecord& m) {
   auto pt = keys.open(m.app_id, m.sealed, message_ad(m.app_id, m.id));
-  if (!pt) return make_error("store_error", "message " + m.id + " does not open");
+  if (!pt) return make_error(Errc::kStoreError, "message " + m.id + " does not open");
   boost::system::error_code ec;
   auto v = json::parse(pt->view(), ec);
-  if (ec || !v.is_object()) return make_error("store_error", "message " + m.id + " is not JSON");
+  if (ec || !v.is_object()) return make_error(Errc::kStoreError, "message " + m.id + " is not JSON");
   const auto& o = v.get_object();
   MessageContent out;
   auto str = [&](const char* k) {

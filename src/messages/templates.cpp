@@ -59,7 +59,7 @@ Result<std::string> substitute(std::string_view text, const json::object& vars, 
     auto name = text.substr(open + 2, close - open - 2);
     const json::value* v = vars.if_contains(name);
     if (!v)
-      return make_error("template_render_failed",
+      return make_error(Errc::kTemplateRenderFailed,
                         "variable '" + std::string(name) + "' has no value (used in " + std::string(where) + ")");
     if (v->is_string()) {
       out.append(v->get_string());
@@ -106,10 +106,11 @@ Result<json::value> render_value(const json::value& v, const json::object& vars)
 Result<std::string> text_field(const json::object& o, std::string_view key, std::string_view where) {
   const json::value* v = o.if_contains(key);
   if (!v || !v->is_string() || v->get_string().empty())
-    return make_error("invalid_argument", std::string(where) + "." + std::string(key) + " must be a non-empty string");
+    return make_error(Errc::kInvalidArgument,
+                      std::string(where) + "." + std::string(key) + " must be a non-empty string");
   std::string s(v->get_string());
   if (auto w = check_placeholders(s); !w.empty())
-    return make_error("invalid_argument", std::string(where) + "." + std::string(key) + " has " + w);
+    return make_error(Errc::kInvalidArgument, std::string(where) + "." + std::string(key) + " has " + w);
   return s;
 }
 
@@ -123,39 +124,40 @@ bool valid_template_name(std::string_view name) {
 }
 
 Result<Template> Template::parse(std::string_view name, const json::object& body) {
-  if (!valid_template_name(name)) return make_error("invalid_argument", "a template name is 1 to 64 of a-z 0-9 _ . -");
+  if (!valid_template_name(name))
+    return make_error(Errc::kInvalidArgument, "a template name is 1 to 64 of a-z 0-9 _ . -");
   Template t;
   t.name = std::string(name);
   if (auto st = only_fields(body, {"max_per_user_per_day", "locales", "name"}); !st) return st.error();
   // "name" (as GET shows it) may come back in a PUT, but must match the path.
   if (const auto* n = body.if_contains("name"); n && (!n->is_string() || n->get_string() != name))
-    return make_error("invalid_argument", "name must match the template name in the path");
+    return make_error(Errc::kInvalidArgument, "name must match the template name in the path");
   if (const auto* cap = body.if_contains("max_per_user_per_day")) {
     if (!cap->is_int64() && !cap->is_uint64())
-      return make_error("invalid_argument", "max_per_user_per_day must be a whole number");
+      return make_error(Errc::kInvalidArgument, "max_per_user_per_day must be a whole number");
     if (cap->is_int64() && cap->get_int64() < 0)
-      return make_error("invalid_argument", "max_per_user_per_day must not be negative");
+      return make_error(Errc::kInvalidArgument, "max_per_user_per_day must not be negative");
     t.max_per_user_per_day = cap->is_int64() ? static_cast<std::uint64_t>(cap->get_int64()) : cap->get_uint64();
   }
   const auto* locales = body.if_contains("locales");
   if (!locales || !locales->is_object() || locales->get_object().empty())
-    return make_error("invalid_argument", "locales must be an object with at least one locale");
-  if (locales->get_object().size() > kMaxLocales) return make_error("invalid_argument", "at most 64 locales");
+    return make_error(Errc::kInvalidArgument, "locales must be an object with at least one locale");
+  if (locales->get_object().size() > kMaxLocales) return make_error(Errc::kInvalidArgument, "at most 64 locales");
   for (const auto& [locale, partsv] : locales->get_object()) {
     std::string where = "locales." + std::string(locale);
     if (!delivery::valid_locale(locale))
-      return make_error("invalid_argument", where + ": not a locale tag such as en or pt-BR");
-    if (!partsv.is_object()) return make_error("invalid_argument", where + " must be an object");
+      return make_error(Errc::kInvalidArgument, where + ": not a locale tag such as en or pt-BR");
+    if (!partsv.is_object()) return make_error(Errc::kInvalidArgument, where + " must be an object");
     LocaleParts parts;
     for (const auto& [channel, v] : partsv.get_object()) {
       if (channel == "inapp") {
-        if (auto w = check_value(v); !w.empty()) return make_error("invalid_argument", where + ".inapp has " + w);
+        if (auto w = check_value(v); !w.empty()) return make_error(Errc::kInvalidArgument, where + ".inapp has " + w);
         parts.inapp = v;
       } else if (channel == "email") {
-        if (!v.is_object()) return make_error("invalid_argument", where + ".email must be an object");
+        if (!v.is_object()) return make_error(Errc::kInvalidArgument, where + ".email must be an object");
         for (const auto& kv : v.get_object())
           if (kv.key() != "subject" && kv.key() != "text")
-            return make_error("invalid_argument", where + ".email: unknown field " + std::string(kv.key()));
+            return make_error(Errc::kInvalidArgument, where + ".email: unknown field " + std::string(kv.key()));
         auto subject = text_field(v.get_object(), "subject", where + ".email");
         if (!subject) return subject.error();
         auto text = text_field(v.get_object(), "text", where + ".email");
@@ -163,20 +165,20 @@ Result<Template> Template::parse(std::string_view name, const json::object& body
         parts.email_subject = std::move(*subject);
         parts.email_text = std::move(*text);
       } else if (channel == "sms") {
-        if (!v.is_object()) return make_error("invalid_argument", where + ".sms must be an object");
+        if (!v.is_object()) return make_error(Errc::kInvalidArgument, where + ".sms must be an object");
         for (const auto& kv : v.get_object())
           if (kv.key() != "text")
-            return make_error("invalid_argument", where + ".sms: unknown field " + std::string(kv.key()));
+            return make_error(Errc::kInvalidArgument, where + ".sms: unknown field " + std::string(kv.key()));
         auto text = text_field(v.get_object(), "text", where + ".sms");
         if (!text) return text.error();
         parts.sms_text = std::move(*text);
       } else {
-        return make_error("invalid_argument",
+        return make_error(Errc::kInvalidArgument,
                           where + ": unknown channel " + std::string(channel) + " (inapp, email, sms)");
       }
     }
     if (!parts.inapp && !parts.email_text && !parts.sms_text)
-      return make_error("invalid_argument", where + " has no inapp, email or sms part");
+      return make_error(Errc::kInvalidArgument, where + " has no inapp, email or sms part");
     t.locales.emplace(std::string(locale), std::move(parts));
   }
   return t;
@@ -209,9 +211,9 @@ Result<Rendered> render(const Template& t, std::string_view locale, std::string_
                         const json::object& vars, bool need_email, bool need_sms) {
   const LocaleParts* p = t.find_locale(locale, fallback_locale);
   if (!p)
-    return make_error("template_render_failed", "template " + t.name + " has no locale " +
-                                                    std::string(locale.empty() ? fallback_locale : locale) +
-                                                    " and none to fall back to");
+    return make_error(Errc::kTemplateRenderFailed, "template " + t.name + " has no locale " +
+                                                       std::string(locale.empty() ? fallback_locale : locale) +
+                                                       " and none to fall back to");
   Rendered r;
   if (p->inapp) {
     auto v = render_value(*p->inapp, vars);
@@ -220,7 +222,7 @@ Result<Rendered> render(const Template& t, std::string_view locale, std::string_
   }
   if (need_email) {
     if (!p->email_text)
-      return make_error("template_render_failed", "template " + t.name + " has no email part for this locale");
+      return make_error(Errc::kTemplateRenderFailed, "template " + t.name + " has no email part for this locale");
     auto s = substitute(*p->email_subject, vars, "email.subject");
     if (!s) return s.error();
     auto x = substitute(*p->email_text, vars, "email.text");
@@ -230,7 +232,7 @@ Result<Rendered> render(const Template& t, std::string_view locale, std::string_
   }
   if (need_sms) {
     if (!p->sms_text)
-      return make_error("template_render_failed", "template " + t.name + " has no sms part for this locale");
+      return make_error(Errc::kTemplateRenderFailed, "template " + t.name + " has no sms part for this locale");
     auto x = substitute(*p->sms_text, vars, "sms.text");
     if (!x) return x.error();
     r.sms_text = std::move(*x);

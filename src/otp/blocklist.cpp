@@ -27,12 +27,13 @@ std::string block_ad(const std::string& app, const std::string& index) {
 void Blocklist::block(const std::string& app_id, const std::string& to, const std::string& reason, std::int64_t now_ms,
                       Done<BlockEntry> done) {
   if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(Outcome<BlockEntry>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
+    return done(
+        Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
   if (reason.size() > kMaxReasonBytes)
-    return done(Outcome<BlockEntry>::fail("invalid_argument", "reason is at most 256 bytes"));
+    return done(Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "reason is at most 256 bytes"));
   for (unsigned char c : reason)
     if (c < 0x20 || c == 0x7f)
-      return done(Outcome<BlockEntry>::fail("invalid_argument", "reason may not contain control characters"));
+      return done(Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "reason may not contain control characters"));
   auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
   if (!index) return done(Outcome<BlockEntry>::fail(index.error().code, index.error().message));
   BlockEntry entry{to, reason, now_ms};
@@ -41,7 +42,7 @@ void Blocklist::block(const std::string& app_id, const std::string& to, const st
   if (!sealed) return done(Outcome<BlockEntry>::fail(sealed.error().code, sealed.error().message));
   store::OtpBlockRecord rec{app_id, *index, std::move(*sealed), entry.created_ms};
   store_.otp().put_otp_block(rec, [this, rec, entry, done = std::move(done)](Status st) mutable {
-    if (!st) return done(Outcome<BlockEntry>::fail("store_unavailable", "the blocklist could not be written"));
+    if (!st) return done(Outcome<BlockEntry>::fail(Errc::kStoreUnavailable, "the blocklist could not be written"));
     {
       std::lock_guard lock(mu_);
       entries_[{rec.app_id, rec.recipient_index}] = rec;
@@ -52,12 +53,12 @@ void Blocklist::block(const std::string& app_id, const std::string& to, const st
 
 void Blocklist::unblock(const std::string& app_id, const std::string& to, Done<bool> done) {
   if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(Outcome<bool>::fail("invalid_argument", "to must be an E.164 phone number or an e-mail address"));
+    return done(Outcome<bool>::fail(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
   auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
   if (!index) return done(Outcome<bool>::fail(index.error().code, index.error().message));
   if (!contains(app_id, *index)) return done(Outcome<bool>{false, {}});
   store_.otp().delete_otp_block(app_id, *index, [this, app_id, index = *index, done = std::move(done)](Status st) {
-    if (!st) return done(Outcome<bool>::fail("store_unavailable", "the blocklist could not be written"));
+    if (!st) return done(Outcome<bool>::fail(Errc::kStoreUnavailable, "the blocklist could not be written"));
     {
       std::lock_guard lock(mu_);
       entries_.erase({app_id, index});
@@ -67,7 +68,7 @@ void Blocklist::unblock(const std::string& app_id, const std::string& to, Done<b
 }
 
 Result<std::vector<BlockEntry>> Blocklist::list(const std::string& app_id) const {
-  if (keys_.sealed()) return make_error("sealed", "the key service is sealed");
+  if (keys_.sealed()) return make_error(Errc::kSealed, "the key service is sealed");
   std::vector<store::OtpBlockRecord> recs;
   {
     std::lock_guard lock(mu_);
@@ -80,7 +81,7 @@ Result<std::vector<BlockEntry>> Blocklist::list(const std::string& app_id) const
     if (!pt) return pt.error();
     json::error_code ec;
     json::value v = json::parse(pt->view(), ec);
-    if (ec || !v.is_object()) return make_error("internal", "a blocklist entry is unreadable");
+    if (ec || !v.is_object()) return make_error(Errc::kInternal, "a blocklist entry is unreadable");
     const auto& o = v.get_object();
     auto* to = o.if_contains("to");
     auto* reason = o.if_contains("reason");

@@ -11,22 +11,22 @@
 
 namespace herald::otp {
 
-std::string_view limit_error_code(Limit l) {
+Errc limit_error_code(Limit l) {
   switch (l) {
     case Limit::App:
-      return "otp_app_limit";
+      return Errc::kOtpAppLimit;
     case Limit::Cooldown:
-      return "otp_resend_too_soon";
+      return Errc::kOtpResendTooSoon;
     case Limit::Recipient:
-      return "otp_recipient_limit";
+      return Errc::kOtpRecipientLimit;
     case Limit::Device:
-      return "otp_device_limit";
+      return Errc::kOtpDeviceLimit;
     case Limit::Ip:
-      return "otp_ip_limit";
+      return Errc::kOtpIpLimit;
     case Limit::Capacity:
-      return "otp_busy";
+      return Errc::kOtpBusy;
   }
-  return "otp_busy";
+  return Errc::kOtpBusy;
 }
 
 std::string_view limit_label(Limit l) {

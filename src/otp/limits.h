@@ -19,7 +19,7 @@ namespace herald::otp {
 enum class Limit { App, Cooldown, Recipient, Device, Ip, Capacity };
 
 // The API error code of a refusal by this limit (docs/otp.md), and its metric label.
-std::string_view limit_error_code(Limit l);
+Errc limit_error_code(Limit l);
 std::string_view limit_label(Limit l);
 
 struct LimitCheck {

@@ -235,7 +235,7 @@ namespace {
 
 // The request's fields, each checked before anything is looked up or counted.
 Status validate_send(const SendRequest& r) {
-  auto invalid = [](std::string message) { return make_error("invalid_argument", std::move(message)); };
+  auto invalid = [](std::string message) { return make_error(Errc::kInvalidArgument, std::move(message)); };
   if (r.channel != "sms" && r.channel != "email") return invalid("channel must be sms or email");
   if (r.channel == "sms" && !delivery::valid_e164(r.to))
     return invalid("to must be a phone number in E.164 form (+ and 7 to 15 digits) for channel sms");
@@ -293,7 +293,7 @@ Error limit_error(const LimitRefusal& refusal) {
                         ? "too many limit counters are held; try again later"
                         : "limit " + std::string(limit_label(refusal.limit)) + " reached; retry after " +
                               std::to_string(refusal.retry_after_s) + " s";
-  return Error{std::string(limit_error_code(refusal.limit)), std::move(msg)};
+  return Error{limit_error_code(refusal.limit), std::move(msg)};
 }
 
 // A new pending verification, and the message that carries its code; the code itself
@@ -341,28 +341,28 @@ Result<Draft> draft(kms::KeyService& keys, const OtpConfig& cfg, const SendReque
 void OtpService::send(SendRequest r, Done<SendResult> done) {
   const std::string channel = r.channel;
   auto refuse = [this, &done, &channel](const Error& e, std::int64_t retry_after = 0) {
-    m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", e.code});
+    m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", std::string(e.code_name())});
     auto out = Outcome<SendResult>::fail(e.code, e.message);
     out.retry_after_s = retry_after;
     done(std::move(out));
   };
   if (auto st = validate_send(r); !st) return refuse(st.error());
-  if (keys_.sealed()) return refuse(Error{"sealed", "the key service is sealed"});
+  if (keys_.sealed()) return refuse(Error{Errc::kSealed, "the key service is sealed"});
 
   const std::string norm = normalize_recipient(r.to);
   const bool test = is_test_recipient(norm);
   if (cfg_.test_recipients_only && !test)
-    return refuse(Error{"otp_recipient_not_allowed", "only otp.test_recipients may be sent codes on this server"});
+    return refuse(Error{Errc::kOtpRecipientNotAllowed, "only otp.test_recipients may be sent codes on this server"});
   auto tmpl = templates_.find(r.template_name, r.purpose, r.locale);
   if (!tmpl) return refuse(tmpl.error());
   auto idx = subject_indexes(keys_, r, norm);
   if (!idx) return refuse(idx.error());
   if (blocklist_.contains(r.app_id, idx->recipient))
-    return refuse(Error{"otp_recipient_blocked", "the recipient is on the app's blocklist"});
+    return refuse(Error{Errc::kOtpRecipientBlocked, "the recipient is on the app's blocklist"});
   delivery::Sender* sender = senders_ ? senders_->for_channel(r.channel) : nullptr;
-  if (!sender) return refuse(Error{"delivery_failed", "no provider is configured for channel " + r.channel});
+  if (!sender) return refuse(Error{Errc::kDeliveryFailed, "no provider is configured for channel " + r.channel});
   if (held_.load(std::memory_order_relaxed) >= cfg_.max_pending)
-    return refuse(Error{"otp_busy", "too many verifications are pending; try again later"});
+    return refuse(Error{Errc::kOtpBusy, "too many verifications are pending; try again later"});
 
   std::int64_t t = now();
   auto taken = counters_->take(limit_checks(cfg_, r.app_id, *idx, test), t);
@@ -401,25 +401,24 @@ void OtpService::deliver(std::shared_ptr<Verification> v, delivery::Sender* send
               log::error("otp_store_failed", {{"error", st.error().message}});
               forget(v->id);
               m_->count(m_->sends, {channel, "store_unavailable"});
-              return done(Outcome<SendResult>::fail("store_unavailable", "the verification could not be stored"));
+              return done(Outcome<SendResult>::fail(Errc::kStoreUnavailable, "the verification could not be stored"));
             }
-            sender->send(std::move(msg),
-                         [this, v, result = std::move(result), done = std::move(done), channel](Status sent) mutable {
-                           if (sent) {
-                             m_->count(m_->sends, {channel, "ok"});
-                             return done(Outcome<SendResult>{std::move(result), {}});
-                           }
-                           // Nothing arrived: the verification can never succeed.
-                           {
-                             std::lock_guard lock(v->mu);
-                             v->state = State::Dead;
-                             persist(v, {}, [](Status) {});
-                           }
-                           std::string code =
-                               sent.error().code == "delivery_busy" ? "delivery_busy" : std::string("delivery_failed");
-                           m_->count(m_->sends, {channel, code});
-                           done(Outcome<SendResult>::fail(code, sent.error().message));
-                         });
+            sender->send(std::move(msg), [this, v, result = std::move(result), done = std::move(done),
+                                          channel](Status sent) mutable {
+              if (sent) {
+                m_->count(m_->sends, {channel, "ok"});
+                return done(Outcome<SendResult>{std::move(result), {}});
+              }
+              // Nothing arrived: the verification can never succeed.
+              {
+                std::lock_guard lock(v->mu);
+                v->state = State::Dead;
+                persist(v, {}, [](Status) {});
+              }
+              Errc code = sent.error().code == Errc::kDeliveryBusy ? Errc::kDeliveryBusy : Errc::kDeliveryFailed;
+              m_->count(m_->sends, {channel, std::string(errc_code(code))});
+              done(Outcome<SendResult>::fail(code, sent.error().message));
+            });
           });
 }
 
@@ -452,10 +451,10 @@ void OtpService::record_wrong_code(const std::shared_ptr<Verification>& v, Done<
   persist(v, {}, [this, done = std::move(done), left](Status st) {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});
-      return done(Outcome<VerifyResult>::fail("store_unavailable", "the attempt could not be recorded"));
+      return done(Outcome<VerifyResult>::fail(Errc::kStoreUnavailable, "the attempt could not be recorded"));
     }
     m_->count(m_->verifies, {"otp_code_invalid"});
-    auto out = Outcome<VerifyResult>::fail("otp_code_invalid",
+    auto out = Outcome<VerifyResult>::fail(Errc::kOtpCodeInvalid,
                                            left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
     out.attempts_left = left;
     done(std::move(out));
@@ -464,32 +463,32 @@ void OtpService::record_wrong_code(const std::shared_ptr<Verification>& v, Done<
 
 void OtpService::verify(const std::string& app_id, const std::string& verification_id, const std::string& code,
                         Done<VerifyResult> done) {
-  auto refuse = [this, &done](std::string c, std::string message, int attempts_left = -1) {
-    m_->count(m_->verifies, {c});
-    auto out = Outcome<VerifyResult>::fail(std::move(c), std::move(message));
+  auto refuse = [this, &done](Errc c, std::string message, int attempts_left = -1) {
+    m_->count(m_->verifies, {std::string(errc_code(c))});
+    auto out = Outcome<VerifyResult>::fail(c, std::move(message));
     out.attempts_left = attempts_left;
     done(std::move(out));
   };
   if (verification_id.empty() || verification_id.size() > 64)
-    return refuse("invalid_argument", "verification_id must be the id that send returned");
+    return refuse(Errc::kInvalidArgument, "verification_id must be the id that send returned");
   if (code.empty() || code.size() > 16 || !all_digits(code))
-    return refuse("invalid_argument", "code must be 1 to 16 digits");
-  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+    return refuse(Errc::kInvalidArgument, "code must be 1 to 16 digits");
+  if (keys_.sealed()) return refuse(Errc::kSealed, "the key service is sealed");
   auto v = find(verification_id);
   if (!v || v->app_id != app_id)
-    return refuse("otp_verification_not_found", "no such verification (it may have expired)");
+    return refuse(Errc::kOtpVerificationNotFound, "no such verification (it may have expired)");
   std::int64_t t = now();
   std::unique_lock lock(v->mu);
   switch (v->state) {
     case State::Verified:
     case State::Redeemed:
-      return refuse("otp_already_verified", "the code was verified already");
+      return refuse(Errc::kOtpAlreadyVerified, "the code was verified already");
     case State::Dead:
-      return refuse("otp_verification_dead", "the verification failed; send a new code");
+      return refuse(Errc::kOtpVerificationDead, "the verification failed; send a new code");
     case State::Pending:
       break;
   }
-  if (t >= v->expires_ms) return refuse("otp_expired", "the code expired; send a new one");
+  if (t >= v->expires_ms) return refuse(Errc::kOtpExpired, "the code expired; send a new one");
   auto hash = keys_.blind_index(app_id, "otp-code", v->id + ":" + code);
   if (!hash) return refuse(hash.error().code, hash.error().message);
   if (!crypto::ct_equal(*hash, v->code_hash)) return record_wrong_code(v, std::move(done));
@@ -499,13 +498,13 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
   if (!token) {
     v->state = State::Pending;
     v->token_expires_ms = 0;
-    return refuse("internal", "the success token could not be signed");
+    return refuse(Errc::kInternal, "the success token could not be signed");
   }
   VerifyResult result{std::move(*token), cfg_.token_ttl.count() / 1000};
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});
-      return done(Outcome<VerifyResult>::fail("store_unavailable", "the verification could not be recorded"));
+      return done(Outcome<VerifyResult>::fail(Errc::kStoreUnavailable, "the verification could not be recorded"));
     }
     m_->count(m_->verifies, {"ok"});
     done(Outcome<VerifyResult>{std::move(result), {}});
@@ -514,46 +513,47 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
 
 void OtpService::redeem(const std::string& app_id, const std::string& token, const std::string& purpose,
                         Done<RedeemResult> done) {
-  auto refuse = [this, &done](std::string c, std::string message) {
-    m_->count(m_->redeems, {c});
-    done(Outcome<RedeemResult>::fail(std::move(c), std::move(message)));
+  auto refuse = [this, &done](Errc c, std::string message) {
+    m_->count(m_->redeems, {std::string(errc_code(c))});
+    done(Outcome<RedeemResult>::fail(c, std::move(message)));
   };
-  if (!valid_purpose(purpose)) return refuse("invalid_argument", "purpose must be 1 to 64 of [a-z0-9_.-]");
-  if (keys_.sealed()) return refuse("sealed", "the key service is sealed");
+  if (!valid_purpose(purpose)) return refuse(Errc::kInvalidArgument, "purpose must be 1 to 64 of [a-z0-9_.-]");
+  if (keys_.sealed()) return refuse(Errc::kSealed, "the key service is sealed");
   std::string_view tok = token;
   auto dot = tok.rfind('.');
   if (tok.size() > kMaxTokenBytes || tok.substr(0, kTokenPrefix.size()) != kTokenPrefix ||
       dot == std::string_view::npos || dot < kTokenPrefix.size())
-    return refuse("otp_token_invalid", "the success token is malformed");
+    return refuse(Errc::kOtpTokenInvalid, "the success token is malformed");
   std::string_view signed_part = tok.substr(0, dot);
   auto mac = keys_.blind_index(app_id, "otp-token", signed_part);
   if (!mac) return refuse(mac.error().code, mac.error().message);
   auto raw = crypto::hex_decode(*mac);
   if (!raw || !crypto::ct_equal(crypto::base64url_encode(*raw), tok.substr(dot + 1)))
-    return refuse("otp_token_invalid", "the success token's signature does not match");
+    return refuse(Errc::kOtpTokenInvalid, "the success token's signature does not match");
   auto payload_text = crypto::base64url_decode(signed_part.substr(kTokenPrefix.size()));
   json::error_code ec;
   json::value pv = payload_text ? json::parse(*payload_text, ec) : json::value();
-  if (!payload_text || ec || !pv.is_object()) return refuse("otp_token_invalid", "the success token is malformed");
+  if (!payload_text || ec || !pv.is_object()) return refuse(Errc::kOtpTokenInvalid, "the success token is malformed");
   const auto& p = pv.get_object();
   auto* vid = p.if_contains("v");
   auto* app = p.if_contains("a");
   auto* exp = p.if_contains("e");
   if (!vid || !vid->is_string() || !app || !app->is_string() || app->get_string() != app_id || !exp || !exp->is_int64())
-    return refuse("otp_token_invalid", "the success token is malformed");
-  if (now() >= exp->get_int64()) return refuse("otp_token_expired", "the success token expired");
+    return refuse(Errc::kOtpTokenInvalid, "the success token is malformed");
+  if (now() >= exp->get_int64()) return refuse(Errc::kOtpTokenExpired, "the success token expired");
   auto v = find(std::string(vid->get_string()));
-  if (!v || v->app_id != app_id) return refuse("otp_token_invalid", "the success token names no verification");
+  if (!v || v->app_id != app_id) return refuse(Errc::kOtpTokenInvalid, "the success token names no verification");
   std::lock_guard lock(v->mu);
-  if (v->purpose != purpose) return refuse("otp_purpose_mismatch", "the success token was issued for another purpose");
-  if (v->state == State::Redeemed) return refuse("otp_token_used", "the success token was redeemed already");
-  if (v->state != State::Verified) return refuse("otp_token_invalid", "the verification is not in a verified state");
+  if (v->purpose != purpose)
+    return refuse(Errc::kOtpPurposeMismatch, "the success token was issued for another purpose");
+  if (v->state == State::Redeemed) return refuse(Errc::kOtpTokenUsed, "the success token was redeemed already");
+  if (v->state != State::Verified) return refuse(Errc::kOtpTokenInvalid, "the verification is not in a verified state");
   v->state = State::Redeemed;
   RedeemResult result{v->to, v->device_id, v->purpose};
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->redeems, {"store_unavailable"});
-      return done(Outcome<RedeemResult>::fail("store_unavailable", "the redemption could not be recorded"));
+      return done(Outcome<RedeemResult>::fail(Errc::kStoreUnavailable, "the redemption could not be recorded"));
     }
     m_->count(m_->redeems, {"ok"});
     done(Outcome<RedeemResult>{std::move(result), {}});

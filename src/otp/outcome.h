@@ -19,9 +19,7 @@ struct Outcome {
   std::int64_t retry_after_s = 0;  // limit refusals: when to try again
   int attempts_left = -1;          // otp_code_invalid: wrong codes still allowed
   bool ok() const { return value.has_value(); }
-  static Outcome fail(std::string code, std::string message) {
-    return Outcome{std::nullopt, Error{std::move(code), std::move(message)}};
-  }
+  static Outcome fail(Errc code, std::string message) { return Outcome{std::nullopt, Error{code, std::move(message)}}; }
 };
 template <class T>
 using Done = std::function<void(Outcome<T>)>;

@@ -23,16 +23,16 @@ MessageTemplate builtin() {
 // Every {name} in `text` is a known variable; braces are not otherwise allowed.
 Status check_placeholders(std::string_view text, const std::string& where) {
   for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '}') return make_error("invalid_config", where + ": unmatched '}'");
+    if (text[i] == '}') return make_error(Errc::kInvalidConfig, where + ": unmatched '}'");
     if (text[i] != '{') continue;
     auto end = text.find('}', i);
-    if (end == std::string_view::npos) return make_error("invalid_config", where + ": unmatched '{'");
+    if (end == std::string_view::npos) return make_error(Errc::kInvalidConfig, where + ": unmatched '{'");
     std::string_view name = text.substr(i + 1, end - i - 1);
     bool known = false;
     for (auto v : kVars) known = known || v == name;
     if (!known)
-      return make_error("invalid_config", where + ": unknown placeholder {" + std::string(name) +
-                                              "} (use {code} {app} {minutes} {purpose})");
+      return make_error(Errc::kInvalidConfig, where + ": unknown placeholder {" + std::string(name) +
+                                                  "} (use {code} {app} {minutes} {purpose})");
     i = end;
   }
   return ok_status();
@@ -44,22 +44,22 @@ Status read_fields(const toml::table& table, MessageTemplate& t, const std::stri
     std::string key(k.str());
     std::string at = where + "." + key;
     if (node.is_table()) {
-      if (!allow_subtables) return make_error("invalid_config", at + ": locales do not nest");
+      if (!allow_subtables) return make_error(Errc::kInvalidConfig, at + ": locales do not nest");
       continue;
     }
     std::string* slot = key == "sms"             ? &t.sms
                         : key == "email_subject" ? &t.email_subject
                         : key == "email_body"    ? &t.email_body
                                                  : nullptr;
-    if (!slot) return make_error("invalid_config", at + ": unknown key (sms, email_subject, email_body)");
+    if (!slot) return make_error(Errc::kInvalidConfig, at + ": unknown key (sms, email_subject, email_body)");
     auto s = node.value<std::string>();
-    if (!s) return make_error("invalid_config", at + ": must be a string");
+    if (!s) return make_error(Errc::kInvalidConfig, at + ": must be a string");
     if (auto st = check_placeholders(*s, at); !st) return st;
     if (key != "email_subject" && s->find("{code}") == std::string::npos)
-      return make_error("invalid_config", at + ": must contain {code}");
+      return make_error(Errc::kInvalidConfig, at + ": must contain {code}");
     if (key == "email_subject" && s->find_first_of("\r\n") != std::string::npos)
-      return make_error("invalid_config", at + ": a subject is one line");
-    if (s->empty() || s->size() > 4096) return make_error("invalid_config", at + ": 1 to 4096 characters");
+      return make_error(Errc::kInvalidConfig, at + ": a subject is one line");
+    if (s->empty() || s->size() > 4096) return make_error(Errc::kInvalidConfig, at + ": 1 to 4096 characters");
     *slot = std::move(*s);
   }
   return ok_status();
@@ -79,7 +79,7 @@ Templates::Templates() {
 
 Result<Templates> Templates::load_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return make_error("invalid_config", "otp.templates_file: cannot read " + path);
+  if (!in) return make_error(Errc::kInvalidConfig, "otp.templates_file: cannot read " + path);
   std::stringstream ss;
   ss << in.rdbuf();
   return parse(ss.str(), path);
@@ -90,8 +90,8 @@ Result<Templates> Templates::parse(std::string_view text, std::string_view origi
   try {
     root = toml::parse(text, origin);
   } catch (const toml::parse_error& err) {
-    return make_error("invalid_config", std::string(origin) + ":" + std::to_string(err.source().begin.line) + ": " +
-                                            std::string(err.description()));
+    return make_error(Errc::kInvalidConfig, std::string(origin) + ":" + std::to_string(err.source().begin.line) + ": " +
+                                                std::string(err.description()));
   }
   Templates out;
   // "default" first, so that other templates inherit from the configured default.
@@ -104,8 +104,9 @@ Result<Templates> Templates::parse(std::string_view text, std::string_view origi
     std::string name(k.str());
     std::string where = std::string(origin) + ": " + name;
     if (!node.is_table())
-      return make_error("invalid_config", where + ": must be a table of sms/email_subject/email_body");
-    if (!valid_purpose(name)) return make_error("invalid_config", where + ": a template name is 1..64 of [a-z0-9_.-]");
+      return make_error(Errc::kInvalidConfig, where + ": must be a table of sms/email_subject/email_body");
+    if (!valid_purpose(name))
+      return make_error(Errc::kInvalidConfig, where + ": a template name is 1..64 of [a-z0-9_.-]");
     const auto& table = *node.as_table();
     MessageTemplate own;
     if (auto st = read_fields(table, own, where, true); !st) return st.error();
@@ -139,7 +140,7 @@ Result<MessageTemplate> Templates::find(std::string_view name, std::string_view 
                                         std::string_view locale) const {
   if (!name.empty()) {
     if (auto* t = lookup(name, locale)) return *t;
-    return make_error("otp_template_not_found", "no template named " + std::string(name));
+    return make_error(Errc::kOtpTemplateNotFound, "no template named " + std::string(name));
   }
   if (auto* t = lookup(purpose, locale)) return *t;
   if (auto* t = lookup("default", locale)) return *t;

@@ -9,7 +9,7 @@ namespace {
 
 Status check_driver(const Config& cfg) {
   if (cfg.broker.driver == "memory") return ok_status();
-  return make_error("invalid_config",
+  return make_error(Errc::kInvalidConfig,
                     "broker.driver '" + cfg.broker.driver + "' is not supported; the only driver is 'memory'");
 }
 

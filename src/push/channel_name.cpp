@@ -18,31 +18,31 @@ bool ChannelName::allows_user(std::string_view user) const {
 }
 
 Result<ChannelName> parse_channel(std::string_view name) {
-  if (name.empty()) return make_error("channel_invalid", "the channel name is empty");
-  if (name.size() > kMaxChannelBytes) return make_error("channel_invalid", "the channel name exceeds 255 bytes");
+  if (name.empty()) return make_error(Errc::kChannelInvalid, "the channel name is empty");
+  if (name.size() > kMaxChannelBytes) return make_error(Errc::kChannelInvalid, "the channel name exceeds 255 bytes");
   for (char c : name)
     if (!allowed_char(c))
-      return make_error("channel_invalid", "the channel name may only hold A-Z a-z 0-9 _ - : # . , @ = + /");
+      return make_error(Errc::kChannelInvalid, "the channel name may only hold A-Z a-z 0-9 _ - : # . , @ = + /");
   ChannelName out;
   out.full = name;
   auto colon = name.find(':');
   auto hash = name.find('#');
   if (colon != std::string_view::npos && (hash == std::string_view::npos || colon < hash)) {
     out.ns = name.substr(0, colon);
-    if (out.ns.empty()) return make_error("channel_invalid", "the namespace before ':' is empty");
+    if (out.ns.empty()) return make_error(Errc::kChannelInvalid, "the namespace before ':' is empty");
   } else {
     out.ns = "default";
   }
   if (hash != std::string_view::npos) {
     std::string_view list = name.substr(hash + 1);
-    if (list.empty()) return make_error("channel_invalid", "a personal channel names no user after '#'");
+    if (list.empty()) return make_error(Errc::kChannelInvalid, "a personal channel names no user after '#'");
     std::size_t start = 0;
     while (start <= list.size()) {
       auto comma = list.find(',', start);
       std::string_view user = list.substr(start, comma == std::string_view::npos ? list.npos : comma - start);
-      if (user.empty()) return make_error("channel_invalid", "an empty user id in a personal channel");
+      if (user.empty()) return make_error(Errc::kChannelInvalid, "an empty user id in a personal channel");
       if (user.find('#') != std::string_view::npos)
-        return make_error("channel_invalid", "a personal channel has one '#'");
+        return make_error(Errc::kChannelInvalid, "a personal channel has one '#'");
       out.users.push_back(user);
       if (comma == std::string_view::npos) break;
       start = comma + 1;
@@ -51,6 +51,8 @@ Result<ChannelName> parse_channel(std::string_view name) {
   return out;
 }
 
-std::string personal_channel(std::string_view user) { return "user#" + std::string(user); }
+std::string personal_channel(std::string_view user) {
+  return "user#" + std::string(user);
+}
 
 }  // namespace herald::push

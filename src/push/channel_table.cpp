@@ -33,7 +33,7 @@ Result<std::shared_ptr<detail::Channel>> ChannelTable::acquire(std::string_view 
   std::shared_ptr<detail::Channel> ch = slot;
   std::lock_guard cl(ch->mu);
   if (ns.max_subscribers != 0 && ch->subscribers >= ns.max_subscribers)
-    return make_error("channel_full", "the channel has its namespace's max_subscribers");
+    return make_error(Errc::kChannelFull, "the channel has its namespace's max_subscribers");
   ch->subscribers++;
   ch->shard_subs[shard].fetch_add(1, std::memory_order_seq_cst);
   return ch;

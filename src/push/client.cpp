@@ -186,11 +186,11 @@ bool Client::take_rate_token() {
   return false;
 }
 
-void Client::audit_refusal(std::string_view code, std::string actor, std::string_view reason, std::string_view user) {
+void Client::audit_refusal(Errc code, std::string actor, std::string_view reason, std::string_view user) {
   if (!ctx_.audit) return;
   audit::Event e{"client",
                  "connect",
-                 std::string(code),
+                 std::string(errc_code(code)),
                  0,
                  std::move(actor),
                  "",
@@ -201,8 +201,8 @@ void Client::audit_refusal(std::string_view code, std::string actor, std::string
   ctx_.audit->record(std::move(e));
 }
 
-void Client::reply_error(std::uint64_t id, std::string_view code, std::string_view message) {
-  ctx_.metrics.errors->with({std::string(code)}).inc();
+void Client::reply_error(std::uint64_t id, Errc code, std::string_view message) {
+  ctx_.metrics.errors->with({std::string(errc_code(code))}).inc();
   transport_.send(wire::reply(id, "error", wire::render_error(code, message)));
 }
 
@@ -262,27 +262,27 @@ void Client::handle_line(std::string_view line) {
     params = kv.value().if_object();
   }
   if (!take_rate_token()) {
-    if (!closing_) reply_error(id, "rate_limited", "more than push.commands_per_second commands");
+    if (!closing_) reply_error(id, Errc::kRateLimited, "more than push.commands_per_second commands");
     return;
   }
-  if (id == 0) return reply_error(0, "bad_request", "a command needs an integer id from 1 to 4294967295");
-  if (methods != 1) return reply_error(id, "bad_request", "a command has exactly one method key besides id");
-  if (!params) return reply_error(id, "bad_request", "the parameters of a method are an object");
+  if (id == 0) return reply_error(0, Errc::kBadRequest, "a command needs an integer id from 1 to 4294967295");
+  if (methods != 1) return reply_error(id, Errc::kBadRequest, "a command has exactly one method key besides id");
+  if (!params) return reply_error(id, Errc::kBadRequest, "the parameters of a method are an object");
   const CommandSpec* spec = find_command(method);
-  if (!spec) return reply_error(id, "unknown_method", "no such method");
+  if (!spec) return reply_error(id, Errc::kUnknownMethod, "no such method");
   ctx_.metrics.commands->with({std::string(method)}).inc();
   dispatch(*spec, id, *params);
 }
 
 void Client::dispatch(const CommandSpec& spec, std::uint64_t id, const json::object& params) {
-  if (spec.needs_connected && !connected_) return reply_error(id, "not_connected", "send connect first");
+  if (spec.needs_connected && !connected_) return reply_error(id, Errc::kNotConnected, "send connect first");
   if (!spec.needs_channel) return (this->*spec.handler)(Call{id, params});
   auto channel_text = protocol::str_param(params, "channel");
-  if (!channel_text) return reply_error(id, "bad_request", "a string channel is required");
+  if (!channel_text) return reply_error(id, Errc::kBadRequest, "a string channel is required");
   auto channel = parse_channel(*channel_text);
   if (!channel) return reply_error(id, channel.error().code, channel.error().message);
   const NamespaceConfig* ns = ctx_.hub.namespace_config(channel->ns);
-  if (!ns) return reply_error(id, "namespace_not_found", "the channel's namespace is not configured");
+  if (!ns) return reply_error(id, Errc::kNamespaceNotFound, "the channel's namespace is not configured");
   (this->*spec.handler)(Call{id, params, &*channel, ns});
 }
 

@@ -137,7 +137,7 @@ class Client final : public Subscriber {
   void cmd_presence_stats(const Call& c);
 
   // Refuses a connect: counts it, audits it, answers and closes.
-  void refuse_connect(std::uint64_t id, std::string_view code, std::string actor, std::string_view message, int close,
+  void refuse_connect(std::uint64_t id, Errc code, std::string actor, std::string_view message, int close,
                       std::string_view close_reason, std::string_view user = {});
   // Connect-time checks of the app and token; the claims, or an error already answered.
   std::optional<auth::JwtClaims> authenticate(std::uint64_t id, const boost::json::object& params);
@@ -152,9 +152,9 @@ class Client final : public Subscriber {
   void ask_inbox(Ask ask, OnAnswer on_answer);
 
   bool take_rate_token();
-  void reply_error(std::uint64_t id, std::string_view code, std::string_view message);
+  void reply_error(std::uint64_t id, Errc code, std::string_view message);
   // A refused connect, for the audit log; the user id only as a keyed hash.
-  void audit_refusal(std::string_view code, std::string actor, std::string_view reason, std::string_view user);
+  void audit_refusal(Errc code, std::string actor, std::string_view reason, std::string_view user);
   void close_with(int code, std::string_view reason);
   void leave_hub();
   Subscription* find_subscription(std::string_view channel);

@@ -243,7 +243,7 @@ Status Hub::add_connection(std::size_t shard, Subscriber* sub, const ClientIdent
     const auto max = cfg_.push.max_connections_per_user;
     if (max != 0 && list.size() >= max) {
       if (list.empty()) im.users.erase(user_key(who.app_id, who.user));
-      return make_error("too_many_connections", "this user has push.max_connections_per_user connections already");
+      return make_error(Errc::kTooManyConnections, "this user has push.max_connections_per_user connections already");
     }
     list.emplace_back(shard, who.client_id);
   }
@@ -298,7 +298,7 @@ std::size_t Hub::disconnect_app(std::string_view app_id, int code, std::string r
 
 namespace {
 Error namespace_not_found(std::string_view ns) {
-  return Error{"namespace_not_found", "the namespace '" + std::string(ns) + "' is not configured"};
+  return Error{Errc::kNamespaceNotFound, "the namespace '" + std::string(ns) + "' is not configured"};
 }
 }  // namespace
 
@@ -365,7 +365,7 @@ Result<PublishResult> Hub::publish(std::string_view app_id, const ChannelName& c
   const NamespaceConfig* ns = namespace_config(channel.ns);
   if (!ns) return namespace_not_found(channel.ns);
   if (data_json.size() > cfg_.push.max_publication_bytes)
-    return make_error("publication_too_large", "the data exceeds push.max_publication_bytes");
+    return make_error(Errc::kPublicationTooLarge, "the data exceeds push.max_publication_bytes");
   auto r = im.broker->publish(app_id, channel, *ns, next_publication_id(), data_json);
   if (!r) return r;
   im.publications.fetch_add(1, std::memory_order_relaxed);
@@ -377,7 +377,7 @@ Result<HistoryResult> Hub::history(std::string_view app_id, const ChannelName& c
                                    const std::optional<Since>& since) {
   const NamespaceConfig* ns = namespace_config(channel.ns);
   if (!ns) return namespace_not_found(channel.ns);
-  if (ns->history_size == 0) return make_error("history_disabled", "this namespace keeps no history");
+  if (ns->history_size == 0) return make_error(Errc::kHistoryDisabled, "this namespace keeps no history");
   return impl_->broker->history(app_id, channel, *ns, limit, since);
 }
 
@@ -394,7 +394,7 @@ Result<PresenceStats> Hub::presence_stats(std::string_view app_id, const Channel
 Status Hub::presence_enabled(const ChannelName& channel) const {
   const NamespaceConfig* ns = namespace_config(channel.ns);
   if (!ns) return namespace_not_found(channel.ns);
-  if (!ns->presence) return make_error("presence_disabled", "this namespace keeps no presence");
+  if (!ns->presence) return make_error(Errc::kPresenceDisabled, "this namespace keeps no presence");
   return ok_status();
 }
 

@@ -29,7 +29,7 @@ Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::
   if (it != b.streams.end()) return it->second;
   if (!create) return std::shared_ptr<Stream>();
   if (count_.load(std::memory_order_relaxed) >= cfg_.push.max_channels)
-    return make_error("too_many_channels", "the server holds push.max_channels channels already");
+    return make_error(Errc::kTooManyChannels, "the server holds push.max_channels channels already");
   auto s = std::make_shared<Stream>();
   s->ns = ns;
   s->epoch = crypto::random_hex(4);

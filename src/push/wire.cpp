@@ -69,8 +69,8 @@ std::string render_publish_result(const PublishResult& r) {
   return "{\"offset\":" + std::to_string(r.offset) + ",\"epoch\":\"" + r.epoch + "\",\"id\":\"" + r.id + "\"}";
 }
 
-std::string render_error(std::string_view code, std::string_view message) {
-  return "{\"code\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
+std::string render_error(Errc code, std::string_view message) {
+  return "{\"code\":" + json_string(errc_code(code)) + ",\"message\":" + json_string(message) + "}";
 }
 
 std::string render_disconnect(int code, std::string_view reason, bool reconnect) {

@@ -26,7 +26,7 @@ std::string render_presence_stats(const PresenceStats& r);
 // `{"offset":…,"epoch":…,"id":…}`
 std::string render_publish_result(const PublishResult& r);
 // `{"code":…,"message":…}`
-std::string render_error(std::string_view code, std::string_view message);
+std::string render_error(Errc code, std::string_view message);
 // `{"disconnect":{"code":…,"reason":…,"reconnect":…}}`
 std::string render_disconnect(int code, std::string_view reason, bool reconnect);
 // A protocol reply: `{"id":<id>,"<method>":<body>}`.

@@ -166,7 +166,7 @@ Status Node::start(const std::string& admin_token_sha256) {
     gateway_->start();
   } catch (const std::exception& e) {
     log::error("gateway_start_failed", {{"error", e.what()}});
-    return make_error("gateway_start_failed", e.what());
+    return make_error(Errc::kGatewayStartFailed, e.what());
   }
   started_ = true;
   log::info("listening", {{"url", url()}, {"port", port()}, {"tls", cfg_.server.tls}});
@@ -187,7 +187,8 @@ void Node::add_routes(const std::string& admin_token_sha256) {
   nonces_ = take(auth::make_nonce_store(cfg_), "api.nonce_store");
   rates_ = take(auth::make_rate_limiter(cfg_), "api.rate_limit_store");
   server_auth_ = std::make_unique<api::ServerAuth>(cfg_, *apps_, *nonces_, *rates_, registry_);
-  idempotency_ = std::make_unique<api::IdempotencyCache>(take(api::make_idempotency_store(cfg_), "api.idempotency_store"));
+  idempotency_ =
+      std::make_unique<api::IdempotencyCache>(take(api::make_idempotency_store(cfg_), "api.idempotency_store"));
   auto app_disabled = [this](const std::string& id) {
     hub_->disconnect_app(id, push::close_code::kDisconnectedByServer, "app_disabled");
   };

@@ -14,7 +14,7 @@ Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOp
     if (!s) return s.error();
     return std::unique_ptr<Store>(std::move(*s));
   }
-  return make_error("invalid_config", "store.driver: unknown driver '" + std::string(driver) + "' (known: sqlite)");
+  return make_error(Errc::kInvalidConfig, "store.driver: unknown driver '" + std::string(driver) + "' (known: sqlite)");
 }
 
 Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* metrics) {

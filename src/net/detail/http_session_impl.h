@@ -155,11 +155,11 @@ class HttpSession final : public SessionBase {
   // A request that could not be read: limits are answered, a peer that left or timed out
   // is not. Always ends the connection.
   asio::awaitable<bool> answer_read_error(error_code ec, Parser& parser, std::chrono::steady_clock::time_point t0) {
-    std::string_view code = "bad_request";
+    Errc code = Errc::kBadRequest;
     if (ec == http::error::header_limit) {
-      code = "header_too_large";
+      code = Errc::kHeaderTooLarge;
     } else if (ec == http::error::body_limit) {
-      code = "body_too_large";
+      code = Errc::kBodyTooLarge;
     } else if (ec == beast::error::timeout) {
       st_.m.timeouts->with({"read"}).inc();
       co_return false;  // the stream has closed the socket already
@@ -198,7 +198,7 @@ class HttpSession final : public SessionBase {
     } catch (const std::exception& e) {
       log::error("handler_failed", {{"request_id", rid}, {"route", label}, {"error", e.what()}});
     }
-    co_return api::error_response("internal", rid);
+    co_return api::error_response(Errc::kInternal, rid);
   }
 
   static std::string_view path_of(beast::string_view target) {

@@ -63,8 +63,8 @@ void Client::ask_inbox(Ask ask, OnAnswer on_answer) {
   route->returned.store(true, std::memory_order_relaxed);
 }
 
-void Client::refuse_connect(std::uint64_t id, std::string_view code, std::string actor, std::string_view message,
-                            int close, std::string_view close_reason, std::string_view user) {
+void Client::refuse_connect(std::uint64_t id, Errc code, std::string actor, std::string_view message, int close,
+                            std::string_view close_reason, std::string_view user) {
   ctx_.metrics.auth_failures->inc();
   audit_refusal(code, std::move(actor), message, user);
   reply_error(id, code, message);
@@ -72,44 +72,44 @@ void Client::refuse_connect(std::uint64_t id, std::string_view code, std::string
 }
 
 void Client::reply_token_error(std::uint64_t id, const Error& e) {
-  reply_error(id, e.code == "token_expired" ? "token_expired" : "token_invalid", e.message);
+  reply_error(id, e.code == Errc::kTokenExpired ? Errc::kTokenExpired : Errc::kTokenInvalid, e.message);
 }
 
 std::optional<auth::JwtClaims> Client::authenticate(std::uint64_t id, const json::object& params) {
   auto app_key = str_param(params, "app");
   auto token = str_param(params, "token");
   if (!app_key || !token) {
-    reply_error(id, "bad_request", "connect needs string app and token");
+    reply_error(id, Errc::kBadRequest, "connect needs string app and token");
     return std::nullopt;
   }
   app_ = ctx_.apps.find_by_key(*app_key);
   if (!app_) {
-    refuse_connect(id, "unknown_app", "key:" + std::string(app_key->substr(0, 64)), "no app has this key",
+    refuse_connect(id, Errc::kUnknownApp, "key:" + std::string(app_key->substr(0, 64)), "no app has this key",
                    close_code::kUnauthorized, "unauthorized");
     return std::nullopt;
   }
   if (app_->status != apps::AppStatus::Active) {
-    refuse_connect(id, "app_suspended", "app:" + app_->id, "the app is suspended", close_code::kUnauthorized,
+    refuse_connect(id, Errc::kAppSuspended, "app:" + app_->id, "the app is suspended", close_code::kUnauthorized,
                    "unauthorized");
     return std::nullopt;
   }
   auto claims = verify_token(*token);
   if (claims && claims->channel)
-    claims = Error{"token_claim_invalid", "a subscription token (with a channel claim) cannot connect"};
+    claims = Error{Errc::kTokenClaimInvalid, "a subscription token (with a channel claim) cannot connect"};
   if (claims) return std::move(*claims);
   // The audit keeps the precise code; the client learns only expired or invalid.
   const Error& e = claims.error();
-  const bool expired = e.code == "token_expired";
+  const bool expired = e.code == Errc::kTokenExpired;
   ctx_.metrics.auth_failures->inc();
   audit_refusal(e.code, "app:" + app_->id, e.message, {});
-  reply_error(id, expired ? "token_expired" : "token_invalid", e.message);
+  reply_error(id, expired ? Errc::kTokenExpired : Errc::kTokenInvalid, e.message);
   close_with(expired ? close_code::kTokenExpired : close_code::kUnauthorized,
              expired ? "token_expired" : "unauthorized");
   return std::nullopt;
 }
 
 void Client::cmd_connect(const Call& c) {
-  if (connected_) return reply_error(c.id, "already_connected", "this connection is connected already");
+  if (connected_) return reply_error(c.id, Errc::kAlreadyConnected, "this connection is connected already");
   auto claims = authenticate(c.id, c.params);
   if (!claims) return;
   who_ = ClientIdentity{app_->id, claims->sub, next_client_id(), claims->info};
@@ -142,11 +142,11 @@ void Client::cmd_ping(const Call& c) {
 
 void Client::cmd_refresh(const Call& c) {
   auto token = str_param(c.params, "token");
-  if (!token) return reply_error(c.id, "bad_request", "refresh needs a string token");
+  if (!token) return reply_error(c.id, Errc::kBadRequest, "refresh needs a string token");
   auto claims = verify_token(*token);
   if (claims && claims->channel)
-    claims = Error{"token_claim_invalid", "a subscription token (with a channel claim) cannot refresh"};
-  if (claims && claims->sub != who_.user) claims = Error{"token_claim_invalid", "the new token is for another user"};
+    claims = Error{Errc::kTokenClaimInvalid, "a subscription token (with a channel claim) cannot refresh"};
+  if (claims && claims->sub != who_.user) claims = Error{Errc::kTokenClaimInvalid, "the new token is for another user"};
   if (!claims) {
     ctx_.metrics.auth_failures->inc();
     return reply_token_error(c.id, claims.error());
@@ -163,16 +163,16 @@ void Client::cmd_refresh(const Call& c) {
 void Client::cmd_ack(const Call& c) {
   auto pub_id = str_param(c.params, "id");
   if (!pub_id || pub_id->empty() || pub_id->size() > 128)
-    return reply_error(c.id, "bad_request", "ack needs the message or publication id (a string)");
+    return reply_error(c.id, Errc::kBadRequest, "ack needs the message or publication id (a string)");
   ctx_.metrics.acks->inc();
   // A channel publication's ack is only counted; one without a channel names a message.
   if (str_param(c.params, "channel")) return transport_.send(wire::reply(c.id, "ack", "{}"));
-  if (!ctx_.inbox) return reply_error(c.id, "message_not_found", "you have no message with this id");
+  if (!ctx_.inbox) return reply_error(c.id, Errc::kMessageNotFound, "you have no message with this id");
   ask_inbox<Status>([&](auto done) { ctx_.inbox->ack(who_, *pub_id, std::move(done)); },
                     [id = c.id](Client& self, Status st) {
                       if (st) return self.transport_.send(wire::reply(id, "ack", "{}"));
-                      const bool not_found = st.error().code == "message_not_found";
-                      self.reply_error(id, not_found ? "message_not_found" : "internal",
+                      const bool not_found = st.error().code == Errc::kMessageNotFound;
+                      self.reply_error(id, not_found ? Errc::kMessageNotFound : Errc::kInternal,
                                        not_found ? st.error().message : "the ack failed");
                     });
 }
@@ -182,16 +182,17 @@ void Client::cmd_inbox(const Call& c) {
   std::uint64_t n = 50;
   if (auto* limit = c.params.if_contains("limit")) {
     if (!limit->is_int64() || limit->get_int64() < 1 || limit->get_int64() > 500)
-      return reply_error(c.id, "bad_request", "limit must be an integer from 1 to 500");
+      return reply_error(c.id, Errc::kBadRequest, "limit must be an integer from 1 to 500");
     n = static_cast<std::uint64_t>(limit->get_int64());
   }
   auto after = str_param(c.params, "after");
-  if (c.params.contains("after") && !after) return reply_error(c.id, "bad_request", "after must be a string cursor");
+  if (c.params.contains("after") && !after)
+    return reply_error(c.id, Errc::kBadRequest, "after must be a string cursor");
   ask_inbox<Result<std::string>>([&](auto done) { ctx_.inbox->page(who_, after.value_or(""), n, std::move(done)); },
                                  [id = c.id](Client& self, Result<std::string> page) {
                                    if (page) return self.transport_.send(wire::reply(id, "inbox", *page));
-                                   const bool bad = page.error().code == "invalid_argument";
-                                   self.reply_error(id, bad ? "bad_request" : "internal",
+                                   const bool bad = page.error().code == Errc::kInvalidArgument;
+                                   self.reply_error(id, bad ? Errc::kBadRequest : Errc::kInternal,
                                                     bad ? page.error().message : "the inbox failed");
                                  });
 }
@@ -207,25 +208,25 @@ bool Client::may_read(const ChannelName& channel, const NamespaceConfig& ns) {
 
 void Client::cmd_subscribe(const Call& c) {
   const ChannelName& channel = *c.channel;
-  if (find_subscription(channel.full)) return reply_error(c.id, "already_subscribed", "already subscribed");
+  if (find_subscription(channel.full)) return reply_error(c.id, Errc::kAlreadySubscribed, "already subscribed");
   if (subs_.size() >= ctx_.cfg.push.max_subscriptions_per_connection)
-    return reply_error(c.id, "too_many_subscriptions", "push.max_subscriptions_per_connection reached");
+    return reply_error(c.id, Errc::kTooManySubscriptions, "push.max_subscriptions_per_connection reached");
   std::optional<Since> since;
-  if (auto bad = parse_since(c.params, since)) return reply_error(c.id, "bad_request", *bad);
+  if (auto bad = parse_since(c.params, since)) return reply_error(c.id, Errc::kBadRequest, *bad);
   bool allowed = false;
   if (auto* tokv = c.params.if_contains("token")) {
-    if (!tokv->is_string()) return reply_error(c.id, "bad_request", "token must be a string");
+    if (!tokv->is_string()) return reply_error(c.id, Errc::kBadRequest, "token must be a string");
     const auto& t = tokv->get_string();
     auto claims = verify_token(std::string_view(t.data(), t.size()));
     if (!claims) return reply_token_error(c.id, claims.error());
     if (!claims->channel || *claims->channel != channel.full || claims->sub != who_.user)
-      return reply_error(c.id, "permission_denied", "the subscription token is for another channel or user");
+      return reply_error(c.id, Errc::kPermissionDenied, "the subscription token is for another channel or user");
     allowed = !channel.personal() || channel.allows_user(who_.user);
   } else {
     allowed = may_read(channel, *c.ns);
   }
   if (!allowed)
-    return reply_error(c.id, "permission_denied", "this user may not subscribe to " + std::string(channel.full));
+    return reply_error(c.id, Errc::kPermissionDenied, "this user may not subscribe to " + std::string(channel.full));
   auto sub = std::make_unique<Subscription>();
   sub->channel = std::string(channel.full);
   auto r = ctx_.hub.subscribe(shard_, this, who_, channel, since, sub->slot);
@@ -247,7 +248,7 @@ void Client::cmd_unsubscribe(const Call& c) {
     subs_.erase(it);
     return transport_.send(wire::reply(c.id, "unsubscribe", "{}"));
   }
-  reply_error(c.id, "not_subscribed", "not subscribed to this channel");
+  reply_error(c.id, Errc::kNotSubscribed, "not subscribed to this channel");
 }
 
 void Client::cmd_publish(const Call& c) {
@@ -256,11 +257,11 @@ void Client::cmd_publish(const Call& c) {
   const bool allowed = personal_ok && (c.ns->publish == "authenticated" ||
                                        (c.ns->publish == "subscribers" && find_subscription(channel.full) != nullptr));
   if (!allowed)
-    return reply_error(c.id, "permission_denied", "this user may not publish to " + std::string(channel.full));
+    return reply_error(c.id, Errc::kPermissionDenied, "this user may not publish to " + std::string(channel.full));
   auto* data = c.params.if_contains("data");
-  if (!data) return reply_error(c.id, "bad_request", "publish needs data");
+  if (!data) return reply_error(c.id, Errc::kBadRequest, "publish needs data");
   if (!json_numbers_finite(*data))
-    return reply_error(c.id, "bad_request", "data holds a number outside the range of a double");
+    return reply_error(c.id, Errc::kBadRequest, "data holds a number outside the range of a double");
   auto r = ctx_.hub.publish(who_.app_id, channel, json::serialize(*data));
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
   transport_.send(wire::reply(c.id, "publish", wire::render_publish_result(*r)));
@@ -269,13 +270,13 @@ void Client::cmd_publish(const Call& c) {
 void Client::cmd_history(const Call& c) {
   const ChannelName& channel = *c.channel;
   if (!may_read(channel, *c.ns))
-    return reply_error(c.id, "permission_denied", "this user may not read " + std::string(channel.full));
+    return reply_error(c.id, Errc::kPermissionDenied, "this user may not read " + std::string(channel.full));
   std::optional<Since> since;
-  if (auto bad = parse_since(c.params, since)) return reply_error(c.id, "bad_request", *bad);
+  if (auto bad = parse_since(c.params, since)) return reply_error(c.id, Errc::kBadRequest, *bad);
   std::size_t limit = 0;
   if (auto* lv = c.params.if_contains("limit")) {
     auto n = uint_param(*lv);
-    if (!n) return reply_error(c.id, "bad_request", "limit must be a non-negative integer");
+    if (!n) return reply_error(c.id, Errc::kBadRequest, "limit must be a non-negative integer");
     limit = static_cast<std::size_t>(std::min<std::uint64_t>(*n, 1'000'000));
   }
   auto r = ctx_.hub.history(who_.app_id, channel, limit, since);
@@ -297,7 +298,7 @@ void Client::cmd_history(const Call& c) {
 
 void Client::cmd_presence(const Call& c) {
   if (!may_read(*c.channel, *c.ns))
-    return reply_error(c.id, "permission_denied", "this user may not read " + std::string(c.channel->full));
+    return reply_error(c.id, Errc::kPermissionDenied, "this user may not read " + std::string(c.channel->full));
   auto r = ctx_.hub.presence(who_.app_id, *c.channel);
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
   transport_.send(wire::reply(c.id, "presence", wire::render_presence(*r)));
@@ -305,7 +306,7 @@ void Client::cmd_presence(const Call& c) {
 
 void Client::cmd_presence_stats(const Call& c) {
   if (!may_read(*c.channel, *c.ns))
-    return reply_error(c.id, "permission_denied", "this user may not read " + std::string(c.channel->full));
+    return reply_error(c.id, Errc::kPermissionDenied, "this user may not read " + std::string(c.channel->full));
   auto r = ctx_.hub.presence_stats(who_.app_id, *c.channel);
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
   transport_.send(wire::reply(c.id, "presence_stats", wire::render_presence_stats(*r)));

@@ -59,7 +59,7 @@ void SqliteStore::put_app(AppRecord app, Completion done) {
                  app.client_public_keys_json, app.jwt_audience, app.jwt_issuer, app.require_exp, app.app_secrets_json,
                  app.scopes, app.namespaces, app.allowed_cidrs, app.rate_limit);
         int rc = sqlite3_step(s.s);
-        if (rc == SQLITE_CONSTRAINT) return make_error("conflict", "another app has this key or name");
+        if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "another app has this key or name");
         if (rc != SQLITE_DONE) return db_error(db, "put_app");
         return ok_status();
       },
@@ -70,7 +70,7 @@ void SqliteStore::delete_app(std::string id, Completion done) {
   submit(
       [id = std::move(id)](sqlite3* db) -> Status {
         if (auto st = write_row(db, "DELETE FROM apps WHERE id = ?;", "delete_app", id); !st) return st;
-        if (sqlite3_changes(db) == 0) return make_error("not_found", "no such app");
+        if (sqlite3_changes(db) == 0) return make_error(Errc::kNotFound, "no such app");
         return ok_status();
       },
       std::move(done));

@@ -87,7 +87,7 @@ void GroupCommitWriter::submit(WriteFn fn, Completion done) {
       return;
     }
   }
-  done(make_error("store_closed", "the store is shutting down"));
+  done(make_error(Errc::kStoreClosed, "the store is shutting down"));
 }
 
 bool GroupCommitWriter::healthy() {
@@ -126,7 +126,7 @@ void GroupCommitWriter::writer_loop() {
 std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
   std::vector<Status> results(batch.size(), ok_status());
   if (!step_cached(db_, "BEGIN IMMEDIATE;")) {
-    for (auto& r : results) r = make_error("store_unavailable", "the store cannot start a transaction");
+    for (auto& r : results) r = make_error(Errc::kStoreUnavailable, "the store cannot start a transaction");
     return results;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -143,7 +143,7 @@ std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
   (void)exec(db_, "ROLLBACK;");
   failed_ = true;
   log::error("store_commit_failed", {{"error", committed.error().message}, {"writes", batch.size()}});
-  for (auto& r : results) r = make_error("store_unavailable", "the store could not commit the write");
+  for (auto& r : results) r = make_error(Errc::kStoreUnavailable, "the store could not commit the write");
   return results;
 }
 

@@ -64,7 +64,7 @@ void SqliteStore::put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> 
         if (!v.s) return db_error(db, "put_kms_key");
         bind_all(v.s, version->app_id, version->name, version->version, Blob{version->wrapped}, version->created_ms);
         int rc = sqlite3_step(v.s);
-        if (rc == SQLITE_CONSTRAINT) return make_error("conflict", "this key version exists already");
+        if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "this key version exists already");
         if (rc != SQLITE_DONE) return db_error(db, "put_kms_key");
         return ok_status();
       },

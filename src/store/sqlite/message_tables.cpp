@@ -88,7 +88,7 @@ void SqliteStore::insert_message(MessageRecord m, Completion done) {
         bind_all(s.s, m.seq, m.id, m.app_id, m.user_index, TextOrNull{m.idem_index}, m.template_name, m.created_ms,
                  m.expires_ms, m.state, m.step, m.due_ms, m.sealed);
         int rc = sqlite3_step(s.s);
-        if (rc == SQLITE_CONSTRAINT) return make_error("duplicate", "a message with this idempotency key exists");
+        if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kDuplicate, "a message with this idempotency key exists");
         if (rc != SQLITE_DONE) return db_error(db, "insert_message");
         return ok_status();
       },

@@ -21,7 +21,7 @@ namespace {
 Status make_private_dir(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error("store_error", "cannot create data directory " + dir + ": " + ec.message());
+  if (ec) return make_error(Errc::kStoreError, "cannot create data directory " + dir + ": " + ec.message());
   ::chmod(dir.c_str(), 0700);
   return ok_status();
 }
@@ -51,7 +51,7 @@ Status SqliteStore::open_connections(const std::string& path) {
   // Create the file ourselves so that it, and the -wal/-shm files SQLite derives from
   // it, are private to this user from the first byte.
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return make_error("store_error", "cannot open " + path + ": " + std::strerror(errno));
+  if (fd < 0) return make_error(Errc::kStoreError, "cannot open " + path + ": " + std::strerror(errno));
   ::close(fd);
 
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -74,9 +74,9 @@ Status SqliteStore::migrate() {
   auto all = sqlite_migrations();
   int newest = all.empty() ? 0 : all.back().version;
   if (current > newest)
-    return make_error("store_error", "the database schema is version " + std::to_string(current) +
-                                         ", newer than this herald understands (" + std::to_string(newest) +
-                                         "); refusing to start");
+    return make_error(Errc::kStoreError, "the database schema is version " + std::to_string(current) +
+                                             ", newer than this herald understands (" + std::to_string(newest) +
+                                             "); refusing to start");
   for (const auto& m : all) {
     if (m.version <= current) continue;
     st = exec(writer_db_, "BEGIN IMMEDIATE;");
@@ -91,8 +91,8 @@ Status SqliteStore::migrate() {
     }
     if (!st) {
       (void)exec(writer_db_, "ROLLBACK;");
-      return make_error("store_error", "migration " + std::to_string(m.version) + " (" + std::string(m.name) +
-                                           ") failed: " + st.error().message);
+      return make_error(Errc::kStoreError, "migration " + std::to_string(m.version) + " (" + std::string(m.name) +
+                                               ") failed: " + st.error().message);
     }
     st = exec(writer_db_, "COMMIT;");
     if (!st) return st;

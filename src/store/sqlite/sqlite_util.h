@@ -18,7 +18,7 @@
 namespace herald::store {
 
 inline Error db_error(sqlite3* db, std::string_view what) {
-  return make_error("store_error", std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
+  return make_error(Errc::kStoreError, std::string(what) + ": " + (db ? sqlite3_errmsg(db) : "no connection"));
 }
 
 inline Status exec(sqlite3* db, const char* sql) {
@@ -26,7 +26,7 @@ inline Status exec(sqlite3* db, const char* sql) {
   if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
     std::string m = msg ? msg : "unknown error";
     sqlite3_free(msg);
-    return make_error("store_error", m);
+    return make_error(Errc::kStoreError, m);
   }
   return ok_status();
 }

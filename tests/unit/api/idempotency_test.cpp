@@ -173,7 +173,7 @@ TEST(Idempotency, TheStoreIsChosenByConfig) {
   cfg.api.idempotency_store = "redis";
   auto r = make_idempotency_store(cfg);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "invalid_config");
+  EXPECT_EQ(r.error().code, Errc::kInvalidConfig);
 }
 
 }  // namespace

@@ -89,7 +89,7 @@ TEST(MessageRequests, PublishRefusesBadFieldsNamingThem) {
   };
   for (const auto& [body, words] : cases) {
     auto e = publish_error(body);
-    EXPECT_EQ(e.code, "invalid_argument") << body;
+    EXPECT_EQ(e.code, Errc::kInvalidArgument) << body;
     EXPECT_NE(e.message.find(words), std::string::npos) << body << " -> " << e.message;
   }
 }
@@ -121,7 +121,7 @@ TEST(MessageRequests, SettingsPatchSetsOnlyWhatItNames) {
         R"({"webhook_url": 5})", R"({"allow_private_webhooks": "yes"})", R"({"rotate_webhook_secret": 1})"}) {
     auto r = parse_settings_patch(obj(bad));
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "invalid_argument") << bad;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << bad;
   }
 }
 
@@ -134,7 +134,7 @@ TEST(MessageRequests, ContactsAreCheckedAddressesOrNull) {
        {R"({"email": "not-an-address"})", R"({"phone": "0151 123"})", R"({"fax": "1"})", R"({"email": 5})"}) {
     auto r = parse_contacts(obj(bad));
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "invalid_argument") << bad;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << bad;
   }
 }
 

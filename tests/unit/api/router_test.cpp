@@ -17,10 +17,10 @@ TEST(Router, MatchesMethodAndPath) {
   EXPECT_EQ(r.match("HEAD", "/a").route->method, "GET");
   auto no = r.match("DELETE", "/a");
   EXPECT_EQ(no.route, nullptr);
-  EXPECT_EQ(no.error, "method_not_allowed");
-  EXPECT_EQ(r.match("GET", "/b").error, "not_found");
+  EXPECT_EQ(no.error, Errc::kMethodNotAllowed);
+  EXPECT_EQ(r.match("GET", "/b").error, Errc::kNotFound);
   EXPECT_EQ(r.match("GET", "/b").label, "other");  // unknown paths share one metrics label
-  EXPECT_EQ(r.match("GET", "/ws").error, "upgrade_required");
+  EXPECT_EQ(r.match("GET", "/ws").error, Errc::kUpgradeRequired);
   EXPECT_TRUE(r.is_websocket("/ws"));
   EXPECT_FALSE(r.is_websocket("/a"));
 }

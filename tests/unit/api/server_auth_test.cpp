@@ -61,7 +61,7 @@ struct ServerAuthFixture : ::testing::Test {
 
   std::string code(const Request& r, apps::Scope scope = apps::kScopePublish) {
     auto res = auth.authenticate(r, scope);
-    return res ? "ok" : res.error().code;
+    return res ? "ok" : std::string(res.error().code_name());
   }
 
   Config cfg;

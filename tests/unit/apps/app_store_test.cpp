@@ -90,18 +90,18 @@ TEST_F(AppStoreFixture, CreateKeepsSecretsSealedAndReloadsThem) {
 TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
   auto made = apps->create(named("shop"));
   ASSERT_TRUE(made.ok());
-  EXPECT_EQ(apps->create(named("shop")).error().code, "conflict");
-  EXPECT_EQ(apps->create(named("bad name")).error().code, "invalid_argument");
+  EXPECT_EQ(apps->create(named("shop")).error().code, Errc::kConflict);
+  EXPECT_EQ(apps->create(named("bad name")).error().code, Errc::kInvalidArgument);
   auto second = apps->rotate_secret("shop");
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(apps->find("shop")->secrets.size(), 2u);
-  EXPECT_EQ(apps->rotate_secret("shop").error().code, "too_many_secrets");
-  EXPECT_EQ(apps->revoke_secret("shop", "nope").error().code, "not_found");
+  EXPECT_EQ(apps->rotate_secret("shop").error().code, Errc::kTooManySecrets);
+  EXPECT_EQ(apps->revoke_secret("shop", "nope").error().code, Errc::kNotFound);
   ASSERT_TRUE(apps->revoke_secret("shop", made->app_secret_id).ok());
   auto now = apps->find("shop");
   ASSERT_EQ(now->secrets.size(), 1u);
   EXPECT_EQ(now->secrets[0].secret.view(), second->secret);
-  EXPECT_EQ(apps->revoke_secret("shop", second->id).error().code, "last_secret");
+  EXPECT_EQ(apps->revoke_secret("shop", second->id).error().code, Errc::kLastSecret);
   ASSERT_TRUE(apps->set_status("shop", AppStatus::Suspended).ok());
   reopen();
   EXPECT_EQ(apps->find("shop")->status, AppStatus::Suspended);
@@ -110,7 +110,7 @@ TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
   EXPECT_FALSE(apps->find_by_key(made->app->key));
   reopen();
   EXPECT_FALSE(apps->find("shop"));
-  EXPECT_EQ(apps->rotate_secret("shop").error().code, "not_found");
+  EXPECT_EQ(apps->rotate_secret("shop").error().code, Errc::kNotFound);
 }
 
 TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppDoesNotOpen) {
@@ -133,7 +133,7 @@ TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppDoesNotOpen) {
   fresh_keys.on_unsealed([&fresh] { return fresh.load(); });
   auto st = kms::dev_unseal(fresh_keys, *db, dir, false);
   ASSERT_FALSE(st.ok());  // the moved secret does not open: the unseal is refused, sealed again
-  EXPECT_EQ(st.error().code, "decrypt_failed");
+  EXPECT_EQ(st.error().code, Errc::kDecryptFailed);
   EXPECT_NE(st.error().message.find("app b"), std::string::npos);
   EXPECT_TRUE(fresh_keys.sealed());
 }
@@ -142,16 +142,16 @@ TEST_F(AppStoreFixture, BadOptionsAreRefused) {
   AppOptions o;
   o.name = "x";
   o.allowed_cidrs = {"10.0.0.1/8"};
-  EXPECT_EQ(apps->create(o).error().code, "invalid_cidr");
+  EXPECT_EQ(apps->create(o).error().code, Errc::kInvalidCidr);
   o.allowed_cidrs = {};
   o.namespaces = {"Bad NS"};
-  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  EXPECT_EQ(apps->create(o).error().code, Errc::kInvalidArgument);
   o.namespaces = {"*"};
   o.client_public_keys_pem = {"-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n"};
-  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  EXPECT_EQ(apps->create(o).error().code, Errc::kInvalidArgument);
   o.client_public_keys_pem = {};
   o.scopes = 0;
-  EXPECT_EQ(apps->create(o).error().code, "invalid_argument");
+  EXPECT_EQ(apps->create(o).error().code, Errc::kInvalidArgument);
   EXPECT_TRUE(apps->list().empty());
 }
 

@@ -103,7 +103,7 @@ TEST_F(VerifierFixture, TheLogExtendsASavedCheckpoint) {
   opts.saved->root[0] ^= 1;  // no longer what was signed
   auto bad = verify_log(*db, opts);
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "invalid_checkpoint");
+  EXPECT_EQ(bad.error().code, Errc::kInvalidCheckpoint);
 }
 
 TEST_F(VerifierFixture, AChangedEntryIsFoundAtItsIndex) {

@@ -32,7 +32,7 @@ TEST(RateLimiter, TheCountersAreChosenByConfig) {
   cfg.api.rate_limit_store = "redis";
   auto unknown = make_rate_limiter(cfg);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, "invalid_config");
+  EXPECT_EQ(unknown.error().code, Errc::kInvalidConfig);
 }
 
 }  // namespace

@@ -14,7 +14,7 @@ TEST(ReplayGuard, ANonceIsUsableOncePerAppUntilItExpires) {
   EXPECT_TRUE(store->use("app1", "n1", 1000).ok());
   auto again = store->use("app1", "n1", 2000);
   ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.error().code, "nonce_replayed");
+  EXPECT_EQ(again.error().code, Errc::kNonceReplayed);
   EXPECT_TRUE(store->use("app2", "n1", 2000).ok());  // another app's nonce space
   EXPECT_FALSE(store->use("app1", "n1", 1000 + 599'999).ok());
   EXPECT_TRUE(store->use("app1", "n1", 1000 + 600'000).ok());  // expired, forgotten
@@ -26,7 +26,7 @@ TEST(ReplayGuard, MemoryIsBoundedAndFullMeansRefusedNotForgotten) {
   for (int i = 0; i < 200; ++i) {
     auto st = store->use("app", "nonce-" + std::to_string(i), 1000);
     if (!st.ok()) {
-      EXPECT_EQ(st.error().code, "replay_guard_full");
+      EXPECT_EQ(st.error().code, Errc::kReplayGuardFull);
       ++refused_full;
     }
   }
@@ -52,7 +52,7 @@ TEST(ReplayGuard, TheNonceStoreIsChosenByConfigAndKeepsNoncesForTwiceTheWindow) 
   cfg.api.nonce_store = "redis";
   auto unknown = make_nonce_store(cfg);
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, "invalid_config");
+  EXPECT_EQ(unknown.error().code, Errc::kInvalidConfig);
 }
 
 }  // namespace

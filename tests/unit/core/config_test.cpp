@@ -27,15 +27,15 @@ TEST(Config, UnknownKeyIsNamed) {
   Config c;
   auto st = ConfigLoader(c).load_toml_string("[limits]\nmax_bdy_bytes = 1\n", "t.toml");
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "invalid_config");
+  EXPECT_EQ(st.error().code, Errc::kInvalidConfig);
   EXPECT_NE(st.error().message.find("limits.max_bdy_bytes"), std::string::npos);
 }
 
 TEST(Config, WrongTypesAndRangesAreRefused) {
-  for (const char* bad : {"[server]\nport = 65536\n", "[server]\nport = -1\n", "[server]\nport = \"x\"\n",
-                          "[server]\ntls = \"maybe\"\n", "[limits]\nread_timeout = 5\n",
-                          "[limits]\nread_timeout = \"5 seconds\"\n", "[limits]\nread_timeout = \"10ms\"\n",
-                          "[server]\nport = 1.5\n", "[log]\nlevel = \"loud\"\n"}) {
+  for (const char* bad :
+       {"[server]\nport = 65536\n", "[server]\nport = -1\n", "[server]\nport = \"x\"\n", "[server]\ntls = \"maybe\"\n",
+        "[limits]\nread_timeout = 5\n", "[limits]\nread_timeout = \"5 seconds\"\n",
+        "[limits]\nread_timeout = \"10ms\"\n", "[server]\nport = 1.5\n", "[log]\nlevel = \"loud\"\n"}) {
     Config c;
     EXPECT_FALSE(ConfigLoader(c).load_toml_string(bad, "t.toml").ok()) << bad;
   }

@@ -19,7 +19,7 @@ SecretBytes test_key(char fill = 'k') {
 
 void expect_decrypt_failed(const Result<SecretBytes>& r, const std::string& what) {
   ASSERT_FALSE(r.ok()) << what;
-  EXPECT_EQ(r.error().code, "decrypt_failed") << what;
+  EXPECT_EQ(r.error().code, Errc::kDecryptFailed) << what;
 }
 
 TEST(Aead, RoundTrip) {

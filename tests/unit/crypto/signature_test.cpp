@@ -270,10 +270,10 @@ TEST(SignatureKeys, RefusesOtherKeyTypesAndCurves) {
     ASSERT_TRUE(key);
     auto pub = PublicKey::from_pem(pem_of_openssl_key(key.get(), false));
     ASSERT_FALSE(pub.ok()) << EVP_PKEY_get0_type_name(key.get());
-    EXPECT_EQ(pub.error().code, "invalid_key");
+    EXPECT_EQ(pub.error().code, Errc::kInvalidKey);
     auto priv = PrivateKey::from_pem(pem_of_openssl_key(key.get(), true));
     ASSERT_FALSE(priv.ok()) << EVP_PKEY_get0_type_name(key.get());
-    EXPECT_EQ(priv.error().code, "invalid_key");
+    EXPECT_EQ(priv.error().code, Errc::kInvalidKey);
   }
 }
 
@@ -281,7 +281,7 @@ TEST(SignatureKeys, RefusesGarbageAndTheWrongHalf) {
   for (const char* bad : {"", "not a key", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}) {
     auto pub = PublicKey::from_pem(bad);
     ASSERT_FALSE(pub.ok());
-    EXPECT_EQ(pub.error().code, "invalid_key");
+    EXPECT_EQ(pub.error().code, Errc::kInvalidKey);
     EXPECT_FALSE(PrivateKey::from_pem(bad).ok());
   }
   PrivateKey priv = PrivateKey::generate(KeyKind::Ed25519);
@@ -303,7 +303,7 @@ TEST(SignatureKeys, RefusesAnEncryptedPrivateKeyWithoutPrompting) {
   BIO_free(bio);
   auto priv = PrivateKey::from_pem(pem);
   ASSERT_FALSE(priv.ok());
-  EXPECT_EQ(priv.error().code, "invalid_key");
+  EXPECT_EQ(priv.error().code, Errc::kInvalidKey);
 }
 
 TEST(SignatureKeys, AnEmptyPublicKeyVerifiesNothing) {

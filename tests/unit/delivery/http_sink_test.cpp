@@ -216,7 +216,7 @@ TEST_F(HttpSink, Non2xxIsDeliveryFailedWithTheStatusOnly) {
   sms.url = base() + "/messages";
   auto s = send(config(sms), code_sms(), &reg);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_NE(s.error().message.find("401"), std::string::npos) << s.error().message;
   EXPECT_EQ(s.error().message.find("482913"), std::string::npos);
   EXPECT_EQ(s.error().message.find("tok-987"), std::string::npos);
@@ -246,7 +246,7 @@ TEST_F(HttpSink, TimeoutIsDeliveryFailed) {
   auto t0 = std::chrono::steady_clock::now();
   auto s = send(cfg, code_sms());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 2500ms);
 }
 
@@ -261,7 +261,7 @@ TEST_F(HttpSink, UntrustedCertificateIsRefused) {
   cfg.sms.ca_file = other.cert;
   auto s = send(cfg, code_sms());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_TRUE(read_records(out_).empty());
 }
 
@@ -275,7 +275,7 @@ TEST_F(HttpSink, HostNameIsVerified) {
   sms.body = "{}";
   auto s = send(config(sms), code_sms());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_TRUE(read_records(out_).empty());
 }
 

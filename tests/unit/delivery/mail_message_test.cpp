@@ -114,12 +114,12 @@ TEST(MailMessage, RefusesHeaderInjectionInRecipientAndSubject) {
         "alice@exa\x01mple.org", "alice@example.org>, <eve@evil.test", "not an address", ""}) {
     auto r = attempt(to, "hello");
     ASSERT_FALSE(r.ok()) << to;
-    EXPECT_EQ(r.error().code, "delivery_failed");
+    EXPECT_EQ(r.error().code, Errc::kDeliveryFailed);
   }
   for (auto subject : {"hi\r\nBcc: eve@evil.test", "hi\nX-Evil: 1", "hi\rthere", "tab\there", "del\x7f"}) {
     auto r = attempt("alice@example.org", subject);
     ASSERT_FALSE(r.ok()) << subject;
-    EXPECT_EQ(r.error().code, "delivery_failed");
+    EXPECT_EQ(r.error().code, Errc::kDeliveryFailed);
   }
   auto bad_utf8 = attempt("alice@example.org", "\xff\xfe");
   EXPECT_FALSE(bad_utf8.ok());

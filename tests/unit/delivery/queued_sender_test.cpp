@@ -80,7 +80,7 @@ TEST(QueuedSender, FullQueueAnswersBusyAtOnce) {
   sender.send({.text = "four"}, [&](Status s) { busy = std::move(s); });
   // Answered synchronously, inside send(), while the worker is still blocked.
   ASSERT_TRUE(busy.has_value());
-  EXPECT_EQ(busy->error().code, "delivery_busy");
+  EXPECT_EQ(busy->error().code, Errc::kDeliveryBusy);
   EXPECT_EQ(gate->delivered(), 0);
 
   gate->open();
@@ -110,7 +110,7 @@ TEST(QueuedSender, FailureIsReportedAsDeliveryFailed) {
   ASSERT_EQ(f.wait_for(5s), std::future_status::ready);
   auto s = f.get();
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
 }
 
 TEST(QueuedSender, StopDrainsQueuedSendsThenRefuses) {
@@ -131,7 +131,7 @@ TEST(QueuedSender, StopDrainsQueuedSendsThenRefuses) {
   std::optional<Status> after;
   sender.send({.text = "late"}, [&](Status s) { after = std::move(s); });
   ASSERT_TRUE(after.has_value());
-  EXPECT_EQ(after->error().code, "delivery_busy");
+  EXPECT_EQ(after->error().code, Errc::kDeliveryBusy);
   pool.stop();  // idempotent
 }
 

@@ -110,7 +110,7 @@ Status send_and_wait(Sender& sender, OutboundMessage msg, std::chrono::milliseco
   sender.send(std::move(msg), [promise](Status s) { promise->set_value(std::move(s)); });
   if (future.wait_for(timeout) != std::future_status::ready) {
     ADD_FAILURE() << "send did not complete in time";
-    return make_error("test_timeout", "send did not complete");
+    return make_error(Errc::kInternal, "send did not complete in time");
   }
   return future.get();
 }

@@ -65,7 +65,7 @@ TEST(SmsRequest, HeadersAreTemplatesAndCannotBeInjected) {
   // The text lands in a header: a line break in it must not become a new header.
   auto injected = render_sms_request(*t, {.to = "+15550001111", .text = "hi\r\nX-Evil: 1"});
   ASSERT_FALSE(injected.ok());
-  EXPECT_EQ(injected.error().code, "delivery_failed");
+  EXPECT_EQ(injected.error().code, Errc::kDeliveryFailed);
 }
 
 TEST(SmsRequest, RecipientMustBeAPhoneNumber) {
@@ -74,7 +74,7 @@ TEST(SmsRequest, RecipientMustBeAPhoneNumber) {
   for (auto to : {"", "+", "abc", "+1555\r\n", "+1 555 000", "12"}) {
     auto r = render_sms_request(*t, {.to = to, .text = "x"});
     ASSERT_FALSE(r.ok()) << to;
-    EXPECT_EQ(r.error().code, "delivery_failed");
+    EXPECT_EQ(r.error().code, Errc::kDeliveryFailed);
   }
   EXPECT_TRUE(render_sms_request(*t, {.to = "4915112345689", .text = "x"}).ok());
 }
@@ -160,7 +160,7 @@ TEST(SmsRequest, ExplicitKeysOverridePresetDefaults) {
 void expect_invalid(const DeliveryConfig& cfg, std::string_view key_prefix) {
   auto r = make_senders(cfg, false, nullptr);
   ASSERT_FALSE(r.ok()) << "expected a refusal naming " << key_prefix;
-  EXPECT_EQ(r.error().code, "invalid_config");
+  EXPECT_EQ(r.error().code, Errc::kInvalidConfig);
   EXPECT_EQ(r.error().message.rfind(key_prefix, 0), 0u) << r.error().message;
 }
 

@@ -103,7 +103,7 @@ TEST_F(SmtpSink, ServerWithoutStartTlsIsRefusedNotSentInClear) {
   sink_ = std::make_unique<SinkProcess>("smtp_sink.py", std::vector<std::string>{"--no-tls", "--out", out_});
   auto s = send(config(), code_mail());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_EQ(s.error().message.find("482913"), std::string::npos);
   EXPECT_TRUE(read_records(out_).empty()) << "the message went out in clear";
 }
@@ -115,7 +115,7 @@ TEST_F(SmtpSink, UntrustedCertificateIsRefused) {
   cfg.smtp.ca_file = other.cert;
   auto s = send(cfg, code_mail());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_TRUE(read_records(out_).empty());
 }
 
@@ -134,7 +134,7 @@ TEST_F(SmtpSink, RecipientRefusedIsDeliveryFailed) {
   metrics::Registry reg;
   auto s = send(config(), code_mail(), &reg);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_NE(s.error().message.find("550"), std::string::npos) << s.error().message;
   EXPECT_EQ(s.error().message.find("alice"), std::string::npos) << "recipient in the error: " << s.error().message;
   EXPECT_TRUE(read_records(out_).empty());
@@ -157,7 +157,7 @@ TEST_F(SmtpSink, AuthAfterTls) {
   cfg.smtp.password = "wrong-pw";
   auto bad = send(cfg, code_mail());
   ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.error().code, "delivery_failed");
+  EXPECT_EQ(bad.error().code, Errc::kDeliveryFailed);
   EXPECT_EQ(bad.error().message.find("wrong-pw"), std::string::npos);
   EXPECT_EQ(read_records(out_).size(), 1u);
 
@@ -172,7 +172,7 @@ TEST_F(SmtpSink, HeaderInjectionIsRefusedBeforeSending) {
   msg.to = "alice@example.org\r\nBcc: eve@evil.test";
   auto s = send(config(), msg);
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   msg = code_mail();
   msg.subject = "Code\r\nBcc: eve@evil.test";
   s = send(config(), msg);
@@ -187,7 +187,7 @@ TEST_F(SmtpSink, UnreachableServerFailsWithinTheTimeout) {
   auto t0 = std::chrono::steady_clock::now();
   auto s = send(cfg, code_mail());
   ASSERT_FALSE(s.ok());
-  EXPECT_EQ(s.error().code, "delivery_failed");
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 6s);
 }
 

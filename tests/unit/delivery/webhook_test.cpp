@@ -72,7 +72,7 @@ TEST(Webhook, DecodeSecretRejectsMalformedSecrets) {
         std::string("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"), short_key, long_key}) {
     auto r = decode_webhook_secret(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "invalid_argument");
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument);
   }
   EXPECT_TRUE(decode_webhook_secret("whsec_" + crypto::base64_encode(std::string(24, 'k'))).ok());
   EXPECT_TRUE(decode_webhook_secret("whsec_" + crypto::base64_encode(std::string(64, 'k'))).ok());

@@ -80,12 +80,12 @@ TEST(Shamir, AnyKOfNRebuildTheSecretAndFewerDoNot) {
   EXPECT_EQ(back->x, 3);
   EXPECT_EQ(back->bytes.view(), shares[2].bytes.view());
   for (const char* bad : {"", "3", "0-ab", "256-ab", "x-ab", "3-zz", "3-abc", "-ab"})
-    EXPECT_EQ(parse_share(bad).error().code, "share_invalid") << bad;
+    EXPECT_EQ(parse_share(bad).error().code, Errc::kShareInvalid) << bad;
 }
 
 TEST_F(KmsFixture, InitRestartSealedUnsealWithKOfNInAnyOrder) {
   auto shares = init(5, 3);
-  EXPECT_EQ(KeyService::initialize(*db, 5, 3).error().code, "already_initialized");
+  EXPECT_EQ(KeyService::initialize(*db, 5, 3).error().code, Errc::kAlreadyInitialized);
   EXPECT_TRUE(keys->sealed());
   auto st = keys->status();
   EXPECT_TRUE(st.initialized);
@@ -103,7 +103,7 @@ TEST_F(KmsFixture, InitRestartSealedUnsealWithKOfNInAnyOrder) {
   for (auto order : {std::vector<int>{4, 1, 2}, std::vector<int>{2, 0, 3}, std::vector<int>{0, 1, 4}}) {
     restart();
     EXPECT_TRUE(keys->sealed());
-    EXPECT_EQ(keys->encrypt("app", "default", "x", "").error().code, "sealed");
+    EXPECT_EQ(keys->encrypt("app", "default", "x", "").error().code, Errc::kSealed);
     ASSERT_TRUE(keys->unseal(shares[order[0]]).ok());
     auto mid = keys->unseal(shares[order[1]]);
     ASSERT_TRUE(mid.ok());
@@ -116,24 +116,23 @@ TEST_F(KmsFixture, InitRestartSealedUnsealWithKOfNInAnyOrder) {
 
 TEST_F(KmsFixture, WrongTamperedAndDuplicateSharesAreRefused) {
   auto shares = init(3, 2);
-  auto other = KeyService::initialize(*store::open_store("sqlite", store::StoreOptions{dir + "-other", 64, nullptr})
-                                           .value(),
-                                       3, 2);
+  auto other = KeyService::initialize(
+      *store::open_store("sqlite", store::StoreOptions{dir + "-other", 64, nullptr}).value(), 3, 2);
   std::filesystem::remove_all(dir + "-other");
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ(keys->unseal((*other)[0]).error().code, "share_invalid");  // another installation's share
+  EXPECT_EQ(keys->unseal((*other)[0]).error().code, Errc::kShareInvalid);  // another installation's share
   Share tampered{shares[1].x, shares[1].bytes};
   tampered.bytes.data()[5] ^= 0x01;
-  EXPECT_EQ(keys->unseal(tampered).error().code, "share_invalid");
+  EXPECT_EQ(keys->unseal(tampered).error().code, Errc::kShareInvalid);
   Share renumbered{2, shares[0].bytes};  // share 1's bytes claiming to be share 2
-  EXPECT_EQ(keys->unseal(renumbered).error().code, "share_invalid");
+  EXPECT_EQ(keys->unseal(renumbered).error().code, Errc::kShareInvalid);
   ASSERT_TRUE(keys->unseal(shares[0]).ok());
-  EXPECT_EQ(keys->unseal(shares[0]).error().code, "share_duplicate");
+  EXPECT_EQ(keys->unseal(shares[0]).error().code, Errc::kShareDuplicate);
   EXPECT_EQ(keys->status().progress, 1u);
   keys->reset_unseal();
   EXPECT_EQ(keys->status().progress, 0u);
   unseal_all(shares, 2);
-  EXPECT_EQ(keys->unseal(shares[2]).error().code, "already_unsealed");
+  EXPECT_EQ(keys->unseal(shares[2]).error().code, Errc::kAlreadyUnsealed);
   keys->seal();
   EXPECT_TRUE(keys->sealed());
 }
@@ -152,10 +151,8 @@ TEST_F(KmsFixture, RotateRewrapAndMinimumDecryptionVersionBehaveAsTransit) {
   auto made = wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("app1", "orders", {}, std::move(d)); });
   ASSERT_TRUE(made.ok()) << made.error().message;
   EXPECT_EQ(made->latest_version, 1u);
-  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("app1", "orders", {}, std::move(d)); })
-                .error()
-                .code,
-            "key_exists");
+  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("app1", "orders", {}, std::move(d)); }).error().code,
+            Errc::kKeyExists);
   auto v1 = keys->encrypt("app1", "orders", "card 4111", "order-7");
   ASSERT_TRUE(v1.ok());
   EXPECT_EQ(v1->rfind("herald:v1:", 0), 0u);
@@ -173,26 +170,25 @@ TEST_F(KmsFixture, RotateRewrapAndMinimumDecryptionVersionBehaveAsTransit) {
   KeyConfig cfg;
   cfg.min_decryption_version = 2;
   ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, std::move(d)); }).ok());
-  EXPECT_EQ(keys->decrypt("app1", "orders", *v1, "order-7").error().code, "version_not_allowed");
-  EXPECT_EQ(keys->rewrap("app1", "orders", *v1, "order-7").error().code, "version_not_allowed");
+  EXPECT_EQ(keys->decrypt("app1", "orders", *v1, "order-7").error().code, Errc::kVersionNotAllowed);
+  EXPECT_EQ(keys->rewrap("app1", "orders", *v1, "order-7").error().code, Errc::kVersionNotAllowed);
   EXPECT_TRUE(keys->decrypt("app1", "orders", *v2, "order-7").ok());
   cfg.min_decryption_version = 3;  // beyond the latest
-  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, std::move(d)); })
-                .error()
-                .code,
-            "invalid_argument");
+  EXPECT_EQ(
+      wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, std::move(d)); }).error().code,
+      Errc::kInvalidArgument);
   // Context, key and app are bound.
-  EXPECT_EQ(keys->decrypt("app1", "orders", *v2, "order-8").error().code, "decrypt_failed");
-  EXPECT_EQ(keys->decrypt("app2", "orders", *v2, "order-7").error().code, "key_not_found");
+  EXPECT_EQ(keys->decrypt("app1", "orders", *v2, "order-8").error().code, Errc::kDecryptFailed);
+  EXPECT_EQ(keys->decrypt("app2", "orders", *v2, "order-7").error().code, Errc::kKeyNotFound);
   ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("app1", "other", {}, std::move(d)); }).ok());
-  EXPECT_EQ(keys->decrypt("app1", "other", *v2, "order-7").error().code, "version_not_allowed");  // it has v1 only
+  EXPECT_EQ(keys->decrypt("app1", "other", *v2, "order-7").error().code, Errc::kVersionNotAllowed);  // it has v1 only
   ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->rotate_key("app1", "other", std::move(d)); }).ok());
-  EXPECT_EQ(keys->decrypt("app1", "other", *v2, "order-7").error().code, "decrypt_failed");  // another key's v2
+  EXPECT_EQ(keys->decrypt("app1", "other", *v2, "order-7").error().code, Errc::kDecryptFailed);  // another key's v2
   std::string forged = *v2;
   forged.replace(8, 1, "1");  // claim version 1
-  EXPECT_EQ(keys->decrypt("app1", "orders", forged, "order-7").error().code, "version_not_allowed");
+  EXPECT_EQ(keys->decrypt("app1", "orders", forged, "order-7").error().code, Errc::kVersionNotAllowed);
   for (const char* bad : {"nope", "herald:v:abc", "herald:vx:abc", "herald:v2:!!!", "herald:v2:YWJj"})
-    EXPECT_EQ(keys->decrypt("app1", "orders", bad, "").error().code, "invalid_ciphertext") << bad;
+    EXPECT_EQ(keys->decrypt("app1", "orders", bad, "").error().code, Errc::kInvalidCiphertext) << bad;
   // Survives a restart and unseal.
   restart();
   unseal_all(shares, 1);
@@ -210,10 +206,10 @@ TEST_F(KmsFixture, DataKeysExportAndDeletionNeedTheirFlags) {
   EXPECT_EQ(dk->plaintext->size(), 32u);
   EXPECT_EQ(keys->decrypt("a", "k", dk->ciphertext, "blob-1")->view(), dk->plaintext->view());
   EXPECT_FALSE(keys->datakey("a", "k", 32, false, "")->plaintext.has_value());
-  EXPECT_EQ(keys->datakey("a", "k", 7, true, "").error().code, "invalid_argument");
-  EXPECT_EQ(keys->export_key("a", "k").error().code, "key_not_exportable");
+  EXPECT_EQ(keys->datakey("a", "k", 7, true, "").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(keys->export_key("a", "k").error().code, Errc::kKeyNotExportable);
   EXPECT_EQ(wait<Ok>([&](Done<Ok> d) { keys->delete_key("a", "k", std::move(d)); }).error().code,
-            "deletion_not_allowed");
+            Errc::kDeletionNotAllowed);
   KeyConfig cfg;
   cfg.exportable = true;
   cfg.deletion_allowed = true;
@@ -224,17 +220,17 @@ TEST_F(KmsFixture, DataKeysExportAndDeletionNeedTheirFlags) {
   cfg = KeyConfig{};
   cfg.exportable = false;
   EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("a", "k", cfg, std::move(d)); }).error().code,
-            "invalid_argument");
+            Errc::kInvalidArgument);
   ASSERT_TRUE(wait<Ok>([&](Done<Ok> d) { keys->delete_key("a", "k", std::move(d)); }).ok());
-  EXPECT_EQ(keys->key_info("a", "k").error().code, "key_not_found");
+  EXPECT_EQ(keys->key_info("a", "k").error().code, Errc::kKeyNotFound);
   restart();
   unseal_all(shares, 1);
-  EXPECT_EQ(keys->key_info("a", "k").error().code, "key_not_found");
+  EXPECT_EQ(keys->key_info("a", "k").error().code, Errc::kKeyNotFound);
   // Reserved names are not reachable.
   ASSERT_TRUE(keys->ensure_app_keys("a").ok());
-  EXPECT_EQ(keys->encrypt("a", "_data", "x", "").error().code, "key_not_found");
+  EXPECT_EQ(keys->encrypt("a", "_data", "x", "").error().code, Errc::kKeyNotFound);
   EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("a", "_mine", {}, std::move(d)); }).error().code,
-            "invalid_argument");
+            Errc::kInvalidArgument);
 }
 
 TEST_F(KmsFixture, AtRestValuesAreBoundToAppAndPlaceAndKeysAreStoredOnlyWrapped) {
@@ -243,9 +239,9 @@ TEST_F(KmsFixture, AtRestValuesAreBoundToAppAndPlaceAndKeysAreStoredOnlyWrapped)
   auto sealed = keys->seal("app1", "secret-marker-123", "apps/client_secret");
   ASSERT_TRUE(sealed.ok());
   EXPECT_EQ(keys->open("app1", *sealed, "apps/client_secret")->view(), "secret-marker-123");
-  EXPECT_EQ(keys->open("app1", *sealed, "apps/app_secret/s1").error().code, "decrypt_failed");
+  EXPECT_EQ(keys->open("app1", *sealed, "apps/app_secret/s1").error().code, Errc::kDecryptFailed);
   ASSERT_TRUE(keys->ensure_app_keys("app2").ok());
-  EXPECT_EQ(keys->open("app2", *sealed, "apps/client_secret").error().code, "decrypt_failed");
+  EXPECT_EQ(keys->open("app2", *sealed, "apps/client_secret").error().code, Errc::kDecryptFailed);
   auto idx1 = keys->blind_index("app1", "phone", "+15551234567");
   auto idx2 = keys->blind_index("app1", "phone", "+15551234567");
   auto idx3 = keys->blind_index("app2", "phone", "+15551234567");
@@ -257,7 +253,7 @@ TEST_F(KmsFixture, AtRestValuesAreBoundToAppAndPlaceAndKeysAreStoredOnlyWrapped)
   auto exported_like = keys->datakey("app1", "default", 32, true, "");
   ASSERT_TRUE(exported_like.ok());
   keys->seal();
-  EXPECT_EQ(keys->open("app1", *sealed, "apps/client_secret").error().code, "sealed");
+  EXPECT_EQ(keys->open("app1", *sealed, "apps/client_secret").error().code, Errc::kSealed);
   db->close();
   for (const char* f : {"/herald.db", "/herald.db-wal"}) {
     std::ifstream in(dir + f, std::ios::binary);
@@ -286,7 +282,7 @@ TEST_F(KmsFixture, AlteredWrappedKeysStopTheUnseal) {
   ASSERT_TRUE(keys->load().ok());
   auto st = keys->unseal(shares[0]);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "store_error");
+  EXPECT_EQ(st.error().code, Errc::kStoreError);
   EXPECT_TRUE(keys->sealed());
 }
 
@@ -321,7 +317,7 @@ TEST_F(KmsFixture, DevelopmentDataDirsUnsealWithTheirShareFile) {
   KeyService no_file(*db, nullptr);
   auto st = dev_unseal(no_file, *db, dir, true);
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "sealed");
+  EXPECT_EQ(st.error().code, Errc::kSealed);
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ TEST(Shamir, PrintableSharesRoundTripAndMalformedOnesAreRefused) {
   for (const char* bad : {"", "abc", "-00ff", "0-00ff", "256-00ff", "1-", "1-0g", "1-abc", "1234-00", "x1-00"}) {
     auto r = parse_share(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "share_invalid") << bad;
+    EXPECT_EQ(r.error().code, Errc::kShareInvalid) << bad;
   }
 }
 

@@ -235,7 +235,7 @@ TEST_F(AsyncInbox, AFullReaderQueueAnswersBusyAtOnce) {
   auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 100'000 && busy.load() == 0; ++i) {
     service->ack(who("u1"), id, [&](Status st) {
-      if (!st && st.error().code == "messages_busy") {
+      if (!st && st.error().code == Errc::kMessagesBusy) {
         refused = st.error();
         ++busy;
       } else {
@@ -246,7 +246,7 @@ TEST_F(AsyncInbox, AFullReaderQueueAnswersBusyAtOnce) {
   }
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
   ASSERT_TRUE(refused.has_value()) << "no call was refused";
-  EXPECT_EQ(refused->code, "messages_busy");
+  EXPECT_EQ(refused->code, Errc::kMessagesBusy);
   EXPECT_GT(queued, 0);
   EXPECT_EQ(answered.load(), 0);  // everything else still waits behind the gate
 
@@ -255,7 +255,7 @@ TEST_F(AsyncInbox, AFullReaderQueueAnswersBusyAtOnce) {
   service->page(who("u1"), "", 10, [&](Result<std::string> r) { page = std::move(r); });
   ASSERT_TRUE(page.has_value());
   ASSERT_FALSE(page->ok());
-  EXPECT_EQ(page->error().code, "messages_busy");
+  EXPECT_EQ(page->error().code, Errc::kMessagesBusy);
   std::optional<std::vector<std::string>> frames;
   service->on_connect(who("u1"), [&](std::vector<std::string> f) { frames = std::move(f); });
   ASSERT_TRUE(frames.has_value());

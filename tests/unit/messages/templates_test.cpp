@@ -21,7 +21,7 @@ Result<Template> parse(std::string_view body, std::string_view name = "order.shi
 void expect_refused(std::string_view body, std::string_view why, std::string_view name = "order.shipped") {
   auto t = parse(body, name);
   ASSERT_FALSE(t.ok()) << body;
-  EXPECT_EQ(t.error().code, "invalid_argument") << body;
+  EXPECT_EQ(t.error().code, Errc::kInvalidArgument) << body;
   EXPECT_NE(t.error().message.find(why), std::string::npos) << body << " -> " << t.error().message;
 }
 
@@ -149,7 +149,7 @@ TEST(TemplateRender, AMissingVariableIsNamed) {
   ASSERT_TRUE(t.ok());
   auto r = render(*t, "en", "en", obj(R"({"order": "A-17", "n": 1, "gift": true})"), false, false);
   ASSERT_FALSE(r.ok());
-  EXPECT_EQ(r.error().code, "template_render_failed");
+  EXPECT_EQ(r.error().code, Errc::kTemplateRenderFailed);
   EXPECT_NE(r.error().message.find("'name'"), std::string::npos) << r.error().message;
 
   // A variable only the SMS text uses is needed only when the SMS part is.
@@ -158,7 +158,7 @@ TEST(TemplateRender, AMissingVariableIsNamed) {
   EXPECT_TRUE(render(*sms_only, "en", "en", {}, false, false).ok());
   auto needs = render(*sms_only, "en", "en", {}, false, true);
   ASSERT_FALSE(needs.ok());
-  EXPECT_EQ(needs.error().code, "template_render_failed");
+  EXPECT_EQ(needs.error().code, Errc::kTemplateRenderFailed);
   EXPECT_NE(needs.error().message.find("'code'"), std::string::npos) << needs.error().message;
 }
 
@@ -183,7 +183,7 @@ TEST(TemplateRender, LocaleFallsBackFromRegionToLanguageToDefault) {
   EXPECT_EQ(t->find_locale("it", "fr"), nullptr);
   auto none = render(*t, "it", "fr", vars, false, false);
   ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.error().code, "template_render_failed");
+  EXPECT_EQ(none.error().code, Errc::kTemplateRenderFailed);
 }
 
 TEST(TemplateRender, ANeededChannelPartMustExistInTheChosenLocale) {
@@ -193,11 +193,11 @@ TEST(TemplateRender, ANeededChannelPartMustExistInTheChosenLocale) {
   // de-CH has only an in-app part; the fallback chain stops at the first locale found.
   auto email = render(*t, "de-CH", "en", vars, true, false);
   ASSERT_FALSE(email.ok());
-  EXPECT_EQ(email.error().code, "template_render_failed");
+  EXPECT_EQ(email.error().code, Errc::kTemplateRenderFailed);
   EXPECT_NE(email.error().message.find("email"), std::string::npos) << email.error().message;
   auto sms = render(*t, "de", "en", vars, false, true);
   ASSERT_FALSE(sms.ok());
-  EXPECT_EQ(sms.error().code, "template_render_failed");
+  EXPECT_EQ(sms.error().code, Errc::kTemplateRenderFailed);
   EXPECT_NE(sms.error().message.find("sms"), std::string::npos) << sms.error().message;
   auto de = render(*t, "de", "en", vars, true, false);
   ASSERT_TRUE(de.ok()) << de.error().message;

@@ -106,12 +106,12 @@ TEST_F(BlocklistFixture, UnblockRemovesFromMemoryAndStore) {
 }
 
 TEST_F(BlocklistFixture, RefusesBadInput) {
-  EXPECT_EQ(block("app1", "not-an-address", "").error.code, "invalid_argument");
-  EXPECT_EQ(block("app1", "+4915100000001", std::string(257, 'x')).error.code, "invalid_argument");
+  EXPECT_EQ(block("app1", "not-an-address", "").error.code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "+4915100000001", std::string(257, 'x')).error.code, Errc::kInvalidArgument);
   EXPECT_TRUE(block("app1", "+4915100000001", std::string(256, 'x')).ok());
-  EXPECT_EQ(block("app1", "+4915100000002", "a\nb").error.code, "invalid_argument");
-  EXPECT_EQ(block("app1", "+4915100000002", "a\x7f").error.code, "invalid_argument");
-  EXPECT_EQ(unblock("app1", "not-an-address").error.code, "invalid_argument");
+  EXPECT_EQ(block("app1", "+4915100000002", "a\nb").error.code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "+4915100000002", "a\x7f").error.code, Errc::kInvalidArgument);
+  EXPECT_EQ(unblock("app1", "not-an-address").error.code, Errc::kInvalidArgument);
 }
 
 TEST_F(BlocklistFixture, ListRefusedWhileSealed) {
@@ -119,7 +119,7 @@ TEST_F(BlocklistFixture, ListRefusedWhileSealed) {
   keys->seal();
   auto entries = list->list("app1");
   ASSERT_FALSE(entries.ok());
-  EXPECT_EQ(entries.error().code, "sealed");
+  EXPECT_EQ(entries.error().code, Errc::kSealed);
 }
 
 }  // namespace

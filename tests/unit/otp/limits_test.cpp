@@ -63,7 +63,7 @@ TEST(LimitCounters, TheFirstFullCheckInOrderIsNamed) {
   auto r = c->take(checks, kNow);
   ASSERT_TRUE(std::holds_alternative<LimitRefusal>(r));
   EXPECT_EQ(std::get<LimitRefusal>(r).limit, Limit::App);
-  EXPECT_EQ(limit_error_code(Limit::App), "otp_app_limit");
+  EXPECT_EQ(limit_error_code(Limit::App), Errc::kOtpAppLimit);
 }
 
 TEST(LimitCounters, NewCountersBeyondTheBoundAreRefusedAndPurgeFreesRoom) {

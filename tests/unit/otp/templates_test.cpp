@@ -48,7 +48,7 @@ email_body = "Pay {code} ({purpose})"
   EXPECT_EQ(Templates::render(t->find("payment", "login", "")->email_body, v), "Pay 42 (login)");
   auto missing = t->find("nope", "login", "");
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.error().code, "otp_template_not_found");
+  EXPECT_EQ(missing.error().code, Errc::kOtpTemplateNotFound);
 }
 
 TEST(OtpTemplates, BadFilesAreRefusedNamingThePlace) {
@@ -65,7 +65,7 @@ TEST(OtpTemplates, BadFilesAreRefusedNamingThePlace) {
                  Case{"login = 3\n", "must be a table"}, Case{"[login\n", "t.toml:1"}}) {
     auto t = Templates::parse(c.text, "t.toml");
     ASSERT_FALSE(t.ok()) << c.text;
-    EXPECT_EQ(t.error().code, "invalid_config");
+    EXPECT_EQ(t.error().code, Errc::kInvalidConfig);
     EXPECT_NE(t.error().message.find(c.needle), std::string::npos) << t.error().message;
   }
 }

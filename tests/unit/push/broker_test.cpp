@@ -112,8 +112,8 @@ TEST_F(BrokerFixture, ChannelsAreCapped) {
   ASSERT_TRUE(publish("a"));
   auto refused = publish("b");
   ASSERT_FALSE(refused);
-  EXPECT_EQ(refused.error().code, "too_many_channels");
-  EXPECT_EQ(broker.subscribe("app", ch("c"), ns()).error().code, "too_many_channels");
+  EXPECT_EQ(refused.error().code, Errc::kTooManyChannels);
+  EXPECT_EQ(broker.subscribe("app", ch("c"), ns()).error().code, Errc::kTooManyChannels);
 }
 
 TEST(MemoryPresence, AddsRemovesListsAndCounts) {
@@ -150,7 +150,7 @@ TEST(BrokerFactory, MemoryIsTheOnlyDriverAndAnUnknownOneRefusesToStart) {
   cfg.broker.driver = "redis";
   auto b = make_broker(cfg, reg);
   ASSERT_FALSE(b);
-  EXPECT_EQ(b.error().code, "invalid_config");
+  EXPECT_EQ(b.error().code, Errc::kInvalidConfig);
   EXPECT_NE(b.error().message.find("'redis'"), std::string::npos) << b.error().message;
   EXPECT_FALSE(make_presence_manager(cfg));
   testing::ManualExecutor ex(1);

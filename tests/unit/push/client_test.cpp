@@ -16,7 +16,9 @@ using testing::ManualExecutor;
 
 constexpr std::string_view kSecret = "test-client-secret-0123456789abcdef";
 
-std::int64_t now_s() { return clock::unix_ms() / 1000; }
+std::int64_t now_s() {
+  return clock::unix_ms() / 1000;
+}
 
 std::string token(const std::string& claims) {
   return auth::sign_jwt_hs256(claims, crypto::SecretBytes(kSecret));
@@ -35,14 +37,14 @@ struct Acks final : MessageInbox {
   }
   void ack(const ClientIdentity& who, std::string_view id, std::function<void(Status)> done) override {
     if (who.user != "1" || id != "msg_1_a")
-      return done(make_error("message_not_found", "you have no message with this id"));
+      return done(make_error(Errc::kMessageNotFound, "you have no message with this id"));
     ids.emplace_back(id);
     done(ok_status());
   }
   void page(const ClientIdentity& who, std::string_view after, std::size_t limit,
             std::function<void(Result<std::string>)> done) override {
     pages.push_back(who.user + "/" + std::string(after) + "/" + std::to_string(limit));
-    if (after == "x") return done(make_error("invalid_argument", "after must be a cursor from an earlier page"));
+    if (after == "x") return done(make_error(Errc::kInvalidArgument, "after must be a cursor from an earlier page"));
     done(std::string(R"({"messages":[],"next":null})"));
   }
 };
@@ -110,8 +112,8 @@ TEST_F(ClientFixture, ConnectAnswersWithClientUserExpiryAndVersion) {
 TEST_F(ClientFixture, AFarFutureExpiryIsNoExpiry) {
   // exp 253402300799 (year 9999) in steady-clock nanoseconds would overflow.
   auto c = open();
-  c->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
-                token(R"({"sub":"far","exp":253402300799})") + "\"}}");
+  c->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" + token(R"({"sub":"far","exp":253402300799})") +
+                "\"}}");
   ASSERT_TRUE(c->c->connected()) << c->t.reply(1);
   EXPECT_EQ(c->t.deadline, Transport::TimePoint::max());
   c->c->on_deadline(Client::Clock::now() + std::chrono::hours(24 * 365));

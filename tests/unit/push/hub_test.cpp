@@ -159,7 +159,7 @@ TEST_F(HubFixture, HistoryHonoursLimitAndSinceAndNeedsTheNamespaceToKeepIt) {
   EXPECT_EQ(since->publications.size(), 3u);
   auto off = hub.history("app1", ch("chat:x"), 0, std::nullopt);
   ASSERT_FALSE(off.ok());
-  EXPECT_EQ(off.error().code, "history_disabled");
+  EXPECT_EQ(off.error().code, Errc::kHistoryDisabled);
 }
 
 TEST_F(HubFixture, LimitsAndUnknownNamespaces) {
@@ -171,19 +171,19 @@ TEST_F(HubFixture, LimitsAndUnknownNamespaces) {
   ASSERT_TRUE(hub.subscribe(0, &s2, who("u2", "c2"), ch("chat:room"), std::nullopt, b).ok());
   auto full = hub.subscribe(0, &s3, who("u3", "c3"), ch("chat:room"), std::nullopt, c);
   ASSERT_FALSE(full.ok());
-  EXPECT_EQ(full.error().code, "channel_full");
+  EXPECT_EQ(full.error().code, Errc::kChannelFull);
   EXPECT_FALSE(c.active());
   ASSERT_TRUE(hub.publish("app1", ch("news"), "1").ok());
   auto many = hub.publish("app1", ch("news2"), "1");
   ASSERT_FALSE(many.ok());
-  EXPECT_EQ(many.error().code, "too_many_channels");
+  EXPECT_EQ(many.error().code, Errc::kTooManyChannels);
   auto unknown = hub.publish("app1", ch("nope:x"), "1");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_EQ(unknown.error().code, "namespace_not_found");
+  EXPECT_EQ(unknown.error().code, Errc::kNamespaceNotFound);
   cfg.push.max_publication_bytes = 10;
   auto big = hub.publish("app1", ch("news"), "\"0123456789\"");
   ASSERT_FALSE(big.ok());
-  EXPECT_EQ(big.error().code, "publication_too_large");
+  EXPECT_EQ(big.error().code, Errc::kPublicationTooLarge);
   hub.unsubscribe(who("u1", "c1"), a);
   hub.unsubscribe(who("u2", "c2"), b);
 }
@@ -193,8 +193,8 @@ TEST_F(HubFixture, UnsubscribeFromTheMiddleKeepsTheOthersReceiving) {
   RecordingSubscriber s[4];
   SubscriptionSlot slots[4];
   for (int i = 0; i < 4; ++i)
-    ASSERT_TRUE(hub.subscribe(0, &s[i], who("u" + std::to_string(i), "c" + std::to_string(i)), ch("news"),
-                              std::nullopt, slots[i])
+    ASSERT_TRUE(hub.subscribe(0, &s[i], who("u" + std::to_string(i), "c" + std::to_string(i)), ch("news"), std::nullopt,
+                              slots[i])
                     .ok());
   hub.unsubscribe(who("u1", "c1"), slots[1]);
   hub.unsubscribe(who("u0", "c0"), slots[0]);
@@ -213,9 +213,9 @@ TEST_F(HubFixture, PresenceListsClientsAndCountsUsers) {
   Hub hub(cfg, ex, reg);
   RecordingSubscriber s1, s2;
   SubscriptionSlot a, b;
-  ASSERT_TRUE(hub.subscribe(0, &s1, ClientIdentity{"app1", "42", "c1", "{\"name\":\"Ann\"}"}, ch("chat:r"),
-                            std::nullopt, a)
-                  .ok());
+  ASSERT_TRUE(
+      hub.subscribe(0, &s1, ClientIdentity{"app1", "42", "c1", "{\"name\":\"Ann\"}"}, ch("chat:r"), std::nullopt, a)
+          .ok());
   ASSERT_TRUE(hub.subscribe(1, &s2, who("42", "c2"), ch("chat:r"), std::nullopt, b).ok());
   auto p = hub.presence("app1", ch("chat:r"));
   ASSERT_EQ(p->clients.size(), 2u);
@@ -224,7 +224,7 @@ TEST_F(HubFixture, PresenceListsClientsAndCountsUsers) {
   EXPECT_EQ(st->num_users, 1u);
   hub.unsubscribe(who("42", "c1"), a);
   EXPECT_EQ(hub.presence_stats("app1", ch("chat:r"))->num_clients, 1u);
-  EXPECT_EQ(hub.presence("app1", ch("news")).error().code, "presence_disabled");
+  EXPECT_EQ(hub.presence("app1", ch("news")).error().code, Errc::kPresenceDisabled);
   hub.unsubscribe(who("42", "c2"), b);
 }
 
@@ -236,7 +236,7 @@ TEST_F(HubFixture, ConnectionsPerUserAreCappedAndUsersCanBeDisconnected) {
   ASSERT_TRUE(hub.add_connection(1, &s2, who("42", "c2")).ok());
   auto third = hub.add_connection(0, &s3, who("42", "c3"));
   ASSERT_FALSE(third.ok());
-  EXPECT_EQ(third.error().code, "too_many_connections");
+  EXPECT_EQ(third.error().code, Errc::kTooManyConnections);
   EXPECT_TRUE(hub.add_connection(0, &s3, ClientIdentity{"app2", "42", "c3", ""}).ok());  // another app's user
   EXPECT_EQ(hub.disconnect_user("app1", "42", 4006, "bye"), 2u);
   ex.run_all();
@@ -264,7 +264,7 @@ TEST(ChannelName, RulesAndNamespacesAndPersonalChannels) {
                           std::string("new\nline"), std::string("\xc3\xa9")}) {
     auto r = parse_channel(bad);
     ASSERT_FALSE(r.ok()) << bad;
-    EXPECT_EQ(r.error().code, "channel_invalid");
+    EXPECT_EQ(r.error().code, Errc::kChannelInvalid);
   }
   EXPECT_TRUE(parse_channel(std::string(255, 'a')).ok());
 }

@@ -55,7 +55,7 @@ TEST(Wire, PresenceEscapesIdsAndKeepsInfoAsIs) {
 
 TEST(Wire, PublishResultErrorsRepliesAndDisconnects) {
   EXPECT_EQ(render_publish_result(PublishResult{4, "e1", "p-4"}), R"({"offset":4,"epoch":"e1","id":"p-4"})");
-  EXPECT_EQ(render_error("bad_request", "a \"quoted\"\nline"),
+  EXPECT_EQ(render_error(Errc::kBadRequest, "a \"quoted\"\nline"),
             R"({"code":"bad_request","message":"a \"quoted\"\nline"})");
   EXPECT_EQ(reply(12, "pong", "{}"), R"({"id":12,"pong":{}})");
   EXPECT_EQ(render_disconnect(4500, "slow_consumer", true),

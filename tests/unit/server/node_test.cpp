@@ -144,7 +144,7 @@ TEST_F(NodeTest, StopAfterAFailedStartJoinsWhatWasStarted) {
     ASSERT_TRUE(kms::dev_unseal(node.keys(), node.store(), dir, true).ok());
     auto st = node.start(std::string(32, 'x'));
     ASSERT_FALSE(st.ok());
-    EXPECT_EQ(st.error().code, "gateway_start_failed");
+    EXPECT_EQ(st.error().code, Errc::kGatewayStartFailed);
     node.stop();
     EXPECT_LE(thread_count_settled(before), before);  // the hub's and the store's threads included
   }

@@ -74,10 +74,10 @@ TEST(AppTables, AnotherAppsKeyIsAConflictAndAMissingAppIsNotFound) {
   ASSERT_TRUE(wait_for([&](Completion d) { apps.put_app(app("a1", "key1", "first", 10), std::move(d)); }).ok());
   auto st = wait_for([&](Completion d) { apps.put_app(app("a2", "key1", "other", 11), std::move(d)); });
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "conflict");
+  EXPECT_EQ(st.error().code, Errc::kConflict);
   st = wait_for([&](Completion d) { apps.delete_app("nope", std::move(d)); });
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "not_found");
+  EXPECT_EQ(st.error().code, Errc::kNotFound);
   EXPECT_EQ(apps.load_apps()->size(), 1u);  // the failed writes left nothing behind
 }
 

@@ -118,7 +118,7 @@ TEST_F(GroupCommit, AFailingWriteIsRolledBackAloneAndItsBatchCommits) {
   w.submit(
       [](sqlite3* db) -> Status {
         if (auto st = write_row(db, "INSERT INTO t(k, v) VALUES (?, ?);", "insert", 2, "v"); !st) return st;
-        return make_error("test_failure", "after a write");
+        return make_error(Errc::kInternal, "after a write");
       },
       [&](Status st) { results[1].set_value(st); });
   w.submit(insert(1), [&](Status st) { results[2].set_value(st); });  // a constraint failure
@@ -126,10 +126,10 @@ TEST_F(GroupCommit, AFailingWriteIsRolledBackAloneAndItsBatchCommits) {
   EXPECT_TRUE(results[0].get_future().get().ok());
   auto failed = results[1].get_future().get();
   ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.error().code, "test_failure");
+  EXPECT_EQ(failed.error().code, Errc::kInternal);
   auto dup = results[2].get_future().get();
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, "store_error");
+  EXPECT_EQ(dup.error().code, Errc::kStoreError);
   EXPECT_EQ(committed_rows(), 1);
   EXPECT_EQ(w.stats().commits, 2u);
 }
@@ -150,7 +150,7 @@ TEST_F(GroupCommit, CloseFinishesQueuedWritesThenRefusesNewOnes) {
   w.submit(insert(1000), [&](Status st) { late.set_value(st); });
   auto st = late.get_future().get();  // answered at once, on this thread
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "store_closed");
+  EXPECT_EQ(st.error().code, Errc::kStoreClosed);
   w.close();  // idempotent
 }
 

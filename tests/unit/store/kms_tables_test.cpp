@@ -68,7 +68,7 @@ TEST(KmsTables, AnExistingVersionIsAConflictAndLeavesTheKeyAsItWas) {
       wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); }).ok());
   auto st = wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 7), version("app", "k", 1), std::move(d)); });
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "conflict");
+  EXPECT_EQ(st.error().code, Errc::kConflict);
   EXPECT_EQ(kms.load_kms_keys()->front().latest_version, 1u);  // the write was rolled back whole
 }
 

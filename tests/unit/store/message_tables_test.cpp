@@ -40,7 +40,7 @@ TEST(MessageTables, MessagesAreInsertedAndReadEveryWay) {
   // The idempotency index is unique per app; an empty one is NULL and never collides.
   auto dup = insert(msgs, message(4, "idem-a"));
   ASSERT_FALSE(dup.ok());
-  EXPECT_EQ(dup.error().code, "duplicate");
+  EXPECT_EQ(dup.error().code, Errc::kDuplicate);
 
   t.reopen();
   MessageRecords& r = t.db->messages();

@@ -84,7 +84,7 @@ TEST(ReaderPool, ReadsAfterCloseFailInsteadOfWaiting) {
   t.db->close();
   auto v = t.db->get_meta("k");
   ASSERT_FALSE(v.ok());
-  EXPECT_EQ(v.error().code, "store_error");
+  EXPECT_EQ(v.error().code, Errc::kStoreError);
 }
 
 }  // namespace

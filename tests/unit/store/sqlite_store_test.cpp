@@ -35,7 +35,7 @@ TEST(SqliteStore, MigratesAndIsPrivate) {
   Dir d;
   auto s = open(d.path);
   EXPECT_EQ(s->schema_version(), sqlite_migrations().back().version);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(d.path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   ASSERT_EQ(::stat((d.path + "/herald.db").c_str(), &st), 0);
@@ -99,11 +99,13 @@ TEST(SqliteStore, AFailingWriteDoesNotSinkItsBatch) {
   Dir d;
   auto s = open(d.path);
   std::promise<Status> bad, good;
-  s->submit([](sqlite3* db) -> Status {
-    sqlite3_exec(db, "INSERT INTO meta(key, value, updated_at) VALUES ('half', 'x', 0);", nullptr, nullptr, nullptr);
-    return make_error("test_failure", "refused");
-  },
-            [&](Status st) { bad.set_value(st); });
+  s->submit(
+      [](sqlite3* db) -> Status {
+        sqlite3_exec(db, "INSERT INTO meta(key, value, updated_at) VALUES ('half', 'x', 0);", nullptr, nullptr,
+                     nullptr);
+        return make_error(Errc::kInternal, "refused");
+      },
+      [&](Status st) { bad.set_value(st); });
   s->put_meta("whole", "y", [&](Status st) { good.set_value(st); });
   EXPECT_FALSE(bad.get_future().get().ok());
   EXPECT_TRUE(good.get_future().get().ok());
@@ -125,7 +127,7 @@ TEST(SqliteStore, CloseFinishesQueuedWritesThenRefusesNewOnes) {
   s->put_meta("late", "v", [&](Status st) { late.set_value(st); });
   auto st = late.get_future().get();
   ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, "store_closed");
+  EXPECT_EQ(st.error().code, Errc::kStoreClosed);
   EXPECT_FALSE(s->healthy());
 }
 
