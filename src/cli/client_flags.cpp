@@ -138,6 +138,7 @@ int call_failed(const sdk::Error& e, bool json) {
     if (e.http_status) err["http_status"] = e.http_status;
     if (!e.request_id.empty()) err["request_id"] = e.request_id;
     if (e.retry_after_s) err["retry_after"] = e.retry_after_s;
+    if (e.attempts_left >= 0) err["attempts_left"] = e.attempts_left;
     std::printf("%s\n", boost::json::serialize(boost::json::object{{"error", std::move(err)}}).c_str());
     return code;
   }

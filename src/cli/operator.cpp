@@ -95,6 +95,10 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
       listed.push_back(json::string(text));
     }
   }
+  if (threshold == 1)
+    std::fprintf(stderr,
+                 "WARNING: with --threshold 1 every share IS the root key: anyone holding one can unseal.\n"
+                 "Use a threshold of 2 or more outside development.\n");
   if (as_json) {
     std::printf("%s\n", json::serialize(json::object{{"shares", shares},
                                                      {"threshold", threshold},
@@ -102,13 +106,14 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
                             .c_str());
     return kExitOk;
   }
-  std::printf("Key service initialised: %u shares, any %u of which unseal it.\n", shares, threshold);
+  std::printf("Key service initialised: %u share%s, any %u of which unseal it.\n", shares, shares == 1 ? "" : "s",
+              threshold);
   std::printf(share_dir.empty() ? "The shares, shown this once; give each to a different holder:\n"
                                 : "Each share is in its own file (mode 0600); give each to a different holder:\n");
   for (const auto& v : listed) std::printf("  %s\n", std::string(v.as_string()).c_str());
-  std::printf(
-      "The root key itself is stored nowhere. Start `herald serve`, then unseal it with\n"
-      "`herald operator unseal` once per share holder.\n");
+  std::printf("%s", threshold == 1 ? "The root key is on disk nowhere, but each share above is the root key itself.\n"
+                                    : "The root key itself is stored nowhere.\n");
+  std::printf("Start `herald serve`, then unseal it with `herald operator unseal` once per share holder.\n");
   return kExitOk;
 }
 

@@ -103,9 +103,10 @@ TEST(ConfigCli, TlsWithoutACertificateNeedsDevOrAnExplicitOptOut) {
 TEST(ConfigCli, EncryptedKeyNeedsTheRightPassphraseWhichIsNeverPrinted) {
   TempDir dir;
   std::string cert = dir.path() + "/c.pem", key = dir.path() + "/k.pem";
-  std::string cmd = "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 -subj /CN=localhost "
-                    "-addext subjectAltName=IP:127.0.0.1 -passout pass:correct-horse-1 -keyout " + key + " -out " +
-                    cert + " >/dev/null 2>&1";
+  std::string cmd =
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -days 2 -subj /CN=localhost "
+      "-addext subjectAltName=IP:127.0.0.1 -passout pass:correct-horse-1 -keyout " +
+      key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
   std::vector<std::string> base{"--server.tls_cert=" + cert, "--server.tls_key=" + key};
 
@@ -156,6 +157,23 @@ TEST(ConfigCli, JsonLogsAreOneObjectPerLine) {
     EXPECT_NE(line.find("\"level\":\""), std::string::npos) << line;
   }
   EXPECT_GE(lines, 3);
+}
+
+// A threshold of 1 makes every share the root key itself: init says so, and does not
+// claim the root key is stored nowhere; a threshold of 2 gets no warning. The output holds
+// shares, so it is never printed.
+TEST(OperatorInit, ThresholdOneIsWarnedAbout) {
+  TempDir one;
+  auto r = run_herald({"operator", "init", "--data-dir", one.path(), "--shares", "1", "--threshold", "1"});
+  ASSERT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("WARNING: with --threshold 1 every share IS the root key"), std::string::npos);
+  EXPECT_NE(r.output.find("initialised: 1 share, any 1"), std::string::npos);
+  EXPECT_EQ(r.output.find("stored nowhere"), std::string::npos);
+  TempDir two;
+  auto ok = run_herald({"operator", "init", "--data-dir", two.path(), "--shares", "3", "--threshold", "2"});
+  ASSERT_EQ(ok.exit_code, 0);
+  EXPECT_EQ(ok.output.find("WARNING"), std::string::npos);
+  EXPECT_NE(ok.output.find("The root key itself is stored nowhere."), std::string::npos);
 }
 
 }  // namespace
