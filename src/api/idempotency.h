@@ -123,8 +123,6 @@ inline Result<std::unique_ptr<IdempotencyStore>> make_idempotency_store(const Co
 class IdempotencyCache {
  public:
   explicit IdempotencyCache(std::unique_ptr<IdempotencyStore> store) : store_(std::move(store)) {}
-  IdempotencyCache(std::size_t max_keys, std::int64_t ttl_ms)
-      : store_(make_memory_idempotency_store(max_keys, ttl_ms)) {}
 
   // Runs `work` unless `key` of `scope` (an app id) was seen within the TTL, in which
   // case the first response comes back with `replayed` set. A concurrent retry waits
