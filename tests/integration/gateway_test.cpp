@@ -197,7 +197,16 @@ TEST(Gateway, MetricsCountRequestsByRouteAndStatus) {
   Server s;
   for (int i = 0; i < 3; ++i) https(s, "GET", "/healthz");
   https(s, "GET", "/nowhere");
+  // A request is counted once its answer is written and a connection once the server has
+  // seen it close, both a moment after the client has moved on: read until they settle.
   auto r = https(s, "GET", "/metrics");
+  for (auto until = Clock::now() + 3s; Clock::now() < until; r = https(s, "GET", "/metrics")) {
+    if (metric_value(r.body, "herald_http_requests_total{route=\"other\",status=\"404\"}") == 1.0 &&
+        metric_value(r.body, "herald_http_request_duration_seconds_count{route=\"/healthz\"}") == 3.0 &&
+        metric_value(r.body, "herald_connections_active") == 1.0)
+      break;
+    std::this_thread::sleep_for(20ms);
+  }
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(metric_value(r.body, "herald_http_requests_total{route=\"/healthz\",status=\"200\"}"), 3.0);
