@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         req.data = boost::json::object{{"text", data}, {"n", i}};
         if (idempotency) req.idempotency_key = "k-" + std::to_string(t) + "-" + std::to_string(i);
         auto start = SteadyClock::now();
-        service.publish("app_bench", std::move(req), [&, start](messages::Outcome<messages::Published> o) {
+        service.publish("app_bench", std::move(req), [&, start](Result<messages::Published> o) {
           if (o.ok()) {
             done_n.fetch_add(1, std::memory_order_relaxed);
             double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();

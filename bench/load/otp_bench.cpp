@@ -65,10 +65,10 @@ class CodeTap final : public delivery::Senders {
 };
 
 template <class T>
-otp::Outcome<T> wait(const std::function<void(otp::Done<T>)>& start) {
-  std::promise<otp::Outcome<T>> p;
+Result<T> wait(const std::function<void(Done<T>)>& start) {
+  std::promise<Result<T>> p;
   auto f = p.get_future();
-  start([&p](otp::Outcome<T> o) { p.set_value(std::move(o)); });
+  start([&p](Result<T> o) { p.set_value(std::move(o)); });
   return f.get();
 }
 
@@ -123,14 +123,14 @@ int main(int argc, char** argv) {
         r.device_id = "device-" + std::to_string(c) + "-" + std::to_string(i);
         r.purpose = "login";
         r.client_ip = "198.51.100." + std::to_string(c % 250);
-        auto sent = wait<otp::SendResult>([&](otp::Done<otp::SendResult> d) { service.send(r, std::move(d)); });
+        auto sent = wait<otp::SendResult>([&](Done<otp::SendResult> d) { service.send(r, std::move(d)); });
         if (!sent.ok()) {
           failures++;
           continue;
         }
-        std::string code = tap.code_for(sent.value->verification_id);
+        std::string code = tap.code_for(sent->verification_id);
         auto v = wait<otp::VerifyResult>(
-            [&](otp::Done<otp::VerifyResult> d) { service.verify("app_bench", sent.value->verification_id, code, d); });
+            [&](Done<otp::VerifyResult> d) { service.verify("app_bench", sent->verification_id, code, d); });
         if (!v.ok()) {
           failures++;
           continue;

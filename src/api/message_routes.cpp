@@ -16,13 +16,6 @@ namespace {
 
 namespace json = boost::json;
 
-template <class T>
-Response failure(const Request& req, const messages::Outcome<T>& o) {
-  Error e = o.error;
-  e.retry_after_s = o.retry_after_s;
-  return error_from(req, e);
-}
-
 // The {user} path segment, percent-decoded.
 Result<std::string> user_param(const Request& req) {
   auto u = percent_decode(req.param("user"));
@@ -32,10 +25,10 @@ Result<std::string> user_param(const Request& req) {
 
 // The answer to an asynchronous call: its value rendered by `render`, or its failure.
 template <class T, class Render>
-messages::Done<T> answer(Request req, Reply reply, int status, Render render) {
-  return [req = std::move(req), reply = std::move(reply), status, render](messages::Outcome<T> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    reply(ok_json(status, render(*o.value)));
+Done<T> answer(Request req, Reply reply, int status, Render render) {
+  return [req = std::move(req), reply = std::move(reply), status, render](Result<T> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    reply(ok_json(status, render(*o)));
   };
 }
 
@@ -66,8 +59,8 @@ void contacts_put(messages::MessageService* m, const std::string& app_id, Reques
 void contacts_delete(messages::MessageService* m, const std::string& app_id, Request&& req, Reply reply) {
   auto user = user_param(req);
   if (!user) return reply(error_from(req, user.error()));
-  m->delete_contacts(app_id, *user, [req, reply](messages::Outcome<bool> o) {
-    if (!o.ok()) return reply(failure(req, o));
+  m->delete_contacts(app_id, *user, [req, reply](Result<bool> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
     reply(ok_json(200, json::object{}));
   });
 }
@@ -83,9 +76,9 @@ void add_server_message_routes(Router& router, const std::shared_ptr<MessageRout
                      if (!body) return reply(error_from(req, body.error()));
                      auto request = parse_publish(*body, m->publish_limits());
                      if (!request) return reply(error_from(req, request.error()));
-                     m->publish(app->id, std::move(*request), [req, reply](messages::Outcome<messages::Published> o) {
-                       if (!o.ok()) return reply(failure(req, o));
-                       reply(ok_json(o.value->duplicate ? 200 : 202, published_json(*o.value)));
+                     m->publish(app->id, std::move(*request), [req, reply](Result<messages::Published> o) {
+                       if (!o.ok()) return reply(error_from(req, o.error()));
+                       reply(ok_json(o->duplicate ? 200 : 202, published_json(*o)));
                      });
                    }));
   router.add_async("GET", "/api/v1/messages/{id}",
@@ -149,8 +142,8 @@ void add_admin_message_routes(Router& router, const std::shared_ptr<MessageRoute
                    }));
   router.add_async("DELETE", "/admin/v1/apps/{app}/templates/{name}",
                    admin([m](Request&& req, std::string app_id, Reply reply) {
-                     m->delete_template(app_id, req.param("name"), [req, reply](messages::Outcome<bool> o) {
-                       if (!o.ok()) return reply(failure(req, o));
+                     m->delete_template(app_id, req.param("name"), [req, reply](Result<bool> o) {
+                       if (!o.ok()) return reply(error_from(req, o.error()));
                        reply(ok_json(200, json::object{}));
                      });
                    }));

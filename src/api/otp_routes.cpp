@@ -17,14 +17,6 @@ namespace {
 
 namespace json = boost::json;
 
-template <class T>
-Response failure(const Request& req, const otp::Outcome<T>& o) {
-  Error e = o.error;
-  e.retry_after_s = o.retry_after_s;
-  e.attempts_left = o.attempts_left;
-  return error_from(req, e);
-}
-
 using Deps = std::shared_ptr<OtpRoutesDeps>;
 
 // A signed route's work once the app is authenticated (scope otp).
@@ -63,11 +55,11 @@ void send(OtpRoutesDeps& d, Request&& req, const apps::App& app, Reply reply) {
   if (!s) return reply(error_from(req, s.error()));
   // Without the end user's address, the caller's own counts against the per-IP limit.
   if (s->client_ip.empty()) s->client_ip = std::string(auth::host_of(req.remote_address));
-  d.otp->send(std::move(*s), [req, reply](otp::Outcome<otp::SendResult> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    reply(ok_json(200, json::object{{"verification_id", o.value->verification_id},
-                                    {"expires_in", o.value->expires_in_s},
-                                    {"resend_after", o.value->resend_after_s}}));
+  d.otp->send(std::move(*s), [req, reply](Result<otp::SendResult> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    reply(ok_json(200, json::object{{"verification_id", o->verification_id},
+                                    {"expires_in", o->expires_in_s},
+                                    {"resend_after", o->resend_after_s}}));
   });
 }
 
@@ -79,9 +71,9 @@ void verify(OtpRoutesDeps& d, Request&& req, const apps::App& app, Reply reply) 
   if (!id) return reply(error_from(req, id.error()));
   auto code = text_field(*body, "code", true);
   if (!code) return reply(error_from(req, code.error()));
-  d.otp->verify(app.id, *id, *code, [req, reply](otp::Outcome<otp::VerifyResult> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    reply(ok_json(200, json::object{{"success_token", o.value->success_token}, {"expires_in", o.value->expires_in_s}}));
+  d.otp->verify(app.id, *id, *code, [req, reply](Result<otp::VerifyResult> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    reply(ok_json(200, json::object{{"success_token", o->success_token}, {"expires_in", o->expires_in_s}}));
   });
 }
 
@@ -93,10 +85,9 @@ void redeem(OtpRoutesDeps& d, Request&& req, const apps::App& app, Reply reply) 
   if (!token) return reply(error_from(req, token.error()));
   auto purpose = text_field(*body, "purpose", true);
   if (!purpose) return reply(error_from(req, purpose.error()));
-  d.otp->redeem(app.id, *token, *purpose, [req, reply](otp::Outcome<otp::RedeemResult> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    reply(ok_json(200,
-                  json::object{{"to", o.value->to}, {"device_id", o.value->device_id}, {"purpose", o.value->purpose}}));
+  d.otp->redeem(app.id, *token, *purpose, [req, reply](Result<otp::RedeemResult> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    reply(ok_json(200, json::object{{"to", o->to}, {"device_id", o->device_id}, {"purpose", o->purpose}}));
   });
 }
 
@@ -130,9 +121,9 @@ void block(OtpRoutesDeps& d, Request&& req, const std::string& app_id, Reply rep
   if (!to) return reply(error_from(req, to.error()));
   auto reason = text_field(*body, "reason", false);
   if (!reason) return reply(error_from(req, reason.error()));
-  d.otp->block(app_id, *to, *reason, [req, reply](otp::Outcome<otp::BlockEntry> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    reply(ok_json(201, entry_view(*o.value)));
+  d.otp->block(app_id, *to, *reason, [req, reply](Result<otp::BlockEntry> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    reply(ok_json(201, entry_view(*o)));
   });
 }
 
@@ -142,9 +133,9 @@ void unblock(OtpRoutesDeps& d, Request&& req, const std::string& app_id, Reply r
   if (auto st = only_fields(*body, {"to"}); !st) return reply(error_from(req, st.error()));
   auto to = text_field(*body, "to", true);
   if (!to) return reply(error_from(req, to.error()));
-  d.otp->unblock(app_id, *to, [req, reply](otp::Outcome<bool> o) {
-    if (!o.ok()) return reply(failure(req, o));
-    if (!*o.value) return reply(error_response(Errc::kOtpBlockNotFound, req.request_id));
+  d.otp->unblock(app_id, *to, [req, reply](Result<bool> o) {
+    if (!o.ok()) return reply(error_from(req, o.error()));
+    if (!*o) return reply(error_response(Errc::kOtpBlockNotFound, req.request_id));
     reply(ok_json(200, json::object{{"removed", true}}));
   });
 }

@@ -46,9 +46,6 @@ struct NewSecret {
   std::string secret;
 };
 
-template <class T>
-using Done = std::function<void(Result<T>)>;
-
 class AppStore final : public AppDirectory {
  public:
   AppStore(store::AppRecords& records, kms::Sealer& sealer) : records_(records), sealer_(sealer) {}
@@ -119,7 +116,7 @@ class AppStore final : public AppDirectory {
   MemoryAppDirectory cache_;
   mutable std::mutex mu_;
   std::vector<store::AppRecord> records_cache_;
-  std::set<std::string> busy_;       // app ids with a change under way
+  std::set<std::string> busy_;                   // app ids with a change under way
   std::map<std::string, std::string> creating_;  // id -> name of apps being created
 };
 

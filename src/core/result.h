@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,6 +49,10 @@ class [[nodiscard]] Result {
 // Success with no value.
 struct Ok {};
 using Status = Result<Ok>;
+
+// The completion of an asynchronous call: called once, on whichever thread finished it.
+template <class T>
+using Done = std::function<void(Result<T>)>;
 inline Status ok_status() {
   return Ok{};
 }

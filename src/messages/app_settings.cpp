@@ -143,8 +143,7 @@ void AppDeliverySettings::update(const std::string& app_id, const SettingsPatch&
   DeliverySettings s = *settings_of(app_id);
   if (patch.allow_private_webhooks) s.allow_private_webhooks = *patch.allow_private_webhooks;
   if (patch.webhook_url) s.webhook_url = *patch.webhook_url;
-  if (auto st = check_webhook_url(s.webhook_url, s.allow_private_webhooks); !st)
-    return done(Outcome<SettingsUpdated>::fail(st.error()));
+  if (auto st = check_webhook_url(s.webhook_url, s.allow_private_webhooks); !st) return done(st.error());
   if (patch.fallback) s.fallback = *patch.fallback;
   if (patch.fallback_after_ms) s.fallback_after_ms = *patch.fallback_after_ms;
   if (patch.max_per_user_per_day) s.max_per_user_per_day = *patch.max_per_user_per_day;
@@ -157,20 +156,19 @@ void AppDeliverySettings::update(const std::string& app_id, const SettingsPatch&
 
 void AppDeliverySettings::write_settings(const std::string& app_id, DeliverySettings s, bool new_secret,
                                          Done<SettingsUpdated> done) {
-  using O = Outcome<SettingsUpdated>;
-  if (auto st = keys_.ensure_app_keys(app_id); !st) return done(O::fail(st.error()));
+  if (auto st = keys_.ensure_app_keys(app_id); !st) return done(st.error());
   auto sealed = keys_.seal(app_id, settings_plaintext(s), settings_ad(app_id));
-  if (!sealed) return done(O::fail(sealed.error()));
+  if (!sealed) return done(sealed.error());
   records_.put_message_settings(
       store::MessageSettingsRecord{app_id, std::move(*sealed)},
       [this, app_id, s = std::move(s), new_secret, done = std::move(done)](Status st) mutable {
-        if (!st) return done(O::fail(Errc::kStoreUnavailable, "the delivery settings could not be stored"));
+        if (!st) return done(make_error(Errc::kStoreUnavailable, "the delivery settings could not be stored"));
         auto held = std::make_shared<const DeliverySettings>(std::move(s));
         {
           std::lock_guard lock(mu_);
           settings_[app_id] = held;
         }
-        done(O{SettingsUpdated{*held, new_secret}, {}, 0});
+        done(SettingsUpdated{*held, new_secret});
       });
 }
 
@@ -200,53 +198,50 @@ std::vector<std::string> AppDeliverySettings::template_names(const std::string& 
 
 void AppDeliverySettings::put_template(const std::string& app_id, std::string_view name, const json::object& body,
                                        Done<Template> done) {
-  using O = Outcome<Template>;
   auto t = Template::parse(name, body);
-  if (!t) return done(O::fail(t.error()));
+  if (!t) return done(t.error());
   std::string text = json::serialize(body);
-  if (text.size() > kMaxTemplateBytes) return done(O::fail(Errc::kInvalidArgument, "a template is at most 64 KiB"));
+  if (text.size() > kMaxTemplateBytes) return done(make_error(Errc::kInvalidArgument, "a template is at most 64 KiB"));
   {
     std::lock_guard lock(mu_);
     if (template_count_locked(app_id) >= kMaxTemplatesPerApp &&
         !templates_.count(TemplateKey(app_id, std::string(name))))
-      return done(O::fail(Errc::kInvalidArgument, "an app has at most 1000 templates"));
+      return done(make_error(Errc::kInvalidArgument, "an app has at most 1000 templates"));
   }
-  records_.put_message_template(store::MessageTemplateRecord{app_id, std::string(name), std::move(text)},
-                                [this, app_id, t = std::move(*t), done = std::move(done)](Status st) mutable {
-                                  if (!st)
-                                    return done(O::fail(Errc::kStoreUnavailable, "the template could not be stored"));
-                                  {
-                                    std::lock_guard lock(mu_);
-                                    templates_[{app_id, t.name}] = t;
-                                  }
-                                  done(O{std::move(t), {}, 0});
-                                });
+  records_.put_message_template(
+      store::MessageTemplateRecord{app_id, std::string(name), std::move(text)},
+      [this, app_id, t = std::move(*t), done = std::move(done)](Status st) mutable {
+        if (!st) return done(make_error(Errc::kStoreUnavailable, "the template could not be stored"));
+        {
+          std::lock_guard lock(mu_);
+          templates_[{app_id, t.name}] = t;
+        }
+        done(std::move(t));
+      });
 }
 
 void AppDeliverySettings::delete_template(const std::string& app_id, std::string_view name, Done<bool> done) {
-  using O = Outcome<bool>;
   if (!find_template(app_id, name))
-    return done(O::fail(Errc::kTemplateNotFound, "this app has no template " + std::string(name)));
+    return done(make_error(Errc::kTemplateNotFound, "this app has no template " + std::string(name)));
   records_.delete_message_template(
       app_id, std::string(name), [this, app_id, n = std::string(name), done = std::move(done)](Status st) {
-        if (!st) return done(O::fail(Errc::kStoreUnavailable, "the template could not be deleted"));
+        if (!st) return done(make_error(Errc::kStoreUnavailable, "the template could not be deleted"));
         {
           std::lock_guard lock(mu_);
           templates_.erase(TemplateKey(app_id, n));
         }
-        done(O{true, {}, 0});
+        done(true);
       });
 }
 
 void AppDeliverySettings::put_contacts(const std::string& app_id, const std::string& user_index, Contacts contacts,
                                        Done<Contacts> done) {
-  using O = Outcome<Contacts>;
   auto sealed = keys_.seal(app_id, contacts_plaintext(contacts), contacts_ad(app_id, user_index));
-  if (!sealed) return done(O::fail(sealed.error()));
+  if (!sealed) return done(sealed.error());
   records_.put_contacts(store::ContactRecord{app_id, user_index, std::move(*sealed), now_ms(clock_)},
                         [contacts = std::move(contacts), done = std::move(done)](Status st) mutable {
-                          if (!st) return done(O::fail(Errc::kStoreUnavailable, "the contacts could not be stored"));
-                          done(O{std::move(contacts), {}, 0});
+                          if (!st) return done(make_error(Errc::kStoreUnavailable, "the contacts could not be stored"));
+                          done(std::move(contacts));
                         });
 }
 
@@ -265,10 +260,9 @@ Result<std::optional<Contacts>> AppDeliverySettings::contacts(const std::string&
 }
 
 void AppDeliverySettings::delete_contacts(const std::string& app_id, const std::string& user_index, Done<bool> done) {
-  using O = Outcome<bool>;
   records_.delete_contacts(app_id, user_index, [done = std::move(done)](Status st) {
-    if (!st) return done(O::fail(Errc::kStoreUnavailable, "the contacts could not be deleted"));
-    done(O{true, {}, 0});
+    if (!st) return done(make_error(Errc::kStoreUnavailable, "the contacts could not be deleted"));
+    done(true);
   });
 }
 

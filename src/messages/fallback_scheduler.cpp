@@ -366,11 +366,10 @@ Result<std::vector<DeadLetter>> FallbackScheduler::dead_letters(const std::strin
 }
 
 void FallbackScheduler::replay(const MessageRecord& m, Done<std::string> done) {
-  using O = Outcome<std::string>;
   auto job = d_.records.webhook_job(m.seq);
-  if (!job) return done(O::fail(job.error()));
+  if (!job) return done(job.error());
   if (!job->has_value() || (*job)->state != WebhookJobState::dead)
-    return done(O::fail(Errc::kDeadLetterNotFound, "no dead letter for this message"));
+    return done(make_error(Errc::kDeadLetterNotFound, "no dead letter for this message"));
   WebhookJobRecord j = **job;
   j.state = WebhookJobState::pending;
   j.attempts = 0;
@@ -380,9 +379,10 @@ void FallbackScheduler::replay(const MessageRecord& m, Done<std::string> done) {
   const std::int64_t at = now_ms(d_.clock);
   d_.records.put_webhook_job(std::move(j), {event(m.seq, at, "replayed", "webhook")},
                              [this, id = m.id, done = std::move(done)](Status st) {
-                               if (!st) return done(O::fail(Errc::kStoreUnavailable, "the replay could not be stored"));
+                               if (!st)
+                                 return done(make_error(Errc::kStoreUnavailable, "the replay could not be stored"));
                                d_.metrics.count_event("replayed");
-                               done(O{id, {}, 0});
+                               done(id);
                              });
 }
 

@@ -39,7 +39,6 @@ struct MessagePublisher::Draft {
 };
 
 void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Done<Published> done) {
-  using O = Outcome<Published>;
   auto settings = d_.apps.settings_of(app_id);
   if (!req.channels) req.channels = settings->fallback;
   if (!req.fallback_after_ms)
@@ -47,13 +46,13 @@ void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Do
         settings->fallback_after_ms > 0 ? settings->fallback_after_ms : d_.cfg.fallback_after.count();
   Draft d;
   auto content = compose(app_id, req, *settings, &d.template_cap);
-  if (!content) return done(O::fail(content.error()));
+  if (!content) return done(content.error());
   if (content_plaintext(*content).size() > d_.cfg.max_data_bytes + 1024) {
     d_.metrics.refused->with({"too_large"}).inc();
-    return done(O::fail(Errc::kMessageTooLarge, "the message is larger than messages.max_data_bytes"));
+    return done(make_error(Errc::kMessageTooLarge, "the message is larger than messages.max_data_bytes"));
   }
   auto uidx = d_.keys.blind_index(app_id, "message-user", req.to_user);
-  if (!uidx) return done(O::fail(uidx.error()));
+  if (!uidx) return done(uidx.error());
   d.content = std::move(*content);
   d.user = req.to_user;
   d.app_cap = settings->max_per_user_per_day;
@@ -71,7 +70,7 @@ void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Do
   auto sealed = d_.keys.seal(app_id, content_plaintext(d.content), message_ad(app_id, m.id));
   if (!sealed) {
     release(d, true);
-    return done(O::fail(sealed.error()));
+    return done(sealed.error());
   }
   m.sealed = std::move(*sealed);
   store_and_push(std::move(d), std::move(done));
@@ -118,17 +117,16 @@ Result<MessageContent> MessagePublisher::compose(const std::string& app_id, cons
 
 // The idempotency key, the caps and the pending bound, in that order: a duplicate costs
 // no cap, and a refusal frees what was taken before it. Nullopt when admitted.
-std::optional<Outcome<Published>> MessagePublisher::admit(Draft& d, const std::string& idempotency_key) {
-  using O = Outcome<Published>;
+std::optional<Result<Published>> MessagePublisher::admit(Draft& d, const std::string& idempotency_key) {
   const MessageRecord& m = d.record;
   if (!idempotency_key.empty()) {
     auto ix = d_.keys.blind_index(m.app_id, "message-idempotency", idempotency_key);
-    if (!ix) return O::fail(ix.error());
+    if (!ix) return ix.error();
     auto earlier = d_.claims.claim(m.app_id, *ix, m.id);
-    if (!earlier) return O::fail(earlier.error());
+    if (!earlier) return earlier.error();
     if (earlier->has_value()) {
       d_.metrics.duplicates->inc();
-      return O{Published{(*earlier)->id, (*earlier)->state, true, 0}, {}, 0};
+      return Published{(*earlier)->id, (*earlier)->state, true, 0};
     }
     d.idem_index = std::move(*ix);
   }
@@ -136,13 +134,13 @@ std::optional<Outcome<Published>> MessagePublisher::admit(Draft& d, const std::s
   if (!d_.caps.take(m.app_id, m.user_index, m.template_name, d.app_cap, d.template_cap, now)) {
     release(d, false);
     d_.metrics.refused->with({"cap"}).inc();
-    return O::fail(Errc::kMessageCapExceeded, "this user has had the most messages allowed today",
-                   DailyCaps::retry_after_s(now));
+    return make_retry_error(Errc::kMessageCapExceeded, "this user has had the most messages allowed today",
+                            DailyCaps::retry_after_s(now));
   }
   if (d_.index.size() >= d_.cfg.max_pending) {
     release(d, true);
     d_.metrics.refused->with({"busy"}).inc();
-    return O::fail(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages");
+    return make_error(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages");
   }
   return std::nullopt;
 }
@@ -154,7 +152,6 @@ void MessagePublisher::release(const Draft& d, bool caps_taken) {
 }
 
 void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
-  using O = Outcome<Published>;
   std::string frame = push_frame(inbox_item(d.record, d.content));
   MessageRecord m = d.record;  // the draft keeps the keys to release
   d.record.sealed.clear();
@@ -164,7 +161,7 @@ void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
         if (!st) {
           d_.caps.give_back(d.record.app_id, d.record.user_index, d.record.template_name, d.app_cap, d.template_cap);
           log::error("message_store_failed", {{"error", st.error().message}});
-          return done(O::fail(Errc::kStoreUnavailable, "the message could not be stored"));
+          return done(make_error(Errc::kStoreUnavailable, "the message could not be stored"));
         }
         const std::uint64_t seq = d.record.seq;
         d_.index.add(d.record.app_id, d.record.user_index, seq);
@@ -179,7 +176,7 @@ void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
               {MessageEventRecord{seq, now_ms(d_.clock), "delivered", "", "", static_cast<std::int64_t>(n)}},
               [](Status) {});
         }
-        done(O{Published{d.record.id, "pending", false, n}, {}, 0});
+        done(Published{d.record.id, "pending", false, n});
       });
 }
 

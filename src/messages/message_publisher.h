@@ -59,7 +59,7 @@ class MessagePublisher {
   struct Draft;
   Result<MessageContent> compose(const std::string& app_id, const PublishRequest& req, const DeliverySettings& s,
                                  std::uint64_t* template_cap);
-  std::optional<Outcome<Published>> admit(Draft& d, const std::string& idempotency_key);
+  std::optional<Result<Published>> admit(Draft& d, const std::string& idempotency_key);
   void store_and_push(Draft d, Done<Published> done);
   void release(const Draft& d, bool caps_taken);
 

@@ -144,7 +144,7 @@ PublishLimits MessageService::publish_limits() const {
 }
 
 void MessageService::publish(const std::string& app_id, PublishRequest req, Done<Published> done) {
-  if (!ready()) return done(Outcome<Published>::fail(sealed_error()));
+  if (!ready()) return done(sealed_error());
   publisher_.publish(app_id, std::move(req), std::move(done));
 }
 
@@ -318,10 +318,10 @@ Result<std::string> MessageService::page_now(const push::ClientIdentity& who, st
 
 void MessageService::set_contacts(const std::string& app_id, std::string_view user, Contacts contacts,
                                   Done<Contacts> done) {
-  if (!ready()) return done(Outcome<Contacts>::fail(sealed_error()));
-  if (!push::valid_user_id(user)) return done(Outcome<Contacts>::fail(bad_user_error()));
+  if (!ready()) return done(sealed_error());
+  if (!push::valid_user_id(user)) return done(bad_user_error());
   auto uidx = user_index(app_id, user);
-  if (!uidx) return done(Outcome<Contacts>::fail(uidx.error()));
+  if (!uidx) return done(uidx.error());
   apps_.put_contacts(app_id, *uidx, std::move(contacts), std::move(done));
 }
 
@@ -337,10 +337,10 @@ Result<Contacts> MessageService::contacts(const std::string& app_id, std::string
 }
 
 void MessageService::delete_contacts(const std::string& app_id, std::string_view user, Done<bool> done) {
-  if (!ready()) return done(Outcome<bool>::fail(sealed_error()));
-  if (!push::valid_user_id(user)) return done(Outcome<bool>::fail(bad_user_error()));
+  if (!ready()) return done(sealed_error());
+  if (!push::valid_user_id(user)) return done(bad_user_error());
   auto uidx = user_index(app_id, user);
-  if (!uidx) return done(Outcome<bool>::fail(uidx.error()));
+  if (!uidx) return done(uidx.error());
   apps_.delete_contacts(app_id, *uidx, std::move(done));
 }
 
@@ -350,13 +350,13 @@ DeliverySettings MessageService::settings(const std::string& app_id) const {
 
 void MessageService::update_settings(const std::string& app_id, const SettingsPatch& patch,
                                      Done<SettingsUpdated> done) {
-  if (!ready()) return done(Outcome<SettingsUpdated>::fail(sealed_error()));
+  if (!ready()) return done(sealed_error());
   apps_.update(app_id, patch, std::move(done));
 }
 
 void MessageService::put_template(const std::string& app_id, std::string_view name, const json::object& body,
                                   Done<Template> done) {
-  if (!ready()) return done(Outcome<Template>::fail(sealed_error()));
+  if (!ready()) return done(sealed_error());
   apps_.put_template(app_id, name, body, std::move(done));
 }
 
@@ -382,9 +382,8 @@ Result<std::vector<DeadLetter>> MessageService::dead_letters(const std::string& 
 void MessageService::replay_dead_letter(const std::string& app_id, std::string_view message_id,
                                         Done<std::string> done) {
   auto found = find(app_id, message_id);
-  if (!found) return done(Outcome<std::string>::fail(found.error()));
-  if (!found->has_value())
-    return done(Outcome<std::string>::fail(Errc::kDeadLetterNotFound, "no dead letter for this message"));
+  if (!found) return done(found.error());
+  if (!found->has_value()) return done(make_error(Errc::kDeadLetterNotFound, "no dead letter for this message"));
   scheduler_.replay(**found, std::move(done));
 }
 

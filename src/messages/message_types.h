@@ -16,21 +16,6 @@
 
 namespace herald::messages {
 
-// An answer or an error; limit refusals say when to try again.
-template <class T>
-struct Outcome {
-  std::optional<T> value;
-  Error error;
-  std::int64_t retry_after_s = 0;
-  bool ok() const { return value.has_value(); }
-  static Outcome fail(Errc code, std::string message, std::int64_t retry_after = 0) {
-    return Outcome{std::nullopt, Error{code, std::move(message)}, retry_after};
-  }
-  static Outcome fail(const Error& e) { return fail(e.code, e.message); }
-};
-template <class T>
-using Done = std::function<void(Outcome<T>)>;
-
 // A publish, its fields checked one by one (api::parse_publish); what depends on the
 // app (its templates, settings and caps) is checked by MessageService::publish.
 struct PublishRequest {

@@ -27,43 +27,41 @@ std::string block_ad(const std::string& app, const std::string& index) {
 void Blocklist::block(const std::string& app_id, const std::string& to, const std::string& reason, std::int64_t now_ms,
                       Done<BlockEntry> done) {
   if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(
-        Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
-  if (reason.size() > kMaxReasonBytes)
-    return done(Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "reason is at most 256 bytes"));
+    return done(make_error(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
+  if (reason.size() > kMaxReasonBytes) return done(make_error(Errc::kInvalidArgument, "reason is at most 256 bytes"));
   for (unsigned char c : reason)
     if (c < 0x20 || c == 0x7f)
-      return done(Outcome<BlockEntry>::fail(Errc::kInvalidArgument, "reason may not contain control characters"));
+      return done(make_error(Errc::kInvalidArgument, "reason may not contain control characters"));
   auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
-  if (!index) return done(Outcome<BlockEntry>::fail(index.error().code, index.error().message));
+  if (!index) return done(index.error());
   BlockEntry entry{to, reason, now_ms};
   auto sealed =
       keys_.seal(app_id, json::serialize(json::object{{"to", to}, {"reason", reason}}), block_ad(app_id, *index));
-  if (!sealed) return done(Outcome<BlockEntry>::fail(sealed.error().code, sealed.error().message));
+  if (!sealed) return done(sealed.error());
   store::OtpBlockRecord rec{app_id, *index, std::move(*sealed), entry.created_ms};
   store_.otp().put_otp_block(rec, [this, rec, entry, done = std::move(done)](Status st) mutable {
-    if (!st) return done(Outcome<BlockEntry>::fail(Errc::kStoreUnavailable, "the blocklist could not be written"));
+    if (!st) return done(make_error(Errc::kStoreUnavailable, "the blocklist could not be written"));
     {
       std::lock_guard lock(mu_);
       entries_[{rec.app_id, rec.recipient_index}] = rec;
     }
-    done(Outcome<BlockEntry>{std::move(entry), {}});
+    done(std::move(entry));
   });
 }
 
 void Blocklist::unblock(const std::string& app_id, const std::string& to, Done<bool> done) {
   if (!delivery::valid_e164(to) && !delivery::valid_email(to))
-    return done(Outcome<bool>::fail(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
+    return done(make_error(Errc::kInvalidArgument, "to must be an E.164 phone number or an e-mail address"));
   auto index = keys_.blind_index(app_id, "otp-recipient", normalize_recipient(to));
-  if (!index) return done(Outcome<bool>::fail(index.error().code, index.error().message));
-  if (!contains(app_id, *index)) return done(Outcome<bool>{false, {}});
+  if (!index) return done(index.error());
+  if (!contains(app_id, *index)) return done(Result<bool>(false));
   store_.otp().delete_otp_block(app_id, *index, [this, app_id, index = *index, done = std::move(done)](Status st) {
-    if (!st) return done(Outcome<bool>::fail(Errc::kStoreUnavailable, "the blocklist could not be written"));
+    if (!st) return done(make_error(Errc::kStoreUnavailable, "the blocklist could not be written"));
     {
       std::lock_guard lock(mu_);
       entries_.erase({app_id, index});
     }
-    done(Outcome<bool>{true, {}});
+    done(Result<bool>(true));
   });
 }
 

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "core/result.h"
-#include "otp/outcome.h"
 #include "store/otp_records.h"
 
 namespace herald::store {

@@ -342,7 +342,7 @@ void OtpService::send(SendRequest r, Done<SendResult> done) {
   const std::string channel = r.channel;
   auto refuse = [this, &done, &channel](const Error& e, std::int64_t retry_after = 0) {
     m_->count(m_->sends, {channel == "sms" || channel == "email" ? channel : "invalid", std::string(e.code_name())});
-    auto out = Outcome<SendResult>::fail(e.code, e.message);
+    Error out = e;
     out.retry_after_s = retry_after;
     done(std::move(out));
   };
@@ -401,13 +401,13 @@ void OtpService::deliver(std::shared_ptr<Verification> v, delivery::Sender* send
               log::error("otp_store_failed", {{"error", st.error().message}});
               forget(v->id);
               m_->count(m_->sends, {channel, "store_unavailable"});
-              return done(Outcome<SendResult>::fail(Errc::kStoreUnavailable, "the verification could not be stored"));
+              return done(make_error(Errc::kStoreUnavailable, "the verification could not be stored"));
             }
             sender->send(std::move(msg), [this, v, result = std::move(result), done = std::move(done),
                                           channel](Status sent) mutable {
               if (sent) {
                 m_->count(m_->sends, {channel, "ok"});
-                return done(Outcome<SendResult>{std::move(result), {}});
+                return done(std::move(result));
               }
               // Nothing arrived: the verification can never succeed.
               {
@@ -417,7 +417,7 @@ void OtpService::deliver(std::shared_ptr<Verification> v, delivery::Sender* send
               }
               Errc code = sent.error().code == Errc::kDeliveryBusy ? Errc::kDeliveryBusy : Errc::kDeliveryFailed;
               m_->count(m_->sends, {channel, std::string(errc_code(code))});
-              done(Outcome<SendResult>::fail(code, sent.error().message));
+              done(make_error(code, sent.error().message));
             });
           });
 }
@@ -451,11 +451,10 @@ void OtpService::record_wrong_code(const std::shared_ptr<Verification>& v, Done<
   persist(v, {}, [this, done = std::move(done), left](Status st) {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});
-      return done(Outcome<VerifyResult>::fail(Errc::kStoreUnavailable, "the attempt could not be recorded"));
+      return done(make_error(Errc::kStoreUnavailable, "the attempt could not be recorded"));
     }
     m_->count(m_->verifies, {"otp_code_invalid"});
-    auto out = Outcome<VerifyResult>::fail(Errc::kOtpCodeInvalid,
-                                           left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left");
+    Error out{Errc::kOtpCodeInvalid, left > 0 ? "the code is wrong" : "the code is wrong; no attempts are left"};
     out.attempts_left = left;
     done(std::move(out));
   });
@@ -465,7 +464,7 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
                         Done<VerifyResult> done) {
   auto refuse = [this, &done](Errc c, std::string message, int attempts_left = -1) {
     m_->count(m_->verifies, {std::string(errc_code(c))});
-    auto out = Outcome<VerifyResult>::fail(c, std::move(message));
+    Error out{c, std::move(message)};
     out.attempts_left = attempts_left;
     done(std::move(out));
   };
@@ -504,10 +503,10 @@ void OtpService::verify(const std::string& app_id, const std::string& verificati
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->verifies, {"store_unavailable"});
-      return done(Outcome<VerifyResult>::fail(Errc::kStoreUnavailable, "the verification could not be recorded"));
+      return done(make_error(Errc::kStoreUnavailable, "the verification could not be recorded"));
     }
     m_->count(m_->verifies, {"ok"});
-    done(Outcome<VerifyResult>{std::move(result), {}});
+    done(std::move(result));
   });
 }
 
@@ -515,7 +514,7 @@ void OtpService::redeem(const std::string& app_id, const std::string& token, con
                         Done<RedeemResult> done) {
   auto refuse = [this, &done](Errc c, std::string message) {
     m_->count(m_->redeems, {std::string(errc_code(c))});
-    done(Outcome<RedeemResult>::fail(c, std::move(message)));
+    done(make_error(c, std::move(message)));
   };
   if (!valid_purpose(purpose)) return refuse(Errc::kInvalidArgument, "purpose must be 1 to 64 of [a-z0-9_.-]");
   if (keys_.sealed()) return refuse(Errc::kSealed, "the key service is sealed");
@@ -553,10 +552,10 @@ void OtpService::redeem(const std::string& app_id, const std::string& token, con
   persist(v, {}, [this, result = std::move(result), done = std::move(done)](Status st) mutable {
     if (!st) {
       m_->count(m_->redeems, {"store_unavailable"});
-      return done(Outcome<RedeemResult>::fail(Errc::kStoreUnavailable, "the redemption could not be recorded"));
+      return done(make_error(Errc::kStoreUnavailable, "the redemption could not be recorded"));
     }
     m_->count(m_->redeems, {"ok"});
-    done(Outcome<RedeemResult>{std::move(result), {}});
+    done(std::move(result));
   });
 }
 

@@ -20,7 +20,6 @@
 #include "core/result.h"
 #include "otp/blocklist.h"
 #include "otp/limits.h"
-#include "otp/outcome.h"
 #include "otp/templates.h"
 
 namespace herald::store {

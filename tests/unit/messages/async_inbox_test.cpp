@@ -165,11 +165,11 @@ struct AsyncInbox : ::testing::Test {
     auto req = api::parse_publish(boost::json::parse(R"({"to_user": ")" + user + R"(", "data": {"n": 1}})").as_object(),
                                   service->publish_limits());
     EXPECT_TRUE(req.ok());
-    std::promise<Outcome<Published>> p;
-    service->publish("app1", std::move(*req), [&](Outcome<Published> o) { p.set_value(std::move(o)); });
+    std::promise<Result<Published>> p;
+    service->publish("app1", std::move(*req), [&](Result<Published> o) { p.set_value(std::move(o)); });
     auto o = p.get_future().get();
-    EXPECT_TRUE(o.ok()) << o.error.code;
-    return o.ok() ? o.value->id : "";
+    EXPECT_TRUE(o.ok()) << o.error().code;
+    return o.ok() ? o->id : "";
   }
   push::ClientIdentity who(const std::string& user) { return push::ClientIdentity{"app1", user, "client-1", ""}; }
 

@@ -139,13 +139,13 @@ struct Push {
 };
 
 template <class T>
-Outcome<T> wait(const std::function<void(Done<T>)>& start) {
-  auto p = std::make_shared<std::promise<Outcome<T>>>();
+Result<T> wait(const std::function<void(Done<T>)>& start) {
+  auto p = std::make_shared<std::promise<Result<T>>>();
   auto f = p->get_future();
-  start([p](Outcome<T> o) { p->set_value(std::move(o)); });
+  start([p](Result<T> o) { p->set_value(std::move(o)); });
   if (f.wait_for(kWait) != std::future_status::ready) {
     ADD_FAILURE() << "no answer within " << kWait.count() << " s";
-    return Outcome<T>::fail(Errc::kInternal, "no answer in time");
+    return make_error(Errc::kInternal, "no answer in time");
   }
   return f.get();
 }
@@ -199,50 +199,45 @@ struct MessageFixture : ::testing::Test {
     open();
   }
 
-  Outcome<Published> publish(std::string_view body, const std::string& app = "app1") {
+  Result<Published> publish(std::string_view body, const std::string& app = "app1") {
     auto req = api::parse_publish(obj(body), service->publish_limits());
-    if (!req) return Outcome<Published>::fail(req.error());
+    if (!req) return req.error();
     return wait<Published>([&](Done<Published> d) { service->publish(app, std::move(*req), std::move(d)); });
   }
   std::string publish_ok(std::string_view body, const std::string& app = "app1") {
     auto r = publish(body, app);
-    EXPECT_TRUE(r.ok()) << body << " -> " << r.error.code << ": " << r.error.message;
-    return r.ok() ? r.value->id : std::string();
+    EXPECT_TRUE(r.ok()) << body << " -> " << r.error().code << ": " << r.error().message;
+    return r.ok() ? r->id : std::string();
   }
   // An answer rendered as the API renders it.
-  template <class T, class Render>
-  static Outcome<json::object> rendered(Outcome<T> o, Render render) {
-    if (!o.ok()) return Outcome<json::object>{std::nullopt, o.error, o.retry_after_s};
-    return Outcome<json::object>{render(*o.value), {}, 0};
-  }
   template <class T, class Render>
   static Result<json::object> rendered(Result<T> r, Render render) {
     if (!r) return r.error();
     return render(*r);
   }
-  Outcome<json::object> update_settings(const std::string& app, const json::object& patch) {
+  Result<json::object> update_settings(const std::string& app, const json::object& patch) {
     auto p = api::parse_settings_patch(patch);
-    if (!p) return Outcome<json::object>::fail(p.error());
+    if (!p) return p.error();
     return rendered(
         wait<SettingsUpdated>([&](Done<SettingsUpdated> d) { service->update_settings(app, *p, std::move(d)); }),
         api::settings_updated_json);
   }
   json::object settings(std::string_view patch, const std::string& app = "app1") {
     auto r = update_settings(app, obj(patch));
-    EXPECT_TRUE(r.ok()) << patch << " -> " << r.error.code << ": " << r.error.message;
-    return r.ok() ? *r.value : json::object();
+    EXPECT_TRUE(r.ok()) << patch << " -> " << r.error().code << ": " << r.error().message;
+    return r.ok() ? *r : json::object();
   }
   json::object settings_view(const std::string& app) { return api::settings_json(service->settings(app)); }
-  Outcome<json::object> set_contacts_result(const std::string& app, const std::string& user, const json::object& body) {
+  Result<json::object> set_contacts_result(const std::string& app, const std::string& user, const json::object& body) {
     auto c = api::parse_contacts(body);
-    if (!c) return Outcome<json::object>::fail(c.error());
+    if (!c) return c.error();
     return rendered(
         wait<Contacts>([&](Done<Contacts> d) { service->set_contacts(app, user, std::move(*c), std::move(d)); }),
         [&](const Contacts& v) { return api::contacts_json(v, user); });
   }
   void set_contacts(const std::string& user, std::string_view body, const std::string& app = "app1") {
     auto r = set_contacts_result(app, user, obj(body));
-    EXPECT_TRUE(r.ok()) << r.error.code << ": " << r.error.message;
+    EXPECT_TRUE(r.ok()) << r.error().code << ": " << r.error().message;
   }
   Result<json::object> contacts_of(const std::string& app, const std::string& user) {
     return rendered(service->contacts(app, user), [&](const Contacts& c) { return api::contacts_json(c, user); });
@@ -250,7 +245,7 @@ struct MessageFixture : ::testing::Test {
   void put_template(const std::string& name, std::string_view body) {
     json::object b = obj(body);
     auto r = wait<Template>([&](Done<Template> d) { service->put_template("app1", name, b, std::move(d)); });
-    EXPECT_TRUE(r.ok()) << r.error.code << ": " << r.error.message;
+    EXPECT_TRUE(r.ok()) << r.error().code << ": " << r.error().message;
   }
   Result<json::object> status_of(const std::string& app, const std::string& id) {
     return rendered(service->status(app, id), api::status_json);
@@ -262,7 +257,7 @@ struct MessageFixture : ::testing::Test {
   Result<json::object> dead_letters(const std::string& app, std::size_t limit) {
     return rendered(service->dead_letters(app, limit), api::dead_letters_json);
   }
-  Outcome<json::object> replay_view(const std::string& app, const std::string& id) {
+  Result<json::object> replay_view(const std::string& app, const std::string& id) {
     return rendered(wait<std::string>([&](Done<std::string> d) { service->replay_dead_letter(app, id, std::move(d)); }),
                     api::replayed_json);
   }
@@ -360,12 +355,12 @@ using V = std::vector<std::string>;
 TEST_F(MessageFixture, PublishStoresPushesAndAckRemovesFromInbox) {
   connections["u1"] = 2;
   auto r = publish(R"({"to_user": "u1", "data": {"title": "Hi", "n": 1}, "priority": "high"})");
-  ASSERT_TRUE(r.ok()) << r.error.code;
-  const std::string id = r.value->id;
+  ASSERT_TRUE(r.ok()) << r.error().code;
+  const std::string id = r->id;
   EXPECT_TRUE(id.starts_with("msg_")) << id;
-  EXPECT_EQ(r.value->state, "pending");
-  EXPECT_FALSE(r.value->duplicate);
-  EXPECT_EQ(r.value->connections, 2u);
+  EXPECT_EQ(r->state, "pending");
+  EXPECT_FALSE(r->duplicate);
+  EXPECT_EQ(r->connections, 2u);
 
   auto p = pushed();
   ASSERT_EQ(p.size(), 1u);
@@ -416,11 +411,11 @@ TEST_F(MessageFixture, PublishStoresPushesAndAckRemovesFromInbox) {
 TEST_F(MessageFixture, WithoutLiveConnectionsNothingIsDeliveredButItIsStored) {
   auto r = publish(R"({"to_user": "u1", "data": "plain"})");
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(r.value->connections, 0u);
+  EXPECT_EQ(r->connections, 0u);
   EXPECT_EQ(pushed().size(), 1u);  // tried once
   barrier();
-  EXPECT_EQ(trail(r.value->id), (V{"accepted", "stored"}));
-  EXPECT_EQ(inbox_ids("u1"), V{r.value->id});
+  EXPECT_EQ(trail(r->id), (V{"accepted", "stored"}));
+  EXPECT_EQ(inbox_ids("u1"), V{r->id});
 }
 
 TEST_F(MessageFixture, AckAndStatusNeverCrossUsersOrApps) {
@@ -465,7 +460,7 @@ TEST_F(MessageFixture, TemplatedPublishPushesTheRenderedInappPart) {
       "de": {"inapp": {"title": "Bestellung {{order}}"}}}})");
   connections["u1"] = 1;
   auto r = publish(R"({"to_user": "u1", "template": "order.shipped", "vars": {"order": "A7", "n": 3}})");
-  ASSERT_TRUE(r.ok()) << r.error.code << ": " << r.error.message;
+  ASSERT_TRUE(r.ok()) << r.error().code << ": " << r.error().message;
   auto p = pushed();
   ASSERT_EQ(p.size(), 1u);
   auto msg = json::parse(p[0].frame).at("msg");
@@ -473,19 +468,20 @@ TEST_F(MessageFixture, TemplatedPublishPushesTheRenderedInappPart) {
   EXPECT_EQ(msg.at("data"), json::parse(R"({"title": "Order A7 shipped", "n": "3"})"));
 
   auto de = publish(R"({"to_user": "u1", "template": "order.shipped", "vars": {"order": "B8"}, "locale": "de-AT"})");
-  ASSERT_TRUE(de.ok()) << de.error.message;
-  auto s = status(de.value->id);
+  ASSERT_TRUE(de.ok()) << de.error().message;
+  auto s = status(de->id);
   EXPECT_EQ(s.at("template").as_string(), "order.shipped");
   EXPECT_EQ(s.at("data"), json::parse(R"({"title": "Bestellung B8"})"));
 
   auto missing = publish(R"({"to_user": "u1", "template": "order.shipped", "vars": {"n": 1}})");
-  EXPECT_EQ(missing.error.code, Errc::kTemplateRenderFailed);
-  EXPECT_NE(missing.error.message.find("order"), std::string::npos) << missing.error.message;
-  EXPECT_EQ(publish(R"({"to_user": "u1", "template": "nope"})").error.code, Errc::kTemplateNotFound);
+  EXPECT_EQ(missing.error().code, Errc::kTemplateRenderFailed);
+  EXPECT_NE(missing.error().message.find("order"), std::string::npos) << missing.error().message;
+  EXPECT_EQ(publish(R"({"to_user": "u1", "template": "nope"})").error().code, Errc::kTemplateNotFound);
   // The en locale has no e-mail part: an e-mail fallback cannot be rendered.
   EXPECT_EQ(publish(R"({"to_user": "u1", "template": "order.shipped", "vars": {"order": "x", "n": 1},
                         "channels": ["email"]})")
-                .error.code,
+                .error()
+                .code,
             Errc::kTemplateRenderFailed);
   EXPECT_EQ(inbox_ids("u1").size(), 2u);
 }
@@ -495,37 +491,37 @@ TEST_F(MessageFixture, TemplatedPublishPushesTheRenderedInappPart) {
 TEST_F(MessageFixture, IdempotencyKeyStoresOnceSequentially) {
   auto first = publish(R"({"to_user": "u1", "data": {"v": 1}, "idempotency_key": "order-17"})");
   ASSERT_TRUE(first.ok());
-  EXPECT_FALSE(first.value->duplicate);
+  EXPECT_FALSE(first->duplicate);
   auto second = publish(R"({"to_user": "u1", "data": {"v": 2}, "idempotency_key": "order-17"})");
   ASSERT_TRUE(second.ok());
-  EXPECT_TRUE(second.value->duplicate);
-  EXPECT_EQ(second.value->id, first.value->id);
-  EXPECT_EQ(second.value->state, "pending");
+  EXPECT_TRUE(second->duplicate);
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_EQ(second->state, "pending");
   EXPECT_EQ(pushed().size(), 1u);
-  EXPECT_EQ(inbox_ids("u1"), V{first.value->id});
-  EXPECT_EQ(status(first.value->id).at("data"), json::parse(R"({"v": 1})"));
+  EXPECT_EQ(inbox_ids("u1"), V{first->id});
+  EXPECT_EQ(status(first->id).at("data"), json::parse(R"({"v": 1})"));
 
   // Keys are per app.
   auto other_app = publish(R"({"to_user": "u1", "data": {"v": 3}, "idempotency_key": "order-17"})", "app2");
   ASSERT_TRUE(other_app.ok());
-  EXPECT_FALSE(other_app.value->duplicate);
-  EXPECT_NE(other_app.value->id, first.value->id);
+  EXPECT_FALSE(other_app->duplicate);
+  EXPECT_NE(other_app->id, first->id);
 
   // The duplicate reports the first message's state.
-  ASSERT_TRUE(service->ack_now(who("u1"), first.value->id).ok());
+  ASSERT_TRUE(service->ack_now(who("u1"), first->id).ok());
   barrier();
   auto third = publish(R"({"to_user": "u1", "data": {"v": 4}, "idempotency_key": "order-17"})");
   ASSERT_TRUE(third.ok());
-  EXPECT_TRUE(third.value->duplicate);
-  EXPECT_EQ(third.value->id, first.value->id);
-  EXPECT_EQ(third.value->state, "acked");
+  EXPECT_TRUE(third->duplicate);
+  EXPECT_EQ(third->id, first->id);
+  EXPECT_EQ(third->state, "acked");
 }
 
 TEST_F(MessageFixture, IdempotencyKeyStoresOnceUnderConcurrentPublishes) {
   constexpr int kThreads = 8;
   for (int round = 0; round < 10; ++round) {
     const std::string key = "concurrent-" + std::to_string(round);
-    std::vector<Outcome<Published>> results(kThreads);
+    std::vector<Result<Published>> results(kThreads, Error{Errc::kInternal, "not run"});
     std::latch go(kThreads);
     std::vector<std::thread> threads;
     for (int i = 0; i < kThreads; ++i)
@@ -538,15 +534,15 @@ TEST_F(MessageFixture, IdempotencyKeyStoresOnceUnderConcurrentPublishes) {
     int stored = 0;
     std::string first_id;
     for (const auto& r : results) {
-      ASSERT_TRUE(r.ok()) << r.error.code;
-      if (!r.value->duplicate) {
+      ASSERT_TRUE(r.ok()) << r.error().code;
+      if (!r->duplicate) {
         ++stored;
-        first_id = r.value->id;
+        first_id = r->id;
       }
     }
     ASSERT_EQ(stored, 1) << "round " << round;
     // Every duplicate, even one racing the first publish, answers with the first id.
-    for (const auto& r : results) EXPECT_EQ(r.value->id, first_id) << "round " << round;
+    for (const auto& r : results) EXPECT_EQ(r->id, first_id) << "round " << round;
   }
   barrier();
   EXPECT_EQ(inbox_ids("u1").size(), 10u);
@@ -558,8 +554,8 @@ TEST_F(MessageFixture, IdempotencyKeysSurviveARestart) {
   restart();
   auto again = publish(R"({"to_user": "u1", "data": 2, "idempotency_key": "k-durable"})");
   ASSERT_TRUE(again.ok());
-  EXPECT_TRUE(again.value->duplicate);
-  EXPECT_EQ(again.value->id, id);
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->id, id);
   EXPECT_EQ(inbox_ids("u1"), V{id});
   // Sequence numbers keep growing after a restart.
   const std::string later = publish_ok(R"({"to_user": "u1", "data": 3})");
@@ -835,15 +831,15 @@ TEST_F(MessageFallback, RetryableWebhookFailuresBackOffThenDeadLetterAndReplay) 
   EXPECT_EQ(dead_letters("app2", 100)->at("dead_letters").as_array().size(), 0u);
 
   auto foreign = replay_view("app2", id);
-  EXPECT_EQ(foreign.error.code, Errc::kDeadLetterNotFound);
+  EXPECT_EQ(foreign.error().code, Errc::kDeadLetterNotFound);
 
   // Replay: attempts start again, the first at once; this time the receiver answers 2xx.
   std::int64_t t4 = t3 + 3'600'000 + 5;
   clock.set(t4);
   auto replay = replay_view("app1", id);
-  ASSERT_TRUE(replay.ok()) << replay.error.code;
-  EXPECT_EQ(replay.value->at("message_id").as_string(), id);
-  EXPECT_EQ(replay.value->at("state").as_string(), "pending");
+  ASSERT_TRUE(replay.ok()) << replay.error().code;
+  EXPECT_EQ(replay->at("message_id").as_string(), id);
+  EXPECT_EQ(replay->at("state").as_string(), "pending");
   run(t4);
   ASSERT_EQ(webhooks.count(), 4u);
   auto tr = trail(id);
@@ -851,9 +847,9 @@ TEST_F(MessageFallback, RetryableWebhookFailuresBackOffThenDeadLetterAndReplay) 
   EXPECT_EQ((V{tr[tr.size() - 2], tr.back()}), (V{"replayed/webhook", "fallback_sent/webhook"}));
   EXPECT_EQ(dead_letters("app1", 100)->at("dead_letters").as_array().size(), 0u);
   auto again = replay_view("app1", id);
-  EXPECT_EQ(again.error.code, Errc::kDeadLetterNotFound);
+  EXPECT_EQ(again.error().code, Errc::kDeadLetterNotFound);
   auto unknown = replay_view("app1", "msg_424242_abcdef");
-  EXPECT_EQ(unknown.error.code, Errc::kDeadLetterNotFound);
+  EXPECT_EQ(unknown.error().code, Errc::kDeadLetterNotFound);
 }
 
 TEST_F(MessageFallback, ANonRetryableAnswerDeadLettersAtOnce) {
@@ -1020,15 +1016,15 @@ TEST_F(MessageFixture, RowsArePurgedAfterRetentionAndTheirKeysForgotten) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "ttl": "1s", "idempotency_key": "short"})");
   run(kStart + 1000);
   EXPECT_EQ(state(id), "expired");
-  EXPECT_TRUE(publish(R"({"to_user": "u1", "data": 2, "idempotency_key": "short"})").value->duplicate);
+  EXPECT_TRUE(publish(R"({"to_user": "u1", "data": 2, "idempotency_key": "short"})")->duplicate);
   run(kStart + 2001);
   auto gone = status_of("app1", id);
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code, Errc::kMessageNotFound);
   auto fresh = publish(R"({"to_user": "u1", "data": 3, "idempotency_key": "short"})");
   ASSERT_TRUE(fresh.ok());
-  EXPECT_FALSE(fresh.value->duplicate);
-  EXPECT_NE(fresh.value->id, id);
+  EXPECT_FALSE(fresh->duplicate);
+  EXPECT_NE(fresh->id, id);
 }
 
 TEST_F(MessageFixture, WhileSealedEverythingAnswersSealed) {
@@ -1036,7 +1032,7 @@ TEST_F(MessageFixture, WhileSealedEverythingAnswersSealed) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "text": "t", "channels": ["email"],
       "fallback_after": "1s"})");
   keys->seal();
-  EXPECT_EQ(publish(R"({"to_user": "u1", "data": 1})").error.code, Errc::kSealed);
+  EXPECT_EQ(publish(R"({"to_user": "u1", "data": 1})").error().code, Errc::kSealed);
   EXPECT_EQ(status_of("app1", id).error().code, Errc::kSealed);
   EXPECT_EQ(inbox_view("app1", "u1", "", 10).error().code, Errc::kSealed);
   EXPECT_EQ(service->ack_now(who("u1"), id).error().code, Errc::kSealed);
@@ -1054,11 +1050,11 @@ TEST_F(MessageFixture, AppCapPerUserPerDayAndItsRestore) {
   // A duplicate does not count.
   auto dup = publish(R"({"to_user": "u1", "data": 1, "idempotency_key": "a"})");
   ASSERT_TRUE(dup.ok());
-  EXPECT_TRUE(dup.value->duplicate);
+  EXPECT_TRUE(dup->duplicate);
   publish_ok(R"({"to_user": "u1", "data": 2})");
   auto third = publish(R"({"to_user": "u1", "data": 3})");
-  EXPECT_EQ(third.error.code, Errc::kMessageCapExceeded);
-  EXPECT_EQ(third.retry_after_s, 14 * 3600);
+  EXPECT_EQ(third.error().code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(third.error().retry_after_s, 14 * 3600);
   EXPECT_NE(registry.render().find(R"(herald_messages_refused_total{reason="cap"} 1)"), std::string::npos);
   publish_ok(R"({"to_user": "u2", "data": 1})");
   EXPECT_EQ(inbox_ids("u1").size(), 2u);
@@ -1066,19 +1062,19 @@ TEST_F(MessageFixture, AppCapPerUserPerDayAndItsRestore) {
   restart();
   clock.set(kStart + 3'600'000);
   auto after_restart = publish(R"({"to_user": "u1", "data": 4})");
-  EXPECT_EQ(after_restart.error.code, Errc::kMessageCapExceeded);
-  EXPECT_EQ(after_restart.retry_after_s, 13 * 3600);
+  EXPECT_EQ(after_restart.error().code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(after_restart.error().retry_after_s, 13 * 3600);
   publish_ok(R"({"to_user": "u2", "data": 2})");
-  EXPECT_EQ(publish(R"({"to_user": "u2", "data": 3})").error.code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(publish(R"({"to_user": "u2", "data": 3})").error().code, Errc::kMessageCapExceeded);
 
   // A refused publish does not claim its idempotency key.
-  EXPECT_EQ(publish(R"({"to_user": "u1", "data": 5, "idempotency_key": "z"})").error.code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(publish(R"({"to_user": "u1", "data": 5, "idempotency_key": "z"})").error().code, Errc::kMessageCapExceeded);
 
   // A new UTC day.
   clock.set(kStart + 14 * 3'600'000);
   auto next_day = publish(R"({"to_user": "u1", "data": 5, "idempotency_key": "z"})");
-  ASSERT_TRUE(next_day.ok()) << next_day.error.code;
-  EXPECT_FALSE(next_day.value->duplicate);
+  ASSERT_TRUE(next_day.ok()) << next_day.error().code;
+  EXPECT_FALSE(next_day->duplicate);
 }
 
 TEST_F(MessageFixture, TemplateCapCountsOnlyThatTemplate) {
@@ -1086,15 +1082,15 @@ TEST_F(MessageFixture, TemplateCapCountsOnlyThatTemplate) {
   put_template("receipt", R"({"locales": {"en": {"inapp": {"t": "Receipt"}}}})");
   publish_ok(R"({"to_user": "u1", "template": "promo"})");
   auto second = publish(R"({"to_user": "u1", "template": "promo"})");
-  EXPECT_EQ(second.error.code, Errc::kMessageCapExceeded);
-  EXPECT_GT(second.retry_after_s, 0);
+  EXPECT_EQ(second.error().code, Errc::kMessageCapExceeded);
+  EXPECT_GT(second.error().retry_after_s, 0);
   publish_ok(R"({"to_user": "u1", "template": "receipt"})");
   publish_ok(R"({"to_user": "u1", "data": 1})");
   publish_ok(R"({"to_user": "u2", "template": "promo"})");
 
   restart();
-  EXPECT_EQ(publish(R"({"to_user": "u1", "template": "promo"})").error.code, Errc::kMessageCapExceeded);
-  EXPECT_EQ(publish(R"({"to_user": "u2", "template": "promo"})").error.code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(publish(R"({"to_user": "u1", "template": "promo"})").error().code, Errc::kMessageCapExceeded);
+  EXPECT_EQ(publish(R"({"to_user": "u2", "template": "promo"})").error().code, Errc::kMessageCapExceeded);
   publish_ok(R"({"to_user": "u3", "template": "promo"})");
 }
 
@@ -1146,7 +1142,7 @@ TEST_F(MessageFixture, BadPublishFieldsAreRefused) {
   for (const auto& [body, code] : cases) {
     auto r = publish(body);
     EXPECT_FALSE(r.ok()) << body;
-    EXPECT_EQ(r.error.code_name(), code) << body << " -> " << r.error.message;
+    EXPECT_EQ(r.error().code_name(), code) << body << " -> " << r.error().message;
   }
   EXPECT_EQ(pushed().size(), 0u);
   EXPECT_EQ(inbox_ids("u1"), V{});
@@ -1172,7 +1168,7 @@ TEST_F(MessageFixture, ContactsAreSetReadAndDeleted) {
        {R"({"email": "not-an-address"})", R"({"phone": "0151 123"})", R"({"fax": "1"})", R"({"email": 5})"}) {
     json::object b = obj(bad);
     auto r = set_contacts_result("app1", "u1", b);
-    EXPECT_EQ(r.error.code, Errc::kInvalidArgument) << bad;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << bad;
   }
   auto del = wait<bool>([&](Done<bool> d) { service->delete_contacts("app1", "u1", std::move(d)); });
   ASSERT_TRUE(del.ok());
@@ -1187,7 +1183,7 @@ TEST_F(MessageFixture, BadSettingsAreRefusedAndSettingsSurviveARestart) {
         R"({"default_locale": "x"})", R"({"colour": "red"})"}) {
     json::object p = obj(bad);
     auto r = update_settings("app1", p);
-    EXPECT_EQ(r.error.code, Errc::kInvalidArgument) << bad;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << bad;
   }
   auto first = settings(R"({"webhook_url": "https://hooks.example.net/in", "fallback": ["webhook"],
       "fallback_after": "1m", "default_locale": "de"})");

@@ -14,10 +14,10 @@ namespace herald::otp {
 namespace {
 
 template <class T>
-Outcome<T> wait(const std::function<void(Done<T>)>& start) {
-  std::promise<Outcome<T>> p;
+Result<T> wait(const std::function<void(Done<T>)>& start) {
+  std::promise<Result<T>> p;
   auto f = p.get_future();
-  start([&p](Outcome<T> o) { p.set_value(std::move(o)); });
+  start([&p](Result<T> o) { p.set_value(std::move(o)); });
   return f.get();
 }
 
@@ -39,11 +39,11 @@ struct BlocklistFixture : ::testing::Test {
     db.reset();
     std::filesystem::remove_all(dir);
   }
-  Outcome<BlockEntry> block(const std::string& app, const std::string& to, const std::string& reason,
-                            std::int64_t now_ms = 1000) {
+  Result<BlockEntry> block(const std::string& app, const std::string& to, const std::string& reason,
+                           std::int64_t now_ms = 1000) {
     return wait<BlockEntry>([&](Done<BlockEntry> d) { list->block(app, to, reason, now_ms, std::move(d)); });
   }
-  Outcome<bool> unblock(const std::string& app, const std::string& to) {
+  Result<bool> unblock(const std::string& app, const std::string& to) {
     return wait<bool>([&](Done<bool> d) { list->unblock(app, to, std::move(d)); });
   }
   // What a send looks the recipient up by.
@@ -59,10 +59,10 @@ struct BlocklistFixture : ::testing::Test {
 
 TEST_F(BlocklistFixture, ABlockedRecipientIsFoundByItsNormalisedIndexInItsAppOnly) {
   auto b = block("app1", "Mallory@Example.com", "abuse #12", 1234);
-  ASSERT_TRUE(b.ok()) << b.error.code;
-  EXPECT_EQ(b.value->to, "Mallory@Example.com");
-  EXPECT_EQ(b.value->reason, "abuse #12");
-  EXPECT_EQ(b.value->created_ms, 1234);
+  ASSERT_TRUE(b.ok()) << b.error().code;
+  EXPECT_EQ(b->to, "Mallory@Example.com");
+  EXPECT_EQ(b->reason, "abuse #12");
+  EXPECT_EQ(b->created_ms, 1234);
   EXPECT_TRUE(list->contains("app1", index_of("app1", "mallory@example.com")));
   EXPECT_FALSE(list->contains("app2", index_of("app2", "mallory@example.com")));
   EXPECT_FALSE(list->contains("app1", index_of("app1", "eve@example.com")));
@@ -97,21 +97,21 @@ TEST_F(BlocklistFixture, UnblockRemovesFromMemoryAndStore) {
   ASSERT_TRUE(block("app1", "+4915100000001", "r").ok());
   auto removed = unblock("app1", "+4915100000001");
   ASSERT_TRUE(removed.ok());
-  EXPECT_TRUE(*removed.value);
+  EXPECT_TRUE(*removed);
   EXPECT_FALSE(list->contains("app1", index_of("app1", "+4915100000001")));
   EXPECT_TRUE(db->otp().load_otp_blocklist()->empty());
   auto again = unblock("app1", "+4915100000001");
   ASSERT_TRUE(again.ok());
-  EXPECT_FALSE(*again.value);
+  EXPECT_FALSE(*again);
 }
 
 TEST_F(BlocklistFixture, RefusesBadInput) {
-  EXPECT_EQ(block("app1", "not-an-address", "").error.code, Errc::kInvalidArgument);
-  EXPECT_EQ(block("app1", "+4915100000001", std::string(257, 'x')).error.code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "not-an-address", "").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "+4915100000001", std::string(257, 'x')).error().code, Errc::kInvalidArgument);
   EXPECT_TRUE(block("app1", "+4915100000001", std::string(256, 'x')).ok());
-  EXPECT_EQ(block("app1", "+4915100000002", "a\nb").error.code, Errc::kInvalidArgument);
-  EXPECT_EQ(block("app1", "+4915100000002", "a\x7f").error.code, Errc::kInvalidArgument);
-  EXPECT_EQ(unblock("app1", "not-an-address").error.code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "+4915100000002", "a\nb").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(block("app1", "+4915100000002", "a\x7f").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(unblock("app1", "not-an-address").error().code, Errc::kInvalidArgument);
 }
 
 TEST_F(BlocklistFixture, ListRefusedWhileSealed) {

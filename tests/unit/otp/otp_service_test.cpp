@@ -43,10 +43,10 @@ class RecordingSenders final : public delivery::Senders {
 };
 
 template <class T>
-Outcome<T> wait(const std::function<void(Done<T>)>& start) {
-  std::promise<Outcome<T>> p;
+Result<T> wait(const std::function<void(Done<T>)>& start) {
+  std::promise<Result<T>> p;
   auto f = p.get_future();
-  start([&p](Outcome<T> o) { p.set_value(std::move(o)); });
+  start([&p](Result<T> o) { p.set_value(std::move(o)); });
   return f.get();
 }
 
@@ -96,13 +96,13 @@ struct OtpFixture : ::testing::Test {
     r.client_ip = std::move(ip);
     return r;
   }
-  Outcome<SendResult> send(SendRequest r) {
+  Result<SendResult> send(SendRequest r) {
     return wait<SendResult>([&](Done<SendResult> d) { service->send(r, std::move(d)); });
   }
-  Outcome<VerifyResult> verify(const std::string& id, const std::string& code, const std::string& app = "app1") {
+  Result<VerifyResult> verify(const std::string& id, const std::string& code, const std::string& app = "app1") {
     return wait<VerifyResult>([&](Done<VerifyResult> d) { service->verify(app, id, code, std::move(d)); });
   }
-  Outcome<RedeemResult> redeem(const std::string& token, const std::string& purpose, const std::string& app = "app1") {
+  Result<RedeemResult> redeem(const std::string& token, const std::string& purpose, const std::string& app = "app1") {
     return wait<RedeemResult>([&](Done<RedeemResult> d) { service->redeem(app, token, purpose, std::move(d)); });
   }
   // The code of the last message sent.
@@ -127,9 +127,9 @@ struct OtpFixture : ::testing::Test {
 
 TEST_F(OtpFixture, SendVerifyRedeemOnceForItsPurpose) {
   auto s = send(request());
-  ASSERT_TRUE(s.ok()) << s.error.code;
-  EXPECT_EQ(s.value->expires_in_s, 300);
-  EXPECT_EQ(s.value->resend_after_s, 60);
+  ASSERT_TRUE(s.ok()) << s.error().code;
+  EXPECT_EQ(s->expires_in_s, 300);
+  EXPECT_EQ(s->resend_after_s, 60);
   const auto& msg = senders.sender.sent.back();
   EXPECT_EQ(msg.channel, "sms");
   EXPECT_EQ(msg.to, "+4915123456789");
@@ -137,20 +137,20 @@ TEST_F(OtpFixture, SendVerifyRedeemOnceForItsPurpose) {
   EXPECT_NE(msg.text.find(msg.secret), std::string::npos);
   EXPECT_NE(msg.text.find("Acme"), std::string::npos);
 
-  auto v = verify(s.value->verification_id, msg.secret);
-  ASSERT_TRUE(v.ok()) << v.error.code;
-  EXPECT_EQ(v.value->expires_in_s, 600);
-  EXPECT_EQ(v.value->success_token.rfind("hst1.", 0), 0u);
-  EXPECT_EQ(verify(s.value->verification_id, msg.secret).error.code, Errc::kOtpAlreadyVerified);
+  auto v = verify(s->verification_id, msg.secret);
+  ASSERT_TRUE(v.ok()) << v.error().code;
+  EXPECT_EQ(v->expires_in_s, 600);
+  EXPECT_EQ(v->success_token.rfind("hst1.", 0), 0u);
+  EXPECT_EQ(verify(s->verification_id, msg.secret).error().code, Errc::kOtpAlreadyVerified);
 
-  EXPECT_EQ(redeem(v.value->success_token, "payment").error.code, Errc::kOtpPurposeMismatch);
-  EXPECT_EQ(redeem(v.value->success_token, "login", "app2").error.code, Errc::kOtpTokenInvalid);
-  auto r = redeem(v.value->success_token, "login");
-  ASSERT_TRUE(r.ok()) << r.error.code;
-  EXPECT_EQ(r.value->to, "+4915123456789");
-  EXPECT_EQ(r.value->device_id, "dev-1");
-  EXPECT_EQ(r.value->purpose, "login");
-  EXPECT_EQ(redeem(v.value->success_token, "login").error.code, Errc::kOtpTokenUsed);
+  EXPECT_EQ(redeem(v->success_token, "payment").error().code, Errc::kOtpPurposeMismatch);
+  EXPECT_EQ(redeem(v->success_token, "login", "app2").error().code, Errc::kOtpTokenInvalid);
+  auto r = redeem(v->success_token, "login");
+  ASSERT_TRUE(r.ok()) << r.error().code;
+  EXPECT_EQ(r->to, "+4915123456789");
+  EXPECT_EQ(r->device_id, "dev-1");
+  EXPECT_EQ(r->purpose, "login");
+  EXPECT_EQ(redeem(v->success_token, "login").error().code, Errc::kOtpTokenUsed);
 }
 
 TEST_F(OtpFixture, CodesHaveTheConfiguredLengthAndVary) {
@@ -170,35 +170,34 @@ TEST_F(OtpFixture, WrongCodesCountDownThenTheVerificationIsDead) {
   ASSERT_TRUE(s.ok());
   std::string code = last_code();
   for (int left = 4; left >= 0; --left) {
-    auto v = verify(s.value->verification_id, wrong(code));
-    EXPECT_EQ(v.error.code, Errc::kOtpCodeInvalid);
-    EXPECT_EQ(v.attempts_left, left);
+    auto v = verify(s->verification_id, wrong(code));
+    EXPECT_EQ(v.error().code, Errc::kOtpCodeInvalid);
+    EXPECT_EQ(v.error().attempts_left, left);
   }
   // Even the right code is refused now.
-  EXPECT_EQ(verify(s.value->verification_id, code).error.code, Errc::kOtpVerificationDead);
+  EXPECT_EQ(verify(s->verification_id, code).error().code, Errc::kOtpVerificationDead);
 }
 
 TEST_F(OtpFixture, AttemptsSurviveARestart) {
   auto s = send(request());
   ASSERT_TRUE(s.ok());
   std::string code = last_code();
-  for (int i = 0; i < 4; ++i)
-    ASSERT_EQ(verify(s.value->verification_id, wrong(code)).error.code, Errc::kOtpCodeInvalid);
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(verify(s->verification_id, wrong(code)).error().code, Errc::kOtpCodeInvalid);
   restart();
-  auto v = verify(s.value->verification_id, wrong(code));
-  EXPECT_EQ(v.error.code, Errc::kOtpCodeInvalid);
-  EXPECT_EQ(v.attempts_left, 0);
-  EXPECT_EQ(verify(s.value->verification_id, code).error.code, Errc::kOtpVerificationDead);
+  auto v = verify(s->verification_id, wrong(code));
+  EXPECT_EQ(v.error().code, Errc::kOtpCodeInvalid);
+  EXPECT_EQ(v.error().attempts_left, 0);
+  EXPECT_EQ(verify(s->verification_id, code).error().code, Errc::kOtpVerificationDead);
 }
 
 TEST_F(OtpFixture, ATokenRedeemedBeforeARestartStaysUsed) {
   auto s = send(request());
   ASSERT_TRUE(s.ok());
-  auto v = verify(s.value->verification_id, last_code());
+  auto v = verify(s->verification_id, last_code());
   ASSERT_TRUE(v.ok());
-  ASSERT_TRUE(redeem(v.value->success_token, "login").ok());
+  ASSERT_TRUE(redeem(v->success_token, "login").ok());
   restart();
-  EXPECT_EQ(redeem(v.value->success_token, "login").error.code, Errc::kOtpTokenUsed);
+  EXPECT_EQ(redeem(v->success_token, "login").error().code, Errc::kOtpTokenUsed);
 }
 
 TEST_F(OtpFixture, CodesAndTokensExpire) {
@@ -206,19 +205,19 @@ TEST_F(OtpFixture, CodesAndTokensExpire) {
   ASSERT_TRUE(s.ok());
   std::string code = last_code();
   clock += 300'000;
-  EXPECT_EQ(verify(s.value->verification_id, code).error.code, Errc::kOtpExpired);
+  EXPECT_EQ(verify(s->verification_id, code).error().code, Errc::kOtpExpired);
 
   auto s2 = send(request("+4915123456780", "dev-2"));
   ASSERT_TRUE(s2.ok());
-  auto v = verify(s2.value->verification_id, last_code());
+  auto v = verify(s2->verification_id, last_code());
   ASSERT_TRUE(v.ok());
   clock += 600'000;
-  EXPECT_EQ(redeem(v.value->success_token, "login").error.code, Errc::kOtpTokenExpired);
+  EXPECT_EQ(redeem(v->success_token, "login").error().code, Errc::kOtpTokenExpired);
   // Purged once nothing can use them.
   clock += 1;
   service->purge();
   EXPECT_EQ(service->pending(), 0u);
-  EXPECT_EQ(verify(s2.value->verification_id, "000000").error.code, Errc::kOtpVerificationNotFound);
+  EXPECT_EQ(verify(s2->verification_id, "000000").error().code, Errc::kOtpVerificationNotFound);
 }
 
 TEST_F(OtpFixture, TheStoreHoldsNeitherCodeNorRecipientInClear) {
@@ -236,7 +235,7 @@ TEST_F(OtpFixture, TheStoreHoldsNeitherCodeNorRecipientInClear) {
     sqlite3_finalize(st);
   }
   sqlite3_close(raw);
-  EXPECT_NE(all.find(s.value->verification_id), std::string::npos);
+  EXPECT_NE(all.find(s->verification_id), std::string::npos);
   EXPECT_EQ(all.find(code), std::string::npos);
   EXPECT_EQ(all.find("lice@"), std::string::npos);
   EXPECT_EQ(all.find("203.0.113.7"), std::string::npos);
@@ -246,21 +245,21 @@ TEST_F(OtpFixture, TheStoreHoldsNeitherCodeNorRecipientInClear) {
 TEST_F(OtpFixture, VerifyNeverCrossesApps) {
   auto s = send(request());
   ASSERT_TRUE(s.ok());
-  EXPECT_EQ(verify(s.value->verification_id, last_code(), "app2").error.code, Errc::kOtpVerificationNotFound);
-  EXPECT_TRUE(verify(s.value->verification_id, last_code()).ok());
+  EXPECT_EQ(verify(s->verification_id, last_code(), "app2").error().code, Errc::kOtpVerificationNotFound);
+  EXPECT_TRUE(verify(s->verification_id, last_code()).ok());
 }
 
 TEST_F(OtpFixture, AlteredTokensAreRefused) {
   auto s = send(request());
   ASSERT_TRUE(s.ok());
-  auto v = verify(s.value->verification_id, last_code());
+  auto v = verify(s->verification_id, last_code());
   ASSERT_TRUE(v.ok());
-  std::string t = v.value->success_token;
+  std::string t = v->success_token;
   std::string flipped = t;
   flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
   for (const std::string& bad :
        {flipped, t.substr(0, t.size() - 1), std::string("hst1.x.y"), std::string("garbage"), t + "A"})
-    EXPECT_EQ(redeem(bad, "login").error.code, Errc::kOtpTokenInvalid) << bad;
+    EXPECT_EQ(redeem(bad, "login").error().code, Errc::kOtpTokenInvalid) << bad;
   EXPECT_TRUE(redeem(t, "login").ok());
 }
 
@@ -269,19 +268,19 @@ TEST_F(OtpFixture, ResendCooldownThenPerRecipientPerDay) {
   make_service();
   for (int i = 0; i < 3; ++i) {
     auto s = send(request("+4915123456789", "dev-" + std::to_string(i), "203.0.113." + std::to_string(i)));
-    ASSERT_TRUE(s.ok()) << i << " " << s.error.code;
+    ASSERT_TRUE(s.ok()) << i << " " << s.error().code;
     auto again = send(request("+4915123456789", "dev-x" + std::to_string(i), "198.51.100." + std::to_string(i)));
-    EXPECT_EQ(again.error.code, Errc::kOtpResendTooSoon);
-    EXPECT_EQ(again.retry_after_s, 60);
+    EXPECT_EQ(again.error().code, Errc::kOtpResendTooSoon);
+    EXPECT_EQ(again.error().retry_after_s, 60);
     clock += 60'000;
   }
   auto s = send(request("+4915123456789", "dev-9", "203.0.113.9"));
-  EXPECT_EQ(s.error.code, Errc::kOtpRecipientLimit);
+  EXPECT_EQ(s.error().code, Errc::kOtpRecipientLimit);
   // Until 00:00 UTC: the clock is at 10:03.
-  EXPECT_EQ(s.retry_after_s, 14 * 3600 - 180);
+  EXPECT_EQ(s.error().retry_after_s, 14 * 3600 - 180);
   // Another recipient is unaffected; the e-mail form is compared case-insensitively.
   EXPECT_TRUE(send(request("bob@example.com", "dev-10", "203.0.113.10")).ok());
-  EXPECT_EQ(send(request("BOB@example.COM", "dev-11", "203.0.113.11")).error.code, Errc::kOtpResendTooSoon);
+  EXPECT_EQ(send(request("BOB@example.COM", "dev-11", "203.0.113.11")).error().code, Errc::kOtpResendTooSoon);
 }
 
 TEST_F(OtpFixture, PerDevicePerDay) {
@@ -290,8 +289,8 @@ TEST_F(OtpFixture, PerDevicePerDay) {
   ASSERT_TRUE(send(request("+4915100000001", "dev-1", "203.0.113.1")).ok());
   ASSERT_TRUE(send(request("+4915100000002", "dev-1", "203.0.113.2")).ok());
   auto s = send(request("+4915100000003", "dev-1", "203.0.113.3"));
-  EXPECT_EQ(s.error.code, Errc::kOtpDeviceLimit);
-  EXPECT_GT(s.retry_after_s, 0);
+  EXPECT_EQ(s.error().code, Errc::kOtpDeviceLimit);
+  EXPECT_GT(s.error().retry_after_s, 0);
 }
 
 TEST_F(OtpFixture, PerIpPerHour) {
@@ -300,8 +299,8 @@ TEST_F(OtpFixture, PerIpPerHour) {
   ASSERT_TRUE(send(request("+4915100000001", "dev-1")).ok());
   ASSERT_TRUE(send(request("+4915100000002", "dev-2")).ok());
   auto s = send(request("+4915100000003", "dev-3"));
-  EXPECT_EQ(s.error.code, Errc::kOtpIpLimit);
-  EXPECT_EQ(s.retry_after_s, 3600);  // the clock stands at 10:00:00
+  EXPECT_EQ(s.error().code, Errc::kOtpIpLimit);
+  EXPECT_EQ(s.error().retry_after_s, 3600);  // the clock stands at 10:00:00
   clock += 3'600'000;
   EXPECT_TRUE(send(request("+4915100000003", "dev-3")).ok());
 }
@@ -314,12 +313,12 @@ TEST_F(OtpFixture, PerAppPerMinuteCountsTestRecipientsToo) {
   ASSERT_TRUE(send(request("+15550000001")).ok());
   auto again = send(request("+15550000001"));
   ASSERT_TRUE(again.ok());
-  EXPECT_EQ(again.value->resend_after_s, 0);
+  EXPECT_EQ(again->resend_after_s, 0);
   ASSERT_TRUE(send(request("QA@example.com")).ok());
   // ...but not the app's rate.
   auto s = send(request("+4915100000009", "dev-9", "203.0.113.9"));
-  EXPECT_EQ(s.error.code, Errc::kOtpAppLimit);
-  EXPECT_EQ(s.retry_after_s, 60);
+  EXPECT_EQ(s.error().code, Errc::kOtpAppLimit);
+  EXPECT_EQ(s.error().retry_after_s, 60);
   // The second app has its own.
   auto other = request("+4915100000009", "dev-9", "203.0.113.9");
   other.app_id = "app2";
@@ -331,7 +330,7 @@ TEST_F(OtpFixture, TestRecipientsOnly) {
   cfg.test_recipients_only = true;
   make_service();
   EXPECT_TRUE(send(request("+15550000001")).ok());
-  EXPECT_EQ(send(request("+4915100000009")).error.code, Errc::kOtpRecipientNotAllowed);
+  EXPECT_EQ(send(request("+4915100000009")).error().code, Errc::kOtpRecipientNotAllowed);
 }
 
 TEST_F(OtpFixture, RefusedSendsCountAgainstNothingAndSendNothing) {
@@ -340,7 +339,7 @@ TEST_F(OtpFixture, RefusedSendsCountAgainstNothingAndSendNothing) {
   ASSERT_TRUE(send(request("+4915100000001", "dev-1", "203.0.113.1")).ok());
   std::size_t before = senders.sender.sent.size();
   // Refused by the device limit: the recipient's cooldown must not start.
-  EXPECT_EQ(send(request("+4915100000002", "dev-1", "203.0.113.2")).error.code, Errc::kOtpDeviceLimit);
+  EXPECT_EQ(send(request("+4915100000002", "dev-1", "203.0.113.2")).error().code, Errc::kOtpDeviceLimit);
   EXPECT_EQ(senders.sender.sent.size(), before);
   EXPECT_TRUE(send(request("+4915100000002", "dev-2", "203.0.113.2")).ok());
 }
@@ -351,19 +350,19 @@ TEST_F(OtpFixture, LimitsSurviveARestart) {
   ASSERT_TRUE(send(request()).ok());
   restart();
   clock += 120'000;
-  EXPECT_EQ(send(request("+4915123456789", "dev-2", "203.0.113.8")).error.code, Errc::kOtpRecipientLimit);
+  EXPECT_EQ(send(request("+4915123456789", "dev-2", "203.0.113.8")).error().code, Errc::kOtpRecipientLimit);
 }
 
 TEST_F(OtpFixture, BlocklistAddListRemoveAndSurviveRestart) {
   auto b = wait<BlockEntry>([&](Done<BlockEntry> d) { service->block("app1", "Mallory@Example.com", "abuse #12", d); });
-  ASSERT_TRUE(b.ok()) << b.error.code;
-  EXPECT_EQ(send(request("mallory@example.com")).error.code, Errc::kOtpRecipientBlocked);
+  ASSERT_TRUE(b.ok()) << b.error().code;
+  EXPECT_EQ(send(request("mallory@example.com")).error().code, Errc::kOtpRecipientBlocked);
   // Another app's list is its own.
   auto other = request("mallory@example.com");
   other.app_id = "app2";
   EXPECT_TRUE(send(other).ok());
   restart();
-  EXPECT_EQ(send(request("mallory@example.com")).error.code, Errc::kOtpRecipientBlocked);
+  EXPECT_EQ(send(request("mallory@example.com")).error().code, Errc::kOtpRecipientBlocked);
   auto list = service->blocked("app1");
   ASSERT_TRUE(list.ok());
   ASSERT_EQ(list->size(), 1u);
@@ -372,21 +371,21 @@ TEST_F(OtpFixture, BlocklistAddListRemoveAndSurviveRestart) {
   EXPECT_TRUE(service->blocked("app2")->empty());
   auto removed = wait<bool>([&](Done<bool> d) { service->unblock("app1", "mallory@example.com", d); });
   ASSERT_TRUE(removed.ok());
-  EXPECT_TRUE(*removed.value);
-  EXPECT_FALSE(*wait<bool>([&](Done<bool> d) { service->unblock("app1", "mallory@example.com", d); }).value);
+  EXPECT_TRUE(*removed);
+  EXPECT_FALSE(*wait<bool>([&](Done<bool> d) { service->unblock("app1", "mallory@example.com", d); }));
   EXPECT_TRUE(send(request("mallory@example.com")).ok());
-  EXPECT_EQ(wait<BlockEntry>([&](Done<BlockEntry> d) { service->block("app1", "not-an-address", "", d); }).error.code,
+  EXPECT_EQ(wait<BlockEntry>([&](Done<BlockEntry> d) { service->block("app1", "not-an-address", "", d); }).error().code,
             Errc::kInvalidArgument);
   EXPECT_EQ(
-      wait<BlockEntry>([&](Done<BlockEntry> d) { service->block("app1", "+4915100000001", "a\nb", d); }).error.code,
+      wait<BlockEntry>([&](Done<BlockEntry> d) { service->block("app1", "+4915100000001", "a\nb", d); }).error().code,
       Errc::kInvalidArgument);
 }
 
 TEST_F(OtpFixture, ADeliveryFailureKillsTheVerification) {
   senders.sender.fail = true;
   auto s = send(request());
-  EXPECT_EQ(s.error.code, Errc::kDeliveryFailed);
-  EXPECT_EQ(s.error.message.find(last_code()), std::string::npos);
+  EXPECT_EQ(s.error().code, Errc::kDeliveryFailed);
+  EXPECT_EQ(s.error().message.find(last_code()), std::string::npos);
 }
 
 TEST_F(OtpFixture, MaxPendingBoundsHeldVerifications) {
@@ -394,7 +393,7 @@ TEST_F(OtpFixture, MaxPendingBoundsHeldVerifications) {
   make_service();
   ASSERT_TRUE(send(request("+4915100000001", "d1", "203.0.113.1")).ok());
   ASSERT_TRUE(send(request("+4915100000002", "d2", "203.0.113.2")).ok());
-  EXPECT_EQ(send(request("+4915100000003", "d3", "203.0.113.3")).error.code, Errc::kOtpBusy);
+  EXPECT_EQ(send(request("+4915100000003", "d3", "203.0.113.3")).error().code, Errc::kOtpBusy);
   clock += 300'001;
   service->purge();
   EXPECT_TRUE(send(request("+4915100000003", "d3", "203.0.113.3")).ok());
@@ -404,7 +403,7 @@ TEST_F(OtpFixture, BadRequestsAreRefusedBeforeAnythingIsCounted) {
   auto bad = [&](auto change) {
     SendRequest r = request();
     change(r);
-    return send(r).error.code_name();
+    return send(r).error().code_name();
   };
   EXPECT_EQ(bad([](SendRequest& r) { r.channel = "fax"; }), "invalid_argument");
   EXPECT_EQ(bad([](SendRequest& r) { r.to = "015123456789"; }), "invalid_argument");
@@ -416,15 +415,15 @@ TEST_F(OtpFixture, BadRequestsAreRefusedBeforeAnythingIsCounted) {
   EXPECT_EQ(bad([](SendRequest& r) { r.template_name = "missing"; }), "otp_template_not_found");
   EXPECT_TRUE(senders.sender.sent.empty());
   EXPECT_TRUE(send(request()).ok());  // nothing above started the cooldown
-  EXPECT_EQ(verify("otp_x", "12a456").error.code, Errc::kInvalidArgument);
-  EXPECT_EQ(verify("otp_nope", "123456").error.code, Errc::kOtpVerificationNotFound);
+  EXPECT_EQ(verify("otp_x", "12a456").error().code, Errc::kInvalidArgument);
+  EXPECT_EQ(verify("otp_nope", "123456").error().code, Errc::kOtpVerificationNotFound);
 }
 
 TEST_F(OtpFixture, SealedRefusesEverything) {
   keys->seal();
-  EXPECT_EQ(send(request()).error.code, Errc::kSealed);
-  EXPECT_EQ(verify("otp_x", "123456").error.code, Errc::kSealed);
-  EXPECT_EQ(redeem("hst1.a.b", "login").error.code, Errc::kSealed);
+  EXPECT_EQ(send(request()).error().code, Errc::kSealed);
+  EXPECT_EQ(verify("otp_x", "123456").error().code, Errc::kSealed);
+  EXPECT_EQ(redeem("hst1.a.b", "login").error().code, Errc::kSealed);
 }
 
 }  // namespace
