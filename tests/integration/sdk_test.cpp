@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "harness.h"
-#include "sdk_connection.h"
 #include "herald/client.h"
+#include "sdk_connection.h"
 
 namespace herald::testing {
 namespace {
@@ -354,6 +354,7 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
                                              {"X-Herald-Timestamp", h->timestamp},
                                              {"X-Herald-Nonce", h->nonce},
                                              {"X-Herald-Signature", h->signature},
+                                             {"X-Herald-Signature-Version", h->version},
                                              {"Content-Type", "application/json"}};
   auto r = https(s, "POST", "/api/v1/publish?z=1&a=x%20y", headers, body);
   EXPECT_EQ(r.status, 200) << r.body;
@@ -363,7 +364,7 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
 
   // The server canonicalises a query as the signer does, where decoded and encoded
   // byte order differ ('-' against an encoded '/').
-  for (const std::string target : {"/api/v1/app?k=a-&k=a/", "/api/v1/app?k=a%2f&k=a-&flag", "/api/v1/app?q=a+b"}) {
+  for (const std::string target : {"/api/v1/app?a-=1&a/=2", "/api/v1/app?k=a%2f&j=a-&flag", "/api/v1/app?q=a+b"}) {
     auto n = sdk::make_nonce();
     auto g = sdk::sign_request({"GET", target, "", ts, *n, d.key}, d.secret);
     ASSERT_TRUE(g.ok()) << target;
@@ -371,8 +372,23 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
               {{"X-Herald-Key", d.key},
                {"X-Herald-Timestamp", ts},
                {"X-Herald-Nonce", *n},
-               {"X-Herald-Signature", g->signature}});
+               {"X-Herald-Signature", g->signature},
+               {"X-Herald-Signature-Version", "2"}});
     EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+  }
+  // A name given twice is refused, signed or not: the route would read one of the values.
+  {
+    const std::string target = "/api/v1/app?k=a-&k=a/";
+    auto n = sdk::make_nonce();
+    auto g = sdk::sign_request({"GET", target, "", ts, *n, d.key}, d.secret);
+    r = https(s, "GET", target,
+              {{"X-Herald-Key", d.key},
+               {"X-Herald-Timestamp", ts},
+               {"X-Herald-Nonce", *n},
+               {"X-Herald-Signature", g->signature},
+               {"X-Herald-Signature-Version", "2"}});
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("malformed_target"), std::string::npos) << r.body;
   }
 
   // A timestamp outside the window.
@@ -383,7 +399,8 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
             {{"X-Herald-Key", d.key},
              {"X-Herald-Timestamp", old_ts},
              {"X-Herald-Nonce", *nonce2},
-             {"X-Herald-Signature", old->signature}});
+             {"X-Herald-Signature", old->signature},
+             {"X-Herald-Signature-Version", "2"}});
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("timestamp_out_of_window"), std::string::npos) << r.body;
 }
