@@ -183,7 +183,8 @@ TEST(ServerAuthQuota, OneAppFloodingNoncesNeverLocksOutAnother) {
     r.path = "/api/v1/publish";
     r.remote_address = "127.0.0.1:1";
     std::string t = std::to_string(clock.now() / 1000), nonce = "flood-nonce-" + std::to_string(i) + "-xxxxxxxxxx";
-    auth::RequestToSign s{auth::SigningVersion::kV2, "", r.method, r.path, r.query, r.body, t, nonce, "hk_" + n};
+    std::string key = "hk_" + n;
+    auth::RequestToSign s{auth::SigningVersion::kV2, "", r.method, r.path, r.query, r.body, t, nonce, key};
     r.headers = {{"X-Herald-Key", "hk_" + n},
                  {"X-Herald-Timestamp", t},
                  {"X-Herald-Nonce", nonce},
