@@ -113,7 +113,13 @@ TEST(SdkServerApi, PublishBroadcastUserPublishAndHistory) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->offset, 2u);
   EXPECT_EQ(second->epoch, first->epoch);
-  auto again = client.publish("news", R"({"whatever":"else"})", "order-1");
+  // The key answers only the request it was first used for (S17): another body is a
+  // conflict, the same body the first answer.
+  auto other = client.publish("news", R"({"whatever":"else"})", "order-1");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "idempotency_conflict");
+  EXPECT_EQ(other.error().http_status, 409);
+  auto again = client.publish("news", "[1, 2, 3]", "order-1");
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->id, second->id);
