@@ -3,6 +3,8 @@
 // shape), signed per docs/signing.md or unsigned. Prints one machine-readable line per
 // figure and, with --json, a JSON summary.
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,8 +16,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -82,7 +82,8 @@ asio::awaitable<void> run_client(Stream& stream, const Options& o, Stats& st, st
           std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
               .count());
       std::string n = nonce();
-      herald::auth::RequestToSign r{"POST", path, "", body, ts, n, o.app_key};
+      herald::auth::RequestToSign r{herald::auth::SigningVersion::kV2, "", "POST", path, "", body, ts, n, o.app_key};
+      req.set("X-Herald-Signature-Version", "2");
       req.set("X-Herald-Timestamp", ts);
       req.set("X-Herald-Nonce", n);
       req.set("X-Herald-Signature", herald::auth::sign_request(r, o.app_secret));
@@ -96,7 +97,8 @@ asio::awaitable<void> run_client(Stream& stream, const Options& o, Stats& st, st
     co_await http::async_read(stream, buf, res, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) break;
     lat.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-    if (res.result_int() == 200) st.ok++;
+    if (res.result_int() == 200)
+      st.ok++;
     else {
       if (st.failed++ == 0) std::fprintf(stderr, "api: first failure: %d %s\n", res.result_int(), res.body().c_str());
     }
@@ -108,7 +110,8 @@ asio::awaitable<void> client(asio::io_context& ioc, asio::ssl::context& tls_ctx,
                              std::vector<double>& lat, const std::string& body) {
   beast::error_code ec;
   tcp::resolver resolver(ioc);
-  auto eps = co_await resolver.async_resolve(o.host, std::to_string(o.port), asio::redirect_error(asio::use_awaitable, ec));
+  auto eps =
+      co_await resolver.async_resolve(o.host, std::to_string(o.port), asio::redirect_error(asio::use_awaitable, ec));
   if (ec) {
     st.connect_failed++;
     co_return;
@@ -116,7 +119,8 @@ asio::awaitable<void> client(asio::io_context& ioc, asio::ssl::context& tls_ctx,
   if (o.tls) {
     beast::ssl_stream<beast::tcp_stream> stream(ioc, tls_ctx);
     co_await beast::get_lowest_layer(stream).async_connect(eps, asio::redirect_error(asio::use_awaitable, ec));
-    if (!ec) co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
+    if (!ec)
+      co_await stream.async_handshake(asio::ssl::stream_base::client, asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
       st.connect_failed++;
       co_return;
@@ -157,7 +161,8 @@ int main(int argc, char** argv) {
   app.add_option("--dev-app", o.dev_app, "Read app_key and app_secret from this dev-app.json");
   app.add_option("--size", o.size, "Payload bytes in data");
   app.add_option("--channel", o.channel, "Channel to publish to");
-  app.add_option("--route", o.route, "publish (POST /api/v1/publish) or kms-encrypt (POST /api/v1/kms/encrypt of --size bytes)")
+  app.add_option("--route", o.route,
+                 "publish (POST /api/v1/publish) or kms-encrypt (POST /api/v1/kms/encrypt of --size bytes)")
       ->check(CLI::IsMember({"publish", "kms-encrypt"}));
   app.add_option("--json", o.json_out, "Write a JSON summary here");
   app.add_option("--label", o.label, "A name for this run, copied into the JSON");
@@ -173,11 +178,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "api: --app-key and --app-secret (or --dev-app) are required\n");
     return 2;
   }
-  std::string body =
-      o.route == "kms-encrypt"
-          ? "{\"key\":\"default\",\"plaintext\":\"" +
-                herald::crypto::base64_encode(std::string(static_cast<std::size_t>(o.size), 'x')) + "\"}"
-          : "{\"channel\":\"" + o.channel + "\",\"data\":{\"p\":\"" + std::string(o.size, 'x') + "\"}}";
+  std::string body = o.route == "kms-encrypt"
+                         ? "{\"key\":\"default\",\"plaintext\":\"" +
+                               herald::crypto::base64_encode(std::string(static_cast<std::size_t>(o.size), 'x')) + "\"}"
+                         : "{\"channel\":\"" + o.channel + "\",\"data\":{\"p\":\"" + std::string(o.size, 'x') + "\"}}";
 
   asio::ssl::context tls_ctx(asio::ssl::context::tls_client);
   tls_ctx.set_verify_mode(asio::ssl::verify_none);
@@ -198,12 +202,13 @@ int main(int argc, char** argv) {
   for (auto& v : st.latencies_ms) all.insert(all.end(), v.begin(), v.end());
   double rps = static_cast<double>(st.ok.load()) / secs;
   double p50 = percentile(all, 0.50), p99 = percentile(all, 0.99);
-  std::printf("api.signed %d\napi.clients %d\napi.loops %d\napi.requests_ok %llu\napi.requests_failed %llu\n"
-              "api.connect_failed %llu\napi.seconds %.3f\napi.requests_per_sec %.0f\napi.latency_p50_ms %.3f\n"
-              "api.latency_p99_ms %.3f\n",
-              o.sign ? 1 : 0, o.clients, o.loops, static_cast<unsigned long long>(st.ok.load()),
-              static_cast<unsigned long long>(st.failed.load()), static_cast<unsigned long long>(st.connect_failed.load()),
-              secs, rps, p50, p99);
+  std::printf(
+      "api.signed %d\napi.clients %d\napi.loops %d\napi.requests_ok %llu\napi.requests_failed %llu\n"
+      "api.connect_failed %llu\napi.seconds %.3f\napi.requests_per_sec %.0f\napi.latency_p50_ms %.3f\n"
+      "api.latency_p99_ms %.3f\n",
+      o.sign ? 1 : 0, o.clients, o.loops, static_cast<unsigned long long>(st.ok.load()),
+      static_cast<unsigned long long>(st.failed.load()), static_cast<unsigned long long>(st.connect_failed.load()),
+      secs, rps, p50, p99);
   if (!o.json_out.empty()) {
     std::ofstream j(o.json_out);
     j << "{\"label\":\"" << o.label << "\",\"signed\":" << (o.sign ? "true" : "false") << ",\"clients\":" << o.clients

@@ -49,16 +49,26 @@ std::optional<std::string> percent_decode(std::string_view text) {
 }
 
 std::optional<std::string> query_param(std::string_view query, std::string_view name) {
+  std::optional<std::string> found;
   std::size_t start = 0;
   while (start <= query.size()) {
     auto amp = query.find('&', start);
     auto p = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
-    auto eq = p.find('=');
-    if (eq != std::string_view::npos && p.substr(0, eq) == name) return percent_decode(p.substr(eq + 1));
+    if (!p.empty()) {
+      auto eq = p.find('=');
+      // Read as the canonical form of docs/signing.md reads it: the decoded name, and
+      // no '=' meaning an empty value.
+      auto decoded_name = percent_decode(p.substr(0, eq));
+      if (decoded_name && *decoded_name == name) {
+        if (found) return std::nullopt;  // given twice: no one value is the one signed
+        found = percent_decode(eq == std::string_view::npos ? std::string_view() : p.substr(eq + 1));
+        if (!found) return std::nullopt;
+      }
+    }
     if (amp == std::string_view::npos) break;
     start = amp + 1;
   }
-  return std::nullopt;
+  return found;
 }
 
 std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name) {

@@ -25,8 +25,8 @@ Result<boost::json::object> body_object(const Request& req, std::size_t max_dept
 // with "invalid_argument".
 Result<std::string> text_field(const boost::json::object& o, std::string_view name, bool required);
 
-
-// A query parameter, percent-decoded; nullopt when absent or badly encoded.
+// A query parameter, its name and value percent-decoded as the signature's canonical
+// form reads them; nullopt when absent, badly encoded or given more than once.
 std::optional<std::string> query_param(std::string_view query, std::string_view name);
 // A non-negative integer query parameter; nullopt when absent or not a number.
 std::optional<std::uint64_t> query_u64(std::string_view query, std::string_view name);

@@ -47,8 +47,6 @@ Result<push::ChannelName> channel_for(const push::Hub& hub, const apps::App& app
   return ch;
 }
 
-// Who a refused request claimed to be: the AppKey it named (public), bounded.
-
 struct Ctx {
   const Request& req;
   const apps::App& app;
@@ -59,22 +57,13 @@ class Routes {
  public:
   explicit Routes(ServerRoutesDeps d) : d_(d) {}
 
-  // Authenticates for `scope`, parses the body (POST), runs `fn`; wraps it in the
-  // idempotency cache when the body carries an idempotency_key.
-  SyncHandler handler(apps::Scope scope, bool idempotent, std::function<Response(const Ctx&)> fn) {
-    return [this, scope, idempotent, fn = std::move(fn)](const Request& req) -> Response {
-      int retry_after = 0;
-      auto app = d_.auth->authenticate(req, scope, &retry_after);
-      if (!app) {
-        Response r = error_from(req, app.error());
-        if (retry_after > 0) r.headers.emplace_back("Retry-After", std::to_string(retry_after));
-        r.actor = claimed_actor(req);
-        return r;
-      }
-      Response r = run(req, **app, idempotent, fn);
-      r.actor = "app:" + (*app)->id;
-      return r;
-    };
+  // A signed route (signed_async authenticates and answers refusals) that parses the
+  // body (POST) and runs `fn`; wrapped in the idempotency cache when the body carries an
+  // idempotency_key.
+  AsyncHandler handler(apps::Scope scope, bool idempotent, std::function<Response(const Ctx&)> fn) {
+    return signed_async(d_.auth, scope,
+                        [this, idempotent, fn = std::move(fn)](Request&& req, std::shared_ptr<const apps::App> app,
+                                                               Reply reply) { reply(run(req, *app, idempotent, fn)); });
   }
 
   Response run(const Request& req, const apps::App& app_ref, bool idempotent,
@@ -94,10 +83,12 @@ class Routes {
           return error_from(req,
                             Error{Errc::kInvalidArgument, "idempotency_key must be a string of 1 to 128 characters"});
         bool replayed = false;
-        Response r = d_.idempotency->run(
-            app->id, *key, clock::unix_ms(), [&] { return fn(ctx); }, replayed);
-        if (replayed) r.headers.emplace_back("Idempotent-Replayed", "true");
-        return r;
+        auto r = d_.idempotency->run(
+            app->id, *key, idempotency_fingerprint(req.method, req.path, req.body), clock::unix_ms(),
+            [&] { return fn(ctx); }, replayed);
+        if (!r) return error_from(req, r.error());
+        if (replayed) r->headers.emplace_back("Idempotent-Replayed", "true");
+        return std::move(*r);
       }
       return fn(ctx);
     }
@@ -229,24 +220,25 @@ class Routes {
 void add_server_routes(Router& router, ServerRoutesDeps deps) {
   auto routes = std::make_shared<Routes>(deps);
   auto& r = *routes;
-  router.add("POST", "/api/v1/publish",
-             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish(c); }));
-  router.add("POST", "/api/v1/broadcast",
-             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->broadcast(c); }));
-  router.add("POST", "/api/v1/user/publish",
-             r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish_user(c); }));
-  router.add("POST", "/api/v1/history",
-             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->history(c); }));
-  router.add("POST", "/api/v1/presence",
-             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->presence(c, false); }));
-  router.add("POST", "/api/v1/presence_stats",
-             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->presence(c, true); }));
-  router.add("POST", "/api/v1/user/disconnect",
-             r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->disconnect(c); }));
-  // App info needs no particular scope: any authenticated app may read its own.
-  router.add("GET", "/api/v1/app", r.handler(static_cast<apps::Scope>(apps::kAllScopes), false, [routes](const Ctx& c) {
-    return routes->app_info(c);
+  router.add_async("POST", "/api/v1/publish",
+                   r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish(c); }));
+  router.add_async("POST", "/api/v1/broadcast",
+                   r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->broadcast(c); }));
+  router.add_async("POST", "/api/v1/user/publish",
+                   r.handler(apps::kScopePublish, true, [routes](const Ctx& c) { return routes->publish_user(c); }));
+  router.add_async("POST", "/api/v1/history",
+                   r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->history(c); }));
+  router.add_async("POST", "/api/v1/presence", r.handler(apps::kScopePublish, false, [routes](const Ctx& c) {
+    return routes->presence(c, false);
   }));
+  router.add_async("POST", "/api/v1/presence_stats",
+                   r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->presence(c, true); }));
+  router.add_async("POST", "/api/v1/user/disconnect",
+                   r.handler(apps::kScopePublish, false, [routes](const Ctx& c) { return routes->disconnect(c); }));
+  // App info needs no particular scope: any authenticated app may read its own.
+  router.add_async("GET", "/api/v1/app",
+                   r.handler(static_cast<apps::Scope>(apps::kAllScopes), false,
+                             [routes](const Ctx& c) { return routes->app_info(c); }));
 }
 
 }  // namespace herald::api

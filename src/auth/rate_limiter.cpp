@@ -8,6 +8,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "auth/keyed_hash.h"
 #include "core/config.h"
 
 namespace herald::auth {
@@ -21,7 +22,8 @@ class MemoryRateLimiter final : public RateLimiter {
 
   RateDecision take(std::string_view key, double per_second, double burst, std::int64_t now_ms) override {
     std::string k(key);
-    Stripe& s = stripes_[std::hash<std::string>{}(k) % kStripes];
+    // Keyed: client addresses are chosen by whoever connects.
+    Stripe& s = stripes_[keyed_hash(k) % kStripes];
     std::lock_guard lock(s.mu);
     auto it = s.buckets.find(k);
     if (it == s.buckets.end()) {
@@ -47,7 +49,7 @@ class MemoryRateLimiter final : public RateLimiter {
   };
   struct Stripe {
     std::mutex mu;
-    std::unordered_map<std::string, Bucket> buckets;
+    std::unordered_map<std::string, Bucket, KeyedHash> buckets;
   };
   static void evict_oldest(Stripe& s) {
     auto oldest = std::min_element(s.buckets.begin(), s.buckets.end(),

@@ -105,8 +105,32 @@ std::string canonical_query(std::string_view query) {
   return out;
 }
 
+bool unambiguous_query(std::string_view query) {
+  std::vector<std::string_view> names;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    auto amp = query.find('&', start);
+    std::string_view p = query.substr(start, amp == std::string_view::npos ? query.npos : amp - start);
+    if (!p.empty()) {
+      std::string_view name = p.substr(0, p.find('='));
+      if (name.find('%') != std::string_view::npos) return false;
+      names.push_back(name);
+    }
+    if (amp == std::string_view::npos) break;
+    start = amp + 1;
+  }
+  std::sort(names.begin(), names.end());
+  return std::adjacent_find(names.begin(), names.end()) == names.end();
+}
+
 std::string canonical_request(const RequestToSign& r) {
-  std::string out = "HERALD-HMAC-SHA256\n";
+  std::string out;
+  if (r.version == SigningVersion::kV2) {
+    out.append(kAlgorithmV2).push_back('\n');
+    out.append(r.deployment_id).push_back('\n');
+  } else {
+    out.append(kAlgorithmV1).push_back('\n');
+  }
   out.append(r.method).push_back('\n');
   out.append(canonical_path(r.path)).push_back('\n');
   out.append(canonical_query(r.query)).push_back('\n');

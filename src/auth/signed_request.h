@@ -20,7 +20,21 @@ std::string canonical_query(std::string_view query);
 // otherwise share one canonical form, and so one signature.
 bool well_formed_escapes(std::string_view text);
 
+// True if no parameter name holds a '%' and no name appears twice. The routes read a
+// parameter by its name as sent and take one value; with escaped or repeated names
+// ("?%73tart=5", "?start=5&start=0") they could read something other than the sorted,
+// decoded form the signature covers, so such requests are refused before signing.
+bool unambiguous_query(std::string_view query);
+
+// The schemes: v1 (HERALD-HMAC-SHA256) binds no deployment and is accepted only from
+// apps listed in api.signature_v1_apps; v2 binds server.deployment_id.
+enum class SigningVersion { kV1 = 1, kV2 = 2 };
+inline constexpr std::string_view kAlgorithmV1 = "HERALD-HMAC-SHA256";
+inline constexpr std::string_view kAlgorithmV2 = "HERALD-HMAC-SHA256-v2";
+
 struct RequestToSign {
+  SigningVersion version = SigningVersion::kV2;
+  std::string_view deployment_id;  // v2 only: the second line
   std::string_view method;
   std::string_view path;   // without the query
   std::string_view query;  // after '?', as sent

@@ -122,6 +122,8 @@ Result<sdk::ServerClientOptions> server_options(const AppCredentialFlags& f) {
   } else {
     return make_error(Errc::kInvalidArgument, "no AppSecret: give --app-secret-file FILE or set HERALD_APP_SECRET");
   }
+  // The server's server.deployment_id, bound into every v2 signature.
+  if (const char* env = std::getenv("HERALD_DEPLOYMENT_ID"); env) o.deployment_id = env;
   return o;
 }
 

@@ -23,6 +23,9 @@ struct ServerConfig {
   std::string tls_key;
   std::string tls_key_passphrase;  // secret: for an encrypted private key file
   int threads = 0;                 // 0 = one I/O thread per core
+  // Bound into every HERALD-HMAC-SHA256-v2 signature, so a request signed for one
+  // deployment is refused by another holding the same app credentials (docs/signing.md).
+  std::string deployment_id;
 };
 
 struct LimitsConfig {
@@ -51,8 +54,8 @@ struct StoreConfig {
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
 struct NamespaceConfig {
-  std::uint64_t history_size = 0;     // publications kept per channel for history and recovery
-  Millis history_ttl{300'000};        // how long a publication stays in history
+  std::uint64_t history_size = 0;           // publications kept per channel for history and recovery
+  Millis history_ttl{300'000};              // how long a publication stays in history
   std::string subscribe = "authenticated";  // authenticated | claims | token
   std::string publish = "server";           // server | subscribers | authenticated
   bool presence = false;
@@ -83,14 +86,19 @@ struct BrokerConfig {
 };
 
 struct ApiConfig {
-  bool require_signature = true;   // false only with --dev, to measure what signing costs
+  bool require_signature = true;  // false only with --dev, to measure what signing costs
   Millis signature_window{300'000};
   std::uint64_t replay_max_nonces = 1'000'000;
+  std::uint64_t replay_max_nonces_per_app = 100'000;  // for apps without a rate limit
   Millis idempotency_ttl{86'400'000};
   std::uint64_t idempotency_max_keys = 100'000;
+  std::uint64_t idempotency_max_keys_per_app = 10'000;
+  // App ids still allowed to sign with HERALD-HMAC-SHA256 (v1), comma-separated; every
+  // other app must use v2, which binds server.deployment_id.
+  std::string signature_v1_apps;
   // Where replay nonces, rate-limit buckets and idempotency claims live: "memory" (this
   // process) is the only store today; cluster mode adds a shared one.
-  std::string nonce_store = "memory";
+  std::string nonce_store = "store";
   std::string rate_limit_store = "memory";
   std::string idempotency_store = "memory";
 };
@@ -103,7 +111,7 @@ struct AuditConfig {
 
 // Outbound e-mail (SMTP) for verification codes and message fallback; docs/delivery.md.
 struct SmtpConfig {
-  std::string url;       // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
+  std::string url;  // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
   std::string username;
   std::string password;  // secret
   std::string from;      // envelope and header From: address
@@ -116,10 +124,10 @@ struct SmsConfig {
   std::string provider = "log";  // log | http | twilio | vonage | messagebird | plivo
   std::string url;               // https://...; placeholders {account}
   std::string method = "POST";
-  std::string headers;           // "Name: value" lines separated by newlines
-  std::string body;              // template with {to} {from} {text} {account}
+  std::string headers;  // "Name: value" lines separated by newlines
+  std::string body;     // template with {to} {from} {text} {account}
   std::string content_type = "application/json";
-  std::string auth = "none";     // none | basic | bearer
+  std::string auth = "none";  // none | basic | bearer
   std::string username;
   std::string password;  // secret
   std::string token;     // secret
@@ -133,8 +141,8 @@ struct DeliveryConfig {
   std::string email_provider = "log";  // log | smtp
   SmtpConfig smtp;
   SmsConfig sms;
-  std::uint64_t workers = 4;        // threads making outbound requests
-  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
+  std::uint64_t workers = 4;         // threads making outbound requests
+  std::uint64_t queue_max = 10'000;  // outbound requests waiting for a worker
 };
 
 // Verification codes (docs/otp.md). Every limit has a default and none can be switched off.

@@ -35,18 +35,20 @@ constexpr std::uint8_t kInternal = 4;
   X(kNotReady, "not_ready", 503, 0, surface::kApi, false, false, "The server is not ready to serve.") \
   X(kShuttingDown, "shutting_down", 503, 0, surface::kApi, false, false, "The server is shutting down.") \
   X(kAuthMissing, "auth_missing", 401, 0, surface::kApi, false, false, "A signing header is missing or malformed.") \
-  X(kMalformedTarget, "malformed_target", 400, 0, surface::kApi, false, false, "The request target has a malformed percent-escape.") \
+  X(kMalformedTarget, "malformed_target", 400, 0, surface::kApi, false, false, "The request target has a malformed percent-escape, or a query name that is escaped or repeated.") \
   X(kAppUnknown, "app_unknown", 401, 0, surface::kApi, false, false, "No app has this AppKey.") \
   X(kAppSuspended, "app_suspended", 403, 4001, surface::kApi|surface::kProtocol, false, false, "The app is suspended.") \
   X(kAddressNotAllowed, "address_not_allowed", 403, 0, surface::kApi, false, false, "The client address is not in the app's IP allowlist.") \
   X(kTimestampOutOfWindow, "timestamp_out_of_window", 401, 0, surface::kApi, false, false, "The request timestamp is outside the accepted window.") \
   X(kSignatureInvalid, "signature_invalid", 401, 0, surface::kApi, false, false, "The request signature does not match.") \
+  X(kSignatureVersionRefused, "signature_version_refused", 401, 0, surface::kApi, false, false, "The app may not sign with this scheme; use HERALD-HMAC-SHA256-v2.") \
   X(kNonceReplayed, "nonce_replayed", 401, 0, surface::kApi, false, false, "The nonce was used before.") \
   X(kScopeMissing, "scope_missing", 403, 0, surface::kApi, false, false, "The app lacks the scope this route needs.") \
   X(kRateLimited, "rate_limited", 429, 0, surface::kApi|surface::kProtocol, true, false, "The app exceeds its request rate.") \
   X(kReplayGuardFull, "replay_guard_full", 503, 0, surface::kApi, false, false, "Too many requests in the replay window.") \
   X(kInvalidJson, "invalid_json", 400, 0, surface::kApi, false, false, "The body is not a JSON object.") \
   X(kInvalidArgument, "invalid_argument", 400, 0, surface::kApi, false, false, "A field is missing or has the wrong type or value.") \
+  X(kIdempotencyConflict, "idempotency_conflict", 409, 0, surface::kApi, false, false, "The idempotency key was used for a different request.") \
   X(kChannelInvalid, "channel_invalid", 400, 0, surface::kApi|surface::kProtocol, false, false, "The channel name is not valid.") \
   X(kNamespaceNotFound, "namespace_not_found", 400, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace is not configured.") \
   X(kChannelNotAllowed, "channel_not_allowed", 403, 0, surface::kApi, false, false, "The app may not publish to this channel's namespace.") \

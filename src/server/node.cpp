@@ -22,6 +22,7 @@
 #include "auth/ip_allowlist.h"
 #include "auth/rate_limiter.h"
 #include "auth/replay_guard.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "crypto/random.h"
 #include "delivery/sender.h"
@@ -184,7 +185,7 @@ void Node::add_routes(const std::string& admin_token_sha256) {
   router_.set_sealed_check([this] { return keys_->sealed(); });
 
   // The shared security state, each behind its seam (memory today; cluster mode plugs in here).
-  nonces_ = take(auth::make_nonce_store(cfg_), "api.nonce_store");
+  nonces_ = take(auth::make_nonce_store(cfg_, &store_->nonces(), clock::unix_ms()), "api.nonce_store");
   rates_ = take(auth::make_rate_limiter(cfg_), "api.rate_limit_store");
   server_auth_ = std::make_unique<api::ServerAuth>(cfg_, *apps_, *nonces_, *rates_, registry_);
   idempotency_ =

@@ -145,6 +145,14 @@ constexpr Migration kSqlite[] = {
      "  body TEXT NOT NULL,\n"
      "  PRIMARY KEY (app_id, name)\n"
      ") STRICT, WITHOUT ROWID;"},
+    {8, "api_nonces",
+     "CREATE TABLE api_nonces (\n"
+     "  app_id TEXT NOT NULL,\n"
+     "  nonce TEXT NOT NULL,\n"
+     "  expires_ms INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (app_id, nonce)\n"
+     ") STRICT, WITHOUT ROWID;\n"
+     "CREATE INDEX api_nonces_expiry ON api_nonces(expires_ms);"},
 };
 }  // namespace
 

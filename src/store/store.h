@@ -15,6 +15,7 @@
 #include "store/audit_records.h"
 #include "store/kms_records.h"
 #include "store/message_records.h"
+#include "store/nonce_records.h"
 #include "store/otp_records.h"
 
 namespace herald {
@@ -57,6 +58,7 @@ class Store {
   virtual AuditRecords& audit() = 0;
   virtual OtpRecords& otp() = 0;
   virtual MessageRecords& messages() = 0;
+  virtual NonceRecords& nonces() = 0;
 };
 
 struct StoreOptions {

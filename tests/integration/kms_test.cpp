@@ -173,16 +173,16 @@ HttpResponse signed_post(const Server& s, const std::string& key, const std::str
   std::string ts = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::string canonical =
-      "HERALD-HMAC-SHA256\n" + method + "\n" + path + "\n\n" + hex(d, n) + "\n" + ts + "\n" + nonce + "\n" + key;
+      "HERALD-HMAC-SHA256-v2\n\n" + method + "\n" + path + "\n\n" + hex(d, n) + "\n" + ts + "\n" + nonce + "\n" + key;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), d, &n);
   TlsOptions o;
   o.ca_file = s.ca_file();
   auto c = Connection::open(s.port(), true, o);
-  return c->request(method + " " + path + " HTTP/1.1\r\nHost: x\r\nX-Herald-Key: " + key +
-                    "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
-                    "\r\nX-Herald-Signature: " + hex(d, n) + "\r\nContent-Length: " + std::to_string(body.size()) +
-                    "\r\n\r\n" + body);
+  return c->request(
+      method + " " + path + " HTTP/1.1\r\nHost: x\r\nX-Herald-Key: " + key + "\r\nX-Herald-Timestamp: " + ts +
+      "\r\nX-Herald-Nonce: " + nonce + "\r\nX-Herald-Signature: " + hex(d, n) +
+      "\r\nX-Herald-Signature-Version: 2\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
 }
 
 TEST(Kms, TheKeyApiEncryptsRotatesRewrapsAndRefusesWithoutTheScope) {
@@ -239,9 +239,9 @@ TEST(Kms, TheKeyApiEncryptsRotatesRewrapsAndRefusesWithoutTheScope) {
     std::getline(t, token);
     TlsOptions o;
     o.ca_file = s.ca_file();
-    return Connection::open(s.port(), true, o)->request("POST /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
-                                                        "\r\nContent-Length: " + std::to_string(body.size()) +
-                                                        "\r\n\r\n" + body);
+    return Connection::open(s.port(), true, o)
+        ->request("POST /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                  "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
   };
   auto plain = admin(R"({"name":"plain","scopes":["publish"]})");
   ASSERT_EQ(plain.status, 201);
@@ -294,15 +294,16 @@ TEST(Kms, NoSecretIsStoredInPlaintext) {
     o.ca_file = s.ca_file();
     for (int i = 0; i < 3; ++i) {
       std::string body = "{\"name\":\"marker-app-" + std::to_string(i) + "\"}";
-      auto r = Connection::open(s.port(), true, o)->request(
-          "POST /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
-          "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+      auto r = Connection::open(s.port(), true, o)
+                   ->request("POST /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                             "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
       ASSERT_EQ(r.status, 201);
       markers.push_back(field(r.body, "app_secret"));
       markers.push_back(field(r.body, "client_secret"));
-      auto rot = Connection::open(s.port(), true, o)->request(
-          "POST /admin/v1/apps/marker-app-" + std::to_string(i) +
-          "/rotate-secret HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token + "\r\nContent-Length: 0\r\n\r\n");
+      auto rot = Connection::open(s.port(), true, o)
+                     ->request("POST /admin/v1/apps/marker-app-" + std::to_string(i) +
+                               "/rotate-secret HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token +
+                               "\r\nContent-Length: 0\r\n\r\n");
       markers.push_back(field(rot.body, "app_secret"));
     }
     // The KMS keys' own bytes: an exportable key's versions, exported.

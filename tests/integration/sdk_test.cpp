@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "harness.h"
-#include "sdk_connection.h"
 #include "herald/client.h"
+#include "sdk_connection.h"
 
 namespace herald::testing {
 namespace {
@@ -113,7 +113,13 @@ TEST(SdkServerApi, PublishBroadcastUserPublishAndHistory) {
   ASSERT_TRUE(second.ok());
   EXPECT_EQ(second->offset, 2u);
   EXPECT_EQ(second->epoch, first->epoch);
-  auto again = client.publish("news", R"({"whatever":"else"})", "order-1");
+  // The key answers only the request it was first used for (S17): another body is a
+  // conflict, the same body the first answer.
+  auto other = client.publish("news", R"({"whatever":"else"})", "order-1");
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.error().code, "idempotency_conflict");
+  EXPECT_EQ(other.error().http_status, 409);
+  auto again = client.publish("news", "[1, 2, 3]", "order-1");
   ASSERT_TRUE(again.ok());
   EXPECT_TRUE(again->replayed);
   EXPECT_EQ(again->id, second->id);
@@ -354,6 +360,7 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
                                              {"X-Herald-Timestamp", h->timestamp},
                                              {"X-Herald-Nonce", h->nonce},
                                              {"X-Herald-Signature", h->signature},
+                                             {"X-Herald-Signature-Version", h->version},
                                              {"Content-Type", "application/json"}};
   auto r = https(s, "POST", "/api/v1/publish?z=1&a=x%20y", headers, body);
   EXPECT_EQ(r.status, 200) << r.body;
@@ -363,7 +370,7 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
 
   // The server canonicalises a query as the signer does, where decoded and encoded
   // byte order differ ('-' against an encoded '/').
-  for (const std::string target : {"/api/v1/app?k=a-&k=a/", "/api/v1/app?k=a%2f&k=a-&flag", "/api/v1/app?q=a+b"}) {
+  for (const std::string target : {"/api/v1/app?a-=1&a/=2", "/api/v1/app?k=a%2f&j=a-&flag", "/api/v1/app?q=a+b"}) {
     auto n = sdk::make_nonce();
     auto g = sdk::sign_request({"GET", target, "", ts, *n, d.key}, d.secret);
     ASSERT_TRUE(g.ok()) << target;
@@ -371,8 +378,23 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
               {{"X-Herald-Key", d.key},
                {"X-Herald-Timestamp", ts},
                {"X-Herald-Nonce", *n},
-               {"X-Herald-Signature", g->signature}});
+               {"X-Herald-Signature", g->signature},
+               {"X-Herald-Signature-Version", "2"}});
     EXPECT_EQ(r.status, 200) << target << ": " << r.body;
+  }
+  // A name given twice is refused, signed or not: the route would read one of the values.
+  {
+    const std::string target = "/api/v1/app?k=a-&k=a/";
+    auto n = sdk::make_nonce();
+    auto g = sdk::sign_request({"GET", target, "", ts, *n, d.key}, d.secret);
+    r = https(s, "GET", target,
+              {{"X-Herald-Key", d.key},
+               {"X-Herald-Timestamp", ts},
+               {"X-Herald-Nonce", *n},
+               {"X-Herald-Signature", g->signature},
+               {"X-Herald-Signature-Version", "2"}});
+    EXPECT_EQ(r.status, 400) << r.body;
+    EXPECT_NE(r.body.find("malformed_target"), std::string::npos) << r.body;
   }
 
   // A timestamp outside the window.
@@ -383,7 +405,8 @@ TEST(SdkServerApi, SignerHeadersWorkOverAnotherHttpStackAndReplayIsRefused) {
             {{"X-Herald-Key", d.key},
              {"X-Herald-Timestamp", old_ts},
              {"X-Herald-Nonce", *nonce2},
-             {"X-Herald-Signature", old->signature}});
+             {"X-Herald-Signature", old->signature},
+             {"X-Herald-Signature-Version", "2"}});
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("timestamp_out_of_window"), std::string::npos) << r.body;
 }

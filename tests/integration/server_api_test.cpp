@@ -76,16 +76,28 @@ Creds demo_creds(const Server& s) {
 // given, to show that order does not matter.
 std::string signed_raw(const Creds& c, const std::string& method, const std::string& path, const std::string& query,
                        const std::string& canonical_query, const std::string& body, std::int64_t ts = 0,
-                       std::string nonce = "") {
+                       std::string nonce = "", const std::string& deployment = "") {
   if (!ts) ts = now_s();
   if (nonce.empty()) nonce = fresh_nonce();
-  std::string canonical = "HERALD-HMAC-SHA256\n" + method + "\n" + path + "\n" + canonical_query + "\n" +
-                          sha256_hex(body) + "\n" + std::to_string(ts) + "\n" + nonce + "\n" + c.key;
+  std::string canonical = "HERALD-HMAC-SHA256-v2\n" + deployment + "\n" + method + "\n" + path + "\n" +
+                          canonical_query + "\n" + sha256_hex(body) + "\n" + std::to_string(ts) + "\n" + nonce + "\n" +
+                          c.key;
   std::string target = path + (query.empty() ? "" : "?" + query);
   return method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n" +
          "X-Herald-Key: " + c.key + "\r\nX-Herald-Timestamp: " + std::to_string(ts) + "\r\nX-Herald-Nonce: " + nonce +
-         "\r\nX-Herald-Signature: " + hmac_hex(c.secret, canonical) + "\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\n\r\n" + body;
+         "\r\nX-Herald-Signature: " + hmac_hex(c.secret, canonical) +
+         "\r\nX-Herald-Signature-Version: 2\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+// A v1 (HERALD-HMAC-SHA256) publish: no deployment line, no version header.
+std::string signed_v1(const Creds& c, const std::string& body) {
+  std::string ts = std::to_string(now_s()), nonce = fresh_nonce();
+  std::string canonical =
+      "HERALD-HMAC-SHA256\nPOST\n/api/v1/publish\n\n" + sha256_hex(body) + "\n" + ts + "\n" + nonce + "\n" + c.key;
+  return "POST /api/v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Herald-Key: " +
+         c.key + "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
+         "\r\nX-Herald-Signature: " + hmac_hex(c.secret, canonical) +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
 }
 
 HttpResponse send(const Server& s, const std::string& raw) {
@@ -94,7 +106,9 @@ HttpResponse send(const Server& s, const std::string& raw) {
   return Connection::open(s.port(), true, o)->request(raw);
 }
 
-std::string code_of(const HttpResponse& r) { return json_field(r.body, "code"); }
+std::string code_of(const HttpResponse& r) {
+  return json_field(r.body, "code");
+}
 
 const std::string kPublish = R"({"channel":"news","data":{"text":"hello"}})";
 
@@ -127,7 +141,7 @@ TEST(ServerApi, OneChangedBodyByteIsRefused) {
 TEST(ServerApi, AReorderedQueryIsTheSameRequest) {
   Server s;
   auto c = demo_creds(s);
-  auto r = send(s, signed_raw(c, "POST", "/api/v1/publish", "b=2&a=x%20y&a=1", "a=1&a=x%20y&b=2", kPublish));
+  auto r = send(s, signed_raw(c, "POST", "/api/v1/publish", "b=2&c=x%20y&a=1", "a=1&b=2&c=x%20y", kPublish));
   EXPECT_EQ(r.status, 200) << r.body;
   // The same parameters with a changed value are not.
   auto bad = send(s, signed_raw(c, "POST", "/api/v1/publish", "b=3&a=1", "a=1&b=2", kPublish));
@@ -149,8 +163,8 @@ TEST(ServerApi, TimestampsOutsideTheWindowAreRefusedAtTheEdge) {
 TEST(ServerApi, MissingHeadersUnknownAppAndWrongSecret) {
   Server s;
   auto c = demo_creds(s);
-  auto none = send(s, "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: " +
-                          std::to_string(kPublish.size()) + "\r\n\r\n" + kPublish);
+  auto none = send(s, "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(kPublish.size()) +
+                          "\r\n\r\n" + kPublish);
   EXPECT_EQ(none.status, 401);
   EXPECT_EQ(code_of(none), "auth_missing");
   EXPECT_EQ(code_of(send(s, signed_raw(Creds{"hk_nope", c.secret}, "POST", "/api/v1/publish", "", "", kPublish))),
@@ -272,6 +286,86 @@ TEST(ServerApi, IdempotentPublishRunsOnceAndRoutesAnswer) {
   EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", "not json"))), "invalid_json");
   EXPECT_EQ(code_of(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", R"({"channel":"news"})"))),
             "invalid_argument");
+}
+
+// S2: a publish captured before a restart is refused when replayed after it, within
+// the window (the nonces are in the store), while a fresh request is accepted.
+TEST(ServerApi, ARequestReplayedAfterARestartIsRefused) {
+  TempDir dir;
+  std::string raw;
+  {
+    Server s({.args = {"--store.data_dir=" + dir.path()}});
+    auto c = demo_creds(s);
+    raw = signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish);
+    ASSERT_EQ(send(s, raw).status, 200);
+  }  // a clean stop
+  Server s({.args = {"--store.data_dir=" + dir.path()}});
+  auto replay = send(s, raw);
+  EXPECT_EQ(replay.status, 401) << replay.body;
+  EXPECT_EQ(code_of(replay), "nonce_replayed");
+  auto m = send(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(metric_value(m, "herald_push_publications_total"), 0.0);  // the replay published nothing
+  auto fresh = send(s, signed_raw(demo_creds(s), "POST", "/api/v1/publish", "", "", kPublish));
+  EXPECT_EQ(fresh.status, 200) << fresh.body;
+}
+
+// S20: a v2 signature names the deployment; a request signed for another one (the
+// same app credentials restored elsewhere) is refused, and so is v1 unless the app opted in.
+TEST(ServerApi, SignaturesAreBoundToTheDeploymentAndV1IsOptIn) {
+  TempDir dir;
+  std::string app_id;
+  {
+    Server s({.args = {"--store.data_dir=" + dir.path(), "--server.deployment_id=prod-eu"}});
+    auto c = demo_creds(s);
+    std::ifstream f(s.data_dir() + "/dev-app.json");
+    std::stringstream ss;
+    ss << f.rdbuf();
+    app_id = json_field(ss.str(), "app_id");
+    auto other = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish, 0, "", "staging"));
+    EXPECT_EQ(other.status, 401);
+    EXPECT_EQ(code_of(other), "signature_invalid");
+    auto none = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish));  // signed for ""
+    EXPECT_EQ(code_of(none), "signature_invalid");
+    auto ours = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", kPublish, 0, "", "prod-eu"));
+    EXPECT_EQ(ours.status, 200) << ours.body;
+    auto v1 = send(s, signed_v1(c, kPublish));
+    EXPECT_EQ(v1.status, 401);
+    EXPECT_EQ(code_of(v1), "signature_version_refused");
+  }
+  Server s({.args = {"--store.data_dir=" + dir.path(), "--api.signature_v1_apps=" + app_id}});
+  auto v1 = send(s, signed_v1(demo_creds(s), kPublish));
+  EXPECT_EQ(v1.status, 200) << v1.body;
+}
+
+// S4: the routes read one value per name, by its name as sent; a query that could read
+// differently from its signed canonical form is refused.
+TEST(ServerApi, RepeatedOrEscapedQueryNamesAreRefused) {
+  Server s;
+  auto c = demo_creds(s);
+  auto twice = send(s, signed_raw(c, "GET", "/api/v1/app", "start=5&start=0", "start=0&start=5", ""));
+  EXPECT_EQ(twice.status, 400) << twice.body;
+  EXPECT_EQ(code_of(twice), "malformed_target");
+  auto escaped = send(s, signed_raw(c, "GET", "/api/v1/app", "%73tart=5", "start=5", ""));
+  EXPECT_EQ(escaped.status, 400) << escaped.body;
+  EXPECT_EQ(code_of(escaped), "malformed_target");
+  EXPECT_EQ(send(s, signed_raw(c, "GET", "/api/v1/app", "start=5", "start=5", "")).status, 200);
+}
+
+// S17: an idempotency key answers only the request it was first used for.
+TEST(ServerApi, AnIdempotencyKeyReusedWithAnotherBodyIsAConflict) {
+  Server s;
+  auto c = demo_creds(s);
+  std::string first = R"({"channel":"news","data":1,"idempotency_key":"order-8"})";
+  std::string other = R"({"channel":"news","data":2,"idempotency_key":"order-8"})";
+  ASSERT_EQ(send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", first)).status, 200);
+  auto conflict = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", other));
+  EXPECT_EQ(conflict.status, 409) << conflict.body;
+  EXPECT_EQ(code_of(conflict), "idempotency_conflict");
+  auto again = send(s, signed_raw(c, "POST", "/api/v1/publish", "", "", first));
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.header("idempotent-replayed"), "true");
+  auto m = send(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(metric_value(m, "herald_push_publications_total"), 1.0);
 }
 
 }  // namespace

@@ -53,7 +53,10 @@ std::optional<Error> check_idempotency_key(std::string_view key) {
 class ServerClient::Impl {
  public:
   explicit Impl(ServerClientOptions o)
-      : core_(std::move(o.connection)), app_key_(std::move(o.app_key)), app_secret_(std::move(o.app_secret)) {}
+      : core_(std::move(o.connection)),
+        app_key_(std::move(o.app_key)),
+        app_secret_(std::move(o.app_secret)),
+        deployment_id_(std::move(o.deployment_id)) {}
 
   // Signs and sends; the path is relative to the base URL.
   Result<HttpResponse> call(std::string_view method, std::string_view path, std::string_view body) {
@@ -62,13 +65,14 @@ class ServerClient::Impl {
     auto nonce = make_nonce();
     if (!nonce) return nonce.error();
     std::string target = core_.path_prefix() + std::string(path);
-    auto signed_headers =
-        sign_request(SigningInput{method, target, body, timestamp, *nonce, app_key_}, app_secret_.view());
+    auto signed_headers = sign_request(SigningInput{method, target, body, timestamp, *nonce, app_key_, deployment_id_},
+                                       app_secret_.view());
     if (!signed_headers) return signed_headers.error();
     HttpRequest req{method,
                     path,
                     {"X-Herald-Key: " + signed_headers->key, "X-Herald-Timestamp: " + signed_headers->timestamp,
-                     "X-Herald-Nonce: " + signed_headers->nonce, "X-Herald-Signature: " + signed_headers->signature},
+                     "X-Herald-Nonce: " + signed_headers->nonce, "X-Herald-Signature: " + signed_headers->signature,
+                     "X-Herald-Signature-Version: " + signed_headers->version},
                     body,
                     method == "POST" || !body.empty()};
     return core_.call(req);
@@ -78,6 +82,7 @@ class ServerClient::Impl {
   detail::ClientCore core_;
   std::string app_key_;
   SecretString app_secret_;
+  std::string deployment_id_;
 };
 
 ServerClient::ServerClient(ServerClientOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

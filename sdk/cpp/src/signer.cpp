@@ -145,9 +145,15 @@ Result<std::string> canonical_request(const SigningInput& in) {
   if (!cpath) return cpath.error();
   auto cquery = canonical_query(query);
   if (!cquery) return cquery.error();
+  if (in.deployment_id.find('\n') != std::string_view::npos) return invalid("the deployment id holds a line feed");
   std::string out;
   out.reserve(256 + cpath->size() + cquery->size());
-  out.append(kSigningAlgorithm).push_back('\n');
+  if (in.version == SigningVersion::kV2) {
+    out.append(kSigningAlgorithm).push_back('\n');
+    out.append(in.deployment_id).push_back('\n');
+  } else {
+    out.append(kSigningAlgorithmV1).push_back('\n');
+  }
   out.append(in.method).push_back('\n');
   out.append(*cpath).push_back('\n');
   out.append(*cquery).push_back('\n');
@@ -196,8 +202,8 @@ Result<SignedHeaders> sign_request(const SigningInput& in, std::string_view app_
   if (!canonical) return canonical.error();
   auto signature = sign_canonical_request(*canonical, app_secret);
   if (!signature) return signature.error();
-  return SignedHeaders{std::string(in.app_key), std::string(in.timestamp), std::string(in.nonce),
-                       std::move(*signature)};
+  return SignedHeaders{std::string(in.app_key), std::string(in.timestamp), std::string(in.nonce), std::move(*signature),
+                       in.version == SigningVersion::kV2 ? "2" : ""};
 }
 
 }  // namespace herald::sdk

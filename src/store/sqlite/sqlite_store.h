@@ -18,7 +18,8 @@ class SqliteStore final : public Store,
                           public KmsRecords,
                           public AuditRecords,
                           public OtpRecords,
-                          public MessageRecords {
+                          public MessageRecords,
+                          public NonceRecords {
  public:
   static Result<std::unique_ptr<SqliteStore>> open(const StoreOptions& opts);
   ~SqliteStore() override;
@@ -36,6 +37,7 @@ class SqliteStore final : public Store,
   AuditRecords& audit() override { return *this; }
   OtpRecords& otp() override { return *this; }
   MessageRecords& messages() override { return *this; }
+  NonceRecords& nonces() override { return *this; }
 
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
   void append_audit_batch(std::function<AuditBatch()> take,
@@ -89,6 +91,10 @@ class SqliteStore final : public Store,
   Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) override;
   Result<std::vector<MessageSettingsRecord>> load_message_settings() override;
   Result<std::vector<MessageTemplateRecord>> load_message_templates() override;
+
+  Result<std::vector<NonceRecord>> load_nonces(std::int64_t now_ms) override;
+  void put_nonces(std::vector<NonceRecord> nonces, Completion done) override;
+  void purge_nonces(std::int64_t now_ms, Completion done) override;
 
   // For modules that add their own tables: queue a write for the next group commit, or
   // check out a reader connection (held until the lease is dropped; use it with query_rows).

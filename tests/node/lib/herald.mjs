@@ -293,17 +293,19 @@ export class Herald {
     return total;
   }
 
-  // A signed server API request (docs/signing.md) as the demo app (or `app`, with
+  // A signed server API request (docs/signing.md, HERALD-HMAC-SHA256-v2 for `deployment`,
+  // the server's server.deployment_id, "" by default) as the demo app (or `app`, with
   // app_key|key and app_secret); resolves with {status, body (parsed when JSON), headers}.
   // `tamper` may rewrite the headers after signing (to test refusals).
-  api(method, p, body, { app = this.devApp, timeout = 5000, nonce, timestamp, tamper } = {}) {
+  api(method, p, body, { app = this.devApp, timeout = 5000, nonce, timestamp, tamper, deployment = '' } = {}) {
     const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
     const key = app.app_key ?? app.key;
     const ts = String(timestamp ?? nowS());
     const n = nonce ?? randomBytes(16).toString('base64url');
     const q = p.indexOf('?');
     const canonical = [
-      'HERALD-HMAC-SHA256',
+      'HERALD-HMAC-SHA256-v2',
+      deployment,
       method,
       q < 0 ? p : p.slice(0, q), // the tests use plain paths
       q < 0 ? '' : canonicalQuery(p.slice(q + 1)),
@@ -318,6 +320,7 @@ export class Herald {
       'X-Herald-Timestamp': ts,
       'X-Herald-Nonce': n,
       'X-Herald-Signature': createHmac('sha256', app.app_secret).update(canonical).digest('hex'),
+      'X-Herald-Signature-Version': '2',
     };
     if (tamper) tamper(headers);
     return withTimeout(

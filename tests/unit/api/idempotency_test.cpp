@@ -176,5 +176,74 @@ TEST(Idempotency, TheStoreIsChosenByConfig) {
   EXPECT_EQ(r.error().code, Errc::kInvalidConfig);
 }
 
+// S17: one app's flood of keys evicts only its own answers, never another app's.
+TEST(Idempotency, OneAppsFloodOfKeysNeverEvictsAnotherAppsAnswer) {
+  IdempotencyCache cache(make_memory_idempotency_store(1000, 60'000, 100));
+  bool replayed = false;
+  auto victim = [&](int now) {
+    return cache.run(
+        "victim", "order-1", now, [] { return answer(200, "charged once"); }, replayed);
+  };
+  victim(0);
+  for (int i = 0; i < 5000; ++i)
+    cache.run(
+        "flooder", "k" + std::to_string(i), 1, [] { return answer(200, "x"); }, replayed);
+  auto r = victim(2);
+  EXPECT_TRUE(replayed);
+  EXPECT_EQ(r.body, "charged once");
+  // The flooder kept its own quota: its newest answers, not its oldest.
+  cache.run(
+      "flooder", "k4999", 3, [] { return answer(200, "ran again"); }, replayed);
+  EXPECT_TRUE(replayed);
+  cache.run(
+      "flooder", "k0", 3, [] { return answer(200, "ran again"); }, replayed);
+  EXPECT_FALSE(replayed);
+}
+
+// When the whole table is full, the app holding the most gives up its oldest answer.
+TEST(Idempotency, AFullTableEvictsFromTheLargestApp) {
+  IdempotencyCache cache(make_memory_idempotency_store(100, 60'000, 100));
+  bool replayed = false;
+  for (int i = 0; i < 10; ++i)
+    cache.run(
+        "small", "s" + std::to_string(i), 0, [] { return answer(200, "s"); }, replayed);
+  for (int i = 0; i < 500; ++i)
+    cache.run(
+        "large", "l" + std::to_string(i), 1, [] { return answer(200, "l"); }, replayed);
+  for (int i = 0; i < 10; ++i) {
+    cache.run(
+        "small", "s" + std::to_string(i), 2, [] { return answer(200, "again"); }, replayed);
+    EXPECT_TRUE(replayed) << i;
+  }
+}
+
+// S17: the stored answer is bound to its request: the same key with another body (or
+// route) is a conflict, not the first answer.
+TEST(Idempotency, TheSameKeyWithAnotherBodyIsAConflict) {
+  IdempotencyCache cache(make_memory_idempotency_store(1000, 60'000));
+  bool replayed = false;
+  int runs = 0;
+  auto work = [&] { return answer(200, "run " + std::to_string(++runs)); };
+  auto fp_a = idempotency_fingerprint("POST", "/api/v1/publish", R"({"data":1,"idempotency_key":"k"})");
+  auto fp_b = idempotency_fingerprint("POST", "/api/v1/publish", R"({"data":2,"idempotency_key":"k"})");
+  auto fp_c = idempotency_fingerprint("POST", "/api/v1/broadcast", R"({"data":1,"idempotency_key":"k"})");
+  EXPECT_NE(fp_a, fp_b);
+  EXPECT_NE(fp_a, fp_c);
+  auto first = cache.run("app", "k", fp_a, 0, work, replayed);
+  ASSERT_TRUE(first.ok());
+  EXPECT_FALSE(replayed);
+  for (const auto& fp : {fp_b, fp_c}) {
+    auto other = cache.run("app", "k", fp, 1, work, replayed);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(other.error().code, Errc::kIdempotencyConflict);
+  }
+  auto same = cache.run("app", "k", fp_a, 2, work, replayed);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(replayed);
+  EXPECT_EQ(same->body, "run 1");
+  EXPECT_EQ(runs, 1);
+  EXPECT_TRUE(cache.run("other-app", "k", fp_b, 3, work, replayed).ok());  // keys are per app
+}
+
 }  // namespace
 }  // namespace herald::api

@@ -27,11 +27,13 @@ std::string canon_path(std::string_view p) {
 
 TEST(SdkSigner, DocumentedExampleCanonicalRequestAndSignature) {
   SigningInput in{"POST",       "/api/v1/publish?z=1&a=x%20y", R"({"channel":"news","data":{"text":"hi"}})",
-                  "1700000000", "AAECAwQFBgcICQoLDA0ODw",      "hk_example"};
+                  "1700000000", "AAECAwQFBgcICQoLDA0ODw",      "hk_example",
+                  "prod-eu"};
   auto canonical = canonical_request(in);
   ASSERT_TRUE(canonical.ok());
   EXPECT_EQ(*canonical,
-            "HERALD-HMAC-SHA256\n"
+            "HERALD-HMAC-SHA256-v2\n"
+            "prod-eu\n"
             "POST\n"
             "/api/v1/publish\n"
             "a=x%20y&z=1\n"
@@ -41,7 +43,7 @@ TEST(SdkSigner, DocumentedExampleCanonicalRequestAndSignature) {
             "hk_example");
   auto sig = sign_canonical_request(*canonical, "as_example_secret");
   ASSERT_TRUE(sig.ok());
-  EXPECT_EQ(*sig, "e5100641ab7815b6a5b78849915d27520d178fd70b57f98f8c326d608b7f2627");
+  EXPECT_EQ(*sig, "c29b798d88161aa8c196f9c96beff131f0058a5763472a4e10918ca0a1afe02c");
 
   auto headers = sign_request(in, "as_example_secret");
   ASSERT_TRUE(headers.ok());
@@ -49,6 +51,26 @@ TEST(SdkSigner, DocumentedExampleCanonicalRequestAndSignature) {
   EXPECT_EQ(headers->timestamp, "1700000000");
   EXPECT_EQ(headers->nonce, "AAECAwQFBgcICQoLDA0ODw");
   EXPECT_EQ(headers->signature, *sig);
+  EXPECT_EQ(headers->version, "2");
+}
+
+// v1, for apps the server still lets sign with it: the example of docs/signing.md.
+TEST(SdkSigner, DocumentedV1ExampleCanonicalRequestAndSignature) {
+  SigningInput in{"POST",
+                  "/api/v1/publish?z=1&a=x%20y",
+                  R"({"channel":"news","data":{"text":"hi"}})",
+                  "1700000000",
+                  "AAECAwQFBgcICQoLDA0ODw",
+                  "hk_example",
+                  "",
+                  SigningVersion::kV1};
+  auto canonical = canonical_request(in);
+  ASSERT_TRUE(canonical.ok());
+  EXPECT_EQ(canonical->substr(0, canonical->find('\n')), "HERALD-HMAC-SHA256");
+  auto headers = sign_request(in, "as_example_secret");
+  ASSERT_TRUE(headers.ok());
+  EXPECT_EQ(headers->signature, "e5100641ab7815b6a5b78849915d27520d178fd70b57f98f8c326d608b7f2627");
+  EXPECT_EQ(headers->version, "");
 }
 
 TEST(SdkSigner, EmptyBodyHashIsSha256OfNothing) {
@@ -56,16 +78,18 @@ TEST(SdkSigner, EmptyBodyHashIsSha256OfNothing) {
   SigningInput in{"GET", "/api/v1/app", "", "1700000000", "AAECAwQFBgcICQoLDA0ODw", "hk_example"};
   auto c = canonical_request(in);
   ASSERT_TRUE(c.ok());
-  EXPECT_EQ(*c, std::string("HERALD-HMAC-SHA256\nGET\n/api/v1/app\n\n") + kEmptyBodyHash +
+  EXPECT_EQ(*c, std::string("HERALD-HMAC-SHA256-v2\n\nGET\n/api/v1/app\n\n") + kEmptyBodyHash +
                     "\n1700000000\nAAECAwQFBgcICQoLDA0ODw\nhk_example");
 }
 
-TEST(SdkSigner, NoTrailingLineFeedAndEightLines) {
+TEST(SdkSigner, NoTrailingLineFeedAndNineLines) {
   SigningInput in{"POST", "/x", "b", "1", "n", "k"};
   auto c = canonical_request(in);
   ASSERT_TRUE(c.ok());
   EXPECT_NE(c->back(), '\n');
-  EXPECT_EQ(std::count(c->begin(), c->end(), '\n'), 7);
+  EXPECT_EQ(std::count(c->begin(), c->end(), '\n'), 8);
+  in.deployment_id = "a\nb";
+  EXPECT_FALSE(canonical_request(in).ok());
 }
 
 TEST(SdkSigner, QueryIsSortedByNameThenValue) {
@@ -167,6 +191,12 @@ TEST(SdkSigner, EveryInputChangesTheSignature) {
   differs(m);
   m = base;
   m.app_key = "hk_other";
+  differs(m);
+  m = base;
+  m.deployment_id = "staging";
+  differs(m);
+  m = base;
+  m.version = SigningVersion::kV1;
   differs(m);
   differs(base, "secreT");
 }

@@ -34,6 +34,7 @@ struct ServerClientOptions {
   ConnectionOptions connection;
   std::string app_key;
   SecretString app_secret;
+  std::string deployment_id;  // the server's server.deployment_id, bound into every signature
 };
 
 struct AdminClientOptions {
@@ -158,10 +159,10 @@ struct KmsItem {
 
 // Verification codes (docs/otp.md).
 struct OtpSendOptions {
-  std::string to;         // E.164 phone number or e-mail address
-  std::string channel;    // "sms" or "email"
-  std::string device_id;  // the end user's device, for the per-device limit
-  std::string purpose;    // login, password_change, payment, ...: bound into the token
+  std::string to;             // E.164 phone number or e-mail address
+  std::string channel;        // "sms" or "email"
+  std::string device_id;      // the end user's device, for the per-device limit
+  std::string purpose;        // login, password_change, payment, ...: bound into the token
   std::string template_name;  // optional: a template of otp.templates_file
   std::string locale;         // optional: en, pt-BR, ...
   std::string client_ip;      // optional but recommended: the end user's address

@@ -12,8 +12,11 @@
 
 namespace herald::sdk {
 
-// The first line of every canonical request.
-inline constexpr std::string_view kSigningAlgorithm = "HERALD-HMAC-SHA256";
+// The first line of a canonical request: v2 (the default) binds the server's
+// deployment id; v1 is accepted only from apps the server lists in api.signature_v1_apps.
+inline constexpr std::string_view kSigningAlgorithm = "HERALD-HMAC-SHA256-v2";
+inline constexpr std::string_view kSigningAlgorithmV1 = "HERALD-HMAC-SHA256";
+enum class SigningVersion { kV1 = 1, kV2 = 2 };
 
 // Percent-decodes `in` (a `+` stays a plus sign). Fails with invalid_argument on a `%`
 // that is not followed by two hex digits.
@@ -33,15 +36,17 @@ Result<std::string> canonical_query(std::string_view query);
 std::string body_hash(std::string_view body);
 
 struct SigningInput {
-  std::string_view method;     // upper case, e.g. "POST"
-  std::string_view target;     // the request target as sent: path and optional "?query"
-  std::string_view body;       // the exact body bytes
-  std::string_view timestamp;  // Unix seconds in decimal, exactly as sent
-  std::string_view nonce;      // exactly as sent
-  std::string_view app_key;    // exactly as sent
+  std::string_view method;         // upper case, e.g. "POST"
+  std::string_view target;         // the request target as sent: path and optional "?query"
+  std::string_view body;           // the exact body bytes
+  std::string_view timestamp;      // Unix seconds in decimal, exactly as sent
+  std::string_view nonce;          // exactly as sent
+  std::string_view app_key;        // exactly as sent
+  std::string_view deployment_id;  // v2: the server's server.deployment_id ("" if it has none)
+  SigningVersion version = SigningVersion::kV2;
 };
 
-// The string to sign: eight lines joined by "\n", no trailing line feed.
+// The string to sign: nine lines (v2; eight for v1) joined by "\n", no trailing line feed.
 Result<std::string> canonical_request(const SigningInput& in);
 // Lower-case hex HMAC-SHA256 of `canonical` under the AppSecret's UTF-8 bytes.
 Result<std::string> sign_canonical_request(std::string_view canonical, std::string_view app_secret);
@@ -57,6 +62,7 @@ struct SignedHeaders {
   std::string timestamp;  // X-Herald-Timestamp
   std::string nonce;      // X-Herald-Nonce
   std::string signature;  // X-Herald-Signature
+  std::string version;    // X-Herald-Signature-Version: "2"; empty for v1 (send no header)
 };
 
 // Signs `in` (its timestamp, nonce and key are copied to the headers).
