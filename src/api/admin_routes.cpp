@@ -215,7 +215,11 @@ void create_app(const Deps& d, Request&& req, Reply reply) {
 void list_apps(const Deps& d, Request&&, Reply reply) {
   json::array arr;
   for (const auto& a : d->apps->list()) arr.push_back(app_view(*a));
-  reply(ok_json(200, json::object{{"apps", std::move(arr)}}));
+  // Apps whose stored record failed its integrity check or did not load (docs/kms.md).
+  json::array unavailable;
+  for (const auto& u : d->apps->unavailable())
+    unavailable.push_back(json::object{{"id", u.id}, {"name", u.name}, {"reason", u.reason}});
+  reply(ok_json(200, json::object{{"apps", std::move(arr)}, {"unavailable", std::move(unavailable)}}));
 }
 
 void get_app(const Deps& d, Request&& req, Reply reply) {

@@ -145,6 +145,11 @@ constexpr Migration kSqlite[] = {
      "  body TEXT NOT NULL,\n"
      "  PRIMARY KEY (app_id, name)\n"
      ") STRICT, WITHOUT ROWID;"},
+    // Key tombstones (a deletion waits kms.deletion_delay) and the MAC of each app row's
+    // plaintext columns ('' until the first unseal after the upgrade computes it).
+    {8, "kms_tombstones_app_mac",
+     "ALTER TABLE kms_keys ADD COLUMN delete_after_ms INTEGER NOT NULL DEFAULT 0;\n"
+     "ALTER TABLE apps ADD COLUMN record_mac TEXT NOT NULL DEFAULT '';"},
 };
 }  // namespace
 
