@@ -3,6 +3,8 @@
 // carries a MAC of its plaintext columns, checked at load.
 #include "apps/app_store.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 #include <future>
 
@@ -18,10 +20,14 @@
 namespace herald::apps {
 namespace {
 
-std::string random_token(std::string_view prefix, std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  crypto::random_bytes(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
-  return std::string(prefix) + crypto::base64url_encode(raw);
+// A new secret: `prefix` and `bytes` random bytes in base64url, built and kept in
+// SecretBytes; the intermediate strings are wiped.
+crypto::SecretBytes random_token(std::string_view prefix, std::size_t bytes) {
+  crypto::SecretBytes raw = crypto::random_secret(bytes);
+  std::string text = std::string(prefix) + crypto::base64url_encode(raw.view());
+  crypto::SecretBytes out(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  return out;
 }
 
 std::vector<std::string> split_list(std::string_view s) {
@@ -112,7 +118,7 @@ AppStore::AppStore(store::AppRecords& records, kms::Sealer& sealer, metrics::Reg
 }
 
 Result<std::string> AppStore::seal_secret(const std::string& app_id, const std::string& secret_id,
-                                          const std::string& secret) {
+                                          std::string_view secret) {
   auto sealed = sealer_.seal(app_id, secret, "apps/app_secret/" + secret_id);
   if (!sealed) return sealed.error();
   return crypto::base64_encode(*sealed);
@@ -373,16 +379,16 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
 }
 
 void AppStore::create_with_keys(store::AppRecord r, bool hs256_client_secret, Done<CreatedApp> done) {
-  std::string client_secret;
+  auto client_secret = std::make_shared<crypto::SecretBytes>();
   if (hs256_client_secret) {
-    client_secret = random_token("", 32);
-    auto sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+    *client_secret = random_token("", 32);
+    auto sealed = sealer_.seal(r.id, client_secret->view(), "apps/" + std::string(kClientSecretField));
     if (!sealed) return done(sealed.error());
     r.client_secret_sealed = std::move(*sealed);
   }
   std::string secret_id = "s" + crypto::random_hex(4);
-  std::string app_secret = random_token("as_", 36);
-  auto sealed_secret = seal_secret(r.id, secret_id, app_secret);
+  auto app_secret = std::make_shared<crypto::SecretBytes>(random_token("as_", 36));
+  auto sealed_secret = seal_secret(r.id, secret_id, app_secret->view());
   if (!sealed_secret) return done(sealed_secret.error());
   boost::json::array secrets;
   secrets.push_back(boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", r.created_ms}});
@@ -402,7 +408,7 @@ void AppStore::create_with_keys(store::AppRecord r, bool hs256_client_secret, Do
   commit(
       std::move(change),
       [this, id, secret_id, app_secret, client_secret, shared_done] {
-        (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, app_secret, client_secret});
+        (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, std::move(*app_secret), std::move(*client_secret)});
       },
       [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
@@ -417,8 +423,8 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   if (secrets.get_array().size() >= 2)
     return done(make_error(Errc::kTooManySecrets, "the app has two active secrets; revoke one first"));
   std::string secret_id = "s" + crypto::random_hex(4);
-  std::string secret = random_token("as_", 36);
-  auto sealed_secret = seal_secret(r.id, secret_id, secret);
+  auto secret = std::make_shared<crypto::SecretBytes>(random_token("as_", 36));
+  auto sealed_secret = seal_secret(r.id, secret_id, secret->view());
   if (!sealed_secret) return done(sealed_secret.error());
   secrets.get_array().push_back(
       boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", clock::unix_ms()}});
@@ -427,7 +433,7 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   commit(
       std::move(*change),
       [secret_id, secret, shared_done] {
-        (*shared_done)(NewSecret{secret_id, secret});
+        (*shared_done)(NewSecret{secret_id, std::move(*secret)});
       },
       [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }

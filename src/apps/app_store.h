@@ -45,8 +45,8 @@ struct AppOptions {
 struct CreatedApp {
   std::shared_ptr<const App> app;
   std::string app_secret_id;
-  std::string app_secret;     // HMAC key of signed server-API requests
-  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
+  crypto::SecretBytes app_secret;     // HMAC key of signed server-API requests
+  crypto::SecretBytes client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
 };
 
 // An app whose stored record did not load: its MAC does not verify (the row was edited
@@ -59,7 +59,7 @@ struct UnavailableApp {
 
 struct NewSecret {
   std::string id;
-  std::string secret;
+  crypto::SecretBytes secret;
 };
 
 template <class T>
@@ -138,7 +138,7 @@ class AppStore final : public AppDirectory {
   void commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
   // Puts a durable write into the caches.
   Status apply(const store::AppRecord& r, bool is_delete);
-  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
+  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, std::string_view secret);
 
   store::AppRecords& records_;
   kms::Sealer& sealer_;

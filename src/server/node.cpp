@@ -106,7 +106,8 @@ Status Node::open() {
       kms::KeyServiceOptions{static_cast<std::uint32_t>(cfg_.kms.max_keys_per_app),
                              static_cast<std::uint32_t>(cfg_.kms.max_versions_per_key),
                              static_cast<std::uint32_t>(cfg_.kms.max_versions_per_app),
-                             cfg_.kms.deletion_delay.count(), {}});
+                             cfg_.kms.deletion_delay.count(),
+                             {}});
   apps_ = std::make_unique<apps::AppStore>(store_->apps(), *keys_, &registry_);
   if (cfg_.audit.enabled) {
     audit_ = std::make_unique<audit::Log>(

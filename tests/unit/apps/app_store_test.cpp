@@ -90,21 +90,21 @@ TEST_F(AppStoreFixture, CreateKeepsSecretsSealedAndReloadsThem) {
   auto made = apps->create(o);
   ASSERT_TRUE(made.ok()) << made.error().message;
   EXPECT_EQ(made->app->secrets.size(), 1u);
-  EXPECT_EQ(made->app->secrets[0].secret.view(), made->app_secret);
-  EXPECT_EQ(made->app_secret.rfind("as_", 0), 0u);
+  EXPECT_EQ(made->app->secrets[0].secret.view(), made->app_secret.view());
+  EXPECT_EQ(made->app_secret.view().rfind("as_", 0), 0u);
   std::string raw = raw_apps_table();
-  EXPECT_EQ(raw.find(made->app_secret), std::string::npos);
-  EXPECT_EQ(raw.find(made->client_secret), std::string::npos);
+  EXPECT_EQ(raw.find(made->app_secret.view()), std::string::npos);
+  EXPECT_EQ(raw.find(made->client_secret.view()), std::string::npos);
   reopen();
   auto a = apps->find("shop");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->key, made->app->key);
-  EXPECT_EQ(a->secrets[0].secret.view(), made->app_secret);
+  EXPECT_EQ(a->secrets[0].secret.view(), made->app_secret.view());
   EXPECT_TRUE(a->may_publish_to("chat"));
   EXPECT_FALSE(a->may_publish_to("other"));
   EXPECT_TRUE(a->allowlist.allows("10.2.3.4"));
   EXPECT_EQ(scopes_text(a->scopes), "publish,otp");
-  EXPECT_EQ(apps->client_secret(*a).value(), made->client_secret);
+  EXPECT_EQ(apps->client_secret(*a).value(), made->client_secret.view());
 }
 
 TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
@@ -120,7 +120,7 @@ TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
   ASSERT_TRUE(apps->revoke_secret("shop", made->app_secret_id).ok());
   auto now = apps->find("shop");
   ASSERT_EQ(now->secrets.size(), 1u);
-  EXPECT_EQ(now->secrets[0].secret.view(), second->secret);
+  EXPECT_EQ(now->secrets[0].secret.view(), second->secret.view());
   EXPECT_EQ(apps->revoke_secret("shop", second->id).error().code, Errc::kLastSecret);
   ASSERT_TRUE(apps->set_status("shop", AppStatus::Suspended).ok());
   reopen();
@@ -144,7 +144,7 @@ TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppMakesOnlyThatAppUnavailab
   EXPECT_FALSE(keys->sealed());
   EXPECT_FALSE(apps->find("b"));
   ASSERT_TRUE(apps->find("a"));
-  EXPECT_EQ(apps->client_secret(*apps->find("a")).value(), a->client_secret);
+  EXPECT_EQ(apps->client_secret(*apps->find("a")).value(), a->client_secret.view());
   ASSERT_EQ(apps->unavailable().size(), 1u);
   EXPECT_EQ(apps->unavailable()[0].name, "b");
   EXPECT_EQ(apps->unavailable()[0].reason, "mac_mismatch");
@@ -186,7 +186,7 @@ TEST_F(AppStoreFixture, AnEditedScopeOrAllowlistMakesOnlyThatAppUnavailable) {
   EXPECT_FALSE(apps->find("victim2"));
   auto ok = apps->find("other");
   ASSERT_TRUE(ok);
-  EXPECT_EQ(ok->secrets[0].secret.view(), other->app_secret);
+  EXPECT_EQ(ok->secrets[0].secret.view(), other->app_secret.view());
   auto bad = apps->unavailable();
   ASSERT_EQ(bad.size(), 2u);
   for (const auto& u : bad) EXPECT_EQ(u.reason, "mac_mismatch") << u.name;
@@ -316,7 +316,7 @@ TEST_F(AppStoreFixture, CreationFailsWhenTheAppKeysCannotBeWritten) {
   ASSERT_TRUE(again.ok()) << again.error().message;
   reopen();
   ASSERT_TRUE(apps->find("lost"));
-  EXPECT_EQ(apps->find("lost")->secrets[0].secret.view(), again->app_secret);
+  EXPECT_EQ(apps->find("lost")->secrets[0].secret.view(), again->app_secret.view());
 }
 
 }  // namespace

@@ -74,7 +74,7 @@ TEST(Shamir, AnyKOfNRebuildTheSecretAndFewerDoNot) {
   }
   std::vector<Share> two{shares[0], shares[3]};
   EXPECT_NE(combine_shares(two).view(), secret.view());
-  auto text = format_share(shares[2]);
+  std::string text(format_share(shares[2]).view());
   EXPECT_EQ(text.substr(0, 2), "3-");
   auto back = parse_share(text + "\n");
   ASSERT_TRUE(back.ok());
