@@ -206,8 +206,8 @@ void create_app(const Deps& d, Request&& req, Reply reply) {
     if (!r) return reply(fail(req, r.error()));
     json::object o = app_view(*r->app);
     o["app_secret_id"] = r->app_secret_id;
-    o["app_secret"] = r->app_secret;
-    if (!r->client_secret.empty()) o["client_secret"] = r->client_secret;
+    o["app_secret"] = r->app_secret.view();
+    if (!r->client_secret.empty()) o["client_secret"] = r->client_secret.view();
     reply(ok_json(201, o));
   });
 }
@@ -215,7 +215,11 @@ void create_app(const Deps& d, Request&& req, Reply reply) {
 void list_apps(const Deps& d, Request&&, Reply reply) {
   json::array arr;
   for (const auto& a : d->apps->list()) arr.push_back(app_view(*a));
-  reply(ok_json(200, json::object{{"apps", std::move(arr)}}));
+  // Apps whose stored record failed its integrity check or did not load (docs/kms.md).
+  json::array unavailable;
+  for (const auto& u : d->apps->unavailable())
+    unavailable.push_back(json::object{{"id", u.id}, {"name", u.name}, {"reason", u.reason}});
+  reply(ok_json(200, json::object{{"apps", std::move(arr)}, {"unavailable", std::move(unavailable)}}));
 }
 
 void get_app(const Deps& d, Request&& req, Reply reply) {
@@ -227,7 +231,7 @@ void get_app(const Deps& d, Request&& req, Reply reply) {
 void rotate_secret(const Deps& d, Request&& req, Reply reply) {
   d->apps->rotate_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
     if (!r) return reply(fail(req, r.error()));
-    reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret}}));
+    reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret.view()}}));
   });
 }
 

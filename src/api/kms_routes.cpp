@@ -1,9 +1,12 @@
 // The key service API (docs/kms.md): signed, scope `kms`, each app working only with
-// its own keys. Plaintexts and contexts travel base64-encoded.
+// its own keys. Plaintexts and contexts travel base64-encoded. The flags that guard keys
+// against a stolen AppSecret (exportable, deletion_allowed) and cancelling a deletion
+// are admin routes.
 #include "api/kms_routes.h"
 
 #include <boost/json.hpp>
 
+#include "api/admin_routes.h"
 #include "api/errors.h"
 #include "api/json_body.h"
 #include "api/server_auth.h"
@@ -21,14 +24,16 @@ json::object key_view(const kms::KeyInfo& k) {
   json::array versions;
   for (const auto& v : k.versions)
     versions.push_back(json::object{{"version", v.version}, {"created_ms", v.created_ms}});
-  return json::object{{"name", k.name},
-                      {"type", k.kind},
-                      {"latest_version", k.latest_version},
-                      {"min_decryption_version", k.min_decryption_version},
-                      {"exportable", k.exportable},
-                      {"deletion_allowed", k.deletion_allowed},
-                      {"created_ms", k.created_ms},
-                      {"versions", std::move(versions)}};
+  json::object o{{"name", k.name},
+                 {"type", k.kind},
+                 {"latest_version", k.latest_version},
+                 {"min_decryption_version", k.min_decryption_version},
+                 {"exportable", k.exportable},
+                 {"deletion_allowed", k.deletion_allowed},
+                 {"created_ms", k.created_ms},
+                 {"versions", std::move(versions)}};
+  if (k.delete_after_ms != 0) o["delete_after_ms"] = k.delete_after_ms;
+  return o;
 }
 
 // A base64 field (absent: empty, when optional).
@@ -124,30 +129,35 @@ void rotate_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply r
   d.kms->rotate_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
 }
 
-void configure_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+// The body of a config request; the service decides who may set which field.
+Result<kms::KeyConfig> key_config(const Request& req) {
   auto body = body_object(req);
-  if (!body) return reply(error_from(req, body.error()));
+  if (!body) return body.error();
   kms::KeyConfig cfg;
   if (auto* v = body->if_contains("min_decryption_version")) {
     if (!v->is_int64() || v->get_int64() < 1 || v->get_int64() > 0xFFFFFFFF)
-      return reply(error_from(req, Error{Errc::kInvalidArgument, "min_decryption_version must be >= 1"}));
+      return make_error(Errc::kInvalidArgument, "min_decryption_version must be >= 1");
     cfg.min_decryption_version = static_cast<std::uint32_t>(v->get_int64());
   }
   for (auto [field, slot] :
        {std::pair{"deletion_allowed", &cfg.deletion_allowed}, std::pair{"exportable", &cfg.exportable}}) {
     if (auto* v = body->if_contains(field)) {
-      if (!v->is_bool())
-        return reply(error_from(req, Error{Errc::kInvalidArgument, std::string(field) + " must be a boolean"}));
+      if (!v->is_bool()) return make_error(Errc::kInvalidArgument, std::string(field) + " must be a boolean");
       *slot = v->get_bool();
     }
   }
-  d.kms->configure_key(app, std::string(req.param("name")), cfg, key_reply(req, reply, 200));
+  return cfg;
 }
 
+void configure_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto cfg = key_config(req);
+  if (!cfg) return reply(error_from(req, cfg.error()));
+  d.kms->configure_key(app, std::string(req.param("name")), *cfg, kms::Actor::App, key_reply(req, reply, 200));
+}
+
+// Makes the key a tombstone (or deletes it at once when kms.deletion_delay is 0).
 void delete_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
-  d.kms->delete_key(app, std::string(req.param("name")), [req, reply](Result<Ok> r) {
-    reply(r ? ok_json(200, json::object{}) : error_from(req, r.error()));
-  });
+  d.kms->delete_key(app, std::string(req.param("name")), key_reply(req, reply, 200));
 }
 
 void export_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
@@ -257,6 +267,33 @@ void datakey_route(KmsRoutesDeps& d, Request&& req, const std::string& app, Repl
   reply(datakey(d, req, app, *in));
 }
 
+// Admin: /admin/v1/apps/{app}/kms/keys... (the admin token; the app by id, key or name).
+using AdminKmsHandler = void (*)(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply);
+
+AsyncHandler admin_route(const std::shared_ptr<KmsRoutesDeps>& d, AdminKmsHandler fn) {
+  return admin_app_async(d->apps, d->admin_token_sha256, [d, fn](Request&& req, std::string app_id, Reply reply) {
+    fn(*d, std::move(req), app_id, std::move(reply));
+  });
+}
+
+void admin_configure_key(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  auto cfg = key_config(req);
+  if (!cfg) return reply(error_from(req, cfg.error()));
+  d.kms->configure_key(app, std::string(req.param("name")), *cfg, kms::Actor::Admin, key_reply(req, reply, 200));
+}
+
+void admin_cancel_deletion(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {
+  d.kms->cancel_deletion(app, std::string(req.param("name")), key_reply(req, reply, 200));
+}
+
+void add_admin_kms_routes(Router& router, const std::shared_ptr<KmsRoutesDeps>& d) {
+  router.add_async("GET", "/admin/v1/apps/{app}/kms/keys", admin_route(d, list_keys));
+  router.add_async("GET", "/admin/v1/apps/{app}/kms/keys/{name}", admin_route(d, get_key));
+  router.add_async("POST", "/admin/v1/apps/{app}/kms/keys/{name}/config", admin_route(d, admin_configure_key));
+  router.add_async("POST", "/admin/v1/apps/{app}/kms/keys/{name}/cancel-deletion",
+                   admin_route(d, admin_cancel_deletion));
+}
+
 }  // namespace
 
 void add_kms_routes(Router& router, KmsRoutesDeps deps) {
@@ -270,6 +307,7 @@ void add_kms_routes(Router& router, KmsRoutesDeps deps) {
   router.add_async("POST", "/api/v1/kms/keys/{name}/export", signed_route(d, export_key));
   for (const auto& r : kItemRoutes) router.add_async("POST", r.path, item_route(d, r.op));
   router.add_async("POST", "/api/v1/kms/datakey", signed_route(d, datakey_route));
+  if (d->apps) add_admin_kms_routes(router, d);
 }
 
 }  // namespace herald::api

@@ -1,22 +1,33 @@
 // Loading, creating and changing apps. Secrets are generated here from the CSPRNG and
-// sealed (bound to their app and field) before they reach the store.
+// sealed (bound to their app and field) before they reach the store; every record written
+// carries a MAC of its plaintext columns, checked at load.
 #include "apps/app_store.h"
+
+#include <openssl/crypto.h>
 
 #include <boost/json.hpp>
 #include <future>
 
+#include "apps/record_mac.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/log.h"
+#include "core/metrics.h"
 #include "crypto/encoding.h"
 #include "crypto/random.h"
+#include "store/store.h"
 
 namespace herald::apps {
 namespace {
 
-std::string random_token(std::string_view prefix, std::size_t bytes) {
-  std::string raw(bytes, '\0');
-  crypto::random_bytes(reinterpret_cast<unsigned char*>(raw.data()), raw.size());
-  return std::string(prefix) + crypto::base64url_encode(raw);
+// A new secret: `prefix` and `bytes` random bytes in base64url, built and kept in
+// SecretBytes; the intermediate strings are wiped.
+crypto::SecretBytes random_token(std::string_view prefix, std::size_t bytes) {
+  crypto::SecretBytes raw = crypto::random_secret(bytes);
+  std::string text = std::string(prefix) + crypto::base64url_encode(raw.view());
+  crypto::SecretBytes out(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  return out;
 }
 
 std::vector<std::string> split_list(std::string_view s) {
@@ -97,8 +108,17 @@ bool valid_app_name(std::string_view name) {
   return true;
 }
 
+AppStore::AppStore(store::AppRecords& records, kms::Sealer& sealer, metrics::Registry* registry)
+    : records_(records), sealer_(sealer) {
+  if (!registry) return;
+  m_rejected_ = &registry->counter("herald_app_records_rejected_total",
+                                   "App records left out at load (the app is unavailable), by reason", {"reason"});
+  m_unavailable_ =
+      &registry->gauge("herald_apps_unavailable", "Apps whose stored record did not load at the last unseal").with({});
+}
+
 Result<std::string> AppStore::seal_secret(const std::string& app_id, const std::string& secret_id,
-                                          const std::string& secret) {
+                                          std::string_view secret) {
   auto sealed = sealer_.seal(app_id, secret, "apps/app_secret/" + secret_id);
   if (!sealed) return sealed.error();
   return crypto::base64_encode(*sealed);
@@ -171,17 +191,59 @@ Result<App> AppStore::from_record(const store::AppRecord& r) {
   return app;
 }
 
+Result<App> AppStore::load_record(store::AppRecord& r, bool macs_required, std::vector<store::AppRecord>& to_mac) {
+  if (!macs_required && r.record_mac.empty()) {
+    // Written before record MACs: trusted as it is this once, and MACed now.
+    auto app = from_record(r);
+    if (!app) return app.error();
+    auto mac = record_mac(sealer_, r);
+    if (!mac) return mac.error();
+    r.record_mac = std::move(*mac);
+    to_mac.push_back(r);
+    return app;
+  }
+  if (auto st = verify_record_mac(sealer_, r); !st) return st.error();
+  return from_record(r);
+}
+
 Status AppStore::load() {
   auto rows = records_.load_apps();
   if (!rows) return rows.error();
-  for (const auto& r : *rows) {
-    auto app = from_record(r);
-    if (!app) return app.error();
+  const bool macs_required = sealer_.macs_required();
+  std::vector<store::AppRecord> loaded, to_mac;
+  std::vector<UnavailableApp> bad;
+  for (auto& r : *rows) {
+    auto app = load_record(r, macs_required, to_mac);
+    if (!app) {
+      // One bad row costs its own app only: the others load and serve.
+      const std::string& m = app.error().message;
+      std::string reason = (m == "mac_missing" || m == "mac_mismatch") ? m : "unreadable";
+      log::error("app_unavailable", {{"app", r.id}, {"name", r.name}, {"reason", reason}, {"error", m}});
+      if (m_rejected_) m_rejected_->with({reason}).inc();
+      bad.push_back(UnavailableApp{r.id, r.name, std::move(reason)});
+      continue;
+    }
     cache_.put(std::move(*app));
+    loaded.push_back(std::move(r));
   }
-  std::lock_guard lock(mu_);
-  records_cache_ = std::move(*rows);
+  {
+    std::lock_guard lock(mu_);
+    records_cache_ = std::move(loaded);
+    unavailable_ = std::move(bad);
+    if (m_unavailable_) m_unavailable_->set(static_cast<std::int64_t>(unavailable_.size()));
+  }
+  if (!macs_required) return add_missing_macs(to_mac);
   return ok_status();
+}
+
+Status AppStore::add_missing_macs(const std::vector<store::AppRecord>& to_mac) {
+  for (const auto& r : to_mac) {
+    log::warn("app_record_mac_added", {{"app", r.id}, {"name", r.name}});
+    auto st = store::wait_for([&](store::Completion d) { records_.put_app(r, std::move(d)); });
+    if (!st) return st;
+  }
+  // Only once every record has its MAC: from now on a record without one is refused.
+  return sealer_.require_macs();
 }
 
 void AppStore::unload() {
@@ -190,11 +252,20 @@ void AppStore::unload() {
     std::lock_guard lock(mu_);
     for (const auto& r : records_cache_) ids.push_back(r.id);
     records_cache_.clear();
+    unavailable_.clear();
   }
   for (const auto& id : ids) cache_.remove(id);
 }
 
 void AppStore::commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete) {
+  if (!is_delete) {
+    auto mac = record_mac(sealer_, change.record);
+    if (!mac) {
+      change.finish();
+      return fail(mac.error());
+    }
+    change.record.record_mac = std::move(*mac);
+  }
   auto pending = std::make_shared<Change>(std::move(change));
   auto done = [this, pending, then = std::move(then), fail = std::move(fail), is_delete](Status st) {
     Status applied = st ? apply(pending->record, is_delete) : st;
@@ -293,16 +364,31 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   r.rate_limit = o.rate_limit;
   if (!o.hs256_client_secret && o.client_public_keys_pem.empty())
     return done(make_error(Errc::kInvalidArgument, "an app without a client secret needs client public keys"));
-  std::string client_secret;
-  if (o.hs256_client_secret) {
-    client_secret = random_token("", 32);
-    auto sealed = sealer_.seal(r.id, client_secret, "apps/" + std::string(kClientSecretField));
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& x : records_cache_)
+      if (x.name == o.name) return done(make_error(Errc::kConflict, "an app named " + o.name + " exists already"));
+  }
+  // The app's keys first, durably: what is sealed below must never outlive its key.
+  std::string id = r.id;
+  sealer_.prepare(id,
+                  [this, r = std::move(r), hs256 = o.hs256_client_secret, done = std::move(done)](Status st) mutable {
+                    if (!st) return done(st.error());
+                    create_with_keys(std::move(r), hs256, std::move(done));
+                  });
+}
+
+void AppStore::create_with_keys(store::AppRecord r, bool hs256_client_secret, Done<CreatedApp> done) {
+  auto client_secret = std::make_shared<crypto::SecretBytes>();
+  if (hs256_client_secret) {
+    *client_secret = random_token("", 32);
+    auto sealed = sealer_.seal(r.id, client_secret->view(), "apps/" + std::string(kClientSecretField));
     if (!sealed) return done(sealed.error());
     r.client_secret_sealed = std::move(*sealed);
   }
   std::string secret_id = "s" + crypto::random_hex(4);
-  std::string app_secret = random_token("as_", 36);
-  auto sealed_secret = seal_secret(r.id, secret_id, app_secret);
+  auto app_secret = std::make_shared<crypto::SecretBytes>(random_token("as_", 36));
+  auto sealed_secret = seal_secret(r.id, secret_id, app_secret->view());
   if (!sealed_secret) return done(sealed_secret.error());
   boost::json::array secrets;
   secrets.push_back(boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", r.created_ms}});
@@ -310,10 +396,10 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   {
     std::lock_guard lock(mu_);
     for (const auto& x : records_cache_)
-      if (x.name == o.name) return done(make_error(Errc::kConflict, "an app named " + o.name + " exists already"));
+      if (x.name == r.name) return done(make_error(Errc::kConflict, "an app named " + r.name + " exists already"));
     for (const auto& [id, name] : creating_)
-      if (name == o.name) return done(make_error(Errc::kConflict, "an app named " + o.name + " is being created"));
-    creating_[r.id] = o.name;
+      if (name == r.name) return done(make_error(Errc::kConflict, "an app named " + r.name + " is being created"));
+    creating_[r.id] = r.name;
     busy_.insert(r.id);
   }
   std::string id = r.id;
@@ -322,7 +408,7 @@ void AppStore::create(AppOptions o, Done<CreatedApp> done) {
   commit(
       std::move(change),
       [this, id, secret_id, app_secret, client_secret, shared_done] {
-        (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, app_secret, client_secret});
+        (*shared_done)(CreatedApp{cache_.find_by_id(id), secret_id, std::move(*app_secret), std::move(*client_secret)});
       },
       [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
@@ -337,8 +423,8 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   if (secrets.get_array().size() >= 2)
     return done(make_error(Errc::kTooManySecrets, "the app has two active secrets; revoke one first"));
   std::string secret_id = "s" + crypto::random_hex(4);
-  std::string secret = random_token("as_", 36);
-  auto sealed_secret = seal_secret(r.id, secret_id, secret);
+  auto secret = std::make_shared<crypto::SecretBytes>(random_token("as_", 36));
+  auto sealed_secret = seal_secret(r.id, secret_id, secret->view());
   if (!sealed_secret) return done(sealed_secret.error());
   secrets.get_array().push_back(
       boost::json::object{{"id", secret_id}, {"sealed", *sealed_secret}, {"created_ms", clock::unix_ms()}});
@@ -347,7 +433,7 @@ void AppStore::rotate_secret(const std::string& app, Done<NewSecret> done) {
   commit(
       std::move(*change),
       [secret_id, secret, shared_done] {
-        (*shared_done)(NewSecret{secret_id, secret});
+        (*shared_done)(NewSecret{secret_id, std::move(*secret)});
       },
       [shared_done](Error e) { (*shared_done)(std::move(e)); });
 }
@@ -386,6 +472,26 @@ void AppStore::set_status(const std::string& app, AppStatus status, Done<Ok> don
 
 void AppStore::remove(const std::string& app, Done<Ok> done) {
   auto change = begin_change(app);
+  if (!change && change.error().code == Errc::kNotFound) {
+    // An unavailable app (its record failed to load) can still be deleted: the way out
+    // short of repairing the row by hand.
+    std::string id;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& u : unavailable_)
+        if (u.id == app || u.name == app) id = u.id;
+    }
+    if (id.empty()) return done(change.error());
+    return records_.delete_app(id, [this, id, done = std::move(done)](Status st) {
+      if (!st) return done(st.error());
+      {
+        std::lock_guard lock(mu_);
+        std::erase_if(unavailable_, [&](const UnavailableApp& u) { return u.id == id; });
+        if (m_unavailable_) m_unavailable_->set(static_cast<std::int64_t>(unavailable_.size()));
+      }
+      done(Ok{});
+    });
+  }
   if (!change) return done(change.error());
   auto shared_done = std::make_shared<Done<Ok>>(std::move(done));
   commit(
@@ -415,6 +521,11 @@ std::vector<std::shared_ptr<const App>> AppStore::list() const {
   for (const auto& r : records_cache_)
     if (auto a = cache_.find_by_id(r.id)) out.push_back(std::move(a));
   return out;
+}
+
+std::vector<UnavailableApp> AppStore::unavailable() const {
+  std::lock_guard lock(mu_);
+  return unavailable_;
 }
 
 std::shared_ptr<const App> AppStore::find(std::string_view s) const {

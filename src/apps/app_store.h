@@ -17,6 +17,14 @@
 #include "kms/sealer.h"
 #include "store/app_records.h"
 
+namespace herald::metrics {
+class Registry;
+class Counter;
+class Gauge;
+template <class T>
+class Family;
+}  // namespace herald::metrics
+
 namespace herald::apps {
 
 // What a new app is created with.
@@ -37,20 +45,31 @@ struct AppOptions {
 struct CreatedApp {
   std::shared_ptr<const App> app;
   std::string app_secret_id;
-  std::string app_secret;     // HMAC key of signed server-API requests
-  std::string client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
+  crypto::SecretBytes app_secret;     // HMAC key of signed server-API requests
+  crypto::SecretBytes client_secret;  // HS256 key of client JWTs (its UTF-8 bytes are the key); empty if none
+};
+
+// An app whose stored record did not load: its MAC does not verify (the row was edited
+// outside Herald) or it does not parse or open. It serves nothing; the others do.
+struct UnavailableApp {
+  std::string id;
+  std::string name;
+  std::string reason;  // "mac_mismatch", "mac_missing" or "unreadable"
 };
 
 struct NewSecret {
   std::string id;
-  std::string secret;
+  crypto::SecretBytes secret;
 };
 
 class AppStore final : public AppDirectory {
  public:
-  AppStore(store::AppRecords& records, kms::Sealer& sealer) : records_(records), sealer_(sealer) {}
+  AppStore(store::AppRecords& records, kms::Sealer& sealer, metrics::Registry* registry = nullptr);
 
-  // Reads every app into memory; fails if a stored secret does not open.
+  // Reads every app into memory. An app whose record fails its MAC or does not load is
+  // left out (logged, counted, listed by unavailable()); the others load. Fails only if
+  // the store cannot be read. On an installation from before record MACs, the first load
+  // MACs the existing records (trusting them as they are, logged) and then requires MACs.
   Status load();
   // Forgets every app (and its unsealed secrets), as when the key service seals.
   void unload();
@@ -72,6 +91,7 @@ class AppStore final : public AppDirectory {
   Status remove(const std::string& app);
 
   std::vector<std::shared_ptr<const App>> list() const;
+  std::vector<UnavailableApp> unavailable() const;
   // By id, AppKey or name.
   std::shared_ptr<const App> find(std::string_view id_key_or_name) const;
   std::shared_ptr<const App> find_by_name(std::string_view name) const;
@@ -101,6 +121,12 @@ class AppStore final : public AppDirectory {
   };
 
   Result<App> from_record(const store::AppRecord& r);
+  // The record as load() finds it: the app, or why it is unavailable.
+  Result<App> load_record(store::AppRecord& r, bool macs_required, std::vector<store::AppRecord>& to_mac);
+  // Gives records from before record MACs theirs, waits until durable, then requires MACs.
+  Status add_missing_macs(const std::vector<store::AppRecord>& to_mac);
+  // The second half of create(), once the app's keys are durable.
+  void create_with_keys(store::AppRecord r, bool hs256_client_secret, Done<CreatedApp> done);
   // Finds the record and marks the app busy; "conflict" if a change is under way.
   Result<Change> begin_change(const std::string& app);
   void end_change(const std::string& id);
@@ -109,7 +135,7 @@ class AppStore final : public AppDirectory {
   void commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
   // Puts a durable write into the caches.
   Status apply(const store::AppRecord& r, bool is_delete);
-  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, const std::string& secret);
+  Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, std::string_view secret);
 
   store::AppRecords& records_;
   kms::Sealer& sealer_;
@@ -118,6 +144,9 @@ class AppStore final : public AppDirectory {
   std::vector<store::AppRecord> records_cache_;
   std::set<std::string> busy_;                   // app ids with a change under way
   std::map<std::string, std::string> creating_;  // id -> name of apps being created
+  std::vector<UnavailableApp> unavailable_;      // under mu_
+  metrics::Family<metrics::Counter>* m_rejected_ = nullptr;
+  metrics::Gauge* m_unavailable_ = nullptr;
 };
 
 bool valid_app_name(std::string_view name);

@@ -154,12 +154,12 @@ int create_offline(const CreateFlags& c, bool as_json) {
   if (as_json) {
     json::object j = api::app_view(*made->app);
     j["app_secret_id"] = made->app_secret_id;
-    j["app_secret"] = made->app_secret;
-    if (!made->client_secret.empty()) j["client_secret"] = made->client_secret;
+    j["app_secret"] = made->app_secret.view();
+    if (!made->client_secret.empty()) j["client_secret"] = made->client_secret.view();
     std::printf("%s\n", json::serialize(j).c_str());
   } else {
-    print_created(made->app->name, made->app->id, made->app->key, made->app_secret_id, made->app_secret,
-                  made->client_secret);
+    print_created(made->app->name, made->app->id, made->app->key, made->app_secret_id, made->app_secret.view(),
+                  made->client_secret.view());
   }
   return 0;
 }

@@ -79,7 +79,7 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
   }
   json::array listed;
   for (const auto& s : *made) {
-    std::string text = kms::format_share(s);
+    std::string text(kms::format_share(s).view());  // printed or written below, as the operator asked
     if (!share_dir.empty()) {
       std::string path = share_dir + "/share-" + std::to_string(s.x) + ".txt";
       int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

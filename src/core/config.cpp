@@ -409,6 +409,20 @@ void add_audit_keys(std::vector<ConfigKey>& k) {
       [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
 }
 
+void add_kms_keys(std::vector<ConfigKey>& k) {
+  k.push_back(uint_key("kms.max_keys_per_app", "Keys one app may hold in the key service.",
+                       [](auto& c) -> auto& { return c.kms.max_keys_per_app; }, 1, 1'000'000));
+  k.push_back(uint_key("kms.max_versions_per_key", "Versions one key may have (rotations + 1).",
+                       [](auto& c) -> auto& { return c.kms.max_versions_per_key; }, 1, 1'000'000));
+  k.push_back(uint_key("kms.max_versions_per_app",
+                       "Versions of all of one app's keys together; each holds 32 bytes of secure heap while unsealed.",
+                       [](auto& c) -> auto& { return c.kms.max_versions_per_app; }, 1, 100'000'000));
+  k.push_back(duration_key("kms.deletion_delay",
+                           "How long a deleted key stays a tombstone (unusable; the admin may cancel) before it is "
+                           "gone for good. 0 deletes at once.",
+                           [](auto& c) -> auto& { return c.kms.deletion_delay; }, Millis(0)));
+}
+
 void add_api_keys(std::vector<ConfigKey>& k) {
   k.push_back(bool_key(
       "api.require_signature", "Require signed server-API requests. false is refused without --dev (for benchmarks).",
@@ -456,6 +470,7 @@ std::vector<ConfigKey> build_keys() {
   add_push_keys(k);
   add_audit_keys(k);
   add_api_keys(k);
+  add_kms_keys(k);
   add_delivery_keys(k);
   add_otp_keys(k);
   add_messages_keys(k);

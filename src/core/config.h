@@ -103,6 +103,14 @@ struct ApiConfig {
   std::string idempotency_store = "memory";
 };
 
+// The key service's per-app bounds and the delay before a key deletion takes effect.
+struct KmsConfig {
+  std::uint64_t max_keys_per_app = 100;
+  std::uint64_t max_versions_per_key = 100;
+  std::uint64_t max_versions_per_app = 1000;  // each is 32 bytes of secure heap while unsealed
+  Millis deletion_delay{7LL * 86'400'000};
+};
+
 struct AuditConfig {
   bool enabled = true;
   std::uint64_t checkpoint_every = 1000;  // entries
@@ -191,6 +199,7 @@ struct Config {
   BrokerConfig broker;
   ApiConfig api;
   AuditConfig audit;
+  KmsConfig kms;
   DeliveryConfig delivery;
   OtpConfig otp;
   MessagesConfig messages;

@@ -72,6 +72,9 @@ constexpr std::uint8_t kInternal = 4;
   X(kKeyExists, "key_exists", 409, 0, surface::kApi, false, false, "A key of this name exists.") \
   X(kKeyNotExportable, "key_not_exportable", 403, 0, surface::kApi, false, false, "The key was not made exportable.") \
   X(kDeletionNotAllowed, "deletion_not_allowed", 409, 0, surface::kApi, false, false, "Set deletion_allowed on the key first.") \
+  X(kKeyPendingDeletion, "key_pending_deletion", 409, 0, surface::kApi, false, false, "The key is deleted after kms.deletion_delay and cannot be used meanwhile; the admin may cancel the deletion.") \
+  X(kKmsQuotaExceeded, "kms_quota_exceeded", 409, 0, surface::kApi, false, false, "The app has kms.max_keys_per_app keys, the key kms.max_versions_per_key versions, or the app kms.max_versions_per_app versions in all.") \
+  X(kAdminRequired, "admin_required", 403, 0, surface::kApi, false, false, "Only the admin token may change this setting (exportable, deletion_allowed).") \
   X(kVersionNotAllowed, "version_not_allowed", 400, 0, surface::kApi, false, false, "The ciphertext's key version may not be decrypted.") \
   X(kInvalidCiphertext, "invalid_ciphertext", 400, 0, surface::kApi, false, false, "The ciphertext is malformed.") \
   X(kDecryptFailed, "decrypt_failed", 400, 0, surface::kApi, false, false, "The ciphertext does not decrypt with this key and context.") \

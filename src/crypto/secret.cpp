@@ -4,8 +4,11 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <new>
 
+#include "core/log.h"
+#include "core/metrics.h"
 #include "crypto/random.h"
 
 namespace herald::crypto {
@@ -16,14 +19,42 @@ void wipe(V& v) {
   if (!v.empty()) OPENSSL_cleanse(v.data(), v.size());
 }
 
+std::atomic<std::uint64_t> g_fallbacks{0};
+std::atomic<metrics::Counter*> g_fallback_counter{nullptr};
+
+// The secure heap is set up but had no room: the secret goes to the ordinary heap
+// (still zeroised on free). Counted every time, logged once per process.
+void fell_back() {
+  if (g_fallbacks.fetch_add(1, std::memory_order_relaxed) == 0)
+    log::warn("secure_heap_full", {{"message",
+                                    "secrets now also go to the ordinary heap, which may be swapped or "
+                                    "dumped; see herald_secure_heap_fallbacks_total"}});
+  if (auto* c = g_fallback_counter.load(std::memory_order_acquire)) c->inc();
+}
+
 }  // namespace
 
 template <class T>
 T* SecureAllocator<T>::allocate(std::size_t n) {
   void* p = OPENSSL_secure_malloc(n * sizeof(T));
-  if (!p) p = OPENSSL_malloc(n * sizeof(T));  // secure heap full: still zeroised on free
+  if (!p) {
+    if (CRYPTO_secure_malloc_initialized()) fell_back();
+    p = OPENSSL_malloc(n * sizeof(T));
+  }
   if (!p) throw std::bad_alloc();
   return static_cast<T*>(p);
+}
+
+std::uint64_t secure_heap_fallbacks() {
+  return g_fallbacks.load(std::memory_order_relaxed);
+}
+
+void count_secure_heap_fallbacks(metrics::Counter* counter) {
+  g_fallback_counter.store(counter, std::memory_order_release);
+}
+
+void stop_counting_secure_heap_fallbacks(metrics::Counter* counter) {
+  g_fallback_counter.compare_exchange_strong(counter, nullptr, std::memory_order_acq_rel);
 }
 
 template <class T>

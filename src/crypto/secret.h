@@ -5,9 +5,14 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace herald::metrics {
+class Counter;
+}
 
 namespace herald::crypto {
 
@@ -33,6 +38,14 @@ struct SecureMemoryStatus {
 // Sets up the secure heap (call once at start, before any secret is made). Returns what
 // it got; without it, secrets still are zeroised but may be swapped or dumped.
 SecureMemoryStatus init_secure_memory(std::size_t bytes);
+
+// Allocations that found the secure heap (once set up) full and went to the ordinary
+// heap, where they may be swapped or dumped. The first is logged; each is counted here
+// and, from the call on, in `counter` (herald_secure_heap_fallbacks_total) until
+// stop_counting_secure_heap_fallbacks(counter).
+std::uint64_t secure_heap_fallbacks();
+void count_secure_heap_fallbacks(metrics::Counter* counter);
+void stop_counting_secure_heap_fallbacks(metrics::Counter* counter);
 
 class SecretBytes {
  public:

@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include <fstream>
 
 #include "kms/key_service.h"
@@ -23,8 +25,9 @@ Status dev_unseal(KeyService& keys, store::Store& db, const std::string& data_di
     if (!shares) return shares.error();
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) return make_error(Errc::kKmsInitFailed, "cannot create " + path);
-    std::string line = format_share(shares->front()) + "\n";
-    bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+    crypto::SecretBytes share = format_share(shares->front());
+    bool ok = ::write(fd, share.data(), share.size()) == static_cast<ssize_t>(share.size()) &&
+              ::write(fd, "\n", 1) == 1 && ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) return make_error(Errc::kKmsInitFailed, "cannot write " + path);
     st = keys.load();
@@ -39,6 +42,7 @@ Status dev_unseal(KeyService& keys, store::Store& db, const std::string& data_di
                           " is missing: this is not a development data dir; unseal a running server with "
                           "`herald operator unseal` and use the admin API");
   auto share = parse_share(line);
+  OPENSSL_cleanse(line.data(), line.size());  // the share line is the root key when K is 1
   if (!share) return share.error();
   auto unsealed = keys.unseal(*share);
   if (!unsealed) return unsealed.error();

@@ -13,9 +13,10 @@
 #include "crypto/hash.h"
 #include "crypto/random.h"
 #include "crypto/signature.h"
+#include "kms/detail/keyring.h"
+#include "store/store.h"
 
 #include <openssl/crypto.h>
-#include "store/store.h"
 
 namespace herald::kms {
 namespace {
@@ -24,22 +25,15 @@ namespace json = boost::json;
 
 constexpr std::string_view kMetaKey = "kms";
 constexpr std::string_view kCheckPlaintext = "herald root key check v1";
+// The same check, sealed once stored records must carry MACs (Sealer::macs_required):
+// the setting rides on the root key, so it cannot be switched off in the database.
+constexpr std::string_view kCheckPlaintextMacs = "herald root key check v2: record macs";
+constexpr std::string_view kRecordMacLabel = "herald-record-mac";
 constexpr std::string_view kCheckAad = "herald-kms-check";
 constexpr char kAtRestFormat = '\x02';
-constexpr std::string_view kAes = "aes256-gcm";
 
-std::string join0(std::initializer_list<std::string_view> parts) {
-  std::string out;
-  for (auto p : parts) {
-    out.append(p);
-    out.push_back('\0');
-  }
-  return out;
-}
-
-std::string wrap_aad(std::string_view app, std::string_view name, std::uint32_t version) {
-  return join0({"herald-kms-wrap", app, name, std::to_string(version)});
-}
+using detail::join0;
+using detail::wrap_aad;
 
 std::string cipher_aad(std::string_view app, std::string_view name, std::uint32_t version, std::string_view ctx) {
   return join0({"herald-kms", app, name, std::to_string(version), ctx});
@@ -74,23 +68,19 @@ struct KeyService::Meta {
   std::string check;  // sealed known answer
   std::map<unsigned, std::string> digests;
   std::string json_text;
+  bool macs_required = false;  // known once unsealed: which check opened
 };
 
-struct KeyService::Key {
-  store::KmsKeyRecord rec;
-  std::map<std::uint32_t, crypto::SecretBytes> material;
-  std::map<std::uint32_t, std::int64_t> created;
-
-  KeyInfo info() const {
-    KeyInfo i{rec.name, rec.kind, rec.latest_version, rec.min_decryption_version, rec.exportable,
-              rec.deletion_allowed, rec.created_ms, {}};
-    for (const auto& [v, t] : created) i.versions.push_back(KeyVersionInfo{v, t});
-    return i;
-  }
-};
-
-KeyService::KeyService(store::Store& store, metrics::Registry* registry) : store_(store) {
+KeyService::KeyService(store::Store& store, metrics::Registry* registry, KeyServiceOptions opts)
+    : store_(store), opts_(std::move(opts)) {
   if (registry) {
+    m_secure_fallbacks_ =
+        &registry
+             ->counter("herald_secure_heap_fallbacks_total",
+                       "Secret allocations that found the secure heap full and used the ordinary heap")
+             .with({});
+    if (m_secure_fallbacks_->value() == 0) m_secure_fallbacks_->inc(crypto::secure_heap_fallbacks());
+    crypto::count_secure_heap_fallbacks(m_secure_fallbacks_);
     m_shares_ = &registry->counter("herald_kms_unseal_shares_total", "Unseal shares received, by outcome", {"result"});
     auto& ops = registry->counter("herald_kms_operations_total", "Key service operations, by operation and result",
                                   {"op", "result"});
@@ -104,7 +94,10 @@ KeyService::KeyService(store::Store& store, metrics::Registry* registry) : store
 
 // No callbacks here: what they touch may be gone already. Key material is wiped as the
 // members go (SecretBytes).
-KeyService::~KeyService() = default;
+KeyService::~KeyService() {
+  purger_.stop();
+  if (m_secure_fallbacks_) crypto::stop_counting_secure_heap_fallbacks(m_secure_fallbacks_);
+}
 
 Result<std::vector<Share>> KeyService::initialize(store::Store& store, unsigned n, unsigned k) {
   if (k < 1 || k > n || n > 255)
@@ -120,7 +113,7 @@ Result<std::vector<Share>> KeyService::initialize(store::Store& store, unsigned 
   json::object meta{{"version", 1},
                     {"shares", n},
                     {"threshold", k},
-                    {"check", crypto::base64_encode(crypto::aead_seal(root, kCheckPlaintext, kCheckAad))},
+                    {"check", crypto::base64_encode(crypto::aead_seal(root, kCheckPlaintextMacs, kCheckAad))},
                     {"share_digests", std::move(digests)}};
   auto st = store::wait_for(
       [&](store::Completion done) { store.put_meta(std::string(kMetaKey), json::serialize(meta), std::move(done)); });
@@ -135,7 +128,7 @@ bool KeyService::root_matches(const std::string& meta_json, const crypto::Secret
   auto check = crypto::base64_decode(std::string_view(v.get_object().at("check").as_string()));
   if (!check) return false;
   auto opened = crypto::aead_open(root, *check, kCheckAad);
-  return opened && opened->view() == kCheckPlaintext;
+  return opened && (opened->view() == kCheckPlaintext || opened->view() == kCheckPlaintextMacs);
 }
 
 Status KeyService::load() {
@@ -213,10 +206,11 @@ Result<KmsStatus> KeyService::unseal(const Share& share) {
     crypto::SecretBytes root = combine_shares(pending_);
     pending_.clear();
     auto opened = crypto::aead_open(root, meta_->check, kCheckAad);
-    if (!opened || opened->view() != kCheckPlaintext) {
+    if (!opened || (opened->view() != kCheckPlaintext && opened->view() != kCheckPlaintextMacs)) {
       count("failed");
       return make_error(Errc::kUnsealFailed, "the shares did not rebuild the root key; start over");
     }
+    meta_->macs_required = opened->view() == kCheckPlaintextMacs;
     auto st = load_keyring(root);
     if (!st) {
       keys_.clear();
@@ -286,60 +280,12 @@ const KeyService::Key* KeyService::find_locked(const std::string& app_id, const 
   return it == keys_.end() ? nullptr : it->second.get();
 }
 
-Result<std::uint32_t> KeyService::add_version_locked(Key& k, std::int64_t now_ms, store::Completion done,
-                                                     std::optional<crypto::SecretBytes> given) {
-  std::uint32_t version = k.rec.latest_version + 1;
-  crypto::SecretBytes material = given ? std::move(*given) : crypto::random_secret(crypto::kAeadKeyBytes);
-  store::KmsVersionRecord v{k.rec.app_id, k.rec.name, version,
-                            crypto::aead_seal(*root_, material.view(), wrap_aad(k.rec.app_id, k.rec.name, version)),
-                            now_ms};
-  store::KmsKeyRecord rec = k.rec;
-  rec.latest_version = version;
-  store_.kms().put_kms_key(rec, v, std::move(done));
-  k.rec.latest_version = version;
-  k.material[version] = std::move(material);
-  k.created[version] = now_ms;
-  return version;
-}
-
-Status KeyService::ensure_app_keys(const std::string& app_id) {
-  std::unique_lock lock(mu_);
-  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  std::int64_t now = clock::unix_ms();
-  for (const char* name : {"default", "_data", "_index"}) {
-    if (find_locked(app_id, name)) continue;
-    auto k = std::make_unique<Key>();
-    k->rec = store::KmsKeyRecord{app_id, name, std::string(kAes), 0, 1, false, false, now};
-    auto v = add_version_locked(*k, now, [app_id, name](Status st) {
-      if (!st) log::error("kms_key_write_failed", {{"app", app_id}, {"key", name}, {"error", st.error().message}});
-    });
-    if (!v) return v.error();
-    keys_[KeyId{app_id, name}] = std::move(k);
-  }
-  return ok_status();
-}
-
-Status KeyService::ensure_signing_key(const std::string& name) {
-  std::unique_lock lock(mu_);
-  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  const std::string app(kSystemApp);
-  if (find_locked(app, name)) return ok_status();
-  std::int64_t now = clock::unix_ms();
-  auto k = std::make_unique<Key>();
-  k->rec = store::KmsKeyRecord{app, name, "ed25519", 0, 1, false, false, now};
-  crypto::PrivateKey priv = crypto::PrivateKey::generate(crypto::KeyKind::Ed25519);
-  std::string pem = priv.to_pem();
-  crypto::SecretBytes material(pem);
-  OPENSSL_cleanse(pem.data(), pem.size());
-  auto v = add_version_locked(
-      *k, now,
-      [name](Status st) {
-        if (!st) log::error("kms_key_write_failed", {{"key", name}, {"error", st.error().message}});
-      },
-      std::move(material));
-  if (!v) return v.error();
-  keys_[KeyId{app, name}] = std::move(k);
-  return ok_status();
+Result<const KeyService::Key*> KeyService::usable_locked(const std::string& app_id, const std::string& name) const {
+  const Key* k = find_locked(app_id, name);
+  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
+  if (k->rec.delete_after_ms != 0)
+    return make_error(Errc::kKeyPendingDeletion, "the key is being deleted; the admin may cancel the deletion");
+  return k;
 }
 
 Result<std::string> KeyService::sign(const std::string& name, std::string_view message) const {
@@ -362,118 +308,6 @@ Result<std::string> KeyService::public_key_pem(const std::string& name) const {
   return priv->public_key().to_pem();
 }
 
-void KeyService::create_key(const std::string& app_id, const std::string& name, KeyOptions opts, Done<KeyInfo> done) {
-  if (!valid_key_name(name))
-    return done(make_error(Errc::kInvalidArgument, "a key name is 1 to 64 of a-z 0-9 _ . - and does not start with _"));
-  std::shared_ptr<Key> k = std::make_shared<Key>();
-  store::KmsVersionRecord v;
-  {
-    std::shared_lock lock(mu_);
-    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
-    if (find_locked(app_id, name)) return done(make_error(Errc::kKeyExists, "a key of this name exists"));
-    std::int64_t now = clock::unix_ms();
-    k->rec = store::KmsKeyRecord{app_id, name, std::string(kAes), 1, 1, opts.exportable, false, now};
-    crypto::SecretBytes material = crypto::random_secret(crypto::kAeadKeyBytes);
-    v = store::KmsVersionRecord{app_id, name, 1,
-                                crypto::aead_seal(*root_, material.view(), wrap_aad(app_id, name, 1)), now};
-    k->material[1] = std::move(material);
-    k->created[1] = now;
-  }
-  store_.kms().put_kms_key(k->rec, v, [this, k, done = std::move(done)](Status st) {
-    if (!st)
-      return done(st.error().code == Errc::kConflict ? make_error(Errc::kKeyExists, "a key of this name exists")
-                                                     : st.error());
-    std::unique_lock lock(mu_);
-    if (!root_) return done(make_error(Errc::kSealed, "the key service was sealed meanwhile"));
-    auto& slot = keys_[KeyId{k->rec.app_id, k->rec.name}];
-    if (!slot) slot = std::make_unique<Key>(std::move(*k));
-    done(slot->info());
-  });
-}
-
-void KeyService::rotate_key(const std::string& app_id, const std::string& name, Done<KeyInfo> done) {
-  store::KmsKeyRecord rec;
-  store::KmsVersionRecord v;
-  auto material = std::make_shared<crypto::SecretBytes>(crypto::random_secret(crypto::kAeadKeyBytes));
-  {
-    std::shared_lock lock(mu_);
-    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
-    const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
-    rec = k->rec;
-    rec.latest_version += 1;
-    v = store::KmsVersionRecord{app_id, name, rec.latest_version,
-                                crypto::aead_seal(*root_, material->view(), wrap_aad(app_id, name, rec.latest_version)),
-                                clock::unix_ms()};
-  }
-  store_.kms().put_kms_key(rec, v, [this, rec, v, material, done = std::move(done)](Status st) {
-    if (!st)
-      return done(st.error().code == Errc::kConflict
-                      ? make_error(Errc::kConflict, "another rotation of this key happened at the same time; retry")
-                      : st.error());
-    std::unique_lock lock(mu_);
-    auto it = keys_.find(KeyId{rec.app_id, rec.name});
-    if (!root_ || it == keys_.end()) return done(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
-    Key& k = *it->second;
-    k.rec.latest_version = std::max(k.rec.latest_version, rec.latest_version);
-    k.material[v.version] = std::move(*material);
-    k.created[v.version] = v.created_ms;
-    done(k.info());
-  });
-}
-
-void KeyService::configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg,
-                               Done<KeyInfo> done) {
-  store::KmsKeyRecord rec;
-  {
-    std::shared_lock lock(mu_);
-    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
-    const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
-    rec = k->rec;
-  }
-  if (cfg.min_decryption_version) {
-    if (*cfg.min_decryption_version < 1 || *cfg.min_decryption_version > rec.latest_version)
-      return done(make_error(Errc::kInvalidArgument, "min_decryption_version must be 1 to the latest version"));
-    rec.min_decryption_version = *cfg.min_decryption_version;
-  }
-  if (cfg.deletion_allowed) rec.deletion_allowed = *cfg.deletion_allowed;
-  if (cfg.exportable) {
-    if (rec.exportable && !*cfg.exportable)
-      return done(make_error(Errc::kInvalidArgument, "an exportable key cannot be made non-exportable again"));
-    rec.exportable = *cfg.exportable;
-  }
-  store_.kms().put_kms_key(rec, std::nullopt, [this, rec, done = std::move(done)](Status st) {
-    if (!st) return done(st.error());
-    std::unique_lock lock(mu_);
-    auto it = keys_.find(KeyId{rec.app_id, rec.name});
-    if (!root_ || it == keys_.end()) return done(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
-    Key& k = *it->second;
-    k.rec.min_decryption_version = rec.min_decryption_version;
-    k.rec.deletion_allowed = rec.deletion_allowed;
-    k.rec.exportable = rec.exportable;
-    done(k.info());
-  });
-}
-
-void KeyService::delete_key(const std::string& app_id, const std::string& name, Done<Ok> done) {
-  {
-    std::shared_lock lock(mu_);
-    if (!root_) return done(make_error(Errc::kSealed, "the key service is sealed"));
-    const Key* k = find_locked(app_id, name);
-    if (!k || !valid_key_name(name)) return done(make_error(Errc::kKeyNotFound, "no key of this name"));
-    if (!k->rec.deletion_allowed)
-      return done(
-          make_error(Errc::kDeletionNotAllowed, "set deletion_allowed on the key first; deletion cannot be undone"));
-  }
-  store_.kms().delete_kms_key(app_id, name, [this, app_id, name, done = std::move(done)](Status st) {
-    if (!st) return done(st.error());
-    std::unique_lock lock(mu_);
-    keys_.erase(KeyId{app_id, name});
-    done(Ok{});
-  });
-}
-
 Result<KeyInfo> KeyService::key_info(const std::string& app_id, const std::string& name) const {
   std::shared_lock lock(mu_);
   if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
@@ -490,8 +324,8 @@ std::vector<KeyInfo> KeyService::list_keys(const std::string& app_id) const {
   return out;
 }
 
-Result<std::string> KeyService::encrypt(const std::string& app_id, const std::string& name,
-                                        std::string_view plaintext, std::string_view context) const {
+Result<std::string> KeyService::encrypt(const std::string& app_id, const std::string& name, std::string_view plaintext,
+                                        std::string_view context) const {
   return counted(kEncrypt, encrypt_uncounted(app_id, name, plaintext, context));
 }
 
@@ -499,8 +333,9 @@ Result<std::string> KeyService::encrypt_uncounted(const std::string& app_id, con
                                                   std::string_view plaintext, std::string_view context) const {
   std::shared_lock lock(mu_);
   if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
+  auto usable = usable_locked(app_id, name);
+  if (!usable) return usable.error();
+  const Key* k = *usable;
   std::uint32_t v = k->rec.latest_version;
   std::string sealed = crypto::aead_seal(k->material.at(v), plaintext, cipher_aad(app_id, name, v, context));
   return "herald:v" + std::to_string(v) + ":" + crypto::base64_encode(sealed);
@@ -541,8 +376,9 @@ Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app
   auto [v, bytes] = std::move(*parsed);
   std::shared_lock lock(mu_);
   if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
+  auto usable = usable_locked(app_id, name);
+  if (!usable) return usable.error();
+  const Key* k = *usable;
   if (v < k->rec.min_decryption_version || v > k->rec.latest_version)
     return make_error(Errc::kVersionNotAllowed, "version " + std::to_string(v) + " may not be decrypted (allowed: " +
                                                     std::to_string(k->rec.min_decryption_version) + " to " +
@@ -550,8 +386,8 @@ Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app
   return crypto::aead_open(k->material.at(v), bytes, cipher_aad(app_id, name, v, context));
 }
 
-Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name,
-                                       std::string_view ciphertext, std::string_view context) const {
+Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name, std::string_view ciphertext,
+                                       std::string_view context) const {
   auto plain = decrypt_uncounted(app_id, name, ciphertext, context);
   if (!plain) return counted(kRewrap, Result<std::string>(plain.error()));
   return counted(kRewrap, encrypt_uncounted(app_id, name, plain->view(), context));
@@ -573,8 +409,9 @@ Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> KeyService::e
     const std::string& app_id, const std::string& name) const {
   std::shared_lock lock(mu_);
   if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  const Key* k = find_locked(app_id, name);
-  if (!k || !valid_key_name(name)) return make_error(Errc::kKeyNotFound, "no key of this name");
+  auto usable = usable_locked(app_id, name);
+  if (!usable) return usable.error();
+  const Key* k = *usable;
   if (!k->rec.exportable) return make_error(Errc::kKeyNotExportable, "the key was not made exportable");
   std::vector<std::pair<std::uint32_t, crypto::SecretBytes>> out;
   for (const auto& [v, m] : k->material) out.emplace_back(v, m);
@@ -594,8 +431,7 @@ Result<std::string> KeyService::blind_index(const std::string& app_id, std::stri
   return crypto::hex_encode(crypto::hmac_sha256(k->material.at(1).view(), data));
 }
 
-Result<std::string> KeyService::seal(std::string_view app_id, std::string_view plaintext,
-                                     std::string_view associated) {
+Result<std::string> KeyService::seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) {
   return counted(kSeal, seal_uncounted(app_id, plaintext, associated));
 }
 
@@ -607,7 +443,8 @@ Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::str
     if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
     if (!find_locked(app, "_data")) {
       lock.unlock();
-      // A new app's first secret: make its keys (exclusive lock, once per app).
+      // An app without keys (one made before apps had them, or whose key write failed):
+      // make them and wait until they are durable. AppStore::create makes them ahead.
       if (auto st = ensure_app_keys(app); !st) return st.error();
     }
   }
@@ -639,6 +476,51 @@ Result<crypto::SecretBytes> KeyService::open_uncounted(std::string_view app_id, 
   auto it = k->material.find(v);
   if (it == k->material.end()) return make_error(Errc::kDecryptFailed, "the at-rest key version is unknown");
   return crypto::aead_open(it->second, sealed.substr(5), join0({"herald-at-rest", app_id, associated}));
+}
+
+void KeyService::prepare(std::string_view app_id, std::function<void(Status)> done) {
+  ensure_app_keys(std::string(app_id), std::move(done));
+}
+
+Result<std::string> KeyService::mac(std::string_view app_id, std::string_view purpose, std::string_view data) {
+  std::shared_lock lock(mu_);
+  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
+  const Key* k = find_locked(std::string(app_id), "_data");
+  if (!k || k->material.empty()) return make_error(Errc::kDecryptFailed, "the app has no at-rest key");
+  // Its own key per purpose, never the encryption key itself.
+  auto key = crypto::hmac_sha256(k->material.begin()->second.view(), join0({kRecordMacLabel, app_id, purpose}));
+  std::string tag = crypto::hex_encode(crypto::hmac_sha256(key, data));
+  OPENSSL_cleanse(key.data(), key.size());
+  return tag;
+}
+
+bool KeyService::macs_required() {
+  std::shared_lock lock(mu_);
+  return meta_ && meta_->macs_required;
+}
+
+Status KeyService::require_macs() {
+  std::string text;
+  {
+    std::shared_lock lock(mu_);
+    if (!root_ || !meta_) return make_error(Errc::kSealed, "the key service is sealed");
+    if (meta_->macs_required) return ok_status();
+    json::error_code ec;
+    auto v = json::parse(meta_->json_text, ec);
+    if (ec || !v.is_object()) return make_error(Errc::kStoreError, "the key service settings are corrupt");
+    v.get_object()["check"] = crypto::base64_encode(crypto::aead_seal(*root_, kCheckPlaintextMacs, kCheckAad));
+    text = json::serialize(v);
+  }
+  if (store::on_store_thread()) return make_error(Errc::kInternal, "require_macs cannot wait on a store thread");
+  auto st = store::wait_for([&](store::Completion d) { store_.put_meta(std::string(kMetaKey), text, std::move(d)); });
+  if (!st) return st;
+  std::unique_lock lock(mu_);
+  if (meta_) {
+    meta_->json_text = std::move(text);
+    meta_->macs_required = true;
+  }
+  log::info("kms_record_macs_required");
+  return ok_status();
 }
 
 }  // namespace herald::kms

@@ -5,7 +5,9 @@
 // rotation) and the encryption at rest of everything sensitive (Sealer).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +18,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/clock.h"
+#include "core/periodic_thread.h"
 #include "core/result.h"
 #include "crypto/secret.h"
 #include "kms/sealer.h"
@@ -56,6 +60,7 @@ struct KeyInfo {
   bool exportable = false;
   bool deletion_allowed = false;
   std::int64_t created_ms = 0;
+  std::int64_t delete_after_ms = 0;  // 0: live; else deleted for good at this time, unusable until then
   std::vector<KeyVersionInfo> versions;
 };
 
@@ -63,10 +68,24 @@ struct KeyOptions {
   bool exportable = false;
 };
 
+// Who asks for a key change. `exportable` and `deletion_allowed` guard the app's keys
+// against a stolen AppSecret, so only the admin token changes them.
+enum class Actor { App, Admin };
+
 struct KeyConfig {
   std::optional<std::uint32_t> min_decryption_version;
-  std::optional<bool> deletion_allowed;
-  std::optional<bool> exportable;  // may only go from false to true
+  std::optional<bool> deletion_allowed;  // admin only
+  std::optional<bool> exportable;        // admin only; may only go from false to true
+};
+
+// Per-app bounds (kms.* config keys): one app cannot fill the store, the unseal, or the
+// secure heap, where every version of every key lives unwrapped while unsealed.
+struct KeyServiceOptions {
+  std::uint32_t max_keys_per_app = 100;
+  std::uint32_t max_versions_per_key = 100;
+  std::uint32_t max_versions_per_app = 1000;
+  std::int64_t deletion_delay_ms = 7LL * 86'400'000;  // 0: a delete takes effect at once
+  Clock clock;                                        // creation and deletion times
 };
 
 struct DataKey {
@@ -82,7 +101,7 @@ class KeyService final : public Sealer {
  public:
   static constexpr std::string_view kSystemApp = "_system";
 
-  KeyService(store::Store& store, metrics::Registry* registry);
+  KeyService(store::Store& store, metrics::Registry* registry, KeyServiceOptions opts = {});
   ~KeyService() override;
 
   // Offline, on a data dir whose store has no key service yet: makes the root key,
@@ -108,11 +127,26 @@ class KeyService final : public Sealer {
 
   // Keyring. Errors: "sealed", "key_not_found", "key_exists", "invalid_argument",
   // "key_not_exportable", "deletion_not_allowed", "version_not_allowed" (below the
-  // minimum or above the latest), "decrypt_failed", "invalid_ciphertext".
+  // minimum or above the latest), "decrypt_failed", "invalid_ciphertext",
+  // "key_pending_deletion" (the key is a tombstone), "kms_quota_exceeded",
+  // "admin_required" (an app changing exportable or deletion_allowed).
+  // Changes to one key run one at a time, each from its read of the key to the end of its
+  // write, and write only the fields they change: what a restart reads is what was last
+  // acknowledged.
   void create_key(const std::string& app_id, const std::string& name, KeyOptions opts, Done<KeyInfo> done);
   void rotate_key(const std::string& app_id, const std::string& name, Done<KeyInfo> done);
-  void configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg, Done<KeyInfo> done);
-  void delete_key(const std::string& app_id, const std::string& name, Done<Ok> done);
+  void configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg, Actor actor,
+                     Done<KeyInfo> done);
+  // Needs deletion_allowed. Makes the key a tombstone for kms.deletion_delay (unusable, and
+  // the admin may cancel), after which purge_deleted_keys() deletes it for good.
+  void delete_key(const std::string& app_id, const std::string& name, Done<KeyInfo> done);
+  // Admin: the key is live again. "conflict" if no deletion is pending.
+  void cancel_deletion(const std::string& app_id, const std::string& name, Done<KeyInfo> done);
+  // Deletes every tombstone whose time has come; `done` (optional) gets how many.
+  void purge_deleted_keys(std::function<void(std::size_t)> done = {});
+  // Runs purge_deleted_keys every `interval` until stop_purger() (or destruction).
+  void start_purger(std::chrono::milliseconds interval);
+  void stop_purger();
   Result<KeyInfo> key_info(const std::string& app_id, const std::string& name) const;
   std::vector<KeyInfo> list_keys(const std::string& app_id) const;
 
@@ -131,7 +165,10 @@ class KeyService final : public Sealer {
   Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> export_key(const std::string& app_id,
                                                                                 const std::string& name) const;
   // Creates an app's own keys ("default" for the key API, "_data" at rest, "_index" for
-  // blind indexes) if missing; their writes are queued before anything sealed with them.
+  // blind indexes) if missing. They are usable only once durable, and `done` hears only
+  // then (or the store's error): nothing is ever sealed under a key the store lost.
+  void ensure_app_keys(const std::string& app_id, store::Completion done);
+  // The same, waiting; "internal" on a store callback thread, where waiting would deadlock.
   Status ensure_app_keys(const std::string& app_id);
 
   // The service's own Ed25519 signing key `name` (for audit checkpoints), made on first
@@ -147,6 +184,10 @@ class KeyService final : public Sealer {
   Result<std::string> seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) override;
   Result<crypto::SecretBytes> open(std::string_view app_id, std::string_view sealed,
                                    std::string_view associated) override;
+  void prepare(std::string_view app_id, std::function<void(Status)> done) override;
+  Result<std::string> mac(std::string_view app_id, std::string_view purpose, std::string_view data) override;
+  bool macs_required() override;
+  Status require_macs() override;
 
   // For tests and `herald operator`: whether `root` is this installation's root key.
   static bool root_matches(const std::string& meta_json, const crypto::SecretBytes& root);
@@ -155,6 +196,13 @@ class KeyService final : public Sealer {
   struct Key;
   struct Meta;
   using KeyId = std::pair<std::string, std::string>;
+  using Finish = std::function<void()>;
+  using Mutation = std::function<void(Finish)>;
+  struct Pending {  // keys and versions of an app whose writes are under way (quotas)
+    std::uint32_t keys = 0;
+    std::uint32_t versions = 0;
+  };
+  struct AppKeysWrite;
 
   Status load_keyring(const crypto::SecretBytes& root);
   Result<std::string> seal_uncounted(std::string_view app_id, std::string_view plaintext, std::string_view associated);
@@ -164,20 +212,36 @@ class KeyService final : public Sealer {
                                         std::string_view context) const;
   Result<crypto::SecretBytes> decrypt_uncounted(const std::string& app_id, const std::string& name,
                                                 std::string_view ciphertext, std::string_view context) const;
-  // Adds a new version of a key in memory and queues its write. Lock held.
-  Result<std::uint32_t> add_version_locked(Key& k, std::int64_t now_ms, store::Completion done,
-                                           std::optional<crypto::SecretBytes> material = std::nullopt);
+  // A new key's record and first version (wrapped under the root key). Lock held.
+  std::unique_ptr<Key> new_key_locked(const std::string& app_id, const std::string& name, std::string kind,
+                                      bool exportable, crypto::SecretBytes material, store::KmsVersionRecord& first);
   const Key* find_locked(const std::string& app_id, const std::string& name) const;
+  // The key for use through the API: not found, or a tombstone, is an error. Lock held.
+  Result<const Key*> usable_locked(const std::string& app_id, const std::string& name) const;
+  // Versions of the app's keys, held and being written. Lock held.
+  std::uint32_t app_versions_locked(const std::string& app_id) const;
+  std::uint32_t app_keys_locked(const std::string& app_id) const;
+  // Runs `m` once every earlier change to the same key has finished (its Finish called).
+  void serialised(const KeyId& id, Mutation m);
+  void run_changes(const KeyId& id);
+  void app_keys_written(const std::shared_ptr<AppKeysWrite>& w);
 
   store::Store& store_;
+  KeyServiceOptions opts_;
   std::unique_ptr<Meta> meta_;
   mutable std::shared_mutex mu_;
   std::optional<crypto::SecretBytes> root_;
   std::map<KeyId, std::unique_ptr<Key>> keys_;
-  std::vector<Share> pending_;  // shares given towards the next unseal
+  std::map<std::string, Pending> pending_writes_;                        // under mu_
+  std::map<std::string, std::shared_ptr<AppKeysWrite>> app_key_writes_;  // under mu_
+  std::mutex changes_mu_;
+  std::map<KeyId, std::deque<Mutation>> changes_;  // front: the change under way
+  std::vector<Share> pending_;                     // shares given towards the next unseal
   std::function<Status()> on_unsealed_;
   std::function<void()> on_sealed_;
+  PeriodicThread purger_;
   metrics::Family<metrics::Counter>* m_shares_ = nullptr;
+  metrics::Counter* m_secure_fallbacks_ = nullptr;
   // herald_kms_operations_total children, resolved once: [op][0 = ok, 1 = error].
   enum Op { kEncrypt, kDecrypt, kRewrap, kDatakey, kSeal, kOpen, kOps };
   metrics::Counter* m_ops_[kOps][2] = {};

@@ -79,8 +79,11 @@ crypto::SecretBytes combine_shares(const std::vector<Share>& shares) {
   return out;
 }
 
-std::string format_share(const Share& s) {
-  return std::to_string(s.x) + "-" + crypto::hex_encode(s.bytes.view());
+crypto::SecretBytes format_share(const Share& s) {
+  std::string text = std::to_string(s.x) + "-" + crypto::hex_encode(s.bytes.view());
+  crypto::SecretBytes out(text);
+  OPENSSL_cleanse(text.data(), text.size());
+  return out;
 }
 
 Result<Share> parse_share(std::string_view text) {

@@ -26,7 +26,8 @@ std::vector<Share> split_secret(const crypto::SecretBytes& secret, unsigned n, u
 // A wrong share gives a wrong secret, not an error: callers check the result.
 crypto::SecretBytes combine_shares(const std::vector<Share>& shares);
 
-std::string format_share(const Share& s);
+// "<x>-<hex>", the printable share; a secret, so kept in SecretBytes.
+crypto::SecretBytes format_share(const Share& s);
 // Error code "share_invalid" for anything but "<1..255>-<even number of hex digits>".
 Result<Share> parse_share(std::string_view text);
 

@@ -39,6 +39,8 @@ namespace herald::server {
 namespace {
 
 constexpr auto kOtpPurgeInterval = std::chrono::seconds(10);
+// Tombstoned keys are deleted for good within this long of their time (kms.deletion_delay).
+constexpr auto kKeyPurgeInterval = std::chrono::seconds(10);
 // How long stop() waits for the audit entries already appended to reach the disk
 // before it signs the final checkpoint.
 constexpr auto kAuditFlushTimeout = std::chrono::milliseconds(500);
@@ -100,8 +102,14 @@ Status Node::open() {
   if (auto st = ensure_instance_id(*store_); !st) return failed("store_write_failed", st.error());
 
   // The key service: sealed until K shares are in. Apps and their secrets load at unseal.
-  keys_ = std::make_unique<kms::KeyService>(*store_, &registry_);
-  apps_ = std::make_unique<apps::AppStore>(store_->apps(), *keys_);
+  keys_ = std::make_unique<kms::KeyService>(
+      *store_, &registry_,
+      kms::KeyServiceOptions{static_cast<std::uint32_t>(cfg_.kms.max_keys_per_app),
+                             static_cast<std::uint32_t>(cfg_.kms.max_versions_per_key),
+                             static_cast<std::uint32_t>(cfg_.kms.max_versions_per_app),
+                             cfg_.kms.deletion_delay.count(),
+                             {}});
+  apps_ = std::make_unique<apps::AppStore>(store_->apps(), *keys_, &registry_);
   if (cfg_.audit.enabled) {
     audit_ = std::make_unique<audit::Log>(
         *store_, *keys_, audit::LogOptions{cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count()},
@@ -194,7 +202,7 @@ void Node::add_routes(const std::string& admin_token_sha256) {
     hub_->disconnect_app(id, push::close_code::kDisconnectedByServer, "app_disabled");
   };
   api::add_admin_routes(router_, api::AdminRoutesDeps{apps_.get(), admin_token_sha256, app_disabled, keys_.get()});
-  api::add_kms_routes(router_, api::KmsRoutesDeps{server_auth_.get(), keys_.get()});
+  api::add_kms_routes(router_, api::KmsRoutesDeps{server_auth_.get(), keys_.get(), apps_.get(), admin_token_sha256});
   api::add_otp_routes(router_, api::OtpRoutesDeps{server_auth_.get(), otp_.get(), apps_.get(), admin_token_sha256});
   api::add_message_routes(router_,
                           api::MessageRoutesDeps{server_auth_.get(), messages_.get(), apps_.get(), admin_token_sha256});
@@ -227,6 +235,7 @@ void Node::start_background() {
   if (audit_) audit_->start();
   otp_->start_purger(kOtpPurgeInterval);
   messages_->start();
+  keys_->start_purger(kKeyPurgeInterval);
 }
 
 // The reverse of open() and start(): nothing new comes in, work under way finishes,
@@ -240,6 +249,7 @@ void Node::stop() {
   if (webhooks_) webhooks_->stop();
   if (senders_) senders_->stop();  // sends in flight finish (bounded by their timeouts) before the store closes
   if (otp_) otp_->stop();
+  if (keys_) keys_->stop_purger();
   if (audit_) stop_audit();
   if (store_) store_->close();
 }

@@ -30,6 +30,8 @@ struct AppRecord {
   std::string namespaces;        // "*" or "chat,news"
   std::string allowed_cidrs;     // "10.0.0.0/8,2001:db8::/32" or ""
   std::uint32_t rate_limit = 0;
+  // "v1:<hex>": MAC of the fields above (apps/record_mac.h), made by the apps module.
+  std::string record_mac;
 };
 
 class AppRecords {

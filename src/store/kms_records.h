@@ -23,6 +23,7 @@ struct KmsKeyRecord {
   bool exportable = false;
   bool deletion_allowed = false;
   std::int64_t created_ms = 0;
+  std::int64_t delete_after_ms = 0;  // 0: live; else a tombstone, deleted for good from then on
 };
 
 struct KmsVersionRecord {
@@ -33,13 +34,30 @@ struct KmsVersionRecord {
   std::int64_t created_ms = 0;
 };
 
+// A change to a key's settings: only the fields given are written, so two changes to
+// different fields never undo each other whatever order they land in.
+struct KmsKeyChange {
+  std::string app_id;
+  std::string name;
+  std::optional<std::uint32_t> min_decryption_version;
+  std::optional<bool> exportable;
+  std::optional<bool> deletion_allowed;
+  std::optional<std::int64_t> delete_after_ms;
+};
+
 class KmsRecords {
  public:
   virtual ~KmsRecords() = default;
   virtual Result<std::vector<KmsKeyRecord>> load_kms_keys() = 0;
   virtual Result<std::vector<KmsVersionRecord>> load_kms_versions() = 0;
-  // Writes the key's record and, when given, a new version, in one write.
-  virtual void put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> version, Completion done) = 0;
+  // A new key with its first version, in one write; "conflict" if the key exists.
+  virtual void insert_kms_key(KmsKeyRecord key, KmsVersionRecord first, Completion done) = 0;
+  // Adds version N of an existing key and moves its latest_version from N-1 to N, in one
+  // write; "conflict" if the key's latest version is not N-1 or version N exists, "not_found"
+  // if there is no such key.
+  virtual void add_kms_version(KmsVersionRecord version, Completion done) = 0;
+  // Writes the fields `change` names; "not_found" if there is no such key.
+  virtual void update_kms_key(KmsKeyChange change, Completion done) = 0;
   // Deletes the key and all its versions.
   virtual void delete_kms_key(std::string app_id, std::string name, Completion done) = 0;
 };

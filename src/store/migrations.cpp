@@ -153,6 +153,11 @@ constexpr Migration kSqlite[] = {
      "  PRIMARY KEY (app_id, nonce)\n"
      ") STRICT, WITHOUT ROWID;\n"
      "CREATE INDEX api_nonces_expiry ON api_nonces(expires_ms);"},
+    // Key tombstones (a deletion waits kms.deletion_delay) and the MAC of each app row's
+    // plaintext columns ('' until the first unseal after the upgrade computes it).
+    {9, "kms_tombstones_app_mac",
+     "ALTER TABLE kms_keys ADD COLUMN delete_after_ms INTEGER NOT NULL DEFAULT 0;\n"
+     "ALTER TABLE apps ADD COLUMN record_mac TEXT NOT NULL DEFAULT '';"},
 };
 }  // namespace
 

@@ -22,6 +22,18 @@ Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* 
                                                    static_cast<std::size_t>(cfg.store.readers)});
 }
 
+namespace {
+thread_local bool t_store_thread = false;
+}  // namespace
+
+bool on_store_thread() {
+  return t_store_thread;
+}
+
+void mark_store_thread() {
+  t_store_thread = true;
+}
+
 Status wait_for(const std::function<void(Completion)>& start) {
   std::promise<Status> p;
   auto f = p.get_future();

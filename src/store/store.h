@@ -74,7 +74,11 @@ Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOp
 // The same, with the driver and options of the `[store]` section.
 Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* metrics = nullptr);
 
-// Blocks until a write completes; for the CLI and tests, never for an I/O thread.
+// Blocks until a write completes; for the CLI and tests, never for an I/O thread, and
+// never on a store thread (check on_store_thread()), where it would wait for itself.
 Status wait_for(const std::function<void(Completion)>& start);
+
+// True on a store's writer or completer thread (in a write or a Completion).
+bool on_store_thread();
 
 }  // namespace herald::store

@@ -6,6 +6,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <sqlite3.h>
+
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -323,6 +325,100 @@ TEST(Kms, NoSecretIsStoredInPlaintext) {
     scan(dir.path(), markers);
   }
   scan(dir.path(), markers);
+}
+
+// A request over TLS to a --dev server; with_token: carrying its admin token.
+HttpResponse tls_request(const Server& s, const std::string& method, const std::string& path,
+                         const std::string& body = "", bool with_token = false) {
+  TlsOptions o;
+  o.ca_file = s.ca_file();
+  std::string auth = with_token ? "Authorization: Bearer " + admin_token(s) + "\r\n" : "";
+  return Connection::open(s.port(), true, o)
+      ->request(method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + auth +
+                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
+HttpResponse admin_request(const Server& s, const std::string& method, const std::string& path,
+                           const std::string& body = "") {
+  return tls_request(s, method, path, body, true);
+}
+
+// S21: a stolen AppSecret (the app's own `kms` scope) can neither make a key exportable nor
+// deletable; the admin can. A delete is a tombstone the key refuses use under, and the
+// admin can cancel it.
+TEST(Kms, OnlyTheAdminSetsTheGuardFlagsAndADeleteWaitsAsATombstone) {
+  Server s({.args = {"--kms.deletion_delay=1h"}});
+  auto app = dev_app(s);
+  ASSERT_EQ(signed_post(s, app.key, app.secret, "/api/v1/kms/keys", R"({"name":"vault"})").status, 201);
+  for (const char* body : {R"({"exportable":true})", R"({"deletion_allowed":true})"}) {
+    auto r = signed_post(s, app.key, app.secret, "/api/v1/kms/keys/vault/config", body);
+    EXPECT_EQ(r.status, 403) << body;
+    EXPECT_NE(r.body.find("admin_required"), std::string::npos) << r.body;
+  }
+  auto exp = signed_post(s, app.key, app.secret, "/api/v1/kms/keys/vault/export", "");
+  EXPECT_NE(exp.body.find("key_not_exportable"), std::string::npos) << exp.body;
+  auto del = signed_post(s, app.key, app.secret, "/api/v1/kms/keys/vault", "", "DELETE");
+  EXPECT_NE(del.body.find("deletion_not_allowed"), std::string::npos) << del.body;
+  // Without the token, the admin route is refused; with it, the flag is set.
+  auto anon =
+      tls_request(s, "POST", "/admin/v1/apps/" + app.id + "/kms/keys/vault/config", R"({"deletion_allowed":true})");
+  EXPECT_EQ(anon.status, 401) << anon.body;
+  auto set =
+      admin_request(s, "POST", "/admin/v1/apps/" + app.id + "/kms/keys/vault/config", R"({"deletion_allowed":true})");
+  ASSERT_EQ(set.status, 200) << set.body;
+  EXPECT_NE(set.body.find("\"deletion_allowed\":true"), std::string::npos);
+  del = signed_post(s, app.key, app.secret, "/api/v1/kms/keys/vault", "", "DELETE");
+  ASSERT_EQ(del.status, 200) << del.body;
+  EXPECT_NE(del.body.find("delete_after_ms"), std::string::npos);
+  auto enc = signed_post(s, app.key, app.secret, "/api/v1/kms/encrypt", R"({"key":"vault","plaintext":"eA=="})");
+  EXPECT_EQ(enc.status, 409);
+  EXPECT_NE(enc.body.find("key_pending_deletion"), std::string::npos) << enc.body;
+  auto cancel = admin_request(s, "POST", "/admin/v1/apps/" + app.id + "/kms/keys/vault/cancel-deletion");
+  ASSERT_EQ(cancel.status, 200) << cancel.body;
+  enc = signed_post(s, app.key, app.secret, "/api/v1/kms/encrypt", R"({"key":"vault","plaintext":"eA=="})");
+  EXPECT_EQ(enc.status, 200) << enc.body;
+}
+
+// S19 + S22: with write access to the database file, an attacker gives an app the admin
+// scope and clears its allowlist. At the next start that app is unavailable (listed by the
+// admin API, counted in a metric); the unseal succeeds and every other app serves.
+TEST(Kms, AnAppRowEditedInTheDatabaseIsRefusedAndTheOthersServe) {
+  TempDir dir;
+  std::string victim_key, victim_secret;
+  {
+    Server s({.args = {"--store.data_dir=" + dir.path()}});
+    auto made = admin_request(s, "POST", "/admin/v1/apps",
+                              R"({"name":"victim","scopes":["kms"],"allowed_cidrs":["10.9.0.0/16"]})");
+    ASSERT_EQ(made.status, 201) << made.body;
+    victim_key = field(made.body, "key");
+    victim_secret = field(made.body, "app_secret");
+    ASSERT_EQ(s.stop(SIGTERM), 0);
+  }
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open((dir.path() + "/herald.db").c_str(), &h), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(h, "UPDATE apps SET scopes = 'publish,otp,kms,admin', allowed_cidrs = '' WHERE name = 'victim';",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(h);
+
+  Server s({.args = {"--store.data_dir=" + dir.path()}});
+  auto list = admin_request(s, "GET", "/admin/v1/apps");
+  ASSERT_EQ(list.status, 200) << list.body;
+  auto unavailable = list.body.find("\"unavailable\":[{");
+  ASSERT_NE(unavailable, std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("\"reason\":\"mac_mismatch\"", unavailable), std::string::npos) << list.body;
+  // The edited app is refused (its key is unknown now); the development app works.
+  auto refused =
+      signed_post(s, victim_key, victim_secret, "/api/v1/kms/encrypt", R"({"key":"default","plaintext":"eA=="})");
+  EXPECT_EQ(refused.status, 401) << refused.body;
+  auto app = dev_app(s);
+  auto ok = signed_post(s, app.key, app.secret, "/api/v1/kms/encrypt", R"({"key":"default","plaintext":"eA=="})");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  auto metrics = tls_request(s, "GET", "/metrics");
+  EXPECT_EQ(metric_value(metrics.body, "herald_app_records_rejected_total{reason=\"mac_mismatch\"}"), 1.0)
+      << metrics.body.substr(0, 200);
+  EXPECT_EQ(metric_value(metrics.body, "herald_apps_unavailable"), 1.0);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@ AppRecord read_app(sqlite3_stmt* s) {
   r.namespaces = column_blob(s, 12);
   r.allowed_cidrs = column_blob(s, 13);
   r.rate_limit = static_cast<std::uint32_t>(sqlite3_column_int64(s, 14));
+  r.record_mac = column_blob(s, 15);
   return r;
 }
 
@@ -33,11 +34,12 @@ AppRecord read_app(sqlite3_stmt* s) {
 
 Result<std::vector<AppRecord>> SqliteStore::load_apps() {
   auto r = readers_.acquire();
-  return query_rows(r,
-                    "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
-                    "jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit FROM apps "
-                    "ORDER BY created_ms, id;",
-                    no_params, read_app, "load_apps");
+  return query_rows(
+      r,
+      "SELECT id, key, name, status, created_ms, client_secret, client_public_keys, jwt_audience, "
+      "jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit, record_mac FROM apps "
+      "ORDER BY created_ms, id;",
+      no_params, read_app, "load_apps");
 }
 
 void SqliteStore::put_app(AppRecord app, Completion done) {
@@ -46,18 +48,18 @@ void SqliteStore::put_app(AppRecord app, Completion done) {
         WriterStatement s(db,
                           "INSERT INTO apps(id, key, name, status, created_ms, client_secret, client_public_keys, "
                           "jwt_audience, jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, "
-                          "rate_limit) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                          "rate_limit, record_mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                           "ON CONFLICT(id) DO UPDATE SET key=excluded.key, name=excluded.name, "
                           "status=excluded.status, client_secret=excluded.client_secret, "
                           "client_public_keys=excluded.client_public_keys, jwt_audience=excluded.jwt_audience, "
                           "jwt_issuer=excluded.jwt_issuer, require_exp=excluded.require_exp, "
                           "app_secrets=excluded.app_secrets, scopes=excluded.scopes, "
                           "namespaces=excluded.namespaces, allowed_cidrs=excluded.allowed_cidrs, "
-                          "rate_limit=excluded.rate_limit;");
+                          "rate_limit=excluded.rate_limit, record_mac=excluded.record_mac;");
         if (!s.s) return db_error(db, "put_app");
         bind_all(s.s, app.id, app.key, app.name, app.status, app.created_ms, Blob{app.client_secret_sealed},
                  app.client_public_keys_json, app.jwt_audience, app.jwt_issuer, app.require_exp, app.app_secrets_json,
-                 app.scopes, app.namespaces, app.allowed_cidrs, app.rate_limit);
+                 app.scopes, app.namespaces, app.allowed_cidrs, app.rate_limit, app.record_mac);
         int rc = sqlite3_step(s.s);
         if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "another app has this key or name");
         if (rc != SQLITE_DONE) return db_error(db, "put_app");

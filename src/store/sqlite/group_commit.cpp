@@ -67,6 +67,9 @@ GroupCommitWriter::GroupCommitWriter(sqlite3* db, std::uint64_t batch_max, metri
                   .with({});
   m_commit_seconds_ =
       &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
+  m_exceptions_ = &r.counter("herald_store_callback_exceptions_total",
+                             "Exceptions thrown by store writes or completion callbacks (caught; a bug)")
+                       .with({});
 }
 
 GroupCommitWriter::~GroupCommitWriter() {
@@ -100,6 +103,7 @@ StoreStats GroupCommitWriter::stats() const {
 }
 
 void GroupCommitWriter::writer_loop() {
+  mark_store_thread();
   Batch batch;
   for (;;) {
     {
@@ -123,6 +127,35 @@ void GroupCommitWriter::writer_loop() {
   }
 }
 
+// A write that throws is a bug in it: it fails alone ("internal", logged) instead of
+// taking the writer thread, and with it every later write, down.
+Status GroupCommitWriter::run_write(const WriteFn& fn) {
+  try {
+    return fn(db_);
+  } catch (const std::exception& e) {
+    log::error("store_write_threw", {{"error", e.what()}});
+  } catch (...) {
+    log::error("store_write_threw", {{"error", "unknown exception"}});
+  }
+  if (m_exceptions_) m_exceptions_->inc();
+  return make_error(Errc::kInternal, "the write failed on an internal error");
+}
+
+// A completion that throws is a bug in its caller's code. Its caller has been told (the
+// callback ran), so all that is left is to log it and go on with the others: the thread
+// must survive for every later write.
+void GroupCommitWriter::run_completion(Completion& done, Status result) {
+  try {
+    done(std::move(result));
+    return;
+  } catch (const std::exception& e) {
+    log::error("store_completion_threw", {{"error", e.what()}});
+  } catch (...) {
+    log::error("store_completion_threw", {{"error", "unknown exception"}});
+  }
+  if (m_exceptions_) m_exceptions_->inc();
+}
+
 std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
   std::vector<Status> results(batch.size(), ok_status());
   if (!step_cached(db_, "BEGIN IMMEDIATE;")) {
@@ -131,7 +164,7 @@ std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     (void)step_cached(db_, "SAVEPOINT w;");
-    results[i] = batch[i].first(db_);
+    results[i] = run_write(batch[i].first);
     if (!results[i]) (void)step_cached(db_, "ROLLBACK TO w;");
     (void)step_cached(db_, "RELEASE w;");
   }
@@ -167,6 +200,7 @@ void GroupCommitWriter::hand_to_completer(Batch batch, std::vector<Status> resul
 }
 
 void GroupCommitWriter::completer_loop() {
+  mark_store_thread();
   for (;;) {
     Done d;
     {
@@ -178,7 +212,7 @@ void GroupCommitWriter::completer_loop() {
       done_cv_.notify_all();
     }
     for (std::size_t i = 0; i < d.batch.size(); ++i)
-      if (d.batch[i].second) d.batch[i].second(std::move(d.results[i]));
+      if (d.batch[i].second) run_completion(d.batch[i].second, std::move(d.results[i]));
   }
 }
 

@@ -24,6 +24,9 @@ class Histogram;
 
 namespace herald::store {
 
+// Marks the calling thread as a store thread (see on_store_thread()).
+void mark_store_thread();
+
 // A unit of work run on the writer thread inside the batch's transaction. A failing
 // write is rolled back alone (savepoint); the rest of its batch still commits.
 using WriteFn = std::function<Status(sqlite3*)>;
@@ -54,6 +57,8 @@ class GroupCommitWriter {
   void record(std::size_t writes, double seconds);
   void hand_to_completer(Batch batch, std::vector<Status> results);
   void completer_loop();
+  Status run_write(const WriteFn& fn);
+  void run_completion(Completion& done, Status result);
 
   sqlite3* db_;
   std::uint64_t batch_max_;
@@ -81,6 +86,7 @@ class GroupCommitWriter {
   metrics::Counter* m_writes_ = nullptr;
   metrics::Histogram* m_batch_ = nullptr;
   metrics::Histogram* m_commit_seconds_ = nullptr;
+  metrics::Counter* m_exceptions_ = nullptr;
 };
 
 }  // namespace herald::store

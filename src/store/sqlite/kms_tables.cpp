@@ -17,7 +17,21 @@ KmsKeyRecord read_key(sqlite3_stmt* s) {
   r.exportable = sqlite3_column_int(s, 5) != 0;
   r.deletion_allowed = sqlite3_column_int(s, 6) != 0;
   r.created_ms = sqlite3_column_int64(s, 7);
+  r.delete_after_ms = sqlite3_column_int64(s, 8);
   return r;
+}
+
+// Inserts one version row; "conflict" if it exists.
+Status insert_version(sqlite3* db, const KmsVersionRecord& v, const char* what) {
+  WriterStatement st(db,
+                     "INSERT INTO kms_key_versions(app_id, name, version, wrapped, created_ms) "
+                     "VALUES (?,?,?,?,?);");
+  if (!st.s) return db_error(db, what);
+  bind_all(st.s, v.app_id, v.name, v.version, Blob{v.wrapped}, v.created_ms);
+  int rc = sqlite3_step(st.s);
+  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "this key version exists already");
+  if (rc != SQLITE_DONE) return db_error(db, what);
+  return ok_status();
 }
 
 KmsVersionRecord read_version(sqlite3_stmt* s) {
@@ -36,7 +50,7 @@ Result<std::vector<KmsKeyRecord>> SqliteStore::load_kms_keys() {
   auto r = readers_.acquire();
   return query_rows(r,
                     "SELECT app_id, name, kind, latest_version, min_decryption_version, exportable, "
-                    "deletion_allowed, created_ms FROM kms_keys;",
+                    "deletion_allowed, created_ms, delete_after_ms FROM kms_keys;",
                     no_params, read_key, "load_kms_keys");
 }
 
@@ -46,26 +60,62 @@ Result<std::vector<KmsVersionRecord>> SqliteStore::load_kms_versions() {
                     read_version, "load_kms_versions");
 }
 
-void SqliteStore::put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> version, Completion done) {
+void SqliteStore::insert_kms_key(KmsKeyRecord key, KmsVersionRecord first, Completion done) {
   submit(
-      [key = std::move(key), version = std::move(version)](sqlite3* db) -> Status {
-        auto st = write_row(db,
-                            "INSERT INTO kms_keys(app_id, name, kind, latest_version, min_decryption_version, "
-                            "exportable, deletion_allowed, created_ms) VALUES (?,?,?,?,?,?,?,?) "
-                            "ON CONFLICT(app_id, name) DO UPDATE SET latest_version=excluded.latest_version, "
-                            "min_decryption_version=excluded.min_decryption_version, "
-                            "exportable=excluded.exportable, deletion_allowed=excluded.deletion_allowed;",
-                            "put_kms_key", key.app_id, key.name, key.kind, key.latest_version,
-                            key.min_decryption_version, key.exportable, key.deletion_allowed, key.created_ms);
-        if (!st || !version) return st;
-        WriterStatement v(db,
-                          "INSERT INTO kms_key_versions(app_id, name, version, wrapped, created_ms) "
-                          "VALUES (?,?,?,?,?);");
-        if (!v.s) return db_error(db, "put_kms_key");
-        bind_all(v.s, version->app_id, version->name, version->version, Blob{version->wrapped}, version->created_ms);
-        int rc = sqlite3_step(v.s);
-        if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "this key version exists already");
-        if (rc != SQLITE_DONE) return db_error(db, "put_kms_key");
+      [key = std::move(key), first = std::move(first)](sqlite3* db) -> Status {
+        WriterStatement st(db,
+                           "INSERT INTO kms_keys(app_id, name, kind, latest_version, min_decryption_version, "
+                           "exportable, deletion_allowed, created_ms, delete_after_ms) VALUES (?,?,?,?,?,?,?,?,?);");
+        if (!st.s) return db_error(db, "insert_kms_key");
+        bind_all(st.s, key.app_id, key.name, key.kind, key.latest_version, key.min_decryption_version, key.exportable,
+                 key.deletion_allowed, key.created_ms, key.delete_after_ms);
+        int rc = sqlite3_step(st.s);
+        if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "a key of this name exists");
+        if (rc != SQLITE_DONE) return db_error(db, "insert_kms_key");
+        return insert_version(db, first, "insert_kms_key");
+      },
+      std::move(done));
+}
+
+void SqliteStore::add_kms_version(KmsVersionRecord version, Completion done) {
+  submit(
+      [v = std::move(version)](sqlite3* db) -> Status {
+        // Conditional on the version before: a writer working from a stale read cannot
+        // move latest_version backwards or skip one.
+        if (auto st = write_row(db,
+                                "UPDATE kms_keys SET latest_version = ? "
+                                "WHERE app_id = ? AND name = ? AND latest_version = ?;",
+                                "add_kms_version", v.version, v.app_id, v.name, v.version - 1);
+            !st)
+          return st;
+        if (sqlite3_changes(db) == 0) {
+          WriterStatement q(db, "SELECT 1 FROM kms_keys WHERE app_id = ? AND name = ?;");
+          if (!q.s) return db_error(db, "add_kms_version");
+          bind_all(q.s, v.app_id, v.name);
+          if (sqlite3_step(q.s) != SQLITE_ROW) return make_error(Errc::kNotFound, "no such key");
+          return make_error(Errc::kConflict, "the key's latest version is not the one before this version");
+        }
+        return insert_version(db, v, "add_kms_version");
+      },
+      std::move(done));
+}
+
+void SqliteStore::update_kms_key(KmsKeyChange c, Completion done) {
+  submit(
+      [c = std::move(c)](sqlite3* db) -> Status {
+        // A NULL parameter keeps the column: only the fields named change.
+        if (auto st = write_row(db,
+                                "UPDATE kms_keys SET "
+                                "min_decryption_version = COALESCE(?, min_decryption_version), "
+                                "exportable = COALESCE(?, exportable), "
+                                "deletion_allowed = COALESCE(?, deletion_allowed), "
+                                "delete_after_ms = COALESCE(?, delete_after_ms) "
+                                "WHERE app_id = ? AND name = ?;",
+                                "update_kms_key", c.min_decryption_version, c.exportable, c.deletion_allowed,
+                                c.delete_after_ms, c.app_id, c.name);
+            !st)
+          return st;
+        if (sqlite3_changes(db) == 0) return make_error(Errc::kNotFound, "no such key");
         return ok_status();
       },
       std::move(done));

@@ -51,7 +51,9 @@ class SqliteStore final : public Store,
 
   Result<std::vector<KmsKeyRecord>> load_kms_keys() override;
   Result<std::vector<KmsVersionRecord>> load_kms_versions() override;
-  void put_kms_key(KmsKeyRecord key, std::optional<KmsVersionRecord> version, Completion done) override;
+  void insert_kms_key(KmsKeyRecord key, KmsVersionRecord first, Completion done) override;
+  void add_kms_version(KmsVersionRecord version, Completion done) override;
+  void update_kms_key(KmsKeyChange change, Completion done) override;
   void delete_kms_key(std::string app_id, std::string name, Completion done) override;
 
   Result<std::vector<AppRecord>> load_apps() override;

@@ -41,13 +41,13 @@ struct KmsFixture : ::testing::Test {
     keys.reset();
     db->close();
     db = store::open_store("sqlite", store::StoreOptions{dir, 64, nullptr}).value();
-    keys = std::make_unique<KeyService>(*db, nullptr);
+    keys = std::make_unique<KeyService>(*db, nullptr, opts);
     ASSERT_TRUE(keys->load().ok());
   }
   std::vector<Share> init(unsigned n, unsigned k) {
     auto shares = KeyService::initialize(*db, n, k);
     EXPECT_TRUE(shares.ok());
-    keys = std::make_unique<KeyService>(*db, nullptr);
+    keys = std::make_unique<KeyService>(*db, nullptr, opts);
     EXPECT_TRUE(keys->load().ok());
     return *shares;
   }
@@ -55,6 +55,7 @@ struct KmsFixture : ::testing::Test {
     for (unsigned i = 0; i < k; ++i) ASSERT_TRUE(keys->unseal(shares[i]).ok());
     ASSERT_FALSE(keys->sealed());
   }
+  KeyServiceOptions opts;
   std::string dir;
   std::unique_ptr<store::Store> db;
   std::unique_ptr<KeyService> keys;
@@ -73,7 +74,7 @@ TEST(Shamir, AnyKOfNRebuildTheSecretAndFewerDoNot) {
   }
   std::vector<Share> two{shares[0], shares[3]};
   EXPECT_NE(combine_shares(two).view(), secret.view());
-  auto text = format_share(shares[2]);
+  std::string text(format_share(shares[2]).view());
   EXPECT_EQ(text.substr(0, 2), "3-");
   auto back = parse_share(text + "\n");
   ASSERT_TRUE(back.ok());
@@ -169,13 +170,17 @@ TEST_F(KmsFixture, RotateRewrapAndMinimumDecryptionVersionBehaveAsTransit) {
   // Retire version 1.
   KeyConfig cfg;
   cfg.min_decryption_version = 2;
-  ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, std::move(d)); }).ok());
+  ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) {
+                keys->configure_key("app1", "orders", cfg, Actor::App, std::move(d));
+              }).ok());
   EXPECT_EQ(keys->decrypt("app1", "orders", *v1, "order-7").error().code, Errc::kVersionNotAllowed);
   EXPECT_EQ(keys->rewrap("app1", "orders", *v1, "order-7").error().code, Errc::kVersionNotAllowed);
   EXPECT_TRUE(keys->decrypt("app1", "orders", *v2, "order-7").ok());
   cfg.min_decryption_version = 3;  // beyond the latest
   EXPECT_EQ(
-      wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, std::move(d)); }).error().code,
+      wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("app1", "orders", cfg, Actor::App, std::move(d)); })
+          .error()
+          .code,
       Errc::kInvalidArgument);
   // Context, key and app are bound.
   EXPECT_EQ(keys->decrypt("app1", "orders", *v2, "order-8").error().code, Errc::kDecryptFailed);
@@ -197,6 +202,7 @@ TEST_F(KmsFixture, RotateRewrapAndMinimumDecryptionVersionBehaveAsTransit) {
 }
 
 TEST_F(KmsFixture, DataKeysExportAndDeletionNeedTheirFlags) {
+  opts.deletion_delay_ms = 0;  // deleted at once (the tombstone: key_changes_test.cpp)
   auto shares = init(1, 1);
   unseal_all(shares, 1);
   ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->create_key("a", "k", {}, std::move(d)); }).ok());
@@ -208,20 +214,23 @@ TEST_F(KmsFixture, DataKeysExportAndDeletionNeedTheirFlags) {
   EXPECT_FALSE(keys->datakey("a", "k", 32, false, "")->plaintext.has_value());
   EXPECT_EQ(keys->datakey("a", "k", 7, true, "").error().code, Errc::kInvalidArgument);
   EXPECT_EQ(keys->export_key("a", "k").error().code, Errc::kKeyNotExportable);
-  EXPECT_EQ(wait<Ok>([&](Done<Ok> d) { keys->delete_key("a", "k", std::move(d)); }).error().code,
+  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->delete_key("a", "k", std::move(d)); }).error().code,
             Errc::kDeletionNotAllowed);
   KeyConfig cfg;
   cfg.exportable = true;
   cfg.deletion_allowed = true;
-  ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("a", "k", cfg, std::move(d)); }).ok());
+  ASSERT_TRUE(
+      wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("a", "k", cfg, Actor::Admin, std::move(d)); }).ok());
   auto exported = keys->export_key("a", "k");
   ASSERT_TRUE(exported.ok());
   EXPECT_EQ(exported->size(), 1u);
   cfg = KeyConfig{};
   cfg.exportable = false;
-  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("a", "k", cfg, std::move(d)); }).error().code,
+  EXPECT_EQ(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->configure_key("a", "k", cfg, Actor::Admin, std::move(d)); })
+                .error()
+                .code,
             Errc::kInvalidArgument);
-  ASSERT_TRUE(wait<Ok>([&](Done<Ok> d) { keys->delete_key("a", "k", std::move(d)); }).ok());
+  ASSERT_TRUE(wait<KeyInfo>([&](Done<KeyInfo> d) { keys->delete_key("a", "k", std::move(d)); }).ok());
   EXPECT_EQ(keys->key_info("a", "k").error().code, Errc::kKeyNotFound);
   restart();
   unseal_all(shares, 1);

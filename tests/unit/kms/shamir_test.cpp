@@ -100,7 +100,7 @@ TEST(Shamir, BadArgumentsAreProgrammingErrors) {
 TEST(Shamir, PrintableSharesRoundTripAndMalformedOnesAreRefused) {
   auto shares = split_secret(random_secret(32), 3, 2);
   for (const auto& s : shares) {
-    auto text = format_share(s);
+    std::string text(format_share(s).view());
     auto back = parse_share(" " + text + "\r\n");
     ASSERT_TRUE(back.ok()) << back.error().message;
     EXPECT_EQ(back->x, s.x);

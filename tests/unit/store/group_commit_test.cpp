@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "store/sqlite/sqlite_util.h"
 
 namespace herald::store {
@@ -152,6 +153,33 @@ TEST_F(GroupCommit, CloseFinishesQueuedWritesThenRefusesNewOnes) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, Errc::kStoreClosed);
   w.close();  // idempotent
+}
+
+// S22: a completion callback (or a write) that throws answers internal and is logged; it
+// does not terminate the process or stop the store's threads, and the next write completes.
+TEST_F(GroupCommit, AThrowingCallbackOrWriteDoesNotStopTheStore) {
+  metrics::Registry registry;
+  GroupCommitWriter w(db_, 4096, &registry);
+  w.start();
+  std::promise<void> threw;
+  w.submit(insert(1), [&](Status) {
+    threw.set_value();
+    throw std::runtime_error("a bug in a caller's completion");
+  });
+  threw.get_future().get();
+  std::promise<Status> write_threw;
+  w.submit([](sqlite3*) -> Status { throw std::out_of_range("map::at"); },
+           [&](Status st) { write_threw.set_value(st); });
+  auto st = write_threw.get_future().get();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::kInternal);
+  std::promise<Status> next;
+  w.submit(insert(2), [&](Status st) { next.set_value(st); });
+  EXPECT_TRUE(next.get_future().get().ok());
+  EXPECT_TRUE(w.healthy());
+  EXPECT_EQ(committed_rows(), 2);
+  EXPECT_EQ(registry.counter("herald_store_callback_exceptions_total", "").with({}).value(), 2u);
+  w.close();
 }
 
 }  // namespace

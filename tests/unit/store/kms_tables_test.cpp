@@ -26,18 +26,18 @@ KmsVersionRecord version(std::string app, std::string name, std::uint32_t v) {
 TEST(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
   testing::TempStore t;
   KmsRecords& kms = t.db->kms();
-  ASSERT_TRUE(
-      wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); }).ok());
-  // Rotation: the key's record changes and a second version is added in the same write.
-  KmsKeyRecord rotated = key("app", "k", 2);
-  rotated.min_decryption_version = 2;
-  rotated.exportable = true;
-  rotated.deletion_allowed = true;
-  rotated.kind = "ignored";  // the kind of an existing key never changes
-  ASSERT_TRUE(wait_for([&](Completion d) { kms.put_kms_key(rotated, version("app", "k", 2), std::move(d)); }).ok());
-  // A record-only update (no new version).
-  ASSERT_TRUE(
-      wait_for([&](Completion d) { kms.put_kms_key(key("app", "other", 0), std::nullopt, std::move(d)); }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));
+              }).ok());
+  // Rotation: a second version, and latest_version moves with it in the same write.
+  ASSERT_TRUE(wait_for([&](Completion d) { kms.add_kms_version(version("app", "k", 2), std::move(d)); }).ok());
+  // A settings change writes only the fields it names.
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.update_kms_key(KmsKeyChange{"app", "k", 2u, true, true, std::nullopt}, std::move(d));
+              }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.insert_kms_key(key("app", "other", 1), version("app", "other", 1), std::move(d));
+              }).ok());
 
   t.reopen();
   auto keys = t.db->kms().load_kms_keys();
@@ -54,33 +54,51 @@ TEST(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
   EXPECT_TRUE(k->exportable);
   EXPECT_TRUE(k->deletion_allowed);
   EXPECT_EQ(k->created_ms, 1000);
+  EXPECT_EQ(k->delete_after_ms, 0);
 
   auto versions = t.db->kms().load_kms_versions();
   ASSERT_TRUE(versions.ok());
-  ASSERT_EQ(versions->size(), 2u);
-  for (const auto& v : *versions) EXPECT_EQ(v.wrapped, version("app", "k", v.version).wrapped);
+  ASSERT_EQ(versions->size(), 3u);
+  for (const auto& v : *versions) EXPECT_EQ(v.wrapped, version(v.app_id, v.name, v.version).wrapped);
 }
 
-TEST(KmsTables, AnExistingVersionIsAConflictAndLeavesTheKeyAsItWas) {
+// S6: a version is added only on top of the one before it, so a writer working from a
+// stale read cannot move latest_version backwards; the key is left as it was.
+TEST(KmsTables, AVersionNotNextIsAConflictAndLeavesTheKeyAsItWas) {
   testing::TempStore t;
   KmsRecords& kms = t.db->kms();
-  ASSERT_TRUE(
-      wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); }).ok());
-  auto st = wait_for([&](Completion d) { kms.put_kms_key(key("app", "k", 7), version("app", "k", 1), std::move(d)); });
-  ASSERT_FALSE(st.ok());
-  EXPECT_EQ(st.error().code, Errc::kConflict);
-  EXPECT_EQ(kms.load_kms_keys()->front().latest_version, 1u);  // the write was rolled back whole
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));
+              }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) { kms.add_kms_version(version("app", "k", 2), std::move(d)); }).ok());
+  for (std::uint32_t v : {1u, 2u, 4u}) {
+    auto st = wait_for([&](Completion d) { kms.add_kms_version(version("app", "k", v), std::move(d)); });
+    ASSERT_FALSE(st.ok()) << v;
+    EXPECT_EQ(st.error().code, Errc::kConflict) << v;
+  }
+  EXPECT_EQ(kms.load_kms_keys()->front().latest_version, 2u);
+  EXPECT_EQ(kms.load_kms_versions()->size(), 2u);
+  auto missing = wait_for([&](Completion d) { kms.add_kms_version(version("app", "nope", 1), std::move(d)); });
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  auto again =
+      wait_for([&](Completion d) { kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d)); });
+  EXPECT_EQ(again.error().code, Errc::kConflict);
+  auto no_key = wait_for([&](Completion d) {
+    kms.update_kms_key(KmsKeyChange{"app", "nope", 1u, std::nullopt, std::nullopt, std::nullopt}, std::move(d));
+  });
+  EXPECT_EQ(no_key.error().code, Errc::kNotFound);
 }
 
 TEST(KmsTables, DeleteRemovesTheKeyAndAllItsVersionsOnly) {
   testing::TempStore t;
   KmsRecords& kms = t.db->kms();
-  for (std::uint32_t v = 1; v <= 3; ++v)
-    ASSERT_TRUE(wait_for([&](Completion d) {
-                  kms.put_kms_key(key("app", "k", v), version("app", "k", v), std::move(d));
-                }).ok());
   ASSERT_TRUE(wait_for([&](Completion d) {
-                kms.put_kms_key(key("app", "keep", 1), version("app", "keep", 1), std::move(d));
+                kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));
+              }).ok());
+  for (std::uint32_t v = 2; v <= 3; ++v)
+    ASSERT_TRUE(wait_for([&](Completion d) { kms.add_kms_version(version("app", "k", v), std::move(d)); }).ok());
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                kms.insert_kms_key(key("app", "keep", 1), version("app", "keep", 1), std::move(d));
               }).ok());
   ASSERT_TRUE(wait_for([&](Completion d) { kms.delete_kms_key("app", "k", std::move(d)); }).ok());
   auto keys = kms.load_kms_keys();
