@@ -15,7 +15,7 @@ constexpr std::size_t kMaxChannelBytes = 255;
 
 struct ChannelName {
   std::string_view full;
-  std::string_view ns;                  // "default" when the name has no ':'
+  std::string_view ns;             // "default" when the name has no ':'
   std::vector<std::string_view> users;  // after '#'; empty when not personal
   bool personal() const { return !users.empty(); }
   // True if `user` is one of the users a personal channel names.
