@@ -148,6 +148,12 @@ void Client::close_with(int code, std::string_view reason) {
   transport_.close(code, reason);
 }
 
+void Client::on_write_stalled() {
+  if (closing_) return;
+  slow_ = true;
+  write_or_cut();
+}
+
 void Client::on_binary() {
   close_with(close_code::kBadFrame, "bad_frame");
 }

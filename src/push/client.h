@@ -88,6 +88,8 @@ class Client final : public Subscriber {
   void on_binary();
   // The deadline requested through Transport::set_deadline has come.
   void on_deadline(Clock::time_point now);
+  // A write has not completed within push.write_timeout: closes as a slow consumer.
+  void on_write_stalled();
   // The connection is gone (closed either way): leave the hub. Idempotent.
   void on_closed();
 

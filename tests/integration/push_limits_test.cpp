@@ -90,9 +90,12 @@ double metric(const Server& s, const std::string& sample) {
 // S8: the attacker connects, stops reading, and asks for a ~400 KiB history page as fast
 // as it may. Before the fix every reply was appended to the session's buffer (tens of
 // MB a second); now the replies count against push.send_queue_max_bytes (1 MiB), the
-// client is cut off as a slow consumer, and another client is still served.
+// server stops reading its commands above half of it, the stalled write times out
+// (push.write_timeout, 2 s here) and the client is closed as a slow consumer, while
+// another client is still served.
 TEST(PushLimits, AClientThatNeverReadsCannotGrowServerMemory) {
-  Server s(Server::Options{{"--namespaces.open.publish", "authenticated", "--namespaces.open.history_size", "100"}});
+  Server s(Server::Options{{"--namespaces.open.publish", "authenticated", "--namespaces.open.history_size", "100",
+                            "--push.write_timeout", "2s"}});
   DevApp app = dev_app(s);
   auto publisher = ws_client(s, app, client_token(app.client_secret, "pub"));
   ASSERT_TRUE(publisher);
@@ -110,7 +113,7 @@ TEST(PushLimits, AClientThatNeverReadsCannotGrowServerMemory) {
     ws_send(*attacker, 1, "{\"id\":" + std::to_string(i + 2) + R"(,"history":{"channel":"open:big"}})");
   // The server decides within milliseconds; the client then reads at once, so that the
   // close (queued behind what the socket holds) reaches it before the hard cut.
-  auto until = std::chrono::steady_clock::now() + 10s;
+  auto until = std::chrono::steady_clock::now() + 15s;
   while (metric(s, "herald_push_slow_consumers_total") < 1 && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(20ms);
   EXPECT_EQ(metric(s, "herald_push_slow_consumers_total"), 1);

@@ -178,7 +178,9 @@ class WsSession final : public SessionBase,
   }
 
   // A peer whose TCP window stays shut never completes a write; without this timer it
-  // would hold its queue (and, with the reads paused, its connection) for ever.
+  // would hold its queue (and, with the reads paused, its connection) for ever. With
+  // the reads paused its queue cannot pass the bound, so this is where such a client
+  // is found to be a slow consumer.
   void arm_write_timeout() {
     const auto timeout = st_.cfg.push.write_timeout;
     if (timeout.count() <= 0) return;
@@ -188,7 +190,12 @@ class WsSession final : public SessionBase,
       auto self = weak.lock();
       if (!self || !self->writing_) return;
       log::debug("websocket_write_timeout", {});
-      self->cut();
+      // A slow consumer: its queue is dropped and it gets 4500 if it ever reads again;
+      // the close's own grace then cuts a peer that still takes nothing.
+      if (self->client_ && self->open_)
+        self->client_->on_write_stalled();
+      else
+        self->cut();
     });
   }
 
