@@ -55,26 +55,39 @@ describe('connect', () => {
     assert.equal(r.close.code, 4001);
   });
 
-  test('a far-future exp (year 9999, or the largest int64) is not taken as expired', async () => {
-    // Tokens often say "never" with exp 253402300799 (9999-12-31T23:59:59Z).
+  test('a far-future exp is refused under the default lifetime cap', async () => {
+    const token = craftToken({ alg: 'HS256' }, '{"sub":"far","exp":253402300799}', { key: server.devApp.client_secret });
+    const r = await connectRefused(server, server.devApp.app_key, token);
+    assert.equal(r.error.code, 'token_invalid');
+  });
+
+  test('without a lifetime cap, a far-future exp (year 9999, or the largest int64) is not taken as expired', async () => {
+    // Tokens often say "never" with exp 253402300799 (9999-12-31T23:59:59Z); that must
+    // not overflow the server's clock arithmetic where push.max_token_lifetime = 0 lets it in.
+    const lax = await Herald.start({ ...NAMESPACES, 'push.max_token_lifetime': '0s' });
     const clients = [];
-    for (const exp of ['253402300799', '9223372036854775807', '100000000000']) {
-      const c = await raw();
-      const token = craftToken({ alg: 'HS256' }, `{"sub":"far","exp":${exp}}`, { key: server.devApp.client_secret });
-      const r = await c.request('connect', { app: server.devApp.app_key, token });
-      assert.ok(r.connect, `exp ${exp}: ${JSON.stringify(r)}`);
-      assert.ok(r.connect.expires_in > 1e9, `exp ${exp}: expires_in ${r.connect.expires_in}`);
-      clients.push([exp, c]);
-    }
-    // the same through refresh
-    const d = await client('far');
-    const t = craftToken({ alg: 'HS256' }, '{"sub":"far","exp":253402300799}', { key: server.devApp.client_secret });
-    assert.ok((await d.call('refresh', { token: t })).expires_in > 1e9);
-    clients.push(['refresh 253402300799', d]);
-    await sleep(300);
-    for (const [exp, c] of clients) {
-      assert.equal(c.closeInfo, null, `exp ${exp}: closed ${JSON.stringify(c.closeInfo)} ${JSON.stringify(c.disconnectPush)}`);
-      assert.deepEqual(await c.call('ping'), {}, `exp ${exp}`);
+    try {
+      for (const exp of ['253402300799', '9223372036854775807', '100000000000']) {
+        const c = await PushClient.open(lax);
+        clients.push([exp, c]);
+        const token = craftToken({ alg: 'HS256' }, `{"sub":"far","exp":${exp}}`, { key: lax.devApp.client_secret });
+        const r = await c.request('connect', { app: lax.devApp.app_key, token });
+        assert.ok(r.connect, `exp ${exp}: ${JSON.stringify(r)}`);
+        assert.ok(r.connect.expires_in > 1e9, `exp ${exp}: expires_in ${r.connect.expires_in}`);
+      }
+      // the same through refresh
+      const d = await lax.client('far');
+      clients.push(['refresh 253402300799', d]);
+      const t = craftToken({ alg: 'HS256' }, '{"sub":"far","exp":253402300799}', { key: lax.devApp.client_secret });
+      assert.ok((await d.call('refresh', { token: t })).expires_in > 1e9);
+      await sleep(300);
+      for (const [exp, c] of clients) {
+        assert.equal(c.closeInfo, null, `exp ${exp}: closed ${JSON.stringify(c.closeInfo)} ${JSON.stringify(c.disconnectPush)}`);
+        assert.deepEqual(await c.call('ping'), {}, `exp ${exp}`);
+      }
+    } finally {
+      closeAll(...clients.map(([, c]) => c));
+      await lax.stop();
     }
   });
 
