@@ -8,6 +8,7 @@
 #include "api/errors.h"
 #include "api/json_body.h"
 #include "apps/app_store.h"
+#include "core/clock.h"
 #include "crypto/hash.h"
 #include "crypto/secret.h"
 #include "kms/key_service.h"
@@ -260,6 +261,93 @@ void delete_app(const Deps& d, Request&& req, Reply reply) {
   d->apps->remove(a->id, then_disable(d, req, reply, a->id));
 }
 
+// Client keys and JWT policy (S12): without these, a leaked client secret could only be
+// dealt with by deleting the app, and with it every key and record bound to its id.
+
+// Finishes with `{}`, after closing the app's connections: their tokens may be the ones
+// just made invalid.
+std::function<void(Result<Ok>)> then_revoke_tokens(const Deps& d, const Request& req, Reply reply, std::string app_id) {
+  return [d, req, reply, app_id](Result<Ok> r) {
+    if (r && d->client_tokens_revoked) d->client_tokens_revoked(app_id);
+    reply(r ? ok_json(200, json::object{}) : fail(req, r.error()));
+  };
+}
+
+void rotate_client_secret(const Deps& d, Request&& req, Reply reply) {
+  d->apps->rotate_client_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
+    if (!r) return reply(fail(req, r.error()));
+    reply(ok_json(201, json::object{{"secret_id", r->id}, {"client_secret", r->secret}}));
+  });
+}
+
+void revoke_client_secret(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
+  d->apps->revoke_client_secret(a->id, std::string(req.param("id")), then_revoke_tokens(d, req, reply, a->id));
+}
+
+void add_client_key(const Deps& d, Request&& req, Reply reply) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object() || !v.get_object().contains("pem") || !v.get_object().at("pem").is_string())
+    return reply(
+        fail(req, Error{Errc::kInvalidArgument, "the body must be {\"pem\": \"-----BEGIN PUBLIC KEY-----...\"}"}));
+  std::string pem(v.get_object().at("pem").get_string());
+  d->apps->add_client_key(std::string(req.param("app")), pem, [req, reply](Result<std::string> r) {
+    if (!r) return reply(fail(req, r.error()));
+    reply(ok_json(201, json::object{{"kid", *r}}));
+  });
+}
+
+void remove_client_key(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
+  d->apps->remove_client_key(a->id, std::string(req.param("kid")), then_revoke_tokens(d, req, reply, a->id));
+}
+
+Result<apps::JwtPolicyChange> policy_change(const Request& req, std::int64_t now_s) {
+  json::error_code ec;
+  json::value v = json::parse(req.body, ec);
+  if (ec || !v.is_object()) return make_error(Errc::kInvalidJson, "the body must be a JSON object");
+  const auto& o = v.get_object();
+  apps::JwtPolicyChange c;
+  for (const auto& kv : o) {
+    std::string_view k(kv.key().data(), kv.key().size());
+    const json::value& f = kv.value();
+    if ((k == "audience" || k == "issuer") && f.is_string()) {
+      (k == "audience" ? c.audience : c.issuer) = std::string(f.get_string());
+    } else if (k == "require_exp" && f.is_bool()) {
+      c.require_exp = f.get_bool();
+    } else if (k == "max_token_lifetime" && f.is_int64() && f.get_int64() >= 0) {
+      c.max_token_lifetime_s = f.get_int64();
+    } else if (k == "tokens_issued_after" && f.is_string() && f.get_string() == "now") {
+      c.tokens_issued_after = now_s;
+    } else if (k == "tokens_issued_after" && f.is_int64() && f.get_int64() >= 0) {
+      c.tokens_issued_after = f.get_int64();
+    } else {
+      return make_error(Errc::kInvalidArgument,
+                        "unknown or mistyped field '" + std::string(k) +
+                            "' (audience, issuer: string; require_exp: bool; max_token_lifetime: seconds; "
+                            "tokens_issued_after: Unix seconds or \"now\")");
+    }
+  }
+  return c;
+}
+
+void set_jwt_policy(const Deps& d, Request&& req, Reply reply) {
+  auto a = d->apps->find(req.param("app"));
+  if (!a) return reply(error_response(Errc::kAppNotFound, req.request_id));
+  auto change = policy_change(req, clock::unix_ms() / 1000);
+  if (!change) return reply(fail(req, change.error()));
+  const bool cut_off = change->tokens_issued_after.has_value() && *change->tokens_issued_after > 0;
+  d->apps->set_jwt_policy(a->id, std::move(*change), [d, req, reply, id = a->id, cut_off](Result<Ok> r) {
+    if (!r) return reply(fail(req, r.error()));
+    if (cut_off && d->client_tokens_revoked) d->client_tokens_revoked(id);
+    auto app = d->apps->find_by_id(id);
+    reply(app ? ok_json(200, app_view(*app)) : error_response(Errc::kAppNotFound, req.request_id));
+  });
+}
+
 }  // namespace
 
 void add_admin_routes(Router& router, AdminRoutesDeps deps) {
@@ -277,6 +365,11 @@ void add_admin_routes(Router& router, AdminRoutesDeps deps) {
   router.add_async("GET", "/admin/v1/apps/{app}", guarded(d, get_app));
   router.add_async("POST", "/admin/v1/apps/{app}/rotate-secret", guarded(d, rotate_secret));
   router.add_async("POST", "/admin/v1/apps/{app}/revoke-secret", guarded(d, revoke_secret));
+  router.add_async("POST", "/admin/v1/apps/{app}/client-secrets", guarded(d, rotate_client_secret));
+  router.add_async("DELETE", "/admin/v1/apps/{app}/client-secrets/{id}", guarded(d, revoke_client_secret));
+  router.add_async("POST", "/admin/v1/apps/{app}/client-keys", guarded(d, add_client_key));
+  router.add_async("DELETE", "/admin/v1/apps/{app}/client-keys/{kid}", guarded(d, remove_client_key));
+  router.add_async("POST", "/admin/v1/apps/{app}/jwt-policy", guarded(d, set_jwt_policy));
   router.add_async("POST", "/admin/v1/apps/{app}/suspend", guarded(d, suspend_app));
   router.add_async("POST", "/admin/v1/apps/{app}/resume", guarded(d, resume_app));
   router.add_async("DELETE", "/admin/v1/apps/{app}", guarded(d, delete_app));

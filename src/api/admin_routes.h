@@ -22,6 +22,9 @@ struct AdminRoutesDeps {
   // Called with an app's id once it is suspended or deleted, to close its clients.
   std::function<void(const std::string&)> app_disabled;
   kms::KeyService* kms = nullptr;
+  // Called with an app's id once a client key is revoked or a token cut-off is set, to
+  // close the connections that tokens signed before may hold (they reconnect anew).
+  std::function<void(const std::string&)> client_tokens_revoked;
 };
 
 void add_admin_routes(Router& router, AdminRoutesDeps deps);

@@ -8,7 +8,9 @@
 namespace herald::api {
 
 inline boost::json::object app_view(const apps::App& a) {
-  boost::json::array secrets, namespaces, cidrs, client_keys;
+  boost::json::array secrets, namespaces, cidrs, client_keys, client_secrets;
+  for (const auto& s : a.client_secrets)
+    client_secrets.push_back(boost::json::object{{"id", s.id}, {"created_ms", s.created_ms}});
   for (const auto& s : a.secrets) secrets.push_back(boost::json::object{{"id", s.id}, {"created_ms", s.created_ms}});
   for (const auto& n : a.namespaces) namespaces.push_back(boost::json::string(n));
   for (const auto& b : a.allowlist.blocks()) cidrs.push_back(boost::json::string(b.text()));
@@ -31,7 +33,10 @@ inline boost::json::object app_view(const apps::App& a) {
                              {"client_keys", std::move(client_keys)},
                              {"jwt_audience", a.jwt_audience},
                              {"jwt_issuer", a.jwt_issuer},
-                             {"require_exp", a.require_exp}};
+                             {"require_exp", a.require_exp},
+                             {"client_secrets", std::move(client_secrets)},
+                             {"max_token_lifetime", a.max_token_lifetime_s},
+                             {"tokens_issued_after", a.tokens_issued_after}};
 }
 
 }  // namespace herald::api

@@ -32,9 +32,15 @@ struct AppSecret {
   std::int64_t created_ms = 0;
 };
 
+// An HS256 client secret as the admin API names it; the secret itself is shown once.
+struct ClientSecretInfo {
+  std::string id;  // e.g. "c0" (the one made with the app), "c1a2b3c4d"
+  std::int64_t created_ms = 0;
+};
+
 struct App {
-  std::string id;    // internal, stable
-  std::string key;   // AppKey: public identifier that clients and back ends name
+  std::string id;   // internal, stable
+  std::string key;  // AppKey: public identifier that clients and back ends name
   std::string name;
   AppStatus status = AppStatus::Active;
   std::int64_t created_ms = 0;
@@ -52,9 +58,12 @@ struct App {
   }
   // Client (end-user) authentication: the keys JWTs are checked with, and the policy.
   std::vector<auth::JwtKey> client_keys;
+  std::vector<ClientSecretInfo> client_secrets;  // the HS256 keys among client_keys, without the key
   std::string jwt_audience;
   std::string jwt_issuer;
-  bool require_exp = false;
+  bool require_exp = true;
+  std::int64_t max_token_lifetime_s = 0;  // 0: the server's push.max_token_lifetime; else the lower of both
+  std::int64_t tokens_issued_after = 0;   // Unix seconds; tokens with an earlier iat are refused; 0 = none
 };
 
 class AppDirectory {

@@ -136,30 +136,8 @@ Result<App> AppStore::from_record(const store::AppRecord& r) {
   app.require_exp = r.require_exp;
   app.rate_limit = r.rate_limit;
   auto corrupt = [&](const std::string& what) { return make_error(Errc::kStoreError, "app " + r.name + ": " + what); };
-  if (!r.client_secret_sealed.empty()) {
-    auto secret = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
-    if (!secret) return make_error(secret.error().code, "app " + r.name + ": the client secret does not open");
-    auth::JwtKey k;
-    k.alg = auth::JwtAlg::HS256;
-    k.secret = std::move(*secret);
-    app.client_keys.push_back(std::move(k));
-  }
+  if (auto st = load_client_auth(r, app); !st) return st.error();
   boost::json::error_code ec;
-  auto keys = boost::json::parse(r.client_public_keys_json.empty() ? "[]" : r.client_public_keys_json, ec);
-  if (ec || !keys.is_array()) return corrupt("client public keys are corrupt");
-  for (const auto& v : keys.get_array()) {
-    const auto* o = v.if_object();
-    if (!o || !o->contains("alg") || !o->contains("pem") || !o->at("alg").is_string() || !o->at("pem").is_string())
-      return corrupt("a client public key is corrupt");
-    auto pem = o->at("pem").get_string();
-    auto key = crypto::PublicKey::from_pem(std::string_view(pem.data(), pem.size()));
-    if (!key) return corrupt("a client public key does not parse");
-    auth::JwtKey k;
-    k.alg = o->at("alg").get_string() == "EdDSA" ? auth::JwtAlg::EdDSA : auth::JwtAlg::ES256;
-    if (auto* kid = o->if_contains("kid"); kid && kid->is_string()) k.kid = std::string(kid->get_string());
-    k.public_key = *key;
-    app.client_keys.push_back(std::move(k));
-  }
   auto secrets = boost::json::parse(r.app_secrets_json.empty() ? "[]" : r.app_secrets_json, ec);
   if (ec || !secrets.is_array()) return corrupt("app secrets are corrupt");
   for (const auto& v : secrets.get_array()) {
@@ -539,18 +517,6 @@ std::shared_ptr<const App> AppStore::find_by_name(std::string_view name) const {
   for (const auto& r : records_cache_)
     if (r.name == name) return cache_.find_by_id(r.id);
   return nullptr;
-}
-
-Result<std::string> AppStore::client_secret(const App& app) {
-  std::lock_guard lock(mu_);
-  for (const auto& r : records_cache_) {
-    if (r.id != app.id) continue;
-    if (r.client_secret_sealed.empty()) return make_error(Errc::kNotFound, "the app has no client secret");
-    auto s = sealer_.open(r.id, r.client_secret_sealed, "apps/" + std::string(kClientSecretField));
-    if (!s) return s.error();
-    return std::string(s->view());
-  }
-  return make_error(Errc::kNotFound, "no such app");
 }
 
 }  // namespace herald::apps

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -33,7 +34,7 @@ struct AppOptions {
   std::vector<std::string> client_public_keys_pem;  // Ed25519 or P-256 "PUBLIC KEY" PEM, for EdDSA / ES256 tokens
   std::string jwt_audience;
   std::string jwt_issuer;
-  bool require_exp = false;
+  bool require_exp = true;
   unsigned scopes = kScopePublish;
   std::vector<std::string> namespaces{"*"};
   std::vector<std::string> allowed_cidrs;
@@ -62,6 +63,15 @@ struct NewSecret {
   crypto::SecretBytes secret;
 };
 
+// A change to an app's client-JWT policy; unset fields stay as they are.
+struct JwtPolicyChange {
+  std::optional<std::string> audience;
+  std::optional<std::string> issuer;
+  std::optional<bool> require_exp;
+  std::optional<std::int64_t> max_token_lifetime_s;  // 0: the server's push.max_token_lifetime
+  std::optional<std::int64_t> tokens_issued_after;   // Unix seconds; 0 clears the cut-off
+};
+
 class AppStore final : public AppDirectory {
  public:
   AppStore(store::AppRecords& records, kms::Sealer& sealer, metrics::Registry* registry = nullptr);
@@ -83,6 +93,16 @@ class AppStore final : public AppDirectory {
   void set_status(const std::string& app, AppStatus status, Done<Ok> done);
   void remove(const std::string& app, Done<Ok> done);
 
+  // Client keys and policy (apps/app_client_auth.cpp). Up to two HS256 client secrets and
+  // two public keys are active at once; revoking the app's last client key is
+  // "last_secret"; a public key needs the app to have an audience ("invalid_argument").
+  void rotate_client_secret(const std::string& app, Done<NewSecret> done);
+  void revoke_client_secret(const std::string& app, const std::string& secret_id, Done<Ok> done);
+  // Answers the new key's kid.
+  void add_client_key(const std::string& app, const std::string& pem, Done<std::string> done);
+  void remove_client_key(const std::string& app, const std::string& kid, Done<Ok> done);
+  void set_jwt_policy(const std::string& app, JwtPolicyChange change, Done<Ok> done);
+
   // Blocking forms, for the CLI and start-up (never on an I/O thread).
   Result<CreatedApp> create(const AppOptions& options);
   Result<NewSecret> rotate_secret(const std::string& app);
@@ -95,7 +115,7 @@ class AppStore final : public AppDirectory {
   // By id, AppKey or name.
   std::shared_ptr<const App> find(std::string_view id_key_or_name) const;
   std::shared_ptr<const App> find_by_name(std::string_view name) const;
-  // The app's client secret, unsealed (for the development banner and `herald token`).
+  // The app's newest client secret, unsealed (for the development banner and `herald token`).
   Result<std::string> client_secret(const App& app);
 
   std::shared_ptr<const App> find_by_key(std::string_view key) const override { return cache_.find_by_key(key); }
@@ -120,6 +140,7 @@ class AppStore final : public AppDirectory {
     AppStore* apps_;
   };
 
+  struct ClientAuthDoc;
   Result<App> from_record(const store::AppRecord& r);
   // The record as load() finds it: the app, or why it is unavailable.
   Result<App> load_record(store::AppRecord& r, bool macs_required, std::vector<store::AppRecord>& to_mac);
@@ -127,6 +148,12 @@ class AppStore final : public AppDirectory {
   Status add_missing_macs(const std::vector<store::AppRecord>& to_mac);
   // The second half of create(), once the app's keys are durable.
   void create_with_keys(store::AppRecord r, bool hs256_client_secret, Done<CreatedApp> done);
+  // The client keys and JWT policy of the record into `app` (apps/app_client_auth.cpp).
+  Status load_client_auth(const store::AppRecord& r, App& app);
+  // Runs `edit(record, doc)` on the app's client-auth document within a change and
+  // commits it; `done` gets edit's answer once the write is durable.
+  template <class T, class Edit>
+  void change_client_auth(const std::string& app, Done<T> done, Edit edit);
   // Finds the record and marks the app busy; "conflict" if a change is under way.
   Result<Change> begin_change(const std::string& app);
   void end_change(const std::string& id);

@@ -216,9 +216,28 @@ std::int64_t saturating_add(std::int64_t a, std::int64_t b) {
   return sum;
 }
 
+// A token's life is measured from iat and from now, whichever gives more: a backdated
+// iat cannot make a long-lived token look short, nor can leaving iat out.
+Status check_lifetime(const JwtClaims& claims, const JwtPolicy& policy, std::int64_t now, std::int64_t skew) {
+  const std::int64_t max = policy.max_lifetime.count();
+  // Without exp (allowed only when require_exp is off) there is no end to measure.
+  if (max > 0 && claims.exp) {
+    const std::int64_t limit = saturating_add(max, skew);
+    const std::int64_t start = claims.iat ? std::min(*claims.iat, now) : now;
+    if (*claims.exp > saturating_add(start, limit))
+      return claim_invalid("the token lives longer than the app's maximum token lifetime");
+  }
+  if (policy.issued_after > 0) {
+    if (!claims.iat) return claim_invalid("the token has no iat claim, which the app's token cut-off requires");
+    if (*claims.iat < policy.issued_after) return claim_invalid("the token was issued before the app's token cut-off");
+  }
+  return ok_status();
+}
+
 Status check_times(const JwtClaims& claims, const JwtPolicy& policy, std::int64_t now) {
   std::int64_t skew = std::max<std::int64_t>(0, policy.max_skew.count());
   if (!claims.exp && policy.require_exp) return claim_invalid("the token has no exp claim");
+  if (auto s = check_lifetime(claims, policy, now, skew); !s) return s;
   // now > exp + skew, written so that no claim value can overflow it.
   if (claims.exp && *claims.exp < saturating_add(now, -skew)) {
     return make_error(Errc::kTokenExpired, "the token has expired");
@@ -317,10 +336,15 @@ Result<JwtClaims> verify_jwt(std::string_view token, std::span<const JwtKey> key
   }
 
   // Signature.
-  bool verified = std::any_of(candidates.begin(), candidates.end(), [&](const JwtKey* key) {
+  auto verified_by = std::find_if(candidates.begin(), candidates.end(), [&](const JwtKey* key) {
     return signature_valid(*key, parts->signing_input, *signature);
   });
-  if (!verified) return make_error(Errc::kTokenSignatureInvalid, "no configured key verifies the token's signature");
+  if (verified_by == candidates.end())
+    return make_error(Errc::kTokenSignatureInvalid, "no configured key verifies the token's signature");
+  // An identity provider's key signs tokens for every service it serves: without an
+  // audience, any of them would log in here.
+  if ((*verified_by)->alg != JwtAlg::HS256 && policy.public_keys_need_audience && policy.audience.empty())
+    return make_error(Errc::kTokenAudienceMismatch, "tokens signed with a public key need the app to have an audience");
 
   // Claims.
   auto claims = read_registered_claims(*payload);

@@ -121,7 +121,7 @@ struct CreateFlags {
   std::string name, audience, issuer;
   std::vector<std::string> scopes, namespaces, cidrs, key_files;
   std::int64_t rate_limit = -1;
-  bool require_exp = false;
+  bool require_exp = true;
   bool no_client_secret = false;
 };
 
@@ -216,7 +216,8 @@ void add_create_flags(CLI::App* create, CreateFlags& c) {
       ->type_name("FILE");
   create->add_option("--jwt-audience", c.audience, "Client tokens must carry this aud");
   create->add_option("--jwt-issuer", c.issuer, "Client tokens must carry this iss");
-  create->add_flag("--require-exp", c.require_exp, "Client tokens must carry exp");
+  create->add_flag("--require-exp,!--no-require-exp", c.require_exp,
+                   "Client tokens must carry exp (the default; --no-require-exp lets tokens without exp in)");
   create->add_flag("--no-client-secret", c.no_client_secret,
                    "No HS256 client secret: client tokens only with --client-public-key keys (ES256/EdDSA)");
   create

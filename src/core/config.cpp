@@ -354,45 +354,47 @@ void add_store_keys(std::vector<ConfigKey>& k) {
 }
 
 void add_push_keys(std::vector<ConfigKey>& k) {
-  k.push_back(duration_key(
-      "push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
-      [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
-  k.push_back(uint_key(
-      "push.max_publication_bytes", "Largest publication `data`, serialised.",
-      [](auto& c) -> auto& { return c.push.max_publication_bytes; }, 16, 16ULL << 20));
-  k.push_back(uint_key(
-      "push.max_subscriptions_per_connection", "Subscriptions one connection may hold.",
-      [](auto& c) -> auto& { return c.push.max_subscriptions_per_connection; }, 1, 1'000'000));
-  k.push_back(uint_key(
-      "push.max_connections_per_user", "Connections one user of an app may hold; 0 = no cap.",
-      [](auto& c) -> auto& { return c.push.max_connections_per_user; }, 0, 1'000'000));
-  k.push_back(uint_key(
-      "push.commands_per_second", "Sustained commands per second one connection may send.",
-      [](auto& c) -> auto& { return c.push.commands_per_second; }, 1, 1'000'000));
-  k.push_back(uint_key(
-      "push.command_burst", "Commands one connection may send at once above the sustained rate.",
-      [](auto& c) -> auto& { return c.push.command_burst; }, 1, 1'000'000));
-  k.push_back(uint_key(
-      "push.send_queue_max_bytes", "Bytes queued for one connection beyond which it is cut off as a slow consumer.",
-      [](auto& c) -> auto& { return c.push.send_queue_max_bytes; }, 4096, 1ULL << 32));
-  k.push_back(uint_key(
-      "push.max_channels", "Channels held in memory at once (with subscribers or history).",
-      [](auto& c) -> auto& { return c.push.max_channels; }, 1, 100'000'000));
-  k.push_back(uint_key(
-      "push.max_presence_clients", "Most entries a presence reply lists.",
-      [](auto& c) -> auto& { return c.push.max_presence_clients; }, 1, 1'000'000));
-  k.push_back(duration_key(
-      "push.jwt_max_skew", "Clock tolerance for a token's exp, nbf and iat.",
-      [](auto& c) -> auto& { return c.push.jwt_max_skew; }, Millis(0)));
-  k.push_back(uint_key(
-      "push.max_token_bytes", "Largest JWT accepted; larger ones are refused unread.",
-      [](auto& c) -> auto& { return c.push.max_token_bytes; }, 256, 1 << 20));
-  k.push_back(duration_key(
-      "push.write_linger", "How long publications gather before they are written to subscribers (batching).",
-      [](auto& c) -> auto& { return c.push.write_linger; }, Millis(0)));
-  k.push_back(duration_key(
-      "push.write_linger_max", "Longest publications gather before a write pass when the last pass was long (load).",
-      [](auto& c) -> auto& { return c.push.write_linger_max; }, Millis(0)));
+  k.push_back(duration_key("push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
+                           [](auto& c) -> auto& { return c.push.connect_timeout; }, Millis(50)));
+  k.push_back(uint_key("push.max_publication_bytes", "Largest publication `data`, serialised.",
+                       [](auto& c) -> auto& { return c.push.max_publication_bytes; }, 16, 16ULL << 20));
+  k.push_back(uint_key("push.max_subscriptions_per_connection", "Subscriptions one connection may hold.",
+                       [](auto& c) -> auto& { return c.push.max_subscriptions_per_connection; }, 1, 1'000'000));
+  k.push_back(uint_key("push.max_connections_per_user", "Connections one user of an app may hold; 0 = no cap.",
+                       [](auto& c) -> auto& { return c.push.max_connections_per_user; }, 0, 1'000'000));
+  k.push_back(uint_key("push.commands_per_second", "Sustained commands per second one connection may send.",
+                       [](auto& c) -> auto& { return c.push.commands_per_second; }, 1, 1'000'000));
+  k.push_back(uint_key("push.command_burst", "Commands one connection may send at once above the sustained rate.",
+                       [](auto& c) -> auto& { return c.push.command_burst; }, 1, 1'000'000));
+  k.push_back(uint_key("push.send_queue_max_bytes",
+                       "Bytes queued for one connection beyond which it is cut off as a slow consumer.",
+                       [](auto& c) -> auto& { return c.push.send_queue_max_bytes; }, 4096, 1ULL << 32));
+  k.push_back(uint_key("push.max_channels", "Channels held in memory at once (with subscribers or history).",
+                       [](auto& c) -> auto& { return c.push.max_channels; }, 1, 100'000'000));
+  k.push_back(uint_key("push.max_channels_per_app",
+                       "Channels one app may hold at once; its users and back end share it, other apps are unaffected.",
+                       [](auto& c) -> auto& { return c.push.max_channels_per_app; }, 1, 100'000'000));
+  k.push_back(uint_key("push.channels_created_per_minute",
+                       "New channels one connection may bring into being per minute (subscribe, publish).",
+                       [](auto& c) -> auto& { return c.push.channels_created_per_minute; }, 1, 1'000'000));
+  k.push_back(uint_key("push.max_presence_clients", "Most entries a presence reply lists.",
+                       [](auto& c) -> auto& { return c.push.max_presence_clients; }, 1, 1'000'000));
+  k.push_back(duration_key("push.jwt_max_skew", "Clock tolerance for a token's exp, nbf and iat.",
+                           [](auto& c) -> auto& { return c.push.jwt_max_skew; }, Millis(0)));
+  k.push_back(duration_key("push.max_token_lifetime",
+                           "Longest a client JWT may live (exp - iat, or exp - now); apps may set less; 0 = no cap.",
+                           [](auto& c) -> auto& { return c.push.max_token_lifetime; }, Millis(0)));
+  k.push_back(duration_key("push.write_timeout",
+                           "Time one WebSocket write may take; a peer that takes nothing for this long is cut off.",
+                           [](auto& c) -> auto& { return c.push.write_timeout; }, Millis(100)));
+  k.push_back(uint_key("push.max_token_bytes", "Largest JWT accepted; larger ones are refused unread.",
+                       [](auto& c) -> auto& { return c.push.max_token_bytes; }, 256, 1 << 20));
+  k.push_back(duration_key("push.write_linger",
+                           "How long publications gather before they are written to subscribers (batching).",
+                           [](auto& c) -> auto& { return c.push.write_linger; }, Millis(0)));
+  k.push_back(duration_key("push.write_linger_max",
+                           "Longest publications gather before a write pass when the last pass was long (load).",
+                           [](auto& c) -> auto& { return c.push.write_linger_max; }, Millis(0)));
   k.push_back(choice_key("broker.driver", "Where channel streams and presence live: memory (this node only).",
                          [](auto& c) -> auto& { return c.broker.driver; }, {"memory"}));
 }

@@ -71,8 +71,12 @@ struct PushConfig {
   std::uint64_t command_burst = 200;
   std::uint64_t send_queue_max_bytes = 1024 * 1024;
   std::uint64_t max_channels = 1'000'000;
+  std::uint64_t max_channels_per_app = 100'000;     // one tenant's share of max_channels
+  std::uint64_t channels_created_per_minute = 120;  // new channels one connection may bring into being
   std::uint64_t max_presence_clients = 1000;
   Millis jwt_max_skew{30'000};
+  Millis max_token_lifetime{86'400'000};  // longest a client JWT may live (exp - iat, exp - now); 0 = no cap
+  Millis write_timeout{30'000};           // a WebSocket write not done by then cuts the connection
   std::uint64_t max_token_bytes = 8192;
   // Publications gather at least write_linger (and, under load, as long as the last
   // write pass took, up to write_linger_max) before a pass writes them.

@@ -53,7 +53,7 @@ constexpr std::uint8_t kInternal = 4;
   X(kNamespaceNotFound, "namespace_not_found", 400, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace is not configured.") \
   X(kChannelNotAllowed, "channel_not_allowed", 403, 0, surface::kApi, false, false, "The app may not publish to this channel's namespace.") \
   X(kPublicationTooLarge, "publication_too_large", 413, 0, surface::kApi|surface::kProtocol, false, false, "The data exceeds push.max_publication_bytes.") \
-  X(kTooManyChannels, "too_many_channels", 503, 0, surface::kApi|surface::kProtocol, false, false, "The server holds push.max_channels channels already.") \
+  X(kTooManyChannels, "too_many_channels", 503, 0, surface::kApi|surface::kProtocol, false, false, "The server (push.max_channels) or the app (push.max_channels_per_app) holds all the channels it may.") \
   X(kHistoryDisabled, "history_disabled", 409, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace keeps no history.") \
   X(kPresenceDisabled, "presence_disabled", 409, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace keeps no presence.") \
   X(kAdminUnauthorized, "admin_unauthorized", 401, 0, surface::kApi, false, false, "The admin token is missing or wrong.") \

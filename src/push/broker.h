@@ -85,11 +85,12 @@ class Broker {
   virtual void set_handler(BrokerEventHandler* handler) = 0;
   // Assigns the next offset, builds the `pub` frame once, records it in history and
   // hands it to the handler. "too_many_channels" when a new channel would exceed
-  // push.max_channels.
+  // push.max_channels or the app's push.max_channels_per_app.
   virtual Result<PublishResult> publish(std::string_view app_id, const ChannelName& channel, const NamespaceConfig& ns,
                                         std::string_view id, std::string_view data_json) = 0;
   // The newest `limit` publications (0 or above the namespace's history size: all kept),
-  // or those after `since`; recovered = false when some of those are gone.
+  // or those after `since`; recovered = false when some of those are gone. Never
+  // creates the channel: one nobody holds answers an empty page with epoch "".
   virtual Result<HistoryResult> history(std::string_view app_id, const ChannelName& channel, const NamespaceConfig& ns,
                                         std::size_t limit, const std::optional<Since>& since) = 0;
   // The channel's current position, and with `since`, the publications after it (or
@@ -106,6 +107,10 @@ class Broker {
   virtual void maintain(std::int64_t now_ms) = 0;
   // Channels held (with subscribers or history).
   virtual std::uint64_t channel_count() const = 0;
+  // Whether the channel is held now (a subscribe or publish would not create it).
+  virtual bool exists(std::string_view app_id, std::string_view channel) = 0;
+  // Channels the app holds, against push.max_channels_per_app.
+  virtual std::uint64_t app_channel_count(std::string_view app_id) const = 0;
 };
 
 // Who is in a channel. Any thread.

@@ -72,6 +72,8 @@ Client::Client(ClientContext& ctx, Transport& transport, std::size_t shard)
   tokens_ = static_cast<double>(ctx_.cfg.push.command_burst);
   last_refill_ = now;
   flood_window_ = now;
+  create_tokens_ = static_cast<double>(ctx_.cfg.push.channels_created_per_minute);
+  create_refill_ = now;
   connect_deadline_ = now + ctx_.cfg.push.connect_timeout;
   transport_.set_deadline(connect_deadline_);
 }
@@ -95,13 +97,32 @@ void Client::leave_hub() {
   ctx_.hub.remove_connection(shard_, who_);
 }
 
+// Every frame the connection queues passes here: publications, command replies, history,
+// presence and inbox pages, error replies alike, so push.send_queue_max_bytes bounds
+// them all. Over the bound nothing more is queued, and the next write_or_cut() closes
+// the connection as a slow consumer.
+void Client::queue(std::string_view frame) {
+  if (closing_ || slow_) return;
+  if (transport_.queued_bytes() + frame.size() > ctx_.cfg.push.send_queue_max_bytes) {
+    slow_ = true;
+    return;
+  }
+  transport_.send(frame);
+}
+
+void Client::write_or_cut() {
+  if (closing_) return;
+  if (slow_) {
+    ctx_.metrics.slow_consumers->inc();
+    close_with(close_code::kSlowConsumer, "slow_consumer");
+    return;
+  }
+  transport_.flush();
+}
+
 bool Client::deliver(const Publication& pub) {
   if (closing_ || slow_) return false;
-  if (transport_.queued_bytes() + pub.frame.size() > ctx_.cfg.push.send_queue_max_bytes) {
-    slow_ = true;
-  } else {
-    transport_.send(pub.frame);
-  }
+  queue(pub.frame);
   if (flush_pending_) return false;
   flush_pending_ = true;
   return true;
@@ -109,12 +130,7 @@ bool Client::deliver(const Publication& pub) {
 
 void Client::flush() {
   flush_pending_ = false;
-  if (slow_ && !closing_) {
-    ctx_.metrics.slow_consumers->inc();
-    close_with(close_code::kSlowConsumer, "slow_consumer");
-    return;
-  }
-  transport_.flush();
+  write_or_cut();
 }
 
 void Client::disconnect(int code, std::string_view reason) {
@@ -132,6 +148,12 @@ void Client::close_with(int code, std::string_view reason) {
   transport_.close(code, reason);
 }
 
+void Client::on_write_stalled() {
+  if (closing_) return;
+  slow_ = true;
+  write_or_cut();
+}
+
 void Client::on_binary() {
   close_with(close_code::kBadFrame, "bad_frame");
 }
@@ -145,25 +167,23 @@ void Client::on_deadline(Clock::time_point now) {
       transport_.set_deadline(connect_deadline_);
     return;
   }
-  if (expires_at_ != Clock::time_point::max()) {
-    if (now >= expires_at_)
-      close_with(close_code::kTokenExpired, "token_expired");
-    else
-      transport_.set_deadline(expires_at_);
-  }
+  if (now >= expires_at_) return close_with(close_code::kTokenExpired, "token_expired");
+  drop_subscriptions("token_expired", now, false);
+  arm_deadline();
+  write_or_cut();
 }
 
 void Client::on_text(std::string_view frame) {
   if (closing_) return;
   std::size_t start = 0;
-  while (start < frame.size() && !closing_) {
+  while (start < frame.size() && !closing_ && !slow_) {
     auto nl = frame.find('\n', start);
     std::string_view line = frame.substr(start, nl == std::string_view::npos ? std::string_view::npos : nl - start);
     if (!line.empty() && line.find_first_not_of(" \t\r") != std::string_view::npos) handle_line(line);
     if (nl == std::string_view::npos) break;
     start = nl + 1;
   }
-  if (!closing_) transport_.flush();
+  write_or_cut();
 }
 
 bool Client::take_rate_token() {
@@ -186,6 +206,18 @@ bool Client::take_rate_token() {
   return false;
 }
 
+bool Client::may_create(const ChannelName& channel) {
+  if (ctx_.hub.channel_exists(who_.app_id, channel.full)) return true;
+  auto now = Clock::now();
+  const double per_minute = static_cast<double>(ctx_.cfg.push.channels_created_per_minute);
+  double elapsed = std::chrono::duration<double>(now - create_refill_).count();
+  create_refill_ = now;
+  create_tokens_ = std::min(per_minute, create_tokens_ + elapsed * per_minute / 60.0);
+  if (create_tokens_ < 1.0) return false;
+  create_tokens_ -= 1.0;
+  return true;
+}
+
 void Client::audit_refusal(Errc code, std::string actor, std::string_view reason, std::string_view user) {
   if (!ctx_.audit) return;
   audit::Event e{"client",
@@ -203,7 +235,7 @@ void Client::audit_refusal(Errc code, std::string actor, std::string_view reason
 
 void Client::reply_error(std::uint64_t id, Errc code, std::string_view message) {
   ctx_.metrics.errors->with({std::string(errc_code(code))}).inc();
-  transport_.send(wire::reply(id, "error", wire::render_error(code, message)));
+  queue(wire::reply(id, "error", wire::render_error(code, message)));
 }
 
 Client::Subscription* Client::find_subscription(std::string_view channel) {
@@ -217,22 +249,60 @@ Result<auth::JwtClaims> Client::verify_token(std::string_view token) const {
   policy.audience = app_->jwt_audience;
   policy.issuer = app_->jwt_issuer;
   policy.require_exp = app_->require_exp;
+  // The lower of the server's cap and the app's own, where either is set.
+  std::int64_t max_life = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.max_token_lifetime).count();
+  if (app_->max_token_lifetime_s > 0 && (max_life == 0 || app_->max_token_lifetime_s < max_life))
+    max_life = app_->max_token_lifetime_s;
+  policy.max_lifetime = std::chrono::seconds(max_life);
+  policy.issued_after = app_->tokens_issued_after;
   policy.max_skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
   policy.max_token_bytes = ctx_.cfg.push.max_token_bytes;
   return auth::verify_jwt(token, app_->client_keys, policy, clock::unix_ms() / 1000);
 }
 
-void Client::arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s) {
+Client::Clock::time_point Client::expiry_of(const auth::JwtClaims& claims, std::int64_t now_s) const {
   // Tokens that mean "never" often say exp 253402300799 (year 9999): in the steady
   // clock's nanoseconds that overflows, so anything beyond a century counts as no exp.
   constexpr std::int64_t kFarFutureSeconds = 100LL * 366 * 24 * 3600;
-  if (!claims.exp || *claims.exp - now_s > kFarFutureSeconds) {
-    expires_at_ = Clock::time_point::max();
-  } else {
-    auto skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
-    expires_at_ = Clock::now() + std::chrono::seconds(*claims.exp - now_s) + skew;
+  if (!claims.exp || *claims.exp - now_s > kFarFutureSeconds) return Clock::time_point::max();
+  auto skew = std::chrono::duration_cast<std::chrono::seconds>(ctx_.cfg.push.jwt_max_skew);
+  return Clock::now() + std::chrono::seconds(*claims.exp - now_s) + skew;
+}
+
+void Client::arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s) {
+  expires_at_ = expiry_of(claims, now_s);
+  arm_deadline();
+}
+
+void Client::arm_deadline() {
+  Clock::time_point next = expires_at_;
+  for (const auto& s : subs_) next = std::min(next, s->expires_at);
+  transport_.set_deadline(next);
+}
+
+void Client::drop_subscriptions(std::string_view reason, Clock::time_point now, bool recheck_claims) {
+  for (auto it = subs_.begin(); it != subs_.end();) {
+    Subscription& s = **it;
+    bool keep = true;
+    if (s.by_token) {
+      keep = now < s.expires_at;
+    } else if (recheck_claims) {
+      auto channel = parse_channel(s.channel);
+      const NamespaceConfig* ns = channel ? ctx_.hub.namespace_config(channel->ns) : nullptr;
+      // may_read() counts the subscription itself as a right: judge without it.
+      keep = ns && (!channel->personal() || channel->allows_user(who_.user)) &&
+             (ns->subscribe == "authenticated" ||
+              (ns->subscribe == "claims" &&
+               std::find(channels_claim_.begin(), channels_claim_.end(), s.channel) != channels_claim_.end()));
+    }
+    if (keep) {
+      ++it;
+      continue;
+    }
+    ctx_.hub.unsubscribe(who_, s.slot);
+    queue(wire::render_unsubscribe_push(s.channel, reason));
+    it = subs_.erase(it);
   }
-  transport_.set_deadline(expires_at_);
 }
 
 void Client::handle_line(std::string_view line) {

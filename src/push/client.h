@@ -88,6 +88,8 @@ class Client final : public Subscriber {
   void on_binary();
   // The deadline requested through Transport::set_deadline has come.
   void on_deadline(Clock::time_point now);
+  // A write has not completed within push.write_timeout: closes as a slow consumer.
+  void on_write_stalled();
   // The connection is gone (closed either way): leave the hub. Idempotent.
   void on_closed();
 
@@ -103,6 +105,8 @@ class Client final : public Subscriber {
   struct Subscription {
     std::string channel;
     SubscriptionSlot slot;
+    bool by_token = false;  // granted by a subscription token, which ends at `expires_at`
+    Clock::time_point expires_at = Clock::time_point::max();
   };
   // One command as its handler sees it; `channel` and `ns` are set for the commands
   // that name a channel (already parsed, the namespace configured).
@@ -151,7 +155,14 @@ class Client final : public Subscriber {
   template <class T, class Ask, class OnAnswer>
   void ask_inbox(Ask ask, OnAnswer on_answer);
 
+  // The one way a frame is queued: keeps push.send_queue_max_bytes (see client.cpp).
+  void queue(std::string_view frame);
+  // Starts the write, or closes a connection whose queue went over the bound.
+  void write_or_cut();
   bool take_rate_token();
+  // One of push.channels_created_per_minute, when the command would create `channel`;
+  // false (and the command is refused) when the connection has used them up.
+  bool may_create(const ChannelName& channel);
   void reply_error(std::uint64_t id, Errc code, std::string_view message);
   // A refused connect, for the audit log; the user id only as a keyed hash.
   void audit_refusal(Errc code, std::string actor, std::string_view reason, std::string_view user);
@@ -161,6 +172,13 @@ class Client final : public Subscriber {
   // Checks the token against the app's client keys; error codes as in auth/jwt.h.
   Result<auth::JwtClaims> verify_token(std::string_view token) const;
   void arm_expiry(const auth::JwtClaims& claims, std::int64_t now_s);
+  // The steady-clock instant a token's exp stands for (max() for none or far future).
+  Clock::time_point expiry_of(const auth::JwtClaims& claims, std::int64_t now_s) const;
+  // Asks for the next deadline: the connection token's end or a subscription token's.
+  void arm_deadline();
+  // Ends the subscriptions the claims no longer allow (after refresh) or whose token
+  // ended by `now`, telling the client with an `unsubscribe` push.
+  void drop_subscriptions(std::string_view reason, Clock::time_point now, bool recheck_claims);
 
   ClientContext& ctx_;
   Transport& transport_;
@@ -176,6 +194,9 @@ class Client final : public Subscriber {
   Clock::time_point last_refill_;
   Clock::time_point flood_window_;
   std::uint64_t refused_in_window_ = 0;
+  // Token bucket for channels this connection brings into being.
+  double create_tokens_;
+  Clock::time_point create_refill_;
   bool connected_ = false;
   bool closing_ = false;
   bool in_hub_ = false;

@@ -398,6 +398,14 @@ Status Hub::presence_enabled(const ChannelName& channel) const {
   return ok_status();
 }
 
+bool Hub::channel_exists(std::string_view app_id, std::string_view channel) const {
+  return impl_->broker->exists(app_id, channel);
+}
+
+std::uint64_t Hub::app_channel_count(std::string_view app_id) const {
+  return impl_->broker->app_channel_count(app_id);
+}
+
 void Hub::sweep(std::int64_t now_ms) {
   impl_->broker->maintain(now_ms);
 }

@@ -116,6 +116,10 @@ class Hub {
                                 const std::optional<Since>& since);
   Result<PresenceResult> presence(std::string_view app_id, const ChannelName& channel);
   Result<PresenceStats> presence_stats(std::string_view app_id, const ChannelName& channel);
+  // Whether the channel is held now: a subscribe or publish to it creates nothing.
+  bool channel_exists(std::string_view app_id, std::string_view channel) const;
+  // Channels the app holds (against push.max_channels_per_app).
+  std::uint64_t app_channel_count(std::string_view app_id) const;
   // Closes every connection of the user on this node; returns how many were asked.
   std::size_t disconnect_user(std::string_view app_id, std::string_view user, int code, std::string reason);
   // Queues `frame` (a whole push such as `{"msg":{...}}`) on every connection of the user

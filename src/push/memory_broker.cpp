@@ -30,7 +30,10 @@ Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::
   if (!create) return std::shared_ptr<Stream>();
   if (count_.load(std::memory_order_relaxed) >= cfg_.push.max_channels)
     return make_error(Errc::kTooManyChannels, "the server holds push.max_channels channels already");
+  if (!take_app_channel(app_id))
+    return make_error(Errc::kTooManyChannels, "the app holds push.max_channels_per_app channels already");
   auto s = std::make_shared<Stream>();
+  s->app_id = std::string(app_id);
   s->ns = ns;
   s->epoch = crypto::random_hex(4);
   s->last_active_ms = now_ms(clock_);
@@ -38,6 +41,32 @@ Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::
   count_.fetch_add(1, std::memory_order_relaxed);
   m_channels_->inc();
   return s;
+}
+
+bool MemoryBroker::take_app_channel(std::string_view app_id) {
+  std::lock_guard lock(apps_mu_);
+  auto& n = app_channels_[std::string(app_id)];
+  if (n >= cfg_.push.max_channels_per_app) return false;
+  ++n;
+  return true;
+}
+
+void MemoryBroker::release_app_channel(const std::string& app_id) {
+  std::lock_guard lock(apps_mu_);
+  auto it = app_channels_.find(app_id);
+  if (it == app_channels_.end()) return;
+  if (--it->second == 0) app_channels_.erase(it);
+}
+
+std::uint64_t MemoryBroker::app_channel_count(std::string_view app_id) const {
+  std::lock_guard lock(apps_mu_);
+  auto it = app_channels_.find(std::string(app_id));
+  return it == app_channels_.end() ? 0 : it->second;
+}
+
+bool MemoryBroker::exists(std::string_view app_id, std::string_view channel) {
+  auto found = find_or_create(app_id, channel, nullptr, false);
+  return found && *found;
 }
 
 template <class Fn>
@@ -86,31 +115,48 @@ Result<PublishResult> MemoryBroker::publish(std::string_view app_id, const Chann
   });
 }
 
+// A read never creates a channel: history of a channel nobody holds is an empty page
+// (epoch "", offset 0), so reading fresh names costs no memory and no quota.
 Result<HistoryResult> MemoryBroker::history(std::string_view app_id, const ChannelName& channel,
                                             const NamespaceConfig& ns, std::size_t limit,
                                             const std::optional<Since>& since) {
-  return with_stream(app_id, channel.full, ns, [&](Stream& s) -> Result<HistoryResult> {
-    HistoryResult r;
-    trim(s, now_ms(clock_));
-    r.epoch = s.epoch;
-    r.offset = s.top;
-    std::vector<PublicationPtr> pubs;
-    if (since) {
-      auto after = since_of(s, *since);
-      if (!after) {
-        r.recovered = false;
-        return r;
-      }
-      pubs = std::move(*after);
-    } else {
-      pubs.assign(s.history.begin(), s.history.end());
+  for (;;) {
+    auto found = find_or_create(app_id, channel.full, &ns, false);
+    if (!found) return found.error();
+    if (!*found) {
+      HistoryResult r;
+      r.recovered = !since || since->offset == 0;
+      return r;
     }
-    if (limit == 0 || limit > ns.history_size) limit = ns.history_size;
-    // The newest `limit`, oldest first.
-    if (pubs.size() > limit) pubs.erase(pubs.begin(), pubs.end() - static_cast<std::ptrdiff_t>(limit));
-    r.publications = std::move(pubs);
-    return r;
-  });
+    Stream& s = **found;
+    std::lock_guard lock(s.mu);
+    if (s.removed) continue;
+    return history_of(s, ns, limit, since);
+  }
+}
+
+HistoryResult MemoryBroker::history_of(Stream& s, const NamespaceConfig& ns, std::size_t limit,
+                                       const std::optional<Since>& since) {
+  HistoryResult r;
+  trim(s, now_ms(clock_));
+  r.epoch = s.epoch;
+  r.offset = s.top;
+  std::vector<PublicationPtr> pubs;
+  if (since) {
+    auto after = since_of(s, *since);
+    if (!after) {
+      r.recovered = false;
+      return r;
+    }
+    pubs = std::move(*after);
+  } else {
+    pubs.assign(s.history.begin(), s.history.end());
+  }
+  if (limit == 0 || limit > ns.history_size) limit = ns.history_size;
+  // The newest `limit`, oldest first.
+  if (pubs.size() > limit) pubs.erase(pubs.begin(), pubs.end() - static_cast<std::ptrdiff_t>(limit));
+  r.publications = std::move(pubs);
+  return r;
 }
 
 Result<SubscribeResult> MemoryBroker::recover(std::string_view app_id, const ChannelName& channel,
@@ -156,6 +202,7 @@ void MemoryBroker::maintain(std::int64_t now_ms) {
       trim(s, now_ms);
       if (s.node_subs == 0 && s.history.empty() && now_ms - s.last_active_ms >= kIdleChannelGraceMs) {
         s.removed = true;
+        release_app_channel(s.app_id);
         it = b.streams.erase(it);
         count_.fetch_sub(1, std::memory_order_relaxed);
         m_channels_->dec();

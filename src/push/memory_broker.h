@@ -20,7 +20,7 @@ namespace herald::push {
 
 class MemoryBroker final : public Broker {
  public:
-  // `cfg` (push.max_channels) must outlive the broker.
+  // `cfg` (push.max_channels, push.max_channels_per_app) must outlive the broker.
   MemoryBroker(const Config& cfg, metrics::Registry& registry, Clock clock = {});
 
   void set_handler(BrokerEventHandler* handler) override { handler_ = handler; }
@@ -36,11 +36,14 @@ class MemoryBroker final : public Broker {
   // subscriber and no history; a forgotten channel starts a new epoch.
   void maintain(std::int64_t now_ms) override;
   std::uint64_t channel_count() const override { return count_.load(std::memory_order_relaxed); }
+  bool exists(std::string_view app_id, std::string_view channel) override;
+  std::uint64_t app_channel_count(std::string_view app_id) const override;
 
  private:
   struct Stream {
     std::mutex mu;
     const NamespaceConfig* ns = nullptr;
+    std::string app_id;  // whose push.max_channels_per_app the stream counts against
     std::string epoch;
     std::uint64_t top = 0;
     std::deque<PublicationPtr> history;
@@ -61,6 +64,10 @@ class MemoryBroker final : public Broker {
   template <class Fn>
   auto with_stream(std::string_view app_id, std::string_view channel, const NamespaceConfig& ns, Fn&& fn)
       -> decltype(fn(std::declval<Stream&>()));
+  // Counts one more channel of the app; false at push.max_channels_per_app.
+  bool take_app_channel(std::string_view app_id);
+  void release_app_channel(const std::string& app_id);
+  HistoryResult history_of(Stream& s, const NamespaceConfig& ns, std::size_t limit, const std::optional<Since>& since);
   static void trim(Stream& s, std::int64_t now_ms);
   static std::optional<std::vector<PublicationPtr>> since_of(Stream& s, const Since& since);
 
@@ -69,6 +76,8 @@ class MemoryBroker final : public Broker {
   BrokerEventHandler* handler_ = nullptr;
   std::array<Bucket, kBuckets> buckets_;
   std::atomic<std::uint64_t> count_{0};
+  mutable std::mutex apps_mu_;  // taken only when a channel is created or forgotten
+  std::unordered_map<std::string, std::uint64_t> app_channels_;
   metrics::Gauge* m_channels_;
 };
 

@@ -78,6 +78,10 @@ std::string render_disconnect(int code, std::string_view reason, bool reconnect)
          ",\"reconnect\":" + boolean(reconnect) + "}}";
 }
 
+std::string render_unsubscribe_push(std::string_view channel, std::string_view reason) {
+  return "{\"unsubscribe\":{\"channel\":" + json_string(channel) + ",\"reason\":" + json_string(reason) + "}}";
+}
+
 std::string reply(std::uint64_t id, std::string_view method, std::string_view body) {
   std::string out;
   out.reserve(16 + method.size() + body.size());

@@ -29,6 +29,8 @@ std::string render_publish_result(const PublishResult& r);
 std::string render_error(Errc code, std::string_view message);
 // `{"disconnect":{"code":…,"reason":…,"reconnect":…}}`
 std::string render_disconnect(int code, std::string_view reason, bool reconnect);
+// `{"unsubscribe":{"channel":…,"reason":…}}`: the server ended a subscription.
+std::string render_unsubscribe_push(std::string_view channel, std::string_view reason);
 // A protocol reply: `{"id":<id>,"<method>":<body>}`.
 std::string reply(std::uint64_t id, std::string_view method, std::string_view body);
 

@@ -201,7 +201,11 @@ void Node::add_routes(const std::string& admin_token_sha256) {
   auto app_disabled = [this](const std::string& id) {
     hub_->disconnect_app(id, push::close_code::kDisconnectedByServer, "app_disabled");
   };
-  api::add_admin_routes(router_, api::AdminRoutesDeps{apps_.get(), admin_token_sha256, app_disabled, keys_.get()});
+  auto client_tokens_revoked = [this](const std::string& id) {
+    hub_->disconnect_app(id, push::close_code::kTokenExpired, "token_revoked");
+  };
+  api::add_admin_routes(
+      router_, api::AdminRoutesDeps{apps_.get(), admin_token_sha256, app_disabled, keys_.get(), client_tokens_revoked});
   api::add_kms_routes(router_, api::KmsRoutesDeps{server_auth_.get(), keys_.get(), apps_.get(), admin_token_sha256});
   api::add_otp_routes(router_, api::OtpRoutesDeps{server_auth_.get(), otp_.get(), apps_.get(), admin_token_sha256});
   api::add_message_routes(router_,

@@ -53,6 +53,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const { return port_; }
+  int pid() const { return pid_; }  // for /proc/<pid>/status (memory tests)
   const std::string& data_dir() const { return data_dir_; }
   std::string ca_file() const { return data_dir_ + "/dev-cert.pem"; }
   // The one unseal share of a non-dev server the harness initialised.

@@ -28,11 +28,14 @@ before(async () => {
   [es, ed, esOther] = await Promise.all([makeKeyPair('ES256'), makeKeyPair('EdDSA'), makeKeyPair('ES256')]);
   server = await Herald.create();
   apps = {
-    es: await server.createApp({ name: 'es', publicKeyPems: [es.pem] }),
-    ed: await server.createApp({ name: 'ed', publicKeyPems: [ed.pem] }),
-    both: await server.createApp({ name: 'both', publicKeyPems: [es.pem, ed.pem] }),
+    // Public keys need an audience (an identity provider's key signs for many services).
+    es: await server.createApp({ name: 'es', publicKeyPems: [es.pem], audience: AUD }),
+    ed: await server.createApp({ name: 'ed', publicKeyPems: [ed.pem], audience: AUD }),
+    both: await server.createApp({ name: 'both', publicKeyPems: [es.pem, ed.pem], audience: AUD }),
+    idp: await server.createApp({ name: 'idp', publicKeyPems: [es.pem] }), // no audience
     audiss: await server.createApp({ name: 'audiss', audience: AUD, issuer: ISS }),
     strict: await server.createApp({ name: 'strict', requireExp: true }),
+    lax: await server.createApp({ name: 'lax', requireExp: false }),
   };
   await server.start();
   apps.demo = { key: server.devApp.app_key, client_secret: server.devApp.client_secret };
@@ -41,7 +44,8 @@ after(async () => {
   await server?.stop();
 });
 
-const claims = (extra = {}) => ({ sub: 'u1', exp: nowS() + 600, ...extra });
+// aud is ignored by apps without an audience (HS256 only) and required by the others.
+const claims = (extra = {}) => ({ sub: 'u1', aud: AUD, exp: nowS() + 600, ...extra });
 
 async function connectOk(appKey, token) {
   const c = await PushClient.open(server);
@@ -107,9 +111,9 @@ describe('accepted tokens', () => {
     assert.ok(await connectOk(apps.audiss.key, await hs256(s, claims({ aud: ['other', AUD], iss: ISS }))));
   });
 
-  test('exp within the default 30 s skew is still accepted; no exp is accepted unless required', async () => {
+  test('exp within the default 30 s skew is still accepted; no exp only where the app opted out', async () => {
     assert.ok(await connectOk(apps.demo.key, await hs256(apps.demo.client_secret, claims({ exp: nowS() - 5 }))));
-    assert.ok(await connectOk(apps.demo.key, await hs256(apps.demo.client_secret, { sub: 'noexp' })));
+    assert.ok(await connectOk(apps.lax.key, await hs256(apps.lax.client_secret, { sub: 'noexp' })));
     assert.ok(await connectOk(apps.strict.key, await hs256(apps.strict.client_secret, claims())));
   });
 
@@ -252,8 +256,20 @@ describe('hostile tokens (none may be accepted)', () => {
     await refuse(apps.demo.key, await hs256(s, claims({ nbf: nowS() + 120 })));
     await refuse(apps.demo.key, await hs256(s, claims({ iat: nowS() + 3600 })));
     await refuse(apps.demo.key, await hs256(s, claims({ iat: nowS() + 120 })));
-    // a required exp that is missing
+    // a required exp that is missing (required by default)
     await refuse(apps.strict.key, await hs256(apps.strict.client_secret, { sub: 'u1' }));
+    await refuse(apps.demo.key, await hs256(s, { sub: 'u1' }));
+    // longer-lived than push.max_token_lifetime (24 h by default)
+    await refuse(apps.demo.key, await hs256(s, claims({ exp: nowS() + 30 * 86400 })));
+    await refuse(apps.demo.key, await hs256(s, claims({ iat: nowS() - 2 * 86400 })));
+  });
+
+  test('an identity provider\'s token is no login without our audience', async () => {
+    // The IdP's key is configured, the signature is good: without an audience on the app,
+    // or with the token meant for another service, it is still refused.
+    await refuse(apps.idp.key, await signAsym('ES256', es.privateKey, claims()));
+    await refuse(apps.idp.key, await signAsym('ES256', es.privateKey, claims({ aud: 'another-service' })));
+    await refuse(apps.es.key, await signAsym('ES256', es.privateKey, claims({ aud: 'another-service' })));
   });
 
   test('wrong or missing audience and issuer', async () => {
@@ -261,7 +277,7 @@ describe('hostile tokens (none may be accepted)', () => {
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: 'someone-else', iss: ISS })));
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: ['a', 'b'], iss: ISS })));
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: [], iss: ISS })));
-    await refuse(apps.audiss.key, await hs256(s, claims({ iss: ISS })));
+    await refuse(apps.audiss.key, await hs256(s, { sub: 'u1', exp: nowS() + 600, iss: ISS }));
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: `${AUD}x`, iss: ISS })));
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: AUD, iss: 'https://evil.example' })));
     await refuse(apps.audiss.key, await hs256(s, claims({ aud: AUD })));

@@ -70,7 +70,7 @@ Result<CreatedApp> AdminClient::create_app(const AppCreateOptions& o) {
   if (!o.client_public_keys_pem.empty()) body["client_public_keys"] = to_array(o.client_public_keys_pem);
   if (!o.jwt_audience.empty()) body["jwt_audience"] = o.jwt_audience;
   if (!o.jwt_issuer.empty()) body["jwt_issuer"] = o.jwt_issuer;
-  if (o.require_exp) body["require_exp"] = true;
+  body["require_exp"] = o.require_exp;
   if (!o.client_secret) body["client_secret"] = false;
   auto r = impl_->call("POST", "/admin/v1/apps", json::serialize(body));
   if (!r) return r.error();

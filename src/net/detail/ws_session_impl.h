@@ -2,12 +2,16 @@
 // stream. Outgoing JSON lines are appended to one contiguous buffer and written as one
 // text frame per write, so that a burst of publications costs one system call per
 // connection rather than one per message; what arrives while a write is under way
-// goes out with the next one. Included only by ws_session_plain.cpp and
-// ws_session_tls.cpp, one instantiation each.
+// goes out with the next one. The queue (the frame being written and the lines waiting
+// for the next) is what push::Client bounds by push.send_queue_max_bytes; above half of
+// it the session stops reading commands until a write completes, and a write that does
+// not complete within push.write_timeout cuts the connection. Included only by
+// ws_session_plain.cpp and ws_session_tls.cpp, one instantiation each.
 #pragma once
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -43,7 +47,13 @@ class WsSession final : public SessionBase,
   static constexpr std::size_t kKeepBufferBytes = 16 * 1024;
 
   WsSession(GatewayState& st, Worker& w, Stream&& stream, std::shared_ptr<ConnectionCount> count, std::string remote)
-      : st_(st), w_(w), ws_(std::move(stream)), count_(std::move(count)), remote_(std::move(remote)) {}
+      : st_(st),
+        w_(w),
+        ws_(std::move(stream)),
+        count_(std::move(count)),
+        remote_(std::move(remote)),
+        write_timer_(w.ioc),
+        read_gate_(w.ioc) {}
 
   asio::awaitable<void> run(std::shared_ptr<WsSession> self, http::request<http::string_body> req) {
     SessionRegistration reg(w_, this);
@@ -72,6 +82,7 @@ class WsSession final : public SessionBase,
 
     beast::flat_buffer buffer;
     while (!ec) {
+      co_await wait_for_queue_to_drain();
       co_await ws_.async_read(buffer, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) break;
       auto data = buffer.cdata();
@@ -83,6 +94,8 @@ class WsSession final : public SessionBase,
       if (buffer.capacity() > kKeepBufferBytes) buffer.shrink_to_fit();
     }
     open_ = false;
+    write_timer_.cancel();
+    read_gate_.cancel();
     client_->on_closed();
     st_.m.websocket_active->dec();
     if (!is_expected_close(ec)) log::debug("websocket_closed", {{"request_id", rid}, {"error", ec.message()}});
@@ -108,11 +121,14 @@ class WsSession final : public SessionBase,
     }
     writing_ = true;
     inflight_.swap(pending_);
+    arm_write_timeout();
     ws_.async_write(asio::buffer(inflight_),
                     [self = this->shared_from_this()](error_code ec, std::size_t) { self->on_written(ec); });
   }
 
-  std::size_t queued_bytes() const override { return pending_.size(); }
+  // The frame under way counts too: a peer that stops reading holds it in memory as
+  // surely as the lines behind it.
+  std::size_t queued_bytes() const override { return pending_.size() + inflight_.size(); }
 
   void discard_queued() override {
     pending_.clear();
@@ -150,6 +166,8 @@ class WsSession final : public SessionBase,
  private:
   void on_written(error_code ec) {
     writing_ = false;
+    write_timer_.cancel();
+    read_gate_.cancel();  // the read loop looks at the queue again
     inflight_.clear();
     if (inflight_.capacity() > kKeepBufferBytes) inflight_.shrink_to_fit();
     if (ec) {
@@ -157,6 +175,40 @@ class WsSession final : public SessionBase,
       return;
     }
     flush();
+  }
+
+  // A peer whose TCP window stays shut never completes a write; without this timer it
+  // would hold its queue (and, with the reads paused, its connection) for ever. With
+  // the reads paused its queue cannot pass the bound, so this is where such a client
+  // is found to be a slow consumer.
+  void arm_write_timeout() {
+    const auto timeout = st_.cfg.push.write_timeout;
+    if (timeout.count() <= 0) return;
+    write_timer_.expires_after(timeout);
+    write_timer_.async_wait([weak = this->weak_from_this()](error_code ec) {
+      if (ec) return;  // cancelled: the write completed
+      auto self = weak.lock();
+      if (!self || !self->writing_) return;
+      log::debug("websocket_write_timeout", {});
+      // A slow consumer: its queue is dropped and it gets 4500 if it ever reads again;
+      // the close's own grace then cuts a peer that still takes nothing.
+      if (self->client_ && self->open_)
+        self->client_->on_write_stalled();
+      else
+        self->cut();
+    });
+  }
+
+  // Reading pauses while more than half the send-queue bound waits: a client that sends
+  // commands and reads no replies is then held by its own TCP window, not our memory.
+  asio::awaitable<void> wait_for_queue_to_drain() {
+    const std::size_t threshold = st_.cfg.push.send_queue_max_bytes / 2;
+    while (!closed_ && queued_bytes() > threshold) {
+      if (!writing_) flush();
+      read_gate_.expires_at(Clock::time_point::max());
+      error_code ec;
+      co_await read_gate_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    }
   }
 
   void start_close() {
@@ -169,6 +221,8 @@ class WsSession final : public SessionBase,
   // Closes the socket at once; the read loop then ends.
   void cut() {
     closed_ = true;
+    write_timer_.cancel();
+    read_gate_.cancel();
     error_code ec;
     beast::get_lowest_layer(ws_).close(ec);
   }
@@ -179,8 +233,10 @@ class WsSession final : public SessionBase,
   std::shared_ptr<ConnectionCount> count_;
   std::string remote_;
   std::optional<push::Client> client_;
-  std::string pending_;   // lines for the next frame, separated by '\n'
-  std::string inflight_;  // the frame being written
+  asio::steady_timer write_timer_;  // push.write_timeout of the write under way
+  asio::steady_timer read_gate_;    // the paused read loop waits on it; a completed write wakes it
+  std::string pending_;             // lines for the next frame, separated by '\n'
+  std::string inflight_;            // the frame being written
   std::string close_reason_;
   std::uint64_t deadline_generation_ = 0;
   std::uint16_t close_code_ = 1000;

@@ -57,7 +57,7 @@ void Client::ask_inbox(Ask ask, OnAnswer on_answer) {
     executor.post(shard, [this, alive, on_answer, answer = std::move(answer)]() mutable {
       if (alive.expired() || closing_) return;
       on_answer(*this, std::move(answer));
-      transport_.flush();
+      write_or_cut();
     });
   });
   route->returned.store(true, std::memory_order_relaxed);
@@ -127,17 +127,17 @@ void Client::cmd_connect(const Call& c) {
   std::string body = "{\"client\":" + wire::json_string(who_.client_id) + ",\"user\":" + wire::json_string(who_.user);
   if (claims->exp) body += ",\"expires_in\":" + expires_in(*claims, now_s);
   body += ",\"version\":" + wire::json_string(ctx_.version) + "}";
-  transport_.send(wire::reply(c.id, "connect", body));
+  queue(wire::reply(c.id, "connect", body));
   // The user's pending messages follow the reply (docs/messages.md).
   if (!ctx_.inbox) return;
   ask_inbox<std::vector<std::string>>([&](auto done) { ctx_.inbox->on_connect(who_, std::move(done)); },
                                       [](Client& self, std::vector<std::string> frames) {
-                                        for (const auto& frame : frames) self.transport_.send(frame);
+                                        for (const auto& frame : frames) self.queue(frame);
                                       });
 }
 
 void Client::cmd_ping(const Call& c) {
-  transport_.send(wire::reply(c.id, "pong", "{}"));
+  queue(wire::reply(c.id, "pong", "{}"));
 }
 
 void Client::cmd_refresh(const Call& c) {
@@ -153,11 +153,13 @@ void Client::cmd_refresh(const Call& c) {
   }
   channels_claim_ = claims->channels;
   const std::int64_t now_s = clock::unix_ms() / 1000;
+  // A narrower token takes effect at once: subscriptions it no longer allows end here.
+  drop_subscriptions("permission_revoked", Clock::now(), true);
   arm_expiry(*claims, now_s);
   std::string body = "{";
   if (claims->exp) body += "\"expires_in\":" + expires_in(*claims, now_s);
   body += "}";
-  transport_.send(wire::reply(c.id, "refresh", body));
+  queue(wire::reply(c.id, "refresh", body));
 }
 
 void Client::cmd_ack(const Call& c) {
@@ -166,11 +168,11 @@ void Client::cmd_ack(const Call& c) {
     return reply_error(c.id, Errc::kBadRequest, "ack needs the message or publication id (a string)");
   ctx_.metrics.acks->inc();
   // A channel publication's ack is only counted; one without a channel names a message.
-  if (str_param(c.params, "channel")) return transport_.send(wire::reply(c.id, "ack", "{}"));
+  if (str_param(c.params, "channel")) return queue(wire::reply(c.id, "ack", "{}"));
   if (!ctx_.inbox) return reply_error(c.id, Errc::kMessageNotFound, "you have no message with this id");
   ask_inbox<Status>([&](auto done) { ctx_.inbox->ack(who_, *pub_id, std::move(done)); },
                     [id = c.id](Client& self, Status st) {
-                      if (st) return self.transport_.send(wire::reply(id, "ack", "{}"));
+                      if (st) return self.queue(wire::reply(id, "ack", "{}"));
                       const bool not_found = st.error().code == Errc::kMessageNotFound;
                       self.reply_error(id, not_found ? Errc::kMessageNotFound : Errc::kInternal,
                                        not_found ? st.error().message : "the ack failed");
@@ -178,7 +180,7 @@ void Client::cmd_ack(const Call& c) {
 }
 
 void Client::cmd_inbox(const Call& c) {
-  if (!ctx_.inbox) return transport_.send(wire::reply(c.id, "inbox", "{\"messages\":[],\"next\":null}"));
+  if (!ctx_.inbox) return queue(wire::reply(c.id, "inbox", "{\"messages\":[],\"next\":null}"));
   std::uint64_t n = 50;
   if (auto* limit = c.params.if_contains("limit")) {
     if (!limit->is_int64() || limit->get_int64() < 1 || limit->get_int64() > 500)
@@ -190,7 +192,7 @@ void Client::cmd_inbox(const Call& c) {
     return reply_error(c.id, Errc::kBadRequest, "after must be a string cursor");
   ask_inbox<Result<std::string>>([&](auto done) { ctx_.inbox->page(who_, after.value_or(""), n, std::move(done)); },
                                  [id = c.id](Client& self, Result<std::string> page) {
-                                   if (page) return self.transport_.send(wire::reply(id, "inbox", *page));
+                                   if (page) return self.queue(wire::reply(id, "inbox", *page));
                                    const bool bad = page.error().code == Errc::kInvalidArgument;
                                    self.reply_error(id, bad ? Errc::kBadRequest : Errc::kInternal,
                                                     bad ? page.error().message : "the inbox failed");
@@ -214,6 +216,8 @@ void Client::cmd_subscribe(const Call& c) {
   std::optional<Since> since;
   if (auto bad = parse_since(c.params, since)) return reply_error(c.id, Errc::kBadRequest, *bad);
   bool allowed = false;
+  Clock::time_point token_expires = Clock::time_point::max();
+  const bool by_token = c.params.contains("token");
   if (auto* tokv = c.params.if_contains("token")) {
     if (!tokv->is_string()) return reply_error(c.id, Errc::kBadRequest, "token must be a string");
     const auto& t = tokv->get_string();
@@ -222,23 +226,29 @@ void Client::cmd_subscribe(const Call& c) {
     if (!claims->channel || *claims->channel != channel.full || claims->sub != who_.user)
       return reply_error(c.id, Errc::kPermissionDenied, "the subscription token is for another channel or user");
     allowed = !channel.personal() || channel.allows_user(who_.user);
+    token_expires = expiry_of(*claims, clock::unix_ms() / 1000);
   } else {
     allowed = may_read(channel, *c.ns);
   }
   if (!allowed)
     return reply_error(c.id, Errc::kPermissionDenied, "this user may not subscribe to " + std::string(channel.full));
+  if (!may_create(channel))
+    return reply_error(c.id, Errc::kRateLimited, "this connection created push.channels_created_per_minute channels");
   auto sub = std::make_unique<Subscription>();
   sub->channel = std::string(channel.full);
   auto r = ctx_.hub.subscribe(shard_, this, who_, channel, since, sub->slot);
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
+  sub->by_token = by_token;
+  sub->expires_at = token_expires;
   subs_.push_back(std::move(sub));
+  if (token_expires != Clock::time_point::max()) arm_deadline();
   // A recovery larger than half the send queue would cut the client off as slow; it is
   // reported as not recovered instead, and the client reloads its state.
   if (r->recovered && *r->recovered && publications_bytes(r->publications) > ctx_.cfg.push.send_queue_max_bytes / 2) {
     r->recovered = false;
     r->publications.clear();
   }
-  transport_.send(wire::reply(c.id, "subscribe", wire::render_subscribe(*r)));
+  queue(wire::reply(c.id, "subscribe", wire::render_subscribe(*r)));
 }
 
 void Client::cmd_unsubscribe(const Call& c) {
@@ -246,7 +256,7 @@ void Client::cmd_unsubscribe(const Call& c) {
     if ((*it)->channel != c.channel->full) continue;
     ctx_.hub.unsubscribe(who_, (*it)->slot);
     subs_.erase(it);
-    return transport_.send(wire::reply(c.id, "unsubscribe", "{}"));
+    return queue(wire::reply(c.id, "unsubscribe", "{}"));
   }
   reply_error(c.id, Errc::kNotSubscribed, "not subscribed to this channel");
 }
@@ -262,9 +272,11 @@ void Client::cmd_publish(const Call& c) {
   if (!data) return reply_error(c.id, Errc::kBadRequest, "publish needs data");
   if (!json_numbers_finite(*data))
     return reply_error(c.id, Errc::kBadRequest, "data holds a number outside the range of a double");
+  if (!may_create(channel))
+    return reply_error(c.id, Errc::kRateLimited, "this connection created push.channels_created_per_minute channels");
   auto r = ctx_.hub.publish(who_.app_id, channel, json::serialize(*data));
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
-  transport_.send(wire::reply(c.id, "publish", wire::render_publish_result(*r)));
+  queue(wire::reply(c.id, "publish", wire::render_publish_result(*r)));
 }
 
 void Client::cmd_history(const Call& c) {
@@ -293,7 +305,7 @@ void Client::cmd_history(const Call& c) {
   }
   if (truncated)
     r->publications.erase(r->publications.begin(), r->publications.end() - static_cast<std::ptrdiff_t>(keep));
-  transport_.send(wire::reply(c.id, "history", wire::render_history(*r, since.has_value(), truncated)));
+  queue(wire::reply(c.id, "history", wire::render_history(*r, since.has_value(), truncated)));
 }
 
 void Client::cmd_presence(const Call& c) {
@@ -301,7 +313,7 @@ void Client::cmd_presence(const Call& c) {
     return reply_error(c.id, Errc::kPermissionDenied, "this user may not read " + std::string(c.channel->full));
   auto r = ctx_.hub.presence(who_.app_id, *c.channel);
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
-  transport_.send(wire::reply(c.id, "presence", wire::render_presence(*r)));
+  queue(wire::reply(c.id, "presence", wire::render_presence(*r)));
 }
 
 void Client::cmd_presence_stats(const Call& c) {
@@ -309,7 +321,7 @@ void Client::cmd_presence_stats(const Call& c) {
     return reply_error(c.id, Errc::kPermissionDenied, "this user may not read " + std::string(c.channel->full));
   auto r = ctx_.hub.presence_stats(who_.app_id, *c.channel);
   if (!r) return reply_error(c.id, r.error().code, r.error().message);
-  transport_.send(wire::reply(c.id, "presence_stats", wire::render_presence_stats(*r)));
+  queue(wire::reply(c.id, "presence_stats", wire::render_presence_stats(*r)));
 }
 
 }  // namespace herald::push

@@ -156,7 +156,7 @@ export class Herald {
 
   // `herald app create` on the data dir (the server loads apps when it starts).
   // publicKeyPems: PEM texts for --client-public-key.
-  async createApp({ name, publicKeyPems = [], audience, issuer, requireExp = false }) {
+  async createApp({ name, publicKeyPems = [], audience, issuer, requireExp = true }) {
     if (this.proc) throw new Error('createApp must run before start()');
     const args = ['app', 'create', '--data-dir', this.dataDir, '--name', name, '--json'];
     for (const [i, pem] of publicKeyPems.entries()) {
@@ -166,7 +166,7 @@ export class Herald {
     }
     if (audience !== undefined) args.push('--jwt-audience', audience);
     if (issuer !== undefined) args.push('--jwt-issuer', issuer);
-    if (requireExp) args.push('--require-exp');
+    args.push(requireExp ? '--require-exp' : '--no-require-exp');
     const { stdout } = await run(HERALD_BINARY, args);
     const app = JSON.parse(stdout.trim().split('\n').pop());
     this.apps[name] = app;

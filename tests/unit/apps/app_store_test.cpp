@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 
 #include "../store/failing_store.h"
@@ -13,6 +14,10 @@
 #include "core/metrics.h"
 #include "crypto/aead.h"
 #include "crypto/encoding.h"
+
+#include "auth/jwt.h"
+#include "core/clock.h"
+#include "crypto/signature.h"
 #include "kms/dev_unseal.h"
 #include "kms/key_service.h"
 #include "store/store.h"
@@ -320,4 +325,108 @@ TEST_F(AppStoreFixture, CreationFailsWhenTheAppKeysCannotBeWritten) {
 }
 
 }  // namespace
+// The blocking form of an AppStore change that completes through a callback.
+template <class T, class Start>
+Result<T> wait_for(Start start) {
+  std::promise<Result<T>> p;
+  auto f = p.get_future();
+  start([&p](Result<T> r) { p.set_value(std::move(r)); });
+  return f.get();
+}
+
+bool token_verifies(const App& app, const std::string& secret, const auth::JwtPolicy& policy = {}) {
+  std::string payload = R"({"sub":"u1","exp":)" + std::to_string(clock::unix_ms() / 1000 + 600) + "}";
+  auto token = auth::sign_jwt_hs256(payload, crypto::SecretBytes(secret));
+  return auth::verify_jwt(token, app.client_keys, policy, clock::unix_ms() / 1000).ok();
+}
+
+TEST_F(AppStoreFixture, NewAppsRequireExpByDefault) {
+  auto made = apps->create(named("shop"));
+  ASSERT_TRUE(made.ok());
+  EXPECT_TRUE(made->app->require_exp);
+}
+
+// S12: a leaked client secret is rotated out without deleting the app (whose id every
+// KMS key and record is bound to); the new secret is sealed and survives a restart.
+TEST_F(AppStoreFixture, ClientSecretRotatesAndTheRevokedOneStopsWorking) {
+  auto made = apps->create(named("shop"));
+  ASSERT_TRUE(made.ok());
+  const std::string old_secret = made->client_secret;
+  auto fresh = wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); });
+  ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+  auto both = apps->find("shop");
+  EXPECT_EQ(both->client_secrets.size(), 2u);
+  EXPECT_TRUE(token_verifies(*both, old_secret));
+  EXPECT_TRUE(token_verifies(*both, fresh->secret));
+  EXPECT_EQ(apps->client_secret(*both).value(), fresh->secret);  // tokens are minted with the newest
+  EXPECT_EQ((wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); }).error().code),
+            Errc::kTooManySecrets);
+  EXPECT_EQ(raw_apps_table().find(fresh->secret), std::string::npos);
+
+  ASSERT_TRUE((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", "c0", d); }).ok()));
+  reopen();
+  auto after = apps->find("shop");
+  ASSERT_EQ(after->client_secrets.size(), 1u);
+  EXPECT_EQ(after->client_secrets[0].id, fresh->id);
+  EXPECT_FALSE(token_verifies(*after, old_secret));
+  EXPECT_TRUE(token_verifies(*after, fresh->secret));
+  EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", fresh->id, d); }).error().code),
+            Errc::kLastSecret);
+  EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", "c0", d); }).error().code), Errc::kNotFound);
+}
+
+TEST_F(AppStoreFixture, PublicKeysNeedAnAudienceAndRotate) {
+  auto made = apps->create(named("shop"));
+  ASSERT_TRUE(made.ok());
+  auto k1 = crypto::PrivateKey::generate(crypto::KeyKind::Ed25519);
+  auto k2 = crypto::PrivateKey::generate(crypto::KeyKind::EcP256);
+  auto pem1 = k1.public_key().to_pem(), pem2 = k2.public_key().to_pem();
+  EXPECT_EQ((wait_for<std::string>([&](auto d) { apps->add_client_key("shop", pem1, d); }).error().code),
+            Errc::kInvalidArgument);
+  JwtPolicyChange aud;
+  aud.audience = "herald:shop";
+  ASSERT_TRUE((wait_for<Ok>([&](auto d) { apps->set_jwt_policy("shop", aud, d); }).ok()));
+  auto kid1 = wait_for<std::string>([&](auto d) { apps->add_client_key("shop", pem1, d); });
+  auto kid2 = wait_for<std::string>([&](auto d) { apps->add_client_key("shop", pem2, d); });
+  ASSERT_TRUE(kid1.ok() && kid2.ok());
+  EXPECT_EQ((wait_for<std::string>([&](auto d) { apps->add_client_key("shop", pem1, d); }).error().code),
+            Errc::kTooManySecrets);
+  // The audience cannot be cleared while public keys are configured.
+  JwtPolicyChange clear;
+  clear.audience = "";
+  EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->set_jwt_policy("shop", clear, d); }).error().code),
+            Errc::kInvalidArgument);
+
+  auto token1 = auth::sign_jwt(
+      R"({"sub":"u","aud":"herald:shop","exp":)" + std::to_string(clock::unix_ms() / 1000 + 60) + "}", k1);
+  auth::JwtPolicy p;
+  p.audience = "herald:shop";
+  EXPECT_TRUE(auth::verify_jwt(token1, apps->find("shop")->client_keys, p, clock::unix_ms() / 1000).ok());
+  ASSERT_TRUE((wait_for<Ok>([&](auto d) { apps->remove_client_key("shop", *kid1, d); }).ok()));
+  reopen();
+  auto r = auth::verify_jwt(token1, apps->find("shop")->client_keys, p, clock::unix_ms() / 1000);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kTokenAlgNotAllowed);  // no EdDSA key is left
+}
+
+TEST_F(AppStoreFixture, JwtPolicyChangesPersist) {
+  ASSERT_TRUE(apps->create(named("shop")).ok());
+  JwtPolicyChange c;
+  c.issuer = "https://idp.example";
+  c.require_exp = false;
+  c.max_token_lifetime_s = 900;
+  c.tokens_issued_after = 1'700'000'000;
+  ASSERT_TRUE((wait_for<Ok>([&](auto d) { apps->set_jwt_policy("shop", c, d); }).ok()));
+  reopen();
+  auto a = apps->find("shop");
+  EXPECT_EQ(a->jwt_issuer, "https://idp.example");
+  EXPECT_FALSE(a->require_exp);
+  EXPECT_EQ(a->max_token_lifetime_s, 900);
+  EXPECT_EQ(a->tokens_issued_after, 1'700'000'000);
+  EXPECT_EQ(a->client_secrets.size(), 1u);  // the original secret still loads
+  JwtPolicyChange bad;
+  bad.max_token_lifetime_s = -1;
+  EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->set_jwt_policy("shop", bad, d); }).error().code), Errc::kInvalidArgument);
+}
+
 }  // namespace herald::apps

@@ -270,6 +270,7 @@ TEST_F(Jwt, ExtractsAllClaims) {
 }
 
 TEST_F(Jwt, AbsentOptionalClaimsAreEmpty) {
+  policy_.require_exp = false;  // exp is optional only when the policy says so
   auto claims =
       verify(sign_jwt_hs256(R"({"sub":"u","aud":"herald","iss":"https://issuer.example"})", SecretBytes(kSecret)));
   ASSERT_TRUE(claims.ok()) << claims.error().message;
@@ -325,6 +326,7 @@ TEST_F(Jwt, AudienceMayBeAnArrayAndTypIsCaseInsensitive) {
 TEST_F(Jwt, WithoutAudienceOrIssuerPolicyThoseClaimsAreNotChecked) {
   policy_.audience.clear();
   policy_.issuer.clear();
+  policy_.require_exp = false;  // the default requires exp (see RequireExp)
   EXPECT_TRUE(verify(hmac_token(kHs256Header, R"({"sub":"u"})", kSecret)).ok());
   EXPECT_TRUE(verify(hmac_token(kHs256Header, R"({"sub":"u","aud":"anyone","iss":"anybody"})", kSecret)).ok());
 }
@@ -766,11 +768,60 @@ TEST_F(Jwt, ClockNearTheLimitsDoesNotOverflow) {
       policy_, std::numeric_limits<std::int64_t>::min());
 }
 
+// A token without exp is refused unless the policy says otherwise: a leaked one would
+// otherwise log its user in for ever.
 TEST_F(Jwt, RequireExp) {
   std::string no_exp = hmac_token(kHs256Header, without(good_claims(), "exp"), kSecret);
+  EXPECT_TRUE(JwtPolicy{}.require_exp);
+  expect_all_refused({{"exp missing (required by default)", no_exp, "token_claim_invalid"}}, keys_, policy_);
+  policy_.require_exp = false;
   EXPECT_TRUE(verify(no_exp).ok());
-  policy_.require_exp = true;
-  expect_all_refused({{"exp missing when required", no_exp, "token_claim_invalid"}}, keys_, policy_);
+}
+
+TEST_F(Jwt, MaxLifetimeRefusesLongLivedTokensWhateverTheirIat) {
+  policy_.max_lifetime = std::chrono::seconds(3600);
+  EXPECT_TRUE(verify(hmac_token(kHs256Header, good_payload(), kSecret)).ok());
+  EXPECT_TRUE(verify(hmac_token(kHs256Header, with(good_claims(), "exp", kNow + 3600), kSecret)).ok());
+  json::object backdated = good_claims();
+  backdated["iat"] = kNow - 86'400;  // issued a day ago, ends in ten minutes: a day-long token
+  json::object no_iat = good_claims();
+  no_iat.erase("iat");
+  no_iat["exp"] = kNow + 2 * 86'400;
+  expect_all_refused(
+      {{"a two-day token", hmac_token(kHs256Header, with(good_claims(), "exp", kNow + 2 * 86'400), kSecret),
+        "token_claim_invalid"},
+       {"a backdated iat", hmac_token(kHs256Header, json::serialize(backdated), kSecret), "token_claim_invalid"},
+       {"no iat, far exp", hmac_token(kHs256Header, json::serialize(no_iat), kSecret), "token_claim_invalid"},
+       {"a year-9999 exp", hmac_token(kHs256Header, with(good_claims(), "exp", 253402300799), kSecret),
+        "token_claim_invalid"}},
+      keys_, policy_);
+}
+
+TEST_F(Jwt, TokensIssuedBeforeTheCutOffAreRefused) {
+  policy_.issued_after = kNow - 10;
+  EXPECT_TRUE(verify(hmac_token(kHs256Header, good_payload(), kSecret)).ok());  // iat kNow - 5
+  expect_all_refused({{"issued before the cut-off",
+                       hmac_token(kHs256Header, with(good_claims(), "iat", kNow - 11), kSecret), "token_claim_invalid"},
+                      {"no iat with a cut-off", hmac_token(kHs256Header, without(good_claims(), "iat"), kSecret),
+                       "token_claim_invalid"}},
+                     keys_, policy_);
+}
+
+// An identity provider's key signs tokens for every service it serves: with no audience
+// configured, any of them would be a login here.
+TEST_F(Jwt, PublicKeyTokensNeedAnAudience) {
+  const std::string es = signed_token(kEs256Header, good_payload(), es_key_);
+  const std::string ed = signed_token(R"({"alg":"EdDSA","typ":"JWT"})", good_payload(), ed_key_);
+  EXPECT_TRUE(verify(es).ok());
+  policy_.audience.clear();
+  expect_all_refused({{"ES256 with no audience configured", es, "token_audience_mismatch"},
+                      {"EdDSA with no audience configured", ed, "token_audience_mismatch"}},
+                     keys_, policy_);
+  // An HS256 secret is ours alone: no audience needed.
+  EXPECT_TRUE(verify(hmac_token(kHs256Header, good_payload(), kSecret)).ok());
+  policy_.audience = "herald";
+  const std::string other = signed_token(kEs256Header, with(good_claims(), "aud", "another-service"), es_key_);
+  expect_all_refused({{"an IdP token for another service", other, "token_audience_mismatch"}}, keys_, policy_);
 }
 
 TEST_F(Jwt, TimeClaimsMustBeIntegers) {

@@ -66,6 +66,9 @@ struct ClientFixture : ::testing::Test {
     k.secret = crypto::SecretBytes(kSecret);
     app.client_keys.push_back(std::move(k));
     directory.put(app);
+    app.id = "app-3";
+    app.key = "key-3";
+    directory.put(app);
     app.id = "app-2";
     app.key = "key-2";
     app.status = apps::AppStatus::Suspended;
@@ -110,7 +113,9 @@ TEST_F(ClientFixture, ConnectAnswersWithClientUserExpiryAndVersion) {
 }
 
 TEST_F(ClientFixture, AFarFutureExpiryIsNoExpiry) {
-  // exp 253402300799 (year 9999) in steady-clock nanoseconds would overflow.
+  // exp 253402300799 (year 9999) in steady-clock nanoseconds would overflow. Such a token
+  // passes only when no lifetime cap is configured (push.max_token_lifetime = 0).
+  cfg.push.max_token_lifetime = Millis(0);
   auto c = open();
   c->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" + token(R"({"sub":"far","exp":253402300799})") +
                 "\"}}");
@@ -414,6 +419,171 @@ TEST_F(ClientFixture, ASlowConsumerIsCutOffAndTheOthersKeepReceiving) {
   EXPECT_EQ(fast_pubs, 10u);
   EXPECT_EQ(hub.stats().subscriptions, 1u);  // the slow one left the hub
   EXPECT_NE(reg.render().find("herald_push_slow_consumers_total 1"), std::string::npos);
+}
+
+// S8: a client that sends commands and reads nothing. Every reply (history pages, error
+// replies) counts against the send queue, so the queue stays within its bound and the
+// client is cut off as a slow consumer, while another client keeps being answered.
+TEST_F(ClientFixture, CommandRepliesCountAgainstTheSendQueue) {
+  cfg.push.send_queue_max_bytes = 64 * 1024;
+  cfg.push.command_burst = 100'000;
+  cfg.push.commands_per_second = 100'000;
+  std::string data = "\"" + std::string(2000, 'h') + "\"";
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(hub.publish("app-1", *parse_channel("news"), data).ok());
+  auto reader = connected("2");
+  auto stuck = connected("1");
+  stuck->t.stuck = true;
+  std::size_t most = 0;
+  for (int i = 2; i < 2000 && !stuck->c->closing(); ++i) {
+    stuck->c->on_text("{\"id\":" + std::to_string(i) + R"(,"history":{"channel":"news"}})");
+    most = std::max(most, stuck->t.queued_bytes());
+  }
+  EXPECT_EQ(stuck->t.close_code, close_code::kSlowConsumer);
+  EXPECT_LE(most, cfg.push.send_queue_max_bytes + 1024);
+  EXPECT_NE(stuck->t.sent.back().find("\"disconnect\":{\"code\":4500"), std::string::npos);
+  reader->c->on_text(R"({"id":2,"history":{"channel":"news"}})");
+  EXPECT_NE(reader->t.reply(2).find("\"history\":{"), std::string::npos);
+  EXPECT_EQ(reader->t.close_code, 0);
+}
+
+TEST_F(ClientFixture, ErrorRepliesCountAgainstTheSendQueueToo) {
+  cfg.push.send_queue_max_bytes = 8 * 1024;
+  cfg.push.command_burst = 100'000;
+  cfg.push.commands_per_second = 100'000;
+  auto c = connected("1");
+  c->t.stuck = true;
+  for (int i = 2; i < 5000 && !c->c->closing(); ++i)
+    c->c->on_text("{\"id\":" + std::to_string(i) + R"(,"nosuchmethod":{}})");
+  EXPECT_EQ(c->t.close_code, close_code::kSlowConsumer);
+  EXPECT_LE(c->t.queued_bytes(), 200u);
+}
+
+// S9: reading fresh names creates nothing, whatever the number of names.
+TEST_F(ClientFixture, HistoryAndPresenceOnFreshNamesCreateNoChannel) {
+  cfg.push.command_burst = 100'000;
+  cfg.push.commands_per_second = 100'000;
+  auto c = connected("1");
+  for (int i = 0; i < 10'000; ++i) {
+    c->c->on_text("{\"id\":" + std::to_string(i + 2) + R"(,"history":{"channel":"fresh)" + std::to_string(i) + "\"}}");
+    c->c->on_text("{\"id\":" + std::to_string(i + 20'000) + R"(,"presence":{"channel":"chat:fresh)" +
+                  std::to_string(i) + "\"}}");
+  }
+  EXPECT_NE(c->t.reply(2).find("\"history\":{\"epoch\":\"\",\"offset\":0"), std::string::npos) << c->t.reply(2);
+  EXPECT_EQ(hub.stats().channels, 0u);
+  EXPECT_EQ(hub.app_channel_count("app-1"), 0u);
+}
+
+// S9: one app's users fill its channel quota; another app still subscribes and publishes.
+TEST_F(ClientFixture, OneAppsChannelQuotaLeavesOtherAppsServed) {
+  cfg.push.max_channels_per_app = 5;
+  cfg.push.command_burst = 1000;
+  auto a = connected("1");
+  for (int i = 0; i < 5; ++i) {
+    a->c->on_text("{\"id\":" + std::to_string(i + 2) + R"(,"subscribe":{"channel":"q)" + std::to_string(i) + "\"}}");
+    EXPECT_NE(a->t.reply(i + 2).find("\"subscribe\":{"), std::string::npos) << a->t.reply(i + 2);
+  }
+  a->c->on_text(R"({"id":20,"subscribe":{"channel":"q5"}})");
+  EXPECT_NE(a->t.reply(20).find("too_many_channels"), std::string::npos) << a->t.reply(20);
+  EXPECT_EQ(hub.publish("app-1", *parse_channel("q6"), "1").error().code, Errc::kTooManyChannels);
+
+  auto b = open();
+  b->c->on_text(R"({"id":1,"connect":{"app":"key-3","token":")" + user_token("9") + "\"}}");
+  ASSERT_TRUE(b->c->connected()) << b->t.reply(1);
+  b->c->on_text(R"({"id":2,"subscribe":{"channel":"open:room"}})");
+  EXPECT_NE(b->t.reply(2).find("\"subscribe\":{"), std::string::npos) << b->t.reply(2);
+  b->c->on_text(R"({"id":3,"publish":{"channel":"open:room","data":{"hi":1}}})");
+  EXPECT_NE(b->t.reply(3).find("\"publish\":{\"offset\":1"), std::string::npos) << b->t.reply(3);
+  EXPECT_EQ(hub.app_channel_count("app-3"), 1u);
+}
+
+TEST_F(ClientFixture, AConnectionMayCreateOnlySoManyChannelsPerMinute) {
+  cfg.push.channels_created_per_minute = 3;
+  auto c = connected("1");
+  auto other = connected("2");
+  other->c->on_text(R"({"id":2,"subscribe":{"channel":"existing"}})");
+  for (int i = 0; i < 3; ++i) {
+    c->c->on_text("{\"id\":" + std::to_string(i + 2) + R"(,"subscribe":{"channel":"new)" + std::to_string(i) + "\"}}");
+    EXPECT_NE(c->t.reply(i + 2).find("\"subscribe\":{"), std::string::npos);
+  }
+  c->c->on_text(R"({"id":10,"subscribe":{"channel":"new3"}})");
+  EXPECT_NE(c->t.reply(10).find("rate_limited"), std::string::npos) << c->t.reply(10);
+  // Joining a channel that exists creates nothing and is not limited.
+  c->c->on_text(R"({"id":11,"subscribe":{"channel":"existing"}})");
+  EXPECT_NE(c->t.reply(11).find("\"subscribe\":{"), std::string::npos) << c->t.reply(11);
+}
+
+// S12 at connect: the app's defaults refuse a token without exp and one that lives too long.
+TEST_F(ClientFixture, TokensWithoutExpOrTooLongLivedAreRefusedByDefault) {
+  auto no_exp = open();
+  no_exp->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" + token(R"({"sub":"1"})") + "\"}}");
+  EXPECT_FALSE(no_exp->c->connected());
+  EXPECT_EQ(no_exp->t.close_code, close_code::kUnauthorized);
+  auto long_lived = open();
+  long_lived->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" + user_token("1", 30 * 86'400) + "\"}}");
+  EXPECT_FALSE(long_lived->c->connected());
+  EXPECT_NE(long_lived->t.reply(1).find("token_invalid"), std::string::npos);
+}
+
+TEST_F(ClientFixture, TheAppsTokenCutOffRefusesOlderTokens) {
+  apps::App app = *directory.find_by_id("app-1");
+  app.tokens_issued_after = now_s() - 60;
+  app.max_token_lifetime_s = 600;
+  directory.put(app);
+  auto old = open();
+  old->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
+                  user_token("1", 300, ",\"iat\":" + std::to_string(now_s() - 3600)) + "\"}}");
+  EXPECT_FALSE(old->c->connected());
+  auto fresh = open();
+  fresh->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
+                    user_token("1", 300, ",\"iat\":" + std::to_string(now_s())) + "\"}}");
+  EXPECT_TRUE(fresh->c->connected()) << fresh->t.reply(1);
+  // The app's own cap is lower than the server's: 20 minutes is too long for it.
+  auto capped = open();
+  capped->c->on_text(R"({"id":1,"connect":{"app":"key-1","token":")" +
+                     user_token("1", 1200, ",\"iat\":" + std::to_string(now_s())) + "\"}}");
+  EXPECT_FALSE(capped->c->connected());
+}
+
+// S22: a narrower token given on refresh ends the subscriptions it no longer allows.
+TEST_F(ClientFixture, RefreshDropsSubscriptionsTheNewClaimsNoLongerAllow) {
+  auto c = connected("42", 0, ",\"channels\":[\"vip:a\",\"vip:b\"]");
+  c->c->on_text(R"({"id":2,"subscribe":{"channel":"vip:a"}})");
+  c->c->on_text(R"({"id":3,"subscribe":{"channel":"vip:b"}})");
+  c->c->on_text(R"({"id":4,"subscribe":{"channel":"news"}})");
+  ASSERT_NE(c->t.reply(3).find("\"subscribe\":{"), std::string::npos);
+  c->c->on_text(R"({"id":5,"refresh":{"token":")" + user_token("42", 3600, ",\"channels\":[\"vip:a\"]") + "\"}}");
+  EXPECT_NE(c->t.reply(5).find("\"refresh\":{"), std::string::npos) << c->t.reply(5);
+  bool told = false;
+  for (const auto& l : c->t.written)
+    told |= l == R"({"unsubscribe":{"channel":"vip:b","reason":"permission_revoked"}})";
+  EXPECT_TRUE(told);
+  c->t.written.clear();
+  ASSERT_TRUE(hub.publish("app-1", *parse_channel("vip:b"), "1").ok());
+  ASSERT_TRUE(hub.publish("app-1", *parse_channel("vip:a"), "2").ok());
+  ASSERT_TRUE(hub.publish("app-1", *parse_channel("news"), "3").ok());
+  ex.run_all();
+  std::size_t pubs = 0;
+  for (const auto& l : c->t.written) {
+    EXPECT_EQ(l.find("\"channel\":\"vip:b\""), std::string::npos) << l;
+    pubs += l.rfind("{\"pub\":", 0) == 0;
+  }
+  EXPECT_EQ(pubs, 2u);
+  EXPECT_EQ(hub.stats().subscriptions, 2u);
+}
+
+// S22: a subscription granted by a subscription token ends with that token.
+TEST_F(ClientFixture, ASubscriptionEndsWhenItsTokenExpires) {
+  auto c = connected("42");
+  std::string sub_token = user_token("42", 60, ",\"channel\":\"secret:a\"");
+  c->c->on_text(R"({"id":2,"subscribe":{"channel":"secret:a","token":")" + sub_token + "\"}}");
+  ASSERT_NE(c->t.reply(2).find("\"subscribe\":{"), std::string::npos) << c->t.reply(2);
+  EXPECT_LT(c->t.deadline,
+            Client::Clock::now() + std::chrono::seconds(60) + cfg.push.jwt_max_skew + std::chrono::seconds(5));
+  c->c->on_deadline(Client::Clock::now() + std::chrono::minutes(5));
+  EXPECT_EQ(c->t.close_code, 0);  // the connection's own token lasts an hour
+  EXPECT_EQ(c->t.written.back(), R"({"unsubscribe":{"channel":"secret:a","reason":"token_expired"}})");
+  EXPECT_EQ(hub.stats().subscriptions, 0u);
+  EXPECT_GT(c->t.deadline, Client::Clock::now() + std::chrono::minutes(30));
 }
 
 }  // namespace

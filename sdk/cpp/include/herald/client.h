@@ -334,7 +334,7 @@ struct AppCreateOptions {
   std::vector<std::string> client_public_keys_pem;
   std::string jwt_audience;
   std::string jwt_issuer;
-  bool require_exp = false;
+  bool require_exp = true;  // the server's default; false lets client tokens without exp in
   // false: no HS256 client secret; client tokens are then ES256/EdDSA only, checked
   // with client_public_keys_pem (which must not be empty).
   bool client_secret = true;
