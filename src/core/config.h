@@ -23,6 +23,10 @@ struct ServerConfig {
   std::string tls_key;
   std::string tls_key_passphrase;  // secret: for an encrypted private key file
   int threads = 0;                 // 0 = one I/O thread per core
+  // Comma-separated CIDRs of the proxies whose X-Forwarded-For (or PROXY header) names
+  // the client; "none" says that clients connect directly. See docs/operations.md.
+  std::string trusted_proxies;
+  bool proxy_protocol = false;  // trusted peers start each connection with a PROXY v1/v2 header
 };
 
 struct LimitsConfig {
@@ -33,7 +37,16 @@ struct LimitsConfig {
   Millis read_timeout{30'000};
   Millis idle_timeout{60'000};
   std::uint64_t max_connections = 18'000;
+  std::uint64_t max_connections_per_source = 1000;  // per client address (IPv6: per /64); 0 = no cap
   Millis shutdown_grace{10'000};
+  // Per client address, before authentication (0 per second: no limit).
+  std::uint64_t source_requests_per_second = 2000;
+  std::uint64_t source_request_burst = 4000;
+  std::uint64_t source_refusals_per_second = 1;  // unauthenticated refusals
+  std::uint64_t source_refusal_burst = 30;
+  std::uint64_t operator_requests_per_second = 1;  // /admin/v1/operator/*
+  std::uint64_t operator_request_burst = 20;
+  std::uint64_t max_sources = 100'000;  // client addresses tracked at once
 };
 
 struct LogConfig {
@@ -51,8 +64,8 @@ struct StoreConfig {
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
 struct NamespaceConfig {
-  std::uint64_t history_size = 0;     // publications kept per channel for history and recovery
-  Millis history_ttl{300'000};        // how long a publication stays in history
+  std::uint64_t history_size = 0;           // publications kept per channel for history and recovery
+  Millis history_ttl{300'000};              // how long a publication stays in history
   std::string subscribe = "authenticated";  // authenticated | claims | token
   std::string publish = "server";           // server | subscribers | authenticated
   bool presence = false;
@@ -83,7 +96,7 @@ struct BrokerConfig {
 };
 
 struct ApiConfig {
-  bool require_signature = true;   // false only with --dev, to measure what signing costs
+  bool require_signature = true;  // false only with --dev, to measure what signing costs
   Millis signature_window{300'000};
   std::uint64_t replay_max_nonces = 1'000'000;
   Millis idempotency_ttl{86'400'000};
@@ -99,11 +112,22 @@ struct AuditConfig {
   bool enabled = true;
   std::uint64_t checkpoint_every = 1000;  // entries
   Millis checkpoint_interval{60'000};
+  // Repeated unauthenticated refusals of one source with one code are recorded as one
+  // entry with a count per interval (the first of each interval is recorded at once);
+  // 0 records every one.
+  Millis refusal_interval{60'000};
+};
+
+// Who may read /metrics: a bearer token and/or client CIDRs (both when both are set).
+struct MetricsConfig {
+  std::string token;          // secret
+  std::string token_file;     // a file holding the token (first line)
+  std::string allowed_cidrs;  // comma-separated; empty = any address
 };
 
 // Outbound e-mail (SMTP) for verification codes and message fallback; docs/delivery.md.
 struct SmtpConfig {
-  std::string url;       // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
+  std::string url;  // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
   std::string username;
   std::string password;  // secret
   std::string from;      // envelope and header From: address
@@ -116,10 +140,10 @@ struct SmsConfig {
   std::string provider = "log";  // log | http | twilio | vonage | messagebird | plivo
   std::string url;               // https://...; placeholders {account}
   std::string method = "POST";
-  std::string headers;           // "Name: value" lines separated by newlines
-  std::string body;              // template with {to} {from} {text} {account}
+  std::string headers;  // "Name: value" lines separated by newlines
+  std::string body;     // template with {to} {from} {text} {account}
   std::string content_type = "application/json";
-  std::string auth = "none";     // none | basic | bearer
+  std::string auth = "none";  // none | basic | bearer
   std::string username;
   std::string password;  // secret
   std::string token;     // secret
@@ -133,8 +157,8 @@ struct DeliveryConfig {
   std::string email_provider = "log";  // log | smtp
   SmtpConfig smtp;
   SmsConfig sms;
-  std::uint64_t workers = 4;        // threads making outbound requests
-  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
+  std::uint64_t workers = 4;         // threads making outbound requests
+  std::uint64_t queue_max = 10'000;  // outbound requests waiting for a worker
 };
 
 // Verification codes (docs/otp.md). Every limit has a default and none can be switched off.
@@ -183,6 +207,7 @@ struct Config {
   BrokerConfig broker;
   ApiConfig api;
   AuditConfig audit;
+  MetricsConfig metrics;
   DeliveryConfig delivery;
   OtpConfig otp;
   MessagesConfig messages;
