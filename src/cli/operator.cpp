@@ -112,7 +112,7 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
                                 : "Each share is in its own file (mode 0600); give each to a different holder:\n");
   for (const auto& v : listed) std::printf("  %s\n", std::string(v.as_string()).c_str());
   std::printf("%s", threshold == 1 ? "The root key is on disk nowhere, but each share above is the root key itself.\n"
-                                   : "The root key itself is stored nowhere.\n");
+                                    : "The root key itself is stored nowhere.\n");
   std::printf("Start `herald serve`, then unseal it with `herald operator unseal` once per share holder.\n");
   return kExitOk;
 }

@@ -64,8 +64,8 @@ struct StoreConfig {
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
 struct NamespaceConfig {
-  std::uint64_t history_size = 0;           // publications kept per channel for history and recovery
-  Millis history_ttl{300'000};              // how long a publication stays in history
+  std::uint64_t history_size = 0;     // publications kept per channel for history and recovery
+  Millis history_ttl{300'000};        // how long a publication stays in history
   std::string subscribe = "authenticated";  // authenticated | claims | token
   std::string publish = "server";           // server | subscribers | authenticated
   bool presence = false;
@@ -96,7 +96,7 @@ struct BrokerConfig {
 };
 
 struct ApiConfig {
-  bool require_signature = true;  // false only with --dev, to measure what signing costs
+  bool require_signature = true;   // false only with --dev, to measure what signing costs
   Millis signature_window{300'000};
   std::uint64_t replay_max_nonces = 1'000'000;
   Millis idempotency_ttl{86'400'000};
@@ -127,7 +127,7 @@ struct MetricsConfig {
 
 // Outbound e-mail (SMTP) for verification codes and message fallback; docs/delivery.md.
 struct SmtpConfig {
-  std::string url;  // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
+  std::string url;       // smtp://host:587 (STARTTLS required) or smtps://host:465 (implicit TLS)
   std::string username;
   std::string password;  // secret
   std::string from;      // envelope and header From: address
@@ -140,10 +140,10 @@ struct SmsConfig {
   std::string provider = "log";  // log | http | twilio | vonage | messagebird | plivo
   std::string url;               // https://...; placeholders {account}
   std::string method = "POST";
-  std::string headers;  // "Name: value" lines separated by newlines
-  std::string body;     // template with {to} {from} {text} {account}
+  std::string headers;           // "Name: value" lines separated by newlines
+  std::string body;              // template with {to} {from} {text} {account}
   std::string content_type = "application/json";
-  std::string auth = "none";  // none | basic | bearer
+  std::string auth = "none";     // none | basic | bearer
   std::string username;
   std::string password;  // secret
   std::string token;     // secret
@@ -157,8 +157,8 @@ struct DeliveryConfig {
   std::string email_provider = "log";  // log | smtp
   SmtpConfig smtp;
   SmsConfig sms;
-  std::uint64_t workers = 4;         // threads making outbound requests
-  std::uint64_t queue_max = 10'000;  // outbound requests waiting for a worker
+  std::uint64_t workers = 4;        // threads making outbound requests
+  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
 };
 
 // Verification codes (docs/otp.md). Every limit has a default and none can be switched off.

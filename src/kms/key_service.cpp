@@ -82,9 +82,8 @@ struct KeyService::Key {
   std::map<std::uint32_t, std::int64_t> created;
 
   KeyInfo info() const {
-    KeyInfo i{
-        rec.name,       rec.kind, rec.latest_version, rec.min_decryption_version, rec.exportable, rec.deletion_allowed,
-        rec.created_ms, {}};
+    KeyInfo i{rec.name, rec.kind, rec.latest_version, rec.min_decryption_version, rec.exportable,
+              rec.deletion_allowed, rec.created_ms, {}};
     for (const auto& [v, t] : created) i.versions.push_back(KeyVersionInfo{v, t});
     return i;
   }
@@ -387,8 +386,8 @@ void KeyService::create_key(const std::string& app_id, const std::string& name, 
     std::int64_t now = clock::unix_ms();
     k->rec = store::KmsKeyRecord{app_id, name, std::string(kAes), 1, 1, opts.exportable, false, now};
     crypto::SecretBytes material = crypto::random_secret(crypto::kAeadKeyBytes);
-    v = store::KmsVersionRecord{app_id, name, 1, crypto::aead_seal(*root_, material.view(), wrap_aad(app_id, name, 1)),
-                                now};
+    v = store::KmsVersionRecord{app_id, name, 1,
+                                crypto::aead_seal(*root_, material.view(), wrap_aad(app_id, name, 1)), now};
     k->material[1] = std::move(material);
     k->created[1] = now;
   }
@@ -435,7 +434,8 @@ void KeyService::rotate_key(const std::string& app_id, const std::string& name, 
   });
 }
 
-void KeyService::configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg, Done<KeyInfo> done) {
+void KeyService::configure_key(const std::string& app_id, const std::string& name, KeyConfig cfg,
+                               Done<KeyInfo> done) {
   store::KmsKeyRecord rec;
   {
     std::shared_lock lock(mu_);
@@ -502,8 +502,8 @@ std::vector<KeyInfo> KeyService::list_keys(const std::string& app_id) const {
   return out;
 }
 
-Result<std::string> KeyService::encrypt(const std::string& app_id, const std::string& name, std::string_view plaintext,
-                                        std::string_view context) const {
+Result<std::string> KeyService::encrypt(const std::string& app_id, const std::string& name,
+                                        std::string_view plaintext, std::string_view context) const {
   return counted(kEncrypt, encrypt_uncounted(app_id, name, plaintext, context));
 }
 
@@ -562,8 +562,8 @@ Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app
   return crypto::aead_open(k->material.at(v), bytes, cipher_aad(app_id, name, v, context));
 }
 
-Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name, std::string_view ciphertext,
-                                       std::string_view context) const {
+Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name,
+                                       std::string_view ciphertext, std::string_view context) const {
   auto plain = decrypt_uncounted(app_id, name, ciphertext, context);
   if (!plain) return counted(kRewrap, Result<std::string>(plain.error()));
   return counted(kRewrap, encrypt_uncounted(app_id, name, plain->view(), context));
@@ -606,7 +606,8 @@ Result<std::string> KeyService::blind_index(const std::string& app_id, std::stri
   return crypto::hex_encode(crypto::hmac_sha256(k->material.at(1).view(), data));
 }
 
-Result<std::string> KeyService::seal(std::string_view app_id, std::string_view plaintext, std::string_view associated) {
+Result<std::string> KeyService::seal(std::string_view app_id, std::string_view plaintext,
+                                     std::string_view associated) {
   return counted(kSeal, seal_uncounted(app_id, plaintext, associated));
 }
 

@@ -70,7 +70,7 @@ struct KeyConfig {
 };
 
 struct DataKey {
-  std::string ciphertext;  // the data key wrapped under the named key
+  std::string ciphertext;               // the data key wrapped under the named key
   std::optional<crypto::SecretBytes> plaintext;
 };
 
@@ -127,13 +127,13 @@ class KeyService final : public Sealer {
   // the key name, the version and `context` (associated data the caller chooses).
   Result<std::string> encrypt(const std::string& app_id, const std::string& name, std::string_view plaintext,
                               std::string_view context) const;
-  Result<crypto::SecretBytes> decrypt(const std::string& app_id, const std::string& name, std::string_view ciphertext,
-                                      std::string_view context) const;
+  Result<crypto::SecretBytes> decrypt(const std::string& app_id, const std::string& name,
+                                      std::string_view ciphertext, std::string_view context) const;
   // Decrypts and encrypts again under the latest version; the plaintext never leaves.
   Result<std::string> rewrap(const std::string& app_id, const std::string& name, std::string_view ciphertext,
                              std::string_view context) const;
-  Result<DataKey> datakey(const std::string& app_id, const std::string& name, std::size_t bytes, bool with_plaintext,
-                          std::string_view context) const;
+  Result<DataKey> datakey(const std::string& app_id, const std::string& name, std::size_t bytes,
+                          bool with_plaintext, std::string_view context) const;
   // Every version's key material, for an exportable key.
   Result<std::vector<std::pair<std::uint32_t, crypto::SecretBytes>>> export_key(const std::string& app_id,
                                                                                 const std::string& name) const;
@@ -167,8 +167,8 @@ class KeyService final : public Sealer {
   Result<std::string> seal_uncounted(std::string_view app_id, std::string_view plaintext, std::string_view associated);
   Result<crypto::SecretBytes> open_uncounted(std::string_view app_id, std::string_view sealed,
                                              std::string_view associated);
-  Result<std::string> encrypt_uncounted(const std::string& app_id, const std::string& name, std::string_view plaintext,
-                                        std::string_view context) const;
+  Result<std::string> encrypt_uncounted(const std::string& app_id, const std::string& name,
+                                        std::string_view plaintext, std::string_view context) const;
   Result<crypto::SecretBytes> decrypt_uncounted(const std::string& app_id, const std::string& name,
                                                 std::string_view ciphertext, std::string_view context) const;
   // Adds a new version of a key in memory and queues its write. Lock held.

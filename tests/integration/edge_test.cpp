@@ -48,7 +48,7 @@ std::string app_allowing_203(const Server& s, bool tls) {
   auto r = c->request(raw("POST", "/admin/v1/apps", "Authorization: Bearer " + admin_token(s) + "\r\n",
                           R"({"name":"allowlisted","allowed_cidrs":["203.0.113.0/24"]})"));
   EXPECT_EQ(r.status, 201) << r.body;
-  return field(r.body, "app_key");
+  return field(r.body, "key");
 }
 
 std::string code_of(const HttpResponse& r) {
@@ -156,11 +156,11 @@ TEST(Edge, AnAnonymousUnsealResetIsRefusedAndProgressIsKept) {
   auto anon = op(R"({"reset":true})");
   EXPECT_EQ(anon.status, 401);
   EXPECT_EQ(code_of(anon), "admin_unauthorized");
-  EXPECT_EQ(code_of(op(R"({"reset":true,"share":"not-a-share"})")), "invalid_argument");
+  EXPECT_EQ(code_of(op(R"({"reset":true,"share":"not-a-share"})")), "share_invalid");
   std::string forged = shares[1];
   forged[forged.size() - 3] = forged[forged.size() - 3] == 'a' ? 'b' : 'a';
   auto bad = op("{\"reset\":true,\"share\":\"" + forged + "\"}");
-  EXPECT_EQ(bad.status / 100, 4);
+  EXPECT_EQ(code_of(bad), "share_invalid");
   EXPECT_EQ(progress(), "1");
   // A holder of a real share may start over.
   EXPECT_EQ(op("{\"reset\":true,\"share\":\"" + shares[2] + "\"}").status, 200);

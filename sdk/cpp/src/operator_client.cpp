@@ -54,9 +54,7 @@ OperatorClient::~OperatorClient() = default;
 OperatorClient::OperatorClient(OperatorClient&&) noexcept = default;
 OperatorClient& OperatorClient::operator=(OperatorClient&&) noexcept = default;
 
-Result<SealStatus> OperatorClient::status() {
-  return impl_->call("GET", "/admin/v1/operator/status", {}, false);
-}
+Result<SealStatus> OperatorClient::status() { return impl_->call("GET", "/admin/v1/operator/status", {}, false); }
 
 Result<SealStatus> OperatorClient::unseal(const SecretString& share) {
   std::string body = "{\"share\":";
@@ -80,8 +78,6 @@ Result<SealStatus> OperatorClient::reset_unseal(const SecretString& share) {
   return r;
 }
 
-Result<SealStatus> OperatorClient::seal() {
-  return impl_->call("POST", "/admin/v1/operator/seal", "{}", true);
-}
+Result<SealStatus> OperatorClient::seal() { return impl_->call("POST", "/admin/v1/operator/seal", "{}", true); }
 
 }  // namespace herald::sdk

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 namespace herald::net {
 namespace {
@@ -79,9 +80,10 @@ TEST(ProxyProtocol, V1HeadersParseAndTheRestIsLeftAlone) {
 }
 
 TEST(ProxyProtocol, V1GarbageIsRefused) {
-  for (std::string bad : {"GET / HTTP/1.1\r\n\r\n", "PROXY TCP4 198.51.100.7 10.0.0.1 56324\r\n",
-                          "PROXY TCP4 2001:db8::7 10.0.0.1 1 2\r\n", "PROXY TCP4 198.51.100.7 10.0.0.1 99999 443\r\n",
-                          "PROXY TCP5 198.51.100.7 10.0.0.1 1 2\r\n", "PROXY " + std::string(120, 'x')})
+  for (std::string bad : std::vector<std::string>{
+           "GET / HTTP/1.1\r\n\r\n", "PROXY TCP4 198.51.100.7 10.0.0.1 56324\r\n",
+           "PROXY TCP4 2001:db8::7 10.0.0.1 1 2\r\n", "PROXY TCP4 198.51.100.7 10.0.0.1 99999 443\r\n",
+           "PROXY TCP5 198.51.100.7 10.0.0.1 1 2\r\n", "PROXY " + std::string(120, 'x')})
     EXPECT_EQ(parse(bad).state, ProxyHeader::State::kInvalid) << bad;
 }
 
@@ -103,7 +105,7 @@ TEST(ProxyProtocol, V2HeadersParse) {
   std::string a6(36, '\0');
   a6[0] = '\x20', a6[1] = '\x01', a6[2] = '\x0d', a6[3] = '\xb8', a6[15] = '\x07';
   a6[32] = '\x0f', a6[33] = '\xa0';
-  h = parse(v2(0x21, 0x21, a6 + "\x03\x00\x04zzzz"));  // with a TLV after the addresses
+  h = parse(v2(0x21, 0x21, a6 + std::string("\x03\x00\x04zzzz", 7)));  // with a TLV after the addresses
   ASSERT_EQ(h.state, ProxyHeader::State::kDone);
   EXPECT_EQ(h.source, "[2001:db8::7]:4000");
   EXPECT_EQ(h.length, 16u + 36 + 7);
