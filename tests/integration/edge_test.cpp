@@ -58,7 +58,7 @@ std::string code_of(const HttpResponse& r) {
 // S13: X-Forwarded-For counts only from a trusted peer, and only its right-most
 // untrusted hop; the allowlist sees that address.
 TEST(Edge, ForwardedForIsBelievedOnlyFromATrustedProxyAndFromTheRight) {
-  Server s({.tls = false, .args = {"--server.trusted_proxies=127.0.0.1/32"}});
+  Server s({.args = {"--server.trusted_proxies=127.0.0.1/32"}, .tls = false});
   std::string key = app_allowing_203(s, false);
   auto proxy = Connection::open(s.port(), false);  // 127.0.0.1: the trusted proxy
   EXPECT_EQ(code_of(proxy->request(keyed_publish(key, "X-Forwarded-For: 203.0.113.5\r\n"))), "signature_invalid");
@@ -76,7 +76,7 @@ TEST(Edge, ForwardedForIsBelievedOnlyFromATrustedProxyAndFromTheRight) {
 // S13: the PROXY protocol, v1 and v2, from a trusted proxy over a raw socket; a trusted
 // peer without a header is cut, an untrusted one is served as itself.
 TEST(Edge, ProxyProtocolHeadersNameTheClient) {
-  Server s({.tls = false, .args = {"--server.trusted_proxies=127.0.0.1/32", "--server.proxy_protocol=true"}});
+  Server s({.args = {"--server.trusted_proxies=127.0.0.1/32", "--server.proxy_protocol=true"}, .tls = false});
   auto v1 = Connection::open_tcp(s.port());
   v1->write("PROXY TCP4 203.0.113.9 127.0.0.1 4444 8443\r\n");
   auto r = v1->request(raw("GET", "/healthz"));
@@ -144,7 +144,7 @@ TEST(Edge, AnAnonymousUnsealResetIsRefusedAndProgressIsKept) {
     at = end + 1 + (init.output[end + 1] == ',');
   }
   ASSERT_EQ(shares.size(), 3u);
-  Server s({.dev = false, .tls = false, .unseal = false, .args = {"--store.data_dir=" + dir.path()}});
+  Server s({.args = {"--store.data_dir=" + dir.path()}, .dev = false, .tls = false, .unseal = false});
   auto op = [&](const std::string& body) {
     return Connection::open(s.port(), false)->request(raw("POST", "/admin/v1/operator/unseal", "", body));
   };
@@ -179,8 +179,8 @@ TEST(Edge, MetricsNeedTheirTokenAndAnAllowedAddress) {
   TempDir dir;
   const std::string token = "mtok-5f1c9e-secret";
   std::ofstream(dir.path() + "/metrics.token") << token << "\n";
-  Server s({.tls = false,
-            .args = {"--metrics.token_file=" + dir.path() + "/metrics.token", "--metrics.allowed_cidrs=127.0.0.1/32"}});
+  Server s({.args = {"--metrics.token_file=" + dir.path() + "/metrics.token", "--metrics.allowed_cidrs=127.0.0.1/32"},
+            .tls = false});
   auto get = [&](const std::string& source, const std::string& auth) {
     return Connection::open_from(source, s.port(), false)
         ->request(raw("GET", "/metrics", auth.empty() ? "" : "Authorization: Bearer " + auth + "\r\n"));
