@@ -163,11 +163,28 @@ json::object status_json(const kms::KmsStatus& s) {
 }
 
 // Operator: status and unseal need no token (the shares are the authority, as in
-// Vault); sealing does. All three are served while sealed.
+// Vault); sealing does, and so does resetting the unseal progress unless the caller
+// shows a share. All three are served while sealed, and budgeted per source
+// (limits.operator_*) before they run.
 Response operator_status(const Deps& d) {
   Response r = ok_json(200, status_json(d->kms->status()));
   r.actor = "operator";
   return r;
+}
+
+// {"reset": true} with the admin token, or with {"share": ...} of this installation.
+Response unseal_reset(const Deps& d, const Request& req, const json::value* share) {
+  if (admin_authorized(req, d->admin_token_sha256)) {
+    d->kms->reset_unseal();
+    return ok_json(200, status_json(d->kms->status()));
+  }
+  if (!share || !share->is_string())
+    return error_response(Errc::kAdminUnauthorized, req.request_id,
+                          "reset needs the admin token or one of this installation's shares");
+  auto parsed = kms::parse_share(std::string_view(share->get_string()));
+  if (!parsed) return fail(req, parsed.error());
+  if (auto st = d->kms->reset_unseal(*parsed); !st) return fail(req, st.error());
+  return ok_json(200, status_json(d->kms->status()));
 }
 
 Response unseal_step(const Deps& d, const Request& req) {
@@ -175,11 +192,8 @@ Response unseal_step(const Deps& d, const Request& req) {
   json::value v = json::parse(req.body, ec);
   if (ec || !v.is_object()) return fail(req, Error{Errc::kInvalidJson, "the body must be {\"share\": \"...\"}"});
   const auto& o = v.get_object();
-  if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) {
-    d->kms->reset_unseal();
-    return ok_json(200, status_json(d->kms->status()));
-  }
   auto* share = o.if_contains("share");
+  if (auto* r = o.if_contains("reset"); r && r->is_bool() && r->get_bool()) return unseal_reset(d, req, share);
   if (!share || !share->is_string())
     return fail(req, Error{Errc::kInvalidArgument, "the body must be {\"share\": \"...\"} or {\"reset\": true}"});
   auto parsed = kms::parse_share(std::string_view(share->get_string()));

@@ -18,7 +18,7 @@ struct Request {
   std::string query;   // after '?', undecoded
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string remote_address;
+  std::string remote_address;  // the client: the peer, or what a trusted proxy says it is
   std::string request_id;
   bool tls = false;
   // Values of a route's `{name}` segments.
@@ -51,8 +51,9 @@ struct Exchange {
   int status = 0;
   std::string_view error_code;
   std::string_view actor;
-  std::string_view request_id;
-  std::string_view remote;
+  std::string_view request_id;         // the server's own id for the request
+  std::string_view client_request_id;  // the client's X-Request-Id, when it sent an acceptable one
+  std::string_view remote;             // the client address (after trusted proxies)
 };
 
 // Routes answer either at once or later (after a store write, say); `Reply` may be

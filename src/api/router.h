@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -43,18 +44,32 @@ class Router {
   // upgrade) is refused with "sealed".
   void set_sealed_check(std::function<bool()> sealed) { sealed_ = std::move(sealed); }
   bool sealed() const { return sealed_ && sealed_(); }
-  // Called after every answered request of the server, key and admin APIs (routes under
-  // /api/ and /admin/), e.g. to audit it.
-  void set_observer(std::function<void(const Exchange&)> observer) { observer_ = std::move(observer); }
+  // The server, key and admin APIs: routes under /api/ and /admin/.
+  static bool is_api_route(std::string_view route) {
+    return route.rfind("/api/", 0) == 0 || route.rfind("/admin/", 0) == 0;
+  }
+  // Called after every answered request of the server, key and admin APIs, e.g. to
+  // audit it or to count refusals; observers run in the order they were added.
+  void add_observer(std::function<void(const Exchange&)> observer) { observers_.push_back(std::move(observer)); }
   void observe(const Exchange& e) const {
-    if (observer_ && (e.route.rfind("/api/", 0) == 0 || e.route.rfind("/admin/", 0) == 0)) observer_(e);
+    if (!is_api_route(e.route)) return;
+    for (const auto& o : observers_) o(e);
+  }
+  // Checked before an API request reaches its handler, and so before authentication:
+  // an answer here (a per-source limit, say) is sent instead of the handler's.
+  using Admission = std::function<std::optional<Response>(const Request&, std::string_view route)>;
+  void set_admission(Admission a) { admission_ = std::move(a); }
+  std::optional<Response> admit(const Request& req, std::string_view route) const {
+    if (!admission_ || !is_api_route(route)) return std::nullopt;
+    return admission_(req, route);
   }
 
  private:
   std::vector<Route> routes_;
   std::vector<std::string> ws_paths_;
   std::function<bool()> sealed_;
-  std::function<void(const Exchange&)> observer_;
+  std::vector<std::function<void(const Exchange&)>> observers_;
+  Admission admission_;
 };
 
 }  // namespace herald::api

@@ -1,5 +1,5 @@
 // Operational routes: /healthz (the process answers), /readyz (it should get traffic),
-// /metrics (Prometheus text format).
+// /metrics (Prometheus text format, optionally behind a bearer token and/or CIDRs).
 #pragma once
 
 #include <functional>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "api/router.h"
+#include "auth/ip_allowlist.h"
 
 namespace herald::metrics {
 class Registry;
@@ -24,6 +25,10 @@ struct SystemRoutesDeps {
   metrics::Registry* registry;
   std::vector<ReadinessCheck> readiness;
   std::string version;
+  // Who may read /metrics: the SHA-256 of the bearer token (empty: no token needed) and
+  // the client CIDRs (empty: any address); both must pass when both are set.
+  std::string metrics_token_sha256;
+  auth::IpAllowlist metrics_allowlist;
 };
 
 void add_system_routes(Router& router, SystemRoutesDeps deps);

@@ -8,6 +8,8 @@
 // integrity protection as the rest of the record, without a schema change. The secret
 // made with the app stays in client_secret_sealed (id "c0"); rotated ones are sealed under
 // the app's key with the field "apps/client_secret/<id>", like AppSecrets.
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 #include "apps/app_store.h"
@@ -143,7 +145,10 @@ void AppStore::rotate_client_secret(const std::string& app, Done<NewSecret> done
     if (!sealed) return sealed.error();
     d.secrets.push_back(
         json::object{{"id", id}, {"sealed", crypto::base64_encode(*sealed)}, {"created_ms", clock::unix_ms()}});
-    return NewSecret{id, secret};
+    crypto::SecretBytes value(secret);
+    OPENSSL_cleanse(raw.data(), raw.size());
+    OPENSSL_cleanse(secret.data(), secret.size());
+    return NewSecret{id, std::move(value)};
   });
 }
 

@@ -141,7 +141,7 @@ std::function<int()> add_operator(CLI::App& app) {
   init->add_flag("--json", o->json, "Machine-readable output");
   auto* unseal = cmd->add_subcommand("unseal", "Give one share to the running server");
   unseal->add_option("--share-file", o->share_file, "Read the share from this file (default: standard input)");
-  unseal->add_flag("--reset", o->reset, "Forget the shares given so far instead");
+  unseal->add_flag("--reset", o->reset, "Forget the shares given so far instead (the share proves the right to)");
   add_connection_flags(unseal, o->conn);
   auto* seal = cmd->add_subcommand("seal", "Make the running server forget its root key (needs the admin token)");
   add_admin_flags(seal, o->admin);
@@ -169,12 +169,7 @@ std::function<int()> add_operator(CLI::App& app) {
       return kExitOk;
     }
     if (unseal->parsed()) {
-      if (o->reset) {
-        auto r = client.reset_unseal();
-        if (!r) return call_failed(r.error(), o->conn.json);
-        print_status(*r, o->conn.json);
-        return kExitOk;
-      }
+      // A reset shows a share too: without one, anyone could keep the server sealed.
       sdk::SecretString share;
       if (!o->share_file.empty()) {
         auto s = read_secret_file(o->share_file);
@@ -184,7 +179,7 @@ std::function<int()> add_operator(CLI::App& app) {
         share = sdk::SecretString(read_share_from_stdin());
       }
       if (share.empty()) return usage_error("no share given");
-      auto r = client.unseal(share);
+      auto r = o->reset ? client.reset_unseal(share) : client.unseal(share);
       if (!r) return call_failed(r.error(), o->conn.json);
       print_status(*r, o->conn.json);
       return kExitOk;

@@ -267,26 +267,27 @@ void add_messages_keys(std::vector<ConfigKey>& k) {
 }
 
 void add_server_keys(std::vector<ConfigKey>& k) {
-  k.push_back(str_key(
-      "server.listen", "Address to listen on (IPv4 or IPv6 literal).",
-      [](auto& c) -> auto& { return c.server.listen; }));
-  k.push_back(uint_key(
-      "server.port", "TCP port for HTTPS and WSS; 0 picks a free port.", [](auto& c) -> auto& { return c.server.port; },
-      0, 65535));
-  k.push_back(bool_key(
-      "server.tls", "Serve TLS. false only behind a TLS-terminating proxy.",
-      [](auto& c) -> auto& { return c.server.tls; }));
-  k.push_back(str_key(
-      "server.tls_cert", "PEM certificate chain file.", [](auto& c) -> auto& { return c.server.tls_cert; }));
-  k.push_back(str_key(
-      "server.tls_key", "PEM private key file (mode 0600 recommended).",
-      [](auto& c) -> auto& { return c.server.tls_key; }));
-  k.push_back(str_key(
-      "server.tls_key_passphrase", "Passphrase of an encrypted private key file.",
-      [](auto& c) -> auto& { return c.server.tls_key_passphrase; }, true));
-  k.push_back(uint_key(
-      "server.threads", "I/O threads; 0 means one per core.", [](auto& c) -> auto& { return c.server.threads; }, 0,
-      256));
+  k.push_back(str_key("server.listen", "Address to listen on (IPv4 or IPv6 literal).",
+                      [](auto& c) -> auto& { return c.server.listen; }));
+  k.push_back(uint_key("server.port", "TCP port for HTTPS and WSS; 0 picks a free port.",
+                       [](auto& c) -> auto& { return c.server.port; }, 0, 65535));
+  k.push_back(bool_key("server.tls", "Serve TLS. false only behind a TLS-terminating proxy.",
+                       [](auto& c) -> auto& { return c.server.tls; }));
+  k.push_back(str_key("server.tls_cert", "PEM certificate chain file.",
+                      [](auto& c) -> auto& { return c.server.tls_cert; }));
+  k.push_back(str_key("server.tls_key", "PEM private key file (mode 0600 recommended).",
+                      [](auto& c) -> auto& { return c.server.tls_key; }));
+  k.push_back(str_key("server.tls_key_passphrase", "Passphrase of an encrypted private key file.",
+                      [](auto& c) -> auto& { return c.server.tls_key_passphrase; }, true));
+  k.push_back(uint_key("server.threads", "I/O threads; 0 means one per core.",
+                       [](auto& c) -> auto& { return c.server.threads; }, 0, 256));
+  k.push_back(str_key("server.trusted_proxies",
+                      "Comma-separated CIDRs of proxies trusted to name the client (X-Forwarded-For, PROXY "
+                      "header); \"none\" when clients connect directly.",
+                      [](auto& c) -> auto& { return c.server.trusted_proxies; }));
+  k.push_back(bool_key("server.proxy_protocol",
+                       "Connections from trusted proxies start with a PROXY protocol v1/v2 header.",
+                       [](auto& c) -> auto& { return c.server.proxy_protocol; }));
   k.push_back(ConfigKey{"server.deployment_id", KeyType::String,
                         "Names this deployment in every v2 request signature (0 to 64 of A-Z a-z 0-9 . _ -); "
                         "give each deployment its own.",
@@ -303,31 +304,52 @@ void add_server_keys(std::vector<ConfigKey>& k) {
                         [](const Config& c) { return c.server.deployment_id; }});
 }
 
+// Budgets per client address checked before authentication (auth/source_limiter.h).
+void add_source_limit_keys(std::vector<ConfigKey>& k) {
+  k.push_back(uint_key("limits.source_requests_per_second",
+                       "API and admin requests per second from one client address, before authentication; 0 = "
+                       "no limit.",
+                       [](auto& c) -> auto& { return c.limits.source_requests_per_second; }, 0, 10'000'000));
+  k.push_back(uint_key("limits.source_request_burst", "Requests one client address may send at once.",
+                       [](auto& c) -> auto& { return c.limits.source_request_burst; }, 1, 100'000'000));
+  k.push_back(uint_key("limits.source_refusals_per_second",
+                       "Unauthenticated refusals per second one client address may earn before its requests are "
+                       "refused unread; 0 = no limit.",
+                       [](auto& c) -> auto& { return c.limits.source_refusals_per_second; }, 0, 1'000'000));
+  k.push_back(uint_key("limits.source_refusal_burst", "Unauthenticated refusals one client address may earn at once.",
+                       [](auto& c) -> auto& { return c.limits.source_refusal_burst; }, 1, 1'000'000));
+  k.push_back(uint_key("limits.operator_requests_per_second",
+                       "Operator (status, unseal, seal) requests per second from one client address; 0 = no limit.",
+                       [](auto& c) -> auto& { return c.limits.operator_requests_per_second; }, 0, 1'000'000));
+  k.push_back(uint_key("limits.operator_request_burst", "Operator requests one client address may send at once.",
+                       [](auto& c) -> auto& { return c.limits.operator_request_burst; }, 1, 1'000'000));
+  k.push_back(uint_key("limits.max_sources", "Client addresses whose budgets are tracked at once.",
+                       [](auto& c) -> auto& { return c.limits.max_sources; }, 16, 100'000'000));
+}
+
 void add_limits_keys(std::vector<ConfigKey>& k) {
-  k.push_back(uint_key(
-      "limits.max_header_bytes", "Largest request header block; larger gets 431.",
-      [](auto& c) -> auto& { return c.limits.max_header_bytes; }, 1024, 1 << 20));
-  k.push_back(uint_key(
-      "limits.max_body_bytes", "Largest request body; larger gets 413.",
-      [](auto& c) -> auto& { return c.limits.max_body_bytes; }, 0, 1ULL << 30));
-  k.push_back(uint_key(
-      "limits.max_ws_message_bytes", "Largest WebSocket message a client may send.",
-      [](auto& c) -> auto& { return c.limits.max_ws_message_bytes; }, 125, 1ULL << 26));
-  k.push_back(duration_key(
-      "limits.handshake_timeout", "Time allowed for the TLS handshake after accept.",
-      [](auto& c) -> auto& { return c.limits.handshake_timeout; }, Millis(50)));
-  k.push_back(duration_key(
-      "limits.read_timeout", "Time allowed to receive one whole request (and to write its response).",
-      [](auto& c) -> auto& { return c.limits.read_timeout; }, Millis(50)));
-  k.push_back(duration_key(
-      "limits.idle_timeout", "Time a keep-alive connection may sit idle between requests.",
-      [](auto& c) -> auto& { return c.limits.idle_timeout; }, Millis(50)));
-  k.push_back(uint_key(
-      "limits.max_connections", "Concurrent connections; more are closed at accept.",
-      [](auto& c) -> auto& { return c.limits.max_connections; }, 1, 10'000'000));
-  k.push_back(duration_key(
-      "limits.shutdown_grace", "On SIGTERM/SIGINT, how long in-flight work may finish before connections are cut.",
-      [](auto& c) -> auto& { return c.limits.shutdown_grace; }, Millis(0)));
+  k.push_back(uint_key("limits.max_header_bytes", "Largest request header block; larger gets 431.",
+                       [](auto& c) -> auto& { return c.limits.max_header_bytes; }, 1024, 1 << 20));
+  k.push_back(uint_key("limits.max_body_bytes", "Largest request body; larger gets 413.",
+                       [](auto& c) -> auto& { return c.limits.max_body_bytes; }, 0, 1ULL << 30));
+  k.push_back(uint_key("limits.max_ws_message_bytes", "Largest WebSocket message a client may send.",
+                       [](auto& c) -> auto& { return c.limits.max_ws_message_bytes; }, 125, 1ULL << 26));
+  k.push_back(duration_key("limits.handshake_timeout", "Time allowed for the TLS handshake after accept.",
+                           [](auto& c) -> auto& { return c.limits.handshake_timeout; }, Millis(50)));
+  k.push_back(duration_key("limits.read_timeout",
+                           "Time allowed to receive one whole request (and to write its response).",
+                           [](auto& c) -> auto& { return c.limits.read_timeout; }, Millis(50)));
+  k.push_back(duration_key("limits.idle_timeout", "Time a keep-alive connection may sit idle between requests.",
+                           [](auto& c) -> auto& { return c.limits.idle_timeout; }, Millis(50)));
+  k.push_back(uint_key("limits.max_connections", "Concurrent connections; more are closed at accept.",
+                       [](auto& c) -> auto& { return c.limits.max_connections; }, 1, 10'000'000));
+  k.push_back(duration_key("limits.shutdown_grace",
+                           "On SIGTERM/SIGINT, how long in-flight work may finish before connections are cut.",
+                           [](auto& c) -> auto& { return c.limits.shutdown_grace; }, Millis(0)));
+  k.push_back(uint_key("limits.max_connections_per_source",
+                       "Concurrent connections from one client address (IPv6: one /64); 0 = no cap.",
+                       [](auto& c) -> auto& { return c.limits.max_connections_per_source; }, 0, 10'000'000));
+  add_source_limit_keys(k);
 }
 
 void add_log_keys(std::vector<ConfigKey>& k) {
@@ -400,15 +422,26 @@ void add_push_keys(std::vector<ConfigKey>& k) {
 }
 
 void add_audit_keys(std::vector<ConfigKey>& k) {
-  k.push_back(bool_key(
-      "audit.enabled", "Keep the tamper-evident audit log of API calls and security events.",
-      [](auto& c) -> auto& { return c.audit.enabled; }));
-  k.push_back(uint_key(
-      "audit.checkpoint_every", "Sign a checkpoint of the audit tree after this many new entries.",
-      [](auto& c) -> auto& { return c.audit.checkpoint_every; }, 1, 100'000'000));
-  k.push_back(duration_key(
-      "audit.checkpoint_interval", "Sign a checkpoint at least this often while the audit log grows.",
-      [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
+  k.push_back(bool_key("audit.enabled", "Keep the tamper-evident audit log of API calls and security events.",
+                       [](auto& c) -> auto& { return c.audit.enabled; }));
+  k.push_back(uint_key("audit.checkpoint_every", "Sign a checkpoint of the audit tree after this many new entries.",
+                       [](auto& c) -> auto& { return c.audit.checkpoint_every; }, 1, 100'000'000));
+  k.push_back(duration_key("audit.checkpoint_interval",
+                           "Sign a checkpoint at least this often while the audit log grows.",
+                           [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
+  k.push_back(duration_key("audit.refusal_interval",
+                           "Repeated unauthenticated refusals of one address with one code become one entry with a "
+                           "count per this interval; 0 records each one (not for exposed servers).",
+                           [](auto& c) -> auto& { return c.audit.refusal_interval; }, Millis(0)));
+}
+
+void add_metrics_keys(std::vector<ConfigKey>& k) {
+  k.push_back(str_key("metrics.token", "Bearer token /metrics requires; empty = none. Prefer metrics.token_file.",
+                      [](auto& c) -> auto& { return c.metrics.token; }, true));
+  k.push_back(str_key("metrics.token_file", "File whose first line is the bearer token /metrics requires.",
+                      [](auto& c) -> auto& { return c.metrics.token_file; }));
+  k.push_back(str_key("metrics.allowed_cidrs", "Comma-separated CIDRs that may read /metrics; empty = any address.",
+                      [](auto& c) -> auto& { return c.metrics.allowed_cidrs; }));
 }
 
 void add_kms_keys(std::vector<ConfigKey>& k) {
@@ -471,6 +504,7 @@ std::vector<ConfigKey> build_keys() {
   add_store_keys(k);
   add_push_keys(k);
   add_audit_keys(k);
+  add_metrics_keys(k);
   add_api_keys(k);
   add_kms_keys(k);
   add_delivery_keys(k);
@@ -700,6 +734,14 @@ Status validate(const Config& cfg, bool dev) {
                       "a TLS-terminating proxy)");
   if (cfg.server.tls_cert.empty() != cfg.server.tls_key.empty())
     return make_error(Errc::kInvalidConfig, "server.tls_cert and server.tls_key must be given together");
+  if (!cfg.server.tls && !dev && cfg.server.trusted_proxies.empty())
+    return make_error(Errc::kInvalidConfig,
+                      "server.trusted_proxies is required when server.tls is false: list the TLS-terminating "
+                      "proxy's addresses (CIDRs), or \"none\" if clients really connect directly");
+  if (cfg.server.proxy_protocol && (cfg.server.trusted_proxies.empty() || cfg.server.trusted_proxies == "none"))
+    return make_error(Errc::kInvalidConfig, "server.proxy_protocol needs server.trusted_proxies");
+  if (!cfg.metrics.token.empty() && !cfg.metrics.token_file.empty())
+    return make_error(Errc::kInvalidConfig, "metrics.token and metrics.token_file are exclusive");
   if (cfg.store.data_dir.empty()) return make_error(Errc::kInvalidConfig, "store.data_dir must not be empty");
   if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
     return make_error(Errc::kInvalidConfig, "timeouts must be at least 50ms");

@@ -26,6 +26,10 @@ struct ServerConfig {
   // Bound into every HERALD-HMAC-SHA256-v2 signature, so a request signed for one
   // deployment is refused by another holding the same app credentials (docs/signing.md).
   std::string deployment_id;
+  // Comma-separated CIDRs of the proxies whose X-Forwarded-For (or PROXY header) names
+  // the client; "none" says that clients connect directly. See docs/operations.md.
+  std::string trusted_proxies;
+  bool proxy_protocol = false;  // trusted peers start each connection with a PROXY v1/v2 header
 };
 
 struct LimitsConfig {
@@ -36,7 +40,16 @@ struct LimitsConfig {
   Millis read_timeout{30'000};
   Millis idle_timeout{60'000};
   std::uint64_t max_connections = 18'000;
+  std::uint64_t max_connections_per_source = 1000;  // per client address (IPv6: per /64); 0 = no cap
   Millis shutdown_grace{10'000};
+  // Per client address, before authentication (0 per second: no limit).
+  std::uint64_t source_requests_per_second = 2000;
+  std::uint64_t source_request_burst = 4000;
+  std::uint64_t source_refusals_per_second = 1;  // unauthenticated refusals
+  std::uint64_t source_refusal_burst = 30;
+  std::uint64_t operator_requests_per_second = 1;  // /admin/v1/operator/*
+  std::uint64_t operator_request_burst = 20;
+  std::uint64_t max_sources = 100'000;  // client addresses tracked at once
 };
 
 struct LogConfig {
@@ -119,6 +132,17 @@ struct AuditConfig {
   bool enabled = true;
   std::uint64_t checkpoint_every = 1000;  // entries
   Millis checkpoint_interval{60'000};
+  // Repeated unauthenticated refusals of one source with one code are recorded as one
+  // entry with a count per interval (the first of each interval is recorded at once);
+  // 0 records every one.
+  Millis refusal_interval{60'000};
+};
+
+// Who may read /metrics: a bearer token and/or client CIDRs (both when both are set).
+struct MetricsConfig {
+  std::string token;          // secret
+  std::string token_file;     // a file holding the token (first line)
+  std::string allowed_cidrs;  // comma-separated; empty = any address
 };
 
 // Outbound e-mail (SMTP) for verification codes and message fallback; docs/delivery.md.
@@ -204,6 +228,7 @@ struct Config {
   ApiConfig api;
   AuditConfig audit;
   KmsConfig kms;
+  MetricsConfig metrics;
   DeliveryConfig delivery;
   OtpConfig otp;
   MessagesConfig messages;

@@ -57,6 +57,7 @@ constexpr std::uint8_t kInternal = 4;
   X(kHistoryDisabled, "history_disabled", 409, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace keeps no history.") \
   X(kPresenceDisabled, "presence_disabled", 409, 0, surface::kApi|surface::kProtocol, false, false, "The channel's namespace keeps no presence.") \
   X(kAdminUnauthorized, "admin_unauthorized", 401, 0, surface::kApi, false, false, "The admin token is missing or wrong.") \
+  X(kMetricsUnauthorized, "metrics_unauthorized", 401, 0, surface::kApi, false, false, "The metrics bearer token is missing or wrong.") \
   X(kAppNotFound, "app_not_found", 404, 0, surface::kApi, false, false, "No such app.") \
   X(kConflict, "conflict", 409, 0, surface::kApi, false, false, "The change conflicts with the current state; see the message.") \
   X(kTooManySecrets, "too_many_secrets", 409, 0, surface::kApi, false, false, "The app has two active secrets; revoke one first.") \

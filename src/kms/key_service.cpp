@@ -236,6 +236,18 @@ void KeyService::reset_unseal() {
   pending_.clear();
 }
 
+Status KeyService::reset_unseal(const Share& proof) {
+  std::unique_lock lock(mu_);
+  if (!meta_) return make_error(Errc::kNotInitialized, "the key service is not initialised");
+  auto d = meta_->digests.find(proof.x);
+  if (d == meta_->digests.end() || !crypto::ct_equal(d->second, share_digest(proof))) {
+    if (m_shares_) m_shares_->with({"invalid"}).inc();
+    return make_error(Errc::kShareInvalid, "this is not one of this installation's shares, or it was altered");
+  }
+  pending_.clear();
+  return ok_status();
+}
+
 void KeyService::seal() {
   bool was_unsealed = false;
   {

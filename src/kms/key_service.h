@@ -118,7 +118,11 @@ class KeyService final : public Sealer {
   // shares, or altered), "share_duplicate", "already_unsealed", "unseal_failed" (the
   // shares did not rebuild the root key; progress starts over), "not_initialized".
   Result<KmsStatus> unseal(const Share& share);
+  // Forgets the shares given so far. The caller proves the right to: reset_unseal() is
+  // for the admin token's holder, the other for whoever shows one of this installation's
+  // shares (any, given before or not); else anyone could keep the server sealed.
   void reset_unseal();
+  Status reset_unseal(const Share& proof);
   // Forgets the root key and every unwrapped key.
   void seal();
   // Called after every unseal and seal (on the caller's thread); one of each.

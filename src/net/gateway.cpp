@@ -10,10 +10,12 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "auth/source_limiter.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "net/detail/http_session.h"
@@ -38,6 +40,14 @@ struct Gateway::Impl {
     m.connections_rejected =
         &r.counter("herald_connections_rejected_total", "Connections closed at accept: limits.max_connections reached")
              .with({});
+    m.connections_source_rejected =
+        &r.counter("herald_connections_source_rejected_total",
+                   "Connections closed at accept: limits.max_connections_per_source reached for their address")
+             .with({});
+    m.proxy_header_failures =
+        &r.counter("herald_proxy_header_failures_total",
+                   "Connections from trusted proxies closed for a missing, malformed or late PROXY header")
+             .with({});
     m.tls_handshake_failures =
         &r.counter("herald_tls_handshake_failures_total", "TLS handshakes that failed or timed out").with({});
     m.timeouts = &r.counter("herald_timeouts_total", "Connections closed by a timeout, by phase", {"phase"});
@@ -46,6 +56,9 @@ struct Gateway::Impl {
     m.latency = &r.histogram("herald_http_request_duration_seconds",
                              "Time from the first byte of a request to its response written, by route", {"route"});
     m.websocket_active = &r.gauge("herald_websocket_sessions_active", "Open WebSocket sessions").with({});
+    auto trusted = TrustedProxies::parse(cfg.server.trusted_proxies);
+    if (!trusted) throw std::runtime_error(trusted.error().message);
+    state.trusted = std::move(*trusted);
     if (cfg.server.tls) state.tls = detail::make_server_tls_context(cfg.server);
     std::size_t n = cfg.server.threads > 0 ? static_cast<std::size_t>(cfg.server.threads)
                                            : std::max(1u, std::thread::hardware_concurrency());
@@ -89,6 +102,18 @@ struct Gateway::Impl {
     Impl& im;
   };
 
+  // The accepted connection's place under its address's cap, taken now so that a TLS
+  // handshake that never ends counts too. A trusted proxy carries many clients and is
+  // capped only globally (with the PROXY protocol, its clients are capped once known).
+  std::optional<detail::SourceConnections::Slot> source_slot(const tcp::socket& socket) {
+    error_code ec;
+    auto ep = socket.remote_endpoint(ec);
+    if (ec) return std::nullopt;
+    std::string host = canonical_ip(ep.address().to_string());
+    if (state.trusted.trusts(host)) return detail::SourceConnections::Slot();
+    return state.sources.acquire(auth::source_key(host), state.cfg.limits.max_connections_per_source);
+  }
+
   asio::awaitable<void> accept_loop() {
     std::size_t next = 0;
     const auto max = state.cfg.limits.max_connections;
@@ -109,8 +134,15 @@ struct Gateway::Impl {
         socket.close(ec);
         continue;
       }
-      asio::post(w.ioc,
-                 [this, &w, s = std::move(socket)]() mutable { detail::start_http_session(state, w, std::move(s)); });
+      auto slot = source_slot(socket);
+      if (!slot) {
+        state.m.connections_source_rejected->inc();
+        socket.close(ec);
+        continue;
+      }
+      asio::post(w.ioc, [this, &w, s = std::move(socket), slot = std::move(*slot)]() mutable {
+        detail::start_http_session(state, w, std::move(s), std::move(slot));
+      });
     }
   }
 

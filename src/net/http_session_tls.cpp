@@ -3,6 +3,7 @@
 
 namespace herald::net::detail {
 
-template void spawn_http_session<HttpTlsStream>(GatewayState&, Worker&, HttpTlsStream&&, std::string);
+template void spawn_http_session<HttpTlsStream>(GatewayState&, Worker&, HttpTlsStream&&, std::string,
+                                                SourceConnections::Slot);
 
 }  // namespace herald::net::detail

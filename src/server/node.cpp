@@ -2,8 +2,10 @@
 // here, after both ends exist and before any thread that could use it starts.
 #include "server/node.h"
 
+#include <openssl/crypto.h>
 #include <chrono>
 #include <exception>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -16,14 +18,17 @@
 #include "api/otp_routes.h"
 #include "api/server_auth.h"
 #include "api/server_routes.h"
+#include "api/source_gate.h"
 #include "api/system_routes.h"
 #include "apps/app_store.h"
 #include "audit/log.h"
+#include "audit/refusal_aggregator.h"
 #include "auth/ip_allowlist.h"
 #include "auth/rate_limiter.h"
 #include "auth/replay_guard.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "crypto/hash.h"
 #include "crypto/random.h"
 #include "delivery/sender.h"
 #include "delivery/webhook.h"
@@ -68,17 +73,55 @@ Status failed(const char* event, const Error& e) {
 }
 
 // Every answered call of the server, key and admin APIs, refusals included; bodies
-// (which may hold secrets or shares) are never recorded.
+// (which may hold secrets or shares) are never recorded. The request id is the server's;
+// the client's own X-Request-Id is a detail beside it.
 audit::Event audit_event(const api::Exchange& e) {
-  return audit::Event{e.route.rfind("/admin/", 0) == 0 ? "admin" : "api",
-                      std::string(e.method) + " " + std::string(e.route),
-                      e.error_code.empty() ? "ok" : std::string(e.error_code),
-                      e.status,
-                      std::string(e.actor),
-                      std::string(e.request_id),
-                      std::string(auth::host_of(e.remote)),
-                      {},
-                      {}};
+  audit::Event ev{e.route.rfind("/admin/", 0) == 0 ? "admin" : "api",
+                  std::string(e.method) + " " + std::string(e.route),
+                  e.error_code.empty() ? "ok" : std::string(e.error_code),
+                  e.status,
+                  std::string(e.actor),
+                  std::string(e.request_id),
+                  std::string(auth::host_of(e.remote)),
+                  {},
+                  {}};
+  if (!e.client_request_id.empty()) ev.details.emplace_back("client_request_id", std::string(e.client_request_id));
+  return ev;
+}
+
+// metrics.token or the first line of metrics.token_file, as its SHA-256 (the token
+// itself is kept nowhere). Throws on an unreadable file, naming only the file.
+std::string metrics_token_digest(const MetricsConfig& m) {
+  std::string token = m.token;
+  if (!m.token_file.empty()) {
+    std::ifstream in(m.token_file);
+    if (!in || !std::getline(in, token)) throw std::runtime_error("metrics.token_file: cannot read " + m.token_file);
+    if (!token.empty() && token.back() == '\r') token.pop_back();
+    if (token.empty()) throw std::runtime_error("metrics.token_file: " + m.token_file + " is empty");
+  }
+  std::string digest = token.empty() ? std::string() : crypto::sha256(token);
+  OPENSSL_cleanse(token.data(), token.size());
+  return digest;
+}
+
+auth::IpAllowlist metrics_allowlist(const MetricsConfig& m) {
+  std::vector<auth::Cidr> blocks;
+  std::string_view list = m.allowed_cidrs;
+  std::size_t start = 0;
+  while (start <= list.size()) {
+    auto comma = list.find(',', start);
+    auto item = list.substr(start, comma == std::string_view::npos ? list.npos : comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (!item.empty()) {
+      auto c = auth::parse_cidr(item);
+      if (!c) throw std::runtime_error("metrics.allowed_cidrs: " + c.error().message);
+      blocks.push_back(*c);
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return auth::IpAllowlist(std::move(blocks));
 }
 
 }  // namespace
@@ -188,7 +231,9 @@ void Node::add_routes(const std::string& admin_token_sha256) {
                                                         {{"store", [this] { return store_->healthy(); }},
                                                          {"kms", [this] { return !keys_->sealed(); }},
                                                          {"accepting", [this] { return !gateway_->draining(); }}},
-                                                        opts_.version});
+                                                        opts_.version,
+                                                        metrics_token_digest(cfg_.metrics),
+                                                        metrics_allowlist(cfg_.metrics)});
   router_.add_websocket("/ws");
   router_.set_sealed_check([this] { return keys_->sealed(); });
 
@@ -210,14 +255,30 @@ void Node::add_routes(const std::string& admin_token_sha256) {
   api::add_otp_routes(router_, api::OtpRoutesDeps{server_auth_.get(), otp_.get(), apps_.get(), admin_token_sha256});
   api::add_message_routes(router_,
                           api::MessageRoutesDeps{server_auth_.get(), messages_.get(), apps_.get(), admin_token_sha256});
-  if (audit_) {
+  if (audit_)
     api::add_audit_routes(router_,
                           api::AuditRoutesDeps{audit_.get(), keys_.get(), server_auth_.get(), admin_token_sha256});
-    router_.set_observer([this](const api::Exchange& e) { audit_->record(audit_event(e)); });
-  }
+  add_edge_guards();
   if (!cfg_.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
   api::add_server_routes(router_, api::ServerRoutesDeps{server_auth_.get(), hub_.get(), idempotency_.get()});
+}
+
+// Before authentication, a per-address budget; after the answer, the audit entry, with
+// unauthenticated refusals folded into counted entries (what anyone can cause at will
+// must not cost one fsync'd leaf each).
+void Node::add_edge_guards() {
+  source_gate_ = std::make_unique<api::SourceGate>(cfg_, &registry_);
+  router_.set_admission(
+      [gate = source_gate_.get()](const api::Request& req, std::string_view route) { return gate->admit(req, route); });
+  router_.add_observer([gate = source_gate_.get()](const api::Exchange& e) { gate->settle(e); });
+  if (!audit_) return;
+  if (cfg_.audit.refusal_interval.count() > 0)
+    refusals_ = std::make_unique<audit::RefusalAggregator>(*audit_, cfg_.audit.refusal_interval.count());
+  router_.add_observer([this](const api::Exchange& e) {
+    if (refusals_ && api::is_unauthenticated_refusal(e)) return refusals_->offer(audit_event(e));
+    audit_->record(audit_event(e));
+  });
 }
 
 // The client protocol on the gateway's WebSocket path, and user messages pushed
@@ -237,6 +298,9 @@ void Node::connect_transport() {
 void Node::start_background() {
   hub_->start_maintenance();
   if (audit_) audit_->start();
+  if (refusals_)
+    refusal_flusher_.start(std::chrono::milliseconds(refusals_->interval_ms()),
+                           [r = refusals_.get()] { r->flush(false); });
   otp_->start_purger(kOtpPurgeInterval);
   messages_->start();
   keys_->start_purger(kKeyPurgeInterval);
@@ -259,6 +323,8 @@ void Node::stop() {
 }
 
 void Node::stop_audit() {
+  refusal_flusher_.stop();
+  if (refusals_) refusals_->flush(true);  // the counts so far, before the final checkpoint
   audit_->stop();
   // Pin what was logged up to the end: a checkpoint of the final tree.
   if (!started_ || keys_->sealed()) return;

@@ -9,6 +9,7 @@
 #include "api/router.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "core/periodic_thread.h"
 #include "core/result.h"
 
 namespace herald::store {
@@ -22,7 +23,8 @@ class AppStore;
 }
 namespace herald::audit {
 class Log;
-}
+class RefusalAggregator;
+}  // namespace herald::audit
 namespace herald::delivery {
 class Senders;
 class WebhookSender;
@@ -40,6 +42,7 @@ class RateLimiter;
 namespace herald::api {
 class ServerAuth;
 class IdempotencyCache;
+class SourceGate;
 }  // namespace herald::api
 namespace herald::net {
 class Gateway;
@@ -110,6 +113,7 @@ class Node {
  private:
   Status open_services();
   void add_routes(const std::string& admin_token_sha256);
+  void add_edge_guards();
   void connect_transport();
   void start_background();
   void stop_audit();
@@ -136,6 +140,9 @@ class Node {
   std::unique_ptr<auth::RateLimiter> rates_;
   std::unique_ptr<api::ServerAuth> server_auth_;
   std::unique_ptr<api::IdempotencyCache> idempotency_;
+  std::unique_ptr<api::SourceGate> source_gate_;  // per-address budgets before authentication
+  std::unique_ptr<audit::RefusalAggregator> refusals_;
+  PeriodicThread refusal_flusher_;
   api::Router router_;
 
   // Transport. The gateway comes before the hub because the hub's shards are the

@@ -79,7 +79,10 @@ class AuditLog : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     base_ = new TempDir();
-    Server s({.args = {"--store.data_dir=" + base_->path(), "--audit.checkpoint_every=8"}});
+    // Every refusal its own entry (not folded per source and code): the tests below
+    // tamper with particular entries of a log of known shape.
+    Server s(
+        {.args = {"--store.data_dir=" + base_->path(), "--audit.checkpoint_every=8", "--audit.refusal_interval=0s"}});
     std::string token = token_of(base_->path());
     for (int i = 0; i < 20; ++i) https(s, "POST", "/api/v1/publish", {{"X-Herald-Key", "hk_nope"}}, "{}");
     for (int i = 0; i < 12; ++i) get(s, "/admin/v1/apps", token);
@@ -236,7 +239,9 @@ TEST_F(AuditLog, AWholeFreshConsistentLogIsCaughtByTheSavedCheckpoint) {
   // place of this one: only a checkpoint kept outside the server tells.
   TempDir other;
   {
-    Server s({.args = {"--store.data_dir=" + other.path(), "--audit.checkpoint_every=8"}});
+    // Each refusal its own entry, so that this log outgrows the saved checkpoint.
+    Server s(
+        {.args = {"--store.data_dir=" + other.path(), "--audit.checkpoint_every=8", "--audit.refusal_interval=0s"}});
     for (int i = 0; i < 40; ++i) https(s, "GET", "/api/v1/app");
     EXPECT_EQ(s.stop(SIGTERM), 0);
   }

@@ -86,9 +86,18 @@ int wait_exit(int pid, std::chrono::milliseconds timeout) {
   }
 }
 
-int connect_loopback(std::uint16_t port) {
+int connect_loopback(std::uint16_t port, const std::string& source = {}) {
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw std::runtime_error("socket failed");
+  if (!source.empty()) {  // another loopback address (127.0.0.2, ...): another client host
+    sockaddr_in b{};
+    b.sin_family = AF_INET;
+    if (::inet_pton(AF_INET, source.c_str(), &b.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&b), sizeof b) != 0) {
+      ::close(fd);
+      throw std::runtime_error("cannot bind to " + source);
+    }
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
@@ -238,7 +247,11 @@ Server::Server(Options opts) {
   }
   std::vector<std::string> args{"serve", "--store.data_dir=" + dir_.path(), "--server.port=0", "--log.format=json"};
   if (opts.dev) args.push_back("--dev");
-  if (!opts.tls) args.push_back("--server.tls=false");
+  if (!opts.tls) {
+    args.push_back("--server.tls=false");
+    // Plain HTTP must say who names the client; a test that wants a proxy overrides this.
+    args.push_back("--server.trusted_proxies=none");
+  }
   args.insert(args.end(), opts.args.begin(), opts.args.end());
   pid_ = spawn(args, opts.env, log_path_);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
@@ -307,6 +320,18 @@ std::unique_ptr<Connection> Connection::open(std::uint16_t port, bool tls, const
 
 std::unique_ptr<Connection> Connection::open_tcp(std::uint16_t port) {
   return std::make_unique<PlainConnection>(connect_loopback(port));
+}
+
+std::unique_ptr<Connection> Connection::open_from(const std::string& source, std::uint16_t port, bool tls,
+                                                  const TlsOptions& opts) {
+  int fd = connect_loopback(port, source);
+  if (!tls) return std::make_unique<PlainConnection>(fd);
+  try {
+    return std::make_unique<TlsConnection>(fd, opts);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
 }
 
 bool Connection::wait_closed(std::chrono::milliseconds timeout) {

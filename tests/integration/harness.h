@@ -98,6 +98,10 @@ class Connection {
   static std::unique_ptr<Connection> open(std::uint16_t port, bool tls, const TlsOptions& opts = {});
   // Connects TCP only (no handshake), for tests of what the server does to silent peers.
   static std::unique_ptr<Connection> open_tcp(std::uint16_t port);
+  // As open(), from another loopback source address (e.g. "127.0.0.2"): a second client
+  // host as far as the server can tell. TLS handshakes unless `tls` is false.
+  static std::unique_ptr<Connection> open_from(const std::string& source, std::uint16_t port, bool tls,
+                                               const TlsOptions& opts = {});
   virtual ~Connection() = default;
 
   virtual void write(const std::string& bytes) = 0;

@@ -66,7 +66,16 @@ Result<SealStatus> OperatorClient::unseal(const SecretString& share) {
 }
 
 Result<SealStatus> OperatorClient::reset_unseal() {
-  return impl_->call("POST", "/admin/v1/operator/unseal", "{\"reset\":true}", false);
+  return impl_->call("POST", "/admin/v1/operator/unseal", "{\"reset\":true}", true);
+}
+
+Result<SealStatus> OperatorClient::reset_unseal(const SecretString& share) {
+  std::string body = "{\"reset\":true,\"share\":";
+  body += json::serialize(json::string(share.view()));
+  body += "}";
+  auto r = impl_->call("POST", "/admin/v1/operator/unseal", body, false);
+  detail::cleanse(body);
+  return r;
 }
 
 Result<SealStatus> OperatorClient::seal() { return impl_->call("POST", "/admin/v1/operator/seal", "{}", true); }

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "api/errors.h"
+#include "auth/ip_allowlist.h"
 #include "core/ids.h"
 #include "core/log.h"
 #include "net/detail/disconnect.h"
@@ -34,12 +35,13 @@ class HttpSession final : public SessionBase {
   static constexpr bool kIsTls = std::is_same_v<Stream, HttpTlsStream>;
 
  public:
-  HttpSession(GatewayState& st, Worker& w, Stream&& stream, std::string remote)
+  HttpSession(GatewayState& st, Worker& w, Stream&& stream, std::string remote, SourceConnections::Slot slot)
       : st_(st),
         w_(w),
         stream_(std::move(stream)),
         remote_(std::move(remote)),
-        count_(std::make_shared<ConnectionCount>(st)) {}
+        peer_host_(auth::host_of(remote_)),
+        count_(std::make_shared<ConnectionCount>(st, std::move(slot))) {}
 
   // `self` lives in the coroutine frame and keeps the session alive until it ends.
   asio::awaitable<void> run(std::shared_ptr<HttpSession> self) {
@@ -106,10 +108,15 @@ class HttpSession final : public SessionBase {
     if (ec) co_return co_await answer_read_error(ec, parser, t0);
 
     Request req = parser.release();
+    // The server's own id always; the client's X-Request-Id, when acceptable, is what the
+    // answer carries, and is kept apart in the audit (a client cannot pose as another
+    // request there).
+    std::string server_rid = next_request_id();
     auto incoming_id = req["X-Request-Id"];
-    std::string rid = acceptable_request_id(std::string_view(incoming_id.data(), incoming_id.size()))
-                          ? std::string(incoming_id)
-                          : next_request_id();
+    std::string client_rid = acceptable_request_id(std::string_view(incoming_id.data(), incoming_id.size()))
+                                 ? std::string(incoming_id)
+                                 : std::string();
+    const std::string& rid = client_rid.empty() ? server_rid : client_rid;
     bool keep_alive = req.keep_alive() && !st_.draining.load();
     bool head = req.method() == http::verb::head;
 
@@ -118,11 +125,18 @@ class HttpSession final : public SessionBase {
     areq.params = std::move(m.params);
     std::string label(m.label);
     std::string method = areq.method;  // areq may move into an async handler
-    api::Response res = co_await route(m, std::move(areq), rid, label);
+    std::string client = areq.remote_address;
+    api::Response res;
+    if (auto refused = st_.router.admit(areq, label)) {
+      res = std::move(*refused);
+    } else {
+      res = co_await route(m, std::move(areq), rid, label);
+    }
     bool ok = co_await write_response(res, rid, req.version(), keep_alive, head);
-    record(label, req.method_string(), req.target(), res.status, rid, t0);
+    record(label, req.method_string(), req.target(), res.status, rid, client, t0);
     st_.router.observe(api::Exchange{method, label, res.status, res.error_code,
-                                     res.actor.empty() ? std::string_view("anonymous") : res.actor, rid, remote_});
+                                     res.actor.empty() ? std::string_view("anonymous") : res.actor, server_rid,
+                                     client_rid, client});
     co_return ok&& keep_alive;
   }
 
@@ -140,7 +154,8 @@ class HttpSession final : public SessionBase {
       if (ec) co_return ec;
       handed_over_ = true;
       beast::get_lowest_layer(stream_).expires_never();
-      start_websocket_session(st_, w_, std::move(stream_), parser.release(), std::move(count_), remote_);
+      std::string client = client_of(h);
+      start_websocket_session(st_, w_, std::move(stream_), parser.release(), std::move(count_), std::move(client));
       co_return ec;
     }
     if (beast::iequals(h[http::field::expect], "100-continue") && !parser.is_done()) {
@@ -169,7 +184,7 @@ class HttpSession final : public SessionBase {
     std::string rid = next_request_id();
     api::Response res = api::error_response(code, rid);
     co_await write_response(res, rid, parser.get().version() ? parser.get().version() : 11, false, false);
-    record("error", parser.get().method_string(), "", res.status, rid, t0);
+    record("error", parser.get().method_string(), "", res.status, rid, remote_, t0);
     co_return false;
   }
 
@@ -182,10 +197,23 @@ class HttpSession final : public SessionBase {
     if (q != std::string::npos) areq.query = areq.target.substr(q + 1);
     for (const auto& f : req) areq.headers.emplace_back(std::string(f.name_string()), std::string(f.value()));
     areq.body = std::move(req.body());
-    areq.remote_address = remote_;
+    areq.remote_address = client_of(req);
     areq.request_id = rid;
     areq.tls = kIsTls;
     return areq;
+  }
+
+  // The client: the connection's peer (or what its PROXY header said), unless that is a
+  // trusted proxy whose X-Forwarded-For names someone further out. Per request: a proxy
+  // sends many clients' requests down one connection.
+  template <class Fields>
+  std::string client_of(const Fields& h) const {
+    if (!st_.trusted.trusts(peer_host_)) return remote_;
+    std::vector<std::string_view> values;
+    for (const auto& f : h)  // in the order received: several headers are one list
+      if (beast::iequals(f.name_string(), "X-Forwarded-For")) values.emplace_back(f.value().data(), f.value().size());
+    if (values.empty()) return remote_;
+    return client_from_forwarded_for(peer_host_, values, st_.trusted);
   }
 
   // A handler's exception is a programming error: it becomes "internal", not a dead connection.
@@ -242,14 +270,14 @@ class HttpSession final : public SessionBase {
   }
 
   void record(const std::string& route, beast::string_view method, beast::string_view target, int status,
-              const std::string& rid, std::chrono::steady_clock::time_point t0) {
+              const std::string& rid, const std::string& client, std::chrono::steady_clock::time_point t0) {
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st_.m.requests->with({route, std::to_string(status)}).inc();
     st_.m.latency->with({route}).observe(secs);
     if (st_.cfg.log.access) {
       std::string_view t(target.data(), target.size());
       log::info("http_request", {{"request_id", rid},
-                                 {"remote", remote_},
+                                 {"remote", client},
                                  {"method", std::string_view(method.data(), method.size())},
                                  {"path", t.substr(0, t.find('?'))},  // the query may carry credentials
                                  {"status", status},
@@ -276,7 +304,8 @@ class HttpSession final : public SessionBase {
   Worker& w_;
   Stream stream_;
   beast::flat_buffer buffer_;
-  std::string remote_;
+  std::string remote_;     // the peer, or the client its PROXY header named
+  std::string peer_host_;  // remote_ without the port
   std::shared_ptr<ConnectionCount> count_;
   bool idle_ = false;
   bool handed_over_ = false;
@@ -285,8 +314,10 @@ class HttpSession final : public SessionBase {
 }  // namespace http_impl
 
 template <class Stream>
-void spawn_http_session(GatewayState& st, Worker& w, Stream&& stream, std::string remote) {
-  auto s = std::make_shared<http_impl::HttpSession<Stream>>(st, w, std::move(stream), std::move(remote));
+void spawn_http_session(GatewayState& st, Worker& w, Stream&& stream, std::string remote,
+                        SourceConnections::Slot slot) {
+  auto s =
+      std::make_shared<http_impl::HttpSession<Stream>>(st, w, std::move(stream), std::move(remote), std::move(slot));
   boost::asio::co_spawn(w.ioc, s->run(s), [](const std::exception_ptr& e) {
     if (!e) return;
     try {

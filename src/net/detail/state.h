@@ -17,7 +17,9 @@
 #include "api/router.h"
 #include "core/config.h"
 #include "core/metrics.h"
+#include "net/client_address.h"
 #include "net/detail/open_connections.h"
+#include "net/detail/source_connections.h"
 
 namespace herald::push {
 struct ClientContext;
@@ -69,6 +71,8 @@ struct GatewayMetrics {
   metrics::Gauge* connections_active;
   metrics::Counter* connections_accepted;
   metrics::Counter* connections_rejected;
+  metrics::Counter* connections_source_rejected;  // limits.max_connections_per_source
+  metrics::Counter* proxy_header_failures;
   metrics::Counter* tls_handshake_failures;
   metrics::Family<metrics::Counter>* timeouts;   // label: phase
   metrics::Family<metrics::Counter>* requests;   // labels: route, status
@@ -85,6 +89,8 @@ struct GatewayState {
   push::ClientContext* push = nullptr;             // the client protocol; null: /ws refuses
   std::atomic<bool> draining{false};
   OpenConnections connections;
+  TrustedProxies trusted;  // server.trusted_proxies
+  SourceConnections sources;
 };
 
 // Registers a session with its worker for the session's lifetime (RAII).
@@ -100,10 +106,10 @@ class SessionRegistration {
   SessionBase* s_;
 };
 
-// Counts a connection from accept to close.
+// Counts a connection from accept to close, globally and under its source's cap.
 class ConnectionCount {
  public:
-  explicit ConnectionCount(GatewayState& st) : st_(st) {
+  ConnectionCount(GatewayState& st, SourceConnections::Slot slot) : st_(st), slot_(std::move(slot)) {
     st_.connections.add();
     st_.m.connections_active->inc();
   }
@@ -116,6 +122,7 @@ class ConnectionCount {
 
  private:
   GatewayState& st_;
+  SourceConnections::Slot slot_;
 };
 
 }  // namespace herald::net::detail

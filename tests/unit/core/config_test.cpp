@@ -77,9 +77,35 @@ TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   EXPECT_FALSE(validate(c, false).ok());
   EXPECT_TRUE(validate(c, true).ok());
   c.server.tls = false;
+  c.server.trusted_proxies = "none";  // plain HTTP must say who names the client (next test)
   EXPECT_TRUE(validate(c, false).ok());
   c.server.tls_cert = "only-cert.pem";
   EXPECT_FALSE(validate(c, false).ok());
+}
+
+// S13: plain HTTP means a proxy in front; without trusted_proxies every IP control
+// would see only the proxy, so the operator must name it (or say "none").
+TEST(Config, PlainHttpRequiresTrustedProxiesToBeStated) {
+  Config c;
+  c.server.tls = false;
+  auto st = validate(c, false);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("server.trusted_proxies"), std::string::npos);
+  EXPECT_TRUE(validate(c, true).ok());  // --dev
+  c.server.trusted_proxies = "10.0.0.0/8";
+  EXPECT_TRUE(validate(c, false).ok());
+  c.server.trusted_proxies = "none";
+  EXPECT_TRUE(validate(c, false).ok());
+  c.server.proxy_protocol = true;  // a PROXY header from whom?
+  EXPECT_FALSE(validate(c, false).ok());
+}
+
+TEST(Config, TheMetricsTokenIsRedacted) {
+  Config c;
+  c.metrics.token = "metrics-s3cret";
+  std::string text = render_config(c);
+  EXPECT_EQ(text.find("metrics-s3cret"), std::string::npos);
+  EXPECT_NE(text.find("token = \"<redacted>\""), std::string::npos);
 }
 
 TEST(Config, EveryKeyIsDocumented) {

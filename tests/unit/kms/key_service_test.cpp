@@ -138,6 +138,24 @@ TEST_F(KmsFixture, WrongTamperedAndDuplicateSharesAreRefused) {
   EXPECT_TRUE(keys->sealed());
 }
 
+// S5: resetting the unseal progress needs proof; a stranger's reset is refused and
+// the shares given so far are kept.
+TEST_F(KmsFixture, AResetWithoutAValidShareIsRefusedAndProgressIsKept) {
+  auto shares = init(5, 3);
+  ASSERT_TRUE(keys->unseal(shares[0]).ok());
+  ASSERT_TRUE(keys->unseal(shares[1]).ok());
+  Share forged{3, shares[2].bytes};
+  forged.bytes.data()[0] ^= 0x01;
+  EXPECT_EQ(keys->reset_unseal(forged).error().code, Errc::kShareInvalid);
+  Share renumbered{4, shares[2].bytes};  // a real share's bytes under another number
+  EXPECT_EQ(keys->reset_unseal(renumbered).error().code, Errc::kShareInvalid);
+  EXPECT_EQ(keys->status().progress, 2u);
+  // Any real share is proof, given before or not.
+  ASSERT_TRUE(keys->reset_unseal(shares[4]).ok());
+  EXPECT_EQ(keys->status().progress, 0u);
+  unseal_all(shares, 3);
+}
+
 TEST_F(KmsFixture, TheCheckValueRecognisesOnlyTheRootKey) {
   auto shares = init(3, 2);
   auto meta = db->get_meta("kms").value().value();

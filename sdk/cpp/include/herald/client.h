@@ -455,7 +455,8 @@ struct SealStatus {
 };
 
 // Status and unseal need no token (the shares are the authority); seal needs the admin
-// token, which may be empty for a client that never seals.
+// token (which may be empty for a client that never seals), and so does a reset
+// without a share.
 class OperatorClient {
  public:
   explicit OperatorClient(AdminClientOptions options);
@@ -468,7 +469,10 @@ class OperatorClient {
   Result<SealStatus> status();
   // One share ("<number>-<hex>"); the status after it.
   Result<SealStatus> unseal(const SecretString& share);
+  // Forgets the shares given so far: with the admin token, or by showing any one of the
+  // installation's shares (which is not counted towards the unseal).
   Result<SealStatus> reset_unseal();
+  Result<SealStatus> reset_unseal(const SecretString& share);
   Result<SealStatus> seal();
 
  private:
