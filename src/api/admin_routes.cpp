@@ -290,7 +290,7 @@ std::function<void(Result<Ok>)> then_revoke_tokens(const Deps& d, const Request&
 void rotate_client_secret(const Deps& d, Request&& req, Reply reply) {
   d->apps->rotate_client_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
     if (!r) return reply(fail(req, r.error()));
-    reply(ok_json(201, json::object{{"secret_id", r->id}, {"client_secret", r->secret}}));
+    reply(ok_json(201, json::object{{"secret_id", r->id}, {"client_secret", r->secret.view()}}));
   });
 }
 

@@ -351,17 +351,17 @@ TEST_F(AppStoreFixture, NewAppsRequireExpByDefault) {
 TEST_F(AppStoreFixture, ClientSecretRotatesAndTheRevokedOneStopsWorking) {
   auto made = apps->create(named("shop"));
   ASSERT_TRUE(made.ok());
-  const std::string old_secret = made->client_secret;
+  const std::string old_secret(made->client_secret.view());
   auto fresh = wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); });
   ASSERT_TRUE(fresh.ok()) << fresh.error().message;
   auto both = apps->find("shop");
   EXPECT_EQ(both->client_secrets.size(), 2u);
   EXPECT_TRUE(token_verifies(*both, old_secret));
-  EXPECT_TRUE(token_verifies(*both, fresh->secret));
-  EXPECT_EQ(apps->client_secret(*both).value(), fresh->secret);  // tokens are minted with the newest
+  EXPECT_TRUE(token_verifies(*both, std::string(fresh->secret.view())));
+  EXPECT_EQ(apps->client_secret(*both).value(), fresh->secret.view());  // tokens are minted with the newest
   EXPECT_EQ((wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); }).error().code),
             Errc::kTooManySecrets);
-  EXPECT_EQ(raw_apps_table().find(fresh->secret), std::string::npos);
+  EXPECT_EQ(raw_apps_table().find(fresh->secret.view()), std::string::npos);
 
   ASSERT_TRUE((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", "c0", d); }).ok()));
   reopen();
@@ -369,7 +369,7 @@ TEST_F(AppStoreFixture, ClientSecretRotatesAndTheRevokedOneStopsWorking) {
   ASSERT_EQ(after->client_secrets.size(), 1u);
   EXPECT_EQ(after->client_secrets[0].id, fresh->id);
   EXPECT_FALSE(token_verifies(*after, old_secret));
-  EXPECT_TRUE(token_verifies(*after, fresh->secret));
+  EXPECT_TRUE(token_verifies(*after, std::string(fresh->secret.view())));
   EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", fresh->id, d); }).error().code),
             Errc::kLastSecret);
   EXPECT_EQ((wait_for<Ok>([&](auto d) { apps->revoke_client_secret("shop", "c0", d); }).error().code), Errc::kNotFound);

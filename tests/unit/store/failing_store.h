@@ -26,6 +26,7 @@ class FailingKmsStore final : public Store, public KmsRecords {
   AuditRecords& audit() override { return real_.audit(); }
   OtpRecords& otp() override { return real_.otp(); }
   MessageRecords& messages() override { return real_.messages(); }
+  NonceRecords& nonces() override { return real_.nonces(); }
 
   Result<std::vector<KmsKeyRecord>> load_kms_keys() override { return real_.kms().load_kms_keys(); }
   Result<std::vector<KmsVersionRecord>> load_kms_versions() override { return real_.kms().load_kms_versions(); }
