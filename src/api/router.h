@@ -43,6 +43,10 @@ class Router {
   // upgrade) is refused with "sealed".
   void set_sealed_check(std::function<bool()> sealed) { sealed_ = std::move(sealed); }
   bool sealed() const { return sealed_ && sealed_(); }
+  // While this answers false (the audit log cannot write), every route not
+  // open_when_sealed is refused with "audit_unavailable": nothing audited happens unaudited.
+  void set_audit_check(std::function<bool()> writable) { audit_writable_ = std::move(writable); }
+  bool audit_failing() const { return audit_writable_ && !audit_writable_(); }
   // Called after every answered request of the server, key and admin APIs (routes under
   // /api/ and /admin/), e.g. to audit it.
   void set_observer(std::function<void(const Exchange&)> observer) { observer_ = std::move(observer); }
@@ -54,6 +58,7 @@ class Router {
   std::vector<Route> routes_;
   std::vector<std::string> ws_paths_;
   std::function<bool()> sealed_;
+  std::function<bool()> audit_writable_;
   std::function<void(const Exchange&)> observer_;
 };
 

@@ -140,6 +140,9 @@ void add_delivery_keys(std::vector<ConfigKey>& k) {
                       [](auto& c) -> auto& { return c.delivery.sms.ca_file; }));
   k.push_back(duration_key("delivery.sms.timeout", "Time allowed for one provider request.",
                            [](auto& c) -> auto& { return c.delivery.sms.timeout; }, Millis(100)));
+  k.push_back(bool_key("delivery.allow_log_provider",
+                       "Allow the log provider (which sends nothing) without --dev, e.g. for a staging server.",
+                       [](auto& c) -> auto& { return c.delivery.allow_log_provider; }));
   k.push_back(uint_key("delivery.workers", "Threads making outbound provider requests.",
                        [](auto& c) -> auto& { return c.delivery.workers; }, 1, 256));
   k.push_back(uint_key("delivery.queue_max", "Outbound requests that may wait for a worker; more are refused.",
@@ -165,6 +168,9 @@ void add_otp_keys(std::vector<ConfigKey>& k) {
                        [](auto& c) -> auto& { return c.otp.per_ip_per_hour; }, 1, 1'000'000'000));
   k.push_back(uint_key("otp.per_app_per_minute", "Codes one app may send per minute.",
                        [](auto& c) -> auto& { return c.otp.per_app_per_minute; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.sms_per_prefix_per_hour",
+                       "SMS codes one app may send per hour to one country calling code (toll-fraud brake).",
+                       [](auto& c) -> auto& { return c.otp.sms_per_prefix_per_hour; }, 1, 1'000'000'000));
   k.push_back(uint_key("otp.max_pending", "Live verifications held at once; more are refused.",
                        [](auto& c) -> auto& { return c.otp.max_pending; }, 1, 100'000'000));
   k.push_back(str_key("otp.test_recipients", "Comma-separated test phone numbers and e-mail addresses (staging).",
@@ -197,6 +203,14 @@ void add_messages_keys(std::vector<ConfigKey>& k) {
   k.push_back(uint_key(
       "messages.max_pending", "Unacknowledged, unexpired messages held at once; more are refused.",
       [](auto& c) -> auto& { return c.messages.max_pending; }, 1, 1'000'000'000));
+  k.push_back(uint_key(
+      "messages.max_pending_per_app",
+      "Unacknowledged, unexpired messages one app may hold at once, within messages.max_pending.",
+      [](auto& c) -> auto& { return c.messages.max_pending_per_app; }, 1, 1'000'000'000));
+  k.push_back(uint_key(
+      "messages.connect_replays_per_minute",
+      "Times per minute one user's pending messages are pushed on connect; later connects that minute get none.",
+      [](auto& c) -> auto& { return c.messages.connect_replays_per_minute; }, 0, 1'000'000));
   k.push_back(uint_key(
       "messages.webhook_max_attempts", "Webhook attempts before a message is dead-lettered.",
       [](auto& c) -> auto& { return c.messages.webhook_max_attempts; }, 1, 100));
@@ -323,6 +337,10 @@ void add_audit_keys(std::vector<ConfigKey>& k) {
   k.push_back(duration_key("audit.checkpoint_interval",
                            "Sign a checkpoint at least this often while the audit log grows.",
                            [](auto& c) -> auto& { return c.audit.checkpoint_interval; }, Millis(1000)));
+  k.push_back(str_key("audit.witness_file",
+                      "Append every signed audit checkpoint to this file (one JSON line, fsync'd); keep it where "
+                      "the database's writers cannot rewrite it and check with herald audit verify --witness.",
+                      [](auto& c) -> auto& { return c.audit.witness_file; }));
 }
 
 void add_api_keys(std::vector<ConfigKey>& k) {
@@ -572,6 +590,13 @@ Status validate(const Config& cfg, bool dev) {
     return make_error(Errc::kInvalidConfig, "timeouts must be at least 50ms");
   if (!cfg.api.require_signature && !dev)
     return make_error(Errc::kInvalidConfig, "api.require_signature = false is only allowed with --dev");
+  // The log provider answers "sent" while nobody receives anything: live verifications
+  // nobody can complete, silently, unless the operator asked for exactly that.
+  if (!dev && !cfg.delivery.allow_log_provider &&
+      (cfg.delivery.email_provider == "log" || cfg.delivery.sms.provider == "log"))
+    return make_error(Errc::kInvalidConfig,
+                      "delivery.email_provider or delivery.sms.provider is log, which sends nothing: configure smtp "
+                      "and an SMS provider, or set delivery.allow_log_provider = true (or use --dev)");
   if (cfg.push.max_publication_bytes + 256 > cfg.push.send_queue_max_bytes)
     return make_error(Errc::kInvalidConfig, "push.send_queue_max_bytes must exceed push.max_publication_bytes");
   if (cfg.messages.default_ttl > cfg.messages.max_ttl)
