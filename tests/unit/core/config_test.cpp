@@ -74,12 +74,26 @@ TEST(Config, RenderRedactsSecretsAndRoundTrips) {
 
 TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   Config c;
+  c.delivery.allow_log_provider = true;  // the default providers; this test is about TLS
   EXPECT_FALSE(validate(c, false).ok());
   EXPECT_TRUE(validate(c, true).ok());
   c.server.tls = false;
   EXPECT_TRUE(validate(c, false).ok());
   c.server.tls_cert = "only-cert.pem";
   EXPECT_FALSE(validate(c, false).ok());
+}
+
+TEST(Config, TheLogDeliveryProviderNeedsDevOrAnExplicitAllowance) {
+  Config c;
+  c.server.tls = false;
+  auto st = validate(c, false);  // both channels default to log
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("delivery.allow_log_provider"), std::string::npos);
+  EXPECT_TRUE(validate(c, true).ok());
+  c.delivery.email_provider = "smtp";
+  EXPECT_FALSE(validate(c, false).ok());  // SMS still goes nowhere
+  c.delivery.allow_log_provider = true;
+  EXPECT_TRUE(validate(c, false).ok());
 }
 
 TEST(Config, EveryKeyIsDocumented) {
