@@ -28,17 +28,34 @@ json::array hex_list(const std::vector<audit::Hash>& v) {
 
 using Deps = std::shared_ptr<AuditRoutesDeps>;
 
-Response entries_view(const AuditRoutesDeps& d, const Request& req) {
+// Who is reading: the operator (admin token) sees every entry; an app with the `admin`
+// scope sees only the entries it is the actor of, so no tenant reads another's activity.
+struct Viewer {
+  std::string actor;  // empty: the operator
+  bool sees(const std::string& body) const {
+    if (actor.empty()) return true;
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) return false;
+    const auto* a = v.as_object().if_contains("actor");
+    return a && a->is_string() && a->as_string() == actor;
+  }
+};
+
+Response entries_view(const AuditRoutesDeps& d, const Viewer& who, const Request& req) {
   auto start = query_u64(req.query, "start").value_or(0);
   auto count = std::min<std::uint64_t>(query_u64(req.query, "count").value_or(100), 1000);
   std::uint64_t size = d.log->durable_size();
   std::string out = "{\"size\":" + std::to_string(size) + ",\"entries\":[";
   if (start < size) {
+    // `count` bounds the indices scanned, not the entries returned: an app's page may
+    // hold fewer (or none) and it pages on by index.
     count = std::min(count, size - start);
     auto page = d.log->entries(start, count);
     if (!page) return error_from(req, page.error());
     bool first = true;
     for (const auto& e : *page) {
+      if (!who.sees(e.body)) continue;
       out += std::string(first ? "" : ",") + "{\"index\":" + std::to_string(e.seq) + ",\"leaf_hash\":\"" +
              crypto::hex_encode(e.leaf_hash) + "\",\"entry\":" + e.body + "}";
       first = false;
@@ -48,8 +65,8 @@ Response entries_view(const AuditRoutesDeps& d, const Request& req) {
   return Response{200, "application/json", std::move(out), {}, {}, {}};
 }
 
-Response checkpoint_view(const AuditRoutesDeps& d, const Request& req) {
-  auto cp = d.log->latest_checkpoint();
+Response checkpoint_view(const AuditRoutesDeps& d, const Viewer&, const Request& req) {
+  auto cp = d.log->verified_checkpoint();
   if (!cp) return error_from(req, cp.error());
   if (!*cp) return error_from(req, Error{Errc::kNotFoundCheckpoint, "no checkpoint has been signed yet"});
   auto pem = d.log->public_key_pem();
@@ -58,10 +75,16 @@ Response checkpoint_view(const AuditRoutesDeps& d, const Request& req) {
   return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
 }
 
-Response inclusion_view(const AuditRoutesDeps& d, const Request& req) {
+Response inclusion_view(const AuditRoutesDeps& d, const Viewer& who, const Request& req) {
   auto index = query_u64(req.query, "index");
   auto size = query_u64(req.query, "size");
   if (!index || !size) return error_from(req, Error{Errc::kInvalidArgument, "index and size are required"});
+  if (!who.actor.empty()) {
+    // Proofs only for the caller's own entries; another's index answers as if absent.
+    auto mine = d.log->entries(*index, 1);
+    if (!mine || mine->empty() || mine->front().seq != *index || !who.sees(mine->front().body))
+      return error_from(req, Error{Errc::kNotFound, "no entry of this app at this index"});
+  }
   auto p = d.log->inclusion(*index, *size);
   if (!p) return error_from(req, p.error());
   auto root = d.log->root(*size);
@@ -74,7 +97,7 @@ Response inclusion_view(const AuditRoutesDeps& d, const Request& req) {
                                    {"proof", hex_list(*p)}});
 }
 
-Response consistency_view(const AuditRoutesDeps& d, const Request& req) {
+Response consistency_view(const AuditRoutesDeps& d, const Viewer&, const Request& req) {
   auto first = query_u64(req.query, "first");
   auto second = query_u64(req.query, "second");
   if (!first || !second) return error_from(req, Error{Errc::kInvalidArgument, "first and second are required"});
@@ -89,13 +112,13 @@ Response consistency_view(const AuditRoutesDeps& d, const Request& req) {
                                    {"proof", hex_list(*p)}});
 }
 
-Response pubkey_view(const AuditRoutesDeps& d, const Request& req) {
+Response pubkey_view(const AuditRoutesDeps& d, const Viewer&, const Request& req) {
   auto pem = d.log->public_key_pem();
   if (!pem) return error_from(req, pem.error());
   return ok_json(200, json::object{{"algorithm", "Ed25519"}, {"public_key", *pem}});
 }
 
-using View = Response (*)(const AuditRoutesDeps& d, const Request& req);
+using View = Response (*)(const AuditRoutesDeps& d, const Viewer& who, const Request& req);
 
 struct ViewRoute {
   const char* path;  // under /admin/v1/audit and /api/v1/audit
@@ -112,7 +135,7 @@ AsyncHandler admin_view(const Deps& d, View view) {
     if (!admin_authorized(req, d->admin_token_sha256)) {
       r = error_response(Errc::kAdminUnauthorized, req.request_id);
     } else {
-      r = view(*d, req);
+      r = view(*d, Viewer{}, req);
       r.actor = "admin";
     }
     reply(std::move(r));
@@ -120,9 +143,10 @@ AsyncHandler admin_view(const Deps& d, View view) {
 }
 
 AsyncHandler signed_view(const Deps& d, View view) {
-  return signed_async(
-      d->auth, apps::kScopeAdmin,
-      [d, view](Request&& req, std::shared_ptr<const apps::App>, Reply reply) { reply(view(*d, req)); });
+  return signed_async(d->auth, apps::kScopeAdmin,
+                      [d, view](Request&& req, std::shared_ptr<const apps::App> app, Reply reply) {
+                        reply(view(*d, Viewer{"app:" + app->id}, req));
+                      });
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ Match Router::match(std::string_view method, std::string_view path) const {
     // HEAD is answered by the GET route; the net layer drops the body.
     if (r.method == method || (method == "HEAD" && r.method == "GET")) {
       if (!r.open_when_sealed && sealed()) return Match{nullptr, Errc::kSealed, r.path, {}};
+      if (!r.open_when_sealed && audit_failing()) return Match{nullptr, Errc::kAuditUnavailable, r.path, {}};
       Match m{&r, {}, r.path, {}};
       path_matches(r.path, path, &m.params);
       return m;

@@ -48,6 +48,10 @@ class Router {
   static bool is_api_route(std::string_view route) {
     return route.rfind("/api/", 0) == 0 || route.rfind("/admin/", 0) == 0;
   }
+  // While this answers false (the audit log cannot write), every route not
+  // open_when_sealed is refused with "audit_unavailable": nothing audited happens unaudited.
+  void set_audit_check(std::function<bool()> writable) { audit_writable_ = std::move(writable); }
+  bool audit_failing() const { return audit_writable_ && !audit_writable_(); }
   // Called after every answered request of the server, key and admin APIs, e.g. to
   // audit it or to count refusals; observers run in the order they were added.
   void add_observer(std::function<void(const Exchange&)> observer) { observers_.push_back(std::move(observer)); }
@@ -70,6 +74,7 @@ class Router {
   std::function<bool()> sealed_;
   std::vector<std::function<void(const Exchange&)>> observers_;
   Admission admission_;
+  std::function<bool()> audit_writable_;
 };
 
 }  // namespace herald::api

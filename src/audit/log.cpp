@@ -3,19 +3,27 @@
 // prefix of the appended one, and a checkpoint signs only what is durable.
 #include "audit/log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 
+#include "audit/verifier.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/metrics.h"
 #include "crypto/encoding.h"
+#include "crypto/signature.h"
 #include "kms/key_service.h"
 #include "store/store.h"
 
 namespace herald::audit {
 namespace {
+
+// Entries a failing store may hold in memory before further events are dropped.
+constexpr std::size_t kMaxUnwritten = 100'000;
 
 namespace json = boost::json;
 
@@ -34,6 +42,33 @@ std::optional<Hash> to_hash(const std::string& s) {
   return h;
 }
 
+// Pages through the entries for the first seq that is absent: a log written before failed
+// batches were retried can have a hole, which the operator must hear about as such.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> first_gap(store::AuditRecords& audit, std::uint64_t size) {
+  constexpr std::uint64_t kPage = 4096;
+  std::uint64_t expect = 0;
+  while (expect < size) {
+    auto page = audit.audit_entries(expect, kPage);
+    if (!page || page->empty()) return std::pair{expect, size};
+    if (page->front().seq != expect) return std::pair{expect, page->front().seq};
+    for (std::size_t i = 1; i < page->size(); ++i)
+      if ((*page)[i].seq != (*page)[i - 1].seq + 1) return std::pair{(*page)[i - 1].seq + 1, (*page)[i].seq};
+    expect = page->back().seq + 1;
+  }
+  return std::nullopt;
+}
+
+Error missing_nodes_error(store::AuditRecords& audit, std::uint64_t size) {
+  if (auto gap = first_gap(audit, size)) {
+    log::error("audit_gap", {{"first_missing", gap->first}, {"missing", gap->second - gap->first}, {"size", size}});
+    return make_error(Errc::kAuditCorrupt, "the audit log has a gap: entries " + std::to_string(gap->first) + " to " +
+                                               std::to_string(gap->second - 1) + " of " + std::to_string(size) +
+                                               " are missing, so the tree cannot be extended; run `herald audit "
+                                               "verify`, archive the data directory, and see docs/audit.md (Gaps)");
+  }
+  return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes; run `herald audit verify`");
+}
+
 }  // namespace
 
 std::string checkpoint_message(std::uint64_t size, const Hash& root, std::int64_t ts_ms) {
@@ -48,6 +83,14 @@ Log::Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::R
     m_checkpoints_ = &registry->counter("herald_audit_checkpoints_total", "Signed audit checkpoints written").with({});
     m_failures_ =
         &registry->counter("herald_audit_write_failures_total", "Audit entries the store failed to write").with({});
+    m_dropped_ = &registry
+                      ->counter("herald_audit_entries_dropped_total",
+                                "Events not audited because failed audit writes hold too many entries")
+                      .with({});
+    m_witness_failures_ = &registry
+                               ->counter("herald_audit_witness_failures_total",
+                                         "Checkpoints that could not be appended to audit.witness_file")
+                               .with({});
   }
 }
 
@@ -67,7 +110,7 @@ Status Log::open() {
   auto size = store_.audit().audit_size();
   if (!size) return size.error();
   auto f = Frontier::load(store_nodes(), *size);
-  if (!f) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes; run `herald audit verify`");
+  if (!f) return missing_nodes_error(store_.audit(), *size);
   auto cp = store_.audit().latest_audit_checkpoint();
   if (!cp) return cp.error();
   {
@@ -85,6 +128,7 @@ Status Log::open() {
 
 void Log::start() {
   checkpointer_.start(std::chrono::seconds(1), [this] {
+    retry_unwritten();
     if (keys_.sealed()) return;
     auto st = checkpoint_if_due(false);
     if (!st && st.error().code != Errc::kSealed) log::error("audit_checkpoint_failed", {{"error", st.error().message}});
@@ -149,42 +193,83 @@ std::string Log::body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e) 
 }
 
 void Log::record(Event e) {
+  // A request refused because the log cannot write did nothing; recording it would only
+  // grow what waits in memory.
+  if (failing_.load() && e.result == "audit_unavailable") return;
   std::int64_t now = clock::unix_ms();
-  std::lock_guard lock(mu_);
-  std::uint64_t seq = frontier_.size();
-  std::string body = body_of(seq, now, e);
-  Hash leaf = leaf_hash(body);
-  for (const auto& n : frontier_.append(leaf))
-    pending_nodes_.push_back(store::AuditNodeRecord{n.level, n.index, hash_bytes(n.hash)});
-  pending_entries_.push_back(store::AuditEntryRecord{seq, hash_bytes(leaf), std::move(body)});
-  if (m_entries_) m_entries_->inc();
-  if (batch_queued_) return;
-  batch_queued_ = true;
+  {
+    std::lock_guard lock(mu_);
+    if (failing_.load() && pending_entries_.size() >= kMaxUnwritten) {
+      // Dropped before it gets a seq, so the tree stays whole; audited routes are
+      // refused meanwhile, so what lands here is client-protocol refusals.
+      if (m_dropped_) m_dropped_->inc();
+      return;
+    }
+    std::uint64_t seq = frontier_.size();
+    std::string body = body_of(seq, now, e);
+    Hash leaf = leaf_hash(body);
+    for (const auto& n : frontier_.append(leaf))
+      pending_nodes_.push_back(store::AuditNodeRecord{n.level, n.index, hash_bytes(n.hash)});
+    pending_entries_.push_back(store::AuditEntryRecord{seq, hash_bytes(leaf), std::move(body)});
+    if (m_entries_) m_entries_->inc();
+    // After a failure the checkpointer retries; piling writes onto a failing disk helps nobody.
+    if (in_flight_ || failing_.load()) return;
+    in_flight_ = true;
+  }
+  write_pending();
+}
+
+void Log::retry_unwritten() {
+  {
+    std::lock_guard lock(mu_);
+    if (in_flight_ || pending_entries_.empty()) return;
+    in_flight_ = true;
+  }
+  write_pending();
+}
+
+void Log::write_pending() {
   store_.audit().append_audit_batch(
       [this] {
-        // On the writer thread: take what accumulated; later entries queue a new batch.
+        // On the writer thread: take what accumulated; later entries wait for the answer.
         std::lock_guard l(mu_);
         store::AuditRecords::AuditBatch b;
         b.entries.swap(pending_entries_);
         b.nodes.swap(pending_nodes_);
-        batch_queued_ = false;
         return b;
       },
-      [this](Status st, const store::AuditRecords::AuditBatch& b) {
-        if (b.entries.empty()) return;
-        const std::uint64_t end = b.entries.back().seq + 1;
-        if (!st) {
-          if (m_failures_) m_failures_->inc(b.entries.size());
-          log::error(
-              "audit_write_failed",
-              {{"first_seq", b.entries.front().seq}, {"entries", b.entries.size()}, {"error", st.error().message}});
-        } else {
-          std::uint64_t cur = durable_.load();
-          while (cur < end && !durable_.compare_exchange_weak(cur, end)) {
-          }
-        }
-        settle(end);
-      });
+      [this](Status st, const store::AuditRecords::AuditBatch& b) { on_written(std::move(st), b); });
+}
+
+void Log::on_written(Status st, const store::AuditRecords::AuditBatch& b) {
+  bool more = false;
+  {
+    std::lock_guard lock(mu_);
+    if (!st) {
+      // Back to the front, in order: the frontier already covers these entries, and the
+      // next write must carry them before anything appended later.
+      pending_entries_.insert(pending_entries_.begin(), b.entries.begin(), b.entries.end());
+      pending_nodes_.insert(pending_nodes_.begin(), b.nodes.begin(), b.nodes.end());
+      in_flight_ = false;
+      if (!failing_.exchange(true))
+        log::error("audit_write_failed", {{"first_seq", b.entries.empty() ? durable_.load() : b.entries.front().seq},
+                                          {"entries", pending_entries_.size()},
+                                          {"error", st.error().message}});
+      if (m_failures_) m_failures_->inc(b.entries.size());
+      return;
+    }
+    if (failing_.exchange(false)) log::info("audit_write_recovered", {{"entries", b.entries.size()}});
+    more = !pending_entries_.empty();
+    in_flight_ = more;
+  }
+  if (!b.entries.empty()) {
+    const std::uint64_t end = b.entries.back().seq + 1;
+    std::uint64_t cur = durable_.load();
+    while (cur < end && !durable_.compare_exchange_weak(cur, end)) {
+    }
+    settle(end);
+  }
+  if (more) write_pending();
 }
 
 Status Log::prepare_signing() {
@@ -217,7 +302,22 @@ Status Log::checkpoint_if_due(bool force) {
   last_checkpoint_size_ = size;
   last_checkpoint_ms_ = now;
   if (m_checkpoints_) m_checkpoints_->inc();
+  witness(Checkpoint{size, *head, now, *sig});
   return ok_status();
+}
+
+void Log::witness(const Checkpoint& cp) {
+  if (opts_.witness_file.empty()) return;
+  auto pem = keys_.public_key_pem(kSigningKey);
+  std::string line =
+      pem ? saved_checkpoint_json(SavedCheckpoint{cp.size, cp.root, cp.ts_ms, cp.signature, *pem}) + "\n" : "";
+  // O_APPEND: a witness only ever grows; fsync before the checkpoint counts as witnessed.
+  int fd = line.empty() ? -1 : ::open(opts_.witness_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  if (fd >= 0) ::close(fd);
+  if (ok) return;
+  if (m_witness_failures_) m_witness_failures_->inc();
+  log::error("audit_witness_failed", {{"path", opts_.witness_file}, {"size", cp.size}});
 }
 
 Result<std::optional<Checkpoint>> Log::latest_checkpoint() {
@@ -259,10 +359,23 @@ Result<std::vector<store::AuditEntryRecord>> Log::entries(std::uint64_t from, st
 }
 
 Result<std::string> Log::public_key_pem() {
-  auto stored = store_.get_meta("audit_public_key");
-  if (!stored) return stored.error();
-  if (!stored->has_value()) return make_error(Errc::kNotFound, "no audit signing key yet (the log was never unsealed)");
-  return **stored;
+  // From the key service, never from the meta row: whoever can write the database could
+  // put their own key there and re-sign checkpoints over rewritten entries.
+  return keys_.public_key_pem(kSigningKey);
+}
+
+Result<std::optional<Checkpoint>> Log::verified_checkpoint() {
+  auto cp = latest_checkpoint();
+  if (!cp || !*cp) return cp;
+  auto pem = public_key_pem();
+  if (!pem) return pem.error();
+  auto key = crypto::PublicKey::from_pem(*pem);
+  if (!key) return key.error();
+  if (!key->verify(checkpoint_message((*cp)->size, (*cp)->root, (*cp)->ts_ms), (*cp)->signature)) {
+    log::error("audit_checkpoint_forged", {{"size", (*cp)->size}});
+    return make_error(Errc::kAuditCorrupt, "the stored checkpoint's signature does not verify with the audit key");
+  }
+  return cp;
 }
 
 }  // namespace herald::audit

@@ -34,13 +34,13 @@ class Counter;
 namespace herald::audit {
 
 struct Event {
-  std::string type;     // api, admin, operator, client
-  std::string action;   // e.g. "POST /api/v1/publish", "connect"
-  std::string result;   // "ok" or an error code
-  int status = 0;       // HTTP status, when there is one
-  std::string actor;    // "app:<id>", "key:<claimed AppKey>", "admin", "operator", "anonymous"
+  std::string type;    // api, admin, operator, client
+  std::string action;  // e.g. "POST /api/v1/publish", "connect"
+  std::string result;  // "ok" or an error code
+  int status = 0;      // HTTP status, when there is one
+  std::string actor;   // "app:<id>", "key:<claimed AppKey>", "admin", "operator", "anonymous"
   std::string request_id;
-  std::string source;   // the peer address: stored only as a keyed hash
+  std::string source;                                         // the peer address: stored only as a keyed hash
   std::vector<std::pair<std::string, std::string>> details;   // plain, never personal or secret
   std::vector<std::pair<std::string, std::string>> personal;  // stored only as keyed hashes
 };
@@ -65,6 +65,9 @@ std::string checkpoint_message(std::uint64_t size, const Hash& root, std::int64_
 struct LogOptions {
   std::uint64_t checkpoint_every = 1000;
   std::int64_t checkpoint_interval_ms = 60'000;
+  // audit.witness_file: every signed checkpoint is appended (one JSON line, fsync'd) to
+  // this file, ideally on storage the database's writers cannot rewrite; empty: none.
+  std::string witness_file;
 };
 
 class Log final : public Recorder {
@@ -80,9 +83,15 @@ class Log final : public Recorder {
   // Starts and stops the thread that writes checkpoints.
   void start();
   void stop();
-  // Waits until every entry appended so far has reached the store (durable, or failed
-  // and counted), or `timeout` passes; true if they all did.
+  // Waits until every entry appended so far is durable, or `timeout` passes; true if
+  // they all are.
   bool flush(std::chrono::milliseconds timeout);
+  // False from a failed audit write until the entries it held are durable: they are kept
+  // in order and retried (never skipped, so the log has no hole), and meanwhile the
+  // audited routes are refused with `audit_unavailable` (fail closed).
+  bool writable() const { return !failing_.load(); }
+  // Retries the entries of a failed write now (the checkpointer does it every second).
+  void retry_unwritten();
 
   void record(Event e) override;
   std::uint64_t size() const;          // entries appended (some maybe not yet durable)
@@ -95,28 +104,39 @@ class Log final : public Recorder {
   Status prepare_signing();
 
   Result<std::optional<Checkpoint>> latest_checkpoint();
+  // The latest checkpoint, only if its signature verifies with the key service's audit
+  // key ("audit_corrupt" otherwise).
+  Result<std::optional<Checkpoint>> verified_checkpoint();
   Result<std::vector<Hash>> inclusion(std::uint64_t index, std::uint64_t size);
   Result<std::vector<Hash>> consistency(std::uint64_t first, std::uint64_t second);
   Result<Hash> root(std::uint64_t size);
-  Result<std::string> public_key_pem();
+  Result<std::string> public_key_pem();  // from the key service; "sealed" while sealed
   Result<std::vector<store::AuditEntryRecord>> entries(std::uint64_t from, std::uint64_t count);
 
  private:
   NodeReader store_nodes();
   std::string body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e);
-  // The store has answered for every entry below `up_to`.
+  // Every entry below `up_to` is durable.
   void settle(std::uint64_t up_to);
+  // Hands what is pending to the store, unless a write is in flight; call without mu_.
+  void write_pending();
+  void on_written(Status st, const store::AuditRecords::AuditBatch& b);
+  // Appends the checkpoint to the witness file; a failure is logged and counted, and the
+  // checkpoint stays signed and stored.
+  void witness(const Checkpoint& cp);
 
   store::Store& store_;
   kms::KeyService& keys_;
   LogOptions opts_;
   mutable std::mutex mu_;  // orders appends: seq, frontier and the pending batch agree
   Frontier frontier_;
-  // Entries not yet handed to the store; one batch write is queued at a time and takes
-  // everything that accumulated until the writer runs it.
+  // Entries not yet durable and not in the write in flight. One batch write is in flight
+  // at a time, from queueing until its answer, so a later batch can never commit while
+  // an earlier one fails: a failed batch goes back to the front, in order.
   std::vector<store::AuditEntryRecord> pending_entries_;
   std::vector<store::AuditNodeRecord> pending_nodes_;
-  bool batch_queued_ = false;
+  bool in_flight_ = false;
+  std::atomic<bool> failing_{false};
   std::atomic<std::uint64_t> durable_{0};
   std::uint64_t last_checkpoint_size_ = 0;
   std::int64_t last_checkpoint_ms_ = 0;
@@ -125,6 +145,8 @@ class Log final : public Recorder {
   metrics::Counter* m_entries_ = nullptr;
   metrics::Counter* m_checkpoints_ = nullptr;
   metrics::Counter* m_failures_ = nullptr;
+  metrics::Counter* m_dropped_ = nullptr;
+  metrics::Counter* m_witness_failures_ = nullptr;
 
   // Entries the store has answered for, durable or failed; flush() waits on it.
   std::mutex settled_mu_;

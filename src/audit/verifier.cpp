@@ -2,6 +2,7 @@
 // hashes and checkpoint roots are all recomputed and compared, and signatures checked.
 #include "audit/verifier.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "audit/log.h"
@@ -58,7 +59,30 @@ std::string saved_checkpoint_json(const SavedCheckpoint& cp) {
                                       {"public_key", cp.public_key_pem}});
 }
 
+Result<std::vector<SavedCheckpoint>> parse_witness(std::string_view text) {
+  std::vector<SavedCheckpoint> out;
+  std::size_t line = 0;
+  while (!text.empty()) {
+    auto nl = text.find('\n');
+    auto one = text.substr(0, nl);
+    text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+    ++line;
+    if (one.empty()) continue;
+    auto cp = parse_saved_checkpoint(one);
+    if (!cp)
+      return make_error(Errc::kInvalidCheckpoint, "witness line " + std::to_string(line) + ": " + cp.error().message);
+    out.push_back(std::move(*cp));
+  }
+  return out;
+}
+
 namespace {
+
+// A checkpoint kept outside the store: the saved one, or a witness's.
+struct External {
+  const SavedCheckpoint* cp;
+  bool witnessed;
+};
 
 // One pass over the log: rebuilds the tree entry by entry and checks each stored
 // checkpoint, and the saved one, when the walk reaches its size. The first problem
@@ -67,7 +91,12 @@ class Walk {
  public:
   Walk(store::AuditRecords& audit, const VerifyOptions& opts, std::vector<store::AuditCheckpointRecord> checkpoints,
        std::string pem)
-      : audit_(audit), opts_(opts), checkpoints_(std::move(checkpoints)), pem_(std::move(pem)) {}
+      : audit_(audit), opts_(opts), checkpoints_(std::move(checkpoints)), pem_(std::move(pem)) {
+    if (opts_.saved) external_.push_back(External{&*opts_.saved, false});
+    for (const auto& w : opts_.witnessed) external_.push_back(External{&w, true});
+    std::stable_sort(external_.begin(), external_.end(),
+                     [](const External& a, const External& b) { return a.cp->size < b.cp->size; });
+  }
 
   Result<VerifyReport> run(std::uint64_t total) {
     if (!checkpoints_hold()) return r_;  // size 0
@@ -114,13 +143,23 @@ class Walk {
       ++r_.checkpoints;
       ++next_cp_;
     }
-    if (opts_.saved && opts_.saved->size == f_.size()) {
-      if (opts_.saved->root != f_.root())
+    while (next_ext_ < external_.size() && external_[next_ext_].cp->size == f_.size()) {
+      const auto& [cp, witnessed] = external_[next_ext_];
+      if (cp->root != f_.root())
         return fail(Errc::kNotExtension,
-                    "the log does not extend the saved checkpoint of size " + std::to_string(opts_.saved->size) +
-                        ": it was rewritten or replaced",
-                    opts_.saved->size ? std::optional<std::uint64_t>(opts_.saved->size - 1) : std::nullopt);
-      r_.saved_checked = true;
+                    std::string("the log does not extend the ") + (witnessed ? "witnessed" : "saved") +
+                        " checkpoint of size " + std::to_string(cp->size) + ": it was rewritten or replaced",
+                    cp->size ? std::optional<std::uint64_t>(cp->size - 1) : std::nullopt);
+      if (witnessed && !stored_at(cp->size, cp->root))
+        return fail(Errc::kCheckpointDeleted,
+                    "the witnessed checkpoint of size " + std::to_string(cp->size) +
+                        " is no longer stored: checkpoints were deleted",
+                    cp->size ? std::optional<std::uint64_t>(cp->size - 1) : std::nullopt);
+      if (witnessed)
+        ++r_.witnessed_checked;
+      else
+        r_.saved_checked = true;
+      ++next_ext_;
     }
     return true;
   }
@@ -163,11 +202,18 @@ class Walk {
            expected_);
       return;
     }
-    if (opts_.saved && opts_.saved->size > expected_)
+    if (next_ext_ < external_.size())
       fail(Errc::kLogTruncated,
-           "the saved checkpoint covers " + std::to_string(opts_.saved->size) + " entries but the log holds " +
-               std::to_string(expected_),
+           std::string("the ") + (external_[next_ext_].witnessed ? "witnessed" : "saved") + " checkpoint covers " +
+               std::to_string(external_[next_ext_].cp->size) + " entries but the log holds " +
+               std::to_string(expected_) + ": its tail was removed",
            expected_);
+  }
+
+  bool stored_at(std::uint64_t size, const Hash& root) const {
+    for (const auto& c : checkpoints_)
+      if (c.size == size && c.root == bytes_of(root)) return true;
+    return false;
   }
 
   store::AuditRecords& audit_;
@@ -177,6 +223,8 @@ class Walk {
   VerifyReport r_;
   Frontier f_;
   std::size_t next_cp_ = 0;
+  std::vector<External> external_;  // by size
+  std::size_t next_ext_ = 0;
   std::uint64_t expected_ = 0;
 };
 
@@ -201,6 +249,14 @@ Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts) 
   if (opts.saved && !signature_ok(opts.saved->public_key_pem, opts.saved->size, opts.saved->root, opts.saved->ts_ms,
                                   opts.saved->signature))
     return make_error(Errc::kInvalidCheckpoint, "the saved checkpoint's signature does not verify with its own key");
+  for (const auto& w : opts.witnessed) {
+    // A pinned key is what the witness must have been signed with; without one, each
+    // line's own key (which the witness recorded when it was written).
+    const std::string& key = opts.public_key_pem.empty() ? w.public_key_pem : opts.public_key_pem;
+    if (!signature_ok(key, w.size, w.root, w.ts_ms, w.signature))
+      return make_error(Errc::kInvalidCheckpoint, "the witnessed checkpoint of size " + std::to_string(w.size) +
+                                                      " is not signed by the audit key");
+  }
   return Walk(audit, opts, std::move(*checkpoints), std::move(*pem)).run(*total);
 }
 

@@ -32,9 +32,16 @@ struct SavedCheckpoint {
 Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view json);
 std::string saved_checkpoint_json(const SavedCheckpoint& cp);
 
+// The lines of a witness file (audit.witness_file): one saved checkpoint per line, in
+// the order they were signed; "invalid_checkpoint" names the first bad line.
+Result<std::vector<SavedCheckpoint>> parse_witness(std::string_view text);
+
 struct VerifyOptions {
   std::optional<SavedCheckpoint> saved;
-  std::string public_key_pem;  // checks the stored checkpoints; empty: the key the store names
+  // Checkpoints a witness kept: the log must extend each, and each must still be stored
+  // (a deleted checkpoint is reported as checkpoint_deleted).
+  std::vector<SavedCheckpoint> witnessed;
+  std::string public_key_pem;  // checks every checkpoint; empty: the key the store names (not a pin)
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
 
@@ -43,9 +50,11 @@ struct VerifyReport {
   std::uint64_t entries = 0;
   std::uint64_t checkpoints = 0;  // stored checkpoints checked
   bool saved_checked = false;
+  std::uint64_t witnessed_checked = 0;
   Hash root{};
-  std::string problem;     // a code: entry_missing, entry_out_of_place, entry_changed, node_changed,
-                           // checkpoint_mismatch, checkpoint_signature_invalid, log_truncated, not_extension
+  std::string problem;  // a code: entry_missing, entry_out_of_place, entry_changed, node_changed,
+                        // checkpoint_mismatch, checkpoint_signature_invalid, log_truncated, not_extension,
+                        // checkpoint_deleted
   std::string message;
   std::optional<std::uint64_t> first_bad_entry;
 };

@@ -50,7 +50,7 @@ void progress(std::uint64_t done, std::uint64_t total) {
 
 struct AuditFlags {
   std::string data_dir = default_data_dir();
-  std::string checkpoint_file, key_file, out;
+  std::string checkpoint_file, key_file, witness_file, out;
   bool json = false;
   std::uint64_t from = 0, count = 0;
 };
@@ -62,6 +62,21 @@ int run_verify(store::Store& store, const AuditFlags& o) {
     bool ok = false;
     vo.public_key_pem = slurp(o.key_file, ok);
     if (!ok) return fail("cannot read " + o.key_file);
+  } else {
+    // Loud, even with --json: the stored key proves nothing against whoever can write the
+    // database, since they could have replaced it and re-signed every checkpoint.
+    std::fprintf(stderr,
+                 "herald: WARNING: no --public-key given: checkpoints are checked with the public key stored in the "
+                 "database being verified, which anyone able to rewrite the database can replace; pin the key "
+                 "(herald audit pubkey, kept outside the server)\n");
+  }
+  if (!o.witness_file.empty()) {
+    bool ok = false;
+    auto text = slurp(o.witness_file, ok);
+    if (!ok) return fail("cannot read " + o.witness_file);
+    auto w = audit::parse_witness(text);
+    if (!w) return fail(w.error().message);
+    vo.witnessed = std::move(*w);
   }
   if (!o.checkpoint_file.empty()) {
     bool ok = false;
@@ -78,7 +93,8 @@ int run_verify(store::Store& store, const AuditFlags& o) {
     std::string line = "{\"ok\":" + std::string(r->ok ? "true" : "false") +
                        ",\"entries\":" + std::to_string(r->entries) +
                        ",\"checkpoints\":" + std::to_string(r->checkpoints) +
-                       ",\"saved_checkpoint_checked\":" + (r->saved_checked ? "true" : "false");
+                       ",\"saved_checkpoint_checked\":" + (r->saved_checked ? "true" : "false") +
+                       ",\"witnessed_checked\":" + std::to_string(r->witnessed_checked);
     if (r->ok) line += ",\"root\":\"" + audit::to_hex(r->root) + "\"";
     if (!r->ok) {
       line += ",\"problem\":\"" + r->problem + "\",\"message\":\"" + r->message + "\"";
@@ -124,7 +140,12 @@ std::function<int()> add_audit(CLI::App& app) {
   verify->add_option("--data-dir", o->data_dir, "Data directory (default: $HERALD_STORE_DATA_DIR or ./data)");
   verify->add_option("--from-checkpoint", o->checkpoint_file,
                      "A checkpoint saved earlier (herald audit checkpoint): the log must extend it");
-  verify->add_option("--public-key", o->key_file, "Check checkpoints with this PEM key instead of the one stored");
+  verify->add_option("--public-key", o->key_file,
+                     "Check checkpoints with this pinned PEM key (without it, the key stored in the database is "
+                     "trusted, with a warning)");
+  verify->add_option(
+      "--witness", o->witness_file,
+      "A witness file (audit.witness_file): the log must extend, and still store, each checkpoint in it");
   verify->add_flag("--json", o->json, "Machine-readable output");
   auto* exp = cmd->add_subcommand("export", "Write entries as JSON lines (for a SIEM)");
   exp->add_option("--data-dir", o->data_dir, "Data directory");

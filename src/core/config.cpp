@@ -148,74 +148,59 @@ void add_delivery_keys(std::vector<ConfigKey>& k) {
                          {"application/json", "application/x-www-form-urlencoded"}));
   k.push_back(choice_key("delivery.sms.auth", "Provider authentication: none, basic or bearer.",
                          [](auto& c) -> auto& { return c.delivery.sms.auth; }, {"none", "basic", "bearer"}));
-  k.push_back(str_key(
-      "delivery.sms.username", "User (or account id) for basic authentication.",
-      [](auto& c) -> auto& { return c.delivery.sms.username; }));
-  k.push_back(str_key(
-      "delivery.sms.password", "Password (or API secret) for basic authentication.",
-      [](auto& c) -> auto& { return c.delivery.sms.password; }, true));
-  k.push_back(str_key(
-      "delivery.sms.token", "Token for bearer authentication.", [](auto& c) -> auto& { return c.delivery.sms.token; },
-      true));
-  k.push_back(str_key(
-      "delivery.sms.from", "Sender id or number that messages come from.",
-      [](auto& c) -> auto& { return c.delivery.sms.from; }));
-  k.push_back(str_key(
-      "delivery.sms.account", "Provider account id, for {account} in the URL or body.",
-      [](auto& c) -> auto& { return c.delivery.sms.account; }));
-  k.push_back(str_key(
-      "delivery.sms.ca_file", "CA bundle that verifies the provider; empty = system store.",
-      [](auto& c) -> auto& { return c.delivery.sms.ca_file; }));
-  k.push_back(duration_key(
-      "delivery.sms.timeout", "Time allowed for one provider request.",
-      [](auto& c) -> auto& { return c.delivery.sms.timeout; }, Millis(100)));
-  k.push_back(uint_key(
-      "delivery.workers", "Threads making outbound provider requests.",
-      [](auto& c) -> auto& { return c.delivery.workers; }, 1, 256));
-  k.push_back(uint_key(
-      "delivery.queue_max", "Outbound requests that may wait for a worker; more are refused.",
-      [](auto& c) -> auto& { return c.delivery.queue_max; }, 1, 10'000'000));
+  k.push_back(str_key("delivery.sms.username", "User (or account id) for basic authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.username; }));
+  k.push_back(str_key("delivery.sms.password", "Password (or API secret) for basic authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.password; }, true));
+  k.push_back(str_key("delivery.sms.token", "Token for bearer authentication.",
+                      [](auto& c) -> auto& { return c.delivery.sms.token; }, true));
+  k.push_back(str_key("delivery.sms.from", "Sender id or number that messages come from.",
+                      [](auto& c) -> auto& { return c.delivery.sms.from; }));
+  k.push_back(str_key("delivery.sms.account", "Provider account id, for {account} in the URL or body.",
+                      [](auto& c) -> auto& { return c.delivery.sms.account; }));
+  k.push_back(str_key("delivery.sms.ca_file", "CA bundle that verifies the provider; empty = system store.",
+                      [](auto& c) -> auto& { return c.delivery.sms.ca_file; }));
+  k.push_back(duration_key("delivery.sms.timeout", "Time allowed for one provider request.",
+                           [](auto& c) -> auto& { return c.delivery.sms.timeout; }, Millis(100)));
+  k.push_back(bool_key("delivery.allow_log_provider",
+                       "Allow the log provider (which sends nothing) without --dev, e.g. for a staging server.",
+                       [](auto& c) -> auto& { return c.delivery.allow_log_provider; }));
+  k.push_back(uint_key("delivery.workers", "Threads making outbound provider requests.",
+                       [](auto& c) -> auto& { return c.delivery.workers; }, 1, 256));
+  k.push_back(uint_key("delivery.queue_max", "Outbound requests that may wait for a worker; more are refused.",
+                       [](auto& c) -> auto& { return c.delivery.queue_max; }, 1, 10'000'000));
 }
 
 void add_otp_keys(std::vector<ConfigKey>& k) {
-  k.push_back(uint_key(
-      "otp.code_length", "Digits in a verification code.", [](auto& c) -> auto& { return c.otp.code_length; }, 4, 8));
-  k.push_back(duration_key(
-      "otp.code_ttl", "How long a code can be verified.", [](auto& c) -> auto& { return c.otp.code_ttl; },
-      Millis(10'000)));
-  k.push_back(uint_key(
-      "otp.max_attempts", "Wrong codes after which a verification is dead.",
-      [](auto& c) -> auto& { return c.otp.max_attempts; }, 1, 100));
-  k.push_back(duration_key(
-      "otp.token_ttl", "How long a success token can be redeemed.", [](auto& c) -> auto& { return c.otp.token_ttl; },
-      Millis(10'000)));
-  k.push_back(duration_key(
-      "otp.resend_cooldown", "Least time between two codes to one recipient.",
-      [](auto& c) -> auto& { return c.otp.resend_cooldown; }, Millis(1000)));
-  k.push_back(uint_key(
-      "otp.per_recipient_per_day", "Codes one recipient may be sent per day (per app).",
-      [](auto& c) -> auto& { return c.otp.per_recipient_per_day; }, 1, 1'000'000'000));
-  k.push_back(uint_key(
-      "otp.per_device_per_day", "Codes one device id may request per day (per app).",
-      [](auto& c) -> auto& { return c.otp.per_device_per_day; }, 1, 1'000'000'000));
-  k.push_back(uint_key(
-      "otp.per_ip_per_hour", "Codes one source address may request per hour (per app).",
-      [](auto& c) -> auto& { return c.otp.per_ip_per_hour; }, 1, 1'000'000'000));
-  k.push_back(uint_key(
-      "otp.per_app_per_minute", "Codes one app may send per minute.",
-      [](auto& c) -> auto& { return c.otp.per_app_per_minute; }, 1, 1'000'000'000));
-  k.push_back(uint_key(
-      "otp.max_pending", "Live verifications held at once; more are refused.",
-      [](auto& c) -> auto& { return c.otp.max_pending; }, 1, 100'000'000));
-  k.push_back(str_key(
-      "otp.test_recipients", "Comma-separated test phone numbers and e-mail addresses (staging).",
-      [](auto& c) -> auto& { return c.otp.test_recipients; }));
-  k.push_back(bool_key(
-      "otp.test_recipients_only", "Staging: refuse every recipient not in otp.test_recipients.",
-      [](auto& c) -> auto& { return c.otp.test_recipients_only; }));
-  k.push_back(str_key(
-      "otp.templates_file", "TOML file of message templates per purpose and locale.",
-      [](auto& c) -> auto& { return c.otp.templates_file; }));
+  k.push_back(uint_key("otp.code_length", "Digits in a verification code.",
+                       [](auto& c) -> auto& { return c.otp.code_length; }, 4, 8));
+  k.push_back(duration_key("otp.code_ttl", "How long a code can be verified.",
+                           [](auto& c) -> auto& { return c.otp.code_ttl; }, Millis(10'000)));
+  k.push_back(uint_key("otp.max_attempts", "Wrong codes after which a verification is dead.",
+                       [](auto& c) -> auto& { return c.otp.max_attempts; }, 1, 100));
+  k.push_back(duration_key("otp.token_ttl", "How long a success token can be redeemed.",
+                           [](auto& c) -> auto& { return c.otp.token_ttl; }, Millis(10'000)));
+  k.push_back(duration_key("otp.resend_cooldown", "Least time between two codes to one recipient.",
+                           [](auto& c) -> auto& { return c.otp.resend_cooldown; }, Millis(1000)));
+  k.push_back(uint_key("otp.per_recipient_per_day", "Codes one recipient may be sent per day (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_recipient_per_day; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_device_per_day", "Codes one device id may request per day (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_device_per_day; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_ip_per_hour", "Codes one source address may request per hour (per app).",
+                       [](auto& c) -> auto& { return c.otp.per_ip_per_hour; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.per_app_per_minute", "Codes one app may send per minute.",
+                       [](auto& c) -> auto& { return c.otp.per_app_per_minute; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.sms_per_prefix_per_hour",
+                       "SMS codes one app may send per hour to one country calling code (toll-fraud brake).",
+                       [](auto& c) -> auto& { return c.otp.sms_per_prefix_per_hour; }, 1, 1'000'000'000));
+  k.push_back(uint_key("otp.max_pending", "Live verifications held at once; more are refused.",
+                       [](auto& c) -> auto& { return c.otp.max_pending; }, 1, 100'000'000));
+  k.push_back(str_key("otp.test_recipients", "Comma-separated test phone numbers and e-mail addresses (staging).",
+                      [](auto& c) -> auto& { return c.otp.test_recipients; }));
+  k.push_back(bool_key("otp.test_recipients_only", "Staging: refuse every recipient not in otp.test_recipients.",
+                       [](auto& c) -> auto& { return c.otp.test_recipients_only; }));
+  k.push_back(str_key("otp.templates_file", "TOML file of message templates per purpose and locale.",
+                      [](auto& c) -> auto& { return c.otp.templates_file; }));
 }
 
 void add_messages_keys(std::vector<ConfigKey>& k) {
@@ -240,6 +225,14 @@ void add_messages_keys(std::vector<ConfigKey>& k) {
   k.push_back(uint_key(
       "messages.max_pending", "Unacknowledged, unexpired messages held at once; more are refused.",
       [](auto& c) -> auto& { return c.messages.max_pending; }, 1, 1'000'000'000));
+  k.push_back(uint_key(
+      "messages.max_pending_per_app",
+      "Unacknowledged, unexpired messages one app may hold at once, within messages.max_pending.",
+      [](auto& c) -> auto& { return c.messages.max_pending_per_app; }, 1, 1'000'000'000));
+  k.push_back(uint_key(
+      "messages.connect_replays_per_minute",
+      "Times per minute one user's pending messages are pushed on connect; later connects that minute get none.",
+      [](auto& c) -> auto& { return c.messages.connect_replays_per_minute; }, 0, 1'000'000));
   k.push_back(uint_key(
       "messages.webhook_max_attempts", "Webhook attempts before a message is dead-lettered.",
       [](auto& c) -> auto& { return c.messages.webhook_max_attempts; }, 1, 100));
@@ -433,6 +426,10 @@ void add_audit_keys(std::vector<ConfigKey>& k) {
                            "Repeated unauthenticated refusals of one address with one code become one entry with a "
                            "count per this interval; 0 records each one (not for exposed servers).",
                            [](auto& c) -> auto& { return c.audit.refusal_interval; }, Millis(0)));
+  k.push_back(str_key("audit.witness_file",
+                      "Append every signed audit checkpoint to this file (one JSON line, fsync'd); keep it where "
+                      "the database's writers cannot rewrite it and check with herald audit verify --witness.",
+                      [](auto& c) -> auto& { return c.audit.witness_file; }));
 }
 
 void add_metrics_keys(std::vector<ConfigKey>& k) {
@@ -747,6 +744,13 @@ Status validate(const Config& cfg, bool dev) {
     return make_error(Errc::kInvalidConfig, "timeouts must be at least 50ms");
   if (!cfg.api.require_signature && !dev)
     return make_error(Errc::kInvalidConfig, "api.require_signature = false is only allowed with --dev");
+  // The log provider answers "sent" while nobody receives anything: live verifications
+  // nobody can complete, silently, unless the operator asked for exactly that.
+  if (!dev && !cfg.delivery.allow_log_provider &&
+      (cfg.delivery.email_provider == "log" || cfg.delivery.sms.provider == "log"))
+    return make_error(Errc::kInvalidConfig,
+                      "delivery.email_provider or delivery.sms.provider is log, which sends nothing: configure smtp "
+                      "and an SMS provider, or set delivery.allow_log_provider = true (or use --dev)");
   if (cfg.push.max_publication_bytes + 256 > cfg.push.send_queue_max_bytes)
     return make_error(Errc::kInvalidConfig, "push.send_queue_max_bytes must exceed push.max_publication_bytes");
   if (cfg.messages.default_ttl > cfg.messages.max_ttl)

@@ -136,6 +136,7 @@ struct AuditConfig {
   // entry with a count per interval (the first of each interval is recorded at once);
   // 0 records every one.
   Millis refusal_interval{60'000};
+  std::string witness_file;  // every signed checkpoint appended here (fsync'd); empty: none
 };
 
 // Who may read /metrics: a bearer token and/or client CIDRs (both when both are set).
@@ -177,8 +178,9 @@ struct DeliveryConfig {
   std::string email_provider = "log";  // log | smtp
   SmtpConfig smtp;
   SmsConfig sms;
-  std::uint64_t workers = 4;         // threads making outbound requests
-  std::uint64_t queue_max = 10'000;  // outbound requests waiting for a worker
+  std::uint64_t workers = 4;        // threads making outbound requests
+  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
+  bool allow_log_provider = false;  // outside --dev the `log` provider (which sends nothing) is refused without it
 };
 
 // Verification codes (docs/otp.md). Every limit has a default and none can be switched off.
@@ -191,8 +193,9 @@ struct OtpConfig {
   std::uint64_t per_recipient_per_day = 10;
   std::uint64_t per_device_per_day = 10;
   std::uint64_t per_ip_per_hour = 30;
-  std::uint64_t per_app_per_minute = 1000;
-  std::uint64_t max_pending = 1'000'000;  // live verifications held at once
+  std::uint64_t per_app_per_minute = 100;
+  std::uint64_t sms_per_prefix_per_hour = 300;  // per app and country calling code
+  std::uint64_t max_pending = 1'000'000;        // live verifications held at once
   std::string test_recipients;            // comma-separated phone numbers / e-mail addresses
   bool test_recipients_only = false;      // staging: refuse every other recipient
   std::string templates_file;             // TOML file of message templates per purpose and locale
@@ -207,6 +210,8 @@ struct MessagesConfig {
   std::uint64_t max_data_bytes = 65'536;
   std::uint64_t deliver_on_connect = 100;
   std::uint64_t max_pending = 10'000'000;  // unacknowledged messages held at once
+  std::uint64_t max_pending_per_app = 1'000'000;  // of those, by one app
+  std::uint64_t connect_replays_per_minute = 6;    // deliver-on-connect replays per user
   std::uint64_t webhook_max_attempts = 8;
   Millis webhook_backoff{1000};
   Millis webhook_backoff_max{3'600'000};

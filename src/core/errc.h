@@ -81,6 +81,7 @@ constexpr std::uint8_t kInternal = 4;
   X(kDecryptFailed, "decrypt_failed", 400, 0, surface::kApi, false, false, "The ciphertext does not decrypt with this key and context.") \
   X(kNotFoundCheckpoint, "not_found_checkpoint", 404, 0, surface::kApi, false, false, "No audit checkpoint has been signed yet.") \
   X(kAuditCorrupt, "audit_corrupt", 500, 0, surface::kApi, false, false, "The stored audit log is inconsistent; run herald audit verify.") \
+  X(kAuditUnavailable, "audit_unavailable", 503, 0, surface::kApi, false, false, "The audit log cannot write to the store; audited calls are refused until it can.") \
   X(kOtpRecipientBlocked, "otp_recipient_blocked", 403, 0, surface::kApi, false, false, "The recipient is on the app's blocklist.") \
   X(kOtpRecipientNotAllowed, "otp_recipient_not_allowed", 403, 0, surface::kApi, false, false, "This server sends codes only to otp.test_recipients.") \
   X(kOtpTemplateNotFound, "otp_template_not_found", 400, 0, surface::kApi, false, false, "No template of this name is configured.") \
@@ -88,6 +89,7 @@ constexpr std::uint8_t kInternal = 4;
   X(kOtpRecipientLimit, "otp_recipient_limit", 429, 0, surface::kApi, true, false, "The recipient had otp.per_recipient_per_day codes today; see retry_after.") \
   X(kOtpDeviceLimit, "otp_device_limit", 429, 0, surface::kApi, true, false, "The device had otp.per_device_per_day codes today; see retry_after.") \
   X(kOtpIpLimit, "otp_ip_limit", 429, 0, surface::kApi, true, false, "The client address had otp.per_ip_per_hour codes this hour; see retry_after.") \
+  X(kOtpPrefixLimit, "otp_prefix_limit", 429, 0, surface::kApi, true, false, "The app sent otp.sms_per_prefix_per_hour codes to this country calling code this hour; see retry_after.") \
   X(kOtpAppLimit, "otp_app_limit", 429, 0, surface::kApi, true, false, "The app sent otp.per_app_per_minute codes this minute; see retry_after.") \
   X(kOtpBusy, "otp_busy", 503, 0, surface::kApi, false, false, "Too many verifications or limit counters are held; try again later.") \
   X(kOtpVerificationNotFound, "otp_verification_not_found", 404, 0, surface::kApi, false, false, "No such verification for this app (it may have expired).") \
@@ -161,7 +163,8 @@ constexpr std::uint8_t kInternal = 4;
   X(kEntryOutOfPlace, "entry_out_of_place", 0, 0, surface::kInternal, false, false, "An audit entry is out of place.") \
   X(kEntryChanged, "entry_changed", 0, 0, surface::kInternal, false, false, "An audit entry was changed.") \
   X(kNodeChanged, "node_changed", 0, 0, surface::kInternal, false, false, "A stored tree node was changed.") \
-  X(kLogTruncated, "log_truncated", 0, 0, surface::kInternal, false, false, "The audit log was truncated.")
+  X(kLogTruncated, "log_truncated", 0, 0, surface::kInternal, false, false, "The audit log was truncated.") \
+  X(kCheckpointDeleted, "checkpoint_deleted", 0, 0, surface::kInternal, false, false, "A witnessed checkpoint is no longer stored.")
 // clang-format on
 
 enum class Errc : std::uint16_t {

@@ -18,7 +18,11 @@ void InboxIndex::publish_size_locked() {
 void InboxIndex::reset(const std::vector<store::PendingRef>& pending) {
   std::lock_guard lock(mu_);
   users_.clear();
-  for (const auto& p : pending) users_[key(p.app_id, p.user_index)].push_back(p.seq);
+  apps_.clear();
+  for (const auto& p : pending) {
+    users_[key(p.app_id, p.user_index)].push_back(p.seq);
+    ++apps_[p.app_id];
+  }
   size_ = pending.size();
   publish_size_locked();
 }
@@ -26,6 +30,7 @@ void InboxIndex::reset(const std::vector<store::PendingRef>& pending) {
 void InboxIndex::clear() {
   std::lock_guard lock(mu_);
   users_.clear();
+  apps_.clear();
   size_ = 0;
 }
 
@@ -35,6 +40,7 @@ void InboxIndex::add(const std::string& app_id, const std::string& user_index, s
   // Sequence numbers are taken before the write and completions may come in another
   // order; most land at the end.
   v.insert(std::upper_bound(v.begin(), v.end(), seq), seq);
+  ++apps_[app_id];
   ++size_;
   publish_size_locked();
 }
@@ -48,6 +54,7 @@ bool InboxIndex::remove(const std::string& app_id, const std::string& user_index
   if (pos == v.end() || *pos != seq) return false;
   v.erase(pos);
   if (v.empty()) users_.erase(it);
+  if (auto a = apps_.find(app_id); a != apps_.end() && --a->second == 0) apps_.erase(a);
   --size_;
   publish_size_locked();
   return true;
@@ -67,6 +74,28 @@ std::vector<std::uint64_t> InboxIndex::page(const std::string& app_id, const std
 std::size_t InboxIndex::size() const {
   std::lock_guard lock(mu_);
   return size_;
+}
+
+std::size_t InboxIndex::app_size(const std::string& app_id) const {
+  std::lock_guard lock(mu_);
+  auto it = apps_.find(app_id);
+  return it == apps_.end() ? 0 : it->second;
+}
+
+bool ReplayThrottle::take(const std::string& app_id, const std::string& user_index, std::int64_t now_ms,
+                          std::uint64_t per_minute) {
+  if (per_minute == 0) return false;
+  std::lock_guard lock(mu_);
+  std::int64_t minute = now_ms / 60'000;
+  if (minute != minute_) {
+    // A new window forgets every count, so the map holds at most a minute's users.
+    counts_.clear();
+    minute_ = minute;
+  }
+  auto& n = counts_[app_id + '\x1f' + user_index];
+  if (n >= per_minute) return false;
+  ++n;
+  return true;
 }
 
 }  // namespace herald::messages

@@ -37,6 +37,9 @@ class InboxIndex {
                                   std::size_t limit) const;
   // Entries over every user.
   std::size_t size() const;
+  // Entries of one app's users: messages.max_pending_per_app bounds it, so that one app
+  // cannot fill the server-wide messages.max_pending for the others.
+  std::size_t app_size(const std::string& app_id) const;
 
  private:
   static std::string key(const std::string& app_id, const std::string& user_index);
@@ -45,7 +48,23 @@ class InboxIndex {
   metrics::Gauge* pending_gauge_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<std::uint64_t>> users_;
+  std::unordered_map<std::string, std::size_t> apps_;
   std::size_t size_ = 0;
+};
+
+// Bounds the replays of pending messages on connect per user: each costs up to
+// messages.deliver_on_connect reads, decryptions and "delivered" event rows, so a user
+// reconnecting in a loop must not turn every handshake into that much work.
+class ReplayThrottle {
+ public:
+  // Counts a replay and says whether it may happen: at most `per_minute` per user (app
+  // + user index) per UTC-aligned minute; 0: none.
+  bool take(const std::string& app_id, const std::string& user_index, std::int64_t now_ms, std::uint64_t per_minute);
+
+ private:
+  std::mutex mu_;
+  std::int64_t minute_ = -1;  // the window the counts belong to
+  std::unordered_map<std::string, std::uint64_t> counts_;
 };
 
 }  // namespace herald::messages

@@ -142,6 +142,11 @@ std::optional<Result<Published>> MessagePublisher::admit(Draft& d, const std::st
     d_.metrics.refused->with({"busy"}).inc();
     return make_error(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages");
   }
+  if (d_.index.app_size(m.app_id) >= d_.cfg.max_pending_per_app) {
+    release(d, true);
+    d_.metrics.refused->with({"busy"}).inc();
+    return make_error(Errc::kMessagesBusy, "the app holds messages.max_pending_per_app unacknowledged messages");
+  }
   return std::nullopt;
 }
 

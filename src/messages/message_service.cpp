@@ -252,6 +252,8 @@ std::vector<std::string> MessageService::pending_frames(const push::ClientIdenti
   auto uidx = user_index(who.app_id, who.user);
   if (!uidx) return frames;
   const std::int64_t now = now_ms(clock_);
+  // Over the budget the messages simply stay in the inbox, for the next connect or a page.
+  if (!replays_.take(who.app_id, *uidx, now, cfg_.connect_replays_per_minute)) return frames;
   std::uint64_t next_seq = 0;
   auto rows = pending_page(who.app_id, *uidx, 0, cfg_.deliver_on_connect, &next_seq);
   if (!rows) {

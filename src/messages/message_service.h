@@ -127,6 +127,7 @@ class MessageService final : public push::MessageInbox {
 
   AppDeliverySettings apps_;
   InboxIndex index_;
+  ReplayThrottle replays_;
   DailyCaps caps_;
   std::unique_ptr<IdempotencyClaims> claims_;
   MessagePublisher publisher_;

@@ -23,6 +23,8 @@ Errc limit_error_code(Limit l) {
       return Errc::kOtpDeviceLimit;
     case Limit::Ip:
       return Errc::kOtpIpLimit;
+    case Limit::Prefix:
+      return Errc::kOtpPrefixLimit;
     case Limit::Capacity:
       return Errc::kOtpBusy;
   }
@@ -41,6 +43,8 @@ std::string_view limit_label(Limit l) {
       return "device_per_day";
     case Limit::Ip:
       return "ip_per_hour";
+    case Limit::Prefix:
+      return "sms_prefix_per_hour";
     case Limit::Capacity:
       return "capacity";
   }

@@ -16,7 +16,7 @@
 
 namespace herald::otp {
 
-enum class Limit { App, Cooldown, Recipient, Device, Ip, Capacity };
+enum class Limit { App, Cooldown, Recipient, Device, Ip, Prefix, Capacity };
 
 // The API error code of a refusal by this limit (docs/otp.md), and its metric label.
 Errc limit_error_code(Limit l);

@@ -255,19 +255,26 @@ Status validate_send(const SendRequest& r) {
 // The keyed hashes the limits and the blocklist know a request's subjects by, so that
 // neither holds an address in the clear.
 struct SubjectIndexes {
-  std::string recipient;
+  std::string recipient;        // the blocklist's: the normal form
+  std::string recipient_limit;  // the limits': aliases of one inbox share it
   std::string device;
-  std::string ip;
+  std::string ip;      // of the canonical address or /64
+  std::string prefix;  // SMS: the country calling code; e-mail: empty
 };
 
 Result<SubjectIndexes> subject_indexes(kms::KeyService& keys, const SendRequest& r, const std::string& normalized_to) {
+  // Limits count canonical forms, so that respelling an address or an inbox does not
+  // buy a fresh budget (validate_send has checked that client_ip parses).
   auto rindex = keys.blind_index(r.app_id, "otp-recipient", normalized_to);
+  auto lindex = keys.blind_index(r.app_id, "otp-recipient", recipient_limit_key(normalized_to));
   auto dindex = keys.blind_index(r.app_id, "otp-device", r.device_id);
-  auto iindex = keys.blind_index(r.app_id, "otp-ip", r.client_ip);
+  auto iindex = keys.blind_index(r.app_id, "otp-ip", ip_limit_key(r.client_ip).value_or(r.client_ip));
   if (!rindex) return rindex.error();
+  if (!lindex) return lindex.error();
   if (!dindex) return dindex.error();
   if (!iindex) return iindex.error();
-  return SubjectIndexes{std::move(*rindex), std::move(*dindex), std::move(*iindex)};
+  return SubjectIndexes{std::move(*rindex), std::move(*lindex), std::move(*dindex), std::move(*iindex),
+                        r.channel == "sms" ? calling_code(r.to) : std::string()};
 }
 
 // Limits, most global first: a flood from one app is refused before it can use up a
@@ -276,10 +283,13 @@ std::vector<LimitCheck> limit_checks(const OtpConfig& cfg, const std::string& ap
                                      bool test) {
   std::vector<LimitCheck> checks;
   checks.push_back(LimitCheck{Limit::App, counter_key('a', app, ""), cfg.per_app_per_minute, 60'000, true});
+  if (!test && !idx.prefix.empty())
+    checks.push_back(
+        LimitCheck{Limit::Prefix, counter_key('p', app, idx.prefix), cfg.sms_per_prefix_per_hour, 3'600'000, true});
   if (!test) {
     checks.push_back(
-        LimitCheck{Limit::Cooldown, counter_key('c', app, idx.recipient), 1, cfg.resend_cooldown.count(), false});
-    checks.push_back(LimitCheck{Limit::Recipient, counter_key('r', app, idx.recipient), cfg.per_recipient_per_day,
+        LimitCheck{Limit::Cooldown, counter_key('c', app, idx.recipient_limit), 1, cfg.resend_cooldown.count(), false});
+    checks.push_back(LimitCheck{Limit::Recipient, counter_key('r', app, idx.recipient_limit), cfg.per_recipient_per_day,
                                 86'400'000, true});
     checks.push_back(
         LimitCheck{Limit::Device, counter_key('d', app, idx.device), cfg.per_device_per_day, 86'400'000, true});

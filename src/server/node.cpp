@@ -155,7 +155,8 @@ Status Node::open() {
   apps_ = std::make_unique<apps::AppStore>(store_->apps(), *keys_, &registry_);
   if (cfg_.audit.enabled) {
     audit_ = std::make_unique<audit::Log>(
-        *store_, *keys_, audit::LogOptions{cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count()},
+        *store_, *keys_,
+        audit::LogOptions{cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count(), cfg_.audit.witness_file},
         &registry_);
     if (auto st = audit_->open(); !st) return failed("audit_open_failed", st.error());
   }
@@ -259,6 +260,7 @@ void Node::add_routes(const std::string& admin_token_sha256) {
     api::add_audit_routes(router_,
                           api::AuditRoutesDeps{audit_.get(), keys_.get(), server_auth_.get(), admin_token_sha256});
   add_edge_guards();
+  if (audit_) router_.set_audit_check([this] { return audit_->writable(); });
   if (!cfg_.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
   api::add_server_routes(router_, api::ServerRoutesDeps{server_auth_.get(), hub_.get(), idempotency_.get()});

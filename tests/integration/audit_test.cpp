@@ -3,8 +3,11 @@
 // on the SQLite file, naming the entry.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -74,6 +77,44 @@ std::string field(const std::string& json, const std::string& name) {
   return json.substr(at, json.find_first_of(",}", at) - at);
 }
 
+// A signed server-API GET (docs/signing.md): `query` already in canonical order.
+HttpResponse signed_get(const Server& s, const std::string& key, const std::string& secret, const std::string& path,
+                        const std::string& query = "") {
+  auto hex = [](const unsigned char* p, std::size_t n) {
+    static const char* k = "0123456789abcdef";
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += std::string{k[p[i] >> 4], k[p[i] & 15]};
+    return out;
+  };
+  unsigned char d[32], raw[24];
+  unsigned int n = 0;
+  EVP_Digest("", 0, d, &n, EVP_sha256(), nullptr);
+  RAND_bytes(raw, sizeof raw);
+  static const char* b64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string nonce;
+  for (unsigned char c : raw) nonce += b64[c & 63];
+  std::string ts = std::to_string(
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  std::string canonical =
+      "HERALD-HMAC-SHA256\nGET\n" + path + "\n" + query + "\n" + hex(d, n) + "\n" + ts + "\n" + nonce + "\n" + key;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), d, &n);
+  TlsOptions o;
+  o.ca_file = s.ca_file();
+  return Connection::open(s.port(), true, o)
+      ->request("GET " + path + (query.empty() ? "" : "?" + query) + " HTTP/1.1\r\nHost: x\r\nX-Herald-Key: " + key +
+                "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
+                "\r\nX-Herald-Signature: " + hex(d, n) + "\r\n\r\n");
+}
+
+HttpResponse admin_post(const Server& s, const std::string& path, const std::string& body) {
+  TlsOptions o;
+  o.ca_file = s.ca_file();
+  return Connection::open(s.port(), true, o)
+      ->request("POST " + path + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_of(s.data_dir()) +
+                "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+}
+
 // A data dir with a log of some 40 entries and its checkpoints, the server stopped.
 class AuditLog : public ::testing::Test {
  protected:
@@ -130,15 +171,27 @@ TEST_F(AuditLog, AnUntouchedLogVerifiesAlsoAgainstTheSavedCheckpoint) {
   EXPECT_NE(exported.output.find("\"result\":\"auth_missing\",\"status\":401,\"actor\":\"key:hk_nope\""),
             std::string::npos);
   EXPECT_NE(exported.output.find("\"result\":\"admin_unauthorized\""), std::string::npos);
-  EXPECT_EQ(exported.output.find("hat_"), std::string::npos);  // never a token
+  EXPECT_EQ(exported.output.find("hat_"), std::string::npos);       // never a token
   EXPECT_EQ(exported.output.find("127.0.0.1"), std::string::npos);  // addresses only as keyed hashes
   auto pub = run_herald({"audit", "pubkey", "--data-dir", copy()});
   EXPECT_NE(pub.output.find("BEGIN PUBLIC KEY"), std::string::npos);
 }
 
+TEST_F(AuditLog, VerifyWithoutAPinnedKeySaysLoudlyItTrustsTheStoredKey) {
+  std::string dir = copy();
+  auto unpinned = verify(dir);
+  EXPECT_EQ(unpinned.exit_code, 0) << unpinned.output;
+  EXPECT_NE(unpinned.output.find("WARNING: no --public-key given"), std::string::npos) << unpinned.output;
+  std::ofstream(dir + "/pinned.pem") << run_herald({"audit", "pubkey", "--data-dir", dir}).output;
+  auto pinned = run_herald({"audit", "verify", "--data-dir", dir, "--json", "--public-key", dir + "/pinned.pem"});
+  EXPECT_EQ(pinned.exit_code, 0) << pinned.output;
+  EXPECT_EQ(pinned.output.find("WARNING"), std::string::npos) << pinned.output;
+}
+
 TEST_F(AuditLog, OneChangedByteIsFoundWithItsIndex) {
   auto dir = copy();
-  exec(dir + "/herald.db", "UPDATE audit_entries SET body = replace(body, 'auth_missing', 'auth_missinf') WHERE seq = 7;");
+  exec(dir + "/herald.db",
+       "UPDATE audit_entries SET body = replace(body, 'auth_missing', 'auth_missinf') WHERE seq = 7;");
   auto r = verify(dir);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(field(r.output, "problem"), "entry_changed") << r.output;
@@ -278,6 +331,102 @@ TEST(AuditProofs, InclusionAndConsistencyProofsFromTheApiVerifyAndCallsAreRecord
   EXPECT_EQ(s.stop(SIGTERM), 0);
   auto v = run_herald({"audit", "verify", "--data-dir", s.data_dir(), "--json"});
   EXPECT_EQ(v.exit_code, 0) << v.output;
+}
+
+// S15: an app with the admin scope reads only its own entries; the operator reads all.
+TEST(AuditScoping, AnAppSeesOnlyItsOwnEntriesAndProofs) {
+  Server s({.args = {"--audit.checkpoint_every=4"}});
+  auto a = admin_post(s, "/admin/v1/apps", R"({"name":"tenant-a","scopes":["admin"]})");
+  auto b = admin_post(s, "/admin/v1/apps", R"({"name":"tenant-b","scopes":["admin"]})");
+  ASSERT_EQ(a.status, 201) << a.body;
+  ASSERT_EQ(b.status, 201) << b.body;
+  std::string a_id = field(a.body, "id"), b_id = field(b.body, "id");
+  ASSERT_FALSE(a_id.empty());
+  ASSERT_NE(a_id, b_id);
+  // Each tenant leaves entries of its own.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(signed_get(s, field(b.body, "key"), field(b.body, "app_secret"), "/api/v1/audit/pubkey").status, 200);
+    EXPECT_EQ(signed_get(s, field(a.body, "key"), field(a.body, "app_secret"), "/api/v1/audit/pubkey").status, 200);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto all = get(s, "/admin/v1/audit/entries?start=0&count=1000", token_of(s.data_dir()));
+  ASSERT_EQ(all.status, 200);
+  EXPECT_NE(all.body.find("\"actor\":\"app:" + a_id + "\""), std::string::npos);
+  EXPECT_NE(all.body.find("\"actor\":\"app:" + b_id + "\""), std::string::npos);
+  EXPECT_NE(all.body.find("\"actor\":\"admin\""), std::string::npos);
+
+  auto mine =
+      signed_get(s, field(a.body, "key"), field(a.body, "app_secret"), "/api/v1/audit/entries", "count=1000&start=0");
+  ASSERT_EQ(mine.status, 200) << mine.body;
+  EXPECT_NE(mine.body.find("\"actor\":\"app:" + a_id + "\""), std::string::npos) << mine.body;
+  EXPECT_EQ(mine.body.find("app:" + b_id), std::string::npos) << mine.body;
+  EXPECT_EQ(mine.body.find("\"actor\":\"admin\""), std::string::npos) << mine.body;
+
+  // Proofs: for A's own index yes, for B's (or the operator's) not.
+  auto index_of = [&](const std::string& actor) -> std::string {
+    auto at = all.body.find("\"actor\":\"" + actor + "\"");
+    auto idx = all.body.rfind("{\"index\":", at);
+    return all.body.substr(idx + 9, all.body.find(',', idx) - idx - 9);
+  };
+  std::string size = field(all.body, "size");
+  auto own = signed_get(s, field(a.body, "key"), field(a.body, "app_secret"), "/api/v1/audit/proof/inclusion",
+                        "index=" + index_of("app:" + a_id) + "&size=" + size);
+  EXPECT_EQ(own.status, 200) << own.body;
+  auto foreign = signed_get(s, field(a.body, "key"), field(a.body, "app_secret"), "/api/v1/audit/proof/inclusion",
+                            "index=" + index_of("app:" + b_id) + "&size=" + size);
+  EXPECT_EQ(foreign.status, 404) << foreign.body;
+}
+
+// Witness: every checkpoint is appended to a file outside the database; truncating the
+// log and deleting the stored checkpoints no longer passes `audit verify --witness`.
+TEST(AuditWitness, TruncationAndDeletedCheckpointsAreCaughtByTheWitnessFile) {
+  TempDir dir, outside;
+  std::string witness = outside.path() + "/witness.jsonl";
+  {
+    Server s({.args = {"--store.data_dir=" + dir.path(), "--audit.checkpoint_every=4", "--audit.checkpoint_interval=1s",
+                       "--audit.witness_file=" + witness}});
+    // Two rounds, a checkpointer tick apart: at least two checkpoints are signed.
+    for (int round = 0; round < 2; ++round) {
+      for (int i = 0; i < 6; ++i) get(s, "/admin/v1/apps", token_of(dir.path()));
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    }
+    EXPECT_EQ(s.stop(SIGTERM), 0);
+  }
+  std::string lines = slurp(witness);
+  ASSERT_GE(std::count(lines.begin(), lines.end(), '\n'), 2) << lines;
+  auto clean = run_herald({"audit", "verify", "--data-dir", dir.path(), "--json", "--witness", witness});
+  EXPECT_EQ(clean.exit_code, 0) << clean.output;
+  EXPECT_NE(clean.output.find("\"witnessed_checked\":"), std::string::npos);
+  EXPECT_NE(field(clean.output, "witnessed_checked"), "0") << clean.output;
+
+  // Everything the database itself could show is made consistent: tail gone, every
+  // checkpoint gone. Only the witness remembers.
+  const std::string db = dir.path() + "/herald.db";
+  exec(db, "DELETE FROM audit_checkpoints;");
+  exec(db, "DELETE FROM audit_entries WHERE seq >= 3; DELETE FROM audit_nodes WHERE ((idx + 1) << level) > 3;");
+  auto plain = run_herald({"audit", "verify", "--data-dir", dir.path(), "--json"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.output;  // the database alone looks fine
+  auto caught = run_herald({"audit", "verify", "--data-dir", dir.path(), "--json", "--witness", witness});
+  EXPECT_EQ(caught.exit_code, 1) << caught.output;
+  EXPECT_NE(caught.output.find("\"ok\":false"), std::string::npos) << caught.output;
+  EXPECT_TRUE(caught.output.find("log_truncated") != std::string::npos ||
+              caught.output.find("checkpoint_deleted") != std::string::npos)
+      << caught.output;
+
+  // Checkpoints deleted but the log intact: still caught.
+  TempDir dir2;
+  {
+    Server s({.args = {"--store.data_dir=" + dir2.path(), "--audit.checkpoint_every=4",
+                       "--audit.checkpoint_interval=1s", "--audit.witness_file=" + outside.path() + "/w2.jsonl"}});
+    for (int i = 0; i < 12; ++i) get(s, "/admin/v1/apps", token_of(dir2.path()));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    EXPECT_EQ(s.stop(SIGTERM), 0);
+  }
+  exec(dir2.path() + "/herald.db", "DELETE FROM audit_checkpoints;");
+  auto deleted =
+      run_herald({"audit", "verify", "--data-dir", dir2.path(), "--json", "--witness", outside.path() + "/w2.jsonl"});
+  EXPECT_EQ(deleted.exit_code, 1) << deleted.output;
+  EXPECT_NE(deleted.output.find("checkpoint_deleted"), std::string::npos) << deleted.output;
 }
 
 }  // namespace

@@ -100,6 +100,23 @@ TEST(ConfigCli, TlsWithoutACertificateNeedsDevOrAnExplicitOptOut) {
   EXPECT_NE(r.output.find("server.tls_cert and server.tls_key are required"), std::string::npos) << r.output;
 }
 
+TEST(ConfigCli, LogDeliveryProviderIsRefusedWithoutDevUnlessAllowed) {
+  TempDir dir;
+  // The defaults are the log provider: a production start must not answer "sent" for
+  // codes that go nowhere.
+  auto r = run_herald({"serve", "--server.tls=false", "--store.data_dir=" + dir.path()});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("which sends nothing"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("delivery.allow_log_provider"), std::string::npos) << r.output;
+  r = run_herald({"serve", "--server.tls=false", "--store.data_dir=" + dir.path(), "--delivery.email_provider=smtp",
+                  "--delivery.smtp.url=smtps://mail.example.com:465", "--delivery.smtp.from=a@example.com"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;  // SMS still logs only
+  EXPECT_NE(r.output.find("which sends nothing"), std::string::npos) << r.output;
+  // Forced: it starts (and still warns that nothing is delivered).
+  Server s({.args = {"--delivery.allow_log_provider=true"}, .dev = false, .tls = false});
+  EXPECT_NE(s.log().find("\"event\":\"delivery_log_only\""), std::string::npos);
+}
+
 TEST(ConfigCli, EncryptedKeyNeedsTheRightPassphraseWhichIsNeverPrinted) {
   TempDir dir;
   std::string cert = dir.path() + "/c.pem", key = dir.path() + "/k.pem";
@@ -108,7 +125,8 @@ TEST(ConfigCli, EncryptedKeyNeedsTheRightPassphraseWhichIsNeverPrinted) {
       "-addext subjectAltName=IP:127.0.0.1 -passout pass:correct-horse-1 -keyout " +
       key + " -out " + cert + " >/dev/null 2>&1";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  std::vector<std::string> base{"--server.tls_cert=" + cert, "--server.tls_key=" + key};
+  std::vector<std::string> base{"--server.tls_cert=" + cert, "--server.tls_key=" + key,
+                                "--delivery.allow_log_provider=true"};
 
   auto wrong = base;
   wrong.push_back("--server.tls_key_passphrase=wrong-battery-2");

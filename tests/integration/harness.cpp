@@ -247,6 +247,8 @@ Server::Server(Options opts) {
   }
   std::vector<std::string> args{"serve", "--store.data_dir=" + dir_.path(), "--server.port=0", "--log.format=json"};
   if (opts.dev) args.push_back("--dev");
+  // These tests send nothing anywhere: outside --dev the log provider must be allowed.
+  if (!opts.dev) args.push_back("--delivery.allow_log_provider=true");
   if (!opts.tls) {
     args.push_back("--server.tls=false");
     // Plain HTTP must say who names the client; a test that wants a proxy overrides this.

@@ -1,11 +1,14 @@
 #include "audit/log.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <chrono>
 #include <filesystem>
 #include <thread>
 
+#include "api/router.h"
+#include "audit/verifier.h"
 #include "crypto/signature.h"
 #include "kms/dev_unseal.h"
 #include "kms/key_service.h"
@@ -13,6 +16,64 @@
 
 namespace herald::audit {
 namespace {
+
+// The real audit tables, with a switch that makes batch writes fail as a full disk would.
+class FaultyAudit final : public store::AuditRecords {
+ public:
+  explicit FaultyAudit(store::AuditRecords& real) : real_(real) {}
+  std::atomic<bool> fail{false};
+  std::atomic<int> failed_batches{0};
+  void append_audit(store::AuditEntryRecord e, std::vector<store::AuditNodeRecord> n, store::Completion done) override {
+    real_.append_audit(std::move(e), std::move(n), std::move(done));
+  }
+  void append_audit_batch(std::function<AuditBatch()> take,
+                          std::function<void(Status, const AuditBatch&)> done) override {
+    if (!fail) return real_.append_audit_batch(std::move(take), std::move(done));
+    ++failed_batches;
+    AuditBatch b = take();  // taken, then lost by the "disk", as a failed transaction is
+    done(make_error(Errc::kStoreUnavailable, "disk full"), b);
+  }
+  void put_audit_checkpoint(store::AuditCheckpointRecord cp, store::Completion done) override {
+    real_.put_audit_checkpoint(std::move(cp), std::move(done));
+  }
+  Result<std::uint64_t> audit_size() override { return real_.audit_size(); }
+  Result<std::vector<store::AuditEntryRecord>> audit_entries(std::uint64_t from, std::uint64_t count) override {
+    return real_.audit_entries(from, count);
+  }
+  Result<std::optional<std::string>> audit_node(unsigned level, std::uint64_t index) override {
+    return real_.audit_node(level, index);
+  }
+  Result<std::optional<store::AuditCheckpointRecord>> latest_audit_checkpoint() override {
+    return real_.latest_audit_checkpoint();
+  }
+  Result<std::vector<store::AuditCheckpointRecord>> audit_checkpoints() override { return real_.audit_checkpoints(); }
+
+ private:
+  store::AuditRecords& real_;
+};
+
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& real) : real_(real), audit_(real.audit()) {}
+  FaultyAudit& faulty() { return audit_; }
+  int schema_version() override { return real_.schema_version(); }
+  void put_meta(std::string k, std::string v, store::Completion done) override {
+    real_.put_meta(std::move(k), std::move(v), std::move(done));
+  }
+  Result<std::optional<std::string>> get_meta(std::string_view k) override { return real_.get_meta(k); }
+  bool healthy() override { return real_.healthy(); }
+  store::StoreStats stats() override { return real_.stats(); }
+  void close() override {}
+  store::AppRecords& apps() override { return real_.apps(); }
+  store::KmsRecords& kms() override { return real_.kms(); }
+  store::AuditRecords& audit() override { return audit_; }
+  store::OtpRecords& otp() override { return real_.otp(); }
+  store::MessageRecords& messages() override { return real_.messages(); }
+
+ private:
+  store::Store& real_;
+  FaultyAudit audit_;
+};
 
 struct LogFixture : ::testing::Test {
   LogFixture() {
@@ -37,8 +98,15 @@ struct LogFixture : ::testing::Test {
     ASSERT_EQ(log->durable_size(), log->size());
   }
   Event event(int i) {
-    return Event{"api", "POST /api/v1/publish", i % 3 ? "ok" : "signature_invalid", 200, "app:a1",
-                 "rid-" + std::to_string(i), "10.1.2.3", {{"n", std::to_string(i)}}, {{"user", "alice@example.com"}}};
+    return Event{"api",
+                 "POST /api/v1/publish",
+                 i % 3 ? "ok" : "signature_invalid",
+                 200,
+                 "app:a1",
+                 "rid-" + std::to_string(i),
+                 "10.1.2.3",
+                 {{"n", std::to_string(i)}},
+                 {{"user", "alice@example.com"}}};
   }
   std::string dir;
   std::unique_ptr<store::Store> db;
@@ -74,7 +142,8 @@ TEST_F(LogFixture, ProofsFromTheStoredTreeVerifyAndCheckpointsAreSigned) {
     }
   }
   EXPECT_EQ(log->root(25).value(), (*cp)->root);
-  EXPECT_TRUE(verify_consistency(10, 25, log->root(10).value(), log->root(25).value(), log->consistency(10, 25).value()));
+  EXPECT_TRUE(
+      verify_consistency(10, 25, log->root(10).value(), log->root(25).value(), log->consistency(10, 25).value()));
   EXPECT_FALSE(log->inclusion(25, 25).ok());
   EXPECT_FALSE(log->consistency(3, 26).ok());
   // Personal data and addresses only as keyed hashes.
@@ -97,6 +166,121 @@ TEST_F(LogFixture, TheTreeContinuesAcrossARestart) {
   wait_durable();
   EXPECT_EQ(log->root(11).value(), before);
   EXPECT_TRUE(verify_consistency(11, 20, before, log->root(20).value(), log->consistency(11, 20).value()));
+}
+
+// S10: a failed batch leaves no hole. Its entries are kept and retried in order, the
+// log refuses audited calls meanwhile, and once the store takes writes again every
+// entry, before and after the failure, is durable and verifies.
+TEST_F(LogFixture, AFailedWriteLeavesNoHoleAndAuditedCallsAreRefusedUntilItIsDurable) {
+  FaultyStore faulty(*db);
+  log = std::make_unique<Log>(faulty, *keys, LogOptions{1000, 60'000}, nullptr);
+  ASSERT_TRUE(log->open().ok());
+  api::Router router;
+  router.add("GET", "/api/v1/thing", [](const api::Request&) { return api::Response{}; });
+  router.add(
+      "GET", "/admin/v1/operator/status", [](const api::Request&) { return api::Response{}; }, true);
+  router.set_audit_check([&] { return log->writable(); });
+
+  for (int i = 0; i < 5; ++i) log->record(event(i));
+  wait_durable();
+  EXPECT_TRUE(log->writable());
+  EXPECT_NE(router.match("GET", "/api/v1/thing").route, nullptr);
+
+  faulty.faulty().fail = true;
+  for (int i = 5; i < 9; ++i) log->record(event(i));
+  for (int i = 0; i < 200 && log->writable(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_FALSE(log->writable());
+  EXPECT_EQ(log->durable_size(), 5u);
+  EXPECT_FALSE(log->flush(std::chrono::milliseconds(50)));  // not durable: flush says so
+  // Fail closed: the audited route is refused; health/operator routes stay open.
+  auto m = router.match("GET", "/api/v1/thing");
+  EXPECT_EQ(m.route, nullptr);
+  EXPECT_EQ(m.error, Errc::kAuditUnavailable);
+  EXPECT_NE(router.match("GET", "/admin/v1/operator/status").route, nullptr);
+  // The refusals themselves are not piled up in memory; other events still get a place.
+  Event refused = event(100);
+  refused.result = "audit_unavailable";
+  log->record(refused);
+  log->record(event(9));
+  EXPECT_EQ(log->size(), 10u);
+  // Retries against a still-failing store keep everything in order.
+  log->retry_unwritten();
+  EXPECT_FALSE(log->writable());
+  EXPECT_EQ(log->durable_size(), 5u);
+
+  faulty.faulty().fail = false;
+  log->retry_unwritten();
+  ASSERT_TRUE(log->flush(std::chrono::seconds(10)));
+  EXPECT_TRUE(log->writable());
+  EXPECT_NE(router.match("GET", "/api/v1/thing").route, nullptr);
+  EXPECT_EQ(log->durable_size(), 10u);
+  for (int i = 10; i < 14; ++i) log->record(event(i));
+  wait_durable();
+
+  auto entries = log->entries(0, 100).value();
+  ASSERT_EQ(entries.size(), 14u);
+  for (std::uint64_t i = 0; i < entries.size(); ++i) EXPECT_EQ(entries[i].seq, i);  // no hole
+  Hash root = log->root(14).value();
+  for (std::uint64_t i = 0; i < 14; ++i)
+    EXPECT_TRUE(verify_inclusion(leaf_hash(entries[i].body), i, 14, log->inclusion(i, 14).value(), root)) << i;
+  ASSERT_TRUE(log->checkpoint_if_due(true).ok());
+  auto report = verify_log(*db, VerifyOptions{});
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->ok) << report->message;
+  EXPECT_EQ(report->entries, 14u);
+  // And a restart continues the same tree.
+  log = std::make_unique<Log>(*db, *keys, LogOptions{1000, 60'000}, nullptr);
+  EXPECT_TRUE(log->open().ok());
+  EXPECT_EQ(log->size(), 14u);
+}
+
+// A log written before failed batches were retried may have a hole: the start says so.
+TEST_F(LogFixture, AGapInAnOldLogIsReportedAsAGapAtOpen) {
+  for (int i = 0; i < 8; ++i) log->record(event(i));
+  wait_durable();
+  log.reset();
+  // Lose entries 4 to 5 and the subtrees over them, as a dropped batch did.
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/herald.db").c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "DELETE FROM audit_entries WHERE seq IN (4, 5); "
+                         "DELETE FROM audit_nodes WHERE (idx << level) <= 5 AND ((idx + 1) << level) > 4;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(raw);
+  log = std::make_unique<Log>(*db, *keys, LogOptions{1000, 60'000}, nullptr);
+  auto st = log->open();
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.error().code, Errc::kAuditCorrupt);
+  EXPECT_NE(st.error().message.find("gap: entries 4 to 5 of 8 are missing"), std::string::npos) << st.error().message;
+}
+
+// S16: the key comes from the key service, and a checkpoint the database holds is served
+// only if that key verifies it: a forged key and checkpoint written into the database
+// are refused.
+TEST_F(LogFixture, AForgedKeyAndCheckpointInTheDatabaseAreNotServed) {
+  for (int i = 0; i < 6; ++i) log->record(event(i));
+  wait_durable();
+  ASSERT_TRUE(log->checkpoint_if_due(true).ok());
+  std::string real_pem = log->public_key_pem().value();
+  ASSERT_TRUE(log->verified_checkpoint().ok());
+
+  auto forger = crypto::PrivateKey::generate(crypto::KeyKind::Ed25519);
+  ASSERT_TRUE(store::wait_for([&](store::Completion done) {
+                db->put_meta("audit_public_key", forger.public_key().to_pem(), std::move(done));
+              }).ok());
+  Hash root = log->root(6).value();
+  std::int64_t ts = 4'000'000'000'000;
+  ASSERT_TRUE(store::wait_for([&](store::Completion done) {
+                db->audit().put_audit_checkpoint(
+                    store::AuditCheckpointRecord{7, std::string(reinterpret_cast<const char*>(root.data()), 32), ts,
+                                                 forger.sign(checkpoint_message(7, root, ts))},
+                    std::move(done));
+              }).ok());
+  EXPECT_EQ(log->public_key_pem().value(), real_pem);  // not the meta row
+  auto served = log->verified_checkpoint();
+  ASSERT_FALSE(served.ok());
+  EXPECT_EQ(served.error().code, Errc::kAuditCorrupt);
 }
 
 }  // namespace

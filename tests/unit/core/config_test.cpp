@@ -74,6 +74,7 @@ TEST(Config, RenderRedactsSecretsAndRoundTrips) {
 
 TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   Config c;
+  c.delivery.allow_log_provider = true;  // the default providers; this test is about TLS
   EXPECT_FALSE(validate(c, false).ok());
   EXPECT_TRUE(validate(c, true).ok());
   c.server.tls = false;
@@ -88,6 +89,7 @@ TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
 TEST(Config, PlainHttpRequiresTrustedProxiesToBeStated) {
   Config c;
   c.server.tls = false;
+  c.delivery.allow_log_provider = true;  // not what this test is about
   auto st = validate(c, false);
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("server.trusted_proxies"), std::string::npos);
@@ -106,6 +108,20 @@ TEST(Config, TheMetricsTokenIsRedacted) {
   std::string text = render_config(c);
   EXPECT_EQ(text.find("metrics-s3cret"), std::string::npos);
   EXPECT_NE(text.find("token = \"<redacted>\""), std::string::npos);
+}
+
+TEST(Config, TheLogDeliveryProviderNeedsDevOrAnExplicitAllowance) {
+  Config c;
+  c.server.tls = false;
+  c.server.trusted_proxies = "none";  // plain HTTP must name its proxies; not what this test is about
+  auto st = validate(c, false);  // both channels default to log
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("delivery.allow_log_provider"), std::string::npos);
+  EXPECT_TRUE(validate(c, true).ok());
+  c.delivery.email_provider = "smtp";
+  EXPECT_FALSE(validate(c, false).ok());  // SMS still goes nowhere
+  c.delivery.allow_log_provider = true;
+  EXPECT_TRUE(validate(c, false).ok());
 }
 
 TEST(Config, EveryKeyIsDocumented) {

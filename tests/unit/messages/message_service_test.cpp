@@ -591,6 +591,41 @@ TEST_F(MessageFixture, OnConnectPushesPendingOldestFirstUpToTheLimit) {
   EXPECT_EQ(service->pending_frames(who("u1", "app2")).size(), 0u);
 }
 
+// S17: one app cannot fill the server-wide pending budget for the others.
+TEST_F(MessageFixture, OneAppCannotHoldMoreThanItsPendingShare) {
+  cfg.max_pending = 10;
+  cfg.max_pending_per_app = 3;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) ids.push_back(publish_ok(R"({"to_user": "u)" + std::to_string(i) + R"(", "data": 1})"));
+  auto refused = publish(R"({"to_user": "u9", "data": 1})");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code, Errc::kMessagesBusy);
+  EXPECT_NE(refused.error().message.find("max_pending_per_app"), std::string::npos);
+  // Another app still publishes; acknowledging frees the first app's share.
+  publish_ok(R"({"to_user": "u1", "data": 1})", "app2");
+  publish_ok(R"({"to_user": "u0", "data": 2})", "app2");
+  barrier();
+  ASSERT_TRUE(service->ack_now(who("u0"), ids[0]).ok());
+  EXPECT_TRUE(publish(R"({"to_user": "u9", "data": 1})").ok());
+}
+
+// S17: a user reconnecting in a loop gets the replay (reads, decryptions, "delivered"
+// rows) a bounded number of times per minute; the messages stay in the inbox.
+TEST_F(MessageFixture, ReconnectingInALoopReplaysPendingOnlyABoundedNumberOfTimes) {
+  cfg.connect_replays_per_minute = 2;
+  auto id = publish_ok(R"({"to_user": "u1", "data": 1})");
+  publish_ok(R"({"to_user": "u2", "data": 1})");
+  barrier();
+  EXPECT_EQ(service->pending_frames(who("u1")).size(), 1u);
+  EXPECT_EQ(service->pending_frames(who("u1")).size(), 1u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(service->pending_frames(who("u1")).size(), 0u) << i;
+  EXPECT_EQ(service->pending_frames(who("u2")).size(), 1u);  // another user is unaffected
+  barrier();
+  EXPECT_EQ(trail(id), (V{"accepted", "stored", "delivered", "delivered"}));  // 2 rows, not 22
+  clock.advance(60'000);                                                      // the next minute
+  EXPECT_EQ(service->pending_frames(who("u1")).size(), 1u);
+}
+
 TEST_F(MessageFixture, InboxPagesReturnEveryMessageOnceInOrder) {
   std::vector<std::string> ids;
   for (int i = 0; i < 7; ++i) {

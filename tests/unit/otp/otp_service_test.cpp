@@ -305,6 +305,58 @@ TEST_F(OtpFixture, PerIpPerHour) {
   EXPECT_TRUE(send(request("+4915100000003", "dev-3")).ok());
 }
 
+// S14: one host is one bucket however its address is spelt.
+TEST_F(OtpFixture, PerIpCountsOneAddressUnderEverySpelling) {
+  cfg.per_ip_per_hour = 3;
+  make_service();
+  ASSERT_TRUE(send(request("+4915100000001", "dev-1", "1.2.3.4")).ok());
+  ASSERT_TRUE(send(request("+4915100000002", "dev-2", "::ffff:1.2.3.4")).ok());
+  ASSERT_TRUE(send(request("+4915100000003", "dev-3", "::ffff:102:304")).ok());
+  EXPECT_EQ(send(request("+4915100000004", "dev-4", "0:0::ffff:1.2.3.4")).error().code, Errc::kOtpIpLimit);
+  EXPECT_EQ(send(request("+4915100000005", "dev-5", "1.2.3.4")).error().code, Errc::kOtpIpLimit);
+  EXPECT_TRUE(send(request("+4915100000006", "dev-6", "1.2.3.5")).ok());  // another host
+}
+
+TEST_F(OtpFixture, PerIpCountsAnIpv6EndUserByItsSlash64) {
+  cfg.per_ip_per_hour = 2;
+  make_service();
+  ASSERT_TRUE(send(request("+4915100000001", "dev-1", "2001:db8:1:2::1")).ok());
+  ASSERT_TRUE(send(request("+4915100000002", "dev-2", "2001:db8:1:2:ffff:eeee:dddd:cccc")).ok());
+  EXPECT_EQ(send(request("+4915100000003", "dev-3", "2001:0db8:0001:0002::abcd")).error().code, Errc::kOtpIpLimit);
+  EXPECT_TRUE(send(request("+4915100000004", "dev-4", "2001:db8:1:3::1")).ok());  // the next /64
+}
+
+TEST_F(OtpFixture, EmailTagsShareTheRecipientLimitButTheCodeGoesToTheAddressGiven) {
+  cfg.per_recipient_per_day = 2;
+  cfg.resend_cooldown = Millis(1);
+  make_service();
+  ASSERT_TRUE(send(request("victim+1@example.com", "dev-1", "203.0.113.1")).ok());
+  {
+    std::lock_guard lock(senders.sender.mu);
+    EXPECT_EQ(senders.sender.sent.back().to, "victim+1@example.com");
+  }
+  clock += 1000;
+  ASSERT_TRUE(send(request("Victim+2@example.com", "dev-2", "203.0.113.2")).ok());
+  clock += 1000;
+  EXPECT_EQ(send(request("victim+3@example.com", "dev-3", "203.0.113.3")).error().code, Errc::kOtpRecipientLimit);
+  EXPECT_EQ(send(request("victim@example.com", "dev-4", "203.0.113.4")).error().code, Errc::kOtpRecipientLimit);
+  EXPECT_TRUE(send(request("other@example.com", "dev-5", "203.0.113.5")).ok());
+}
+
+TEST_F(OtpFixture, ABurstToOneCallingCodeIsRefusedWhileAnotherPasses) {
+  cfg.sms_per_prefix_per_hour = 3;
+  make_service();
+  for (int i = 0; i < 3; ++i)
+    ASSERT_TRUE(
+        send(request("+88210000000" + std::to_string(i), "dev-" + std::to_string(i), "203.0.113." + std::to_string(i)))
+            .ok());
+  auto s = send(request("+882100000009", "dev-9", "203.0.113.9"));
+  EXPECT_EQ(s.error().code, Errc::kOtpPrefixLimit);
+  EXPECT_GT(s.error().retry_after_s, 0);
+  EXPECT_TRUE(send(request("+4915100000001", "dev-10", "203.0.113.10")).ok());  // +49 has its own budget
+  EXPECT_TRUE(send(request("qa@example.com", "dev-11", "203.0.113.11")).ok());  // e-mail is not counted
+}
+
 TEST_F(OtpFixture, PerAppPerMinuteCountsTestRecipientsToo) {
   cfg.per_app_per_minute = 3;
   cfg.test_recipients = "+15550000001, qa@example.com";
