@@ -69,6 +69,7 @@ class FaultyStore final : public store::Store {
   store::AuditRecords& audit() override { return audit_; }
   store::OtpRecords& otp() override { return real_.otp(); }
   store::MessageRecords& messages() override { return real_.messages(); }
+  store::NonceRecords& nonces() override { return real_.nonces(); }
 
  private:
   store::Store& real_;
