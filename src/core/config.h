@@ -43,7 +43,7 @@ struct LimitsConfig {
   std::uint64_t max_connections_per_source = 1000;  // per client address (IPv6: per /64); 0 = no cap
   Millis shutdown_grace{10'000};
   // Per client address, before authentication (0 per second: no limit).
-  std::uint64_t source_requests_per_second = 2000;
+  std::uint64_t source_requests_per_second = 0;  // off: authenticated traffic is limited per app
   std::uint64_t source_request_burst = 4000;
   std::uint64_t source_refusals_per_second = 1;  // unauthenticated refusals
   std::uint64_t source_refusal_burst = 30;

@@ -77,7 +77,7 @@ std::string field(const std::string& json, const std::string& name) {
   return json.substr(at, json.find_first_of(",}", at) - at);
 }
 
-// A signed server-API GET (docs/signing.md): `query` already in canonical order.
+// A signed server-API GET (docs/signing.md, v2, no deployment id): `query` already in canonical order.
 HttpResponse signed_get(const Server& s, const std::string& key, const std::string& secret, const std::string& path,
                         const std::string& query = "") {
   auto hex = [](const unsigned char* p, std::size_t n) {
@@ -96,7 +96,7 @@ HttpResponse signed_get(const Server& s, const std::string& key, const std::stri
   std::string ts = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count());
   std::string canonical =
-      "HERALD-HMAC-SHA256\nGET\n" + path + "\n" + query + "\n" + hex(d, n) + "\n" + ts + "\n" + nonce + "\n" + key;
+      "HERALD-HMAC-SHA256-v2\n\nGET\n" + path + "\n" + query + "\n" + hex(d, n) + "\n" + ts + "\n" + nonce + "\n" + key;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), d, &n);
   TlsOptions o;
@@ -104,7 +104,7 @@ HttpResponse signed_get(const Server& s, const std::string& key, const std::stri
   return Connection::open(s.port(), true, o)
       ->request("GET " + path + (query.empty() ? "" : "?" + query) + " HTTP/1.1\r\nHost: x\r\nX-Herald-Key: " + key +
                 "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
-                "\r\nX-Herald-Signature: " + hex(d, n) + "\r\n\r\n");
+                "\r\nX-Herald-Signature: " + hex(d, n) + "\r\nX-Herald-Signature-Version: 2\r\n\r\n");
 }
 
 HttpResponse admin_post(const Server& s, const std::string& path, const std::string& body) {

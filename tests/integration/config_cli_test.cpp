@@ -104,11 +104,12 @@ TEST(ConfigCli, LogDeliveryProviderIsRefusedWithoutDevUnlessAllowed) {
   TempDir dir;
   // The defaults are the log provider: a production start must not answer "sent" for
   // codes that go nowhere.
-  auto r = run_herald({"serve", "--server.tls=false", "--store.data_dir=" + dir.path()});
+  auto r = run_herald({"serve", "--server.tls=false", "--server.trusted_proxies=none", "--store.data_dir=" + dir.path()});
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("which sends nothing"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("delivery.allow_log_provider"), std::string::npos) << r.output;
-  r = run_herald({"serve", "--server.tls=false", "--store.data_dir=" + dir.path(), "--delivery.email_provider=smtp",
+  r = run_herald({"serve", "--server.tls=false", "--server.trusted_proxies=none", "--store.data_dir=" + dir.path(),
+                  "--delivery.email_provider=smtp",
                   "--delivery.smtp.url=smtps://mail.example.com:465", "--delivery.smtp.from=a@example.com"});
   EXPECT_EQ(r.exit_code, 2) << r.output;  // SMS still logs only
   EXPECT_NE(r.output.find("which sends nothing"), std::string::npos) << r.output;

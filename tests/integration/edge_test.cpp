@@ -37,7 +37,8 @@ std::string keyed_publish(const std::string& app_key, const std::string& extra =
   std::string body = R"({"channel":"news","data":{}})";
   return raw("POST", "/api/v1/publish",
              "X-Herald-Key: " + app_key + "\r\nX-Herald-Timestamp: " + std::to_string(now.count()) +
-                 "\r\nX-Herald-Nonce: AAAAAAAAAAAAAAAAAAAAAA\r\nX-Herald-Signature: " + std::string(64, '0') + "\r\n" +
+                 "\r\nX-Herald-Nonce: AAAAAAAAAAAAAAAAAAAAAA\r\nX-Herald-Signature: " + std::string(64, '0') +
+                 "\r\nX-Herald-Signature-Version: 2\r\n" +
                  extra,
              body);
 }
