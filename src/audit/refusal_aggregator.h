@@ -1,12 +1,14 @@
 // Folds repeated refusals of one source with one code into one counted audit entry per
 // interval, so that an anonymous flood costs a bounded number of fsync'd leaves instead
-// of one each. The first refusal of each interval is still recorded as it happens.
+// of one each. The first refusal of each interval is still recorded as it happens. As a
+// Recorder it folds everything it is given: the client protocol's refused connects.
 #pragma once
 
 #include <cstdint>
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "audit/log.h"
@@ -14,7 +16,7 @@
 
 namespace herald::audit {
 
-class RefusalAggregator {
+class RefusalAggregator : public Recorder {
  public:
   // Sources beyond `max_keys` share one key (source "*") until the next flush.
   RefusalAggregator(Recorder& out, std::int64_t interval_ms, std::size_t max_keys = 10'000, Clock clock = {});
@@ -22,6 +24,7 @@ class RefusalAggregator {
   // A refusal: recorded now when it is its (source, code)'s first in the interval,
   // otherwise counted towards the interval's entry.
   void offer(Event e);
+  void record(Event e) override { offer(std::move(e)); }
   // Records the counted entries of every interval that has ended (all of them when
   // `force`, e.g. at shutdown). Run every interval by the owner.
   void flush(bool force);

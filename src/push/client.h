@@ -69,7 +69,7 @@ struct ClientContext {
   ProtocolMetrics& metrics;
   MessageInbox* inbox = nullptr;  // messages to users; null: acks of message ids are refused
   std::string version;
-  audit::Recorder* audit = nullptr;  // refused connects are audited
+  audit::Recorder* audit = nullptr;  // refused connects are audited (folded per source and code)
 };
 
 class Client final : public Subscriber {

@@ -287,8 +287,11 @@ void Node::add_edge_guards() {
 // through the hub.
 void Node::connect_transport() {
   protocol_metrics_ = std::make_unique<push::ProtocolMetrics>(registry_);
+  // A refused connect is as cheap to cause as an unsigned request (a bad token costs one
+  // WebSocket): folded like the API's refusals, not one fsync'd leaf each.
+  audit::Recorder* connect_refusals = refusals_ ? static_cast<audit::Recorder*>(refusals_.get()) : audit_.get();
   client_ctx_ = std::make_unique<push::ClientContext>(
-      push::ClientContext{*hub_, *apps_, cfg_, *protocol_metrics_, messages_.get(), opts_.version, audit_.get()});
+      push::ClientContext{*hub_, *apps_, cfg_, *protocol_metrics_, messages_.get(), opts_.version, connect_refusals});
   messages_->set_pusher([hub = hub_.get()](const std::string& app_id, const std::string& user, std::string frame) {
     auto pub = std::make_shared<push::Publication>();
     pub->frame = std::move(frame);

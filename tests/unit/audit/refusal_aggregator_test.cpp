@@ -77,5 +77,22 @@ TEST(RefusalAggregator, ManySourcesStayBoundedInEntriesPerInterval) {
   EXPECT_EQ(total, 5000u);  // nothing lost, only folded
 }
 
+// The client protocol hands its refused connects to a Recorder: given the aggregator,
+// a flood of bad tokens from one address is one entry and one count, not one each.
+TEST(RefusalAggregator, AsARecorderItFoldsRefusedConnects) {
+  Sink sink;
+  ManualClock clock;
+  RefusalAggregator agg(sink, 60'000, 100, clock.as_clock());
+  Recorder& client_audit = agg;
+  for (int i = 0; i < 500; ++i)
+    client_audit.record(Event{"client", "connect", "token_invalid", 0, "app:a1", "", "198.51.100.7", {}, {}});
+  ASSERT_EQ(sink.events.size(), 1u);
+  EXPECT_EQ(sink.events[0].type, "client");
+  agg.flush(true);
+  ASSERT_EQ(sink.events.size(), 2u);
+  EXPECT_EQ(detail(sink.events[1], "count"), "499");
+  EXPECT_EQ(detail(sink.events[1], "last_action"), "connect");
+}
+
 }  // namespace
 }  // namespace herald::audit

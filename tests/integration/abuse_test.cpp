@@ -1,0 +1,766 @@
+// Abuse through the real binary: each attack runs for seconds against one server while a
+// well-behaved client keeps publishing, and the server's RSS and audit growth are measured
+// before, during and after. Every test prints one "ABUSE <attack> key=value..." line.
+#include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "harness.h"
+
+namespace herald::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kGoodSource = "127.0.0.2";     // the well-behaved client
+constexpr const char* kMetricsSource = "127.0.0.3";  // reads /metrics for the figures
+
+// ---- Signing (docs/signing.md, v2) and client tokens, on plain OpenSSL ----
+
+std::string hex(const unsigned char* p, std::size_t n) {
+  static const char* k = "0123456789abcdef";
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out += {k[p[i] >> 4], k[p[i] & 15]};
+  return out;
+}
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  EVP_Digest(s.data(), s.size(), d, &n, EVP_sha256(), nullptr);
+  return hex(d, n);
+}
+
+std::string hmac_raw(const std::string& key, const std::string& msg) {
+  unsigned char d[32];
+  unsigned int n = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(msg.data()),
+       msg.size(), d, &n);
+  return std::string(reinterpret_cast<char*>(d), n);
+}
+
+std::string b64url(std::string_view in) {
+  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  unsigned v = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    v = (v << 8) | c;
+    for (bits += 8; bits >= 6; bits -= 6) out += kA[(v >> (bits - 6)) & 63];
+  }
+  if (bits > 0) out += kA[(v << (6 - bits)) & 63];
+  return out;
+}
+
+std::string fresh_nonce() {
+  unsigned char raw[18];
+  RAND_bytes(raw, sizeof raw);
+  return b64url(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));  // 24 characters
+}
+
+std::string signed_publish(const DevApp& app, const std::string& secret, const std::string& body) {
+  auto ts = std::to_string(std::time(nullptr));
+  std::string nonce = fresh_nonce();
+  std::string canonical = "HERALD-HMAC-SHA256-v2\n\nPOST\n/api/v1/publish\n\n" + sha256_hex(body) + "\n" + ts + "\n" +
+                          nonce + "\n" + app.key;
+  auto mac = hmac_raw(secret, canonical);
+  return "POST /api/v1/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Herald-Key: " +
+         app.key + "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
+         "\r\nX-Herald-Signature: " + hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size()) +
+         "\r\nX-Herald-Signature-Version: 2\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string client_token(const std::string& secret, const std::string& user) {
+  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+                      b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(std::time(nullptr) + 600) + "}");
+  return input + "." + b64url(hmac_raw(secret, input));
+}
+
+std::string raw(const std::string& method, const std::string& path, const std::string& headers = "",
+                const std::string& body = "") {
+  return method + " " + path + " HTTP/1.1\r\nHost: x\r\n" + headers + "Content-Length: " + std::to_string(body.size()) +
+         "\r\n\r\n" + body;
+}
+
+std::string code_of(const std::string& json) {
+  auto at = json.find("\"code\":\"");
+  if (at == std::string::npos) return {};
+  at += 8;
+  return json.substr(at, json.find('"', at) - at);
+}
+
+TlsOptions trusting(const Server& s) {
+  TlsOptions o;
+  o.ca_file = s.ca_file();
+  return o;
+}
+
+// ---- What is measured ----
+
+// A field of /proc/<pid>/status in KiB (VmRSS, VmHWM).
+long proc_kib(int pid, const std::string& field) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field + ":", 0) == 0) return std::stol(line.substr(field.size() + 1));
+  return -1;
+}
+
+double metric(const Server& s, const std::string& sample) {
+  auto c = Connection::open_from(kMetricsSource, s.port(), true, trusting(s));
+  return metric_value(c->request(raw("GET", "/metrics")).body, sample).value_or(-1);
+}
+
+double audit_entries(const Server& s) {
+  return metric(s, "herald_audit_entries_total");
+}
+
+// Samples the server's RSS every 20 ms and, beside the attack, publishes one signed
+// message every 100 ms from its own address over a fresh TLS connection (each one is
+// one audit entry, subtracted from the growth the attack is charged with).
+class Watch {
+ public:
+  Watch(const Server& s, DevApp app)
+      : s_(s), app_(std::move(app)), rss_before_(proc_kib(s.pid(), "VmRSS")), audit_before_(audit_entries(s)) {
+    rss_peak_ = rss_before_;
+    sampler_ = std::thread([this] {
+      while (!done_) {
+        rss_peak_ = std::max<long>(rss_peak_, proc_kib(s_.pid(), "VmRSS"));
+        std::this_thread::sleep_for(20ms);
+      }
+    });
+    client_ = std::thread([this] { publish_loop(); });
+  }
+  ~Watch() { stop(); }
+
+  // Ends the good client; `settle` lets folded audit entries be written first.
+  void stop(milliseconds settle = 0ms) {
+    if (done_.exchange(true)) return;
+    sampler_.join();
+    client_.join();
+    std::this_thread::sleep_for(settle);
+    rss_after_ = proc_kib(s_.pid(), "VmRSS");
+    hwm_ = proc_kib(s_.pid(), "VmHWM");
+    audit_after_ = audit_entries(s_);
+  }
+  // The RSS now, for a reading between phases of the attack.
+  long rss_now() const { return proc_kib(s_.pid(), "VmRSS"); }
+  long peak_growth_kib() const { return rss_peak_ - rss_before_; }
+  long after_growth_kib() const { return rss_after_ - rss_before_; }
+  long rss_after() const { return rss_after_; }
+  // Audit entries the attack caused: the growth less the good client's own entries.
+  double attack_audit() const { return audit_after_ - audit_before_ - good_ok_ - good_failed_; }
+  int good_ok() const { return good_ok_; }
+  int good_failed() const { return good_failed_; }
+  long good_max_ms() const { return good_max_ms_; }
+  std::string failures() const {
+    std::lock_guard lock(mu_);
+    return failures_;
+  }
+
+  void report(const std::string& attack, const std::string& extra) const {
+    std::printf(
+        "ABUSE %s rss_before_kib=%ld rss_peak_kib=%ld rss_after_kib=%ld vm_hwm_kib=%ld audit_growth=%.0f "
+        "audit_from_attack=%.0f good_ok=%d good_failed=%d good_max_ms=%ld %s\n",
+        attack.c_str(), rss_before_, rss_peak_.load(), rss_after_, hwm_, audit_after_ - audit_before_, attack_audit(),
+        good_ok_.load(), good_failed_.load(), good_max_ms_.load(), extra.c_str());
+    std::fflush(stdout);
+  }
+
+ private:
+  void publish_loop() {
+    for (int n = 0; !done_; ++n) {
+      auto t0 = Clock::now();
+      std::string what;
+      try {
+        auto c = Connection::open_from(kGoodSource, s_.port(), true, trusting(s_));
+        auto r = c->request(
+            signed_publish(app_, app_.secret, R"({"channel":"news","data":{"n":)" + std::to_string(n) + "}}"), 5000ms);
+        if (r.status != 200) what = std::to_string(r.status) + " " + code_of(r.body);
+      } catch (const std::exception& e) {
+        what = e.what();
+      }
+      long ms = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+      good_max_ms_ = std::max<long>(good_max_ms_, ms);
+      if (what.empty()) {
+        ++good_ok_;
+      } else {
+        ++good_failed_;
+        std::lock_guard lock(mu_);
+        failures_ += what + "; ";
+      }
+      std::this_thread::sleep_until(t0 + 100ms);
+    }
+  }
+
+  const Server& s_;
+  DevApp app_;
+  long rss_before_;
+  double audit_before_;
+  std::atomic<long> rss_peak_{0};
+  long rss_after_ = 0, hwm_ = 0;
+  double audit_after_ = 0;
+  std::atomic<bool> done_{false};
+  std::atomic<int> good_ok_{0}, good_failed_{0};
+  std::atomic<long> good_max_ms_{0};
+  mutable std::mutex mu_;
+  std::string failures_;
+  std::thread sampler_, client_;
+};
+
+// What every attack must leave intact: the good client served throughout, promptly.
+void expect_served(const Watch& w, int min_ok) {
+  EXPECT_EQ(w.good_failed(), 0) << w.failures();
+  EXPECT_GE(w.good_ok(), min_ok);
+  EXPECT_LT(w.good_max_ms(), 2000);
+}
+
+std::string kv(const std::map<std::string, int>& m) {
+  std::string out;
+  for (const auto& [k, v] : m) out += (out.empty() ? "" : ",") + k + ":" + std::to_string(v);
+  return out;
+}
+
+// ---- Slowloris ----
+
+struct Trickler {
+  std::unique_ptr<Connection> c;
+  std::string rest;  // bytes still to trickle, one a round
+  Clock::time_point opened;
+  bool cut = false;
+};
+
+// Opens `n` TLS connections that each send `head` at once and then `rest` one byte a
+// round (50 ms); returns when every one has been cut or `limit` has passed, with the
+// longest a connection lived.
+milliseconds trickle_wave(const Server& s, int n, const std::string& head, const std::string& rest, milliseconds limit,
+                          int& cut, milliseconds& shortest) {
+  std::vector<Trickler> ts;
+  auto t0 = Clock::now();
+  for (int i = 0; i < n; ++i) {
+    Trickler t{Connection::open(s.port(), true, trusting(s)), rest, Clock::now()};
+    t.c->write(head);
+    ts.push_back(std::move(t));
+  }
+  milliseconds longest{0};
+  shortest = milliseconds::max();
+  cut = 0;
+  while (cut < n && Clock::now() - t0 < limit) {
+    for (auto& t : ts) {
+      if (t.cut) continue;
+      bool failed = false;
+      try {
+        t.c->write(t.rest.empty() ? std::string("a") : t.rest.substr(0, 1));
+        if (!t.rest.empty()) t.rest.erase(0, 1);
+      } catch (const std::runtime_error&) {
+        failed = true;  // the server closed: the second write after its close fails
+      }
+      if (!failed) continue;
+      t.cut = true;
+      ++cut;
+      auto lived = std::chrono::duration_cast<milliseconds>(Clock::now() - t.opened);
+      longest = std::max(longest, lived);
+      shortest = std::min(shortest, lived);
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return longest;
+}
+
+// 100 connections trickle a request header and 100 a body under its Content-Length,
+// one byte every 50 ms, in two waves; each is cut at the read timeout, the second wave
+// costs no more memory than the first, and the good client's publishes are answered.
+TEST(Abuse, SlowlorisHeadersAndBodiesAreCutAndCostBoundedMemory) {
+  Server s({.args = {"--limits.read_timeout=1500ms"}});
+  Watch w(s, dev_app(s));
+  const std::string header_rest = "X-Padding: " + std::string(400, 'a') + "\r\n\r\n";
+  const std::string body_head = "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 2000\r\n\r\n";
+  std::vector<long> rss_after_wave;
+  milliseconds longest{0}, shortest = milliseconds::max();
+  int total_cut = 0;
+  for (int wave = 0; wave < 2; ++wave) {
+    // Both kinds at once: 100 header tricklers and 100 body tricklers.
+    int cut_h = 0, cut_b = 0;
+    milliseconds low_h{0}, low_b{0};
+    milliseconds long_h{0}, long_b{0};
+    std::thread bodies([&] { long_b = trickle_wave(s, 100, body_head, std::string(2000, '{'), 8s, cut_b, low_b); });
+    long_h = trickle_wave(s, 100, "GET /healthz HTTP/1.1\r\nHost: x\r\n", header_rest, 8s, cut_h, low_h);
+    bodies.join();
+    EXPECT_EQ(cut_h, 100) << "wave " << wave;
+    EXPECT_EQ(cut_b, 100) << "wave " << wave;
+    total_cut += cut_h + cut_b;
+    longest = std::max({longest, long_h, long_b});
+    shortest = std::min({shortest, low_h, low_b});
+    rss_after_wave.push_back(w.rss_now());
+  }
+  w.stop(300ms);
+  // The whole request must arrive within the read timeout from its first byte.
+  EXPECT_GE(shortest, 1200ms);
+  EXPECT_LE(longest, 3500ms);
+  EXPECT_EQ(metric(s, "herald_timeouts_total{phase=\"read\"}"), 400);
+  EXPECT_LT(w.peak_growth_kib(), 48 * 1024);
+  EXPECT_LT(rss_after_wave[1] - rss_after_wave[0], 4 * 1024) << "the second wave grew the server's memory";
+  EXPECT_LE(w.attack_audit(), 0);  // a request never read is never audited
+  expect_served(w, 20);
+  w.report("slowloris_headers_and_bodies",
+           "sockets=400 cut=" + std::to_string(total_cut) + " shortest_ms=" + std::to_string(shortest.count()) +
+               " longest_ms=" + std::to_string(longest.count()) + " rss_wave1_kib=" +
+               std::to_string(rss_after_wave[0]) + " rss_wave2_kib=" + std::to_string(rss_after_wave[1]));
+}
+
+// ---- Idle TLS handshakes ----
+
+// The first flight of a TLS client (a ClientHello), made once on memory BIOs.
+std::string client_hello() {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL* ssl = SSL_new(ctx);
+  BIO* out = BIO_new(BIO_s_mem());
+  SSL_set_bio(ssl, BIO_new(BIO_s_mem()), out);
+  SSL_connect(ssl);  // wants to read the ServerHello: the hello is in `out`
+  char* data = nullptr;
+  long n = BIO_get_mem_data(out, &data);
+  std::string hello(data, static_cast<std::size_t>(std::max(0L, n)));
+  SSL_free(ssl);
+  SSL_CTX_free(ctx);
+  return hello;
+}
+
+// 200 connections that never start the TLS handshake and 200 that send a ClientHello
+// and then nothing, in three waves: each is closed at the handshake timeout, the memory
+// the first wave took is reused by the next ones, and the good client is served.
+TEST(Abuse, IdleTlsHandshakesAreClosedAtTheHandshakeTimeout) {
+  Server s({.args = {"--limits.handshake_timeout=1s"}});
+  const std::string hello = client_hello();
+  ASSERT_GT(hello.size(), 100u);
+  ASSERT_EQ(hello[0], '\x16');  // a handshake record
+  Watch w(s, dev_app(s));
+  std::vector<long> rss_after_wave;
+  milliseconds longest{0};
+  int closed = 0;
+  for (int wave = 0; wave < 3; ++wave) {
+    std::vector<std::unique_ptr<Connection>> idle;
+    for (int i = 0; i < 400; ++i) {
+      idle.push_back(Connection::open_tcp(s.port()));
+      if (i % 2) idle.back()->write(hello);
+    }
+    auto opened = Clock::now();
+    for (auto& c : idle) closed += c->wait_closed(std::chrono::duration_cast<milliseconds>(opened + 4s - Clock::now()));
+    longest = std::max(longest, std::chrono::duration_cast<milliseconds>(Clock::now() - opened));
+    std::this_thread::sleep_for(200ms);
+    rss_after_wave.push_back(w.rss_now());
+  }
+  w.stop(300ms);
+  EXPECT_EQ(closed, 1200);
+  EXPECT_LE(longest, 2500ms);  // the handshake timeout (1 s) after the last open, and detection
+  EXPECT_EQ(metric(s, "herald_timeouts_total{phase=\"handshake\"}"), 1200);
+  EXPECT_LT(w.peak_growth_kib(), 48 * 1024);
+  EXPECT_LT(rss_after_wave[2] - rss_after_wave[0], 8 * 1024) << "later waves grew the server's memory";
+  EXPECT_LE(w.attack_audit(), 0);
+  expect_served(w, 25);
+  w.report("idle_tls_handshakes", "sockets=1200 closed=" + std::to_string(closed) +
+                                      " longest_close_after_open_ms=" + std::to_string(longest.count()) +
+                                      " rss_after_waves_kib=" + std::to_string(rss_after_wave[0]) + "/" +
+                                      std::to_string(rss_after_wave[1]) + "/" + std::to_string(rss_after_wave[2]));
+}
+
+// ---- Oversized frames and bodies ----
+
+// A masked WebSocket frame with an explicit FIN bit and, when `claimed` is set, a
+// declared length other than the payload's (the attacker need not send what it claims).
+std::string ws_frame(int opcode, const std::string& payload, bool fin, std::uint64_t claimed = 0) {
+  std::uint64_t len = claimed ? claimed : payload.size();
+  std::string f(1, static_cast<char>((fin ? 0x80 : 0) | opcode));
+  if (len < 126) {
+    f += static_cast<char>(0x80 | len);
+  } else if (len < 65536) {
+    f += {static_cast<char>(0x80 | 126), static_cast<char>(len >> 8), static_cast<char>(len & 0xff)};
+  } else {
+    f += static_cast<char>(0x80 | 127);
+    for (int i = 7; i >= 0; --i) f += static_cast<char>((len >> (8 * i)) & 0xff);
+  }
+  const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+  f.append(mask, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) f += static_cast<char>(payload[i] ^ mask[i % 4]);
+  return f;
+}
+
+// What the server did with one oversized attempt: "1009", "413", or how it failed.
+std::string oversized_attempt(const Server& s, int kind) {
+  auto c = Connection::open(s.port(), true, trusting(s));
+  try {
+    if (kind == 2 || kind == 3) {  // HTTP: a declared 1 GiB body, or 1.5 MiB really sent
+      std::string head = "POST /api/v1/publish HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                         std::string(kind == 2 ? "1073741824" : "1572864") + "\r\n\r\n";
+      c->write(head);
+      if (kind == 3)
+        for (int i = 0; i < 24; ++i) c->write(std::string(65536, 'b'));
+      auto r = c->request("", 5000ms);
+      return std::to_string(r.status) + (code_of(r.body) == "body_too_large" ? "" : "?" + code_of(r.body));
+    }
+    if (ws_upgrade(*c, "/ws").status != 101) return "no_upgrade";
+    if (kind == 0) {  // one frame declaring 1 GiB, 16 KiB of it sent
+      c->write(ws_frame(2, std::string(16384, 'x'), true, 1ULL << 30));
+    } else {  // fragments of one message, never finished, the third one past 64 KiB
+      c->write(ws_frame(1, std::string(32768, 'y'), false));
+      c->write(ws_frame(0, std::string(32768, 'y'), false));
+      c->write(ws_frame(0, std::string(1024, 'y'), false));
+    }
+    for (auto until = Clock::now() + 5s; Clock::now() < until;) {
+      auto f = ws_read(*c, 5s);
+      if (!f) return "no_close";
+      if (f->opcode == 8) return std::to_string(f->close_code());
+    }
+    return "no_close";
+  } catch (const std::exception& e) {
+    return std::string("cut:") + e.what();
+  }
+}
+
+// For three seconds, oversized WebSocket frames (declared and fragmented) and HTTP
+// bodies (declared and sent) one after another: each is refused (1009, 413) without
+// the server reading it whole, memory stays flat, the good client is served.
+TEST(Abuse, OversizedFramesAndBodiesAreRefusedRepeatedly) {
+  Server s;
+  Watch w(s, dev_app(s));
+  std::map<std::string, int> outcomes;
+  int attempts = 0;
+  long rss_mid = 0;
+  for (auto start = Clock::now(); Clock::now() - start < 3s; ++attempts) {
+    std::string o = oversized_attempt(s, attempts % 4);
+    ++outcomes[std::to_string(attempts % 4) + "=" + o];
+    if (attempts == 40) rss_mid = w.rss_now();
+  }
+  w.stop(300ms);
+  // A body really sent may meet the close (after its 413) before it is all written:
+  // the server stopped reading at the limit. Everything else is answered with its code.
+  int refused = 0;
+  for (const auto& [k, n] : outcomes) {
+    bool ok = k.ends_with("=1009") || k.ends_with("=413") || k == "3=cut:write failed";
+    EXPECT_TRUE(ok) << k << " x" << n;
+    refused += ok ? n : 0;
+  }
+  EXPECT_GE(attempts, 40);
+  EXPECT_EQ(refused, attempts);
+  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+  EXPECT_LT(w.rss_after() - rss_mid, 8 * 1024) << "memory grew with the attempts";
+  EXPECT_LE(w.attack_audit(), 0);
+  expect_served(w, 15);
+  w.report("oversized_frames_and_bodies", "attempts=" + std::to_string(attempts) +
+                                              " refused=" + std::to_string(refused) + " outcomes=" + kv(outcomes) +
+                                              " rss_mid_kib=" + std::to_string(rss_mid));
+}
+
+// ---- A client that never reads ----
+
+// A WebSocket client whose connect was answered, or null.
+std::unique_ptr<Connection> ws_client(const Server& s, const DevApp& app, const std::string& user) {
+  auto c = Connection::open(s.port(), true, trusting(s));
+  if (ws_upgrade(*c, "/ws").status != 101) return nullptr;
+  ws_send(
+      *c, 1,
+      R"({"id":1,"connect":{"app":")" + app.key + R"(","token":")" + client_token(app.client_secret, user) + "\"}}");
+  auto r = ws_read(*c, 5s);
+  if (!r || r->payload.find("\"connect\":{") == std::string::npos) return nullptr;
+  return c;
+}
+
+// Reads frames until one holds `needle`.
+bool read_until(Connection& c, const std::string& needle, milliseconds timeout = 5s) {
+  for (auto end = Clock::now() + timeout; Clock::now() < end;) {
+    auto f = ws_read(c, 1s);
+    if (f && f->payload.find(needle) != std::string::npos) return true;
+  }
+  return false;
+}
+
+// The offsets of the publications in one frame (the server may put several, one a line).
+void collect_offsets(const std::string& payload, std::vector<long>& out) {
+  for (auto at = payload.find("\"pub\":{"); at != std::string::npos; at = payload.find("\"pub\":{", at + 1)) {
+    auto o = payload.find("\"offset\":", at);
+    if (o != std::string::npos) out.push_back(std::stol(payload.substr(o + 9)));
+  }
+}
+
+// One subscriber stops reading on a channel that gets publications of 8 KB for four
+// seconds (hundreds of MB) while two others read everything: the non-reader is cut as a slow consumer once its
+// queue passes push.send_queue_max_bytes (1 MiB) and the kernel's buffers, the readers
+// get every publication in order, and server memory stays bounded.
+TEST(Abuse, ANonReadingSubscriberIsCutWhileOthersReceiveEverything) {
+  Server s({.args = {"--namespaces.open.publish=authenticated", "--push.commands_per_second=100000",
+                     "--push.command_burst=100000", "--push.write_timeout=3s"}});
+  DevApp app = dev_app(s);
+  const std::string ch = "open:busy";
+  auto sub = [&](Connection& c) {
+    ws_send(c, 1, R"({"id":2,"subscribe":{"channel":")" + ch + "\"}}");
+    return read_until(c, "\"id\":2,");
+  };
+  auto slow = ws_client(s, app, "slow");
+  auto pub = ws_client(s, app, "pub");
+  ASSERT_TRUE(slow && pub);
+  ASSERT_TRUE(sub(*slow));
+  std::vector<std::unique_ptr<Connection>> readers;
+  for (int i = 0; i < 2; ++i) {
+    readers.push_back(ws_client(s, app, "reader" + std::to_string(i)));
+    ASSERT_TRUE(readers.back() && sub(*readers.back()));
+  }
+  Watch w(s, app);
+  std::atomic<std::size_t> published{std::numeric_limits<std::size_t>::max()};  // known once publishing ends
+  std::vector<std::vector<long>> got(readers.size());
+  std::vector<std::atomic<std::size_t>> counts(readers.size());
+  std::vector<std::thread> reading;
+  for (std::size_t r = 0; r < readers.size(); ++r)
+    reading.emplace_back([&, r] {
+      for (auto end = Clock::now() + 40s; got[r].size() < published && Clock::now() < end;) {
+        try {
+          if (auto f = ws_read(*readers[r], 200ms)) collect_offsets(f->payload, got[r]);
+          counts[r] = got[r].size();
+        } catch (const std::exception&) {
+          return;  // closed: what it got is checked below
+        }
+      }
+    });
+  // Four seconds of publications of 8 KB: 20 publishes, then their 20 replies, paced by
+  // the readers (at most two batches, 320 KB, behind: readers that keep up).
+  auto readers_behind = [&](int sent) {
+    for (auto& c : counts)
+      if (c + 40 < static_cast<std::size_t>(sent)) return true;
+    return false;
+  };
+  const std::string data = "\"" + std::string(8000, 'p') + "\"";
+  int sent = 0, acked = 0;
+  for (auto start = Clock::now(); Clock::now() - start < 4s;) {
+    for (int j = 0; j < 20; ++j, ++sent)
+      ws_send(
+          *pub, 1,
+          "{\"id\":" + std::to_string(sent + 10) + R"(,"publish":{"channel":")" + ch + R"(","data":)" + data + "}}");
+    for (auto end = Clock::now() + 10s; acked < sent && Clock::now() < end;) {
+      auto f = ws_read(*pub, 1s);
+      for (auto at = f ? f->payload.find("\"publish\":{") : std::string::npos; at != std::string::npos;
+           at = f->payload.find("\"publish\":{", at + 1))
+        ++acked;
+    }
+    ASSERT_EQ(acked, sent);
+    for (auto end = Clock::now() + 10s; readers_behind(sent) && Clock::now() < end;) std::this_thread::sleep_for(1ms);
+  }
+  published = static_cast<std::size_t>(sent);
+  for (auto& t : reading) t.join();
+  long rss_mid = w.rss_now();
+  double slow_cut = metric(s, "herald_push_slow_consumers_total");
+  // The non-reader now reads: what the kernel held, then the end of the connection.
+  std::size_t slow_got = 0;
+  bool slow_closed = false;
+  try {
+    for (auto end = Clock::now() + 10s; Clock::now() < end && !slow_closed;) {
+      auto f = ws_read(*slow, 2s);
+      if (!f) break;
+      std::vector<long> offs;
+      collect_offsets(f->payload, offs);
+      slow_got += offs.size();
+      slow_closed = f->opcode == 8;
+    }
+  } catch (const std::exception&) {
+    slow_closed = true;  // EOF: cut at the TCP level
+  }
+  w.stop(300ms);
+  EXPECT_EQ(slow_cut, 1);
+  EXPECT_TRUE(slow_closed);
+  EXPECT_LT(slow_got, static_cast<std::size_t>(sent));
+  for (std::size_t r = 0; r < readers.size(); ++r) {
+    ASSERT_EQ(got[r].size(), static_cast<std::size_t>(sent)) << "reader " << r;
+    for (int i = 0; i < sent; ++i) ASSERT_EQ(got[r][i], i + 1) << "reader " << r << " publication " << i;
+  }
+  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+  EXPECT_LE(w.attack_audit(), 0);
+  expect_served(w, 25);
+  w.report("non_reading_subscriber",
+           "publications=" + std::to_string(sent) +
+               " bytes_each=8000 slow_consumers_cut=" + std::to_string(static_cast<int>(slow_cut)) +
+               " slow_got=" + std::to_string(slow_got) + " reader0_got=" + std::to_string(got[0].size()) +
+               " reader1_got=" + std::to_string(got[1].size()) + " rss_mid_kib=" + std::to_string(rss_mid));
+}
+
+// ---- Floods of refused requests ----
+
+// Source addresses of an attacker with many hosts (none is the good client's).
+std::vector<std::string> attacker_sources(const std::string& prefix, int n) {
+  std::vector<std::string> out{"127.0.0.1"};
+  for (int i = 1; i < n; ++i) out.push_back(prefix + std::to_string(i));
+  return out;
+}
+
+struct FloodTally {
+  int requests = 0;
+  int connections = 0;
+  std::map<std::string, int> answers;  // "status code" -> count
+  int count(const std::string& answer) const {
+    auto it = answers.find(answer);
+    return it == answers.end() ? 0 : it->second;
+  }
+};
+
+// Sends make(n) round-robin from each source over keep-alive TLS connections (reopened
+// when the server closes one) for `d`, and tallies the answers.
+FloodTally flood(const Server& s, const std::vector<std::string>& sources, milliseconds d,
+                 const std::function<std::string(int)>& make) {
+  std::vector<std::unique_ptr<Connection>> conns(sources.size());
+  FloodTally t;
+  for (auto start = Clock::now(); Clock::now() - start < d;) {
+    for (std::size_t i = 0; i < sources.size(); ++i, ++t.requests) {
+      try {
+        if (!conns[i]) {
+          conns[i] = Connection::open_from(sources[i], s.port(), true, trusting(s));
+          ++t.connections;
+        }
+        auto a = conns[i]->request(make(t.requests), 3000ms);
+        ++t.answers[std::to_string(a.status) + " " + code_of(a.body)];
+        if (a.header("connection") == "close") conns[i].reset();
+      } catch (const std::exception&) {
+        conns[i].reset();
+        ++t.answers["cut"];
+      }
+    }
+  }
+  return t;
+}
+
+// At most this many audit entries for `keys` (source, code) pairs refused for `d` with
+// refusals folded per `interval`: per pair and interval, the first refusal and the count.
+double folded_audit_bound(std::size_t keys, milliseconds d, milliseconds interval) {
+  return static_cast<double>(keys) * 2 * (static_cast<double>(d / interval) + 2);
+}
+
+// 16 hosts flood the server API with the dev app's real key and wrong signatures for
+// four seconds. Each host gets its refusal budget of 401s (limits.source_refusal_burst
+// and _per_second) and 429 after; the audit folds each host's refusals per interval;
+// the app's own back end, on another address, is served throughout. A good request from
+// a flooding address waits like the rest (the budget is per address, before
+// authentication) and is served again once the budget refills.
+TEST(Abuse, AFloodOfBadSignaturesIsRefusedAndFoldedInTheAudit) {
+  Server s({.args = {"--audit.refusal_interval=1s"}});
+  DevApp app = dev_app(s);
+  const auto sources = attacker_sources("127.0.1.", 16);
+  const milliseconds d = 4s;
+  Watch w(s, app);
+  auto t = flood(s, sources, d, [&](int n) {
+    return signed_publish(app, "as_wrong_secret", R"({"channel":"news","data":{"n":)" + std::to_string(n) + "}}");
+  });
+  auto same_source = Connection::open(s.port(), true, trusting(s))
+                         ->request(signed_publish(app, app.secret, R"({"channel":"news","data":{}})"));
+  w.stop(1500ms);  // the folded counts of every interval are written
+  const int refused = t.count("401 signature_invalid"), limited = t.count("429 rate_limited");
+  EXPECT_EQ(refused + limited, t.requests) << kv(t.answers);
+  EXPECT_LE(refused, static_cast<int>(sources.size()) * (30 + 4 + 2));
+  EXPECT_GE(limited, t.requests / 2);
+  EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 2, d, 1s));
+  EXPECT_LE(w.attack_audit(), t.requests / 10.0);
+  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+  expect_served(w, 25);
+  EXPECT_EQ(same_source.status, 429);
+  EXPECT_EQ(code_of(same_source.body), "rate_limited");
+  auto later = Connection::open(s.port(), true, trusting(s))
+                   ->request(signed_publish(app, app.secret, R"({"channel":"news","data":{}})"));
+  EXPECT_EQ(later.status, 200) << later.body;
+  w.report("bad_signatures",
+           "sources=" + std::to_string(sources.size()) + " requests=" + std::to_string(t.requests) +
+               " connections=" + std::to_string(t.connections) + " answers=" + kv(t.answers) +
+               " audit_bound=" + std::to_string(static_cast<int>(folded_audit_bound(sources.size() * 2, d, 1s))) +
+               " same_source_good=" + std::to_string(same_source.status) +
+               " same_source_after_refill=" + std::to_string(later.status));
+}
+
+// One refused client-protocol connect over a fresh TLS WebSocket: the error code.
+std::string refused_connect(const Server& s, const std::string& source, const std::string& app_key,
+                            const std::string& token) {
+  try {
+    auto c = Connection::open_from(source, s.port(), true, trusting(s));
+    if (ws_upgrade(*c, "/ws").status != 101) return "no_upgrade";
+    ws_send(*c, 1, R"({"id":1,"connect":{"app":")" + app_key + R"(","token":")" + token + "\"}}");
+    auto f = ws_read(*c, 3s);
+    return f ? code_of(f->payload) : "no_answer";
+  } catch (const std::exception& e) {
+    return std::string("cut:") + e.what();
+  }
+}
+
+// Pre-authentication floods with the per-address refusal budget off (a busy NAT, say),
+// so that every request is read and refused: first the HTTP APIs (no signature, an
+// unknown key, no or a wrong admin token) from 16 hosts, then client-protocol connects
+// with a bad token or an unknown app from 4 hosts. Each refusal is answered; the audit
+// grows by a bounded number of folded entries per host, code and interval, not one per
+// refusal; memory stays flat; the good client is served.
+TEST(Abuse, PreAuthenticationFloodsCostBoundedAuditAndMemory) {
+  Server s({.args = {"--audit.refusal_interval=1s", "--limits.source_refusals_per_second=0"}});
+  DevApp app = dev_app(s);
+  const milliseconds d = 4s;
+  {
+    const auto sources = attacker_sources("127.0.2.", 16);
+    Watch w(s, app);
+    auto t = flood(s, sources, d, [](int n) {
+      switch (n % 4) {
+        case 0:
+          return raw("POST", "/api/v1/publish", "", "{}");
+        case 1:
+          return signed_publish(DevApp{"", "hk_nope" + std::to_string(n % 97), "", ""}, "x", "{}");
+        case 2:
+          return raw("GET", "/admin/v1/apps");
+        default:
+          return raw("GET", "/admin/v1/apps", "Authorization: Bearer not-the-token\r\n");
+      }
+    });
+    w.stop(1500ms);
+    int answered = 0;
+    for (const auto& [k, n] : t.answers)
+      if (k.rfind("401 ", 0) == 0) answered += n;
+    EXPECT_EQ(answered, t.requests) << kv(t.answers);
+    EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 3, d, 1s)) << kv(t.answers);
+    EXPECT_LE(w.attack_audit(), t.requests / 10.0);
+    EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+    expect_served(w, 25);
+    w.report("pre_auth_http", "sources=" + std::to_string(sources.size()) + " requests=" + std::to_string(t.requests) +
+                                  " answers=" + kv(t.answers) + " audit_bound=" +
+                                  std::to_string(static_cast<int>(folded_audit_bound(sources.size() * 3, d, 1s))));
+  }
+  {
+    const auto sources = attacker_sources("127.0.3.", 4);
+    Watch w(s, app);
+    std::map<std::string, int> codes;
+    int connects = 0;
+    for (auto start = Clock::now(); Clock::now() - start < d;)
+      for (std::size_t i = 0; i < sources.size(); ++i, ++connects)
+        ++codes[i % 2 ? refused_connect(s, sources[i], app.key, "not.a.token")
+                      : refused_connect(s, sources[i], "hk_nope", client_token(app.client_secret, "u"))];
+    w.stop(1500ms);
+    int refused = 0;
+    for (const auto& [k, n] : codes)
+      if (k.rfind("cut:", 0) != 0 && k != "no_answer" && k != "no_upgrade") refused += n;
+    EXPECT_EQ(refused, connects) << kv(codes);
+    EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 2, d, 1s)) << kv(codes);
+    EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+    expect_served(w, 25);
+    w.report("pre_auth_ws_connects",
+             "sources=" + std::to_string(sources.size()) + " connects=" + std::to_string(connects) +
+                 " answers=" + kv(codes) +
+                 " audit_bound=" + std::to_string(static_cast<int>(folded_audit_bound(sources.size() * 2, d, 1s))));
+  }
+}
+
+}  // namespace
+}  // namespace herald::testing
