@@ -1,8 +1,11 @@
 // The crash test of messages to users: many publishers send while the server is killed
 // with SIGKILL at random moments and restarted on the same data dir. Every message whose
 // publish was answered (202, or 200 for a repeat of its idempotency key) must be there
-// afterwards, exactly once: by id over the server API, and in its user's inbox over the
-// client protocol. Unanswered publishes are retried with the same idempotency key.
+// afterwards, exactly once: after each restart, by id, every message acknowledged since
+// the previous restart, and the last ones acknowledged before the kill republished (the
+// same id, nothing new); at the end, all of them by id over the server API and in their
+// users' inboxes over the client protocol. Unanswered publishes are retried with the
+// same idempotency key.
 //
 // MESSAGES_CRASH_N and MESSAGES_CRASH_KILLS override the size (for a quick local run).
 import { test, after } from 'node:test';
@@ -44,6 +47,7 @@ test('every acknowledged message survives kill -9, exactly once', { timeout: 175
   const keyOf = (i) => `crash-${run}-${i}`;
   const userOf = (i) => `crash-user-${i % USERS}`;
   const ids = new Array(N).fill(null); // the id of each message whose publish was answered
+  const ackOrder = []; // message indices in the order they were first acknowledged
   let answered = 0;
   const idChanges = []; // a repeat of a key answered with another id: a duplicate
   let attempts = 0;
@@ -65,6 +69,7 @@ test('every acknowledged message survives kill -9, exactly once', { timeout: 175
     if (r.status !== 202 && r.status !== 200) return false;
     if (ids[i] === null) {
       ids[i] = r.body.id;
+      ackOrder.push(i);
       answered++;
     } else if (ids[i] !== r.body.id) {
       idChanges.push({ i, first: ids[i], then: r.body.id });
@@ -103,6 +108,50 @@ test('every acknowledged message survives kill -9, exactly once', { timeout: 175
   );
   let kills = 0;
   let repeatsChecked = 0;
+  let verified = 0; // ackOrder[0, verified) were looked up by id after a restart
+  let killsUnderLoad = 0; // kills while messages were still being published
+  let killedAt = 0; // ackOrder[0, killedAt) were acknowledged before the latest kill
+  let killing = true;
+  const lostAfterRestart = []; // [kills so far, message] not found by id
+  const wrongAfterRestart = [];
+
+  // Beside the publishers and the killer, so that neither waits for it: every message
+  // acknowledged before a kill is looked up by id once the server is back (a kill can
+  // lose only what was acknowledged before it; the final check finds all of them again).
+  async function verifier() {
+    while (killing || verified < killedAt) {
+      if (verified === killedAt) {
+        await sleep(50);
+        continue;
+      }
+      const batch = ackOrder.slice(verified, Math.min(killedAt, verified + 64));
+      await pool(batch, 4, async (i) => {
+        for (let attempt = 0; attempt < 20; attempt++) {
+          await serving;
+          const r = await server
+            .api('GET', `/api/v1/messages/${ids[i]}`, undefined, { app, timeout: 10_000 })
+            .catch(() => null);
+          if (!r) continue; // killed under the request: again once it is back
+          if (r.status === 404) lostAfterRestart.push([kills, i]);
+          else if (r.status !== 200 || r.body.data?.i !== i) wrongAfterRestart.push([kills, i, r.status]);
+          return;
+        }
+        wrongAfterRestart.push([kills, i, 'unanswered']);
+      });
+      verified += batch.length;
+    }
+  }
+
+  // Republishes message i: it must be answered as a duplicate with the first id.
+  async function repeat(i) {
+    const r = await publish(i).catch(() => null);
+    if (r && record(i, r)) {
+      repeatsChecked++;
+      assert.equal(r.status, 200, `a repeat of message ${i}: ${r.text}`);
+      assert.equal(r.body.duplicate, true);
+    }
+  }
+
   async function killer() {
     for (const point of points) {
       await sleep(200 + Math.random() * 500);
@@ -111,25 +160,25 @@ test('every acknowledged message survives kill -9, exactly once', { timeout: 175
       await sleep(Math.random() * 50);
       let resume;
       serving = new Promise((r) => (resume = r));
+      if (answered < N) killsUnderLoad++;
       await server.crash();
+      const before = ackOrder.length; // every answer counted so far came before the kill
       kills++;
       await server.start(FLAGS);
+      killedAt = before;
       resume();
-      // A sample of acknowledged messages published again: the same id, nothing new.
-      const done = ids.flatMap((id, i) => (id === null ? [] : [i]));
-      for (let k = 0; k < 10 && done.length; k++) {
-        const i = done[Math.floor(Math.random() * done.length)];
-        const r = await publish(i).catch(() => null);
-        if (r && record(i, r)) {
-          repeatsChecked++;
-          assert.equal(r.status, 200, `a repeat of message ${i}: ${r.text}`);
-          assert.equal(r.body.duplicate, true);
-        }
-      }
+      // The last 20 acknowledged before the kill (whose idempotency records were the
+      // newest) and 10 earlier ones at random, published again: the same id, nothing new.
+      const again = ackOrder.slice(Math.max(0, before - 20), before);
+      for (let k = 0; k < 10 && before > 0; k++) again.push(ackOrder[Math.floor(Math.random() * before)]);
+      await Promise.all(again.map(repeat));
     }
   }
 
+  const verifying = verifier();
   await Promise.all([killer(), ...Array.from({ length: PUBLISHERS }, publisher)]);
+  killing = false;
+  await verifying;
   const publishMs = Date.now() - t0;
   assert.equal(fatal, null);
   assert.equal(kills, KILLS, `only ${kills} kills before the deadline`);
@@ -179,10 +228,16 @@ test('every acknowledged message survives kill -9, exactly once', { timeout: 175
   const losses = lost.length + missingFromInbox;
   console.log(
     `messages crash test: N=${N} publishers=${PUBLISHERS} users=${USERS} kills=${kills} attempts=${attempts} ` +
-      `unanswered=${unanswered} repeats_checked=${repeatsChecked} lost_by_id=${lost.length} ` +
+      `kills_under_load=${killsUnderLoad} unanswered=${unanswered} repeats_checked=${repeatsChecked} ` +
+      `checked_after_restarts=${verified} ` +
+      `lost_after_restart=${lostAfterRestart.length} lost_by_id=${lost.length} ` +
       `missing_from_inbox=${missingFromInbox} losses=${losses} duplicates=${duplicates} unexpected=${strangers} ` +
       `wrong=${wrong.length} publish_s=${(publishMs / 1000).toFixed(1)} total_s=${(totalMs / 1000).toFixed(1)}`,
   );
+  assert.deepEqual(lostAfterRestart.slice(0, 10), [], 'lost after a restart: [kill, message]');
+  assert.deepEqual(wrongAfterRestart.slice(0, 5), []);
+  assert.ok(verified >= points.at(-1), `only ${verified} messages checked after restarts`);
+  assert.equal(killsUnderLoad, KILLS, 'kills after the publishing had ended');
   assert.deepEqual(wrong.slice(0, 5), []);
   assert.equal(lost.length, 0, `lost by id: messages ${lost.slice(0, 10).join(', ')}`);
   assert.equal(missingFromInbox, 0);
