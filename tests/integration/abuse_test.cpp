@@ -164,7 +164,6 @@ class Watch {
   // The RSS now, for a reading between phases of the attack.
   long rss_now() const { return proc_kib(s_.pid(), "VmRSS"); }
   long peak_growth_kib() const { return rss_peak_ - rss_before_; }
-  long after_growth_kib() const { return rss_after_ - rss_before_; }
   long rss_after() const { return rss_after_; }
   // Audit entries the attack caused: the growth less the good client's own entries.
   double attack_audit() const { return audit_after_ - audit_before_ - good_ok_ - good_failed_; }
