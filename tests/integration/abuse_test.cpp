@@ -30,6 +30,20 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// A sanitizer's shadow memory and quarantine make RSS say nothing about the server's own,
+// and everything is several times slower: memory bounds are printed, not asserted.
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+constexpr int kSlow = kSanitized ? 5 : 1;  // time bounds stretch under sanitizers
+
+// An RSS growth to assert on: none under a sanitizer.
+long rss_growth(long kib) {
+  return kSanitized ? 0 : kib;
+}
+
 constexpr const char* kGoodSource = "127.0.0.2";     // the well-behaved client
 constexpr const char* kMetricsSource = "127.0.0.3";  // reads /metrics for the figures
 
@@ -228,8 +242,8 @@ class Watch {
 // What every attack must leave intact: the good client served throughout, promptly.
 void expect_served(const Watch& w, int min_ok) {
   EXPECT_EQ(w.good_failed(), 0) << w.failures();
-  EXPECT_GE(w.good_ok(), min_ok);
-  EXPECT_LT(w.good_max_ms(), 2000);
+  EXPECT_GE(w.good_ok(), min_ok / kSlow);
+  EXPECT_LT(w.good_max_ms(), 2000 * kSlow);
 }
 
 std::string kv(const std::map<std::string, int>& m) {
@@ -313,10 +327,10 @@ TEST(Abuse, SlowlorisHeadersAndBodiesAreCutAndCostBoundedMemory) {
   w.stop(300ms);
   // The whole request must arrive within the read timeout from its first byte.
   EXPECT_GE(shortest, 1200ms);
-  EXPECT_LE(longest, 3500ms);
+  EXPECT_LE(longest, 3500ms * kSlow);
   EXPECT_EQ(metric(s, "herald_timeouts_total{phase=\"read\"}"), 400);
-  EXPECT_LT(w.peak_growth_kib(), 48 * 1024);
-  EXPECT_LT(rss_after_wave[1] - rss_after_wave[0], 4 * 1024) << "the second wave grew the server's memory";
+  EXPECT_LT(rss_growth(w.peak_growth_kib()), 48 * 1024);
+  EXPECT_LT(rss_growth(rss_after_wave[1] - rss_after_wave[0]), 4 * 1024) << "the second wave grew the server's memory";
   EXPECT_LE(w.attack_audit(), 0);  // a request never read is never audited
   expect_served(w, 20);
   w.report("slowloris_headers_and_bodies",
@@ -368,10 +382,10 @@ TEST(Abuse, IdleTlsHandshakesAreClosedAtTheHandshakeTimeout) {
   }
   w.stop(300ms);
   EXPECT_EQ(closed, 1200);
-  EXPECT_LE(longest, 2500ms);  // the handshake timeout (1 s) after the last open, and detection
+  EXPECT_LE(longest, 2500ms * kSlow);  // the handshake timeout (1 s) after the last open, and detection
   EXPECT_EQ(metric(s, "herald_timeouts_total{phase=\"handshake\"}"), 1200);
-  EXPECT_LT(w.peak_growth_kib(), 48 * 1024);
-  EXPECT_LT(rss_after_wave[2] - rss_after_wave[0], 8 * 1024) << "later waves grew the server's memory";
+  EXPECT_LT(rss_growth(w.peak_growth_kib()), 48 * 1024);
+  EXPECT_LT(rss_growth(rss_after_wave[2] - rss_after_wave[0]), 8 * 1024) << "later waves grew the server's memory";
   EXPECT_LE(w.attack_audit(), 0);
   expect_served(w, 25);
   w.report("idle_tls_handshakes", "sockets=1200 closed=" + std::to_string(closed) +
@@ -458,8 +472,8 @@ TEST(Abuse, OversizedFramesAndBodiesAreRefusedRepeatedly) {
   }
   EXPECT_GE(attempts, 40);
   EXPECT_EQ(refused, attempts);
-  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
-  EXPECT_LT(w.rss_after() - rss_mid, 8 * 1024) << "memory grew with the attempts";
+  EXPECT_LT(rss_growth(w.peak_growth_kib()), 32 * 1024);
+  EXPECT_LT(rss_growth(w.rss_after() - rss_mid), 8 * 1024) << "memory grew with the attempts";
   EXPECT_LE(w.attack_audit(), 0);
   expect_served(w, 15);
   w.report("oversized_frames_and_bodies", "attempts=" + std::to_string(attempts) +
@@ -586,7 +600,7 @@ TEST(Abuse, ANonReadingSubscriberIsCutWhileOthersReceiveEverything) {
     ASSERT_EQ(got[r].size(), static_cast<std::size_t>(sent)) << "reader " << r;
     for (int i = 0; i < sent; ++i) ASSERT_EQ(got[r][i], i + 1) << "reader " << r << " publication " << i;
   }
-  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+  EXPECT_LT(rss_growth(w.peak_growth_kib()), 32 * 1024);
   EXPECT_LE(w.attack_audit(), 0);
   expect_served(w, 25);
   w.report("non_reading_subscriber",
@@ -670,7 +684,7 @@ TEST(Abuse, AFloodOfBadSignaturesIsRefusedAndFoldedInTheAudit) {
   EXPECT_GE(limited, t.requests / 2);
   EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 2, d, 1s));
   EXPECT_LE(w.attack_audit(), t.requests / 10.0);
-  EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+  EXPECT_LT(rss_growth(w.peak_growth_kib()), 32 * 1024);
   expect_served(w, 25);
   EXPECT_EQ(same_source.status, 429);
   EXPECT_EQ(code_of(same_source.body), "rate_limited");
@@ -731,7 +745,7 @@ TEST(Abuse, PreAuthenticationFloodsCostBoundedAuditAndMemory) {
     EXPECT_EQ(answered, t.requests) << kv(t.answers);
     EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 3, d, 1s)) << kv(t.answers);
     EXPECT_LE(w.attack_audit(), t.requests / 10.0);
-    EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+    EXPECT_LT(rss_growth(w.peak_growth_kib()), 32 * 1024);
     expect_served(w, 25);
     w.report("pre_auth_http", "sources=" + std::to_string(sources.size()) + " requests=" + std::to_string(t.requests) +
                                   " answers=" + kv(t.answers) + " audit_bound=" +
@@ -752,7 +766,7 @@ TEST(Abuse, PreAuthenticationFloodsCostBoundedAuditAndMemory) {
       if (k.rfind("cut:", 0) != 0 && k != "no_answer" && k != "no_upgrade") refused += n;
     EXPECT_EQ(refused, connects) << kv(codes);
     EXPECT_LE(w.attack_audit(), folded_audit_bound(sources.size() * 2, d, 1s)) << kv(codes);
-    EXPECT_LT(w.peak_growth_kib(), 32 * 1024);
+    EXPECT_LT(rss_growth(w.peak_growth_kib()), 32 * 1024);
     expect_served(w, 25);
     w.report("pre_auth_ws_connects",
              "sources=" + std::to_string(sources.size()) + " connects=" + std::to_string(connects) +
