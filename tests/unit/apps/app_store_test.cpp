@@ -358,7 +358,7 @@ TEST_F(AppStoreFixture, ClientSecretRotatesAndTheRevokedOneStopsWorking) {
   EXPECT_EQ(both->client_secrets.size(), 2u);
   EXPECT_TRUE(token_verifies(*both, old_secret));
   EXPECT_TRUE(token_verifies(*both, std::string(fresh->secret.view())));
-  EXPECT_EQ(apps->client_secret(*both).value(), fresh->secret.view());  // tokens are minted with the newest
+  EXPECT_EQ(apps->client_secret(*both).value().view(), fresh->secret.view());  // tokens are minted with the newest
   EXPECT_EQ((wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); }).error().code),
             Errc::kTooManySecrets);
   EXPECT_EQ(raw_apps_table().find(fresh->secret.view()), std::string::npos);
