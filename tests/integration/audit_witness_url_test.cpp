@@ -33,8 +33,7 @@ void get_apps(const Server& s, const std::string& data_dir) {
   TlsOptions o;
   o.ca_file = s.ca_file();
   Connection::open(s.port(), true, o)
-      ->request("GET /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_of(data_dir) +
-                "\r\n\r\n");
+      ->request("GET /admin/v1/apps HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token_of(data_dir) + "\r\n\r\n");
 }
 
 void exec(const std::string& db, const std::string& sql) {

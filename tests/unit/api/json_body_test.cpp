@@ -31,8 +31,8 @@ TEST(QueryParam, ANameGivenTwiceHasNoValue) {
 // S18: an answer that shows a secret is marked sensitive (the session wipes the body
 // once written) and the JSON tree it came from is wiped at once.
 TEST(SecretJson, SerialisesThenWipesEveryStringAndMarksTheAnswer) {
-  boost::json::value v = boost::json::object{
-      {"app_secret", "s3cr3t-value"}, {"nested", boost::json::array{"inner-secret", 5}}, {"n", 1}};
+  boost::json::value v =
+      boost::json::object{{"app_secret", "s3cr3t-value"}, {"nested", boost::json::array{"inner-secret", 5}}, {"n", 1}};
   Response plain = ok_json(200, v);
   EXPECT_FALSE(plain.sensitive);
   Response r = secret_json(201, v);
