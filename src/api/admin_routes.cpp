@@ -223,7 +223,7 @@ void create_app(const Deps& d, Request&& req, Reply reply) {
     o["app_secret_id"] = r->app_secret_id;
     o["app_secret"] = r->app_secret.view();
     if (!r->client_secret.empty()) o["client_secret"] = r->client_secret.view();
-    reply(ok_json(201, o));
+    reply(secret_json(201, std::move(o)));
   });
 }
 
@@ -246,7 +246,7 @@ void get_app(const Deps& d, Request&& req, Reply reply) {
 void rotate_secret(const Deps& d, Request&& req, Reply reply) {
   d->apps->rotate_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
     if (!r) return reply(fail(req, r.error()));
-    reply(ok_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret.view()}}));
+    reply(secret_json(200, json::object{{"secret_id", r->id}, {"app_secret", r->secret.view()}}));
   });
 }
 
@@ -290,7 +290,7 @@ std::function<void(Result<Ok>)> then_revoke_tokens(const Deps& d, const Request&
 void rotate_client_secret(const Deps& d, Request&& req, Reply reply) {
   d->apps->rotate_client_secret(std::string(req.param("app")), [req, reply](Result<apps::NewSecret> r) {
     if (!r) return reply(fail(req, r.error()));
-    reply(ok_json(201, json::object{{"secret_id", r->id}, {"client_secret", r->secret.view()}}));
+    reply(secret_json(201, json::object{{"secret_id", r->id}, {"client_secret", r->secret.view()}}));
   });
 }
 

@@ -38,6 +38,9 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  // The body shows a secret (a new credential, a decrypted value): the session wipes
+  // it, and its own copy, once written (api/json_body.h secret_json).
+  bool sensitive = false;
   // For the audit log, not sent: the error code of an error response, and who made the
   // request ("app:<id>", "key:<claimed AppKey>", "admin", "operator", "anonymous").
   std::string error_code;

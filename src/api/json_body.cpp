@@ -1,14 +1,32 @@
 // JSON bodies and answers of the routes.
 #include "api/json_body.h"
 
-#include <boost/json.hpp>
+#include <openssl/crypto.h>
 
+#include <boost/json.hpp>
 #include <charconv>
 
 namespace herald::api {
 
 Response ok_json(int status, const boost::json::value& v) {
   return Response{status, "application/json", boost::json::serialize(v), {}};
+}
+
+void wipe_json(boost::json::value& v) {
+  if (auto* s = v.if_string()) {
+    OPENSSL_cleanse(s->data(), s->size());
+  } else if (auto* o = v.if_object()) {
+    for (auto& kv : *o) wipe_json(kv.value());
+  } else if (auto* a = v.if_array()) {
+    for (auto& e : *a) wipe_json(e);
+  }
+}
+
+Response secret_json(int status, boost::json::value v) {
+  Response r = ok_json(status, v);
+  wipe_json(v);
+  r.sensitive = true;
+  return r;
 }
 
 Result<boost::json::object> body_object(const Request& req, std::size_t max_depth) {

@@ -16,6 +16,11 @@
 namespace herald::api {
 
 Response ok_json(int status, const boost::json::value& v);
+// A JSON answer that shows a secret: every string of `v` is wiped once serialised, and
+// the body once written (Response::sensitive).
+Response secret_json(int status, boost::json::value v);
+// Overwrites every string in `v` (objects and arrays too) with zeros.
+void wipe_json(boost::json::value& v);
 
 // The request body as a JSON object nested at most `max_depth` deep; otherwise the
 // error "invalid_json".

@@ -4,6 +4,8 @@
 // are admin routes.
 #include "api/kms_routes.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 #include "api/admin_routes.h"
@@ -76,11 +78,11 @@ Response single_or_batch(const Request& req, const json::object& body, const Ite
       auto r = fn(it.get_object());
       results.push_back(r ? json::value(std::move(*r)) : json::value(error_item(r.error())));
     }
-    return ok_json(200, json::object{{"results", std::move(results)}});
+    return secret_json(200, json::object{{"results", std::move(results)}});
   }
   auto r = fn(body);
   if (!r) return error_from(req, r.error());
-  return ok_json(200, *r);
+  return secret_json(200, std::move(*r));
 }
 
 // A route's work once the app is authenticated (scope kms).
@@ -206,7 +208,10 @@ Result<json::object> decrypt_item(kms::KeyService& kms, const std::string& app, 
   if (!ctx) return ctx.error();
   auto pt = kms.decrypt(app, key, *ct, *ctx);
   if (!pt) return pt.error();
-  return json::object{{"plaintext", crypto::base64_encode(pt->view())}};
+  std::string b64 = crypto::base64_encode(pt->view());
+  json::object o{{"plaintext", b64}};
+  OPENSSL_cleanse(b64.data(), b64.size());
+  return o;
 }
 
 Result<json::object> rewrap_item(kms::KeyService& kms, const std::string& app, const std::string& key,
@@ -257,8 +262,11 @@ Response datakey(KmsRoutesDeps& d, const Request& req, const std::string& app, c
   auto dk = d.kms->datakey(app, in.key, bits / 8, with_plaintext, *ctx);
   if (!dk) return error_from(req, dk.error());
   json::object o{{"ciphertext", dk->ciphertext}};
-  if (dk->plaintext) o["plaintext"] = crypto::base64_encode(dk->plaintext->view());
-  return ok_json(200, o);
+  if (!dk->plaintext) return ok_json(200, o);
+  std::string b64 = crypto::base64_encode(dk->plaintext->view());
+  o["plaintext"] = b64;
+  OPENSSL_cleanse(b64.data(), b64.size());
+  return secret_json(200, std::move(o));
 }
 
 void datakey_route(KmsRoutesDeps& d, Request&& req, const std::string& app, Reply reply) {

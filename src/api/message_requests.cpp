@@ -271,7 +271,7 @@ json::object settings_json(const messages::DeliverySettings& s) {
 
 json::object settings_updated_json(const messages::SettingsUpdated& u) {
   json::object o = settings_json(u.settings);
-  if (u.new_secret) o["webhook_secret"] = u.settings.webhook_secret;
+  if (u.new_secret) o["webhook_secret"] = u.settings.webhook_secret.view();
   return o;
 }
 

@@ -121,9 +121,13 @@ void add_admin_message_routes(Router& router, const std::shared_ptr<MessageRoute
                      if (!body) return reply(error_from(req, body.error()));
                      auto patch = parse_settings_patch(*body);
                      if (!patch) return reply(error_from(req, patch.error()));
+                     // A new webhook secret is shown once: that answer is wiped once written.
                      m->update_settings(app_id, *patch,
-                                        answer<messages::SettingsUpdated>(std::move(req), std::move(reply), 200,
-                                                                          settings_updated_json));
+                                        [req = std::move(req), reply](Result<messages::SettingsUpdated> u) {
+                                          if (!u) return reply(error_from(req, u.error()));
+                                          json::object o = settings_updated_json(*u);
+                                          reply(u->new_secret ? secret_json(200, std::move(o)) : ok_json(200, o));
+                                        });
                    }));
   router.add_async("GET", "/admin/v1/apps/{app}/templates", admin([m](Request&&, std::string app_id, Reply reply) {
                      reply(ok_json(200, template_names_json(m->template_names(app_id))));

@@ -225,7 +225,7 @@ void AppStore::set_jwt_policy(const std::string& app, JwtPolicyChange c, Done<Ok
   });
 }
 
-Result<std::string> AppStore::client_secret(const App& app) {
+Result<crypto::SecretBytes> AppStore::client_secret(const App& app) {
   std::lock_guard lock(mu_);
   for (const auto& r : records_cache_) {
     if (r.id != app.id) continue;
@@ -239,12 +239,12 @@ Result<std::string> AppStore::client_secret(const App& app) {
       if (!sealed) return make_error(Errc::kStoreError, "a client secret is corrupt");
       auto s = sealer_.open(r.id, *sealed, client_secret_field(std::string_view(o->at("id").get_string())));
       if (!s) return s.error();
-      return std::string(s->view());
+      return std::move(*s);
     }
     if (r.client_secret_sealed.empty()) return make_error(Errc::kNotFound, "the app has no client secret");
     auto s = sealer_.open(r.id, r.client_secret_sealed, client_secret_field(kFirstClientSecretId));
     if (!s) return s.error();
-    return std::string(s->view());
+    return std::move(*s);
   }
   return make_error(Errc::kNotFound, "no such app");
 }

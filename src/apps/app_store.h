@@ -116,7 +116,7 @@ class AppStore final : public AppDirectory {
   std::shared_ptr<const App> find(std::string_view id_key_or_name) const;
   std::shared_ptr<const App> find_by_name(std::string_view name) const;
   // The app's newest client secret, unsealed (for the development banner and `herald token`).
-  Result<std::string> client_secret(const App& app);
+  Result<crypto::SecretBytes> client_secret(const App& app);
 
   std::shared_ptr<const App> find_by_key(std::string_view key) const override { return cache_.find_by_key(key); }
   std::shared_ptr<const App> find_by_id(std::string_view id) const override { return cache_.find_by_id(id); }

@@ -92,10 +92,13 @@ Log::Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::R
                                          "Checkpoints that could not be appended to audit.witness_file")
                                .with({});
   }
+  if (opts_.witness_poster)
+    witness_queue_ = std::make_unique<WitnessQueue>(std::move(opts_.witness_poster), opts_.witness_queue, registry);
 }
 
 Log::~Log() {
   stop();
+  stop_witness();
 }
 
 NodeReader Log::store_nodes() {
@@ -127,6 +130,7 @@ Status Log::open() {
 }
 
 void Log::start() {
+  if (witness_queue_) witness_queue_->start();
   checkpointer_.start(std::chrono::seconds(1), [this] {
     retry_unwritten();
     if (keys_.sealed()) return;
@@ -137,6 +141,10 @@ void Log::start() {
 
 void Log::stop() {
   checkpointer_.stop();
+}
+
+void Log::stop_witness() {
+  if (witness_queue_) witness_queue_->stop();
 }
 
 bool Log::flush(std::chrono::milliseconds timeout) {
@@ -307,10 +315,18 @@ Status Log::checkpoint_if_due(bool force) {
 }
 
 void Log::witness(const Checkpoint& cp) {
-  if (opts_.witness_file.empty()) return;
+  if (opts_.witness_file.empty() && !witness_queue_) return;
   auto pem = keys_.public_key_pem(kSigningKey);
-  std::string line =
-      pem ? saved_checkpoint_json(SavedCheckpoint{cp.size, cp.root, cp.ts_ms, cp.signature, *pem}) + "\n" : "";
+  std::string json = pem ? saved_checkpoint_json(SavedCheckpoint{cp.size, cp.root, cp.ts_ms, cp.signature, *pem}) : "";
+  if (witness_queue_) {
+    if (json.empty()) {
+      log::error("audit_witness_failed", {{"target", "witness_url"}, {"size", cp.size}});
+    } else {
+      witness_queue_->push(json);
+    }
+  }
+  if (opts_.witness_file.empty()) return;
+  std::string line = json.empty() ? "" : json + "\n";
   // O_APPEND: a witness only ever grows; fsync before the checkpoint counts as witnessed.
   int fd = line.empty() ? -1 : ::open(opts_.witness_file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
   bool ok = fd >= 0 && ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;

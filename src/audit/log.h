@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "audit/merkle.h"
+#include "audit/witness_queue.h"
 #include "core/periodic_thread.h"
 #include "core/result.h"
 #include "store/audit_records.h"
@@ -68,6 +69,11 @@ struct LogOptions {
   // audit.witness_file: every signed checkpoint is appended (one JSON line, fsync'd) to
   // this file, ideally on storage the database's writers cannot rewrite; empty: none.
   std::string witness_file;
+  // audit.witness_url: every signed checkpoint (the same JSON) is posted through this, on
+  // the WitnessQueue's thread, in order; empty: none. Built by the composition root, so
+  // that audit need not know how to speak HTTPS.
+  WitnessPoster witness_poster;
+  WitnessQueueOptions witness_queue;
 };
 
 class Log final : public Recorder {
@@ -83,6 +89,9 @@ class Log final : public Recorder {
   // Starts and stops the thread that writes checkpoints.
   void start();
   void stop();
+  // Posts what the witness URL has not yet taken (one try each) and stops its thread;
+  // after the final checkpoint.
+  void stop_witness();
   // Waits until every entry appended so far is durable, or `timeout` passes; true if
   // they all are.
   bool flush(std::chrono::milliseconds timeout);
@@ -121,8 +130,8 @@ class Log final : public Recorder {
   // Hands what is pending to the store, unless a write is in flight; call without mu_.
   void write_pending();
   void on_written(Status st, const store::AuditRecords::AuditBatch& b);
-  // Appends the checkpoint to the witness file; a failure is logged and counted, and the
-  // checkpoint stays signed and stored.
+  // Appends the checkpoint to the witness file, and queues it for the witness URL; a
+  // failure is logged and counted, and the checkpoint stays signed and stored.
   void witness(const Checkpoint& cp);
 
   store::Store& store_;
@@ -153,7 +162,8 @@ class Log final : public Recorder {
   std::condition_variable settled_cv_;
   std::uint64_t settled_ = 0;
 
-  PeriodicThread checkpointer_;  // last: its task uses the members above until stop() joins it
+  std::unique_ptr<WitnessQueue> witness_queue_;  // with a witness poster only
+  PeriodicThread checkpointer_;                  // last: its task uses the members above until stop() joins it
 };
 
 }  // namespace herald::audit

@@ -403,7 +403,7 @@ std::function<int()> add_token(CLI::App& app) {
     boost::json::object claims{
         {"sub", o->user}, {"iat", clock::unix_ms() / 1000}, {"exp", clock::unix_ms() / 1000 + ttl->count() / 1000}};
     if (!o->channel.empty()) claims["channel"] = o->channel;
-    std::printf("%s\n", auth::sign_jwt_hs256(boost::json::serialize(claims), crypto::SecretBytes(*secret)).c_str());
+    std::printf("%s\n", auth::sign_jwt_hs256(boost::json::serialize(claims), *secret).c_str());
     opened->db->close();
     return 0;
   };

@@ -3,6 +3,7 @@
 #include "cli/dev_bootstrap.h"
 
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -49,15 +50,17 @@ Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_di
     existing = created->app;
   }
   DemoApp demo{existing, {}, {}};
-  if (!existing->secrets.empty()) demo.app_secret = std::string(existing->secrets.front().secret.view());
+  if (!existing->secrets.empty()) demo.app_secret = existing->secrets.front().secret;
   for (const auto& k : existing->client_keys)
-    if (k.alg == auth::JwtAlg::HS256) demo.client_secret = std::string(k.secret.view());
+    if (k.alg == auth::JwtAlg::HS256) demo.client_secret = k.secret;
   std::string path = data_dir + "/dev-app.json";
-  std::string body = "{\"app_id\":\"" + demo.app->id + "\",\"app_key\":\"" + demo.app->key +
-                     "\",\"name\":\"demo\",\"app_secret\":\"" + demo.app_secret + "\",\"client_secret\":\"" +
-                     demo.client_secret + "\"}\n";
-  if (write_private_file(path, body, false) != FileWrite::ok)
-    return make_error(Errc::kDevAppFailed, "cannot write " + path);
+  std::string body =
+      "{\"app_id\":\"" + demo.app->id + "\",\"app_key\":\"" + demo.app->key + "\",\"name\":\"demo\",\"app_secret\":\"";
+  body.append(demo.app_secret.view()).append("\",\"client_secret\":\"");
+  body.append(demo.client_secret.view()).append("\"}\n");
+  const bool ok = write_private_file(path, body, false) == FileWrite::ok;
+  OPENSSL_cleanse(body.data(), body.size());
+  if (!ok) return make_error(Errc::kDevAppFailed, "cannot write " + path);
   return demo;
 }
 
@@ -85,15 +88,22 @@ Status ensure_admin_token(store::Store& db, const std::string& data_dir, Bootstr
     auto digest = crypto::hex_decode(**existing);
     if (!digest || digest->size() != 32) return make_error(Errc::kStoreError, "the stored admin token hash is corrupt");
     std::ifstream f(path);
-    std::getline(f, boot.admin_token);
+    std::string line;
+    std::getline(f, line);
+    boot.admin_token = crypto::SecretBytes(std::string_view(line));
+    OPENSSL_cleanse(line.data(), line.size());
     boot.admin_token_sha256 = *digest;
     return ok_status();
   }
   unsigned char raw[32];
   crypto::random_bytes(raw, sizeof raw);
-  boot.admin_token = "hat_" + crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
-  boot.admin_token_sha256 = crypto::sha256(boot.admin_token);
-  auto written = write_private_file(path, boot.admin_token + "\n", true);
+  std::string token = "hat_" + crypto::base64url_encode(std::string_view(reinterpret_cast<char*>(raw), sizeof raw));
+  OPENSSL_cleanse(raw, sizeof raw);
+  boot.admin_token = crypto::SecretBytes(std::string_view(token));
+  boot.admin_token_sha256 = crypto::sha256(token);
+  token += "\n";
+  auto written = write_private_file(path, token, true);
+  OPENSSL_cleanse(token.data(), token.size());
   if (written == FileWrite::cannot_create) return make_error(Errc::kAdminTokenFailed, "cannot create " + path);
   if (written == FileWrite::cannot_write) return make_error(Errc::kAdminTokenFailed, "cannot write " + path);
   auto st = store::wait_for([&](store::Completion done) {
@@ -156,18 +166,22 @@ void print_dev_banner(server::Node& node, const Bootstrap& boot) {
   const DemoApp& demo = *boot.demo;
   std::string url = node.url();
   std::string ws_url = std::string(cfg.server.tls ? "wss" : "ws") + url.substr(url.find(':')) + "/ws";
-  std::string sample =
-      auth::sign_jwt_hs256("{\"sub\":\"demo-user\",\"exp\":" + std::to_string(clock::unix_ms() / 1000 + 86400) + "}",
-                           crypto::SecretBytes(std::string_view(demo.client_secret)));
+  std::string sample = auth::sign_jwt_hs256(
+      "{\"sub\":\"demo-user\",\"exp\":" + std::to_string(clock::unix_ms() / 1000 + 86400) + "}", demo.client_secret);
+  // %.*s: secret bytes carry no terminating NUL.
+  auto len = [](const crypto::SecretBytes& b) { return static_cast<int>(b.size()); };
+  auto chars = [](const crypto::SecretBytes& b) { return reinterpret_cast<const char*>(b.data()); };
+  constexpr std::string_view kNoToken = "(not available: admin.token was removed)";
   std::printf(
       "\nHerald is serving at %s (development mode)\n  health:    %s/healthz\n  metrics:   %s/metrics\n"
       "  websocket: %s\n\nDemo app (credentials also in %s/dev-app.json):\n"
-      "  app key:       %s\n  app secret:    %s   (signs server-API requests)\n"
-      "  client secret: %s   (HS256 key for client JWTs)\n"
-      "  sample client token (user demo-user, 24 h):\n    %s\n\nAdmin token: %s\n\n  stop with Ctrl-C\n\n",
+      "  app key:       %s\n  app secret:    %.*s   (signs server-API requests)\n"
+      "  client secret: %.*s   (HS256 key for client JWTs)\n"
+      "  sample client token (user demo-user, 24 h):\n    %s\n\nAdmin token: %.*s\n\n  stop with Ctrl-C\n\n",
       url.c_str(), url.c_str(), url.c_str(), ws_url.c_str(), cfg.store.data_dir.c_str(), demo.app->key.c_str(),
-      demo.app_secret.c_str(), demo.client_secret.c_str(), sample.c_str(),
-      boot.admin_token.empty() ? "(not available: admin.token was removed)" : boot.admin_token.c_str());
+      len(demo.app_secret), chars(demo.app_secret), len(demo.client_secret), chars(demo.client_secret), sample.c_str(),
+      boot.admin_token.empty() ? static_cast<int>(kNoToken.size()) : len(boot.admin_token),
+      boot.admin_token.empty() ? kNoToken.data() : chars(boot.admin_token));
   std::fflush(stdout);
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/config.h"
 #include "core/result.h"
+#include "crypto/secret.h"
 
 namespace herald::apps {
 struct App;
@@ -23,14 +24,14 @@ namespace herald::cli {
 // <data_dir>/dev-app.json (0600) for tools, and printed on every start.
 struct DemoApp {
   std::shared_ptr<const apps::App> app;
-  std::string app_secret;
-  std::string client_secret;
+  crypto::SecretBytes app_secret;
+  crypto::SecretBytes client_secret;
 };
 
 struct Bootstrap {
-  std::string admin_token_sha256;  // raw digest, what the admin routes check
-  std::string admin_token;         // read back from admin.token; empty once the file is removed
-  std::optional<DemoApp> demo;     // development mode only
+  std::string admin_token_sha256;   // raw digest, what the admin routes check
+  crypto::SecretBytes admin_token;  // read back from admin.token; empty once the file is removed
+  std::optional<DemoApp> demo;      // development mode only
 };
 
 // The first warning of a development start, before anything is opened.

@@ -191,6 +191,32 @@ Config::Config() {
   namespaces.emplace("default", d);
 }
 
+namespace {
+
+// The witness is the operator's own endpoint; what matters is that nobody between can
+// forge its answers (https) and that no credential hides in the URL, where logs keep it.
+Status validate_witness_url(const AuditConfig& a, bool dev) {
+  const std::string& url = a.witness_url;
+  if (url.empty()) {
+    if (!a.witness_token_file.empty() || !a.witness_ca_file.empty())
+      return make_error(Errc::kInvalidConfig,
+                        "audit.witness_token_file and audit.witness_ca_file need audit.witness_url");
+    return ok_status();
+  }
+  const bool https = url.rfind("https://", 0) == 0;
+  if (!https && !(dev && url.rfind("http://", 0) == 0))
+    return make_error(Errc::kInvalidConfig, "audit.witness_url must be an https:// URL (http:// only with --dev)");
+  auto rest = std::string_view(url).substr(https ? 8 : 7);
+  auto authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty()) return make_error(Errc::kInvalidConfig, "audit.witness_url has no host");
+  if (authority.find('@') != std::string_view::npos)
+    return make_error(Errc::kInvalidConfig,
+                      "audit.witness_url must not carry credentials: put the token in audit.witness_token_file");
+  return ok_status();
+}
+
+}  // namespace
+
 Status validate(const Config& cfg, bool dev) {
   if (cfg.server.tls && !dev && (cfg.server.tls_cert.empty() || cfg.server.tls_key.empty()))
     return make_error(Errc::kInvalidConfig,
@@ -225,6 +251,7 @@ Status validate(const Config& cfg, bool dev) {
     return make_error(Errc::kInvalidConfig, "messages.default_ttl must not exceed messages.max_ttl");
   if (cfg.messages.webhook_backoff > cfg.messages.webhook_backoff_max)
     return make_error(Errc::kInvalidConfig, "messages.webhook_backoff must not exceed messages.webhook_backoff_max");
+  if (auto st = validate_witness_url(cfg.audit, dev); !st) return st;
   return ok_status();
 }
 

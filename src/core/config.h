@@ -85,6 +85,9 @@ struct PushConfig {
   std::uint64_t send_queue_max_bytes = 1024 * 1024;
   std::uint64_t max_channels = 1'000'000;
   std::uint64_t max_channels_per_app = 100'000;     // one tenant's share of max_channels
+  // One tenant's share of history memory: beyond it its oldest publications leave history
+  // early, whatever their channel (push/memory_broker.cpp).
+  std::uint64_t max_history_bytes_per_app = 64ULL * 1024 * 1024;
   std::uint64_t channels_created_per_minute = 120;  // new channels one connection may bring into being
   std::uint64_t max_presence_clients = 1000;
   Millis jwt_max_skew{30'000};
@@ -137,6 +140,12 @@ struct AuditConfig {
   // 0 records every one.
   Millis refusal_interval{60'000};
   std::string witness_file;  // every signed checkpoint appended here (fsync'd); empty: none
+  // Every signed checkpoint POSTed here (https://; http:// only with --dev), in order,
+  // from a thread of its own; empty: none.
+  std::string witness_url;
+  std::string witness_token_file;  // first line: the bearer token the witness URL requires
+  std::string witness_ca_file;     // CA bundle to verify the witness with; empty = system store
+  Millis witness_timeout{10'000};  // one attempt, connect to answer
 };
 
 // Who may read /metrics: a bearer token and/or client CIDRs (both when both are set).

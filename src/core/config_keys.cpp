@@ -442,6 +442,11 @@ void add_push_keys(std::vector<ConfigKey>& k) {
       "Channels one app may hold at once; its users and back end share it, other apps are unaffected.",
       [](auto& c) -> auto& { return c.push.max_channels_per_app; }, 1, 100'000'000));
   k.push_back(uint_key(
+      "push.max_history_bytes_per_app",
+      "Bytes of channel history one app may hold in memory, all its channels together; beyond it its "
+      "oldest publications leave history early.",
+      [](auto& c) -> auto& { return c.push.max_history_bytes_per_app; }, 64 * 1024, 1ULL << 40));
+  k.push_back(uint_key(
       "push.channels_created_per_minute",
       "New channels one connection may bring into being per minute (subscribe, publish).",
       [](auto& c) -> auto& { return c.push.channels_created_per_minute; }, 1, 1'000'000));
@@ -491,6 +496,20 @@ void add_audit_keys(std::vector<ConfigKey>& k) {
       "Append every signed audit checkpoint to this file (one JSON line, fsync'd); keep it where "
       "the database's writers cannot rewrite it and check with herald audit verify --witness.",
       [](auto& c) -> auto& { return c.audit.witness_file; }));
+  k.push_back(str_key(
+      "audit.witness_url",
+      "POST every signed audit checkpoint (JSON) to this https:// endpoint, in order, retried with backoff "
+      "from a thread of its own; http:// only with --dev.",
+      [](auto& c) -> auto& { return c.audit.witness_url; }));
+  k.push_back(str_key(
+      "audit.witness_token_file", "File whose first line is the bearer token sent to audit.witness_url.",
+      [](auto& c) -> auto& { return c.audit.witness_token_file; }));
+  k.push_back(str_key(
+      "audit.witness_ca_file", "CA bundle (PEM) to verify audit.witness_url with; empty = the system store.",
+      [](auto& c) -> auto& { return c.audit.witness_ca_file; }));
+  k.push_back(duration_key(
+      "audit.witness_timeout", "How long one post to audit.witness_url may take, connect to answer.",
+      [](auto& c) -> auto& { return c.audit.witness_timeout; }, Millis(100)));
 }
 
 void add_metrics_keys(std::vector<ConfigKey>& k) {

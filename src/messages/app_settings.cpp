@@ -1,6 +1,8 @@
 // Per-app delivery settings, templates and user contacts: sealing and persistence.
 #include "messages/app_settings.h"
 
+#include <openssl/crypto.h>
+
 #include <boost/json.hpp>
 
 #include "delivery/webhook.h"
@@ -22,21 +24,38 @@ std::string contacts_ad(const std::string& app_id, const std::string& user_index
   return "user_contacts/" + app_id + "/" + user_index;
 }
 
+// The secret is written into the one string the caller wipes (reserved up front, so no
+// reallocation leaves a copy behind), never into a JSON tree of its own.
 std::string settings_plaintext(const DeliverySettings& s) {
   json::array fb;
   for (const auto& c : s.fallback) fb.push_back(json::string(c));
-  return json::serialize(json::object{{"webhook_url", s.webhook_url},
-                                      {"webhook_secret", s.webhook_secret},
-                                      {"allow_private_webhooks", s.allow_private_webhooks},
-                                      {"fallback", std::move(fb)},
-                                      {"fallback_after_ms", s.fallback_after_ms},
-                                      {"max_per_user_per_day", s.max_per_user_per_day},
-                                      {"default_locale", s.default_locale}});
+  std::string out = json::serialize(json::object{{"webhook_url", s.webhook_url},
+                                                 {"allow_private_webhooks", s.allow_private_webhooks},
+                                                 {"fallback", std::move(fb)},
+                                                 {"fallback_after_ms", s.fallback_after_ms},
+                                                 {"max_per_user_per_day", s.max_per_user_per_day},
+                                                 {"default_locale", s.default_locale}});
+  std::string text;
+  text.reserve(out.size() + 6 * s.webhook_secret.size() + 32);
+  text.append(out, 0, out.size() - 1).append(",\"webhook_secret\":\"");
+  for (char c : s.webhook_secret.view()) {
+    if (c == '"' || c == '\\') {
+      text += '\\';
+      text += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      text.append("\\u00").append(1, kHex[(c >> 4) & 0xf]).append(1, kHex[c & 0xf]);
+    } else {
+      text += c;
+    }
+  }
+  text.append("\"}");
+  return text;
 }
 
-Result<DeliverySettings> settings_from(std::string_view text) {
+Result<DeliverySettings> parse_settings(std::string_view text, json::storage_ptr sp) {
   boost::system::error_code ec;
-  auto v = json::parse(text, ec);
+  auto v = json::parse(text, ec, std::move(sp));
   if (ec || !v.is_object()) return make_error(Errc::kStoreError, "stored delivery settings are not JSON");
   const auto& o = v.get_object();
   DeliverySettings s;
@@ -44,7 +63,8 @@ Result<DeliverySettings> settings_from(std::string_view text) {
     return o.contains(k) && o.at(k).is_string() ? std::string(o.at(k).get_string()) : "";
   };
   s.webhook_url = str("webhook_url");
-  s.webhook_secret = str("webhook_secret");
+  if (o.contains("webhook_secret") && o.at("webhook_secret").is_string())
+    s.webhook_secret = crypto::SecretBytes(std::string_view(o.at("webhook_secret").get_string()));
   s.default_locale = str("default_locale");
   if (s.default_locale.empty()) s.default_locale = "en";
   s.allow_private_webhooks = o.contains("allow_private_webhooks") && o.at("allow_private_webhooks").is_bool() &&
@@ -57,6 +77,18 @@ Result<DeliverySettings> settings_from(std::string_view text) {
   if (o.contains("max_per_user_per_day") && o.at("max_per_user_per_day").is_number())
     s.max_per_user_per_day = o.at("max_per_user_per_day").to_number<std::uint64_t>();
   return s;
+}
+
+// The parsed tree holds the webhook secret: it is built in this buffer, wiped before the
+// return (settings too large for it spill to the heap, unwiped: docs/kms.md).
+Result<DeliverySettings> settings_from(std::string_view text) {
+  alignas(std::max_align_t) unsigned char buf[16 * 1024];
+  auto r = [&] {
+    json::monotonic_resource mr(buf, sizeof buf);
+    return parse_settings(text, &mr);
+  }();
+  OPENSSL_cleanse(buf, sizeof buf);
+  return r;
 }
 
 std::string contacts_plaintext(const Contacts& c) {
@@ -150,14 +182,20 @@ void AppDeliverySettings::update(const std::string& app_id, const SettingsPatch&
   if (patch.default_locale) s.default_locale = *patch.default_locale;
   // A URL never goes without a secret to sign with; a new one is shown once.
   const bool new_secret = patch.rotate_webhook_secret || (!s.webhook_url.empty() && s.webhook_secret.empty());
-  if (new_secret) s.webhook_secret = delivery::make_webhook_secret();
+  if (new_secret) {
+    std::string made = delivery::make_webhook_secret();
+    s.webhook_secret = crypto::SecretBytes(std::string_view(made));
+    OPENSSL_cleanse(made.data(), made.size());
+  }
   write_settings(app_id, std::move(s), new_secret, std::move(done));
 }
 
 void AppDeliverySettings::write_settings(const std::string& app_id, DeliverySettings s, bool new_secret,
                                          Done<SettingsUpdated> done) {
   if (auto st = keys_.ensure_app_keys(app_id); !st) return done(st.error());
-  auto sealed = keys_.seal(app_id, settings_plaintext(s), settings_ad(app_id));
+  std::string plaintext = settings_plaintext(s);
+  auto sealed = keys_.seal(app_id, plaintext, settings_ad(app_id));
+  OPENSSL_cleanse(plaintext.data(), plaintext.size());
   if (!sealed) return done(sealed.error());
   records_.put_message_settings(
       store::MessageSettingsRecord{app_id, std::move(*sealed)},

@@ -285,7 +285,7 @@ void FallbackScheduler::attempt_webhook(const MessageRecord& m, int attempts, st
     finish(Work::webhook, m.seq);
     return;
   }
-  auto key = delivery::decode_webhook_secret(settings->webhook_secret);
+  auto key = delivery::decode_webhook_secret(settings->webhook_secret.view());
   if (!key) return give_up("bad webhook secret");
   delivery::WebhookRequest req;
   req.url = settings->webhook_url;

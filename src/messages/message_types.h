@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "crypto/secret.h"
 #include "delivery/webhook.h"
 
 namespace herald::messages {
@@ -94,7 +95,7 @@ struct Contacts {
 // An app's delivery settings (admin API).
 struct DeliverySettings {
   std::string webhook_url;
-  std::string webhook_secret;  // "whsec_..." (sealed at rest)
+  crypto::SecretBytes webhook_secret;  // "whsec_..." (sealed at rest; wiped when the cache lets it go)
   bool allow_private_webhooks = false;
   std::vector<std::string> fallback;
   std::int64_t fallback_after_ms = 0;  // 0: messages.fallback_after

@@ -2,6 +2,9 @@
 // publication to the hub, so that the hub sees each channel's publications in order.
 #include "push/memory_broker.h"
 
+#include <algorithm>
+#include <queue>
+
 #include "core/metrics.h"
 #include "crypto/random.h"
 
@@ -17,7 +20,14 @@ constexpr std::int64_t kIdleChannelGraceMs = 30'000;
 MemoryBroker::MemoryBroker(const Config& cfg, metrics::Registry& registry, Clock clock)
     : cfg_(cfg),
       clock_(std::move(clock)),
-      m_channels_(&registry.gauge("herald_push_channels", "Channels held in memory").with({})) {}
+      m_channels_(&registry.gauge("herald_push_channels", "Channels held in memory").with({})),
+      m_history_bytes_(
+          &registry.gauge("herald_push_history_bytes", "Bytes of channel history held in memory").with({})),
+      m_evicted_(&registry
+                      .counter("herald_push_history_evicted_total",
+                               "Publications dropped from history early because their app held "
+                               "push.max_history_bytes_per_app")
+                      .with({})) {}
 
 Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::string_view app_id,
                                                                            std::string_view channel,
@@ -30,9 +40,9 @@ Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::
   if (!create) return std::shared_ptr<Stream>();
   if (count_.load(std::memory_order_relaxed) >= cfg_.push.max_channels)
     return make_error(Errc::kTooManyChannels, "the server holds push.max_channels channels already");
-  if (!take_app_channel(app_id))
-    return make_error(Errc::kTooManyChannels, "the app holds push.max_channels_per_app channels already");
   auto s = std::make_shared<Stream>();
+  if (!take_app_channel(app_id, s))
+    return make_error(Errc::kTooManyChannels, "the app holds push.max_channels_per_app channels already");
   s->app_id = std::string(app_id);
   s->ns = ns;
   s->epoch = crypto::random_hex(4);
@@ -43,25 +53,38 @@ Result<std::shared_ptr<MemoryBroker::Stream>> MemoryBroker::find_or_create(std::
   return s;
 }
 
-bool MemoryBroker::take_app_channel(std::string_view app_id) {
+bool MemoryBroker::take_app_channel(std::string_view app_id, const std::shared_ptr<Stream>& s) {
   std::lock_guard lock(apps_mu_);
-  auto& n = app_channels_[std::string(app_id)];
-  if (n >= cfg_.push.max_channels_per_app) return false;
-  ++n;
+  auto& usage = apps_[std::string(app_id)];
+  if (!usage) usage = std::make_shared<AppUsage>();
+  if (usage->channels >= cfg_.push.max_channels_per_app) {
+    if (usage->channels == 0) apps_.erase(std::string(app_id));
+    return false;
+  }
+  ++usage->channels;
+  s->usage = usage;
+  s->in_app = usage->streams.insert(usage->streams.end(), s);
   return true;
 }
 
-void MemoryBroker::release_app_channel(const std::string& app_id) {
+void MemoryBroker::release_app_channel(Stream& s) {
   std::lock_guard lock(apps_mu_);
-  auto it = app_channels_.find(app_id);
-  if (it == app_channels_.end()) return;
-  if (--it->second == 0) app_channels_.erase(it);
+  s.usage->streams.erase(s.in_app);
+  if (--s.usage->channels > 0) return;
+  auto it = apps_.find(s.app_id);
+  if (it != apps_.end() && it->second == s.usage) apps_.erase(it);
 }
 
 std::uint64_t MemoryBroker::app_channel_count(std::string_view app_id) const {
   std::lock_guard lock(apps_mu_);
-  auto it = app_channels_.find(std::string(app_id));
-  return it == app_channels_.end() ? 0 : it->second;
+  auto it = apps_.find(std::string(app_id));
+  return it == apps_.end() ? 0 : it->second->channels;
+}
+
+std::uint64_t MemoryBroker::app_history_bytes(std::string_view app_id) const {
+  std::lock_guard lock(apps_mu_);
+  auto it = apps_.find(std::string(app_id));
+  return it == apps_.end() ? 0 : it->second->history_bytes.load();
 }
 
 bool MemoryBroker::exists(std::string_view app_id, std::string_view channel) {
@@ -82,11 +105,53 @@ auto MemoryBroker::with_stream(std::string_view app_id, std::string_view channel
   }
 }
 
+void MemoryBroker::drop_oldest(Stream& s) {
+  const auto bytes = static_cast<std::int64_t>(s.history.front()->bytes());
+  s.history.pop_front();
+  s.usage->history_bytes.fetch_sub(static_cast<std::uint64_t>(bytes));
+  m_history_bytes_->dec(bytes);
+}
+
 void MemoryBroker::trim(Stream& s, std::int64_t now_ms) {
   const auto& ns = *s.ns;
-  while (s.history.size() > ns.history_size) s.history.pop_front();
+  while (s.history.size() > ns.history_size) drop_oldest(s);
   const std::int64_t oldest = now_ms - ns.history_ttl.count();
-  while (!s.history.empty() && s.history.front()->ts_ms < oldest) s.history.pop_front();
+  while (!s.history.empty() && s.history.front()->ts_ms < oldest) drop_oldest(s);
+}
+
+// A k-way walk over the app's channels, oldest front first: what goes is what the app
+// published longest ago, wherever, as history_ttl would have dropped it. Evicting to 7/8
+// of the cap spreads the cost of the walk over many publications.
+void MemoryBroker::evict_app_history(AppUsage& usage) {
+  const std::uint64_t cap = cfg_.push.max_history_bytes_per_app;
+  if (usage.history_bytes.load() <= cap || usage.evicting.exchange(true)) return;
+  std::vector<std::shared_ptr<Stream>> streams;
+  {
+    std::lock_guard lock(apps_mu_);
+    for (const auto& w : usage.streams)
+      if (auto s = w.lock()) streams.push_back(std::move(s));
+  }
+  using Front = std::pair<std::int64_t, std::size_t>;  // (oldest ts_ms, stream)
+  std::priority_queue<Front, std::vector<Front>, std::greater<>> fronts;
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    std::lock_guard lock(streams[i]->mu);
+    if (!streams[i]->removed && !streams[i]->history.empty()) fronts.emplace(streams[i]->history.front()->ts_ms, i);
+  }
+  const std::uint64_t target = cap - cap / 8;
+  while (usage.history_bytes.load() > target && !fronts.empty()) {
+    auto [ts, i] = fronts.top();
+    fronts.pop();
+    Stream& s = *streams[i];
+    std::lock_guard lock(s.mu);
+    if (s.removed || s.history.empty()) continue;
+    // Trimmed meanwhile: its front is younger now, and waits its turn again.
+    if (s.history.front()->ts_ms == ts) {
+      drop_oldest(s);
+      m_evicted_->inc();
+    }
+    if (!s.history.empty()) fronts.emplace(s.history.front()->ts_ms, i);
+  }
+  usage.evicting = false;
 }
 
 std::optional<std::vector<PublicationPtr>> MemoryBroker::since_of(Stream& s, const Since& since) {
@@ -102,17 +167,24 @@ std::optional<std::vector<PublicationPtr>> MemoryBroker::since_of(Stream& s, con
 Result<PublishResult> MemoryBroker::publish(std::string_view app_id, const ChannelName& channel,
                                             const NamespaceConfig& ns, std::string_view id,
                                             std::string_view data_json) {
-  return with_stream(app_id, channel.full, ns, [&](Stream& s) -> Result<PublishResult> {
+  std::shared_ptr<AppUsage> usage;
+  auto r = with_stream(app_id, channel.full, ns, [&](Stream& s) -> Result<PublishResult> {
     const std::int64_t now = now_ms(clock_);
     PublicationPtr pub = make_publication(channel.full, ++s.top, s.epoch, id, now, data_json);
     if (ns.history_size > 0) {
       s.history.push_back(pub);
+      s.usage->history_bytes.fetch_add(pub->bytes());
+      m_history_bytes_->inc(static_cast<std::int64_t>(pub->bytes()));
       trim(s, now);
+      usage = s.usage;
     }
     s.last_active_ms = now;
     if (handler_) handler_->handle_publication(app_id, channel.full, pub);
     return PublishResult{pub->offset, s.epoch, pub->id};
   });
+  // Outside the stream's lock: eviction takes the locks of the app's other channels.
+  if (usage) evict_app_history(*usage);
+  return r;
 }
 
 // A read never creates a channel: history of a channel nobody holds is an empty page
@@ -202,7 +274,7 @@ void MemoryBroker::maintain(std::int64_t now_ms) {
       trim(s, now_ms);
       if (s.node_subs == 0 && s.history.empty() && now_ms - s.last_active_ms >= kIdleChannelGraceMs) {
         s.removed = true;
-        release_app_channel(s.app_id);
+        release_app_channel(s);
         it = b.streams.erase(it);
         count_.fetch_sub(1, std::memory_order_relaxed);
         m_channels_->dec();

@@ -30,6 +30,8 @@
 #include "core/log.h"
 #include "crypto/hash.h"
 #include "crypto/random.h"
+#include "crypto/secret.h"
+#include "delivery/https_post.h"
 #include "delivery/sender.h"
 #include "delivery/webhook.h"
 #include "kms/key_service.h"
@@ -104,6 +106,27 @@ std::string metrics_token_digest(const MetricsConfig& m) {
   return digest;
 }
 
+// The poster of audit.witness_url: libcurl on the witness queue's thread. The token is
+// read once, into secure memory; a file that cannot be read fails the start.
+audit::WitnessPoster witness_poster(const AuditConfig& a, bool dev) {
+  if (a.witness_url.empty()) return {};
+  auto token = std::make_shared<crypto::SecretBytes>();
+  if (!a.witness_token_file.empty()) {
+    std::ifstream in(a.witness_token_file);
+    std::string line;
+    if (!in || !std::getline(in, line))
+      throw std::runtime_error("audit.witness_token_file: cannot read " + a.witness_token_file);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    *token = crypto::SecretBytes(std::string_view(line));
+    OPENSSL_cleanse(line.data(), line.size());
+    if (token->empty()) throw std::runtime_error("audit.witness_token_file: " + a.witness_token_file + " is empty");
+  }
+  return [url = a.witness_url, ca = a.witness_ca_file, timeout = a.witness_timeout.count(), dev,
+          token](const std::string& body) {
+    return delivery::post_json(delivery::JsonPost{url, body, token->view(), ca, static_cast<long>(timeout), dev});
+  };
+}
+
 auth::IpAllowlist metrics_allowlist(const MetricsConfig& m) {
   std::vector<auth::Cidr> blocks;
   std::string_view list = m.allowed_cidrs;
@@ -154,10 +177,14 @@ Status Node::open() {
                              {}});
   apps_ = std::make_unique<apps::AppStore>(store_->apps(), *keys_, &registry_);
   if (cfg_.audit.enabled) {
-    audit_ = std::make_unique<audit::Log>(
-        *store_, *keys_,
-        audit::LogOptions{cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count(), cfg_.audit.witness_file},
-        &registry_);
+    audit::LogOptions lo{
+        cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count(), cfg_.audit.witness_file, {}, {}};
+    try {
+      lo.witness_poster = witness_poster(cfg_.audit, opts_.dev);
+    } catch (const std::exception& e) {
+      return failed("audit_open_failed", make_error(Errc::kInvalidConfig, e.what()));
+    }
+    audit_ = std::make_unique<audit::Log>(*store_, *keys_, std::move(lo), &registry_);
     if (auto st = audit_->open(); !st) return failed("audit_open_failed", st.error());
   }
   if (auto st = open_services(); !st) return st;
@@ -337,6 +364,7 @@ void Node::stop_audit() {
   audit_->flush(kAuditFlushTimeout);
   if (auto st = audit_->checkpoint_if_due(true); !st)
     log::warn("audit_checkpoint_failed", {{"error", st.error().message}});
+  audit_->stop_witness();  // the final checkpoint goes out too, if the witness answers
 }
 
 std::uint16_t Node::port() const {

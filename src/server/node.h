@@ -78,6 +78,7 @@ struct NodeOptions {
 //     so that no I/O worker waits on the store (answers are posted back to the shard).
 //   - OTP purger: ends expired verifications and counters, every 10 s.
 //   - audit checkpointer: signs a checkpoint when one is due (only with audit.enabled).
+//   - audit witness poster: posts checkpoints to audit.witness_url, in order (only with it).
 //   - store writer (group commit) and store completer (runs the write callbacks).
 //   - delivery workers, delivery.workers of them: blocking e-mail and SMS sends.
 //   - webhook workers, messages.webhook_workers of them: fallback webhooks.

@@ -3,6 +3,8 @@
 // Included only by http_session_plain.cpp and http_session_tls.cpp, one instantiation each.
 #pragma once
 
+#include <openssl/crypto.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -133,6 +135,7 @@ class HttpSession final : public SessionBase {
       res = co_await route(m, std::move(areq), rid, label);
     }
     bool ok = co_await write_response(res, rid, req.version(), keep_alive, head);
+    if (res.sensitive) OPENSSL_cleanse(res.body.data(), res.body.size());
     record(label, req.method_string(), req.target(), res.status, rid, client, t0);
     st_.router.observe(api::Exchange{method, label, res.status, res.error_code,
                                      res.actor.empty() ? std::string_view("anonymous") : res.actor, server_rid,
@@ -265,6 +268,7 @@ class HttpSession final : public SessionBase {
     error_code ec;
     beast::get_lowest_layer(stream_).expires_after(st_.cfg.limits.read_timeout);
     co_await http::async_write(stream_, res, asio::redirect_error(asio::use_awaitable, ec));
+    if (r.sensitive) OPENSSL_cleanse(res.body().data(), res.body().size());
     if (ec && ec == beast::error::timeout) st_.m.timeouts->with({"write"}).inc();
     co_return !ec;
   }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/json.hpp>
+
 namespace herald::api {
 namespace {
 
@@ -24,6 +26,25 @@ TEST(QueryParam, ANameGivenTwiceHasNoValue) {
   EXPECT_EQ(query_param("start=5&%73tart=0", "start"), std::nullopt);
   EXPECT_EQ(query_u64("start=5&start=0", "start"), std::nullopt);
   EXPECT_EQ(query_u64("start=5", "start"), 5u);
+}
+
+// S18: an answer that shows a secret is marked sensitive (the session wipes the body
+// once written) and the JSON tree it came from is wiped at once.
+TEST(SecretJson, SerialisesThenWipesEveryStringAndMarksTheAnswer) {
+  boost::json::value v =
+      boost::json::object{{"app_secret", "s3cr3t-value"}, {"nested", boost::json::array{"inner-secret", 5}}, {"n", 1}};
+  Response plain = ok_json(200, v);
+  EXPECT_FALSE(plain.sensitive);
+  Response r = secret_json(201, v);
+  EXPECT_TRUE(r.sensitive);
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(r.body, plain.body);  // what is sent is the secret, unchanged
+
+  wipe_json(v);
+  const auto& o = v.as_object();
+  EXPECT_EQ(std::string(o.at("app_secret").as_string()), std::string(12, '\0'));
+  EXPECT_EQ(std::string(o.at("nested").as_array()[0].as_string()), std::string(12, '\0'));
+  EXPECT_EQ(o.at("n").as_int64(), 1);
 }
 
 }  // namespace

@@ -166,7 +166,7 @@ TEST(MessageRequests, ViewsRenderTheStructs) {
 
   messages::DeliverySettings d;
   d.webhook_url = "https://h.example/in";
-  d.webhook_secret = "whsec_secret";
+  d.webhook_secret = crypto::SecretBytes(std::string_view("whsec_secret"));
   auto view = settings_json(d);
   EXPECT_FALSE(view.contains("webhook_secret"));
   EXPECT_EQ(view.at("has_webhook_secret"), json::value(true));

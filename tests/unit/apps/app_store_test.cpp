@@ -109,7 +109,7 @@ TEST_F(AppStoreFixture, CreateKeepsSecretsSealedAndReloadsThem) {
   EXPECT_FALSE(a->may_publish_to("other"));
   EXPECT_TRUE(a->allowlist.allows("10.2.3.4"));
   EXPECT_EQ(scopes_text(a->scopes), "publish,otp");
-  EXPECT_EQ(apps->client_secret(*a).value(), made->client_secret.view());
+  EXPECT_EQ(apps->client_secret(*a).value().view(), made->client_secret.view());
 }
 
 TEST_F(AppStoreFixture, RotateRevokeSuspendDeleteAndTheirRefusals) {
@@ -149,7 +149,7 @@ TEST_F(AppStoreFixture, ASealedSecretCopiedToAnotherAppMakesOnlyThatAppUnavailab
   EXPECT_FALSE(keys->sealed());
   EXPECT_FALSE(apps->find("b"));
   ASSERT_TRUE(apps->find("a"));
-  EXPECT_EQ(apps->client_secret(*apps->find("a")).value(), a->client_secret.view());
+  EXPECT_EQ(apps->client_secret(*apps->find("a")).value().view(), a->client_secret.view());
   ASSERT_EQ(apps->unavailable().size(), 1u);
   EXPECT_EQ(apps->unavailable()[0].name, "b");
   EXPECT_EQ(apps->unavailable()[0].reason, "mac_mismatch");
@@ -358,7 +358,7 @@ TEST_F(AppStoreFixture, ClientSecretRotatesAndTheRevokedOneStopsWorking) {
   EXPECT_EQ(both->client_secrets.size(), 2u);
   EXPECT_TRUE(token_verifies(*both, old_secret));
   EXPECT_TRUE(token_verifies(*both, std::string(fresh->secret.view())));
-  EXPECT_EQ(apps->client_secret(*both).value(), fresh->secret.view());  // tokens are minted with the newest
+  EXPECT_EQ(apps->client_secret(*both).value().view(), fresh->secret.view());  // tokens are minted with the newest
   EXPECT_EQ((wait_for<NewSecret>([&](auto d) { apps->rotate_client_secret("shop", d); }).error().code),
             Errc::kTooManySecrets);
   EXPECT_EQ(raw_apps_table().find(fresh->secret.view()), std::string::npos);

@@ -4,7 +4,9 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "api/router.h"
@@ -154,6 +156,46 @@ TEST_F(LogFixture, ProofsFromTheStoredTreeVerifyAndCheckpointsAreSigned) {
     EXPECT_NE(e.body.find("\"user\":\"hmac:"), std::string::npos);
   }
   EXPECT_EQ(entries[3].body.rfind("{\"seq\":3,", 0), 0u);
+}
+
+// audit.witness_url: a witness that hangs holds up neither appends nor checkpoints; once
+// it answers it gets every checkpoint, in order, as the JSON verify --witness reads.
+TEST_F(LogFixture, AHangingWitnessUrlBlocksNeitherTheWriterNorTheCheckpointer) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool hang = true;
+  std::vector<std::string> got;
+  LogOptions o{1000, 60'000};
+  o.witness_poster = [&](const std::string& body) -> Status {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return !hang; });
+    got.push_back(body);
+    return ok_status();
+  };
+  log.reset();
+  log = std::make_unique<Log>(*db, *keys, std::move(o), nullptr);
+  ASSERT_TRUE(log->open().ok());
+  log->start();
+  auto t0 = std::chrono::steady_clock::now();
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 5; ++i) log->record(event(i));
+    wait_durable();
+    ASSERT_TRUE(log->checkpoint_if_due(true).ok());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  {
+    std::lock_guard lock(mu);
+    hang = false;
+  }
+  cv.notify_all();
+  log->stop();
+  log->stop_witness();
+  ASSERT_GE(got.size(), 3u);
+  auto parsed = parse_witness(got[0] + "\n" + got[1] + "\n" + got[2] + "\n");
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  EXPECT_EQ((*parsed)[0].size, 5u);
+  EXPECT_EQ((*parsed)[1].size, 10u);
+  EXPECT_EQ((*parsed)[2].size, 15u);
 }
 
 TEST_F(LogFixture, TheTreeContinuesAcrossARestart) {

@@ -84,6 +84,29 @@ TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   EXPECT_FALSE(validate(c, false).ok());
 }
 
+// The audit witness: a plain-HTTP endpoint would let anyone on the path swallow or
+// fake the witness's acceptance, and a credential in the URL would reach logs.
+TEST(Config, TheWitnessUrlIsHttpsOnlyOutsideDevAndCarriesNoCredentials) {
+  Config c;
+  c.server.tls = false;
+  c.server.trusted_proxies = "none";
+  c.delivery.allow_log_provider = true;
+  c.audit.witness_url = "http://witness.example/cp";
+  auto plain = validate(c, false);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.error().message.find("audit.witness_url"), std::string::npos);
+  EXPECT_TRUE(validate(c, true).ok());  // --dev
+  c.audit.witness_url = "https://user:hunter2@witness.example/cp";
+  auto creds = validate(c, true);
+  ASSERT_FALSE(creds.ok());
+  EXPECT_EQ(creds.error().message.find("hunter2"), std::string::npos);
+  c.audit.witness_url = "https://witness.example/cp";
+  EXPECT_TRUE(validate(c, false).ok());
+  c.audit.witness_url.clear();
+  c.audit.witness_token_file = "/etc/herald/witness.token";
+  EXPECT_FALSE(validate(c, false).ok()) << "a token with nowhere to send it is a mistake";
+}
+
 // S13: plain HTTP means a proxy in front; without trusted_proxies every IP control
 // would see only the proxy, so the operator must name it (or say "none").
 TEST(Config, PlainHttpRequiresTrustedProxiesToBeStated) {

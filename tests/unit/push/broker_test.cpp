@@ -116,6 +116,52 @@ TEST_F(BrokerFixture, ChannelsAreCapped) {
   EXPECT_EQ(broker.subscribe("app", ch("c"), ns()).error().code, Errc::kTooManyChannels);
 }
 
+// S9: one tenant's back end publishing big payloads to many channels with history
+// cannot hold more than push.max_history_bytes_per_app; its own oldest go first, and
+// another app's history is untouched.
+TEST_F(BrokerFixture, OneAppsHistoryIsCappedInBytesAndItsOldestGoFirst) {
+  cfg.namespaces["default"].history_size = 100;
+  const std::string big = "\"" + std::string(16 * 1024, 'x') + "\"";
+  const std::size_t one = make_publication("c0", 1, "e", "p", 0, big)->bytes();
+  cfg.push.max_history_bytes_per_app = 20 * one;
+
+  ASSERT_TRUE(broker.publish("victim", ch("keep"), ns(), "v1", big));
+  ASSERT_TRUE(broker.publish("victim", ch("keep"), ns(), "v2", big));
+  const std::uint64_t victim_bytes = broker.app_history_bytes("victim");
+
+  std::vector<std::string> epochs;
+  for (int i = 0; i < 200; ++i) {  // 10x the cap, over 50 channels
+    clock.advance(1);
+    auto r = broker.publish("tenant", ch("c" + std::to_string(i % 50)), ns(), "p", big);
+    ASSERT_TRUE(r) << "a publish beyond the cap is delivered, not refused";
+    EXPECT_LE(broker.app_history_bytes("tenant"), cfg.push.max_history_bytes_per_app);
+  }
+  EXPECT_GT(broker.app_history_bytes("tenant"), cfg.push.max_history_bytes_per_app / 2);
+  EXPECT_EQ(reg.counter("herald_push_history_evicted_total", "").with({}).value() > 0, true);
+
+  // The newest survive, the oldest went: channel c49 got publications 49, 99, 149, 199;
+  // only the last still in history; channel c0's early ones are gone too.
+  auto newest = broker.history("tenant", ch("c49"), ns(), 0, std::nullopt);
+  ASSERT_TRUE(newest);
+  ASSERT_FALSE(newest->publications.empty());
+  EXPECT_EQ(newest->publications.back()->offset, 4u);
+  auto oldest = broker.history("tenant", ch("c0"), ns(), 0, std::nullopt);
+  ASSERT_TRUE(oldest);
+  for (const auto& p : oldest->publications) EXPECT_GT(p->offset, 1u) << "the oldest publication was kept";
+  auto since = broker.history("tenant", ch("c0"), ns(), 0, Since{0, oldest->epoch});
+  EXPECT_FALSE(since->recovered) << "recovery across an evicted publication must not claim completeness";
+
+  // The other app keeps all of its history.
+  EXPECT_EQ(broker.app_history_bytes("victim"), victim_bytes);
+  EXPECT_EQ(broker.history("victim", ch("keep"), ns(), 0, std::nullopt)->publications.size(), 2u);
+
+  // Expired history gives the bytes back.
+  clock.advance(11'000);
+  broker.maintain(clock.now());
+  EXPECT_EQ(broker.app_history_bytes("tenant"), 0u);
+  EXPECT_EQ(reg.gauge("herald_push_history_bytes", "").with({}).value(), 0);
+}
+
 TEST(MemoryPresence, AddsRemovesListsAndCounts) {
   MemoryPresenceManager p;
   PresenceManager& pm = p;
