@@ -168,11 +168,17 @@ Result<MessageStatus> MessageService::status(const std::string& app_id, std::str
   auto found = find(app_id, message_id);
   if (!found) return found.error();
   if (!found->has_value()) return make_error(Errc::kMessageNotFound, "this app has no message with this id");
+  auto events = records_.message_events((*found)->seq, kTrailMax);
+  if (!events) return events.error();
+  // The row and its events are two reads; an ack or step committed between them would
+  // show a trail ahead of the state. Reading the row again after the events keeps the
+  // state at least as new as the trail.
+  auto again = records_.message((*found)->seq);
+  if (!again) return again.error();
+  if (again->has_value()) *found = std::move(*again);
   const MessageRecord& m = **found;
   auto c = open_message(keys_, m);
   if (!c) return c.error();
-  auto events = records_.message_events(m.seq, kTrailMax);
-  if (!events) return events.error();
   MessageStatus s{m.id,        c->user,         state_name(m.state), m.created_ms,         m.expires_ms,
                   c->priority, m.template_name, c->channels,         c->fallback_after_ms, c->data,
                   {}};
