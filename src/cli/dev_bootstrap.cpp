@@ -55,7 +55,9 @@ Result<DemoApp> ensure_demo_app(apps::AppStore& apps, const std::string& data_di
     if (k.alg == auth::JwtAlg::HS256) demo.client_secret = k.secret;
   std::string path = data_dir + "/dev-app.json";
   std::string body =
-      "{\"app_id\":\"" + demo.app->id + "\",\"app_key\":\"" + demo.app->key + "\",\"name\":\"demo\",\"app_secret\":\"";
+      // `id` and `key` as `herald app create --json` names them; `app_id` and `app_key` kept for older readers.
+      "{\"id\":\"" + demo.app->id + "\",\"key\":\"" + demo.app->key + "\",\"app_id\":\"" + demo.app->id +
+      "\",\"app_key\":\"" + demo.app->key + "\",\"name\":\"demo\",\"app_secret\":\"";
   body.append(demo.app_secret.view()).append("\",\"client_secret\":\"");
   body.append(demo.client_secret.view()).append("\"}\n");
   const bool ok = write_private_file(path, body, false) == FileWrite::ok;
