@@ -61,10 +61,18 @@ int main(int argc, char** argv) {
   auto db = std::move(*opened);
   crypto::init_secure_memory(1 << 20);
   kms::KeyService keys(*db, nullptr);
-  if (!kms::dev_unseal(keys, *db, dir, true) || !keys.ensure_app_keys("app_bench")) return 1;
+  auto unsealed = kms::dev_unseal(keys, *db, dir, true);
+  auto app_keys = unsealed ? keys.ensure_app_keys("app_bench") : unsealed;
+  if (!app_keys) {
+    std::fprintf(stderr, "bench_messages: %s\n", app_keys.error().message.c_str());
+    return 1;
+  }
   MessagesConfig cfg;
   messages::MessageService service(cfg, *db, keys, nullptr, {}, nullptr);
-  if (!service.load()) return 1;
+  if (auto loaded = service.load(); !loaded) {
+    std::fprintf(stderr, "bench_messages: %s\n", loaded.error().message.c_str());
+    return 1;
+  }
 
   std::mutex mu;
   std::condition_variable cv;

@@ -1,7 +1,10 @@
 // PostgreSQL store: connections, migrations under an advisory lock, and the meta table.
 #include "store/postgres/postgres_store.h"
 
+#include <sys/stat.h>
+
 #include <ctime>
+#include <filesystem>
 
 #include "core/log.h"
 #include "store/migrations.h"
@@ -23,6 +26,13 @@ pg::ConnectOptions connect_options(const StoreOptions& opts) {
 Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const StoreOptions& opts) {
   if (opts.postgres.url.empty())
     return make_error(Errc::kInvalidConfig, "store.postgres.url must be set when store.driver is postgres");
+  // The data directory still holds this node's own files (certificate, dev shares).
+  if (!opts.data_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(opts.data_dir, ec);
+    if (ec) return make_error(Errc::kStoreError, "cannot create data directory " + opts.data_dir + ": " + ec.message());
+    ::chmod(opts.data_dir.c_str(), 0700);
+  }
   std::unique_ptr<PostgresStore> s(new PostgresStore(opts));
   auto writer_conn = pg::Connection::open(connect_options(opts));
   if (!writer_conn) return writer_conn.error();

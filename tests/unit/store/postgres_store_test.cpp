@@ -17,7 +17,7 @@ using namespace std::chrono_literals;
 
 TEST(PostgresStore, NodesStartingTogetherApplyEachMigrationOnce) {
   auto url = herald::testing::PgServer::shared().fresh_schema_url();
-  StoreOptions opts{"/nonexistent", 64, nullptr};
+  StoreOptions opts{"", 64, nullptr};
   opts.postgres.url = url;
   opts.postgres.pool_size = 1;
   std::vector<std::unique_ptr<Store>> stores(4);
@@ -39,7 +39,7 @@ TEST(PostgresStore, NodesStartingTogetherApplyEachMigrationOnce) {
 }
 
 TEST(PostgresStore, AWrongPasswordFailsWithoutShowingIt) {
-  StoreOptions opts{"/nonexistent", 64, nullptr};
+  StoreOptions opts{"", 64, nullptr};
   opts.postgres.url =
       "postgresql://herald:s3cret-pw@127.0.0.1:" + std::to_string(herald::testing::PgServer::shared().port()) +
       "/herald_test?sslmode=disable";
