@@ -11,6 +11,9 @@ PACKAGES=(
   libssl-dev openssl libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev libtomlplusplus-dev libcli11-dev libgfshare-dev libgfshare-bin
   libcurl4-openssl-dev
+  # the postgres store driver: libpq (pipeline mode needs 14+; Debian 12 has 15), and the
+  # server the tests start their own throwaway instance of (as the postgres user)
+  libpq-dev postgresql
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk
   python3-aiosmtpd  # the SMTP server the delivery tests send to

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   double seconds = 10;
   bool idempotency = false;
   std::size_t payload = 200;
+  std::string postgres_url;
   CLI::App app{"Durable publish throughput of messages to users (sealed, group commit)"};
   app.add_option("--dir", dir, "Scratch data directory (removed first)");
   app.add_option("--threads", threads_n, "Publishing threads");
@@ -43,16 +44,35 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds, "How long to run");
   app.add_option("--payload", payload, "Bytes of the data string per message");
   app.add_flag("--idempotency", idempotency, "Give every message an idempotency key");
+  app.add_option("--postgres-url", postgres_url,
+                 "Use the postgres driver on this database (an empty one: its keys are wrapped under the "
+                 "dev root key of --dir, which is made afresh); default: sqlite in --dir")
+      ->envname("HERALD_BENCH_POSTGRES_URL");
   CLI11_PARSE(app, argc, argv);
   log::init("warn", "json");
   std::filesystem::remove_all(dir);
-  auto db = store::open_store("sqlite", store::StoreOptions{dir, 4096, nullptr}).value();
+  store::StoreOptions opts{dir, 4096, nullptr};
+  opts.postgres.url = postgres_url;
+  auto opened = store::open_store(postgres_url.empty() ? "sqlite" : "postgres", opts);
+  if (!opened) {
+    std::fprintf(stderr, "bench_messages: %s\n", opened.error().message.c_str());
+    return 1;
+  }
+  auto db = std::move(*opened);
   crypto::init_secure_memory(1 << 20);
   kms::KeyService keys(*db, nullptr);
-  if (!kms::dev_unseal(keys, *db, dir, true) || !keys.ensure_app_keys("app_bench")) return 1;
+  auto unsealed = kms::dev_unseal(keys, *db, dir, true);
+  auto app_keys = unsealed ? keys.ensure_app_keys("app_bench") : unsealed;
+  if (!app_keys) {
+    std::fprintf(stderr, "bench_messages: %s\n", app_keys.error().message.c_str());
+    return 1;
+  }
   MessagesConfig cfg;
   messages::MessageService service(cfg, *db, keys, nullptr, {}, nullptr);
-  if (!service.load()) return 1;
+  if (auto loaded = service.load(); !loaded) {
+    std::fprintf(stderr, "bench_messages: %s\n", loaded.error().message.c_str());
+    return 1;
+  }
 
   std::mutex mu;
   std::condition_variable cv;

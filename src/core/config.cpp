@@ -234,6 +234,8 @@ Status validate(const Config& cfg, bool dev) {
   if (!cfg.metrics.token.empty() && !cfg.metrics.token_file.empty())
     return make_error(Errc::kInvalidConfig, "metrics.token and metrics.token_file are exclusive");
   if (cfg.store.data_dir.empty()) return make_error(Errc::kInvalidConfig, "store.data_dir must not be empty");
+  if (cfg.store.driver == "postgres" && cfg.store.postgres.url.empty())
+    return make_error(Errc::kInvalidConfig, "store.postgres.url is required when store.driver is postgres");
   if (cfg.limits.idle_timeout < Millis(50) || cfg.limits.read_timeout < Millis(50))
     return make_error(Errc::kInvalidConfig, "timeouts must be at least 50ms");
   if (!cfg.api.require_signature && !dev)

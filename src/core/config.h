@@ -58,11 +58,20 @@ struct LogConfig {
   bool access = true;           // one line per HTTP request
 };
 
+// The shared store of a cluster (store.driver = "postgres").
+struct PostgresStoreConfig {
+  std::string url;              // postgresql://...; a secret (may hold the password)
+  std::uint64_t pool_size = 4;  // read connections; the writer has one more
+  Millis connect_timeout{5'000};
+  Millis statement_timeout{10'000};
+};
+
 struct StoreConfig {
   std::string driver = "sqlite";
   std::string data_dir = "./data";
   std::uint64_t commit_batch_max = 4096;  // writes folded into one fsync'd transaction
   std::uint64_t readers = 4;              // read connections (WAL readers run side by side)
+  PostgresStoreConfig postgres;
 };
 
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
@@ -187,9 +196,9 @@ struct DeliveryConfig {
   std::string email_provider = "log";  // log | smtp
   SmtpConfig smtp;
   SmsConfig sms;
-  std::uint64_t workers = 4;        // threads making outbound requests
-  std::uint64_t queue_max = 10'000; // outbound requests waiting for a worker
-  bool allow_log_provider = false;  // outside --dev the `log` provider (which sends nothing) is refused without it
+  std::uint64_t workers = 4;         // threads making outbound requests
+  std::uint64_t queue_max = 10'000;  // outbound requests waiting for a worker
+  bool allow_log_provider = false;   // outside --dev the `log` provider (which sends nothing) is refused without it
 };
 
 // Verification codes (docs/otp.md). Every limit has a default and none can be switched off.
@@ -205,9 +214,9 @@ struct OtpConfig {
   std::uint64_t per_app_per_minute = 100;
   std::uint64_t sms_per_prefix_per_hour = 300;  // per app and country calling code
   std::uint64_t max_pending = 1'000'000;        // live verifications held at once
-  std::string test_recipients;            // comma-separated phone numbers / e-mail addresses
-  bool test_recipients_only = false;      // staging: refuse every other recipient
-  std::string templates_file;             // TOML file of message templates per purpose and locale
+  std::string test_recipients;                  // comma-separated phone numbers / e-mail addresses
+  bool test_recipients_only = false;            // staging: refuse every other recipient
+  std::string templates_file;                   // TOML file of message templates per purpose and locale
 };
 
 // Messages to users: inbox, acknowledgements, fallback (docs/messages.md).
@@ -218,9 +227,9 @@ struct MessagesConfig {
   Millis retention{7LL * 86'400'000};  // rows kept after their ttl (status trail, idempotency keys)
   std::uint64_t max_data_bytes = 65'536;
   std::uint64_t deliver_on_connect = 100;
-  std::uint64_t max_pending = 10'000'000;  // unacknowledged messages held at once
+  std::uint64_t max_pending = 10'000'000;         // unacknowledged messages held at once
   std::uint64_t max_pending_per_app = 1'000'000;  // of those, by one app
-  std::uint64_t connect_replays_per_minute = 6;    // deliver-on-connect replays per user
+  std::uint64_t connect_replays_per_minute = 6;   // deliver-on-connect replays per user
   std::uint64_t webhook_max_attempts = 8;
   Millis webhook_backoff{1000};
   Millis webhook_backoff_max{3'600'000};

@@ -399,8 +399,8 @@ void add_log_keys(std::vector<ConfigKey>& k) {
 }
 
 void add_store_keys(std::vector<ConfigKey>& k) {
-  k.push_back(choice_key("store.driver", "Durable store: sqlite (embedded).",
-                         [](auto& c) -> auto& { return c.store.driver; }, {"sqlite"}));
+  k.push_back(choice_key("store.driver", "Durable store: sqlite (embedded) or postgres (shared by a cluster).",
+                         [](auto& c) -> auto& { return c.store.driver; }, {"sqlite", "postgres"}));
   k.push_back(str_key(
       "store.data_dir", "Directory for the database and generated files (created 0700).",
       [](auto& c) -> auto& { return c.store.data_dir; }));
@@ -410,6 +410,18 @@ void add_store_keys(std::vector<ConfigKey>& k) {
   k.push_back(uint_key(
       "store.readers", "Read connections; more reads than this at once wait for one.",
       [](auto& c) -> auto& { return c.store.readers; }, 1, 64));
+  k.push_back(str_key(
+      "store.postgres.url", "PostgreSQL connection URL (postgresql://...; sslmode honoured). A secret.",
+      [](auto& c) -> auto& { return c.store.postgres.url; }, true));
+  k.push_back(uint_key(
+      "store.postgres.pool_size", "Read connections to PostgreSQL; the writer has one more.",
+      [](auto& c) -> auto& { return c.store.postgres.pool_size; }, 1, 64));
+  k.push_back(duration_key(
+      "store.postgres.connect_timeout", "Longest wait for a connection to PostgreSQL.",
+      [](auto& c) -> auto& { return c.store.postgres.connect_timeout; }, Millis(1000)));
+  k.push_back(duration_key(
+      "store.postgres.statement_timeout", "Longest a PostgreSQL statement may run before it fails.",
+      [](auto& c) -> auto& { return c.store.postgres.statement_timeout; }, Millis(100)));
 }
 
 void add_push_keys(std::vector<ConfigKey>& k) {

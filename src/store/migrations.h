@@ -14,5 +14,7 @@ struct Migration {
 };
 
 std::span<const Migration> sqlite_migrations();
+// The PostgreSQL schema (store/postgres/pg_migrations.cpp); its own numbering.
+std::span<const Migration> postgres_migrations();
 
 }  // namespace herald::store

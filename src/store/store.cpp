@@ -4,6 +4,7 @@
 #include <future>
 
 #include "core/config.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace herald::store {
@@ -14,12 +15,23 @@ Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOp
     if (!s) return s.error();
     return std::unique_ptr<Store>(std::move(*s));
   }
-  return make_error(Errc::kInvalidConfig, "store.driver: unknown driver '" + std::string(driver) + "' (known: sqlite)");
+  if (driver == "postgres") {
+    auto s = PostgresStore::open(opts);
+    if (!s) return s.error();
+    return std::unique_ptr<Store>(std::move(*s));
+  }
+  return make_error(Errc::kInvalidConfig,
+                    "store.driver: unknown driver '" + std::string(driver) + "' (known: sqlite, postgres)");
 }
 
 Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* metrics) {
-  return open_store(cfg.store.driver, StoreOptions{cfg.store.data_dir, cfg.store.commit_batch_max, metrics,
-                                                   static_cast<std::size_t>(cfg.store.readers)});
+  StoreOptions opts{cfg.store.data_dir, cfg.store.commit_batch_max, metrics,
+                    static_cast<std::size_t>(cfg.store.readers)};
+  opts.postgres.url = cfg.store.postgres.url;
+  opts.postgres.pool_size = static_cast<std::size_t>(cfg.store.postgres.pool_size);
+  opts.postgres.connect_timeout = cfg.store.postgres.connect_timeout;
+  opts.postgres.statement_timeout = cfg.store.postgres.statement_timeout;
+  return open_store(cfg.store.driver, opts);
 }
 
 namespace {

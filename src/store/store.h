@@ -1,8 +1,10 @@
 // The durable store, as the domain modules see it. Writes are asynchronous and
 // complete only once they are on disk (fsync'd), folded into group commits; reads
-// are synchronous and cheap. Implementations: sqlite/ (embedded); others follow.
+// are synchronous and cheap. Implementations: sqlite/ (embedded, one node) and postgres/
+// (shared by every node of a cluster).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -61,11 +63,19 @@ class Store {
   virtual NonceRecords& nonces() = 0;
 };
 
+struct PostgresOptions {
+  std::string url;            // postgresql://...; a secret: never logged
+  std::size_t pool_size = 4;  // read connections (the writer has its own)
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds statement_timeout{10000};
+};
+
 struct StoreOptions {
   std::string data_dir;
   std::uint64_t commit_batch_max = 4096;
   metrics::Registry* metrics = nullptr;
-  std::size_t readers = 4;  // read connections; reads beyond this many at once wait
+  std::size_t readers = 4;   // read connections; reads beyond this many at once wait
+  PostgresOptions postgres;  // driver "postgres"
 };
 
 // Opens (creating and migrating) the store named by `driver`; an unknown driver is an

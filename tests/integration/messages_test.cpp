@@ -19,6 +19,7 @@
 
 #include "../unit/delivery/sinks.h"
 #include "harness.h"
+#include "pg_server.h"
 #include "sdk_connection.h"
 #include "herald/client.h"
 
@@ -867,6 +868,48 @@ TEST(MessagesContacts, AreStoredSealedAndServedBack) {
   ASSERT_FALSE(gone.ok());
   EXPECT_EQ(gone.error().code, "contacts_not_found");
   EXPECT_EQ(gone.error().http_status, 404);
+}
+
+
+// store.driver = postgres: a signed publish of a durable message, herald restarted, and
+// the user still gets it: the data lived in PostgreSQL. The database holds none of the
+// message's plaintext, and the URL's password shows neither in the log nor in
+// --print-config.
+TEST(MessagesPostgres, ADurableMessageSurvivesARestartOfHerald) {
+  auto& pg = PgServer::shared();
+  std::string url = pg.fresh_schema_url();
+  std::string password = url.substr(url.find(':', 13) + 1);
+  password = password.substr(0, password.find('@'));
+  dt::TempDir data;
+  Server::Options opts{flags({"--store.data_dir=" + data.path(), "--store.driver=postgres"})};
+  opts.env.push_back("HERALD_STORE_POSTGRES_URL=" + url);
+  std::string id;
+  {
+    Server s(opts);
+    auto client = demo_client(s);
+    auto sent = client.send_message(message("u1", R"({"text":"plaintext-marker-7f3a","n":1})"));
+    ASSERT_TRUE(sent.ok()) << sent.error().code << " " << sent.error().message;
+    id = sent->id;
+    EXPECT_EQ(s.stop(SIGTERM), 0);
+    EXPECT_EQ(s.log().find(password), std::string::npos) << "the store URL's password is in the log";
+  }
+  auto printed = run_herald({"serve", "--dev", "--store.data_dir=" + data.path(), "--store.driver=postgres",
+                             "--print-config"},
+                            {"HERALD_STORE_POSTGRES_URL=" + url});
+  EXPECT_EQ(printed.exit_code, 0) << printed.output;
+  EXPECT_EQ(printed.output.find(password), std::string::npos);
+  EXPECT_NE(printed.output.find("<redacted>"), std::string::npos);
+
+  Server s(opts);
+  WsClient ws(s, "u1");
+  auto msg = ws.next_msg(5s);
+  ASSERT_TRUE(msg) << "no msg push after the restart";
+  EXPECT_EQ(msg->at("id").as_string(), id);
+  EXPECT_EQ(msg->at("data"), json::parse(R"({"text":"plaintext-marker-7f3a","n":1})"));
+  std::string schema = url.substr(url.rfind("%3D") + 3);
+  EXPECT_EQ(std::stoi(pg.sql("SELECT count(*) FROM " + schema + ".messages;")), 1) << "the row is in PostgreSQL";
+  auto dump = pg.dump();
+  EXPECT_EQ(dump.find("plaintext-marker-7f3a"), std::string::npos) << "message plaintext in PostgreSQL";
 }
 
 }  // namespace

@@ -72,6 +72,27 @@ TEST(Config, RenderRedactsSecretsAndRoundTrips) {
   EXPECT_EQ(back.limits.read_timeout, Millis(1500));
 }
 
+TEST(Config, ThePostgresStoreNeedsItsUrlWhichIsASecret) {
+  Config c;
+  ASSERT_TRUE(ConfigLoader(c)
+                  .load_toml_string("[store]\ndriver = \"postgres\"\n[store.postgres]\npool_size = 8\n"
+                                    "connect_timeout = \"2s\"\nstatement_timeout = \"500ms\"\n",
+                                    "t.toml")
+                  .ok());
+  EXPECT_EQ(c.store.postgres.pool_size, 8u);
+  EXPECT_EQ(c.store.postgres.connect_timeout, Millis(2000));
+  EXPECT_EQ(c.store.postgres.statement_timeout, Millis(500));
+  auto st = validate(c, true);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message.find("store.postgres.url"), std::string::npos);
+  c.store.postgres.url = "postgresql://herald:pw-4e1d@db.internal/herald?sslmode=verify-full";
+  EXPECT_TRUE(validate(c, true).ok());
+  std::string text = render_config(c);
+  EXPECT_EQ(text.find("pw-4e1d"), std::string::npos);
+  EXPECT_NE(text.find("postgres.url = \"<redacted>\""), std::string::npos);
+  EXPECT_FALSE(ConfigLoader(c).load_toml_string("[store]\ndriver = \"mysql\"\n", "t.toml").ok());
+}
+
 TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   Config c;
   c.delivery.allow_log_provider = true;  // the default providers; this test is about TLS

@@ -7,6 +7,9 @@
 namespace herald::store {
 namespace {
 
+class AppTables : public testing::StoreTest {};
+HERALD_STORE_CONFORMANCE(AppTables);
+
 AppRecord app(std::string id, std::string key, std::string name, std::int64_t created_ms) {
   AppRecord a;
   a.id = std::move(id);
@@ -27,8 +30,8 @@ AppRecord app(std::string id, std::string key, std::string name, std::int64_t cr
   return a;
 }
 
-TEST(AppTables, WriteReadUpdateListAndDelete) {
-  testing::TempStore t;
+TEST_P(AppTables, WriteReadUpdateListAndDelete) {
+  testing::TempStore t(GetParam());
   AppRecords& apps = t.db->apps();
   ASSERT_TRUE(wait_for([&](Completion d) { apps.put_app(app("a2", "key2", "second", 20), std::move(d)); }).ok());
   ASSERT_TRUE(wait_for([&](Completion d) { apps.put_app(app("a1", "key1", "first", 10), std::move(d)); }).ok());
@@ -68,8 +71,8 @@ TEST(AppTables, WriteReadUpdateListAndDelete) {
   EXPECT_EQ((*all)[0].id, "a1");
 }
 
-TEST(AppTables, AnotherAppsKeyIsAConflictAndAMissingAppIsNotFound) {
-  testing::TempStore t;
+TEST_P(AppTables, AnotherAppsKeyIsAConflictAndAMissingAppIsNotFound) {
+  testing::TempStore t(GetParam());
   AppRecords& apps = t.db->apps();
   ASSERT_TRUE(wait_for([&](Completion d) { apps.put_app(app("a1", "key1", "first", 10), std::move(d)); }).ok());
   auto st = wait_for([&](Completion d) { apps.put_app(app("a2", "key1", "other", 11), std::move(d)); });

@@ -9,12 +9,15 @@
 namespace herald::store {
 namespace {
 
+class AuditTables : public testing::StoreTest {};
+HERALD_STORE_CONFORMANCE(AuditTables);
+
 AuditEntryRecord entry(std::uint64_t seq) {
   return AuditEntryRecord{seq, std::string(32, static_cast<char>(seq)), R"({"seq":)" + std::to_string(seq) + "}"};
 }
 
-TEST(AuditTables, EntriesAndNodesAreWrittenAndReadByPosition) {
-  testing::TempStore t;
+TEST_P(AuditTables, EntriesAndNodesAreWrittenAndReadByPosition) {
+  testing::TempStore t(GetParam());
   AuditRecords& audit = t.db->audit();
   EXPECT_EQ(audit.audit_size().value(), 0u);
   ASSERT_TRUE(wait_for([&](Completion d) { audit.append_audit(entry(0), {}, std::move(d)); }).ok());
@@ -42,8 +45,8 @@ TEST(AuditTables, EntriesAndNodesAreWrittenAndReadByPosition) {
   EXPECT_EQ(audit.audit_size().value(), 2u);
 }
 
-TEST(AuditTables, ABatchTakesWhatIsQueuedWhenTheWriterRunsIt) {
-  testing::TempStore t;
+TEST_P(AuditTables, ABatchTakesWhatIsQueuedWhenTheWriterRunsIt) {
+  testing::TempStore t(GetParam());
   AuditRecords& audit = t.db->audit();
   std::promise<std::pair<Status, std::size_t>> done;
   audit.append_audit_batch(
@@ -66,8 +69,8 @@ TEST(AuditTables, ABatchTakesWhatIsQueuedWhenTheWriterRunsIt) {
   EXPECT_EQ(t.db->audit().audit_node(2, 0).value(), std::optional<std::string>(std::string(32, 'b')));
 }
 
-TEST(AuditTables, CheckpointsAreListedBySizeAndReplacedBySize) {
-  testing::TempStore t;
+TEST_P(AuditTables, CheckpointsAreListedBySizeAndReplacedBySize) {
+  testing::TempStore t(GetParam());
   AuditRecords& audit = t.db->audit();
   EXPECT_FALSE(audit.latest_audit_checkpoint().value().has_value());
   for (std::uint64_t size : {10u, 30u, 20u})

@@ -7,6 +7,9 @@
 namespace herald::store {
 namespace {
 
+class KmsTables : public testing::StoreTest {};
+HERALD_STORE_CONFORMANCE(KmsTables);
+
 KmsKeyRecord key(std::string app, std::string name, std::uint32_t latest) {
   KmsKeyRecord k;
   k.app_id = std::move(app);
@@ -23,8 +26,8 @@ KmsVersionRecord version(std::string app, std::string name, std::uint32_t v) {
                           1000 + v};
 }
 
-TEST(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
-  testing::TempStore t;
+TEST_P(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
+  testing::TempStore t(GetParam());
   KmsRecords& kms = t.db->kms();
   ASSERT_TRUE(wait_for([&](Completion d) {
                 kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));
@@ -64,8 +67,8 @@ TEST(KmsTables, KeysAndVersionsAreWrittenReadAndRotated) {
 
 // S6: a version is added only on top of the one before it, so a writer working from a
 // stale read cannot move latest_version backwards; the key is left as it was.
-TEST(KmsTables, AVersionNotNextIsAConflictAndLeavesTheKeyAsItWas) {
-  testing::TempStore t;
+TEST_P(KmsTables, AVersionNotNextIsAConflictAndLeavesTheKeyAsItWas) {
+  testing::TempStore t(GetParam());
   KmsRecords& kms = t.db->kms();
   ASSERT_TRUE(wait_for([&](Completion d) {
                 kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));
@@ -89,8 +92,8 @@ TEST(KmsTables, AVersionNotNextIsAConflictAndLeavesTheKeyAsItWas) {
   EXPECT_EQ(no_key.error().code, Errc::kNotFound);
 }
 
-TEST(KmsTables, DeleteRemovesTheKeyAndAllItsVersionsOnly) {
-  testing::TempStore t;
+TEST_P(KmsTables, DeleteRemovesTheKeyAndAllItsVersionsOnly) {
+  testing::TempStore t(GetParam());
   KmsRecords& kms = t.db->kms();
   ASSERT_TRUE(wait_for([&](Completion d) {
                 kms.insert_kms_key(key("app", "k", 1), version("app", "k", 1), std::move(d));

@@ -10,6 +10,9 @@
 namespace herald::store {
 namespace {
 
+class MessageTables : public testing::StoreTest {};
+HERALD_STORE_CONFORMANCE(MessageTables);
+
 MessageRecord message(std::uint64_t seq, std::string idem = "", std::int64_t due_ms = 100) {
   MessageRecord m;
   m.seq = seq;
@@ -30,8 +33,8 @@ Status insert(MessageRecords& r, MessageRecord m) {
   return wait_for([&](Completion d) { r.insert_message(std::move(m), std::move(d)); });
 }
 
-TEST(MessageTables, MessagesAreInsertedAndReadEveryWay) {
-  testing::TempStore t;
+TEST_P(MessageTables, MessagesAreInsertedAndReadEveryWay) {
+  testing::TempStore t(GetParam());
   MessageRecords& msgs = t.db->messages();
   EXPECT_EQ(msgs.max_message_seq().value(), 0u);
   ASSERT_TRUE(insert(msgs, message(1, "idem-a", 300)).ok());
@@ -71,8 +74,8 @@ TEST(MessageTables, MessagesAreInsertedAndReadEveryWay) {
   EXPECT_EQ(caps->front().count, 2u);  // messages 2 and 3
 }
 
-TEST(MessageTables, AChangeAppliesOnlyToAPendingMessageWithItsEventsAndJob) {
-  testing::TempStore t;
+TEST_P(MessageTables, AChangeAppliesOnlyToAPendingMessageWithItsEventsAndJob) {
+  testing::TempStore t(GetParam());
   MessageRecords& msgs = t.db->messages();
   ASSERT_TRUE(insert(msgs, message(1)).ok());
   MessageChange ack;
@@ -104,8 +107,8 @@ TEST(MessageTables, AChangeAppliesOnlyToAPendingMessageWithItsEventsAndJob) {
   EXPECT_FALSE(msgs.webhook_job(1).value().has_value());
 }
 
-TEST(MessageTables, WebhookJobsAreUpsertedAndListedByState) {
-  testing::TempStore t;
+TEST_P(MessageTables, WebhookJobsAreUpsertedAndListedByState) {
+  testing::TempStore t(GetParam());
   MessageRecords& msgs = t.db->messages();
   for (std::uint64_t seq : {1u, 2u, 3u}) ASSERT_TRUE(insert(msgs, message(seq)).ok());
   auto put = [&](WebhookJobRecord j) {
@@ -135,8 +138,8 @@ TEST(MessageTables, WebhookJobsAreUpsertedAndListedByState) {
   EXPECT_EQ(msgs.message_events(1, 1).value().size(), 1u);
 }
 
-TEST(MessageTables, PurgeRemovesFinishedMessagesWithTheirTrailsAndJobs) {
-  testing::TempStore t;
+TEST_P(MessageTables, PurgeRemovesFinishedMessagesWithTheirTrailsAndJobs) {
+  testing::TempStore t(GetParam());
   MessageRecords& msgs = t.db->messages();
   ASSERT_TRUE(insert(msgs, message(1, "", 100)).ok());
   ASSERT_TRUE(insert(msgs, message(2, "", 100)).ok());  // stays pending
@@ -156,8 +159,8 @@ TEST(MessageTables, PurgeRemovesFinishedMessagesWithTheirTrailsAndJobs) {
   EXPECT_TRUE(msgs.message(2).value().has_value());  // pending messages are never purged
 }
 
-TEST(MessageTables, ContactsSettingsAndTemplates) {
-  testing::TempStore t;
+TEST_P(MessageTables, ContactsSettingsAndTemplates) {
+  testing::TempStore t(GetParam());
   MessageRecords& msgs = t.db->messages();
   ASSERT_TRUE(wait_for([&](Completion d) {
                 msgs.put_contacts(ContactRecord{"app", "u1", "c1", 1}, std::move(d));

@@ -7,8 +7,11 @@
 namespace herald::store {
 namespace {
 
-TEST(OtpTables, VerificationsAndCountersAreWrittenUpdatedAndExpire) {
-  testing::TempStore t;
+class OtpTables : public testing::StoreTest {};
+HERALD_STORE_CONFORMANCE(OtpTables);
+
+TEST_P(OtpTables, VerificationsAndCountersAreWrittenUpdatedAndExpire) {
+  testing::TempStore t(GetParam());
   OtpRecords& otp = t.db->otp();
   ASSERT_TRUE(wait_for([&](Completion d) {
                 otp.put_otp_verification(
@@ -56,8 +59,8 @@ TEST(OtpTables, VerificationsAndCountersAreWrittenUpdatedAndExpire) {
   EXPECT_EQ(left_counters->front().key, "ip:app:idx");
 }
 
-TEST(OtpTables, BlocklistEntriesAreAddedReplacedAndRemoved) {
-  testing::TempStore t;
+TEST_P(OtpTables, BlocklistEntriesAreAddedReplacedAndRemoved) {
+  testing::TempStore t(GetParam());
   OtpRecords& otp = t.db->otp();
   for (const char* idx : {"i1", "i2"})
     ASSERT_TRUE(wait_for([&](Completion d) {

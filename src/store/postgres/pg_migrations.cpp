@@ -1,0 +1,70 @@
+// The PostgreSQL schema, one migration per change (numbered apart from SQLite's). Never
+// edit a released migration: add a new one. Sealed values, hashes and signatures are
+// bytea; the rows hold only ciphertext and keyed hashes, as in SQLite.
+#include "store/migrations.h"
+
+namespace herald::store {
+
+namespace {
+constexpr Migration kPostgres[] = {
+    {1, "initial",
+     "CREATE TABLE meta (key text PRIMARY KEY, value bytea NOT NULL, updated_at bigint NOT NULL);\n"
+     "CREATE TABLE apps (\n"
+     "  id text PRIMARY KEY, key text NOT NULL UNIQUE, name text NOT NULL UNIQUE,\n"
+     "  status text NOT NULL CHECK (status IN ('active', 'suspended')), created_ms bigint NOT NULL,\n"
+     "  client_secret bytea NOT NULL, client_public_keys text NOT NULL, jwt_audience text NOT NULL,\n"
+     "  jwt_issuer text NOT NULL, require_exp boolean NOT NULL, app_secrets text NOT NULL,\n"
+     "  scopes text NOT NULL, namespaces text NOT NULL, allowed_cidrs text NOT NULL,\n"
+     "  rate_limit bigint NOT NULL, record_mac text NOT NULL);\n"
+     "CREATE TABLE kms_keys (\n"
+     "  app_id text NOT NULL, name text NOT NULL, kind text NOT NULL, latest_version bigint NOT NULL,\n"
+     "  min_decryption_version bigint NOT NULL, exportable boolean NOT NULL, deletion_allowed boolean NOT NULL,\n"
+     "  created_ms bigint NOT NULL, delete_after_ms bigint NOT NULL DEFAULT 0, PRIMARY KEY (app_id, name));\n"
+     "CREATE TABLE kms_key_versions (\n"
+     "  app_id text NOT NULL, name text NOT NULL, version bigint NOT NULL, wrapped bytea NOT NULL,\n"
+     "  created_ms bigint NOT NULL, PRIMARY KEY (app_id, name, version));\n"
+     "CREATE TABLE audit_entries (seq bigint PRIMARY KEY, leaf_hash bytea NOT NULL, body bytea NOT NULL);\n"
+     "CREATE TABLE audit_nodes (level integer NOT NULL, idx bigint NOT NULL, hash bytea NOT NULL,\n"
+     "  PRIMARY KEY (level, idx));\n"
+     "CREATE TABLE audit_checkpoints (size bigint PRIMARY KEY, root bytea NOT NULL, ts_ms bigint NOT NULL,\n"
+     "  signature bytea NOT NULL);\n"
+     "CREATE TABLE otp_verifications (id text PRIMARY KEY, app_id text NOT NULL, sealed bytea NOT NULL,\n"
+     "  purge_ms bigint NOT NULL);\n"
+     "CREATE INDEX otp_verifications_purge ON otp_verifications (purge_ms);\n"
+     "CREATE TABLE otp_counters (key text PRIMARY KEY, window_start_ms bigint NOT NULL, count bigint NOT NULL,\n"
+     "  expires_ms bigint NOT NULL);\n"
+     "CREATE INDEX otp_counters_expiry ON otp_counters (expires_ms);\n"
+     "CREATE TABLE otp_blocklist (app_id text NOT NULL, recipient_index text NOT NULL, sealed bytea NOT NULL,\n"
+     "  created_ms bigint NOT NULL, PRIMARY KEY (app_id, recipient_index));\n"
+     "CREATE TABLE messages (\n"
+     "  seq bigint PRIMARY KEY, id text NOT NULL, app_id text NOT NULL, user_index text NOT NULL,\n"
+     "  idem_index text, template text NOT NULL, created_ms bigint NOT NULL, expires_ms bigint NOT NULL,\n"
+     "  state integer NOT NULL, step integer NOT NULL, due_ms bigint NOT NULL, sealed bytea NOT NULL);\n"
+     "CREATE INDEX messages_due ON messages (due_ms);\n"
+     "CREATE INDEX messages_pending ON messages (seq) WHERE state = 0;\n"
+     "CREATE UNIQUE INDEX messages_idempotency ON messages (app_id, idem_index) WHERE idem_index IS NOT NULL;\n"
+     "CREATE TABLE message_events (\n"
+     "  id bigserial PRIMARY KEY, seq bigint NOT NULL, at_ms bigint NOT NULL, event text NOT NULL,\n"
+     "  channel text NOT NULL, detail text NOT NULL, connections bigint NOT NULL);\n"
+     "CREATE INDEX message_events_seq ON message_events (seq, id);\n"
+     "CREATE TABLE message_webhooks (\n"
+     "  seq bigint PRIMARY KEY, app_id text NOT NULL, attempts integer NOT NULL, due_ms bigint NOT NULL,\n"
+     "  state integer NOT NULL, last_error text NOT NULL, updated_ms bigint NOT NULL);\n"
+     "CREATE INDEX message_webhooks_due ON message_webhooks (due_ms) WHERE state = 0;\n"
+     "CREATE INDEX message_webhooks_dead ON message_webhooks (app_id, updated_ms) WHERE state = 2;\n"
+     "CREATE TABLE user_contacts (app_id text NOT NULL, user_index text NOT NULL, sealed bytea NOT NULL,\n"
+     "  updated_ms bigint NOT NULL, PRIMARY KEY (app_id, user_index));\n"
+     "CREATE TABLE message_settings (app_id text PRIMARY KEY, sealed bytea NOT NULL);\n"
+     "CREATE TABLE message_templates (app_id text NOT NULL, name text NOT NULL, body text NOT NULL,\n"
+     "  PRIMARY KEY (app_id, name));\n"
+     "CREATE TABLE api_nonces (app_id text NOT NULL, nonce text NOT NULL, expires_ms bigint NOT NULL,\n"
+     "  PRIMARY KEY (app_id, nonce));\n"
+     "CREATE INDEX api_nonces_expiry ON api_nonces (expires_ms);"},
+};
+}  // namespace
+
+std::span<const Migration> postgres_migrations() {
+  return kPostgres;
+}
+
+}  // namespace herald::store

@@ -1,0 +1,123 @@
+// The PostgreSQL store's writer: one thread folds the queued writes into one
+// transaction, sends all their statements in one pipeline (a round trip per batch, not
+// per row) and commits with synchronous_commit=on; a completer thread then tells the
+// callers, in commit order, while the writer starts on the next batch.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "store/postgres/pg_conn.h"
+#include "store/store.h"
+
+namespace herald::metrics {
+class Counter;
+class Histogram;
+}  // namespace herald::metrics
+
+namespace herald::store {
+
+void mark_store_thread();
+
+namespace pg {
+
+// What a write adds to the batch: statements, each with a check of its result. A write
+// never waits for a result (that would cost a round trip): a condition between its
+// statements is written in SQL (a CTE, or set_config read by the next statement).
+class WriteTx {
+ public:
+  using Check = std::function<Status(const ResultSet&)>;
+  // Queues `sql` (a string literal: it names the prepared statement). `check` (may be
+  // empty) reads the result once the batch is back and may fail the write, which must
+  // then have changed nothing. `on_unique` is the write's error if a unique constraint
+  // refuses the statement (else "store_error").
+  void run(const char* sql, Params p, Check check = {}, std::optional<Error> on_unique = {});
+
+  struct Entry {
+    const char* sql;
+    Params params;
+    Check check;
+    std::optional<Error> on_unique;
+    std::size_t write;
+  };
+
+ private:
+  friend class Writer;
+  std::vector<Entry> entries_;
+  std::size_t write_ = 0;
+};
+
+// A write: queues its statements; it may be run more than once (when another write of
+// its batch fails, the batch is sent again without that one), so it must be repeatable.
+using WriteFn = std::function<Status(WriteTx&)>;
+
+class Writer {
+ public:
+  Writer(std::unique_ptr<Connection> conn, std::uint64_t batch_max, std::chrono::milliseconds io_timeout,
+         metrics::Registry* metrics);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void start();
+  void submit(WriteFn fn, Completion done);
+  void close();
+  bool healthy();
+  StoreStats stats() const;
+
+ private:
+  using Batch = std::deque<std::pair<WriteFn, Completion>>;
+  struct Outcome;
+  void writer_loop();
+  std::vector<Status> commit_batch(Batch& batch);
+  Outcome run_pipeline(std::vector<WriteTx::Entry>& entries, std::vector<Status>& checks);
+  Status send_all(std::vector<WriteTx::Entry>& entries, std::vector<const char*>& preparing);
+  Status wait_readable();
+  Status ensure_connected();
+  void record(std::size_t writes, double seconds);
+  void hand_to_completer(Batch batch, std::vector<Status> results);
+  void completer_loop();
+
+  std::unique_ptr<Connection> conn_;
+  bool pipeline_ = false;
+  std::uint64_t batch_max_;
+  std::chrono::milliseconds io_timeout_;
+  // Statements prepared on the connection: name by SQL text (the literal's address).
+  std::vector<std::pair<const char*, std::string>> prepared_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Batch queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::atomic<bool> failed_{false};
+  std::thread writer_;
+
+  struct Done {
+    Batch batch;
+    std::vector<Status> results;
+  };
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  std::deque<Done> done_queue_;
+  bool done_stopping_ = false;
+  std::thread completer_;
+
+  std::atomic<std::uint64_t> commits_{0}, writes_{0}, max_batch_{0};
+  metrics::Counter* m_commits_ = nullptr;
+  metrics::Counter* m_writes_ = nullptr;
+  metrics::Histogram* m_batch_ = nullptr;
+  metrics::Histogram* m_commit_seconds_ = nullptr;
+};
+
+}  // namespace pg
+}  // namespace herald::store
