@@ -105,7 +105,8 @@ void channel(const json::object& body) {
   for (auto u : c->users) {
     FUZZ_CHECK(push::valid_user_id(u));
     FUZZ_CHECK(c->allows_user(u));
-    auto own = push::parse_channel(push::personal_channel(u));
+    const std::string name = push::personal_channel(u);  // the parsed name views into it
+    auto own = push::parse_channel(name);
     FUZZ_CHECK(own && own->users.size() == 1 && own->users[0] == u);
   }
 }

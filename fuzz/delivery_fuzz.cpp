@@ -132,13 +132,18 @@ void address_guard(std::string_view in) {
   if (v4 && (b[0] == 127 || b[0] == 10 || b[0] == 0 || (b[0] == 169 && b[1] == 254) || (b[0] == 192 && b[1] == 168)))
     FUZZ_CHECK(forbidden);
   if (v6) {
+    // The IPv4-mapped and NAT64 (64:ff9b::/96) forms are judged as the IPv4 address they carry;
+    // every other address outside global unicast 2000::/3 is refused.
     static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (std::equal(kMapped, kMapped + 12, b)) {
+    static constexpr unsigned char kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
+    bool wraps_v4 = std::equal(kMapped, kMapped + 12, b) || std::equal(kNat64, kNat64 + 12, b);
+    if (wraps_v4) {
       char text[INET_ADDRSTRLEN];
       inet_ntop(AF_INET, b + 12, text, sizeof text);
       FUZZ_CHECK(forbidden == delivery::is_forbidden_address(text));
+    } else if ((b[0] & 0xE0) != 0x20) {
+      FUZZ_CHECK(forbidden);
     }
-    if ((b[0] & 0xE0) != 0x20) FUZZ_CHECK(forbidden);  // outside 2000::/3
   }
 }
 

@@ -21,10 +21,11 @@ for bin in "$build"/fuzz/fuzz_*; do
   [ -d "$root/fuzz/corpus/$name" ] && seeds+=("$root/fuzz/corpus/$name")
   echo "fuzz: $name for ${seconds}s"
   "$bin" "${args[@]}" "$corpus" "${seeds[@]}" >"$log" 2>&1 || true
+  # A run that stops at once (a seed crashes) prints no coverage: the fields are then "?".
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   units=$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)
-  cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | cut -d' ' -f2)
+  cov=$({ grep -oE 'cov: [0-9]+' "$log" || true; } | tail -1 | cut -d' ' -f2)
   found=$(find "$crashes" -maxdepth 1 -type f \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
   echo "fuzz: $name execs=${execs:-?} exec/s=${rate:-?} cov=${cov:-?} new_units=${units:-?} failures=$found"
   if [ "$found" -gt 0 ]; then
