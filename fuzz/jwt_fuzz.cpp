@@ -9,6 +9,7 @@
 
 #include "auth/jwt.h"
 #include "crypto/encoding.h"
+#include "fuzz_target.h"
 
 namespace {
 
@@ -32,15 +33,15 @@ std::vector<JwtKey> make_keys() {
 
 void check_claims(const herald::Result<herald::auth::JwtClaims>& r) {
   if (!r.ok()) {
-    if (r.error().code.empty()) std::abort();
+    FUZZ_CHECK(!r.error().code_name().empty());
     return;
   }
-  if (r->sub.empty() || r->sub.size() > 128 || r->info.size() > 1024) std::abort();
+  FUZZ_CHECK(!r->sub.empty() && r->sub.size() <= 128 && r->info.size() <= 1024);
 }
 
 }  // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+HERALD_FUZZ_TARGET(jwt) {
   static const std::vector<JwtKey> keys = make_keys();
   static const herald::crypto::SecretBytes secret{std::string_view(kSecret)};
   herald::auth::JwtPolicy policy;
@@ -54,13 +55,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   check_claims(herald::auth::verify_jwt(herald::auth::sign_jwt_hs256(text, secret), keys, policy, kNow));
 
   if (auto bytes = herald::crypto::base64url_decode(text)) {
-    if (herald::crypto::base64url_encode(*bytes) != text) std::abort();
+    FUZZ_CHECK(herald::crypto::base64url_encode(*bytes) == text);
   }
   if (auto bytes = herald::crypto::base64_decode(text)) {
-    if (herald::crypto::base64_encode(*bytes) != text) std::abort();
+    FUZZ_CHECK(herald::crypto::base64_encode(*bytes) == text);
   }
   if (auto bytes = herald::crypto::hex_decode(text)) {
-    if (bytes->size() * 2 != text.size()) std::abort();
+    FUZZ_CHECK(bytes->size() * 2 == text.size());
   }
   return 0;
 }

@@ -36,7 +36,8 @@ Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view text) {
   const auto& o = v.get_object();
   try {
     SavedCheckpoint cp;
-    cp.size = static_cast<std::uint64_t>(o.at("size").to_number<std::int64_t>());
+    // As an unsigned number: a negative size would wrap to a huge one that no log extends.
+    cp.size = o.at("size").to_number<std::uint64_t>();
     auto root = hash_from_hex(std::string_view(o.at("root").as_string()));
     auto sig = crypto::base64_decode(std::string_view(o.at("signature").as_string()));
     if (!root || !sig) throw std::runtime_error("bad field");

@@ -3,6 +3,8 @@
 
 #include <toml++/toml.h>
 
+#include <fmt/format.h>
+
 #include <sstream>
 
 #include "core/config_keys.h"
@@ -257,6 +259,34 @@ Status validate(const Config& cfg, bool dev) {
   return ok_status();
 }
 
+namespace {
+
+// A TOML basic string: every control character escaped, since TOML allows none raw (a value
+// holding one, set through the environment or a flag, would otherwise render as a file
+// that does not load again).
+std::string toml_string(std::string_view value) {
+  std::string out = "\"";
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      out += fmt::format("\\u{:04X}", u);
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+}  // namespace
+
 std::string render_config(const Config& cfg) {
   std::ostringstream out;
   std::string section;
@@ -272,20 +302,7 @@ std::string render_config(const Config& cfg) {
     if (k.secret && !value.empty()) {
       out << "\"<redacted>\"";
     } else if (k.type == KeyType::String || k.type == KeyType::Duration) {
-      std::string esc;
-      for (char c : value) {
-        if (c == '\n') {
-          esc += "\\n";
-          continue;
-        }
-        if (c == '\t') {
-          esc += "\\t";
-          continue;
-        }
-        if (c == '"' || c == '\\') esc += '\\';
-        esc += c;
-      }
-      out << '"' << esc << '"';
+      out << toml_string(value);
     } else {
       out << value;
     }
@@ -297,7 +314,7 @@ std::string render_config(const Config& cfg) {
       std::string value = k.get(cfg);
       out << k.name.substr(k.name.rfind('.') + 1) << " = ";
       if (k.type == KeyType::String || k.type == KeyType::Duration)
-        out << '"' << value << '"';
+        out << toml_string(value);
       else
         out << value;
       out << "\n";

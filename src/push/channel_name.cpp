@@ -43,6 +43,10 @@ Result<ChannelName> parse_channel(std::string_view name) {
       if (user.empty()) return make_error(Errc::kChannelInvalid, "an empty user id in a personal channel");
       if (user.find('#') != std::string_view::npos)
         return make_error(Errc::kChannelInvalid, "a personal channel has one '#'");
+      // A longer id is one no user can have (valid_user_id): such a channel would be
+      // created, published to and held in history for nobody.
+      if (!valid_user_id(user))
+        return make_error(Errc::kChannelInvalid, "a user id in a personal channel exceeds 128 bytes");
       out.users.push_back(user);
       if (comma == std::string_view::npos) break;
       start = comma + 1;

@@ -141,5 +141,27 @@ TEST_F(VerifierFixture, ARemovedTailIsFoundAgainstTheCheckpoint) {
   EXPECT_EQ(r.entries, 20u);
 }
 
+// Found by fuzz/checkpoint_fuzz.cpp: "size": -1 was read as 2^64 - 1, which the
+// checkpoint's own printed form then failed to parse back.
+TEST(SavedCheckpointParse, ANegativeSizeIsRefusedAndEveryParsedOneRoundTrips) {
+  const std::string root(64, 'a');
+  auto text = [&](std::string_view size) {
+    return R"({"size":)" + std::string(size) + R"(,"root":")" + root +
+           R"(","timestamp_ms":1700000000000,"signature":"c2ln","public_key":"pem"})";
+  };
+  auto negative = parse_saved_checkpoint(text("-1"));
+  ASSERT_FALSE(negative.ok());
+  EXPECT_EQ(negative.error().code, Errc::kInvalidCheckpoint);
+  EXPECT_FALSE(parse_witness(text("3") + "\n" + text("-5") + "\n").ok());
+
+  for (std::string_view size : {"0", "25", "18446744073709551615"}) {
+    auto cp = parse_saved_checkpoint(text(size));
+    ASSERT_TRUE(cp.ok()) << size;
+    auto again = parse_saved_checkpoint(saved_checkpoint_json(*cp));
+    ASSERT_TRUE(again.ok()) << size;
+    EXPECT_EQ(again->size, cp->size);
+  }
+}
+
 }  // namespace
 }  // namespace herald::audit

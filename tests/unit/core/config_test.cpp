@@ -93,6 +93,23 @@ TEST(Config, ThePostgresStoreNeedsItsUrlWhichIsASecret) {
   EXPECT_FALSE(ConfigLoader(c).load_toml_string("[store]\ndriver = \"mysql\"\n", "t.toml").ok());
 }
 
+// Found by fuzz/config_fuzz.cpp: a string value holding a control character (here from a
+// "\r" escape) was rendered raw, and the rendered file did not load again.
+TEST(Config, RenderEscapesControlCharactersSoTheFileLoadsAgain) {
+  Config c;
+  c.server.listen =
+      "a\rb\x01"
+      "c\x7f"
+      "\"q\\ \n\t";
+  std::string text = render_config(c);
+  EXPECT_EQ(text.find('\r'), std::string::npos);
+  Config back;
+  auto st = ConfigLoader(back).load_toml_string(text, "rendered");
+  ASSERT_TRUE(st.ok()) << st.error().message;
+  EXPECT_EQ(back.server.listen, c.server.listen);
+  EXPECT_EQ(render_config(back), text);
+}
+
 TEST(Config, ValidateRequiresCertificateUnlessDevOrPlain) {
   Config c;
   c.delivery.allow_log_provider = true;  // the default providers; this test is about TLS
@@ -158,7 +175,7 @@ TEST(Config, TheLogDeliveryProviderNeedsDevOrAnExplicitAllowance) {
   Config c;
   c.server.tls = false;
   c.server.trusted_proxies = "none";  // plain HTTP must name its proxies; not what this test is about
-  auto st = validate(c, false);  // both channels default to log
+  auto st = validate(c, false);       // both channels default to log
   ASSERT_FALSE(st.ok());
   EXPECT_NE(st.error().message.find("delivery.allow_log_provider"), std::string::npos);
   EXPECT_TRUE(validate(c, true).ok());

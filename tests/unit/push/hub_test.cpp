@@ -269,5 +269,14 @@ TEST(ChannelName, RulesAndNamespacesAndPersonalChannels) {
   EXPECT_TRUE(parse_channel(std::string(255, 'a')).ok());
 }
 
+// Found by fuzz/api_fuzz.cpp: a personal channel could name a user id longer than any
+// user may have, a channel no connection could ever be allowed into.
+TEST(ChannelName, APersonalChannelNamesOnlyValidUserIds) {
+  EXPECT_TRUE(parse_channel("user#" + std::string(128, 'u')).ok());
+  auto r = parse_channel("dm#a," + std::string(129, 'u'));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code, Errc::kChannelInvalid);
+}
+
 }  // namespace
 }  // namespace herald::push
