@@ -45,7 +45,7 @@ sanitize-test: deps
 tsan-test: deps
 	cmake -S . -B $(TSAN_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHERALD_TSAN=ON -DHERALD_BUILD_BENCH=OFF
 	cmake --build $(TSAN_DIR) -j $(JOBS)
-	TSAN_OPTIONS="halt_on_error=1 suppressions=$(abspath tests/tsan.supp)" \
+	TSAN_OPTIONS="halt_on_error=1 suppressions=$(abspath tests/tsan.supp)" TEST_TIMEOUT_SCALE=2 \
 	  ctest --test-dir $(TSAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
 # The in-process benchmarks, a few seconds each, no peer server: micro-benchmarks, the
