@@ -24,6 +24,9 @@ PACKAGES=(
 for group in "$@"; do
   case "$group" in
     fuzz) PACKAGES+=(clang-14 libclang-rt-14-dev) ;;
+    # testssl.sh pulls in what it runs (dnsutils, bsdextrautils, procps) as dependencies;
+    # python3 reads its JSON report.
+    tls-check) PACKAGES+=(testssl.sh python3) ;;
     *) echo "install-deps: unknown group $group" >&2; exit 2 ;;
   esac
 done

@@ -99,6 +99,11 @@ Log::Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::R
 Log::~Log() {
   stop();
   stop_witness();
+  // The store runs every completion, if only with store_closed, so this wait ends; a
+  // caller that saw durable_size() reach size() may otherwise free the Log while the
+  // writer thread is still inside on_written().
+  std::unique_lock lock(settled_mu_);
+  settled_cv_.wait(lock, [&] { return writes_outstanding_ == 0; });
 }
 
 NodeReader Log::store_nodes() {
@@ -154,10 +159,10 @@ bool Log::flush(std::chrono::milliseconds timeout) {
 }
 
 void Log::settle(std::uint64_t up_to) {
-  {
-    std::lock_guard lock(settled_mu_);
-    settled_ = std::max(settled_, up_to);
-  }
+  // Notified under the lock: a flush() that sees settled_ may return and its caller
+  // destroy the Log, and the writer thread must be done with settled_cv_ by then.
+  std::lock_guard lock(settled_mu_);
+  settled_ = std::max(settled_, up_to);
   settled_cv_.notify_all();
 }
 
@@ -237,6 +242,10 @@ void Log::retry_unwritten() {
 }
 
 void Log::write_pending() {
+  {
+    std::lock_guard lock(settled_mu_);
+    ++writes_outstanding_;
+  }
   store_.audit().append_audit_batch(
       [this] {
         // On the writer thread: take what accumulated; later entries wait for the answer.
@@ -246,7 +255,14 @@ void Log::write_pending() {
         b.nodes.swap(pending_nodes_);
         return b;
       },
-      [this](Status st, const store::AuditRecords::AuditBatch& b) { on_written(std::move(st), b); });
+      [this](Status st, const store::AuditRecords::AuditBatch& b) {
+        on_written(std::move(st), b);
+        // The last touch of this object by the writer thread, under the lock the
+        // destructor waits on.
+        std::lock_guard lock(settled_mu_);
+        --writes_outstanding_;
+        settled_cv_.notify_all();
+      });
 }
 
 void Log::on_written(Status st, const store::AuditRecords::AuditBatch& b) {

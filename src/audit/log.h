@@ -161,6 +161,9 @@ class Log final : public Recorder {
   std::mutex settled_mu_;
   std::condition_variable settled_cv_;
   std::uint64_t settled_ = 0;
+  // Batches handed to the store whose completion has not finished running; the
+  // destructor waits for none, as the completion calls back into this object.
+  int writes_outstanding_ = 0;
 
   std::unique_ptr<WitnessQueue> witness_queue_;  // with a witness poster only
   PeriodicThread checkpointer_;                  // last: its task uses the members above until stop() joins it

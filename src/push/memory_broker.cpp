@@ -269,7 +269,10 @@ void MemoryBroker::maintain(std::int64_t now_ms) {
   for (auto& b : buckets_) {
     std::lock_guard lock(b.mu);
     for (auto it = b.streams.begin(); it != b.streams.end();) {
-      Stream& s = *it->second;
+      // Held past the erase below: the map's reference may be the last one, and the
+      // stream's mutex must outlive the guard that unlocks it.
+      std::shared_ptr<Stream> keep = it->second;
+      Stream& s = *keep;
       std::lock_guard sl(s.mu);
       trim(s, now_ms);
       if (s.node_subs == 0 && s.history.empty() && now_ms - s.last_active_ms >= kIdleChannelGraceMs) {

@@ -56,9 +56,15 @@ int spawn(const std::vector<std::string>& args, const std::vector<std::string>& 
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
-    // A clean environment: only what the test gives, plus PATH and TMPDIR.
+    // A clean environment: only what the test gives, plus PATH and TMPDIR, and the
+    // sanitizer settings, so that `make tsan-test`'s suppressions and halt_on_error
+    // reach the server too.
+    std::vector<std::string> sanitizer_env;
+    for (const char* name : {"TSAN_OPTIONS", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"})
+      if (const char* v = std::getenv(name)) sanitizer_env.push_back(std::string(name) + "=" + v);
     ::clearenv();
     ::setenv("PATH", "/usr/bin:/bin", 1);
+    for (auto& e : sanitizer_env) ::putenv(e.data());
     for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> argv;
     static std::string bin = HERALD_BINARY;

@@ -17,7 +17,10 @@ const N = Number(process.env.MESSAGES_CRASH_N ?? 20000);
 const KILLS = Number(process.env.MESSAGES_CRASH_KILLS ?? 20);
 const PUBLISHERS = 64;
 const USERS = 8;
-const PUBLISH_DEADLINE_MS = 120_000; // publishing and kills; the checks come after
+// TEST_TIMEOUT_SCALE (make tsan-test sets it) stretches the deadlines, not the work: an
+// instrumented server restarts several times slower, and every kill waits for a restart.
+const TIME_SCALE = Number(process.env.TEST_TIMEOUT_SCALE ?? 1);
+const PUBLISH_DEADLINE_MS = 120_000 * TIME_SCALE; // publishing and kills; the checks come after
 const FLAGS = {};
 
 let server;
@@ -35,7 +38,7 @@ async function pool(items, n, work) {
   );
 }
 
-test('every acknowledged message survives kill -9, exactly once', { timeout: 175_000 }, async () => {
+test('every acknowledged message survives kill -9, exactly once', { timeout: 175_000 * TIME_SCALE }, async () => {
   const t0 = Date.now();
   server = await Herald.start(FLAGS);
   // An app without a request-rate cap, so that the publishers measure the server.

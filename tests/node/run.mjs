@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const PER_FILE_TIMEOUT_MS = 180_000;
+const PER_FILE_TIMEOUT_MS = 180_000 * Number(process.env.TEST_TIMEOUT_SCALE ?? 1); // make tsan-test: 2
 
 if (!existsSync(path.join(here, 'node_modules', 'ws')) || !existsSync(path.join(here, 'node_modules', 'jose'))) {
   console.error('tests/node: node_modules is missing; run scripts/node-deps.sh (npm ci in tests/node)');
