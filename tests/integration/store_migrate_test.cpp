@@ -6,6 +6,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <signal.h>
+#include <sqlite3.h>
 
 #include <boost/json.hpp>
 #include <ctime>
@@ -212,6 +213,18 @@ TEST(StoreMigrate, ARunningNodeAWrongUrlAndADifferentSchemaAreRefused) {
   auto differs = run_herald({"store", "migrate", "--from", data.path()}, {"HERALD_STORE_POSTGRES_URL=" + url});
   EXPECT_NE(differs.exit_code, 0);
   EXPECT_NE(differs.output.find("zz_unknown (PostgreSQL only)"), std::string::npos) << differs.output;
+  EXPECT_EQ(pg_count(pg, url, "apps"), 0);
+
+  // A SQLite schema newer than this binary's: refused, before the target is touched.
+  pg.sql("DROP TABLE " + schema_of(url) + ".zz_unknown;");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data.path() + "/herald.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (99, 'future', 0);", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto newer = run_herald({"store", "migrate", "--from", data.path()}, {"HERALD_STORE_POSTGRES_URL=" + url});
+  EXPECT_NE(newer.exit_code, 0);
+  EXPECT_NE(newer.output.find("SQLite schema is version 99"), std::string::npos) << newer.output;
   EXPECT_EQ(pg_count(pg, url, "apps"), 0);
 }
 
