@@ -342,7 +342,12 @@ Result<CopyFromSqliteReport> copy_from_sqlite(const CopyFromSqliteOptions& opts)
       (void)(*dst)->exec("ROLLBACK;", "rollback");
       return st.error();
     }
-    if (auto st = (*dst)->exec("COMMIT;", "commit"); !st) return st.error();
+    // A COMMIT whose answer was lost may have applied: a second run then finds the data
+    // and refuses, so retrying is safe.
+    if (auto st = (*dst)->exec("COMMIT;", "commit"); !st)
+      return make_error(st.error().code, st.error().message +
+                                             " (if the connection was lost, the copy may have been committed: "
+                                             "run the command again to find out; it refuses a non-empty target)");
     return out;
   };
   auto r = run();
