@@ -19,5 +19,7 @@ std::function<int()> add_publish(CLI::App& app);
 std::function<int()> add_operator(CLI::App& app);
 std::function<int()> add_audit(CLI::App& app);
 std::function<int()> add_otp(CLI::App& app);
+// `store migrate`: SQLite data dir -> PostgreSQL (store/postgres/copy_from_sqlite.h).
+std::function<int()> add_store(CLI::App& app);
 
 }  // namespace herald::cli

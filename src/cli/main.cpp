@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   std::function<int()> run_operator = herald::cli::add_operator(app);
   std::function<int()> run_audit = herald::cli::add_audit(app);
   std::function<int()> run_otp = herald::cli::add_otp(app);
+  std::function<int()> run_store = herald::cli::add_store(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("audit")) return run_audit();
     if (app.got_subcommand("otp")) return run_otp();
     if (app.got_subcommand("publish")) return run_publish();
+    if (app.got_subcommand("store")) return run_store();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "herald: %s\n", e.what());
     return 1;

@@ -34,6 +34,9 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(const StoreOptions& opts)
   auto st = make_private_dir(opts.data_dir);
   if (!st) return st.error();
   std::unique_ptr<SqliteStore> s(new SqliteStore(opts));
+  auto lock = DataDirLock::acquire(opts.data_dir, false);
+  if (!lock) return lock.error();
+  s->dir_lock_ = std::move(*lock);
   st = s->open_connections(opts.data_dir + "/herald.db");
   if (!st) return st.error();
   st = s->migrate();

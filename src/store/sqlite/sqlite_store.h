@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "store/data_dir_lock.h"
 #include "store/sqlite/group_commit.h"
 #include "store/sqlite/reader_pool.h"
 #include "store/store.h"
@@ -109,6 +110,7 @@ class SqliteStore final : public Store,
   Status migrate();
 
   StoreOptions opts_;
+  DataDirLock dir_lock_;  // shared: keeps `herald store migrate` out while open
   sqlite3* writer_db_ = nullptr;
   ReaderPool readers_;
   std::unique_ptr<GroupCommitWriter> writer_;
