@@ -21,6 +21,8 @@ constexpr std::size_t kDrainEvery = 128;
 // Batches sent again after a deadlock or serialization failure before the write that
 // met it fails.
 constexpr int kMaxRetries = 5;
+// How often an idle writer whose last batch failed checks whether the database is back.
+constexpr std::chrono::seconds kProbeInterval{1};
 
 enum class Kind { frame, prepare, statement };
 struct Item {
@@ -92,7 +94,16 @@ void Writer::writer_loop() {
   for (;;) {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+      auto ready = [&] { return !queue_.empty() || stopping_; };
+      if (!failed_) {
+        cv_.wait(lock, ready);
+      } else if (!cv_.wait_for(lock, kProbeInterval, ready)) {
+        // Unhealthy and idle: /readyz keeps the load balancer away, so no write may come
+        // to show that the database is back. Probe it instead.
+        lock.unlock();
+        probe();
+        continue;
+      }
       if (queue_.empty()) return;
       while (!queue_.empty() && batch.size() < batch_max_) {
         batch.push_back(std::move(queue_.front()));
@@ -105,6 +116,19 @@ void Writer::writer_loop() {
     hand_to_completer(std::move(batch), std::move(results));
     batch.clear();
   }
+}
+
+// One transaction with a `SELECT 1`: a commit clears failed_ (commit_batch), a failure
+// keeps it and the connection is rebuilt on the next try.
+void Writer::probe() {
+  Batch b;
+  b.emplace_back(
+      [](WriteTx& tx) {
+        tx.run("SELECT 1", Params{});
+        return ok_status();
+      },
+      [](Status) {});
+  commit_batch(b);
 }
 
 Status Writer::ensure_connected() {

@@ -78,6 +78,7 @@ class Writer {
   using Batch = std::deque<std::pair<WriteFn, Completion>>;
   struct Outcome;
   void writer_loop();
+  void probe();
   std::vector<Status> commit_batch(Batch& batch);
   Outcome run_pipeline(std::vector<WriteTx::Entry>& entries, std::vector<Status>& checks);
   Status send_all(std::vector<WriteTx::Entry>& entries, std::vector<const char*>& preparing);

@@ -80,5 +80,22 @@ TEST(PostgresStore, ADatabaseThatGoesAwayIsUnavailableThenRecovers) {
   EXPECT_EQ(t.db->get_meta("k").value().value_or(""), "after");
 }
 
+// After a failure nothing may write again (a load balancer reading /readyz sends the
+// node no traffic): the store must see by itself that the database is back.
+TEST(PostgresStore, AnIdleStoreBecomesHealthyAgainWithoutAWrite) {
+  store::testing::TempStore t("postgres");
+  auto& server = herald::testing::PgServer::shared();
+  server.pause();
+  auto st = wait_for([&](Completion d) { t.db->put_meta("k", "during", std::move(d)); });
+  ASSERT_FALSE(st.ok());
+  EXPECT_FALSE(t.db->healthy());
+  std::this_thread::sleep_for(2500ms);  // probes while the database is still away fail
+  EXPECT_FALSE(t.db->healthy());
+  server.resume();
+  auto until = std::chrono::steady_clock::now() + 20s;
+  while (!t.db->healthy() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(t.db->healthy()) << "no probe found the database back";
+}
+
 }  // namespace
 }  // namespace herald::store
