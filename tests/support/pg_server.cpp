@@ -61,6 +61,9 @@ int run(const std::vector<std::string>& argv, const std::string& log, std::strin
       ::dup2(::fileno(f), 1);
       ::dup2(::fileno(f), 2);
     }
+    // The postgres user may not be allowed into our working directory (a clone under
+    // /root, say); PostgreSQL's tools look it up at start.
+    if (::chdir("/") != 0) ::_exit(126);
     std::vector<char*> args;
     for (auto& a : full) args.push_back(a.data());
     args.push_back(nullptr);
