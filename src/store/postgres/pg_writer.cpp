@@ -13,7 +13,6 @@
 namespace herald::store::pg {
 namespace {
 
-constexpr std::size_t kMaxWaitingBatches = 4;
 // Between sends, the writer drains what the server has answered so far once this many
 // statements are queued: a batch far bigger than the socket buffers cannot deadlock
 // (both sides blocked on a full buffer).
@@ -46,24 +45,17 @@ struct Writer::Outcome {
 
 Writer::Writer(std::unique_ptr<Connection> conn, std::uint64_t batch_max, std::chrono::milliseconds io_timeout,
                metrics::Registry* metrics)
-    : conn_(std::move(conn)), batch_max_(std::max<std::uint64_t>(batch_max, 1)), io_timeout_(io_timeout) {
-  if (!metrics) return;
-  auto& r = *metrics;
-  m_commits_ = &r.counter("herald_store_commits_total", "Transactions committed by the store writer").with({});
-  m_writes_ = &r.counter("herald_store_writes_total", "Writes made durable by the store writer").with({});
-  m_batch_ = &r.histogram("herald_store_commit_batch_size", "Writes folded into one group commit", {},
-                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096})
-                  .with({});
-  m_commit_seconds_ =
-      &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
-}
+    : conn_(std::move(conn)),
+      batch_max_(std::max<std::uint64_t>(batch_max, 1)),
+      io_timeout_(io_timeout),
+      completer_(metrics) {}
 
 Writer::~Writer() {
   close();
 }
 
 void Writer::start() {
-  completer_ = std::thread([this] { completer_loop(); });
+  completer_.start();
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -85,7 +77,7 @@ bool Writer::healthy() {
 }
 
 StoreStats Writer::stats() const {
-  return StoreStats{commits_.load(), writes_.load(), max_batch_.load()};
+  return completer_.stats();
 }
 
 void Writer::writer_loop() {
@@ -112,8 +104,8 @@ void Writer::writer_loop() {
     }
     auto t0 = std::chrono::steady_clock::now();
     auto results = commit_batch(batch);
-    record(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    hand_to_completer(std::move(batch), std::move(results));
+    completer_.record(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    completer_.hand_over_batch(batch, std::move(results));
     batch.clear();
   }
 }
@@ -321,48 +313,6 @@ Writer::Outcome Writer::run_pipeline(std::vector<WriteTx::Entry>& entries, std::
   return out;
 }
 
-void Writer::record(std::size_t writes, double seconds) {
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  writes_.fetch_add(writes, std::memory_order_relaxed);
-  if (writes > max_batch_.load()) max_batch_ = writes;
-  if (m_commits_) {
-    m_commits_->inc();
-    m_writes_->inc(writes);
-    m_batch_->observe(static_cast<double>(writes));
-    m_commit_seconds_->observe(seconds);
-  }
-}
-
-void Writer::hand_to_completer(Batch batch, std::vector<Status> results) {
-  std::unique_lock lock(done_mu_);
-  done_cv_.wait(lock, [&] { return done_queue_.size() < kMaxWaitingBatches; });
-  done_queue_.push_back(Done{std::move(batch), std::move(results)});
-  done_cv_.notify_all();
-}
-
-void Writer::completer_loop() {
-  mark_store_thread();
-  for (;;) {
-    Done d;
-    {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return !done_queue_.empty() || done_stopping_; });
-      if (done_queue_.empty()) return;
-      d = std::move(done_queue_.front());
-      done_queue_.pop_front();
-      done_cv_.notify_all();
-    }
-    for (std::size_t i = 0; i < d.batch.size(); ++i) {
-      if (!d.batch[i].second) continue;
-      try {
-        d.batch[i].second(std::move(d.results[i]));
-      } catch (...) {
-        log::error("store_completion_threw", {{"error", "exception in a completion"}});
-      }
-    }
-  }
-}
-
 void Writer::close() {
   {
     std::lock_guard lock(mu_);
@@ -372,12 +322,7 @@ void Writer::close() {
     cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard lock(done_mu_);
-    done_stopping_ = true;
-    done_cv_.notify_all();
-  }
-  if (completer_.joinable()) completer_.join();
+  completer_.stop();
 }
 
 }  // namespace herald::store::pg

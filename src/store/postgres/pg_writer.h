@@ -16,18 +16,11 @@
 #include <utility>
 #include <vector>
 
+#include "store/commit_completer.h"
 #include "store/postgres/pg_conn.h"
 #include "store/store.h"
 
-namespace herald::metrics {
-class Counter;
-class Histogram;
-}  // namespace herald::metrics
-
 namespace herald::store {
-
-void mark_store_thread();
-
 namespace pg {
 
 // What a write adds to the batch: statements, each with a check of its result. A write
@@ -84,9 +77,6 @@ class Writer {
   Status send_all(std::vector<WriteTx::Entry>& entries, std::vector<const char*>& preparing);
   Status wait_readable();
   Status ensure_connected();
-  void record(std::size_t writes, double seconds);
-  void hand_to_completer(Batch batch, std::vector<Status> results);
-  void completer_loop();
 
   std::unique_ptr<Connection> conn_;
   bool pipeline_ = false;
@@ -103,21 +93,7 @@ class Writer {
   std::atomic<bool> failed_{false};
   std::thread writer_;
 
-  struct Done {
-    Batch batch;
-    std::vector<Status> results;
-  };
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Done> done_queue_;
-  bool done_stopping_ = false;
-  std::thread completer_;
-
-  std::atomic<std::uint64_t> commits_{0}, writes_{0}, max_batch_{0};
-  metrics::Counter* m_commits_ = nullptr;
-  metrics::Counter* m_writes_ = nullptr;
-  metrics::Histogram* m_batch_ = nullptr;
-  metrics::Histogram* m_commit_seconds_ = nullptr;
+  CommitCompleter completer_;
 };
 
 }  // namespace pg

@@ -35,10 +35,6 @@ Status step_cached(sqlite3* db, const char* sql) {
   return ok_status();
 }
 
-// At most this many committed batches wait for the completer, so that a slow
-// completion slows the writer instead of growing memory.
-constexpr std::size_t kMaxWaitingBatches = 4;
-
 }  // namespace
 
 sqlite3_stmt* writer_statement(sqlite3* db, const char* sql) {
@@ -57,27 +53,14 @@ void finalize_all(sqlite3* db) {
 }
 
 GroupCommitWriter::GroupCommitWriter(sqlite3* db, std::uint64_t batch_max, metrics::Registry* metrics)
-    : db_(db), batch_max_(std::max<std::uint64_t>(batch_max, 1)) {
-  if (!metrics) return;
-  auto& r = *metrics;
-  m_commits_ = &r.counter("herald_store_commits_total", "Transactions committed by the store writer").with({});
-  m_writes_ = &r.counter("herald_store_writes_total", "Writes made durable by the store writer").with({});
-  m_batch_ = &r.histogram("herald_store_commit_batch_size", "Writes folded into one group commit", {},
-                          {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096})
-                  .with({});
-  m_commit_seconds_ =
-      &r.histogram("herald_store_commit_seconds", "Time to commit one batch, fsync included", {}).with({});
-  m_exceptions_ = &r.counter("herald_store_callback_exceptions_total",
-                             "Exceptions thrown by store writes or completion callbacks (caught; a bug)")
-                       .with({});
-}
+    : db_(db), batch_max_(std::max<std::uint64_t>(batch_max, 1)), completer_(metrics) {}
 
 GroupCommitWriter::~GroupCommitWriter() {
   close();
 }
 
 void GroupCommitWriter::start() {
-  completer_ = std::thread([this] { completer_loop(); });
+  completer_.start();
   writer_ = std::thread([this] { writer_loop(); });
 }
 
@@ -99,7 +82,7 @@ bool GroupCommitWriter::healthy() {
 }
 
 StoreStats GroupCommitWriter::stats() const {
-  return StoreStats{commits_.load(), writes_.load(), max_batch_.load()};
+  return completer_.stats();
 }
 
 void GroupCommitWriter::writer_loop() {
@@ -121,8 +104,8 @@ void GroupCommitWriter::writer_loop() {
     }
     auto t0 = std::chrono::steady_clock::now();
     auto results = commit_batch(batch);
-    record(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    hand_to_completer(std::move(batch), std::move(results));
+    completer_.record(batch.size(), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    completer_.hand_over_batch(batch, std::move(results));
     batch.clear();
   }
 }
@@ -137,23 +120,8 @@ Status GroupCommitWriter::run_write(const WriteFn& fn) {
   } catch (...) {
     log::error("store_write_threw", {{"error", "unknown exception"}});
   }
-  if (m_exceptions_) m_exceptions_->inc();
+  completer_.count_exception();
   return make_error(Errc::kInternal, "the write failed on an internal error");
-}
-
-// A completion that throws is a bug in its caller's code. Its caller has been told (the
-// callback ran), so all that is left is to log it and go on with the others: the thread
-// must survive for every later write.
-void GroupCommitWriter::run_completion(Completion& done, Status result) {
-  try {
-    done(std::move(result));
-    return;
-  } catch (const std::exception& e) {
-    log::error("store_completion_threw", {{"error", e.what()}});
-  } catch (...) {
-    log::error("store_completion_threw", {{"error", "unknown exception"}});
-  }
-  if (m_exceptions_) m_exceptions_->inc();
 }
 
 std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
@@ -180,42 +148,6 @@ std::vector<Status> GroupCommitWriter::commit_batch(Batch& batch) {
   return results;
 }
 
-void GroupCommitWriter::record(std::size_t writes, double seconds) {
-  commits_.fetch_add(1, std::memory_order_relaxed);
-  writes_.fetch_add(writes, std::memory_order_relaxed);
-  if (writes > max_batch_.load()) max_batch_ = writes;
-  if (m_commits_) {
-    m_commits_->inc();
-    m_writes_->inc(writes);
-    m_batch_->observe(static_cast<double>(writes));
-    m_commit_seconds_->observe(seconds);
-  }
-}
-
-void GroupCommitWriter::hand_to_completer(Batch batch, std::vector<Status> results) {
-  std::unique_lock lock(done_mu_);
-  done_cv_.wait(lock, [&] { return done_queue_.size() < kMaxWaitingBatches; });
-  done_queue_.push_back(Done{std::move(batch), std::move(results)});
-  done_cv_.notify_all();
-}
-
-void GroupCommitWriter::completer_loop() {
-  mark_store_thread();
-  for (;;) {
-    Done d;
-    {
-      std::unique_lock lock(done_mu_);
-      done_cv_.wait(lock, [&] { return !done_queue_.empty() || done_stopping_; });
-      if (done_queue_.empty()) return;
-      d = std::move(done_queue_.front());
-      done_queue_.pop_front();
-      done_cv_.notify_all();
-    }
-    for (std::size_t i = 0; i < d.batch.size(); ++i)
-      if (d.batch[i].second) run_completion(d.batch[i].second, std::move(d.results[i]));
-  }
-}
-
 void GroupCommitWriter::close() {
   {
     std::lock_guard lock(mu_);
@@ -225,12 +157,7 @@ void GroupCommitWriter::close() {
     cv_.notify_all();
   }
   if (writer_.joinable()) writer_.join();
-  {
-    std::lock_guard lock(done_mu_);
-    done_stopping_ = true;
-    done_cv_.notify_all();
-  }
-  if (completer_.joinable()) completer_.join();
+  completer_.stop();
 }
 
 }  // namespace herald::store

@@ -13,19 +13,12 @@
 #include <utility>
 #include <vector>
 
+#include "store/commit_completer.h"
 #include "store/store.h"
 
 struct sqlite3;
 
-namespace herald::metrics {
-class Counter;
-class Histogram;
-}  // namespace herald::metrics
-
 namespace herald::store {
-
-// Marks the calling thread as a store thread (see on_store_thread()).
-void mark_store_thread();
 
 // A unit of work run on the writer thread inside the batch's transaction. A failing
 // write is rolled back alone (savepoint); the rest of its batch still commits.
@@ -54,11 +47,7 @@ class GroupCommitWriter {
   using Batch = std::deque<std::pair<WriteFn, Completion>>;
   void writer_loop();
   std::vector<Status> commit_batch(Batch& batch);
-  void record(std::size_t writes, double seconds);
-  void hand_to_completer(Batch batch, std::vector<Status> results);
-  void completer_loop();
   Status run_write(const WriteFn& fn);
-  void run_completion(Completion& done, Status result);
 
   sqlite3* db_;
   std::uint64_t batch_max_;
@@ -71,22 +60,7 @@ class GroupCommitWriter {
   std::atomic<bool> failed_{false};
   std::thread writer_;
 
-  struct Done {
-    Batch batch;
-    std::vector<Status> results;
-  };
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  std::deque<Done> done_queue_;
-  bool done_stopping_ = false;
-  std::thread completer_;
-
-  std::atomic<std::uint64_t> commits_{0}, writes_{0}, max_batch_{0};
-  metrics::Counter* m_commits_ = nullptr;
-  metrics::Counter* m_writes_ = nullptr;
-  metrics::Histogram* m_batch_ = nullptr;
-  metrics::Histogram* m_commit_seconds_ = nullptr;
-  metrics::Counter* m_exceptions_ = nullptr;
+  CommitCompleter completer_;
 };
 
 }  // namespace herald::store
