@@ -51,19 +51,6 @@ std::string fresh_nonce() {
 
 }  // namespace
 
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  unsigned v = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    v = (v << 8) | c;
-    for (bits += 8; bits >= 6; bits -= 6) out += kA[(v >> (bits - 6)) & 63];
-  }
-  if (bits > 0) out += kA[(v << (6 - bits)) & 63];
-  return out;
-}
-
 std::string signed_publish(const DevApp& app, const std::string& secret, const std::string& body) {
   auto ts = std::to_string(std::time(nullptr));
   std::string nonce = fresh_nonce();
@@ -74,12 +61,6 @@ std::string signed_publish(const DevApp& app, const std::string& secret, const s
          app.key + "\r\nX-Herald-Timestamp: " + ts + "\r\nX-Herald-Nonce: " + nonce +
          "\r\nX-Herald-Signature: " + hex(reinterpret_cast<const unsigned char*>(mac.data()), mac.size()) +
          "\r\nX-Herald-Signature-Version: 2\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-}
-
-std::string client_token(const std::string& secret, const std::string& user) {
-  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                      b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(std::time(nullptr) + 600) + "}");
-  return input + "." + b64url(hmac_raw(secret, input));
 }
 
 std::string raw(const std::string& method, const std::string& path, const std::string& headers,

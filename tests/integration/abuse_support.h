@@ -33,8 +33,6 @@ constexpr const char* kMetricsSource = "127.0.0.3";  // reads /metrics for the f
 // A v2-signed POST /api/v1/publish of `body` (docs/signing.md), signed with `secret`.
 std::string signed_publish(const DevApp& app, const std::string& secret, const std::string& body);
 // An HS256 client token for `user`, valid for ten minutes.
-std::string client_token(const std::string& secret, const std::string& user);
-std::string b64url(std::string_view in);
 std::string raw(const std::string& method, const std::string& path, const std::string& headers = "",
                 const std::string& body = "");
 // The "code" of an error body (empty when there is none).

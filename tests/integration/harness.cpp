@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/hmac.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
@@ -241,7 +242,8 @@ Server::Server(Options opts) {
   for (const auto& a : opts.args)  // a test may point the server at a data dir of its own
     if (a.rfind("--store.data_dir=", 0) == 0) data_dir_ = a.substr(17);
   if (!opts.dev && opts.unseal) {
-    auto init = run_herald({"operator", "init", "--data-dir", data_dir_, "--shares", "1", "--threshold", "1", "--json"});
+    auto init =
+        run_herald({"operator", "init", "--data-dir", data_dir_, "--shares", "1", "--threshold", "1", "--json"});
     auto at = init.output.find("\"share_values\":[\"");
     if (at != std::string::npos) {
       at += 17;
@@ -312,7 +314,9 @@ bool Server::running() {
   return true;
 }
 
-std::string Server::log() const { return read_file(log_path_); }
+std::string Server::log() const {
+  return read_file(log_path_);
+}
 
 std::unique_ptr<Connection> Connection::open(std::uint16_t port, bool tls, const TlsOptions& opts) {
   int fd = connect_loopback(port);
@@ -495,6 +499,31 @@ DevApp dev_app(const Server& s) {
   auto v = boost::json::parse(slurp(s.data_dir() + "/dev-app.json")).as_object();
   auto field = [&](const char* k) { return std::string(v.at(k).as_string()); };
   return DevApp{field("app_id"), field("app_key"), field("app_secret"), field("client_secret")};
+}
+
+std::string b64url(std::string_view in) {
+  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 6) out.push_back(kA[(acc >> (bits -= 6)) & 63]);
+  }
+  if (bits) out.push_back(kA[(acc << (6 - bits)) & 63]);
+  return out;
+}
+
+std::string client_token(const std::string& secret, const std::string& user, const std::string& extra_claims) {
+  std::string input =
+      b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
+      b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(time(nullptr) + 600) + extra_claims + "}");
+  unsigned char mac[32];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
+  return input + "." + b64url(std::string_view(reinterpret_cast<char*>(mac), len));
 }
 
 }  // namespace herald::testing

@@ -84,10 +84,10 @@ struct HttpResponse {
 };
 
 struct TlsOptions {
-  std::string ca_file;         // trust anchor; empty: no verification
-  int min_version = 0;         // e.g. TLS1_2_VERSION; 0 = library default
+  std::string ca_file;  // trust anchor; empty: no verification
+  int min_version = 0;  // e.g. TLS1_2_VERSION; 0 = library default
   int max_version = 0;
-  std::string cipher_list;     // TLS <= 1.2 ciphers to offer; empty = default
+  std::string cipher_list;            // TLS <= 1.2 ciphers to offer; empty = default
   bool lower_security_level = false;  // allow what OpenSSL's defaults refuse (for attack tests)
 };
 
@@ -153,6 +153,13 @@ struct DevApp {
   std::string id, key, secret, client_secret;
 };
 DevApp dev_app(const Server& s);
+
+// base64url without padding (RFC 4648 section 5).
+std::string b64url(std::string_view in);
+// An HS256 client token for `user`, valid for ten minutes, made from RFC 7515 with
+// OpenSSL's HMAC rather than with Herald's code; `extra_claims` (",\"k\":v...") is
+// appended to the claims object.
+std::string client_token(const std::string& secret, const std::string& user, const std::string& extra_claims = "");
 
 // The value of the first sample of `metric` (full name with labels) in a /metrics body.
 std::optional<double> metric_value(const std::string& metrics_body, const std::string& sample);

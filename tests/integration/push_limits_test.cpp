@@ -18,35 +18,6 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
-                 static_cast<unsigned char>(in[i + 2]);
-    out += {kA[v >> 18], kA[(v >> 12) & 63], kA[(v >> 6) & 63], kA[v & 63]};
-  }
-  if (i + 1 == in.size()) {
-    unsigned v = static_cast<unsigned char>(in[i]) << 16;
-    out += {kA[v >> 18], kA[(v >> 12) & 63]};
-  } else if (i + 2 == in.size()) {
-    unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8);
-    out += {kA[v >> 18], kA[(v >> 12) & 63], kA[(v >> 6) & 63]};
-  }
-  return out;
-}
-
-std::string client_token(const std::string& secret, const std::string& user, const std::string& extra = "") {
-  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                      b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(time(nullptr) + 600) + extra + "}");
-  unsigned char mac[32];
-  unsigned len = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &len);
-  return input + "." + b64url(std::string_view(reinterpret_cast<char*>(mac), len));
-}
-
 TlsOptions trusting(const Server& s) {
   TlsOptions o;
   o.ca_file = s.ca_file();

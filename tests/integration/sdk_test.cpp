@@ -47,31 +47,6 @@ void expect_refused(const sdk::Result<T>& r, const std::string& code, int status
   }
 }
 
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) out.push_back(kA[(acc >> (bits -= 6)) & 63]);
-  }
-  if (bits) out.push_back(kA[(acc << (6 - bits)) & 63]);
-  return out;
-}
-
-// An HS256 client token, made here from RFC 7515 rather than with Herald's code.
-std::string client_token(const std::string& client_secret, const std::string& user) {
-  std::string signing_input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                              b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(time(nullptr) + 600) + "}");
-  unsigned char mac[32];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), client_secret.data(), static_cast<int>(client_secret.size()),
-       reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &len);
-  return signing_input + "." + b64url(std::string_view(reinterpret_cast<char*>(mac), len));
-}
-
 // A WebSocket client connected as `user` and subscribed to `channel`.
 std::unique_ptr<Connection> subscribed_client(const Server& s, const std::string& user, const std::string& channel) {
   DevApp d = dev_app(s);
