@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
 #include <sstream>
+
+#include <unistd.h>
 
 #include "core/config_keys.h"
 
@@ -321,6 +324,17 @@ std::string render_config(const Config& cfg) {
     }
   }
   return out.str();
+}
+
+std::string node_name(const ClusterConfig& cfg) {
+  if (!cfg.node_name.empty()) return cfg.node_name;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == 0) return "node";
+  std::string name(host);
+  if (name.size() > 64) name.resize(64);
+  for (char& ch : name)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') ch = '-';
+  return name;
 }
 
 }  // namespace herald

@@ -74,6 +74,13 @@ struct StoreConfig {
   PostgresStoreConfig postgres;
 };
 
+// Several nodes on one database (docs/cluster.md).
+struct ClusterConfig {
+  std::string node_name;       // empty: the host name; names this node's audit log and leases
+  Millis poll_interval{1000};  // how often a node looks for app and key changes other nodes made
+  Millis lease{30'000};        // how long a claimed fallback step or webhook attempt stays this node's
+};
+
 // Options of one channel namespace (`[namespaces.<name>]`); see docs/configuration.md.
 struct NamespaceConfig {
   std::uint64_t history_size = 0;           // publications kept per channel for history and recovery
@@ -93,7 +100,7 @@ struct PushConfig {
   std::uint64_t command_burst = 200;
   std::uint64_t send_queue_max_bytes = 1024 * 1024;
   std::uint64_t max_channels = 1'000'000;
-  std::uint64_t max_channels_per_app = 100'000;     // one tenant's share of max_channels
+  std::uint64_t max_channels_per_app = 100'000;  // one tenant's share of max_channels
   // One tenant's share of history memory: beyond it its oldest publications leave history
   // early, whatever their channel (push/memory_broker.cpp).
   std::uint64_t max_history_bytes_per_app = 64ULL * 1024 * 1024;
@@ -255,6 +262,7 @@ struct Config {
   DeliveryConfig delivery;
   OtpConfig otp;
   MessagesConfig messages;
+  ClusterConfig cluster;
   std::map<std::string, NamespaceConfig> namespaces;
 };
 
@@ -300,5 +308,8 @@ Status validate(const Config& cfg, bool dev);
 
 // The effective configuration as TOML, secrets shown as "<redacted>".
 std::string render_config(const Config& cfg);
+// `cluster.node_name`, or when it is empty the host name (made path-safe: any other
+// character becomes '-', at most 64).
+std::string node_name(const ClusterConfig& cfg);
 
 }  // namespace herald

@@ -424,6 +424,33 @@ void add_store_keys(std::vector<ConfigKey>& k) {
       [](auto& c) -> auto& { return c.store.postgres.statement_timeout; }, Millis(100)));
 }
 
+// A node name is a path-safe label: letters, digits, '.', '_' and '-', 1 to 64 of them.
+bool valid_node_name(std::string_view v) {
+  if (v.empty() || v.size() > 64) return false;
+  for (char ch : v)
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '_' && ch != '-') return false;
+  return true;
+}
+
+void add_cluster_keys(std::vector<ConfigKey>& k) {
+  ConfigKey name = str_key(
+      "cluster.node_name", "This node's name in a cluster (default: the host name).",
+      [](auto& c) -> auto& { return c.cluster.node_name; });
+  auto set = name.set;
+  name.set = [set](Config& c, std::string_view v) -> Status {
+    if (!v.empty() && !valid_node_name(v))
+      return make_error(Errc::kInvalidChoice, "expected 1 to 64 letters, digits, '.', '_' or '-'");
+    return set(c, v);
+  };
+  k.push_back(std::move(name));
+  k.push_back(duration_key(
+      "cluster.poll_interval", "How often a node looks for app and key changes made by other nodes.",
+      [](auto& c) -> auto& { return c.cluster.poll_interval; }, Millis(50)));
+  k.push_back(duration_key(
+      "cluster.lease", "How long a node holds a claimed fallback step or webhook attempt.",
+      [](auto& c) -> auto& { return c.cluster.lease; }, Millis(1000)));
+}
+
 void add_push_keys(std::vector<ConfigKey>& k) {
   k.push_back(duration_key(
       "push.connect_timeout", "Time a WebSocket client has to send `connect` after the upgrade.",
@@ -600,6 +627,7 @@ std::vector<ConfigKey> build_keys() {
   add_limits_keys(k);
   add_log_keys(k);
   add_store_keys(k);
+  add_cluster_keys(k);
   add_push_keys(k);
   add_audit_keys(k);
   add_metrics_keys(k);
