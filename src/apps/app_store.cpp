@@ -185,6 +185,7 @@ Result<App> AppStore::load_record(store::AppRecord& r, bool macs_required, std::
 }
 
 Status AppStore::load() {
+  std::lock_guard serial(reload_mu_);
   auto rows = records_.load_apps();
   if (!rows) return rows.error();
   const bool macs_required = sealer_.macs_required();
@@ -208,6 +209,7 @@ Status AppStore::load() {
     std::lock_guard lock(mu_);
     records_cache_ = std::move(loaded);
     unavailable_ = std::move(bad);
+    ++generation_;
     if (m_unavailable_) m_unavailable_->set(static_cast<std::int64_t>(unavailable_.size()));
   }
   if (!macs_required) return add_missing_macs(to_mac);
@@ -231,12 +233,16 @@ void AppStore::unload() {
     for (const auto& r : records_cache_) ids.push_back(r.id);
     records_cache_.clear();
     unavailable_.clear();
+    ++generation_;
   }
   for (const auto& id : ids) cache_.remove(id);
 }
 
 void AppStore::commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete) {
   if (!is_delete) {
+    // The write lands only on the row as this change read it: another node's change to
+    // the app since is not overwritten ("conflict"; this node reloads it meanwhile).
+    change.record.if_record_mac = change.record.record_mac;
     auto mac = record_mac(sealer_, change.record);
     if (!mac) {
       change.finish();
@@ -264,12 +270,14 @@ Status AppStore::apply(const store::AppRecord& r, bool is_delete) {
     cache_.remove(r.id);
     std::lock_guard lock(mu_);
     std::erase_if(records_cache_, [&](const auto& x) { return x.id == r.id; });
+    ++generation_;
     return ok_status();
   }
   auto app = from_record(r);
   if (!app) return app.error();
   cache_.put(std::move(*app));
   std::lock_guard lock(mu_);
+  ++generation_;
   auto it = std::find_if(records_cache_.begin(), records_cache_.end(), [&](const auto& x) { return x.id == r.id; });
   if (it == records_cache_.end())
     records_cache_.push_back(r);

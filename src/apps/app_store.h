@@ -72,6 +72,13 @@ struct JwtPolicyChange {
   std::optional<std::int64_t> tokens_issued_after;   // Unix seconds; 0 clears the cut-off
 };
 
+// What a reload found changed in an app that its live connections must hear of.
+struct AppReloaded {
+  std::string id;
+  bool disabled = false;        // suspended, deleted, or its record no longer loads
+  bool tokens_revoked = false;  // a client key went, or tokens_issued_after moved on
+};
+
 class AppStore final : public AppDirectory {
  public:
   AppStore(store::AppRecords& records, kms::Sealer& sealer, metrics::Registry* registry = nullptr);
@@ -83,6 +90,11 @@ class AppStore final : public AppDirectory {
   Status load();
   // Forgets every app (and its unsealed secrets), as when the key service seals.
   void unload();
+  // Reads app `id` (empty: every app) from the store again, as another node left it, and
+  // swaps it in: new, changed, suspended and deleted apps take effect at once. A change of
+  // this node's that lands meanwhile is not undone (the read is made again). Answers what
+  // the app's live connections must hear of.
+  Result<std::vector<AppReloaded>> reload(const std::string& id = {});
 
   // Error codes: "invalid_argument" (bad name, key, CIDR, scope, namespace), "conflict"
   // (name taken, or another change to the same app under way), "not_found",
@@ -162,6 +174,11 @@ class AppStore final : public AppDirectory {
   void commit(Change change, std::function<void()> then, std::function<void(Error)> fail, bool is_delete = false);
   // Puts a durable write into the caches.
   Status apply(const store::AppRecord& r, bool is_delete);
+  // The app of a record read back from the store: its MAC checked, its secrets opened.
+  Result<App> reloaded_app(const store::AppRecord& r);
+  // Swaps reloaded apps into the caches. mu_ held.
+  void swap_in_locked(std::vector<std::pair<store::AppRecord, App>>& changed, std::vector<UnavailableApp>& bad,
+                      const std::vector<std::string>& gone, std::vector<AppReloaded>& events);
   Result<std::string> seal_secret(const std::string& app_id, const std::string& secret_id, std::string_view secret);
 
   store::AppRecords& records_;
@@ -172,6 +189,8 @@ class AppStore final : public AppDirectory {
   std::set<std::string> busy_;                   // app ids with a change under way
   std::map<std::string, std::string> creating_;  // id -> name of apps being created
   std::vector<UnavailableApp> unavailable_;      // under mu_
+  std::uint64_t generation_ = 0;                 // under mu_: moves with every change to the caches
+  std::mutex reload_mu_;                         // one load() or reload() at a time
   metrics::Family<metrics::Counter>* m_rejected_ = nullptr;
   metrics::Gauge* m_unavailable_ = nullptr;
 };

@@ -21,6 +21,12 @@ Error sealed_error() {
   return make_error(Errc::kSealed, "the key service is sealed");
 }
 
+// What a settings change is decided on: the store writes it only while the key still
+// has these (another node may have changed it since this node read it).
+store::KmsKeySettings settings_of(const store::KmsKeyRecord& r) {
+  return store::KmsKeySettings{r.min_decryption_version, r.exportable, r.deletion_allowed, r.delete_after_ms};
+}
+
 }  // namespace
 
 // ---- one change at a time per key ----
@@ -137,6 +143,7 @@ void KeyService::create_key(const std::string& app_id, const std::string& name, 
       }
       auto& slot = keys_[KeyId{k->rec.app_id, k->rec.name}];
       slot = std::make_unique<Key>(std::move(*k));
+      ++generation_;
       KeyInfo info = slot->info();
       lock.unlock();
       reply(std::move(info));
@@ -182,6 +189,7 @@ void KeyService::rotate_key(const std::string& app_id, const std::string& name, 
       k.rec.latest_version = version;
       k.material[version] = std::move(*material);
       k.created[version] = created;
+      ++generation_;
       KeyInfo info = k.info();
       lock.unlock();
       reply(std::move(info));
@@ -212,6 +220,7 @@ void KeyService::configure_key(const std::string& app_id, const std::string& nam
       if (cfg.exportable && rec.exportable && !*cfg.exportable)
         return reply(make_error(Errc::kInvalidArgument, "an exportable key cannot be made non-exportable again"));
       change.exportable = cfg.exportable;
+      change.expected = settings_of(rec);
     }
     store_.kms().update_kms_key(change, [this, change, reply](Status st) {
       if (!st) return reply(st.error());
@@ -225,6 +234,7 @@ void KeyService::configure_key(const std::string& app_id, const std::string& nam
       if (change.min_decryption_version) rec.min_decryption_version = *change.min_decryption_version;
       if (change.exportable) rec.exportable = *change.exportable;
       if (change.deletion_allowed) rec.deletion_allowed = *change.deletion_allowed;
+      ++generation_;
       KeyInfo info = it->second->info();
       lock.unlock();
       reply(std::move(info));
@@ -239,6 +249,7 @@ void KeyService::delete_key(const std::string& app_id, const std::string& name, 
       done(std::move(r));
     };
     KeyInfo info;
+    store::KmsKeySettings expected;
     {
       std::shared_lock lock(mu_);
       if (!root_) return reply(sealed_error());
@@ -248,6 +259,7 @@ void KeyService::delete_key(const std::string& app_id, const std::string& name, 
         return reply(make_error(Errc::kDeletionNotAllowed,
                                 "the admin sets deletion_allowed on the key first; deletion cannot be undone"));
       info = (*k)->info();
+      expected = settings_of((*k)->rec);
     }
     std::int64_t after = now_ms(opts_.clock) + opts_.deletion_delay_ms;
     info.delete_after_ms = after;
@@ -257,13 +269,14 @@ void KeyService::delete_key(const std::string& app_id, const std::string& name, 
         {
           std::unique_lock lock(mu_);
           keys_.erase(KeyId{app_id, name});
+          ++generation_;
         }
         log::info("kms_key_deleted", {{"app", app_id}, {"key", name}});
         reply(info);
       });
     }
     store_.kms().update_kms_key(
-        store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, after},
+        store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, after, expected},
         [this, app_id, name, after, reply](Status st) {
           if (!st) return reply(st.error());
           std::unique_lock lock(mu_);
@@ -273,6 +286,7 @@ void KeyService::delete_key(const std::string& app_id, const std::string& name, 
             return reply(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
           }
           it->second->rec.delete_after_ms = after;
+          ++generation_;
           KeyInfo info = it->second->info();
           lock.unlock();
           log::info("kms_key_deletion_scheduled", {{"app", app_id}, {"key", name}, {"delete_after_ms", after}});
@@ -287,14 +301,16 @@ void KeyService::cancel_deletion(const std::string& app_id, const std::string& n
       finish();  // first: once the caller hears, it may destroy the service
       done(std::move(r));
     };
+    store::KmsKeySettings expected;
     {
       std::shared_lock lock(mu_);
       if (!root_) return reply(sealed_error());
       const Key* k = find_locked(app_id, name);
       if (!k || !valid_key_name(name)) return reply(make_error(Errc::kKeyNotFound, "no key of this name"));
       if (k->rec.delete_after_ms == 0) return reply(make_error(Errc::kConflict, "the key is not being deleted"));
+      expected = settings_of(k->rec);
     }
-    store_.kms().update_kms_key(store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, 0},
+    store_.kms().update_kms_key(store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, 0, expected},
                                 [this, app_id, name, reply](Status st) {
                                   if (!st) return reply(st.error());
                                   std::unique_lock lock(mu_);
@@ -304,6 +320,7 @@ void KeyService::cancel_deletion(const std::string& app_id, const std::string& n
                                     return reply(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
                                   }
                                   it->second->rec.delete_after_ms = 0;
+                                  ++generation_;
                                   KeyInfo info = it->second->info();
                                   lock.unlock();
                                   log::info("kms_key_deletion_cancelled", {{"app", app_id}, {"key", name}});
@@ -351,6 +368,7 @@ void KeyService::purge_deleted_keys(std::function<void(std::size_t)> done) {
         if (st) {
           std::unique_lock lock(mu_);
           keys_.erase(id);
+          ++generation_;
         } else {
           log::error("kms_key_purge_failed", {{"app", id.first}, {"key", id.second}, {"error", st.error().message}});
         }
@@ -441,6 +459,7 @@ void KeyService::app_keys_written(const std::shared_ptr<AppKeysWrite>& w) {
         continue;
       }
       if (root_) keys_[KeyId{w->app_id, w->keys[i]->rec.name}] = std::move(w->keys[i]);
+      ++generation_;
     }
     if (result && !root_) result = make_error(Errc::kSealed, "the key service was sealed meanwhile");
     waiters = std::move(w->waiters);
@@ -490,6 +509,7 @@ Status KeyService::ensure_signing_key(const std::string& name) {
   if (!root_) return make_error(Errc::kSealed, "the key service was sealed meanwhile");
   auto& slot = keys_[KeyId{app, name}];
   if (!slot) slot = std::make_unique<Key>(std::move(*k));
+  ++generation_;
   return ok_status();
 }
 

@@ -256,6 +256,7 @@ void KeyService::seal() {
     root_.reset();
     keys_.clear();
     pending_.clear();
+    ++generation_;
   }
   if (was_unsealed) {
     if (on_sealed_) on_sealed_();
@@ -269,6 +270,7 @@ Status KeyService::load_keyring(const crypto::SecretBytes& root) {
   auto versions = store_.kms().load_kms_versions();
   if (!versions) return versions.error();
   keys_.clear();
+  ++generation_;
   for (auto& r : *recs) {
     auto k = std::make_unique<Key>();
     k->rec = r;
@@ -386,16 +388,27 @@ Result<crypto::SecretBytes> KeyService::decrypt_uncounted(const std::string& app
   auto parsed = parse_ciphertext(ciphertext);
   if (!parsed) return parsed.error();
   auto [v, bytes] = std::move(*parsed);
-  std::shared_lock lock(mu_);
-  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  auto usable = usable_locked(app_id, name);
-  if (!usable) return usable.error();
-  const Key* k = *usable;
-  if (v < k->rec.min_decryption_version || v > k->rec.latest_version)
-    return make_error(Errc::kVersionNotAllowed, "version " + std::to_string(v) + " may not be decrypted (allowed: " +
-                                                    std::to_string(k->rec.min_decryption_version) + " to " +
-                                                    std::to_string(k->rec.latest_version) + ")");
-  return crypto::aead_open(k->material.at(v), bytes, cipher_aad(app_id, name, v, context));
+  for (bool refreshed = false;; refreshed = true) {
+    std::shared_lock lock(mu_);
+    if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
+    auto usable = usable_locked(app_id, name);
+    // A key or a version this node does not hold may have been made on another node a
+    // moment ago (a ciphertext made there right after a rotation): one look at the store.
+    bool newer = usable && v > (*usable)->rec.latest_version && v <= opts_.max_versions_per_key;
+    if (!refreshed && ((!usable && usable.error().code == Errc::kKeyNotFound) || newer)) {
+      lock.unlock();
+      if (refresh_from_store(app_id)) continue;
+      lock.lock();
+      usable = usable_locked(app_id, name);
+    }
+    if (!usable) return usable.error();
+    const Key* k = *usable;
+    if (v < k->rec.min_decryption_version || v > k->rec.latest_version)
+      return make_error(Errc::kVersionNotAllowed, "version " + std::to_string(v) + " may not be decrypted (allowed: " +
+                                                      std::to_string(k->rec.min_decryption_version) + " to " +
+                                                      std::to_string(k->rec.latest_version) + ")");
+    return crypto::aead_open(k->material.at(v), bytes, cipher_aad(app_id, name, v, context));
+  }
 }
 
 Result<std::string> KeyService::rewrap(const std::string& app_id, const std::string& name, std::string_view ciphertext,
@@ -455,6 +468,8 @@ Result<std::string> KeyService::seal_uncounted(std::string_view app_id, std::str
     if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
     if (!find_locked(app, "_data")) {
       lock.unlock();
+      // Another node may have made them (the app was created there): look first.
+      (void)refresh_from_store(app);
       // An app without keys (one made before apps had them, or whose key write failed):
       // make them and wait until they are durable. AppStore::create makes them ahead.
       if (auto st = ensure_app_keys(app); !st) return st.error();
@@ -481,13 +496,19 @@ Result<crypto::SecretBytes> KeyService::open_uncounted(std::string_view app_id, 
     return make_error(Errc::kDecryptFailed, "the sealed value has an unknown format");
   std::uint32_t v = 0;
   for (int i = 1; i <= 4; ++i) v = (v << 8) | static_cast<unsigned char>(sealed[static_cast<std::size_t>(i)]);
-  std::shared_lock lock(mu_);
-  if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
-  const Key* k = find_locked(std::string(app_id), "_data");
-  if (!k) return make_error(Errc::kDecryptFailed, "the app has no at-rest key");
-  auto it = k->material.find(v);
-  if (it == k->material.end()) return make_error(Errc::kDecryptFailed, "the at-rest key version is unknown");
-  return crypto::aead_open(it->second, sealed.substr(5), join0({"herald-at-rest", app_id, associated}));
+  for (bool refreshed = false;; refreshed = true) {
+    std::shared_lock lock(mu_);
+    if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
+    const Key* k = find_locked(std::string(app_id), "_data");
+    if (!k || !k->material.count(v)) {
+      // Sealed on another node under a key or version made there a moment ago.
+      lock.unlock();
+      if (!refreshed && refresh_from_store(std::string(app_id))) continue;
+      if (!k) return make_error(Errc::kDecryptFailed, "the app has no at-rest key");
+      return make_error(Errc::kDecryptFailed, "the at-rest key version is unknown");
+    }
+    return crypto::aead_open(k->material.at(v), sealed.substr(5), join0({"herald-at-rest", app_id, associated}));
+  }
 }
 
 void KeyService::prepare(std::string_view app_id, std::function<void(Status)> done) {

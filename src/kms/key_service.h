@@ -151,6 +151,11 @@ class KeyService final : public Sealer {
   // Runs purge_deleted_keys every `interval` until stop_purger() (or destruction).
   void start_purger(std::chrono::milliseconds interval);
   void stop_purger();
+  // Reads app `app_id`'s keys (empty: every key) from the store again, as another node
+  // left them: new keys and versions, changed settings, deleted keys. A change of this
+  // node's that lands meanwhile is not undone (the read is made again). "sealed" while
+  // sealed. Safe from any thread but a store thread.
+  Status reload_keys(const std::string& app_id = {});
   Result<KeyInfo> key_info(const std::string& app_id, const std::string& name) const;
   std::vector<KeyInfo> list_keys(const std::string& app_id) const;
 
@@ -229,6 +234,11 @@ class KeyService final : public Sealer {
   void serialised(const KeyId& id, Mutation m);
   void run_changes(const KeyId& id);
   void app_keys_written(const std::shared_ptr<AppKeysWrite>& w);
+  // A use found a key or version of `app_id` it does not hold, which another node may
+  // have made a moment ago: one reload of the app's keys, at most one per app per
+  // kRefreshSpacing (a caller naming versions that do not exist cannot load the store).
+  // True if it reloaded.
+  bool refresh_from_store(const std::string& app_id) const;
 
   store::Store& store_;
   KeyServiceOptions opts_;
@@ -240,6 +250,10 @@ class KeyService final : public Sealer {
   std::map<std::string, std::shared_ptr<AppKeysWrite>> app_key_writes_;  // under mu_
   std::mutex changes_mu_;
   std::map<KeyId, std::deque<Mutation>> changes_;  // front: the change under way
+  std::uint64_t generation_ = 0;  // under mu_: moves with every change to keys_
+  std::mutex reload_mu_;          // one reload_keys at a time
+  mutable std::mutex refresh_mu_;
+  mutable std::map<std::string, std::chrono::steady_clock::time_point> last_refresh_;  // under refresh_mu_
   std::vector<Share> pending_;                     // shares given towards the next unseal
   std::function<Status()> on_unsealed_;
   std::function<void()> on_sealed_;

@@ -127,10 +127,28 @@ Status check_webhook_url(std::string_view url, bool allow_private) {
   return ok_status();
 }
 
+namespace {
+// A reload that keeps finding local changes landing under it gives up after this many reads.
+constexpr int kLoadAttempts = 4;
+}  // namespace
+
 AppDeliverySettings::AppDeliverySettings(store::MessageRecords& records, kms::KeyService& keys, Clock clock)
     : records_(records), keys_(keys), clock_(std::move(clock)) {}
 
 Status AppDeliverySettings::load() {
+  std::lock_guard serial(reload_mu_);
+  for (int attempt = 1;; ++attempt) {
+    std::uint64_t generation = 0;
+    {
+      std::lock_guard lock(mu_);
+      generation = generation_;
+    }
+    auto st = read_all(generation, attempt == kLoadAttempts);
+    if (st || st.error().code != Errc::kConflict) return st;
+  }
+}
+
+Status AppDeliverySettings::read_all(std::uint64_t generation, bool last_attempt) {
   auto settings = records_.load_message_settings();
   if (!settings) return settings.error();
   auto templates = records_.load_message_templates();
@@ -153,8 +171,11 @@ Status AppDeliverySettings::load() {
     t_map[{r.app_id, r.name}] = std::move(*t);
   }
   std::lock_guard lock(mu_);
+  // A change of this node's landed while the store was read: read again rather than undo it.
+  if (generation_ != generation && !last_attempt) return make_error(Errc::kConflict, "changed meanwhile");
   settings_ = std::move(s_map);
   templates_ = std::move(t_map);
+  ++generation_;
   return ok_status();
 }
 
@@ -162,6 +183,7 @@ void AppDeliverySettings::clear() {
   std::lock_guard lock(mu_);
   settings_.clear();
   templates_.clear();
+          ++generation_;
 }
 
 std::shared_ptr<const DeliverySettings> AppDeliverySettings::settings_of(const std::string& app_id) const {
@@ -205,6 +227,7 @@ void AppDeliverySettings::write_settings(const std::string& app_id, DeliverySett
         {
           std::lock_guard lock(mu_);
           settings_[app_id] = held;
+          ++generation_;
         }
         done(SettingsUpdated{*held, new_secret});
       });
@@ -253,6 +276,7 @@ void AppDeliverySettings::put_template(const std::string& app_id, std::string_vi
         {
           std::lock_guard lock(mu_);
           templates_[{app_id, t.name}] = t;
+          ++generation_;
         }
         done(std::move(t));
       });
@@ -267,6 +291,7 @@ void AppDeliverySettings::delete_template(const std::string& app_id, std::string
         {
           std::lock_guard lock(mu_);
           templates_.erase(TemplateKey(app_id, n));
+          ++generation_;
         }
         done(true);
       });

@@ -5,6 +5,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,7 +35,9 @@ class AppDeliverySettings {
   AppDeliverySettings(const AppDeliverySettings&) = delete;
   AppDeliverySettings& operator=(const AppDeliverySettings&) = delete;
 
-  // Reads every app's settings and templates (at unseal); clear() forgets them (at seal).
+  // Reads every app's settings and templates (at unseal, and again when another node
+  // changed some) and swaps them in; a change of this node's that lands meanwhile is not
+  // undone. clear() forgets them (at seal).
   Status load();
   void clear();
 
@@ -60,6 +63,8 @@ class AppDeliverySettings {
  private:
   using TemplateKey = std::pair<std::string, std::string>;  // app, name
   std::size_t template_count_locked(const std::string& app_id) const;
+  // One read of both tables, swapped in unless generation_ moved on ("conflict").
+  Status read_all(std::uint64_t generation, bool last_attempt);
   void write_settings(const std::string& app_id, DeliverySettings s, bool new_secret, Done<SettingsUpdated> done);
 
   store::MessageRecords& records_;
@@ -68,6 +73,8 @@ class AppDeliverySettings {
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const DeliverySettings>, std::less<>> settings_;
   std::map<TemplateKey, Template, std::less<>> templates_;
+  std::uint64_t generation_ = 0;  // under mu_: moves with every change to the maps
+  std::mutex reload_mu_;          // one load() at a time
 };
 
 // Checks a webhook URL: absolute http(s) with a host, no credentials, no fragment; http

@@ -115,6 +115,11 @@ Status MessageService::load() {
   return ok_status();
 }
 
+Status MessageService::reload_settings() {
+  if (!loaded_) return ok_status();  // the unseal's load reads them
+  return apps_.load();
+}
+
 void MessageService::unload() {
   loaded_ = false;
   index_.clear();

@@ -67,6 +67,8 @@ class MessageService final : public push::MessageInbox {
   // At unseal: settings, templates, the inbox index and today's cap counts.
   Status load();
   void unload();
+  // Another node changed delivery settings or templates: read them again (once loaded).
+  Status reload_settings();
   // The scheduler thread (tick() every messages.poll_interval). stop() joins it and the
   // inbox readers, after the reads queued.
   void start();

@@ -190,6 +190,50 @@ Status Node::open() {
   if (auto st = open_services(); !st) return st;
   keys_->on_unsealed([this] { return on_unsealed(); });
   keys_->on_sealed([this] { on_sealed(); });
+  // Before anything is loaded: every change committed from now on is reported.
+  store_->changes().start(
+      [this](store::ChangeKind kind, const std::string& app_id) { return on_store_change(kind, app_id); },
+      cfg_.cluster.poll_interval);
+  return ok_status();
+}
+
+bool Node::on_store_change(store::ChangeKind kind, const std::string& app_id) {
+  if (keys_->sealed()) return true;  // nothing is held while sealed; the unseal reads it all
+  Status st = ok_status();
+  switch (kind) {
+    case store::ChangeKind::kAll:
+      st = keys_->reload_keys();
+      if (st) st = reload_apps("");
+      if (st) st = messages_->reload_settings();
+      break;
+    case store::ChangeKind::kKmsKey:
+      st = keys_->reload_keys(app_id);
+      break;
+    case store::ChangeKind::kApp:
+      st = reload_apps(app_id);
+      break;
+    case store::ChangeKind::kMessageSettings:
+    case store::ChangeKind::kMessageTemplate:
+      st = messages_->reload_settings();
+      break;
+  }
+  if (st || st.error().code == Errc::kSealed) return true;
+  log::warn("cluster_reload_failed",
+            {{"kind", std::string(store::change_kind_name(kind))}, {"app", app_id}, {"error", st.error().message}});
+  return false;
+}
+
+Status Node::reload_apps(const std::string& id) {
+  auto events = apps_->reload(id);
+  if (!events) return events.error();
+  push::Hub* hub = live_hub_.load();
+  if (!hub) return ok_status();  // not serving yet: no connection to close
+  for (const auto& e : *events) {
+    if (e.disabled)
+      hub->disconnect_app(e.id, push::close_code::kDisconnectedByServer, "app_disabled");
+    else if (e.tokens_revoked)
+      hub->disconnect_app(e.id, push::close_code::kTokenExpired, "token_revoked");
+  }
   return ok_status();
 }
 
@@ -249,6 +293,7 @@ Status Node::start(const std::string& admin_token_sha256) {
     return make_error(Errc::kGatewayStartFailed, e.what());
   }
   started_ = true;
+  live_hub_ = hub_.get();
   log::info("listening", {{"url", url()}, {"port", port()}, {"tls", cfg_.server.tls}});
   start_background();
   return ok_status();
@@ -343,6 +388,9 @@ void Node::start_background() {
 void Node::stop() {
   if (stopped_) return;
   stopped_ = true;
+  // First: the feed's reloads use the hub and the services stopped below.
+  live_hub_ = nullptr;
+  if (store_) store_->changes().stop();
   if (gateway_) gateway_->shutdown();  // destroys the sessions while the hub is still there
   if (hub_) hub_->stop();
   if (messages_) messages_->stop();  // no new fallback steps; those under way finish below

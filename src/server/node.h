@@ -2,6 +2,7 @@
 // dependency order, wires them together, starts their threads, and stops them in reverse.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -14,7 +15,8 @@
 
 namespace herald::store {
 class Store;
-}
+enum class ChangeKind;
+}  // namespace herald::store
 namespace herald::kms {
 class KeyService;
 }
@@ -80,6 +82,7 @@ struct NodeOptions {
 //   - audit checkpointer: signs a checkpoint when one is due (only with audit.enabled).
 //   - audit witness poster: posts checkpoints to audit.witness_url, in order (only with it).
 //   - store writer (group commit) and store completer (runs the write callbacks).
+//   - the store's change feed (postgres only): reloads what other nodes changed.
 //   - delivery workers, delivery.workers of them: blocking e-mail and SMS sends.
 //   - webhook workers, messages.webhook_workers of them: fallback webhooks.
 // Not the Node's: the log writer (log::init, in the process before the Node) and the
@@ -121,6 +124,12 @@ class Node {
   // The key service's hooks: apps and secrets live in memory only while it is unsealed.
   Status on_unsealed();
   void on_sealed();
+  // The store's change feed: another node (or this one) changed `app_id`'s apps, keys or
+  // delivery settings; reload them. False if the store did not answer (the feed retries).
+  bool on_store_change(store::ChangeKind kind, const std::string& app_id);
+  // Reloads app `id` (empty: all) and closes the connections a suspend, a delete or a
+  // revoked client key ends, as the admin API does on the node that made the change.
+  Status reload_apps(const std::string& id);
 
   const NodeOptions opts_;
   Config cfg_;
@@ -154,6 +163,8 @@ class Node {
   std::unique_ptr<push::ProtocolMetrics> protocol_metrics_;
   std::unique_ptr<push::ClientContext> client_ctx_;
 
+  // The hub once started, for the change feed's thread (null before start and from stop).
+  std::atomic<push::Hub*> live_hub_{nullptr};
   bool started_ = false;
   bool stopped_ = false;
 };

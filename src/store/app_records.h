@@ -32,6 +32,10 @@ struct AppRecord {
   std::uint32_t rate_limit = 0;
   // "v1:<hex>": MAC of the fields above (apps/record_mac.h), made by the apps module.
   std::string record_mac;
+  // Not a column: when set, put_app replaces the row only while its record_mac is still
+  // this one (the record the change was made from), else "conflict": another node
+  // changed the app meanwhile, and its change must not be lost.
+  std::string if_record_mac;
 };
 
 class AppRecords {
@@ -39,7 +43,8 @@ class AppRecords {
   virtual ~AppRecords() = default;
   virtual Result<std::vector<AppRecord>> load_apps() = 0;
   // Inserts or replaces the app with this id. Fails with "conflict" if another app has
-  // the same key or name.
+  // the same key or name, or if `app.if_record_mac` is set and the row's is not it
+  // ("not_found" if the row is gone).
   virtual void put_app(AppRecord app, Completion done) = 0;
   virtual void delete_app(std::string id, Completion done) = 0;
 };

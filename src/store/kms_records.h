@@ -34,6 +34,14 @@ struct KmsVersionRecord {
   std::int64_t created_ms = 0;
 };
 
+// A key's settings, as a change found them.
+struct KmsKeySettings {
+  std::uint32_t min_decryption_version = 1;
+  bool exportable = false;
+  bool deletion_allowed = false;
+  std::int64_t delete_after_ms = 0;
+};
+
 // A change to a key's settings: only the fields given are written, so two changes to
 // different fields never undo each other whatever order they land in.
 struct KmsKeyChange {
@@ -43,6 +51,9 @@ struct KmsKeyChange {
   std::optional<bool> exportable;
   std::optional<bool> deletion_allowed;
   std::optional<std::int64_t> delete_after_ms;
+  // When set, the change is written only while the key's settings are still these (what
+  // it was decided on), else "conflict": another node changed the key meanwhile.
+  std::optional<KmsKeySettings> expected;
 };
 
 class KmsRecords {
@@ -56,7 +67,8 @@ class KmsRecords {
   // write; "conflict" if the key's latest version is not N-1 or version N exists, "not_found"
   // if there is no such key.
   virtual void add_kms_version(KmsVersionRecord version, Completion done) = 0;
-  // Writes the fields `change` names; "not_found" if there is no such key.
+  // Writes the fields `change` names; "not_found" if there is no such key, "conflict" if
+  // `change.expected` is set and the key's settings differ from it.
   virtual void update_kms_key(KmsKeyChange change, Completion done) = 0;
   // Deletes the key and all its versions.
   virtual void delete_kms_key(std::string app_id, std::string name, Completion done) = 0;

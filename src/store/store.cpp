@@ -8,6 +8,38 @@
 #include "store/sqlite/sqlite_store.h"
 
 namespace herald::store {
+namespace {
+
+// One node, one writer: nothing changes behind its back.
+class SingleNodeFeed final : public ChangeFeed {
+ public:
+  void start(Listener, std::chrono::milliseconds) override {}
+  void stop() override {}
+  bool connected() const override { return true; }
+};
+
+}  // namespace
+
+std::string_view change_kind_name(ChangeKind kind) {
+  switch (kind) {
+    case ChangeKind::kAll:
+      return "all";
+    case ChangeKind::kApp:
+      return "app";
+    case ChangeKind::kKmsKey:
+      return "kms_key";
+    case ChangeKind::kMessageSettings:
+      return "message_settings";
+    case ChangeKind::kMessageTemplate:
+      return "message_template";
+  }
+  return "all";
+}
+
+ChangeFeed& Store::changes() {
+  static SingleNodeFeed none;
+  return none;
+}
 
 Result<std::unique_ptr<Store>> open_store(std::string_view driver, const StoreOptions& opts) {
   if (driver == "sqlite") {

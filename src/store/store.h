@@ -33,6 +33,31 @@ namespace herald::store {
 // may run on the store's writer thread, so it must be quick and hand work back to its
 // own executor.
 
+// What another node (or this one) changed in the shared store, of the state every node
+// holds in memory. kAll: changes may have been missed (the feed was away too long);
+// reload everything.
+enum class ChangeKind { kAll, kApp, kKmsKey, kMessageSettings, kMessageTemplate };
+std::string_view change_kind_name(ChangeKind kind);  // "all", "app", "kms_key", ...
+
+// Reports the changes every node's writes make to apps, KMS keys and delivery settings,
+// so that a node reloads what another changed. Own writes come back too (reloading them
+// must be harmless). The SQLite driver has no other writer: its feed reports nothing.
+class ChangeFeed {
+ public:
+  // Called on the feed's own thread, one change at a time, in commit order per app; it
+  // may read the store and take its time (the next changes wait). False: the change could
+  // not be taken in (the store did not answer); the feed reports kAll until one is.
+  using Listener = std::function<bool(ChangeKind kind, const std::string& app_id)>;
+  virtual ~ChangeFeed() = default;
+  // Starts reporting to `listener`; a change is reported within `poll_interval` of its
+  // commit (sooner when notified) while the database answers. Call once.
+  virtual void start(Listener listener, std::chrono::milliseconds poll_interval) = 0;
+  // Stops the feed's thread; the listener is not called after it returns. Idempotent.
+  virtual void stop() = 0;
+  // True while the feed is connected to the database (always for a single-node driver).
+  virtual bool connected() const = 0;
+};
+
 struct StoreStats {
   std::uint64_t commits = 0;    // transactions committed
   std::uint64_t writes = 0;     // writes made durable
@@ -61,6 +86,8 @@ class Store {
   virtual OtpRecords& otp() = 0;
   virtual MessageRecords& messages() = 0;
   virtual NonceRecords& nonces() = 0;
+  // What other nodes change; a feed that reports nothing unless the driver is shared.
+  virtual ChangeFeed& changes();
 };
 
 struct PostgresOptions {

@@ -42,6 +42,27 @@ Result<std::vector<AppRecord>> PostgresStore::load_apps() {
 void PostgresStore::put_app(AppRecord app, Completion done) {
   submit(
       [app = std::move(app)](pg::WriteTx& tx) -> Status {
+        if (!app.if_record_mac.empty()) {
+          // A change to an app as this node read it: written only if no other node's
+          // change landed since, else that one would be lost.
+          tx.run(
+              "WITH changed AS (UPDATE apps SET key = $2, name = $3, status = $4, client_secret = $6, "
+              "client_public_keys = $7, jwt_audience = $8, jwt_issuer = $9, require_exp = $10, app_secrets = $11, "
+              "scopes = $12, namespaces = $13, allowed_cidrs = $14, rate_limit = $15, record_mac = $16 "
+              "WHERE id = $1 AND record_mac = $17 AND created_ms = $5 RETURNING 1) "
+              "SELECT (SELECT count(*) FROM changed), EXISTS (SELECT 1 FROM apps WHERE id = $1);",
+              pg::params(app.id, app.key, app.name, app.status, app.created_ms, app.client_secret_sealed,
+                         app.client_public_keys_json, app.jwt_audience, app.jwt_issuer, app.require_exp,
+                         app.app_secrets_json, app.scopes, app.namespaces, app.allowed_cidrs, app.rate_limit,
+                         app.record_mac, app.if_record_mac),
+              [](const pg::ResultSet& r) -> Status {
+                if (r.rows() == 1 && r.row(0).i64(0) == 1) return ok_status();
+                if (r.rows() == 1 && !r.row(0).boolean(1)) return make_error(Errc::kNotFound, "no such app");
+                return make_error(Errc::kConflict, "the app was changed meanwhile (on another node); retry");
+              },
+              make_error(Errc::kConflict, "another app has this key or name"));
+          return ok_status();
+        }
         tx.run(
             "INSERT INTO apps(id, key, name, status, created_ms, client_secret, client_public_keys, "
             "jwt_audience, jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, rate_limit, "

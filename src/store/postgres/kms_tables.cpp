@@ -83,14 +83,25 @@ void PostgresStore::update_kms_key(KmsKeyChange c, Completion done) {
   submit(
       [c = std::move(c)](pg::WriteTx& tx) -> Status {
         // A NULL parameter keeps the column: only the fields named change, so two nodes
-        // changing different fields never undo each other.
+        // changing different fields never undo each other. With `expected`, the row must
+        // still hold the settings the change was decided on (no lost update across nodes).
+        const auto& e = c.expected;
         tx.run(
-            "UPDATE kms_keys SET min_decryption_version = COALESCE($3, min_decryption_version), "
+            "WITH moved AS (UPDATE kms_keys SET min_decryption_version = COALESCE($3, min_decryption_version), "
             "exportable = COALESCE($4, exportable), deletion_allowed = COALESCE($5, deletion_allowed), "
-            "delete_after_ms = COALESCE($6, delete_after_ms) WHERE app_id = $1 AND name = $2 RETURNING 1;",
-            pg::params(c.app_id, c.name, c.min_decryption_version, c.exportable, c.deletion_allowed, c.delete_after_ms),
+            "delete_after_ms = COALESCE($6, delete_after_ms) WHERE app_id = $1 AND name = $2 AND "
+            "($7::bigint IS NULL OR (min_decryption_version = $7 AND exportable = $8::boolean AND "
+            "deletion_allowed = $9::boolean AND delete_after_ms = $10::bigint)) RETURNING 1) "
+            "SELECT (SELECT count(*) FROM moved), EXISTS (SELECT 1 FROM kms_keys WHERE app_id = $1 AND name = $2);",
+            pg::params(c.app_id, c.name, c.min_decryption_version, c.exportable, c.deletion_allowed, c.delete_after_ms,
+                       e ? std::optional<std::uint32_t>(e->min_decryption_version) : std::nullopt,
+                       e ? std::optional<bool>(e->exportable) : std::nullopt,
+                       e ? std::optional<bool>(e->deletion_allowed) : std::nullopt,
+                       e ? std::optional<std::int64_t>(e->delete_after_ms) : std::nullopt),
             [](const pg::ResultSet& r) -> Status {
-              return r.rows() == 0 ? make_error(Errc::kNotFound, "no such key") : ok_status();
+              if (r.rows() == 1 && r.row(0).i64(0) == 1) return ok_status();
+              if (r.rows() == 1 && !r.row(0).boolean(1)) return make_error(Errc::kNotFound, "no such key");
+              return make_error(Errc::kConflict, "the key was changed meanwhile (on another node); retry");
             });
         return ok_status();
       },

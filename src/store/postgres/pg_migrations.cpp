@@ -60,6 +60,34 @@ constexpr Migration kPostgres[] = {
      "CREATE TABLE api_nonces (app_id text NOT NULL, nonce text NOT NULL, expires_ms bigint NOT NULL,\n"
      "  PRIMARY KEY (app_id, nonce));\n"
      "CREATE INDEX api_nonces_expiry ON api_nonces (expires_ms);"},
+    // The change feed (pg_change_feed.cpp): each change to what nodes hold in memory leaves
+    // a row (kind and app id only, never a value) tagged with its transaction id, and a
+    // notification. Nodes read the rows of transactions their last read could not see
+    // yet, so a lost notification delays a change by at most cluster.poll_interval.
+    {2, "change_feed",
+     "CREATE TABLE cluster_changes (\n"
+     "  id bigserial PRIMARY KEY, txid bigint NOT NULL DEFAULT pg_current_xact_id()::text::bigint,\n"
+     "  kind text NOT NULL, app_id text NOT NULL,\n"
+     "  at_ms bigint NOT NULL DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint);\n"
+     "CREATE INDEX cluster_changes_txid ON cluster_changes (txid);\n"
+     "CREATE INDEX cluster_changes_at ON cluster_changes (at_ms);\n"
+     "CREATE FUNCTION herald_note_change() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "DECLARE app text;\n"
+     "BEGIN\n"
+     "  IF TG_OP = 'DELETE' THEN app := to_jsonb(OLD) ->> TG_ARGV[1];\n"
+     "  ELSE app := to_jsonb(NEW) ->> TG_ARGV[1]; END IF;\n"
+     "  INSERT INTO cluster_changes(kind, app_id) VALUES (TG_ARGV[0], app);\n"
+     "  PERFORM pg_notify('herald_changes', TG_ARGV[0] || ':' || app);\n"
+     "  RETURN NULL;\n"
+     "END $$;\n"
+     "CREATE TRIGGER apps_changed AFTER INSERT OR UPDATE OR DELETE ON apps\n"
+     "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('app', 'id');\n"
+     "CREATE TRIGGER kms_keys_changed AFTER INSERT OR UPDATE OR DELETE ON kms_keys\n"
+     "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('kms_key', 'app_id');\n"
+     "CREATE TRIGGER message_settings_changed AFTER INSERT OR UPDATE OR DELETE ON message_settings\n"
+     "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('message_settings', 'app_id');\n"
+     "CREATE TRIGGER message_templates_changed AFTER INSERT OR UPDATE OR DELETE ON message_templates\n"
+     "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('message_template', 'app_id');"},
 };
 }  // namespace
 

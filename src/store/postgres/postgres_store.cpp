@@ -42,6 +42,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const StoreOptions& o
   auto io_timeout = opts.postgres.statement_timeout + opts.postgres.connect_timeout;
   s->writer_ = std::make_unique<pg::Writer>(std::move(*writer_conn), opts.commit_batch_max, io_timeout, opts.metrics);
   s->writer_->start();
+  s->feed_ = std::make_unique<pg::ChangeListener>(connect_options(opts), opts.metrics);
   return s;
 }
 
@@ -128,6 +129,7 @@ StoreStats PostgresStore::stats() {
 }
 
 void PostgresStore::close() {
+  if (feed_) feed_->stop();
   if (writer_) writer_->close();
   readers_.close();
 }

@@ -6,6 +6,7 @@
 
 #include <memory>
 
+#include "store/postgres/pg_change_feed.h"
 #include "store/postgres/pg_readers.h"
 #include "store/postgres/pg_writer.h"
 #include "store/store.h"
@@ -37,6 +38,7 @@ class PostgresStore final : public Store,
   OtpRecords& otp() override { return *this; }
   MessageRecords& messages() override { return *this; }
   NonceRecords& nonces() override { return *this; }
+  ChangeFeed& changes() override { return *feed_; }
 
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
   void append_audit_batch(std::function<AuditBatch()> take,
@@ -105,6 +107,7 @@ class PostgresStore final : public Store,
   StoreOptions opts_;
   pg::ReaderPool readers_;
   std::unique_ptr<pg::Writer> writer_;
+  std::unique_ptr<pg::ChangeListener> feed_;  // its own connection, started by the Node
 };
 
 }  // namespace herald::store

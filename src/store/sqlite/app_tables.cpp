@@ -42,9 +42,36 @@ Result<std::vector<AppRecord>> SqliteStore::load_apps() {
       no_params, read_app, "load_apps");
 }
 
+namespace {
+
+// put_app of a change made from `app.if_record_mac`: only while the row still has it.
+Status replace_app_if_unchanged(sqlite3* db, const AppRecord& app) {
+  WriterStatement s(db,
+                    "UPDATE apps SET key=?, name=?, status=?, client_secret=?, client_public_keys=?, "
+                    "jwt_audience=?, jwt_issuer=?, require_exp=?, app_secrets=?, scopes=?, namespaces=?, "
+                    "allowed_cidrs=?, rate_limit=?, record_mac=? WHERE id=? AND record_mac=?;");
+  if (!s.s) return db_error(db, "put_app");
+  bind_all(s.s, app.key, app.name, app.status, Blob{app.client_secret_sealed}, app.client_public_keys_json,
+           app.jwt_audience, app.jwt_issuer, app.require_exp, app.app_secrets_json, app.scopes, app.namespaces,
+           app.allowed_cidrs, app.rate_limit, app.record_mac, app.id, app.if_record_mac);
+  int rc = sqlite3_step(s.s);
+  if (rc == SQLITE_CONSTRAINT) return make_error(Errc::kConflict, "another app has this key or name");
+  if (rc != SQLITE_DONE) return db_error(db, "put_app");
+  if (sqlite3_changes(db) > 0) return ok_status();
+  auto exists = query_rows(
+      db, "SELECT 1 FROM apps WHERE id = ?;", [&](sqlite3_stmt* st) { bind_all(st, app.id); },
+      [](sqlite3_stmt*) { return 1; }, "put_app");
+  if (!exists) return exists.error();
+  if (exists->empty()) return make_error(Errc::kNotFound, "no such app");
+  return make_error(Errc::kConflict, "the app was changed meanwhile; retry");
+}
+
+}  // namespace
+
 void SqliteStore::put_app(AppRecord app, Completion done) {
   submit(
       [app = std::move(app)](sqlite3* db) -> Status {
+        if (!app.if_record_mac.empty()) return replace_app_if_unchanged(db, app);
         WriterStatement s(db,
                           "INSERT INTO apps(id, key, name, status, created_ms, client_secret, client_public_keys, "
                           "jwt_audience, jwt_issuer, require_exp, app_secrets, scopes, namespaces, allowed_cidrs, "

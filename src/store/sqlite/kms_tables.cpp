@@ -103,20 +103,33 @@ void SqliteStore::add_kms_version(KmsVersionRecord version, Completion done) {
 void SqliteStore::update_kms_key(KmsKeyChange c, Completion done) {
   submit(
       [c = std::move(c)](sqlite3* db) -> Status {
-        // A NULL parameter keeps the column: only the fields named change.
+        // A NULL parameter keeps the column: only the fields named change. With
+        // `expected`, only while the key still has the settings the change was decided on.
+        const auto& e = c.expected;
         if (auto st = write_row(db,
                                 "UPDATE kms_keys SET "
                                 "min_decryption_version = COALESCE(?, min_decryption_version), "
                                 "exportable = COALESCE(?, exportable), "
                                 "deletion_allowed = COALESCE(?, deletion_allowed), "
                                 "delete_after_ms = COALESCE(?, delete_after_ms) "
-                                "WHERE app_id = ? AND name = ?;",
+                                "WHERE app_id = ? AND name = ? AND (? = 0 OR (min_decryption_version = ? "
+                                "AND exportable = ? AND deletion_allowed = ? AND delete_after_ms = ?));",
                                 "update_kms_key", c.min_decryption_version, c.exportable, c.deletion_allowed,
-                                c.delete_after_ms, c.app_id, c.name);
+                                c.delete_after_ms, c.app_id, c.name, e.has_value(),
+                                e ? std::optional<std::uint32_t>(e->min_decryption_version) : std::nullopt,
+                                e ? std::optional<bool>(e->exportable) : std::nullopt,
+                                e ? std::optional<bool>(e->deletion_allowed) : std::nullopt,
+                                e ? std::optional<std::int64_t>(e->delete_after_ms) : std::nullopt);
             !st)
           return st;
-        if (sqlite3_changes(db) == 0) return make_error(Errc::kNotFound, "no such key");
-        return ok_status();
+        if (sqlite3_changes(db) > 0) return ok_status();
+        auto exists = query_rows(
+            db, "SELECT 1 FROM kms_keys WHERE app_id = ? AND name = ?;",
+            [&](sqlite3_stmt* s) { bind_all(s, c.app_id, c.name); }, [](sqlite3_stmt*) { return 1; },
+            "update_kms_key");
+        if (!exists) return exists.error();
+        if (exists->empty()) return make_error(Errc::kNotFound, "no such key");
+        return make_error(Errc::kConflict, "the key was changed meanwhile; retry");
       },
       std::move(done));
 }
