@@ -90,7 +90,7 @@ Result<std::vector<std::string>> pg_strings(pg::Connection& c, std::string_view 
       sql, p, [](const pg::Row& r) { return r.bytes(0); }, "schema");
 }
 
-// The data tables: the migration bookkeeping is each side's own.
+// The data tables: the migration bookkeeping and the change feed's table are each side's own.
 Result<std::vector<std::string>> shared_tables(sqlite3* src, pg::Connection& dst) {
   auto s = sqlite_strings(src,
                           "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND "
@@ -100,7 +100,7 @@ Result<std::vector<std::string>> shared_tables(sqlite3* src, pg::Connection& dst
   auto p = pg_strings(dst,
                       "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
                       "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND "
-                      "c.relname <> 'schema_migrations' ORDER BY 1;",
+                      "c.relname NOT IN ('schema_migrations', 'cluster_changes') ORDER BY 1;",
                       pg::Params{});
   if (!p) return p.error();
   std::set<std::string> a(s->begin(), s->end()), b(p->begin(), p->end());

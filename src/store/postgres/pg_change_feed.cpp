@@ -145,7 +145,7 @@ Status ChangeListener::connect(bool rebase) {
   return st;
 }
 
-Status ChangeListener::read_changes(bool report) {
+Status ChangeListener::read_changes(bool notify) {
   // Connection::run would reconnect by itself, without the LISTEN: that is connect()'s.
   if (!conn_->ok()) return make_error(Errc::kStoreUnavailable, "change feed: the connection broke");
   auto rows = conn_->run(kReadChanges, params(xmin_), "change feed");
@@ -159,7 +159,7 @@ Status ChangeListener::read_changes(bool report) {
     std::int64_t id = r.i64(1);
     if (!seen_.emplace(id, r.i64(4)).second) continue;
     auto kind = kind_of(r.bytes(2));
-    if (!report || !kind) continue;
+    if (!notify || !kind) continue;
     std::pair<ChangeKind, std::string> change{*kind, r.bytes(3)};
     // A transaction changes many rows of one app (a key and its versions): one report.
     if (std::find(batch.begin(), batch.end(), change) == batch.end()) batch.push_back(std::move(change));

@@ -46,7 +46,7 @@ class ChangeListener final : public ChangeFeed {
   // what is committed now (`rebase`); otherwise the read continues where it was.
   Status connect(bool rebase);
   // Reads the rows of transactions the last read could not see, reports the new ones.
-  Status read_changes(bool report);
+  Status read_changes(bool notify);
   // Waits for a notification, stop() or `timeout`; false when the connection broke.
   bool wait(std::chrono::milliseconds timeout);
   void pause(std::chrono::milliseconds d);
