@@ -45,13 +45,22 @@ struct Viewer {
 Response entries_view(const AuditRoutesDeps& d, const Viewer& who, const Request& req) {
   auto start = query_u64(req.query, "start").value_or(0);
   auto count = std::min<std::uint64_t>(query_u64(req.query, "count").value_or(100), 1000);
+  // This node's log by default; on a shared store, `log` names another node's.
+  auto other = query_param(req.query, "log");
+  const bool own = !other || *other == d.log->name();
   std::uint64_t size = d.log->durable_size();
-  std::string out = "{\"size\":" + std::to_string(size) + ",\"entries\":[";
+  if (!own) {
+    auto s = d.log->size_of(*other);
+    if (!s) return error_from(req, s.error());
+    size = *s;
+  }
+  std::string out = "{\"log\":" + json::serialize(json::string(own ? d.log->name() : *other)) +
+                    ",\"size\":" + std::to_string(size) + ",\"entries\":[";
   if (start < size) {
     // `count` bounds the indices scanned, not the entries returned: an app's page may
     // hold fewer (or none) and it pages on by index.
     count = std::min(count, size - start);
-    auto page = d.log->entries(start, count);
+    auto page = own ? d.log->entries(start, count) : d.log->entries_of(*other, start, count);
     if (!page) return error_from(req, page.error());
     bool first = true;
     for (const auto& e : *page) {
@@ -71,7 +80,7 @@ Response checkpoint_view(const AuditRoutesDeps& d, const Viewer&, const Request&
   if (!*cp) return error_from(req, Error{Errc::kNotFoundCheckpoint, "no checkpoint has been signed yet"});
   auto pem = d.log->public_key_pem();
   if (!pem) return error_from(req, pem.error());
-  audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem};
+  audit::SavedCheckpoint s{(*cp)->size, (*cp)->root, (*cp)->ts_ms, (*cp)->signature, *pem, d.log->name()};
   return Response{200, "application/json", audit::saved_checkpoint_json(s), {}, {}, {}};
 }
 

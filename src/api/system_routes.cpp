@@ -32,30 +32,39 @@ std::optional<Response> metrics_refusal(const SystemRoutesDeps& d, const Request
 
 void add_system_routes(Router& router, SystemRoutesDeps deps) {
   auto shared = std::make_shared<SystemRoutesDeps>(std::move(deps));
-  router.add("GET", "/healthz", [shared](const Request&) {
-    boost::json::object o;
-    o["status"] = "ok";
-    o["version"] = shared->version;
-    return Response{200, "application/json", boost::json::serialize(o), {}};
-  }, true);
-  router.add("GET", "/readyz", [shared](const Request& req) {
-    boost::json::object checks;
-    bool ready = true;
-    for (const auto& c : shared->readiness) {
-      bool pass = c.passing();
-      checks[c.name] = pass ? "ok" : "failing";
-      ready = ready && pass;
-    }
-    boost::json::object o;
-    o["status"] = ready ? "ready" : "not_ready";
-    o["checks"] = std::move(checks);
-    if (!ready) o["request_id"] = req.request_id;
-    return Response{ready ? 200 : 503, "application/json", boost::json::serialize(o), {}};
-  }, true);
-  router.add("GET", "/metrics", [shared](const Request& req) {
-    if (auto refused = metrics_refusal(*shared, req)) return *refused;
-    return Response{200, "text/plain; version=0.0.4; charset=utf-8", shared->registry->render(), {}};
-  }, true);
+  router.add(
+      "GET", "/healthz",
+      [shared](const Request&) {
+        boost::json::object o;
+        o["status"] = "ok";
+        o["version"] = shared->version;
+        return Response{200, "application/json", boost::json::serialize(o), {}};
+      },
+      true);
+  router.add(
+      "GET", "/readyz",
+      [shared](const Request& req) {
+        boost::json::object checks;
+        bool ready = true;
+        for (const auto& c : shared->readiness) {
+          bool pass = c.passing();
+          checks[c.name] = pass ? std::string("ok") : c.failing_as;
+          ready = ready && pass;
+        }
+        boost::json::object o;
+        o["status"] = ready ? "ready" : "not_ready";
+        o["checks"] = std::move(checks);
+        if (!ready) o["request_id"] = req.request_id;
+        return Response{ready ? 200 : 503, "application/json", boost::json::serialize(o), {}};
+      },
+      true);
+  router.add(
+      "GET", "/metrics",
+      [shared](const Request& req) {
+        if (auto refused = metrics_refusal(*shared, req)) return *refused;
+        return Response{200, "text/plain; version=0.0.4; charset=utf-8", shared->registry->render(), {}};
+      },
+      true);
 }
 
 }  // namespace herald::api

@@ -19,6 +19,7 @@ namespace herald::api {
 struct ReadinessCheck {
   std::string name;
   std::function<bool()> passing;
+  std::string failing_as = "failing";  // what /readyz says when it fails, e.g. "sealed"
 };
 
 struct SystemRoutesDeps {

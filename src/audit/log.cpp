@@ -232,6 +232,13 @@ void Log::record(Event e) {
   write_pending();
 }
 
+bool Log::admits() const {
+  if (!failing_.load()) return true;
+  if (!opts_.ride_out_store_outage || store_.healthy()) return false;
+  std::lock_guard lock(mu_);
+  return pending_entries_.size() < kMaxUnwritten / 2;
+}
+
 void Log::retry_unwritten() {
   {
     std::lock_guard lock(mu_);
@@ -296,14 +303,24 @@ void Log::on_written(Status st, const store::AuditRecords::AuditBatch& b) {
   if (more) write_pending();
 }
 
+std::string Log::signing_key_name(const std::string& log) {
+  return log.empty() ? "_audit" : "_audit:" + log;
+}
+
+const std::string& Log::name() const {
+  return store_.audit().audit_log_name();
+}
+
 Status Log::prepare_signing() {
   if (auto st = keys_.ensure_app_keys(std::string(kms::KeyService::kSystemApp)); !st) return st;
-  if (auto st = keys_.ensure_signing_key(kSigningKey); !st) return st;
-  auto pem = keys_.public_key_pem(kSigningKey);
+  if (auto st = keys_.ensure_signing_key(signing_key()); !st) return st;
+  auto pem = keys_.public_key_pem(signing_key());
   if (!pem) return pem.error();
-  auto stored = store_.get_meta("audit_public_key");
-  if (stored && stored->has_value() && **stored == *pem) return ok_status();
-  return store::wait_for([&](store::Completion done) { store_.put_meta("audit_public_key", *pem, std::move(done)); });
+  auto logs = store_.audit().audit_logs();
+  if (logs)
+    for (const auto& l : *logs)
+      if (l.name == name() && l.public_key == *pem) return ok_status();
+  return store::wait_for([&](store::Completion done) { store_.audit().put_audit_log_key(*pem, std::move(done)); });
 }
 
 Status Log::checkpoint_if_due(bool force) {
@@ -316,7 +333,7 @@ Status Log::checkpoint_if_due(bool force) {
   if (!due) return ok_status();
   auto head = tree_head(store_nodes(), size);
   if (!head) return make_error(Errc::kAuditCorrupt, "the stored audit tree misses nodes");
-  auto sig = keys_.sign(kSigningKey, checkpoint_message(size, *head, now));
+  auto sig = keys_.sign(signing_key(), checkpoint_message(size, *head, now));
   if (!sig) return sig.error();
   auto st = store::wait_for([&](store::Completion done) {
     store_.audit().put_audit_checkpoint(store::AuditCheckpointRecord{size, hash_bytes(*head), now, *sig},
@@ -332,8 +349,9 @@ Status Log::checkpoint_if_due(bool force) {
 
 void Log::witness(const Checkpoint& cp) {
   if (opts_.witness_file.empty() && !witness_queue_) return;
-  auto pem = keys_.public_key_pem(kSigningKey);
-  std::string json = pem ? saved_checkpoint_json(SavedCheckpoint{cp.size, cp.root, cp.ts_ms, cp.signature, *pem}) : "";
+  auto pem = keys_.public_key_pem(signing_key());
+  std::string json =
+      pem ? saved_checkpoint_json(SavedCheckpoint{cp.size, cp.root, cp.ts_ms, cp.signature, *pem, name()}) : "";
   if (witness_queue_) {
     if (json.empty()) {
       log::error("audit_witness_failed", {{"target", "witness_url"}, {"size", cp.size}});
@@ -390,10 +408,23 @@ Result<std::vector<store::AuditEntryRecord>> Log::entries(std::uint64_t from, st
   return store_.audit().audit_entries(from, std::min(count, size - from));
 }
 
+Result<std::uint64_t> Log::size_of(const std::string& log) {
+  auto other = store_.audit().audit_log(log);
+  if (!other) return make_error(Errc::kNotFound, "no audit log of this name");
+  return other->audit_size();
+}
+
+Result<std::vector<store::AuditEntryRecord>> Log::entries_of(const std::string& log, std::uint64_t from,
+                                                             std::uint64_t count) {
+  auto other = store_.audit().audit_log(log);
+  if (!other) return make_error(Errc::kNotFound, "no audit log of this name");
+  return other->audit_entries(from, count);
+}
+
 Result<std::string> Log::public_key_pem() {
   // From the key service, never from the meta row: whoever can write the database could
   // put their own key there and re-sign checkpoints over rewritten entries.
-  return keys_.public_key_pem(kSigningKey);
+  return keys_.public_key_pem(signing_key());
 }
 
 Result<std::optional<Checkpoint>> Log::verified_checkpoint() {

@@ -74,11 +74,17 @@ struct LogOptions {
   // that audit need not know how to speak HTTPS.
   WitnessPoster witness_poster;
   WitnessQueueOptions witness_queue;
+  // On a shared store (cluster mode), a database outage does not stop what needs no
+  // durable write (realtime push): see admits().
+  bool ride_out_store_outage = false;
 };
 
 class Log final : public Recorder {
  public:
-  static constexpr const char* kSigningKey = "_audit";
+  // The key service's name of the key that signs the checkpoints of `log`: SQLite's one
+  // log (named "") keeps the key it always had; each node's log on a shared store has its
+  // own key, so that no two nodes ever race to make one, and a log names its signer.
+  static std::string signing_key_name(const std::string& log);
 
   Log(store::Store& store, kms::KeyService& keys, LogOptions opts, metrics::Registry* registry);
   ~Log() override;
@@ -99,6 +105,12 @@ class Log final : public Recorder {
   // in order and retried (never skipped, so the log has no hole), and meanwhile the
   // audited routes are refused with `audit_unavailable` (fail closed).
   bool writable() const { return !failing_.load(); }
+  // Whether audited calls may go on: while the log writes; and, with
+  // ride_out_store_outage, while the whole store is down and the entries waiting in
+  // memory are few enough (they are written, in order, once the database is back):
+  // durable calls then fail by themselves with store_unavailable, and realtime push
+  // keeps working. A failure of the audit writes alone still refuses (fail closed).
+  bool admits() const;
   // Retries the entries of a failed write now (the checkpointer does it every second).
   void retry_unwritten();
 
@@ -109,7 +121,10 @@ class Log final : public Recorder {
   // Signs a checkpoint of the durable tree now if one is due (or `force`d and the tree
   // grew); "sealed" without the key service.
   Status checkpoint_if_due(bool force);
-  // Makes the signing key (at unseal) and publishes its public key to the store.
+  // The log this node appends to (the store's; the node's name on a shared store).
+  const std::string& name() const;
+  // Makes this log's signing key (at unseal; kept wrapped by the key service like every
+  // other key) and publishes its public key to the store, next to the log.
   Status prepare_signing();
 
   Result<std::optional<Checkpoint>> latest_checkpoint();
@@ -121,9 +136,15 @@ class Log final : public Recorder {
   Result<Hash> root(std::uint64_t size);
   Result<std::string> public_key_pem();  // from the key service; "sealed" while sealed
   Result<std::vector<store::AuditEntryRecord>> entries(std::uint64_t from, std::uint64_t count);
+  // Another node's log on a shared store, read from the database as it stands (the
+  // admin API's `log` parameter): its stored size and entries; "not_found" for no such log.
+  Result<std::uint64_t> size_of(const std::string& log);
+  Result<std::vector<store::AuditEntryRecord>> entries_of(const std::string& log, std::uint64_t from,
+                                                          std::uint64_t count);
 
  private:
   NodeReader store_nodes();
+  std::string signing_key() const { return signing_key_name(name()); }
   std::string body_of(std::uint64_t seq, std::int64_t ts_ms, const Event& e);
   // Every entry below `up_to` is durable.
   void settle(std::uint64_t up_to);

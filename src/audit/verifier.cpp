@@ -45,6 +45,7 @@ Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view text) {
     cp.signature = *sig;
     cp.ts_ms = o.at("timestamp_ms").to_number<std::int64_t>();
     cp.public_key_pem = std::string(o.at("public_key").as_string());
+    if (const auto* log = o.if_contains("log")) cp.log = std::string(log->as_string());
     return cp;
   } catch (const std::exception&) {
     return make_error(Errc::kInvalidCheckpoint,
@@ -53,11 +54,13 @@ Result<SavedCheckpoint> parse_saved_checkpoint(std::string_view text) {
 }
 
 std::string saved_checkpoint_json(const SavedCheckpoint& cp) {
-  return json::serialize(json::object{{"size", cp.size},
-                                      {"root", to_hex(cp.root)},
-                                      {"timestamp_ms", cp.ts_ms},
-                                      {"signature", crypto::base64_encode(cp.signature)},
-                                      {"public_key", cp.public_key_pem}});
+  json::object o{{"size", cp.size},
+                 {"root", to_hex(cp.root)},
+                 {"timestamp_ms", cp.ts_ms},
+                 {"signature", crypto::base64_encode(cp.signature)},
+                 {"public_key", cp.public_key_pem}};
+  if (!cp.log.empty()) o["log"] = cp.log;
+  return json::serialize(o);
 }
 
 Result<std::vector<SavedCheckpoint>> parse_witness(std::string_view text) {
@@ -229,24 +232,25 @@ class Walk {
   std::uint64_t expected_ = 0;
 };
 
-// The key the stored checkpoints are checked with: the caller's, or the one the store names.
-Result<std::string> checkpoint_key(store::Store& store, const VerifyOptions& opts) {
-  if (!opts.public_key_pem.empty()) return opts.public_key_pem;
-  auto stored = store.get_meta("audit_public_key");
-  if (!stored) return stored.error();
-  return stored->has_value() ? **stored : std::string();
-}
-
 }  // namespace
 
 Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts) {
   auto& audit = store.audit();
+  std::string stored;
+  auto logs = audit.audit_logs();
+  if (!logs) return logs.error();
+  for (const auto& l : *logs)
+    if (l.name == audit.audit_log_name()) stored = l.public_key;
+  return verify_log(audit, stored, opts);
+}
+
+Result<VerifyReport> verify_log(store::AuditRecords& audit, const std::string& stored_key, const VerifyOptions& opts) {
   auto total = audit.audit_size();
   if (!total) return total.error();
   auto checkpoints = audit.audit_checkpoints();
   if (!checkpoints) return checkpoints.error();
-  auto pem = checkpoint_key(store, opts);
-  if (!pem) return pem.error();
+  // The caller's key, or the one the store names (not a pin).
+  std::string pem = opts.public_key_pem.empty() ? stored_key : opts.public_key_pem;
   if (opts.saved && !signature_ok(opts.saved->public_key_pem, opts.saved->size, opts.saved->root, opts.saved->ts_ms,
                                   opts.saved->signature))
     return make_error(Errc::kInvalidCheckpoint, "the saved checkpoint's signature does not verify with its own key");
@@ -258,7 +262,7 @@ Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts) 
       return make_error(Errc::kInvalidCheckpoint, "the witnessed checkpoint of size " + std::to_string(w.size) +
                                                       " is not signed by the audit key");
   }
-  return Walk(audit, opts, std::move(*checkpoints), std::move(*pem)).run(*total);
+  return Walk(audit, opts, std::move(*checkpoints), std::move(pem)).run(*total);
 }
 
 }  // namespace herald::audit

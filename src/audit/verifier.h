@@ -14,7 +14,8 @@
 
 namespace herald::store {
 class Store;
-}
+class AuditRecords;
+}  // namespace herald::store
 
 namespace herald::audit {
 
@@ -26,6 +27,9 @@ struct SavedCheckpoint {
   std::int64_t ts_ms = 0;
   std::string signature;
   std::string public_key_pem;
+  // The node whose log it pins, on a shared store (optional "log" field; "" for SQLite's
+  // one log), so that one witness can keep every node's checkpoints.
+  std::string log;
 };
 
 // Parses the JSON file form; "invalid_checkpoint" when malformed.
@@ -59,6 +63,10 @@ struct VerifyReport {
   std::optional<std::uint64_t> first_bad_entry;
 };
 
+// The store's own log (audit()), with the key the store publishes for it.
 Result<VerifyReport> verify_log(store::Store& store, const VerifyOptions& opts);
+// One log of a store (one per node on a shared store); `stored_key` is the key the store
+// names for it, used when opts.public_key_pem is empty.
+Result<VerifyReport> verify_log(store::AuditRecords& log, const std::string& stored_key, const VerifyOptions& opts);
 
 }  // namespace herald::audit

@@ -13,6 +13,7 @@
 
 #include "cli/client_flags.h"
 #include "cli/commands.h"
+#include "cli/store_flags.h"
 #include "kms/key_service.h"
 #include "kms/shamir.h"
 #include "store/store.h"
@@ -64,9 +65,9 @@ std::string read_share_from_stdin() {
   return line;
 }
 
-int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, const std::string& share_dir,
-             bool as_json) {
-  auto db = store::open_store("sqlite", store::StoreOptions{data_dir, 64, nullptr});
+int run_init(const StoreFlags& where, unsigned shares, unsigned threshold, const std::string& share_dir, bool as_json) {
+  // In a cluster, once for the shared database: every node unseals with the same shares.
+  auto db = open_cli_store(where, true);
   if (!db) {
     std::fprintf(stderr, "herald: %s\n", db.error().message.c_str());
     return kExitFailed;
@@ -112,7 +113,7 @@ int run_init(const std::string& data_dir, unsigned shares, unsigned threshold, c
                                 : "Each share is in its own file (mode 0600); give each to a different holder:\n");
   for (const auto& v : listed) std::printf("  %s\n", std::string(v.as_string()).c_str());
   std::printf("%s", threshold == 1 ? "The root key is on disk nowhere, but each share above is the root key itself.\n"
-                                    : "The root key itself is stored nowhere.\n");
+                                   : "The root key itself is stored nowhere.\n");
   std::printf("Start `herald serve`, then unseal it with `herald operator unseal` once per share holder.\n");
   return kExitOk;
 }
@@ -123,7 +124,7 @@ std::function<int()> add_operator(CLI::App& app) {
   auto* cmd = app.add_subcommand("operator", "Initialise, unseal and seal the key service");
   cmd->require_subcommand(1);
   struct Opts {
-    std::string data_dir = default_data_dir();
+    StoreFlags store;
     unsigned shares = 5, threshold = 3;
     std::string share_dir;
     bool json = false;
@@ -134,7 +135,7 @@ std::function<int()> add_operator(CLI::App& app) {
   };
   auto o = std::make_shared<Opts>();
   auto* init = cmd->add_subcommand("init", "Make the root key of a new data dir and split it into shares (shown once)");
-  init->add_option("--data-dir", o->data_dir, "Data directory (default: $HERALD_STORE_DATA_DIR or ./data)");
+  add_store_flags(init, o->store);
   init->add_option("--shares", o->shares, "Shares to make (1-255, default 5)");
   init->add_option("--threshold", o->threshold, "Shares needed to unseal (default 3)");
   init->add_option("--share-dir", o->share_dir, "Write each share to <dir>/share-<n>.txt (0600) instead of printing");
@@ -149,7 +150,7 @@ std::function<int()> add_operator(CLI::App& app) {
   add_connection_flags(status, o->conn);
 
   return [o, init, unseal, seal, status]() -> int {
-    if (init->parsed()) return run_init(o->data_dir, o->shares, o->threshold, o->share_dir, o->json);
+    if (init->parsed()) return run_init(o->store, o->shares, o->threshold, o->share_dir, o->json);
     if (seal->parsed()) {
       auto opts = admin_options(o->admin);
       if (!opts) return usage_error(opts.error().message);

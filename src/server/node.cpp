@@ -179,6 +179,7 @@ Status Node::open() {
   if (cfg_.audit.enabled) {
     audit::LogOptions lo{
         cfg_.audit.checkpoint_every, cfg_.audit.checkpoint_interval.count(), cfg_.audit.witness_file, {}, {}};
+    lo.ride_out_store_outage = cfg_.store.driver == "postgres";
     try {
       lo.witness_poster = witness_poster(cfg_.audit, opts_.dev);
     } catch (const std::exception& e) {
@@ -300,13 +301,16 @@ Status Node::start(const std::string& admin_token_sha256) {
 }
 
 void Node::add_routes(const std::string& admin_token_sha256) {
-  api::add_system_routes(router_, api::SystemRoutesDeps{&registry_,
-                                                        {{"store", [this] { return store_->healthy(); }},
-                                                         {"kms", [this] { return !keys_->sealed(); }},
-                                                         {"accepting", [this] { return !gateway_->draining(); }}},
-                                                        opts_.version,
-                                                        metrics_token_digest(cfg_.metrics),
-                                                        metrics_allowlist(cfg_.metrics)});
+  // Each node of a cluster answers for itself: sealed on its own, cut off from the
+  // database on its own.
+  std::vector<api::ReadinessCheck> readiness{{"store", [this] { return store_->healthy(); }},
+                                             {"kms", [this] { return !keys_->sealed(); }, "sealed"},
+                                             {"accepting", [this] { return !gateway_->draining(); }}};
+  // Audited routes are refused while the log cannot write (fail closed).
+  if (audit_) readiness.push_back({"audit", [this] { return audit_->writable(); }});
+  api::add_system_routes(router_,
+                         api::SystemRoutesDeps{&registry_, std::move(readiness), opts_.version,
+                                               metrics_token_digest(cfg_.metrics), metrics_allowlist(cfg_.metrics)});
   router_.add_websocket("/ws");
   router_.set_sealed_check([this] { return keys_->sealed(); });
 
@@ -332,7 +336,7 @@ void Node::add_routes(const std::string& admin_token_sha256) {
     api::add_audit_routes(router_,
                           api::AuditRoutesDeps{audit_.get(), keys_.get(), server_auth_.get(), admin_token_sha256});
   add_edge_guards();
-  if (audit_) router_.set_audit_check([this] { return audit_->writable(); });
+  if (audit_) router_.set_audit_check([this] { return audit_->admits(); });
   if (!cfg_.api.require_signature)
     log::warn("api_signing_disabled", {{"message", "DEVELOPMENT: server-API requests are not signature-checked"}});
   api::add_server_routes(router_, api::ServerRoutesDeps{server_auth_.get(), hub_.get(), idempotency_.get()});

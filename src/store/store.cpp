@@ -63,6 +63,7 @@ Result<std::unique_ptr<Store>> open_store(const Config& cfg, metrics::Registry* 
   opts.postgres.pool_size = static_cast<std::size_t>(cfg.store.postgres.pool_size);
   opts.postgres.connect_timeout = cfg.store.postgres.connect_timeout;
   opts.postgres.statement_timeout = cfg.store.postgres.statement_timeout;
+  opts.audit_log = node_name(cfg.cluster);
   return open_store(cfg.store.driver, opts);
 }
 

@@ -103,6 +103,9 @@ struct StoreOptions {
   metrics::Registry* metrics = nullptr;
   std::size_t readers = 4;   // read connections; reads beyond this many at once wait
   PostgresOptions postgres;  // driver "postgres"
+  // The audit log this node appends to on a shared store (the node's name: one log per
+  // node, docs/audit.md); SQLite holds one log and ignores it.
+  std::string audit_log;
 };
 
 // Opens (creating and migrating) the store named by `driver`; an unknown driver is an

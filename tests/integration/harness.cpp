@@ -242,8 +242,12 @@ Server::Server(Options opts) {
   for (const auto& a : opts.args)  // a test may point the server at a data dir of its own
     if (a.rfind("--store.data_dir=", 0) == 0) data_dir_ = a.substr(17);
   if (!opts.dev && opts.unseal) {
-    auto init =
-        run_herald({"operator", "init", "--data-dir", data_dir_, "--shares", "1", "--threshold", "1", "--json"});
+    std::vector<std::string> init_args{"operator", "init",        "--data-dir", data_dir_, "--shares",
+                                       "1",        "--threshold", "1",          "--json"};
+    // A node on PostgreSQL initialises the key service in the database (its URL is in env).
+    for (const auto& a : opts.args)
+      if (a.rfind("--store.driver=", 0) == 0 || a.rfind("--store.postgres.url=", 0) == 0) init_args.push_back(a);
+    auto init = run_herald(init_args, opts.env);
     auto at = init.output.find("\"share_values\":[\"");
     if (at != std::string::npos) {
       at += 17;

@@ -86,7 +86,7 @@ TEST(Kms, ASealedServerServesHealthAndStatusOnlyUntilKSharesAreIn) {
   EXPECT_EQ(http(s, "GET", "/metrics").status, 200);
   auto ready = http(s, "GET", "/readyz");
   EXPECT_EQ(ready.status, 503);
-  EXPECT_NE(ready.body.find("\"kms\":\"failing\""), std::string::npos);
+  EXPECT_NE(ready.body.find("\"kms\":\"sealed\""), std::string::npos);
   for (auto [method, path] : {std::pair{"POST", "/api/v1/publish"}, std::pair{"GET", "/admin/v1/apps"},
                               std::pair{"POST", "/api/v1/kms/encrypt"}, std::pair{"GET", "/ws"}}) {
     auto r = http(s, method, path, "{}");

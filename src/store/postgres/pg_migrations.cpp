@@ -88,6 +88,16 @@ constexpr Migration kPostgres[] = {
      "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('message_settings', 'app_id');\n"
      "CREATE TRIGGER message_templates_changed AFTER INSERT OR UPDATE OR DELETE ON message_templates\n"
      "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('message_template', 'app_id');"},
+    // One audit log per node (docs/audit.md): rows carry their log's name. The default ''
+    // is the log written before this (or copied from SQLite by `herald store migrate`,
+    // whose schema has no such column); its key stays in meta `audit_public_key`.
+    {3, "audit_log_per_node",
+     "ALTER TABLE audit_entries ADD COLUMN log text NOT NULL DEFAULT '';\n"
+     "ALTER TABLE audit_entries DROP CONSTRAINT audit_entries_pkey, ADD PRIMARY KEY (log, seq);\n"
+     "ALTER TABLE audit_nodes ADD COLUMN log text NOT NULL DEFAULT '';\n"
+     "ALTER TABLE audit_nodes DROP CONSTRAINT audit_nodes_pkey, ADD PRIMARY KEY (log, level, idx);\n"
+     "ALTER TABLE audit_checkpoints ADD COLUMN log text NOT NULL DEFAULT '';\n"
+     "ALTER TABLE audit_checkpoints DROP CONSTRAINT audit_checkpoints_pkey, ADD PRIMARY KEY (log, size);"},
 };
 }  // namespace
 

@@ -34,6 +34,7 @@ Result<std::unique_ptr<PostgresStore>> PostgresStore::open(const StoreOptions& o
     ::chmod(opts.data_dir.c_str(), 0700);
   }
   std::unique_ptr<PostgresStore> s(new PostgresStore(opts));
+  s->audit_ = open_audit_log(*s, opts.audit_log);
   auto writer_conn = pg::Connection::open(connect_options(opts));
   if (!writer_conn) return writer_conn.error();
   if (auto st = s->migrate(**writer_conn); !st) return st.error();

@@ -16,7 +16,6 @@ namespace herald::store {
 class PostgresStore final : public Store,
                             public AppRecords,
                             public KmsRecords,
-                            public AuditRecords,
                             public OtpRecords,
                             public MessageRecords,
                             public NonceRecords {
@@ -34,21 +33,11 @@ class PostgresStore final : public Store,
   void close() override;
   AppRecords& apps() override { return *this; }
   KmsRecords& kms() override { return *this; }
-  AuditRecords& audit() override { return *this; }
+  AuditRecords& audit() override { return *audit_; }
   OtpRecords& otp() override { return *this; }
   MessageRecords& messages() override { return *this; }
   NonceRecords& nonces() override { return *this; }
   ChangeFeed& changes() override { return *feed_; }
-
-  void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
-  void append_audit_batch(std::function<AuditBatch()> take,
-                          std::function<void(Status, const AuditBatch&)> done) override;
-  void put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) override;
-  Result<std::uint64_t> audit_size() override;
-  Result<std::vector<AuditEntryRecord>> audit_entries(std::uint64_t from, std::uint64_t count) override;
-  Result<std::optional<std::string>> audit_node(unsigned level, std::uint64_t index) override;
-  Result<std::optional<AuditCheckpointRecord>> latest_audit_checkpoint() override;
-  Result<std::vector<AuditCheckpointRecord>> audit_checkpoints() override;
 
   Result<std::vector<KmsKeyRecord>> load_kms_keys() override;
   Result<std::vector<KmsVersionRecord>> load_kms_versions() override;
@@ -100,7 +89,9 @@ class PostgresStore final : public Store,
   void purge_nonces(std::int64_t now_ms, Completion done) override;
 
  private:
+  friend class PgAuditLog;  // audit_tables.cpp: one log per node, each a view of these tables
   explicit PostgresStore(const StoreOptions& opts) : opts_(opts) {}
+  static std::unique_ptr<AuditRecords> open_audit_log(PostgresStore& store, std::string name);
   Status migrate(pg::Connection& c);
   void submit(pg::WriteFn fn, Completion done) { writer_->submit(std::move(fn), std::move(done)); }
 
@@ -108,6 +99,7 @@ class PostgresStore final : public Store,
   pg::ReaderPool readers_;
   std::unique_ptr<pg::Writer> writer_;
   std::unique_ptr<pg::ChangeListener> feed_;  // its own connection, started by the Node
+  std::unique_ptr<AuditRecords> audit_;  // this node's log (opts_.audit_log)
 };
 
 }  // namespace herald::store

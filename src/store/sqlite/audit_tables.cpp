@@ -33,7 +33,66 @@ AuditCheckpointRecord read_checkpoint(sqlite3_stmt* s) {
                                sqlite3_column_int64(s, 2), column_blob(s, 3)};
 }
 
+// The meta row that has always held the one log's checkpoint key.
+constexpr const char* kPublicKeyMeta = "audit_public_key";
+
+// SQLite's one log, seen through audit_log(""): every call goes to the store.
+class SqliteLogView final : public AuditRecords {
+ public:
+  explicit SqliteLogView(AuditRecords& s) : s_(s) {}
+  const std::string& audit_log_name() const override { return s_.audit_log_name(); }
+  void put_audit_log_key(std::string pem, Completion done) override {
+    s_.put_audit_log_key(std::move(pem), std::move(done));
+  }
+  Result<std::vector<AuditLogRecord>> audit_logs() override { return s_.audit_logs(); }
+  std::unique_ptr<AuditRecords> audit_log(const std::string& name) override { return s_.audit_log(name); }
+  void append_audit(AuditEntryRecord e, std::vector<AuditNodeRecord> n, Completion done) override {
+    s_.append_audit(std::move(e), std::move(n), std::move(done));
+  }
+  void append_audit_batch(std::function<AuditBatch()> take,
+                          std::function<void(Status, const AuditBatch&)> done) override {
+    s_.append_audit_batch(std::move(take), std::move(done));
+  }
+  void put_audit_checkpoint(AuditCheckpointRecord cp, Completion done) override {
+    s_.put_audit_checkpoint(std::move(cp), std::move(done));
+  }
+  Result<std::uint64_t> audit_size() override { return s_.audit_size(); }
+  Result<std::vector<AuditEntryRecord>> audit_entries(std::uint64_t from, std::uint64_t count) override {
+    return s_.audit_entries(from, count);
+  }
+  Result<std::optional<std::string>> audit_node(unsigned level, std::uint64_t index) override {
+    return s_.audit_node(level, index);
+  }
+  Result<std::optional<AuditCheckpointRecord>> latest_audit_checkpoint() override {
+    return s_.latest_audit_checkpoint();
+  }
+  Result<std::vector<AuditCheckpointRecord>> audit_checkpoints() override { return s_.audit_checkpoints(); }
+
+ private:
+  AuditRecords& s_;
+};
+
 }  // namespace
+
+const std::string& SqliteStore::audit_log_name() const {
+  static const std::string kOnly;
+  return kOnly;
+}
+
+void SqliteStore::put_audit_log_key(std::string public_key_pem, Completion done) {
+  put_meta(kPublicKeyMeta, std::move(public_key_pem), std::move(done));
+}
+
+Result<std::vector<AuditLogRecord>> SqliteStore::audit_logs() {
+  auto key = get_meta(kPublicKeyMeta);
+  if (!key) return key.error();
+  return std::vector<AuditLogRecord>{AuditLogRecord{"", key->value_or("")}};
+}
+
+std::unique_ptr<AuditRecords> SqliteStore::audit_log(const std::string& name) {
+  if (!name.empty()) return nullptr;
+  return std::make_unique<SqliteLogView>(*this);
+}
 
 void SqliteStore::append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) {
   submit(

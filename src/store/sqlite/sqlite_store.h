@@ -40,6 +40,10 @@ class SqliteStore final : public Store,
   MessageRecords& messages() override { return *this; }
   NonceRecords& nonces() override { return *this; }
 
+  const std::string& audit_log_name() const override;
+  void put_audit_log_key(std::string public_key_pem, Completion done) override;
+  Result<std::vector<AuditLogRecord>> audit_logs() override;
+  std::unique_ptr<AuditRecords> audit_log(const std::string& name) override;
   void append_audit(AuditEntryRecord entry, std::vector<AuditNodeRecord> nodes, Completion done) override;
   void append_audit_batch(std::function<AuditBatch()> take,
                           std::function<void(Status, const AuditBatch&)> done) override;

@@ -25,6 +25,12 @@ class FaultyAudit final : public store::AuditRecords {
   explicit FaultyAudit(store::AuditRecords& real) : real_(real) {}
   std::atomic<bool> fail{false};
   std::atomic<int> failed_batches{0};
+  const std::string& audit_log_name() const override { return real_.audit_log_name(); }
+  void put_audit_log_key(std::string pem, store::Completion done) override {
+    real_.put_audit_log_key(std::move(pem), std::move(done));
+  }
+  Result<std::vector<store::AuditLogRecord>> audit_logs() override { return real_.audit_logs(); }
+  std::unique_ptr<store::AuditRecords> audit_log(const std::string& name) override { return real_.audit_log(name); }
   void append_audit(store::AuditEntryRecord e, std::vector<store::AuditNodeRecord> n, store::Completion done) override {
     real_.append_audit(std::move(e), std::move(n), std::move(done));
   }
