@@ -60,6 +60,14 @@ constexpr Migration kPostgres[] = {
      "CREATE TABLE api_nonces (app_id text NOT NULL, nonce text NOT NULL, expires_ms bigint NOT NULL,\n"
      "  PRIMARY KEY (app_id, nonce));\n"
      "CREATE INDEX api_nonces_expiry ON api_nonces (expires_ms);"},
+    // Leases on due work (docs/cluster.md#leases): who claimed a message's step or a
+    // webhook attempt, and until when ('' and 0: nobody). The claims scan the due indexes
+    // above; a lease is a column of the row, so no index changes.
+    {2, "message_leases",
+     "ALTER TABLE messages ADD COLUMN lease_owner text NOT NULL DEFAULT '',\n"
+     "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;\n"
+     "ALTER TABLE message_webhooks ADD COLUMN lease_owner text NOT NULL DEFAULT '',\n"
+     "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;"},
 };
 }  // namespace
 
