@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "crypto/random.h"
 #include "delivery/sender.h"
 #include "kms/key_service.h"
 #include "messages/app_settings.h"
@@ -37,7 +38,19 @@ MessageEventRecord event(std::uint64_t seq, std::int64_t at_ms, std::string name
 
 }  // namespace
 
-FallbackScheduler::FallbackScheduler(Deps d) : d_(std::move(d)) {}
+FallbackScheduler::FallbackScheduler(Deps d) : d_(std::move(d)), suffix_(crypto::random_hex(6)) {
+  set_lease("herald", lease_);
+}
+
+void FallbackScheduler::set_lease(const std::string& node, std::chrono::milliseconds duration) {
+  owner_ = node + "/" + suffix_;
+  lease_ = duration;
+  // A webhook attempt that outlives its lease may be taken over and sent twice.
+  if (lease_ <= d_.cfg.webhook_timeout)
+    log::warn("cluster_lease_short",
+              {{"lease_ms", static_cast<std::int64_t>(lease_.count())},
+               {"webhook_timeout_ms", static_cast<std::int64_t>(d_.cfg.webhook_timeout.count())}});
+}
 
 void FallbackScheduler::start() {
   if (thread_.running()) return;
@@ -93,19 +106,25 @@ void FallbackScheduler::tick(std::int64_t now_ms) {
   run_due_webhooks(now_ms);
 }
 
+// Only claimed rows are worked on: the claim leases them to this node, so another node's
+// pass skips them until the step's write releases the lease (or the lease runs out).
 void FallbackScheduler::run_due_messages(std::int64_t now_ms) {
-  auto due = d_.records.due_messages(now_ms, kDueBatch);
+  auto due = d_.records.claim_due_messages(now_ms, kDueBatch, owner_, now_ms + lease_.count());
   if (!due) {
     log::warn("message_schedule_failed", {{"error", due.error().message}});
     return;
   }
+  d_.metrics.step_claims->inc(due->rows.size());
+  d_.metrics.step_takeovers->inc(due->takeovers);
   bool purge = false;
-  for (const auto& m : *due) {
+  for (const auto& m : due->rows) {
     // Acknowledged or expired rows are due when their retention ends.
     if (m.state != MessageState::pending) {
       purge = true;
       continue;
     }
+    // Already under way here (its lease ran out and came back to this node): that pass
+    // finishes it.
     if (begin(Work::step, m.seq)) step_message(m, now_ms);
   }
   if (purge)
@@ -115,12 +134,14 @@ void FallbackScheduler::run_due_messages(std::int64_t now_ms) {
 }
 
 void FallbackScheduler::run_due_webhooks(std::int64_t now_ms) {
-  auto jobs = d_.records.due_webhook_jobs(now_ms, kDueBatch);
+  auto jobs = d_.records.claim_due_webhook_jobs(now_ms, kDueBatch, owner_, now_ms + lease_.count());
   if (!jobs) {
     log::warn("message_schedule_failed", {{"error", jobs.error().message}});
     return;
   }
-  for (const auto& j : *jobs) {
+  d_.metrics.webhook_claims->inc(jobs->rows.size());
+  d_.metrics.webhook_takeovers->inc(jobs->takeovers);
+  for (const auto& j : jobs->rows) {
     if (!begin(Work::webhook, j.seq)) continue;
     auto m = d_.records.message(j.seq);
     if (!m || !m->has_value() || (*m)->state != MessageState::pending || (*m)->expires_ms <= now_ms) {
@@ -148,6 +169,7 @@ void FallbackScheduler::step_message(const MessageRecord& m, std::int64_t now_ms
     MessageChange c;
     c.seq = m.seq;
     c.due_ms = m.expires_ms;
+    c.lease = held(m.step);
     return apply(std::move(c));
   }
   const std::string channel = content->channels[static_cast<std::size_t>(m.step)];
@@ -161,6 +183,7 @@ void FallbackScheduler::expire(const MessageRecord& m, std::int64_t now_ms) {
   c.seq = m.seq;
   c.state = MessageState::expired;
   c.due_ms = m.expires_ms + d_.cfg.retention.count();
+  c.lease = held(m.step);
   c.events.push_back(event(m.seq, now_ms, "expired"));
   apply(std::move(c), [this, app = m.app_id, ui = m.user_index, seq = m.seq] {
     d_.inbox.remove(app, ui, seq);
@@ -180,6 +203,7 @@ MessageChange FallbackScheduler::next_step(const MessageRecord& m, const Message
   change.seq = m.seq;
   change.step = next;
   change.due_ms = std::min(std::max(next_due, now_ms + 1), m.expires_ms);
+  change.lease = held(m.step);
   return change;
 }
 
@@ -267,7 +291,8 @@ void FallbackScheduler::cancel_webhook(const WebhookJobRecord& j, std::int64_t n
   WebhookJobRecord c = j;
   c.state = WebhookJobState::cancelled;
   c.updated_ms = now_ms;
-  d_.records.put_webhook_job(std::move(c), {}, [this, seq = j.seq](Status) { finish(Work::webhook, seq); });
+  d_.records.settle_webhook_job(std::move(c), held(j.attempts), {}, nullptr,
+                                [this, seq = j.seq](Status) { finish(Work::webhook, seq); });
 }
 
 void FallbackScheduler::attempt_webhook(const MessageRecord& m, int attempts, std::int64_t now_ms) {
@@ -308,33 +333,44 @@ void FallbackScheduler::attempt_webhook(const MessageRecord& m, int attempts, st
   });
 }
 
-// Delivered, retried later, or dead-lettered; the job and its trail event in one write.
+// Delivered, retried later, or dead-lettered; the job and its trail event in one write,
+// applied only while this node still holds the attempt's lease (a node that overran its
+// lease and was taken over leaves the job to the new holder). Counted once applied.
 void FallbackScheduler::settle_webhook(std::uint64_t seq, const std::string& app_id, int attempts,
                                        const delivery::WebhookOutcome& out) {
   const std::int64_t t = now_ms(d_.clock);
   WebhookJobRecord j{seq, app_id, attempts + 1, t, WebhookJobState::pending, out.error, t};
   std::vector<MessageEventRecord> ev;
+  const char* outcome;
   if (out.delivered) {
     j.state = WebhookJobState::delivered;
-    ev.push_back(event(seq, t, "fallback_sent", "webhook"));
-    d_.metrics.count_fallback("webhook", "sent");
-    d_.metrics.count_event("fallback_sent");
+    ev.push_back(event(seq, t, outcome = "fallback_sent", "webhook"));
   } else if (out.retryable && j.attempts < static_cast<int>(d_.cfg.webhook_max_attempts)) {
     j.due_ms = t + retry_delay_ms(j.attempts, out.retry_after_s);
-    ev.push_back(event(seq, t, "retry_scheduled", "webhook", out.error));
-    d_.metrics.count_fallback("webhook", "retry");
-    d_.metrics.count_event("retry_scheduled");
+    ev.push_back(event(seq, t, outcome = "retry_scheduled", "webhook", out.error));
   } else {
     j.state = WebhookJobState::dead;
-    ev.push_back(event(seq, t, "dead_lettered", "webhook", out.error));
+    ev.push_back(event(seq, t, outcome = "dead_lettered", "webhook", out.error));
+  }
+  auto applied = std::make_shared<bool>(false);
+  d_.records.settle_webhook_job(std::move(j), held(attempts), std::move(ev), applied,
+                                [this, seq, applied, outcome = std::string(outcome)](Status st) {
+                                  if (!st) log::warn("message_webhook_write_failed", {{"error", st.error().message}});
+                                  if (st && *applied) count_webhook(outcome);
+                                  finish(Work::webhook, seq);
+                                });
+}
+
+void FallbackScheduler::count_webhook(const std::string& outcome) {
+  d_.metrics.count_event(outcome);
+  if (outcome == "fallback_sent") {
+    d_.metrics.count_fallback("webhook", "sent");
+  } else if (outcome == "retry_scheduled") {
+    d_.metrics.count_fallback("webhook", "retry");
+  } else {
     d_.metrics.count_fallback("webhook", "dead");
     d_.metrics.dead->inc();
-    d_.metrics.count_event("dead_lettered");
   }
-  d_.records.put_webhook_job(std::move(j), std::move(ev), [this, seq](Status st) {
-    if (!st) log::warn("message_webhook_write_failed", {{"error", st.error().message}});
-    finish(Work::webhook, seq);
-  });
 }
 
 // Exponential backoff with jitter: base * 2^(n-1), capped, then 50-100% of it; a

@@ -2,7 +2,9 @@
 // its channels are tried one after another (webhook, e-mail, SMS) at created + (n+1)*T;
 // webhook attempts are retried with backoff and dead-lettered when they give up; messages
 // expire at their ttl and their rows are purged after retention. The schedule lives in
-// the store (each message's due time), so it resumes after a restart.
+// the store (each message's due time), so it resumes after a restart. Each pass claims
+// the due rows it works on (a lease, docs/cluster.md#leases), so that nodes sharing one
+// database run each step, attempt and expiry once.
 #pragma once
 
 #include <atomic>
@@ -56,6 +58,12 @@ class FallbackScheduler {
   FallbackScheduler(const FallbackScheduler&) = delete;
   FallbackScheduler& operator=(const FallbackScheduler&) = delete;
 
+  // Names this node's leases: `node` (cluster.node_name) and a random suffix made once
+  // per scheduler (so once per process), so a restarted node never takes its dead predecessor's leases for its
+  // own; each claim lasts `duration` (cluster.lease). Before start(). Without it the
+  // owner is "herald" with the suffix, and leases last 30 s.
+  void set_lease(const std::string& node, std::chrono::milliseconds duration);
+  const std::string& lease_owner() const { return owner_; }
   // The scheduler thread runs tick() every messages.poll_interval; stop() joins it.
   void start();
   void stop();
@@ -98,9 +106,14 @@ class FallbackScheduler {
   void attempt_webhook(const store::MessageRecord& m, int attempts, std::int64_t now_ms);
   void cancel_webhook(const store::WebhookJobRecord& j, std::int64_t now_ms);
   void settle_webhook(std::uint64_t seq, const std::string& app_id, int attempts, const delivery::WebhookOutcome& out);
+  void count_webhook(const std::string& outcome);
+  store::LeaseHolder held(int at) const { return store::LeaseHolder{owner_, at}; }
   std::int64_t retry_delay_ms(int attempts, std::optional<std::int64_t> retry_after_s) const;
 
   Deps d_;
+  std::string suffix_;
+  std::string owner_;
+  std::chrono::milliseconds lease_{30'000};
   PeriodicThread thread_;
   mutable std::mutex flight_mu_;
   std::condition_variable idle_cv_;

@@ -22,6 +22,14 @@ MessageMetrics::MessageMetrics(metrics::Registry& r)
       dead(&r.counter("herald_messages_dead_letters_total", "Webhook deliveries given up (dead-lettered)").with({})),
       pending(&r.gauge("herald_messages_pending", "Unacknowledged, unexpired messages held").with({})) {
   for (std::size_t i = 0; i < std::size(kEvents); ++i) event_counters[i] = &events->with({std::string(kEvents[i])});
+  auto& claims =
+      r.counter("herald_messages_lease_claims_total", "Due rows this node claimed (leased), by work", {"work"});
+  auto& takeovers = r.counter("herald_messages_lease_takeovers_total",
+                              "Claims of due rows whose previous lease had run out unreleased, by work", {"work"});
+  step_claims = &claims.with({"step"});
+  step_takeovers = &takeovers.with({"step"});
+  webhook_claims = &claims.with({"webhook"});
+  webhook_takeovers = &takeovers.with({"webhook"});
 }
 
 void MessageMetrics::count_event(std::string_view event) {

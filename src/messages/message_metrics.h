@@ -35,6 +35,12 @@ struct MessageMetrics {
   metrics::Family<metrics::Counter>* fallback;
   metrics::Counter* dead;
   metrics::Gauge* pending;
+  // Leases on due work (docs/cluster.md#leases), by `work`: step (a message's fallback
+  // step, expiry or purge) or webhook (a webhook attempt).
+  metrics::Counter* step_claims;
+  metrics::Counter* step_takeovers;
+  metrics::Counter* webhook_claims;
+  metrics::Counter* webhook_takeovers;
 };
 
 }  // namespace herald::messages

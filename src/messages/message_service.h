@@ -63,6 +63,9 @@ class MessageService final : public push::MessageInbox {
   MessageService& operator=(const MessageService&) = delete;
 
   void set_pusher(UserPusher pusher);
+  // Names the scheduler's leases on due work after this node (cluster.node_name) and sets
+  // their duration (cluster.lease); see FallbackScheduler::set_lease. Before start().
+  void set_lease(const std::string& node, std::chrono::milliseconds duration) { scheduler_.set_lease(node, duration); }
 
   // At unseal: settings, templates, the inbox index and today's cap counts.
   Status load();

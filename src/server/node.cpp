@@ -262,6 +262,7 @@ Status Node::open_services() {
         webhooks_->send(std::move(req), std::move(done));
       },
       &registry_);
+  messages_->set_lease(node_name(cfg_.cluster), cfg_.cluster.lease);
   return ok_status();
 }
 

@@ -57,6 +57,23 @@ struct WebhookJobRecord {
   std::int64_t updated_ms = 0;
 };
 
+// The node that claimed a due row (docs/cluster.md#leases), and what the row was when it
+// claimed it: the message's step, or the webhook job's attempts. A write made under a
+// lease applies only while the row still has both, so a node whose lease ran out and was
+// taken over cannot write its late result over the new holder's progress.
+struct LeaseHolder {
+  std::string owner;
+  int at = 0;
+};
+
+// Rows claimed for one pass; `takeovers` counts those whose previous lease had run out
+// unreleased (a node died, or overran its lease).
+template <class T>
+struct Claimed {
+  std::vector<T> rows;
+  std::size_t takeovers = 0;
+};
+
 // A change to one message, written as one unit: the state moves only from pending, so
 // a fallback step never undoes an acknowledgement written in between.
 struct MessageChange {
@@ -67,6 +84,9 @@ struct MessageChange {
   bool only_if_pending = true;             // when false, the events and job are written regardless
   std::vector<MessageEventRecord> events;  // written only if the change applied
   std::optional<WebhookJobRecord> job;     // upserted only if the change applied
+  // Set: the change applies only while this holder's lease stands at this step, and it
+  // releases the lease.
+  std::optional<LeaseHolder> lease;
 };
 
 struct ContactRecord {
@@ -109,9 +129,17 @@ class MessageRecords {
   // `applied` (may be null) is set on the writer thread before `done` runs.
   virtual void change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) = 0;
   virtual void add_message_events(std::vector<MessageEventRecord> events, Completion done) = 0;
+  // Writes the job as given (a new job, or a replay); any lease on it is dropped.
   virtual void put_webhook_job(WebhookJobRecord job, std::vector<MessageEventRecord> events, Completion done) = 0;
+  // The end of a claimed attempt: the job and its events are written only while `held`
+  // still holds the job's lease at `held.at` attempts and the job is pending; the lease is
+  // released. `applied` (may be null) is set on the writer thread before `done` runs.
+  virtual void settle_webhook_job(WebhookJobRecord job, LeaseHolder held, std::vector<MessageEventRecord> events,
+                                  std::shared_ptr<bool> applied, Completion done) = 0;
   // Deletes messages (with their trails and webhook jobs) that are no longer pending
   // and whose due_ms (the purge time) is before `now_ms`; at most `limit` of them.
+  // Idempotent, so nodes may run it at once (PostgreSQL: each takes rows the other has
+  // not locked).
   virtual void purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) = 0;
   virtual void put_contacts(ContactRecord c, Completion done) = 0;
   virtual void delete_contacts(std::string app_id, std::string user_index, Completion done) = 0;
@@ -132,9 +160,19 @@ class MessageRecords {
   virtual Result<std::vector<PendingRef>> pending_messages() = 0;
   // Messages whose due_ms is at or before `now_ms`, earliest first.
   virtual Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) = 0;
+  // Claims up to `limit` due messages (any state: a pending one's step or expiry is due,
+  // another's purge) that nobody holds a lease on at `now_ms`: each becomes `owner`'s until
+  // `lease_until_ms`, and no other claim gets it before then, on this node or another.
+  // Earliest first. A claim is a write (it commits before it answers).
+  virtual Result<Claimed<MessageRecord>> claim_due_messages(std::int64_t now_ms, std::size_t limit,
+                                                            const std::string& owner, std::int64_t lease_until_ms) = 0;
   virtual Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) = 0;
   virtual Result<std::optional<WebhookJobRecord>> webhook_job(std::uint64_t seq) = 0;
   virtual Result<std::vector<WebhookJobRecord>> due_webhook_jobs(std::int64_t now_ms, std::size_t limit) = 0;
+  // The same claim over pending webhook jobs.
+  virtual Result<Claimed<WebhookJobRecord>> claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                                   const std::string& owner,
+                                                                   std::int64_t lease_until_ms) = 0;
   virtual Result<std::vector<WebhookJobRecord>> dead_webhook_jobs(const std::string& app_id, std::size_t limit) = 0;
   // Messages per (app, user, template) created at or after `since_ms` (frequency caps).
   virtual Result<std::vector<CapCountRecord>> message_cap_counts(std::int64_t since_ms) = 0;

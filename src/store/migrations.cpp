@@ -158,6 +158,13 @@ constexpr Migration kSqlite[] = {
     {9, "kms_tombstones_app_mac",
      "ALTER TABLE kms_keys ADD COLUMN delete_after_ms INTEGER NOT NULL DEFAULT 0;\n"
      "ALTER TABLE apps ADD COLUMN record_mac TEXT NOT NULL DEFAULT '';"},
+    // Leases on due work (docs/cluster.md#leases): who claimed a message's step or a
+    // webhook attempt, and until when ('' and 0: nobody).
+    {10, "message_leases",
+     "ALTER TABLE messages ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';\n"
+     "ALTER TABLE messages ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;\n"
+     "ALTER TABLE message_webhooks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';\n"
+     "ALTER TABLE message_webhooks ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"},
 };
 }  // namespace
 

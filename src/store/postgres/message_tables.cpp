@@ -1,4 +1,6 @@
 // The PostgreSQL store's message tables (store/message_records.h).
+#include <algorithm>
+#include <tuple>
 #include <unordered_map>
 
 #include "store/postgres/postgres_store.h"
@@ -68,14 +70,16 @@ void write_job(pg::WriteTx& tx, const WebhookJobRecord& j, bool only_if_applied)
         "SELECT $1::bigint, $2::text, $3::integer, $4::bigint, $5::integer, $6::text, $7::bigint "
         "WHERE current_setting('herald.applied') = '1' "
         "ON CONFLICT (seq) DO UPDATE SET attempts = excluded.attempts, due_ms = excluded.due_ms, "
-        "state = excluded.state, last_error = excluded.last_error, updated_ms = excluded.updated_ms;",
+        "state = excluded.state, last_error = excluded.last_error, updated_ms = excluded.updated_ms, "
+        "lease_owner = '', lease_until = 0;",
         std::move(p));
   else
     tx.run(
         "INSERT INTO message_webhooks(seq, app_id, attempts, due_ms, state, last_error, updated_ms) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (seq) DO UPDATE SET attempts = excluded.attempts, due_ms = excluded.due_ms, "
-        "state = excluded.state, last_error = excluded.last_error, updated_ms = excluded.updated_ms;",
+        "state = excluded.state, last_error = excluded.last_error, updated_ms = excluded.updated_ms, "
+        "lease_owner = '', lease_until = 0;",
         std::move(p));
 }
 
@@ -95,16 +99,24 @@ void PostgresStore::insert_message(MessageRecord m, Completion done) {
       std::move(done));
 }
 
+// Under a lease ($7 the holder, $8 the step it claimed at) the update applies only while
+// the row still has both, and releases the lease.
 void PostgresStore::change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) {
   submit(
       [c = std::move(c), applied = std::move(applied)](pg::WriteTx& tx) -> Status {
-        bool has_fields = c.state || c.step || c.due_ms;
+        bool has_fields = c.state || c.step || c.due_ms || c.lease;
+        std::optional<std::string> owner;
+        std::optional<int> at;
+        if (c.lease) owner = c.lease->owner, at = c.lease->at;
         tx.run(
             "WITH changed AS (UPDATE messages SET state = COALESCE($2, state), step = COALESCE($3, step), "
-            "due_ms = COALESCE($4, due_ms) WHERE seq = $1 AND $5 AND (state = 0 OR NOT $6) RETURNING 1) "
+            "due_ms = COALESCE($4, due_ms), lease_owner = CASE WHEN $7::text IS NULL THEN lease_owner ELSE '' END, "
+            "lease_until = CASE WHEN $7::text IS NULL THEN lease_until ELSE 0 END "
+            "WHERE seq = $1 AND $5 AND (state = 0 OR NOT $6) "
+            "AND ($7::text IS NULL OR (lease_owner = $7::text AND step = $8::integer)) RETURNING 1) "
             "SELECT set_config('herald.applied', "
             "CASE WHEN NOT $5 OR EXISTS (SELECT 1 FROM changed) THEN '1' ELSE '0' END, true);",
-            pg::params(c.seq, c.state, c.step, c.due_ms, has_fields, c.only_if_pending),
+            pg::params(c.seq, c.state, c.step, c.due_ms, has_fields, c.only_if_pending, owner, at),
             [applied](const pg::ResultSet& r) -> Status {
               if (applied) *applied = r.rows() == 1 && r.row(0).bytes(0) == "1";
               return ok_status();
@@ -135,11 +147,37 @@ void PostgresStore::put_webhook_job(WebhookJobRecord job, std::vector<MessageEve
       std::move(done));
 }
 
+void PostgresStore::settle_webhook_job(WebhookJobRecord job, LeaseHolder held, std::vector<MessageEventRecord> events,
+                                       std::shared_ptr<bool> applied, Completion done) {
+  submit(
+      [job = std::move(job), held = std::move(held), events = std::move(events),
+       applied = std::move(applied)](pg::WriteTx& tx) -> Status {
+        tx.run(
+            "WITH changed AS (UPDATE message_webhooks SET attempts = $2, due_ms = $3, state = $4, last_error = $5, "
+            "updated_ms = $6, lease_owner = '', lease_until = 0 "
+            "WHERE seq = $1 AND state = 0 AND lease_owner = $7 AND attempts = $8 RETURNING 1) "
+            "SELECT set_config('herald.applied', CASE WHEN EXISTS (SELECT 1 FROM changed) THEN '1' ELSE '0' END, "
+            "true);",
+            pg::params(job.seq, job.attempts, job.due_ms, job.state, job.last_error, job.updated_ms, held.owner,
+                       held.at),
+            [applied](const pg::ResultSet& r) -> Status {
+              if (applied) *applied = r.rows() == 1 && r.row(0).bytes(0) == "1";
+              return ok_status();
+            });
+        write_events(tx, events, true);
+        return ok_status();
+      },
+      std::move(done));
+}
+
+// SKIP LOCKED: two nodes purging at once take disjoint rows instead of waiting on (or
+// deadlocking over) each other's.
 void PostgresStore::purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) {
   submit(
       [now_ms, limit](pg::WriteTx& tx) -> Status {
         tx.run(
-            "WITH doomed AS (SELECT seq FROM messages WHERE due_ms < $1 AND state <> 0 ORDER BY due_ms LIMIT $2), "
+            "WITH doomed AS (SELECT seq FROM messages WHERE due_ms < $1 AND state <> 0 ORDER BY due_ms LIMIT $2 "
+            "FOR UPDATE SKIP LOCKED), "
             "m AS (DELETE FROM messages WHERE seq IN (SELECT seq FROM doomed)), "
             "e AS (DELETE FROM message_events WHERE seq IN (SELECT seq FROM doomed)) "
             "DELETE FROM message_webhooks WHERE seq IN (SELECT seq FROM doomed);",
@@ -256,6 +294,67 @@ Result<std::vector<MessageRecord>> PostgresStore::due_messages(std::int64_t now_
   return readers_.acquire().query("SELECT " HERALD_MESSAGE_COLUMNS
                                   " FROM messages WHERE due_ms <= $1 ORDER BY due_ms, seq LIMIT $2;",
                                   pg::params(now_ms, limit), read_message, "due_messages");
+}
+
+// One statement on a pooled connection, committed on its own (the claim must be visible
+// to every other node before this one acts on it, so it does not wait for a group commit):
+// the due rows nobody holds, locked with SKIP LOCKED so that claims running at once on
+// two nodes take disjoint rows, then leased. `prev` is the lease that ran out, if any.
+Result<Claimed<MessageRecord>> PostgresStore::claim_due_messages(std::int64_t now_ms, std::size_t limit,
+                                                                 const std::string& owner,
+                                                                 std::int64_t lease_until_ms) {
+  struct Row {
+    MessageRecord m;
+    bool takeover;
+  };
+  auto rows = readers_.acquire().query(
+      "WITH picked AS (SELECT seq, lease_owner AS prev FROM messages WHERE due_ms <= $1 AND lease_until <= $1 "
+      "ORDER BY due_ms LIMIT $2 FOR UPDATE SKIP LOCKED) "
+      "UPDATE messages AS m SET lease_owner = $3, lease_until = $4 FROM picked WHERE m.seq = picked.seq "
+      "RETURNING m.seq, m.id, m.app_id, m.user_index, COALESCE(m.idem_index, ''), m.template, m.created_ms, "
+      "m.expires_ms, m.state, m.step, m.due_ms, m.sealed, picked.prev <> '';",
+      pg::params(now_ms, limit, owner, lease_until_ms),
+      [](const pg::Row& r) {
+        return Row{read_message(r), r.boolean(12)};
+      },
+      "claim_due_messages");
+  if (!rows) return rows.error();
+  std::sort(rows->begin(), rows->end(),
+            [](const Row& a, const Row& b) { return std::tie(a.m.due_ms, a.m.seq) < std::tie(b.m.due_ms, b.m.seq); });
+  Claimed<MessageRecord> out;
+  for (auto& r : *rows) {
+    out.takeovers += r.takeover ? 1 : 0;
+    out.rows.push_back(std::move(r.m));
+  }
+  return out;
+}
+
+Result<Claimed<WebhookJobRecord>> PostgresStore::claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                                        const std::string& owner,
+                                                                        std::int64_t lease_until_ms) {
+  struct Row {
+    WebhookJobRecord j;
+    bool takeover;
+  };
+  auto rows = readers_.acquire().query(
+      "WITH picked AS (SELECT seq, lease_owner AS prev FROM message_webhooks WHERE state = 0 AND due_ms <= $1 "
+      "AND lease_until <= $1 ORDER BY due_ms LIMIT $2 FOR UPDATE SKIP LOCKED) "
+      "UPDATE message_webhooks AS w SET lease_owner = $3, lease_until = $4 FROM picked WHERE w.seq = picked.seq "
+      "RETURNING w.seq, w.app_id, w.attempts, w.due_ms, w.state, w.last_error, w.updated_ms, picked.prev <> '';",
+      pg::params(now_ms, limit, owner, lease_until_ms),
+      [](const pg::Row& r) {
+        return Row{read_job(r), r.boolean(7)};
+      },
+      "claim_due_webhook_jobs");
+  if (!rows) return rows.error();
+  std::sort(rows->begin(), rows->end(),
+            [](const Row& a, const Row& b) { return std::tie(a.j.due_ms, a.j.seq) < std::tie(b.j.due_ms, b.j.seq); });
+  Claimed<WebhookJobRecord> out;
+  for (auto& r : *rows) {
+    out.takeovers += r.takeover ? 1 : 0;
+    out.rows.push_back(std::move(r.j));
+  }
+  return out;
 }
 
 Result<std::vector<MessageEventRecord>> PostgresStore::message_events(std::uint64_t seq, std::size_t limit) {

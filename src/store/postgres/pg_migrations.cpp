@@ -98,6 +98,14 @@ constexpr Migration kPostgres[] = {
      "ALTER TABLE audit_nodes DROP CONSTRAINT audit_nodes_pkey, ADD PRIMARY KEY (log, level, idx);\n"
      "ALTER TABLE audit_checkpoints ADD COLUMN log text NOT NULL DEFAULT '';\n"
      "ALTER TABLE audit_checkpoints DROP CONSTRAINT audit_checkpoints_pkey, ADD PRIMARY KEY (log, size);"},
+    // Leases on due work (docs/cluster.md#leases): who claimed a message's step or a
+    // webhook attempt, and until when ('' and 0: nobody). The claims scan the due indexes
+    // above; a lease is a column of the row, so no index changes.
+    {4, "message_leases",
+     "ALTER TABLE messages ADD COLUMN lease_owner text NOT NULL DEFAULT '',\n"
+     "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;\n"
+     "ALTER TABLE message_webhooks ADD COLUMN lease_owner text NOT NULL DEFAULT '',\n"
+     "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;"},
 };
 }  // namespace
 

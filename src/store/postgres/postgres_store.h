@@ -62,6 +62,8 @@ class PostgresStore final : public Store,
   void change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) override;
   void add_message_events(std::vector<MessageEventRecord> events, Completion done) override;
   void put_webhook_job(WebhookJobRecord job, std::vector<MessageEventRecord> events, Completion done) override;
+  void settle_webhook_job(WebhookJobRecord job, LeaseHolder held, std::vector<MessageEventRecord> events,
+                          std::shared_ptr<bool> applied, Completion done) override;
   void purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) override;
   void put_contacts(ContactRecord c, Completion done) override;
   void delete_contacts(std::string app_id, std::string user_index, Completion done) override;
@@ -75,9 +77,14 @@ class PostgresStore final : public Store,
   Result<std::vector<MessageRecord>> messages_by_seq(const std::vector<std::uint64_t>& seqs) override;
   Result<std::vector<PendingRef>> pending_messages() override;
   Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) override;
+  Result<Claimed<MessageRecord>> claim_due_messages(std::int64_t now_ms, std::size_t limit, const std::string& owner,
+                                                    std::int64_t lease_until_ms) override;
   Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) override;
   Result<std::optional<WebhookJobRecord>> webhook_job(std::uint64_t seq) override;
   Result<std::vector<WebhookJobRecord>> due_webhook_jobs(std::int64_t now_ms, std::size_t limit) override;
+  Result<Claimed<WebhookJobRecord>> claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                           const std::string& owner,
+                                                           std::int64_t lease_until_ms) override;
   Result<std::vector<WebhookJobRecord>> dead_webhook_jobs(const std::string& app_id, std::size_t limit) override;
   Result<std::vector<CapCountRecord>> message_cap_counts(std::int64_t since_ms) override;
   Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) override;

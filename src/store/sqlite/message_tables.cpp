@@ -62,7 +62,7 @@ Status write_job(sqlite3* db, const WebhookJobRecord& j) {
                    "INSERT INTO message_webhooks(seq, app_id, attempts, due_ms, state, last_error, updated_ms) "
                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT(seq) DO UPDATE SET attempts = excluded.attempts, "
                    "due_ms = excluded.due_ms, state = excluded.state, last_error = excluded.last_error, "
-                   "updated_ms = excluded.updated_ms;",
+                   "updated_ms = excluded.updated_ms, lease_owner = '', lease_until = 0;",
                    "message_webhooks", j.seq, j.app_id, j.attempts, j.due_ms, j.state, j.last_error, j.updated_ms);
 }
 
@@ -95,16 +95,25 @@ void SqliteStore::insert_message(MessageRecord m, Completion done) {
       std::move(done));
 }
 
+// Under a lease (?7 the holder, ?8 the step it claimed at) the update applies only while
+// the row still has both, and releases the lease.
 void SqliteStore::change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) {
   submit(
       [c = std::move(c), applied = std::move(applied)](sqlite3* db) -> Status {
         bool ok = true;
-        if (c.state || c.step || c.due_ms) {
+        if (c.state || c.step || c.due_ms || c.lease) {
+          std::optional<std::string> owner;
+          std::optional<int> at;
+          if (c.lease) owner = c.lease->owner, at = c.lease->at;
           // An absent field is bound NULL and COALESCEd with its column: left as it is.
           auto st = write_row(db,
-                              "UPDATE messages SET state = COALESCE(?, state), step = COALESCE(?, step), "
-                              "due_ms = COALESCE(?, due_ms) WHERE seq = ? AND (state = 0 OR ? = 0);",
-                              "change_message", c.state, c.step, c.due_ms, c.seq, c.only_if_pending);
+                              "UPDATE messages SET state = COALESCE(?1, state), step = COALESCE(?2, step), "
+                              "due_ms = COALESCE(?3, due_ms), "
+                              "lease_owner = CASE WHEN ?6 IS NULL THEN lease_owner ELSE '' END, "
+                              "lease_until = CASE WHEN ?6 IS NULL THEN lease_until ELSE 0 END "
+                              "WHERE seq = ?4 AND (state = 0 OR ?5 = 0) "
+                              "AND (?6 IS NULL OR (lease_owner = ?6 AND step = ?7));",
+                              "change_message", c.state, c.step, c.due_ms, c.seq, c.only_if_pending, owner, at);
           if (!st) return st;
           ok = sqlite3_changes(db) > 0;
         }
@@ -126,6 +135,25 @@ void SqliteStore::put_webhook_job(WebhookJobRecord job, std::vector<MessageEvent
       [job = std::move(job), events = std::move(events)](sqlite3* db) -> Status {
         if (auto st = write_job(db, job); !st) return st;
         return write_events(db, events);
+      },
+      std::move(done));
+}
+
+void SqliteStore::settle_webhook_job(WebhookJobRecord job, LeaseHolder held, std::vector<MessageEventRecord> events,
+                                     std::shared_ptr<bool> applied, Completion done) {
+  submit(
+      [job = std::move(job), held = std::move(held), events = std::move(events),
+       applied = std::move(applied)](sqlite3* db) -> Status {
+        auto st = write_row(db,
+                            "UPDATE message_webhooks SET attempts = ?, due_ms = ?, state = ?, last_error = ?, "
+                            "updated_ms = ?, lease_owner = '', lease_until = 0 "
+                            "WHERE seq = ? AND state = 0 AND lease_owner = ? AND attempts = ?;",
+                            "settle_webhook_job", job.attempts, job.due_ms, job.state, job.last_error, job.updated_ms,
+                            job.seq, held.owner, held.at);
+        if (!st) return st;
+        bool ok = sqlite3_changes(db) > 0;
+        if (applied) *applied = ok;
+        return ok ? write_events(db, events) : ok_status();
       },
       std::move(done));
 }
@@ -254,6 +282,67 @@ Result<std::vector<MessageRecord>> SqliteStore::due_messages(std::int64_t now_ms
   auto r = readers_.acquire();
   return query_rows(
       r, sql, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); }, read_message, "due_messages");
+}
+
+// One node per SQLite database, but the claim keeps the same meaning as PostgreSQL's: a
+// select and the lease, in one write transaction of the single writer. A read first
+// spares the writer a transaction on the passes (most of them) with nothing due. `pick`
+// selects the record's columns, then the previous lease owner.
+template <class T, class Read>
+Result<Claimed<T>> SqliteStore::claim_due(const ClaimSql& sql, std::int64_t now_ms, std::size_t limit,
+                                          const std::string& owner, std::int64_t lease_until_ms, Read read) {
+  {
+    auto r = readers_.acquire();
+    auto any = query_rows(
+        r, sql.probe, [&](sqlite3_stmt* s) { bind_all(s, now_ms); }, [](sqlite3_stmt*) { return 1; }, "claim_due");
+    if (!any) return any.error();
+    if (any->empty()) return Claimed<T>{};
+  }
+  auto out = std::make_shared<Claimed<T>>();
+  auto st = wait_for([&](Completion done) {
+    submit(
+        [=](sqlite3* db) -> Status {
+          *out = Claimed<T>{};
+          auto rows = query_rows(
+              db, sql.pick, [&](sqlite3_stmt* s) { bind_all(s, now_ms, limit); },
+              [&](sqlite3_stmt* s) {
+                return std::pair<T, bool>(read(s), !column_text(s, sqlite3_column_count(s) - 1).empty());
+              },
+              "claim_due");
+          if (!rows) return rows.error();
+          for (auto& [row, takeover] : *rows) {
+            if (auto w = write_row(db, sql.lease, "claim_due", owner, lease_until_ms, row.seq); !w) return w;
+            out->takeovers += takeover ? 1 : 0;
+            out->rows.push_back(std::move(row));
+          }
+          return ok_status();
+        },
+        std::move(done));
+  });
+  if (!st) return st.error();
+  return std::move(*out);
+}
+
+Result<Claimed<MessageRecord>> SqliteStore::claim_due_messages(std::int64_t now_ms, std::size_t limit,
+                                                               const std::string& owner, std::int64_t lease_until_ms) {
+  static constexpr ClaimSql sql{
+      "SELECT 1 FROM messages WHERE due_ms <= ?1 AND lease_until <= ?1 LIMIT 1;",
+      "SELECT seq, id, app_id, user_index, COALESCE(idem_index, ''), template, created_ms, expires_ms, state, step, "
+      "due_ms, sealed, lease_owner FROM messages WHERE due_ms <= ?1 AND lease_until <= ?1 "
+      "ORDER BY due_ms, seq LIMIT ?2;",
+      "UPDATE messages SET lease_owner = ?, lease_until = ? WHERE seq = ?;"};
+  return claim_due<MessageRecord>(sql, now_ms, limit, owner, lease_until_ms, read_message);
+}
+
+Result<Claimed<WebhookJobRecord>> SqliteStore::claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                                      const std::string& owner,
+                                                                      std::int64_t lease_until_ms) {
+  static constexpr ClaimSql sql{
+      "SELECT 1 FROM message_webhooks WHERE state = 0 AND due_ms <= ?1 AND lease_until <= ?1 LIMIT 1;",
+      "SELECT seq, app_id, attempts, due_ms, state, last_error, updated_ms, lease_owner FROM message_webhooks "
+      "WHERE state = 0 AND due_ms <= ?1 AND lease_until <= ?1 ORDER BY due_ms, seq LIMIT ?2;",
+      "UPDATE message_webhooks SET lease_owner = ?, lease_until = ? WHERE seq = ?;"};
+  return claim_due<WebhookJobRecord>(sql, now_ms, limit, owner, lease_until_ms, read_job);
 }
 
 Result<std::vector<MessageEventRecord>> SqliteStore::message_events(std::uint64_t seq, std::size_t limit) {

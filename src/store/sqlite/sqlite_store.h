@@ -77,6 +77,8 @@ class SqliteStore final : public Store,
   void change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) override;
   void add_message_events(std::vector<MessageEventRecord> events, Completion done) override;
   void put_webhook_job(WebhookJobRecord job, std::vector<MessageEventRecord> events, Completion done) override;
+  void settle_webhook_job(WebhookJobRecord job, LeaseHolder held, std::vector<MessageEventRecord> events,
+                          std::shared_ptr<bool> applied, Completion done) override;
   void purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) override;
   void put_contacts(ContactRecord c, Completion done) override;
   void delete_contacts(std::string app_id, std::string user_index, Completion done) override;
@@ -90,9 +92,14 @@ class SqliteStore final : public Store,
   Result<std::vector<MessageRecord>> messages_by_seq(const std::vector<std::uint64_t>& seqs) override;
   Result<std::vector<PendingRef>> pending_messages() override;
   Result<std::vector<MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) override;
+  Result<Claimed<MessageRecord>> claim_due_messages(std::int64_t now_ms, std::size_t limit, const std::string& owner,
+                                                    std::int64_t lease_until_ms) override;
   Result<std::vector<MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) override;
   Result<std::optional<WebhookJobRecord>> webhook_job(std::uint64_t seq) override;
   Result<std::vector<WebhookJobRecord>> due_webhook_jobs(std::int64_t now_ms, std::size_t limit) override;
+  Result<Claimed<WebhookJobRecord>> claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                           const std::string& owner,
+                                                           std::int64_t lease_until_ms) override;
   Result<std::vector<WebhookJobRecord>> dead_webhook_jobs(const std::string& app_id, std::size_t limit) override;
   Result<std::vector<CapCountRecord>> message_cap_counts(std::int64_t since_ms) override;
   Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) override;
@@ -112,6 +119,15 @@ class SqliteStore final : public Store,
   explicit SqliteStore(const StoreOptions& opts);
   Status open_connections(const std::string& path);
   Status migrate();
+  // The statements of a claim (string literals: the statement caches key on them).
+  struct ClaimSql {
+    const char* probe;  // any row to claim? (?1 now)
+    const char* pick;   // the rows, with their previous lease owner last (?1 now, ?2 limit)
+    const char* lease;  // leases one row (owner, until, seq)
+  };
+  template <class T, class Read>
+  Result<Claimed<T>> claim_due(const ClaimSql& sql, std::int64_t now_ms, std::size_t limit, const std::string& owner,
+                               std::int64_t lease_until_ms, Read read);
 
   StoreOptions opts_;
   DataDirLock dir_lock_;  // shared: keeps `herald store migrate` out while open

@@ -71,6 +71,11 @@ class GatedRecords final : public store::MessageRecords {
                        Completion done) override {
     real_.put_webhook_job(std::move(job), std::move(events), std::move(done));
   }
+  void settle_webhook_job(store::WebhookJobRecord job, store::LeaseHolder held,
+                          std::vector<store::MessageEventRecord> events, std::shared_ptr<bool> applied,
+                          Completion done) override {
+    real_.settle_webhook_job(std::move(job), std::move(held), std::move(events), std::move(applied), std::move(done));
+  }
   void purge_messages(std::int64_t now_ms, std::size_t limit, Completion done) override {
     real_.purge_messages(now_ms, limit, std::move(done));
   }
@@ -98,6 +103,11 @@ class GatedRecords final : public store::MessageRecords {
   Result<std::vector<store::MessageRecord>> due_messages(std::int64_t now_ms, std::size_t limit) override {
     return real_.due_messages(now_ms, limit);
   }
+  Result<store::Claimed<store::MessageRecord>> claim_due_messages(std::int64_t now_ms, std::size_t limit,
+                                                                  const std::string& owner,
+                                                                  std::int64_t lease_until_ms) override {
+    return real_.claim_due_messages(now_ms, limit, owner, lease_until_ms);
+  }
   Result<std::vector<store::MessageEventRecord>> message_events(std::uint64_t seq, std::size_t limit) override {
     return real_.message_events(seq, limit);
   }
@@ -106,6 +116,11 @@ class GatedRecords final : public store::MessageRecords {
   }
   Result<std::vector<store::WebhookJobRecord>> due_webhook_jobs(std::int64_t now_ms, std::size_t limit) override {
     return real_.due_webhook_jobs(now_ms, limit);
+  }
+  Result<store::Claimed<store::WebhookJobRecord>> claim_due_webhook_jobs(std::int64_t now_ms, std::size_t limit,
+                                                                         const std::string& owner,
+                                                                         std::int64_t lease_until_ms) override {
+    return real_.claim_due_webhook_jobs(now_ms, limit, owner, lease_until_ms);
   }
   Result<std::vector<store::WebhookJobRecord>> dead_webhook_jobs(const std::string& app_id,
                                                                  std::size_t limit) override {
