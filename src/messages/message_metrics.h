@@ -35,6 +35,9 @@ struct MessageMetrics {
   metrics::Family<metrics::Counter>* fallback;
   metrics::Counter* dead;
   metrics::Gauge* pending;
+  // Cluster mode: the inbox scan (InboxSync).
+  metrics::Counter* found_elsewhere;
+  metrics::Counter* stale_dropped;
 };
 
 }  // namespace herald::messages

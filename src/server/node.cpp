@@ -217,6 +217,7 @@ Status Node::open_services() {
         webhooks_->send(std::move(req), std::move(done));
       },
       &registry_);
+  messages_->set_cluster(node_name(cfg_.cluster), cfg_.cluster.poll_interval, cfg_.cluster.lease);
   return ok_status();
 }
 

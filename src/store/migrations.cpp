@@ -158,6 +158,16 @@ constexpr Migration kSqlite[] = {
     {9, "kms_tombstones_app_mac",
      "ALTER TABLE kms_keys ADD COLUMN delete_after_ms INTEGER NOT NULL DEFAULT 0;\n"
      "ALTER TABLE apps ADD COLUMN record_mac TEXT NOT NULL DEFAULT '';"},
+    // The slots of message sequence numbers of a cluster's nodes (PostgreSQL's migration
+    // 2): unused by a single SQLite node, present so that both schemas hold the same
+    // tables (herald store migrate copies them one to one).
+    {10, "message_seq_slots",
+     "CREATE TABLE message_seq_slots (\n"
+     "  slot INTEGER PRIMARY KEY,\n"
+     "  holder TEXT NOT NULL,\n"
+     "  lease_until_ms INTEGER NOT NULL,\n"
+     "  high_seq INTEGER NOT NULL\n"
+     ") STRICT;"},
 };
 }  // namespace
 

@@ -60,6 +60,13 @@ constexpr Migration kPostgres[] = {
      "CREATE TABLE api_nonces (app_id text NOT NULL, nonce text NOT NULL, expires_ms bigint NOT NULL,\n"
      "  PRIMARY KEY (app_id, nonce));\n"
      "CREATE INDEX api_nonces_expiry ON api_nonces (expires_ms);"},
+    // Each node's slot for message sequence numbers (messages/seq_generator.h), leased in
+    // the database's clock: unique among live nodes; `high_seq` is the largest number the
+    // holder recorded, so that the slot's next holder starts above it.
+    {2, "message_seq_slots",
+     "CREATE TABLE message_seq_slots (\n"
+     "  slot integer PRIMARY KEY CHECK (slot >= 0 AND slot < 1024), holder text NOT NULL,\n"
+     "  lease_until_ms bigint NOT NULL, high_seq bigint NOT NULL);"},
 };
 }  // namespace
 
