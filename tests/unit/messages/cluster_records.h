@@ -28,6 +28,8 @@ struct SharedSlots {
   ManualClock clock{1'795'428'000'000};  // the database's clock
 };
 
+using store::Completion;
+
 class ClusterRecords final : public store::MessageRecords {
  public:
   ClusterRecords(store::MessageRecords& real, SharedSlots& shared) : real_(real), shared_(shared) {}
