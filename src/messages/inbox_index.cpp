@@ -19,11 +19,14 @@ void InboxIndex::reset(const std::vector<store::PendingRef>& pending) {
   std::lock_guard lock(mu_);
   users_.clear();
   apps_.clear();
+  by_seq_.clear();
   for (const auto& p : pending) {
-    users_[key(p.app_id, p.user_index)].push_back(p.seq);
+    auto u = users_.try_emplace(key(p.app_id, p.user_index)).first;
+    if (!by_seq_.emplace(p.seq, &u->first).second) continue;
+    u->second.push_back(p.seq);
     ++apps_[p.app_id];
   }
-  size_ = pending.size();
+  size_ = by_seq_.size();
   publish_size_locked();
 }
 
@@ -31,33 +34,63 @@ void InboxIndex::clear() {
   std::lock_guard lock(mu_);
   users_.clear();
   apps_.clear();
+  by_seq_.clear();
   size_ = 0;
 }
 
-void InboxIndex::add(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+bool InboxIndex::add(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
   std::lock_guard lock(mu_);
-  auto& v = users_[key(app_id, user_index)];
+  if (by_seq_.count(seq)) return false;
+  auto u = users_.try_emplace(key(app_id, user_index)).first;
+  auto& v = u->second;
   // Sequence numbers are taken before the write and completions may come in another
   // order; most land at the end.
   v.insert(std::upper_bound(v.begin(), v.end(), seq), seq);
+  by_seq_.emplace(seq, &u->first);
   ++apps_[app_id];
   ++size_;
   publish_size_locked();
+  return true;
 }
 
-bool InboxIndex::remove(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
-  std::lock_guard lock(mu_);
-  auto it = users_.find(key(app_id, user_index));
-  if (it == users_.end()) return false;
+bool InboxIndex::remove_locked(Users::iterator it, std::uint64_t seq) {
   auto& v = it->second;
   auto pos = std::lower_bound(v.begin(), v.end(), seq);
   if (pos == v.end() || *pos != seq) return false;
   v.erase(pos);
+  by_seq_.erase(seq);
+  const std::string app_id = it->first.substr(0, it->first.find('\x1f'));
   if (v.empty()) users_.erase(it);
   if (auto a = apps_.find(app_id); a != apps_.end() && --a->second == 0) apps_.erase(a);
   --size_;
   publish_size_locked();
   return true;
+}
+
+bool InboxIndex::remove(const std::string& app_id, const std::string& user_index, std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  auto it = users_.find(key(app_id, user_index));
+  return it != users_.end() && remove_locked(it, seq);
+}
+
+bool InboxIndex::remove(std::uint64_t seq) {
+  std::lock_guard lock(mu_);
+  auto e = by_seq_.find(seq);
+  if (e == by_seq_.end()) return false;
+  auto it = users_.find(*e->second);
+  return it != users_.end() && remove_locked(it, seq);
+}
+
+bool InboxIndex::contains(std::uint64_t seq) const {
+  std::lock_guard lock(mu_);
+  return by_seq_.count(seq) > 0;
+}
+
+std::vector<std::uint64_t> InboxIndex::seqs_after(std::uint64_t after, std::size_t limit) const {
+  std::lock_guard lock(mu_);
+  std::vector<std::uint64_t> out;
+  for (auto it = by_seq_.upper_bound(after); it != by_seq_.end() && out.size() < limit; ++it) out.push_back(it->first);
+  return out;
 }
 
 std::vector<std::uint64_t> InboxIndex::page(const std::string& app_id, const std::string& user_index,

@@ -20,7 +20,13 @@ MessageMetrics::MessageMetrics(metrics::Registry& r)
       fallback(&r.counter("herald_messages_fallback_total", "Fallback sends, by channel and outcome",
                           {"channel", "outcome"})),
       dead(&r.counter("herald_messages_dead_letters_total", "Webhook deliveries given up (dead-lettered)").with({})),
-      pending(&r.gauge("herald_messages_pending", "Unacknowledged, unexpired messages held").with({})) {
+      pending(&r.gauge("herald_messages_pending", "Unacknowledged, unexpired messages held").with({})),
+      found_elsewhere(&r.counter("herald_messages_cluster_found_total",
+                                 "Pending messages accepted on another node that this node's inbox scan found")
+                           .with({})),
+      stale_dropped(&r.counter("herald_messages_cluster_stale_total",
+                               "Inbox entries dropped because another node acknowledged or expired their message")
+                         .with({})) {
   for (std::size_t i = 0; i < std::size(kEvents); ++i) event_counters[i] = &events->with({std::string(kEvents[i])});
   auto& claims =
       r.counter("herald_messages_lease_claims_total", "Due rows this node claimed (leased), by work", {"work"});

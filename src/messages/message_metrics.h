@@ -41,6 +41,9 @@ struct MessageMetrics {
   metrics::Counter* step_takeovers;
   metrics::Counter* webhook_claims;
   metrics::Counter* webhook_takeovers;
+  // Cluster mode: the inbox scan (InboxSync).
+  metrics::Counter* found_elsewhere;
+  metrics::Counter* stale_dropped;
 };
 
 }  // namespace herald::messages

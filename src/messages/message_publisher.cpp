@@ -11,9 +11,11 @@
 #include "messages/daily_caps.h"
 #include "messages/idempotency_claims.h"
 #include "messages/inbox_index.h"
+#include "messages/inbox_sync.h"
 #include "messages/message_metrics.h"
 #include "messages/message_wire.h"
 #include "messages/sealed_message.h"
+#include "messages/seq_generator.h"
 #include "store/message_records.h"
 
 namespace herald::messages {
@@ -57,7 +59,15 @@ void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Do
   d.user = req.to_user;
   d.app_cap = settings->max_per_user_per_day;
   MessageRecord& m = d.record;
-  m.seq = next_seq_.fetch_add(1);
+  auto seq = d_.seqs.next(now_ms(d_.clock));
+  if (!seq) {
+    d_.metrics.refused->with({"no_seq_slot"}).inc();
+    return done(seq.error());
+  }
+  m.seq = *seq;
+  // Before the write: the cluster scan may meet the row before its completion runs here,
+  // and must not take it for another node's.
+  d_.sync.note_local(m.seq);
   m.id = "msg_" + std::to_string(m.seq) + "_" + crypto::random_hex(6);
   m.app_id = app_id;
   m.user_index = std::move(*uidx);

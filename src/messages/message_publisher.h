@@ -4,7 +4,6 @@
 // the user's live connections.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +26,8 @@ class AppDeliverySettings;
 class DailyCaps;
 class IdempotencyClaims;
 class InboxIndex;
+class InboxSync;
+class SeqGenerator;
 struct MessageContent;
 struct MessageMetrics;
 
@@ -41,6 +42,8 @@ class MessagePublisher {
     DailyCaps& caps;
     IdempotencyClaims& claims;
     MessageMetrics& metrics;
+    SeqGenerator& seqs;
+    InboxSync& sync;
     Clock clock;
   };
   explicit MessagePublisher(Deps d) : d_(std::move(d)) {}
@@ -49,8 +52,6 @@ class MessagePublisher {
 
   // Set once, before the first publish.
   void set_pusher(UserPusher pusher) { pusher_ = std::move(pusher); }
-  // The next sequence number (at load: one past the largest stored).
-  void set_next_seq(std::uint64_t seq) { next_seq_ = seq; }
   // Answers once the message is durable (or refused); the caller checks the key service
   // is unsealed first.
   void publish(const std::string& app_id, PublishRequest req, Done<Published> done);
@@ -65,7 +66,6 @@ class MessagePublisher {
 
   Deps d_;
   UserPusher pusher_;
-  std::atomic<std::uint64_t> next_seq_{1};
 };
 
 }  // namespace herald::messages

@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "core/metrics.h"
+#include "crypto/random.h"
 #include "kms/key_service.h"
 #include "messages/message_wire.h"
 #include "messages/sealed_message.h"
@@ -66,12 +67,16 @@ MessageService::MessageService(const MessagesConfig& cfg, store::MessageRecords&
       apps_(records_, keys_, clock_),
       index_(m_->pending),
       claims_(std::make_unique<MemoryIdempotencyClaims>(records_)),
-      publisher_(MessagePublisher::Deps{cfg_, records_, keys_, apps_, index_, caps_, *claims_, *m_, clock_}),
+      cluster_{"node/" + crypto::random_hex(8)},
+      sync_(InboxSync::Deps{records_, keys_, index_, *m_}, InboxSync::Limits{}),
+      publisher_(
+          MessagePublisher::Deps{cfg_, records_, keys_, apps_, index_, caps_, *claims_, *m_, seqs_, sync_, clock_}),
       scheduler_(FallbackScheduler::Deps{cfg_, records_, keys_, senders, std::move(webhooks), apps_, index_, *m_,
                                          clock_, loaded_}),
       readers_(kInboxReaderLanes, kInboxReaderQueue) {}
 
 MessageService::~MessageService() {
+  sync_thread_.stop();
   readers_.stop();
   scheduler_.stop();
   if (!scheduler_.wait_idle(kDrainTimeout)) log::warn("message_work_unfinished", {{"in_flight", in_flight()}});
@@ -81,7 +86,16 @@ MessageService::~MessageService() {
 }
 
 void MessageService::set_pusher(UserPusher pusher) {
+  sync_.set_pusher(pusher);
   publisher_.set_pusher(std::move(pusher));
+}
+
+void MessageService::set_cluster(std::string node_name, Millis poll_interval, Millis lease) {
+  // The random part keeps two processes that share a name (a restart while the old one
+  // still holds its lease, a misconfiguration) from sharing a slot.
+  cluster_.holder = std::move(node_name) + "/" + crypto::random_hex(8);
+  cluster_.poll_interval = poll_interval;
+  cluster_.lease = lease;
 }
 
 bool MessageService::ready() const {
@@ -91,10 +105,7 @@ bool MessageService::ready() const {
 Status MessageService::load() {
   auto max_seq = records_.max_message_seq();
   if (!max_seq) return max_seq.error();
-  // Sequence numbers grow across restarts: the next is one past the largest stored. A
-  // number handed out but never stored before a crash may be handed out again, which is
-  // harmless since nothing refers to it.
-  publisher_.set_next_seq(*max_seq + 1);
+  if (auto st = claim_seq_slot(*max_seq); !st) return st;
   if (auto st = apps_.load(); !st) return st;
   const std::int64_t now = now_ms(clock_);
   auto counts = records_.message_cap_counts(now / 86'400'000 * 86'400'000);
@@ -110,6 +121,7 @@ Status MessageService::load() {
     if (t && t->max_per_user_per_day > 0) caps_.seed(c.app_id, c.user_index, c.template_name, c.count, now);
   }
   index_.reset(*pending);
+  if (clustered_) sync_.reset(now);
   claims_->clear();
   loaded_ = true;
   return ok_status();
@@ -120,8 +132,63 @@ Status MessageService::reload_settings() {
   return apps_.load();
 }
 
+// Sequence numbers grow across restarts. One node (SQLite): the next is one past the
+// largest stored; a number handed out but never stored before a crash may be handed out
+// again, which is harmless since nothing refers to it. A cluster: a slot of its own,
+// above every number stored (messages/seq_generator.h).
+Status MessageService::claim_seq_slot(std::uint64_t max_seq) {
+  const std::int64_t sent = now_ms(clock_);
+  auto slot = records_.claim_seq_slot(cluster_.holder, SeqGenerator::kSlots, cluster_.lease.count());
+  if (!slot) return slot.error();
+  if (!slot->has_value()) {
+    seqs_.use_counter(max_seq + 1);
+    clustered_ = false;
+    return ok_status();
+  }
+  // The lease began no earlier than `sent`; a tenth is kept for the clocks' drift.
+  seqs_.use_slot((*slot)->slot, std::max(max_seq, (*slot)->above), sent + cluster_.lease.count() * 9 / 10);
+  renewed_ms_ = sent;
+  clustered_ = true;
+  log::info("message_seq_slot", {{"slot", static_cast<std::int64_t>((*slot)->slot)}});
+  return ok_status();
+}
+
+void MessageService::renew_seq_slot(std::int64_t now) {
+  auto slot = seqs_.slot();
+  if (slot && now - renewed_ms_ < cluster_.lease.count() / 3) return;
+  if (slot) {
+    auto renewed = records_.renew_seq_slot(*slot, cluster_.holder, cluster_.lease.count(), seqs_.last());
+    if (!renewed) {
+      // Publishes go on until the lease runs out, then answer store_unavailable.
+      log::warn("message_seq_slot_renew_failed", {{"error", renewed.error().message}});
+      return;
+    }
+    if (*renewed) {
+      seqs_.extend(now + cluster_.lease.count() * 9 / 10);
+      renewed_ms_ = now;
+      return;
+    }
+    log::warn("message_seq_slot_lost", {{"slot", static_cast<std::int64_t>(*slot)}});
+    seqs_.drop();
+  }
+  // No slot (lost, or the claim failed): another, above every number stored.
+  if (auto st = claim_seq_slot(0); !st) log::warn("message_seq_slot_claim_failed", {{"error", st.error().message}});
+}
+
+Result<InboxSync::Pass> MessageService::cluster_tick(std::int64_t now) {
+  if (!clustered_ || !ready()) return InboxSync::Pass{};
+  renew_seq_slot(now);
+  return sync_.run(now);
+}
+
 void MessageService::unload() {
   loaded_ = false;
+  sync_.deactivate();
+  if (auto slot = seqs_.slot(); slot && clustered_) {
+    // Free at once for the next node to start, above what this one handed out.
+    seqs_.drop();
+    (void)records_.release_seq_slot(*slot, cluster_.holder, seqs_.last());
+  }
   index_.clear();
   apps_.clear();
   caps_.clear();
@@ -129,9 +196,15 @@ void MessageService::unload() {
 
 void MessageService::start() {
   scheduler_.start();
+  // Idle where the store is not shared: cluster_tick() returns at once.
+  sync_thread_.start(cluster_.poll_interval, [this] {
+    auto pass = cluster_tick(now_ms(clock_));
+    if (!pass) log::warn("message_sync_failed", {{"error", pass.error().message}});
+  });
 }
 
 void MessageService::stop() {
+  sync_thread_.stop();
   scheduler_.stop();
   readers_.stop();
 }
@@ -203,6 +276,18 @@ Result<std::vector<MessageRecord>> MessageService::pending_page(const std::strin
   // Entries the index still holds for messages that expired (and wait for the scheduler)
   // or were acknowledged a moment ago are left out.
   const std::int64_t now = now_ms(clock_);
+  if (rows->size() < seqs.size() || std::any_of(rows->begin(), rows->end(), [](const MessageRecord& m) {
+        return m.state != MessageState::pending;
+      })) {
+    // Another node acknowledged or expired these (or the purge removed them): out of
+    // the index now rather than at the sweep's next round.
+    std::vector<std::uint64_t> live;
+    for (const auto& m : *rows)
+      if (m.state == MessageState::pending) live.push_back(m.seq);
+    std::sort(live.begin(), live.end());
+    for (auto seq : seqs)
+      if (!std::binary_search(live.begin(), live.end(), seq)) index_.remove(app_id, user_index, seq);
+  }
   std::erase_if(*rows, [&](const MessageRecord& m) {
     return m.state != MessageState::pending || m.expires_ms <= now || m.app_id != app_id || m.user_index != user_index;
   });
@@ -259,9 +344,12 @@ void MessageService::page(const push::ClientIdentity& who, std::string_view afte
 
 std::vector<std::string> MessageService::pending_frames(const push::ClientIdentity& who) {
   std::vector<std::string> frames;
-  if (!ready() || cfg_.deliver_on_connect == 0) return frames;
+  if (!ready()) return frames;
   auto uidx = user_index(who.app_id, who.user);
   if (!uidx) return frames;
+  // From now on the messages other nodes accept for this user are pushed here too.
+  if (clustered_) sync_.note_connected(who.app_id, *uidx);
+  if (cfg_.deliver_on_connect == 0) return frames;
   const std::int64_t now = now_ms(clock_);
   // Over the budget the messages simply stay in the inbox, for the next connect or a page.
   if (!replays_.take(who.app_id, *uidx, now, cfg_.connect_replays_per_minute)) return frames;
@@ -302,7 +390,9 @@ Status MessageService::ack_now(const push::ClientIdentity& who, std::string_view
   c.due_ms = m.expires_ms + cfg_.retention.count();
   c.events.push_back(MessageEventRecord{m.seq, now_ms(clock_), "acked", "", "", -1});
   // Out of the inbox at once (a page or a connect right after the ack must not show it);
-  // the state in the store follows with the next group commit.
+  // the state in the store follows with the next group commit, and until then the
+  // cluster scan must not take the row, still pending, for new.
+  sync_.note_local(m.seq);
   index_.remove(m.app_id, m.user_index, m.seq);
   auto applied = std::make_shared<bool>(false);
   records_.change_message(std::move(c), applied,

@@ -19,6 +19,7 @@
 
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/periodic_thread.h"
 #include "core/result.h"
 #include "messages/app_settings.h"
 #include "messages/daily_caps.h"
@@ -26,9 +27,11 @@
 #include "messages/idempotency_claims.h"
 #include "messages/inbox_index.h"
 #include "messages/inbox_readers.h"
+#include "messages/inbox_sync.h"
 #include "messages/message_metrics.h"
 #include "messages/message_publisher.h"
 #include "messages/message_types.h"
+#include "messages/seq_generator.h"
 #include "messages/templates.h"
 #include "push/inbox.h"
 
@@ -66,18 +69,29 @@ class MessageService final : public push::MessageInbox {
   // Names the scheduler's leases on due work after this node (cluster.node_name) and sets
   // their duration (cluster.lease); see FallbackScheduler::set_lease. Before start().
   void set_lease(const std::string& node, std::chrono::milliseconds duration) { scheduler_.set_lease(node, duration); }
+  // Cluster mode (docs/cluster.md): this node's name, how often it scans for other
+  // nodes' messages (cluster.poll_interval) and how long its sequence slot is leased
+  // (cluster.lease). Before load(); used only where the store is shared (PostgreSQL).
+  void set_cluster(std::string node_name, Millis poll_interval, Millis lease);
 
-  // At unseal: settings, templates, the inbox index and today's cap counts.
+  // At unseal: settings, templates, the inbox index and today's cap counts; in a
+  // cluster, the sequence slot.
   Status load();
   void unload();
   // Another node changed delivery settings or templates: read them again (once loaded).
   Status reload_settings();
-  // The scheduler thread (tick() every messages.poll_interval). stop() joins it and the
+  // The scheduler thread (tick() every messages.poll_interval) and, in a cluster, the
+  // sync thread (cluster_tick() every cluster.poll_interval). stop() joins them and the
   // inbox readers, after the reads queued.
   void start();
   void stop();
   // One scheduler pass at `now_ms` (tests drive it directly).
   void tick(std::int64_t now_ms);
+  // One cluster pass at `now_ms`: renews the sequence slot's lease, then InboxSync::run.
+  // Nothing where the store is not shared.
+  Result<InboxSync::Pass> cluster_tick(std::int64_t now_ms);
+  // This node's sequence slot (unset: a plain counter, the store serves one node).
+  std::optional<std::uint32_t> seq_slot() const { return seqs_.slot(); }
   // Work started by tick() and not yet finished (sends, writes); tests wait for zero.
   std::size_t in_flight() const;
 
@@ -122,6 +136,14 @@ class MessageService final : public push::MessageInbox {
   Result<std::vector<store::MessageRecord>> pending_page(const std::string& app_id, const std::string& user_index,
                                                          std::uint64_t after_seq, std::size_t limit,
                                                          std::uint64_t* next);
+  Status claim_seq_slot(std::uint64_t max_seq);
+  void renew_seq_slot(std::int64_t now_ms);
+
+  struct ClusterSettings {
+    std::string holder;  // node name + a per-process random part
+    Millis poll_interval{1000};
+    Millis lease{30'000};
+  };
 
   const MessagesConfig& cfg_;
   store::MessageRecords& records_;
@@ -135,6 +157,12 @@ class MessageService final : public push::MessageInbox {
   ReplayThrottle replays_;
   DailyCaps caps_;
   std::unique_ptr<IdempotencyClaims> claims_;
+  ClusterSettings cluster_;
+  SeqGenerator seqs_;
+  std::atomic<bool> clustered_{false};  // the store is shared: seqs_ holds a slot, sync_ runs
+  std::int64_t renewed_ms_ = 0;         // when the last renewal was sent (sync thread only)
+  InboxSync sync_;
+  PeriodicThread sync_thread_;
   MessagePublisher publisher_;
   FallbackScheduler scheduler_;
   InboxReaders readers_;  // last: stopped (and its reads finished) before the rest goes

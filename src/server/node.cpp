@@ -263,6 +263,7 @@ Status Node::open_services() {
       },
       &registry_);
   messages_->set_lease(node_name(cfg_.cluster), cfg_.cluster.lease);
+  messages_->set_cluster(node_name(cfg_.cluster), cfg_.cluster.poll_interval, cfg_.cluster.lease);
   return ok_status();
 }
 

@@ -76,6 +76,8 @@ struct NodeOptions {
 //   - the acceptor: not a thread of its own, a coroutine on the first I/O worker.
 //   - hub maintenance: history expiry and idle-channel sweep, every second.
 //   - message scheduler: expiries, fallback steps, webhook retries (messages.poll_interval).
+//   - message sync: on PostgreSQL, other nodes' messages into the inbox index and the
+//     sequence slot's lease (cluster.poll_interval); idle on SQLite.
 //   - inbox readers, 2: the store reads of the client protocol's connect, ack and inbox,
 //     so that no I/O worker waits on the store (answers are posted back to the shard).
 //   - OTP purger: ends expired verifications and counters, every 10 s.

@@ -113,6 +113,15 @@ struct PendingRef {
   std::string user_index;
 };
 
+// A node's slot for message sequence numbers (messages/seq_generator.h): unique among
+// the nodes whose lease is live.
+struct SeqSlot {
+  std::uint32_t slot = 0;
+  // The largest sequence number the slot's earlier holders recorded, or any node
+  // stored: the new holder starts above it.
+  std::uint64_t above = 0;
+};
+
 struct CapCountRecord {
   std::string app_id;
   std::string user_index;
@@ -179,6 +188,25 @@ class MessageRecords {
   virtual Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) = 0;
   virtual Result<std::vector<MessageSettingsRecord>> load_message_settings() = 0;
   virtual Result<std::vector<MessageTemplateRecord>> load_message_templates() = 0;
+
+  // Several nodes on one store (docs/cluster.md "Message sequence numbers" and "Inboxes
+  // across nodes").
+  // Claims a free slot of `slots` for `lease_ms` (the database's clock) under `holder`
+  // (unique per process). Nullopt where the store serves one node (SQLite): a plain
+  // counter is enough there. "store_error" when every slot is leased.
+  virtual Result<std::optional<SeqSlot>> claim_seq_slot(const std::string& holder, std::uint32_t slots,
+                                                        std::int64_t lease_ms) = 0;
+  // Extends the lease and records `last_seq`; false when the slot is no longer
+  // `holder`'s (its lease ran out and another node took it).
+  virtual Result<bool> renew_seq_slot(std::uint32_t slot, const std::string& holder, std::int64_t lease_ms,
+                                      std::uint64_t last_seq) = 0;
+  virtual Status release_seq_slot(std::uint32_t slot, const std::string& holder, std::uint64_t last_seq) = 0;
+  // Pending messages with seq above `after_seq`, ascending, at most `per_app` of each
+  // app and `limit` in all.
+  virtual Result<std::vector<PendingRef>> pending_after(std::uint64_t after_seq, std::size_t limit,
+                                                        std::size_t per_app) = 0;
+  // Those of `seqs` whose message is still pending (not acknowledged, expired or purged).
+  virtual Result<std::vector<std::uint64_t>> still_pending(const std::vector<std::uint64_t>& seqs) = 0;
 };
 
 }  // namespace herald::store

@@ -165,6 +165,16 @@ constexpr Migration kSqlite[] = {
      "ALTER TABLE messages ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;\n"
      "ALTER TABLE message_webhooks ADD COLUMN lease_owner TEXT NOT NULL DEFAULT '';\n"
      "ALTER TABLE message_webhooks ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0;"},
+    // The slots of message sequence numbers of a cluster's nodes (PostgreSQL's migration
+    // 2): unused by a single SQLite node, present so that both schemas hold the same
+    // tables (herald store migrate copies them one to one).
+    {11, "message_seq_slots",
+     "CREATE TABLE message_seq_slots (\n"
+     "  slot INTEGER PRIMARY KEY,\n"
+     "  holder TEXT NOT NULL,\n"
+     "  lease_until_ms INTEGER NOT NULL,\n"
+     "  high_seq INTEGER NOT NULL\n"
+     ") STRICT;"},
 };
 }  // namespace
 

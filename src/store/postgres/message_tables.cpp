@@ -1,5 +1,6 @@
 // The PostgreSQL store's message tables (store/message_records.h).
 #include <algorithm>
+#include <string>
 #include <tuple>
 #include <unordered_map>
 
@@ -425,6 +426,90 @@ Result<std::vector<MessageTemplateRecord>> PostgresStore::load_message_templates
         return MessageTemplateRecord{r.bytes(0), r.bytes(1), r.bytes(2)};
       },
       "load_message_templates");
+}
+
+// ---- several nodes: sequence slots and the inbox scan --------------------------------
+
+// The smallest slot whose lease ran out (or was never taken) becomes `holder`'s, in one
+// statement: two nodes that pick the same slot at once meet on its primary key, and
+// ON CONFLICT ... WHERE lets only one of them have it (the other gets no row and tries
+// again). Leases are in the database's clock, so the nodes' clocks need not agree.
+Result<std::optional<SeqSlot>> PostgresStore::claim_seq_slot(const std::string& holder, std::uint32_t slots,
+                                                             std::int64_t lease_ms) {
+  constexpr int kAttempts = 8;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    auto claimed = pg::first_row(readers_.acquire().query(
+        "WITH now AS (SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint AS ms), "
+        "pick AS (SELECT s FROM generate_series(0, $3::integer - 1) s WHERE NOT EXISTS "
+        "(SELECT 1 FROM message_seq_slots t WHERE t.slot = s AND t.lease_until_ms > (SELECT ms FROM now)) "
+        "ORDER BY s LIMIT 1) "
+        "INSERT INTO message_seq_slots AS t (slot, holder, lease_until_ms, high_seq) "
+        "SELECT s, $1, (SELECT ms FROM now) + $2::bigint, 0 FROM pick "
+        "ON CONFLICT (slot) DO UPDATE SET holder = excluded.holder, lease_until_ms = excluded.lease_until_ms "
+        "WHERE t.lease_until_ms <= (SELECT ms FROM now) "
+        "RETURNING t.slot, t.high_seq, (SELECT COALESCE(MAX(seq), 0) FROM messages);",
+        pg::params(holder, lease_ms, slots),
+        [](const pg::Row& r) {
+          return SeqSlot{static_cast<std::uint32_t>(r.i64(0)),
+                         static_cast<std::uint64_t>(std::max(r.i64(1), r.i64(2)))};
+        },
+        "claim_seq_slot"));
+    if (!claimed) return claimed.error();
+    if (claimed->has_value()) return std::optional<SeqSlot>(**claimed);
+    // No row: every slot is leased, or another node took the one picked a moment ago.
+    auto free = readers_.acquire().query(
+        "SELECT COUNT(*) FROM message_seq_slots WHERE lease_until_ms > "
+        "(extract(epoch FROM clock_timestamp()) * 1000)::bigint;",
+        pg::Params{}, [](const pg::Row& r) { return r.i64(0); }, "claim_seq_slot");
+    if (!free) return free.error();
+    if (!free->empty() && free->front() >= static_cast<std::int64_t>(slots)) break;
+  }
+  return make_error(Errc::kStoreError, "every message sequence slot is leased by a live node (at most " +
+                                           std::to_string(slots) + " nodes at once)");
+}
+
+Result<bool> PostgresStore::renew_seq_slot(std::uint32_t slot, const std::string& holder, std::int64_t lease_ms,
+                                           std::uint64_t last_seq) {
+  auto rows = readers_.acquire().query(
+      "UPDATE message_seq_slots SET lease_until_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint + $3, "
+      "high_seq = GREATEST(high_seq, $4) WHERE slot = $1 AND holder = $2 RETURNING 1;",
+      pg::params(slot, holder, lease_ms, last_seq), [](const pg::Row&) { return 1; }, "renew_seq_slot");
+  if (!rows) return rows.error();
+  return !rows->empty();
+}
+
+Status PostgresStore::release_seq_slot(std::uint32_t slot, const std::string& holder, std::uint64_t last_seq) {
+  auto rows = readers_.acquire().query(
+      "UPDATE message_seq_slots SET lease_until_ms = 0, high_seq = GREATEST(high_seq, $3) "
+      "WHERE slot = $1 AND holder = $2 RETURNING 1;",
+      pg::params(slot, holder, last_seq), [](const pg::Row&) { return 1; }, "release_seq_slot");
+  if (!rows) return rows.error();
+  return ok_status();
+}
+
+// The partial index messages_pending (seq WHERE state = 0) serves the range; the window
+// keeps one app's burst from filling the page.
+Result<std::vector<PendingRef>> PostgresStore::pending_after(std::uint64_t after_seq, std::size_t limit,
+                                                             std::size_t per_app) {
+  return readers_.acquire().query(
+      "SELECT seq, app_id, user_index FROM (SELECT seq, app_id, user_index, "
+      "row_number() OVER (PARTITION BY app_id ORDER BY seq) AS rn FROM messages WHERE state = 0 AND seq > $1) p "
+      "WHERE rn <= $2 ORDER BY seq LIMIT $3;",
+      pg::params(after_seq, per_app, limit),
+      [](const pg::Row& r) {
+        return PendingRef{static_cast<std::uint64_t>(r.i64(0)), r.bytes(1), r.bytes(2)};
+      },
+      "pending_after");
+}
+
+Result<std::vector<std::uint64_t>> PostgresStore::still_pending(const std::vector<std::uint64_t>& seqs) {
+  if (seqs.empty()) return std::vector<std::uint64_t>{};
+  std::string list = "{";
+  for (std::size_t i = 0; i < seqs.size(); ++i) list += (i ? "," : "") + std::to_string(seqs[i]);
+  list += "}";
+  return readers_.acquire().query(
+      "SELECT seq FROM messages WHERE seq = ANY($1::bigint[]) AND state = 0;", pg::params(pg::TextParam{list}),
+      [](const pg::Row& r) { return static_cast<std::uint64_t>(r.i64(0)); }, "still_pending");
 }
 
 }  // namespace herald::store

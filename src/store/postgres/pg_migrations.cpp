@@ -106,6 +106,13 @@ constexpr Migration kPostgres[] = {
      "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;\n"
      "ALTER TABLE message_webhooks ADD COLUMN lease_owner text NOT NULL DEFAULT '',\n"
      "  ADD COLUMN lease_until bigint NOT NULL DEFAULT 0;"},
+    // Each node's slot for message sequence numbers (messages/seq_generator.h), leased in
+    // the database's clock: unique among live nodes; `high_seq` is the largest number the
+    // holder recorded, so that the slot's next holder starts above it.
+    {5, "message_seq_slots",
+     "CREATE TABLE message_seq_slots (\n"
+     "  slot integer PRIMARY KEY CHECK (slot >= 0 AND slot < 1024), holder text NOT NULL,\n"
+     "  lease_until_ms bigint NOT NULL, high_seq bigint NOT NULL);"},
 };
 }  // namespace
 

@@ -90,6 +90,14 @@ class PostgresStore final : public Store,
   Result<std::optional<ContactRecord>> contacts(const std::string& app_id, const std::string& user_index) override;
   Result<std::vector<MessageSettingsRecord>> load_message_settings() override;
   Result<std::vector<MessageTemplateRecord>> load_message_templates() override;
+  Result<std::optional<SeqSlot>> claim_seq_slot(const std::string& holder, std::uint32_t slots,
+                                                std::int64_t lease_ms) override;
+  Result<bool> renew_seq_slot(std::uint32_t slot, const std::string& holder, std::int64_t lease_ms,
+                              std::uint64_t last_seq) override;
+  Status release_seq_slot(std::uint32_t slot, const std::string& holder, std::uint64_t last_seq) override;
+  Result<std::vector<PendingRef>> pending_after(std::uint64_t after_seq, std::size_t limit,
+                                                std::size_t per_app) override;
+  Result<std::vector<std::uint64_t>> still_pending(const std::vector<std::uint64_t>& seqs) override;
 
   Result<std::vector<NonceRecord>> load_nonces(std::int64_t now_ms) override;
   void put_nonces(std::vector<NonceRecord> nonces, Completion done) override;

@@ -429,4 +429,46 @@ Result<std::vector<MessageTemplateRecord>> SqliteStore::load_message_templates()
       "load_message_templates");
 }
 
+// One node owns a SQLite store: a plain counter numbers its messages, and no other node
+// adds messages to scan for.
+Result<std::optional<SeqSlot>> SqliteStore::claim_seq_slot(const std::string&, std::uint32_t, std::int64_t) {
+  return std::optional<SeqSlot>();
+}
+
+Result<bool> SqliteStore::renew_seq_slot(std::uint32_t, const std::string&, std::int64_t, std::uint64_t) {
+  return true;
+}
+
+Status SqliteStore::release_seq_slot(std::uint32_t, const std::string&, std::uint64_t) {
+  return ok_status();
+}
+
+Result<std::vector<PendingRef>> SqliteStore::pending_after(std::uint64_t after_seq, std::size_t limit,
+                                                           std::size_t per_app) {
+  auto r = readers_.acquire();
+  return query_rows(
+      r,
+      "SELECT seq, app_id, user_index FROM (SELECT seq, app_id, user_index, "
+      "row_number() OVER (PARTITION BY app_id ORDER BY seq) AS rn FROM messages WHERE state = 0 AND seq > ?) "
+      "WHERE rn <= ? ORDER BY seq LIMIT ?;",
+      [&](sqlite3_stmt* s) { bind_all(s, after_seq, per_app, limit); },
+      [](sqlite3_stmt* s) {
+        return PendingRef{static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)), column_text(s, 1), column_text(s, 2)};
+      },
+      "pending_after");
+}
+
+Result<std::vector<std::uint64_t>> SqliteStore::still_pending(const std::vector<std::uint64_t>& seqs) {
+  auto r = readers_.acquire();
+  std::vector<std::uint64_t> out;
+  for (auto seq : seqs) {
+    auto one = query_rows(
+        r, "SELECT seq FROM messages WHERE seq = ? AND state = 0;", [&](sqlite3_stmt* s) { bind_all(s, seq); },
+        [](sqlite3_stmt* s) { return static_cast<std::uint64_t>(sqlite3_column_int64(s, 0)); }, "still_pending");
+    if (!one) return one.error();
+    out.insert(out.end(), one->begin(), one->end());
+  }
+  return out;
+}
+
 }  // namespace herald::store

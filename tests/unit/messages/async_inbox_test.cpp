@@ -139,6 +139,24 @@ class GatedRecords final : public store::MessageRecords {
   Result<std::vector<store::MessageTemplateRecord>> load_message_templates() override {
     return real_.load_message_templates();
   }
+  Result<std::optional<store::SeqSlot>> claim_seq_slot(const std::string& holder, std::uint32_t slots,
+                                                       std::int64_t lease_ms) override {
+    return real_.claim_seq_slot(holder, slots, lease_ms);
+  }
+  Result<bool> renew_seq_slot(std::uint32_t slot, const std::string& holder, std::int64_t lease_ms,
+                              std::uint64_t last_seq) override {
+    return real_.renew_seq_slot(slot, holder, lease_ms, last_seq);
+  }
+  Status release_seq_slot(std::uint32_t slot, const std::string& holder, std::uint64_t last_seq) override {
+    return real_.release_seq_slot(slot, holder, last_seq);
+  }
+  Result<std::vector<store::PendingRef>> pending_after(std::uint64_t after_seq, std::size_t limit,
+                                                       std::size_t per_app) override {
+    return real_.pending_after(after_seq, limit, per_app);
+  }
+  Result<std::vector<std::uint64_t>> still_pending(const std::vector<std::uint64_t>& seqs) override {
+    return real_.still_pending(seqs);
+  }
 
  private:
   void gate() {

@@ -71,12 +71,43 @@ TEST(InboxIndex, ConcurrentAddsAndRemovesKeepTheCount) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
-      for (std::uint64_t i = 0; i < 1000; ++i) index.add("a", "u" + std::to_string(t), i);
-      for (std::uint64_t i = 0; i < 1000; i += 2) index.remove("a", "u" + std::to_string(t), i);
+      // A sequence number is one message's: each user's are their own.
+      const std::uint64_t base = 10'000 * static_cast<std::uint64_t>(t);
+      for (std::uint64_t i = 0; i < 1000; ++i) index.add("a", "u" + std::to_string(t), base + i);
+      for (std::uint64_t i = 0; i < 1000; i += 2) index.remove("a", "u" + std::to_string(t), base + i);
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(index.size(), 4u * 500);
-  EXPECT_EQ(index.page("a", "u2", 0, 3), (Seqs{1, 3, 5}));
+  EXPECT_EQ(index.page("a", "u2", 0, 3), (Seqs{20'001, 20'003, 20'005}));
+}
+
+TEST(InboxIndex, AddingTwiceKeepsOneEntry) {
+  InboxIndex index;
+  EXPECT_TRUE(index.add("a", "u", 7));
+  EXPECT_FALSE(index.add("a", "u", 7));  // found again by the cluster scan
+  EXPECT_EQ(index.size(), 1u);
+  EXPECT_EQ(index.app_size("a"), 1u);
+  EXPECT_EQ(index.page("a", "u", 0, 10), Seqs{7});
+  EXPECT_TRUE(index.contains(7));
+}
+
+TEST(InboxIndex, EntriesAreFoundAndRemovedBySequenceAlone) {
+  InboxIndex index;
+  index.add("a", "u1", 30);
+  index.add("b", "u2", 10);
+  index.add("a", "u3", 20);
+  EXPECT_EQ(index.seqs_after(0, 10), (Seqs{10, 20, 30}));
+  EXPECT_EQ(index.seqs_after(10, 1), Seqs{20});
+  EXPECT_TRUE(index.remove(std::uint64_t{20}));
+  EXPECT_FALSE(index.remove(std::uint64_t{20}));
+  EXPECT_FALSE(index.contains(20));
+  EXPECT_EQ(index.app_size("a"), 1u);
+  EXPECT_EQ(index.page("a", "u3", 0, 10), Seqs{});
+  EXPECT_TRUE(index.remove("b", "u2", 10));
+  EXPECT_EQ(index.seqs_after(0, 10), Seqs{30});
+  EXPECT_EQ(index.size(), 1u);
+  index.reset({store::PendingRef{5, "a", "u"}, store::PendingRef{6, "a", "u"}});
+  EXPECT_EQ(index.seqs_after(0, 10), (Seqs{5, 6}));
 }
 
 }  // namespace
