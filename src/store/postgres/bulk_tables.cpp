@@ -13,16 +13,22 @@ constexpr Col kOtpCounterCols[] = {Col::text, Col::i64, Col::i64, Col::i64};
 
 }  // namespace
 
-const BulkTable kMessageRows{
-    "INSERT INTO messages(seq, id, app_id, user_index, idem_index, template, created_ms, expires_ms, "
-    "state, step, due_ms, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);",
-    // DO NOTHING without a target: a taken seq or idempotency key skips the row, and
-    // RETURNING names the rows that went in.
-    "INSERT INTO messages(seq, id, app_id, user_index, idem_index, template, created_ms, expires_ms, "
-    "state, step, due_ms, sealed) SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
-    "$5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], "
-    "$12::bytea[]) ON CONFLICT DO NOTHING RETURNING seq;",
-    kMessageCols, 0, -1};
+#define HERALD_MESSAGE_INSERT                                                                               \
+  "INSERT INTO messages(seq, id, app_id, user_index, idem_index, template, created_ms, expires_ms, state, " \
+  "step, due_ms, sealed) "
+#define HERALD_MESSAGE_ROW "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);"
+#define HERALD_MESSAGE_ARRAYS                                                                                     \
+  "SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], " \
+  "$8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bytea[])"
+
+const BulkTable kMessageRows{HERALD_MESSAGE_INSERT HERALD_MESSAGE_ROW, HERALD_MESSAGE_INSERT HERALD_MESSAGE_ARRAYS ";",
+                             kMessageCols, -1, -1};
+
+// DO NOTHING without a target: a taken seq or idempotency key skips the row, and
+// RETURNING names the rows that went in.
+const BulkTable kKeyedMessageRows{HERALD_MESSAGE_INSERT HERALD_MESSAGE_ROW,
+                                  HERALD_MESSAGE_INSERT HERALD_MESSAGE_ARRAYS " ON CONFLICT DO NOTHING RETURNING seq;",
+                                  kMessageCols, 0, -1};
 
 const BulkTable kMessageEventRows{
     "INSERT INTO message_events(seq, at_ms, event, channel, detail, connections) VALUES ($1, $2, $3, $4, $5, $6);",

@@ -8,8 +8,12 @@ namespace herald::store::pg {
 
 // messages, all columns: (seq, id, app_id, user_index, idem_index or NULL, template,
 // created_ms, expires_ms, state, step, due_ms, sealed). A row whose seq or idempotency
-// key is taken already fails its write.
+// key is taken already fails its write. Rows with an idempotency key go through
+// kKeyedMessageRows (ON CONFLICT DO NOTHING: another node may have taken the key);
+// rows without one through a plain INSERT, a fifth cheaper on the server, whose
+// statement fails as a whole on a taken seq (the batch then goes row by row).
 extern const BulkTable kMessageRows;
+extern const BulkTable kKeyedMessageRows;
 // message_events: (seq, at_ms, event, channel, detail, connections).
 extern const BulkTable kMessageEventRows;
 // otp_verifications, upserted by id: (id, app_id, sealed, purge_ms).

@@ -81,7 +81,7 @@ void write_job(pg::WriteTx& tx, const WebhookJobRecord& j, bool only_if_applied)
 void PostgresStore::insert_message(MessageRecord m, Completion done) {
   submit(
       [m = std::move(m)](pg::WriteTx& tx) -> Status {
-        tx.insert(pg::kMessageRows,
+        tx.insert(m.idem_index.empty() ? pg::kMessageRows : pg::kKeyedMessageRows,
                   pg::cells(m.seq, m.id, m.app_id, m.user_index, pg::NullIfEmpty{m.idem_index}, m.template_name,
                             m.created_ms, m.expires_ms, m.state, m.step, m.due_ms, m.sealed),
                   make_error(Errc::kDuplicate, "a message with this idempotency key exists"));

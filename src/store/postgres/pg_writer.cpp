@@ -162,18 +162,20 @@ std::vector<Status> Writer::commit_batch(Batch& batch) {
   // Each round commits, drops one failed write, counts a retry or turns to row by row
   // (once), so this ends.
   for (;;) {
-    std::vector<WriteTx::Entry> entries;
+    // One WriteTx gathers every write's statements (no per-write vector to move).
+    WriteTx tx;
+    tx.entries_.reserve(batch.size() + batch.size() / 4);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       if (!active[i]) continue;
-      WriteTx tx;
       tx.write_ = i;
+      auto before = tx.entries_.size();
       if (auto st = run_write(batch[i].first, tx); !st) {
+        tx.entries_.erase(tx.entries_.begin() + static_cast<std::ptrdiff_t>(before), tx.entries_.end());
         results[i] = st;
         active[i] = false;
-        continue;
       }
-      for (auto& e : tx.entries_) entries.push_back(std::move(e));
     }
+    auto& entries = tx.entries_;
     if (entries.empty()) return results;
     std::vector<Status> checks(batch.size(), ok_status());
     auto stmts = plan(entries, bulk);

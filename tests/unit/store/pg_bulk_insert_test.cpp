@@ -127,7 +127,7 @@ struct WriterFixture {
   void insert(const MessageRecord& m, Completion done) {
     writer->submit(
         [m](pg::WriteTx& tx) {
-          tx.insert(pg::kMessageRows,
+          tx.insert(m.idem_index.empty() ? pg::kMessageRows : pg::kKeyedMessageRows,
                     pg::cells(m.seq, m.id, m.app_id, m.user_index, pg::NullIfEmpty{m.idem_index}, m.template_name,
                               m.created_ms, m.expires_ms, m.state, m.step, m.due_ms, m.sealed),
                     make_error(Errc::kDuplicate, "taken"));
@@ -191,22 +191,38 @@ TEST(PostgresBulkInsert, ABatchAboveBatchMaxGoesInSeveralTransactions) {
   EXPECT_GE(f.writer->stats().commits - commits_before, 3u);
 }
 
-// A row the server refuses for another reason than a conflict (text that is not UTF-8)
-// fails the whole multi-row statement: the batch goes again row by row, and only the
-// write with that row fails.
+// A row the server refuses for another reason than a conflict (text that is not UTF-8),
+// or a taken seq in the plain INSERT of rows without an idempotency key, fails the whole
+// multi-row statement: the batch goes again row by row, and only the write with that
+// row fails.
 TEST(PostgresBulkInsert, AStatementThatFailsAsAWholeIsSentAgainRowByRow) {
   WriterFixture f(1000, pg::BulkLimits{});
+  Outcomes first(1);
+  f.insert(message(1000), first.slot(0));
+  ASSERT_TRUE(first.get(0).ok());
   TableLock lock(f.store.opts.postgres.url, "meta");
   std::promise<Status> blocked;
   f.block(lock, blocked);
   constexpr std::size_t kN = 12;
   Outcomes out(kN);
-  for (std::size_t i = 0; i < kN; ++i) f.insert(message(i + 1, "", i == 5 ? "bad\xff\xfe" : "u-index"), out.slot(i));
+  for (std::size_t i = 0; i < kN; ++i) {
+    auto m = message(i == 9 ? 1000 : i + 1, "", i == 5 ? "bad\xff\xfe" : "u-index");
+    f.insert(m, out.slot(i));
+  }
   lock.release();
   ASSERT_TRUE(blocked.get_future().get().ok());
-  for (std::size_t i = 0; i < kN; ++i) EXPECT_EQ(out.get(i).ok(), i != 5) << i;
+  for (std::size_t i = 0; i < kN; ++i) {
+    auto st = out.get(i);
+    EXPECT_EQ(st.ok(), i != 5 && i != 9) << i;
+    if (i == 9 && !st.ok()) {
+      EXPECT_EQ(st.error().code, Errc::kDuplicate);
+    }
+  }
   for (std::size_t i = 0; i < kN; ++i)
-    EXPECT_EQ(f.store.db->messages().message(i + 1).value().has_value(), i != 5) << i;
+    if (i != 9) {
+      EXPECT_EQ(f.store.db->messages().message(i + 1).value().has_value(), i != 5) << i;
+    }
+  EXPECT_EQ(f.store.db->messages().message(1000).value().value().user_index, "u-index");
 }
 
 // Upserts of the same key in one batch: one statement may not update a row twice, so
