@@ -98,6 +98,7 @@ OtpConfig otp_config() {
   OtpConfig cfg;
   cfg.per_app_per_minute = 1'000'000'000;
   cfg.per_ip_per_hour = 1'000'000'000;
+  cfg.sms_per_prefix_per_hour = 1'000'000'000;  // every recipient is +1
   return cfg;
 }
 
