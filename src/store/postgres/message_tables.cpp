@@ -4,6 +4,7 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "store/postgres/bulk_tables.h"
 #include "store/postgres/postgres_store.h"
 
 namespace herald::store {
@@ -48,18 +49,14 @@ WebhookJobRecord read_job(const pg::Row& r) {
 // it read, so the decision is made on the server and the batch needs no extra round trip.
 void write_events(pg::WriteTx& tx, const std::vector<MessageEventRecord>& events, bool only_if_applied) {
   for (const auto& e : events) {
-    auto p = pg::params(e.seq, e.at_ms, e.event, e.channel, e.detail, e.connections);
     if (only_if_applied)
       tx.run(
           "INSERT INTO message_events(seq, at_ms, event, channel, detail, connections) "
           "SELECT $1::bigint, $2::bigint, $3::text, $4::text, $5::text, $6::bigint "
           "WHERE current_setting('herald.applied') = '1';",
-          std::move(p));
+          pg::params(e.seq, e.at_ms, e.event, e.channel, e.detail, e.connections));
     else
-      tx.run(
-          "INSERT INTO message_events(seq, at_ms, event, channel, detail, connections) "
-          "VALUES ($1, $2, $3, $4, $5, $6);",
-          std::move(p));
+      tx.insert(pg::kMessageEventRows, pg::cells(e.seq, e.at_ms, e.event, e.channel, e.detail, e.connections));
   }
 }
 
@@ -89,12 +86,10 @@ void write_job(pg::WriteTx& tx, const WebhookJobRecord& j, bool only_if_applied)
 void PostgresStore::insert_message(MessageRecord m, Completion done) {
   submit(
       [m = std::move(m)](pg::WriteTx& tx) -> Status {
-        tx.run(
-            "INSERT INTO messages(seq, id, app_id, user_index, idem_index, template, created_ms, expires_ms, "
-            "state, step, due_ms, sealed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12);",
-            pg::params(m.seq, m.id, m.app_id, m.user_index, pg::NullIfEmpty{m.idem_index}, m.template_name,
-                       m.created_ms, m.expires_ms, m.state, m.step, m.due_ms, m.sealed),
-            {}, make_error(Errc::kDuplicate, "a message with this idempotency key exists"));
+        tx.insert(m.idem_index.empty() ? pg::kMessageRows : pg::kKeyedMessageRows,
+                  pg::cells(m.seq, m.id, m.app_id, m.user_index, pg::NullIfEmpty{m.idem_index}, m.template_name,
+                            m.created_ms, m.expires_ms, m.state, m.step, m.due_ms, m.sealed),
+                  make_error(Errc::kDuplicate, "a message with this idempotency key exists"));
         return ok_status();
       },
       std::move(done));

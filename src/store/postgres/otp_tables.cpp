@@ -1,4 +1,5 @@
 // The PostgreSQL store's verification-code tables (store/otp_records.h).
+#include "store/postgres/bulk_tables.h"
 #include "store/postgres/postgres_store.h"
 
 namespace herald::store {
@@ -34,16 +35,9 @@ void PostgresStore::put_otp_verification(OtpVerificationRecord v, std::vector<Ot
                                          Completion done) {
   submit(
       [v = std::move(v), counters = std::move(counters)](pg::WriteTx& tx) -> Status {
-        tx.run(
-            "INSERT INTO otp_verifications(id, app_id, sealed, purge_ms) VALUES ($1, $2, $3, $4) "
-            "ON CONFLICT (id) DO UPDATE SET sealed = excluded.sealed, purge_ms = excluded.purge_ms;",
-            pg::params(v.id, v.app_id, v.sealed, v.purge_ms));
+        tx.insert(pg::kOtpVerificationRows, pg::cells(v.id, v.app_id, v.sealed, v.purge_ms));
         for (const auto& k : counters)
-          tx.run(
-              "INSERT INTO otp_counters(key, window_start_ms, count, expires_ms) VALUES ($1, $2, $3, $4) "
-              "ON CONFLICT (key) DO UPDATE SET window_start_ms = excluded.window_start_ms, "
-              "count = excluded.count, expires_ms = excluded.expires_ms;",
-              pg::params(k.key, k.window_start_ms, k.count, k.expires_ms));
+          tx.insert(pg::kOtpCounterRows, pg::cells(k.key, k.window_start_ms, k.count, k.expires_ms));
         return ok_status();
       },
       std::move(done));
