@@ -117,6 +117,16 @@ TEST(ClusterAudit, EachNodeKeepsItsOwnLogAndVerifyChecksEveryOneAndFindsTamperin
   auto on_b =
       https(b, "GET", "/admin/v1/audit/entries?start=0&count=100", {{"authorization", "Bearer " + admin_token(b)}});
   ASSERT_EQ(on_b.status, 200) << on_b.body;
+  EXPECT_NE(on_b.body.find("\"log\":\"node-b\""), std::string::npos) << on_b.body;
+  // And, asked for it, another node's log as the database holds it.
+  auto a_on_b = https(b, "GET", "/admin/v1/audit/entries?start=0&count=100&log=node-a",
+                      {{"authorization", "Bearer " + admin_token(b)}});
+  ASSERT_EQ(a_on_b.status, 200) << a_on_b.body;
+  EXPECT_NE(a_on_b.body.find("\"log\":\"node-a\""), std::string::npos) << a_on_b.body;
+  EXPECT_NE(a_on_b.body.find("\"index\":5"), std::string::npos) << a_on_b.body;
+  EXPECT_EQ(
+      https(b, "GET", "/admin/v1/audit/entries?log=node-z", {{"authorization", "Bearer " + admin_token(b)}}).status,
+      404);
   // Stopping signs a last checkpoint over everything durable.
   EXPECT_EQ(a.stop(SIGTERM), 0);
   EXPECT_EQ(b.stop(SIGTERM), 0);
@@ -191,6 +201,39 @@ TEST(ClusterAudit, EachNodeKeepsItsOwnLogAndVerifyChecksEveryOneAndFindsTamperin
   auto emptied = audit_cli(cluster, {"verify", "--json"});
   EXPECT_EQ(emptied.exit_code, 1) << emptied.output;
   EXPECT_EQ(verdict(emptied.output, "node-a").at("problem").as_string(), "log_truncated") << emptied.output;
+}
+
+// A node moved from SQLite (herald store migrate) brings its log along as the log "":
+// verified with the key it always had, beside the log the node now writes as itself.
+TEST(ClusterAudit, ALogCopiedFromSqliteIsVerifiedBesideTheNodesOwn) {
+  TempDir data, secrets;
+  {
+    Server s(Server::Options{{"--store.data_dir=" + data.path()}});
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(https(s, "GET", "/admin/v1/apps", {{"authorization", "Bearer " + admin_token(s)}}).status, 200);
+    ASSERT_EQ(s.stop(SIGTERM), 0);
+  }
+  std::string url = PgServer::shared().fresh_schema_url();
+  std::string url_file = secrets.path() + "/pg.url";
+  std::ofstream(url_file) << url << "\n";
+  auto migrated = run_herald({"store", "migrate", "--from", data.path(), "--to-file", url_file});
+  ASSERT_EQ(migrated.exit_code, 0) << migrated.output;
+  {
+    Server::Options o{{"--store.data_dir=" + data.path(), "--store.driver=postgres", "--cluster.node_name=node-a"}};
+    o.env.push_back("HERALD_STORE_POSTGRES_URL=" + url);
+    Server s(o);
+    EXPECT_EQ(https(s, "GET", "/admin/v1/apps", {{"authorization", "Bearer " + admin_token(s)}}).status, 200);
+    ASSERT_EQ(s.stop(SIGTERM), 0);
+  }
+  auto v = run_herald({"audit", "verify", "--store.driver=postgres", "--json"}, {"HERALD_STORE_POSTGRES_URL=" + url});
+  EXPECT_EQ(v.exit_code, 0) << v.output;
+  auto copied = verdict(v.output, ""), own = verdict(v.output, "node-a");
+  ASSERT_FALSE(copied.empty()) << v.output;
+  ASSERT_FALSE(own.empty()) << v.output;
+  EXPECT_TRUE(copied.at("ok").as_bool()) << v.output;
+  EXPECT_GE(copied.at("checkpoints").to_number<std::int64_t>(), 1) << v.output;
+  EXPECT_TRUE(own.at("ok").as_bool()) << v.output;
+  EXPECT_GE(own.at("checkpoints").to_number<std::int64_t>(), 1) << v.output;
 }
 
 // ---- Readiness: each node sealed on its own ----------------------------------------------

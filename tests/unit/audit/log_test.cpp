@@ -69,9 +69,10 @@ class FaultyStore final : public store::Store {
     real_.put_meta(std::move(k), std::move(v), std::move(done));
   }
   Result<std::optional<std::string>> get_meta(std::string_view k) override { return real_.get_meta(k); }
-  bool healthy() override { return real_.healthy(); }
+  bool healthy() override { return !down && real_.healthy(); }
   store::StoreStats stats() override { return real_.stats(); }
   void close() override {}
+  std::atomic<bool> down{false};  // the whole store unreachable (a database outage)
   store::AppRecords& apps() override { return real_.apps(); }
   store::KmsRecords& kms() override { return real_.kms(); }
   store::AuditRecords& audit() override { return audit_; }
@@ -281,6 +282,42 @@ TEST_F(LogFixture, AFailedWriteLeavesNoHoleAndAuditedCallsAreRefusedUntilItIsDur
   log = std::make_unique<Log>(*db, *keys, LogOptions{1000, 60'000}, nullptr);
   EXPECT_TRUE(log->open().ok());
   EXPECT_EQ(log->size(), 14u);
+}
+
+// Cluster mode: while the whole shared store is down, audited calls go on (durable ones
+// fail by themselves) and their entries wait; a failure of the audit writes alone, or
+// without ride_out_store_outage, still refuses.
+TEST_F(LogFixture, ADatabaseOutageAdmitsCallsOnlyWhenRidingItOutAndTheWholeStoreIsDown) {
+  FaultyStore faulty(*db);
+  LogOptions lo{1000, 60'000};
+  lo.ride_out_store_outage = true;
+  log = std::make_unique<Log>(faulty, *keys, lo, nullptr);
+  ASSERT_TRUE(log->open().ok());
+  EXPECT_TRUE(log->admits());
+  faulty.faulty().fail = true;
+  log->record(event(0));
+  for (int i = 0; i < 200 && log->writable(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_FALSE(log->writable());
+  EXPECT_FALSE(log->admits());  // the store answers: only the audit writes fail
+  faulty.down = true;
+  EXPECT_TRUE(log->admits());
+  log->record(event(1));  // waits in memory, in order
+  EXPECT_EQ(log->size(), 2u);
+
+  LogOptions strict{1000, 60'000};
+  auto closed = std::make_unique<Log>(faulty, *keys, strict, nullptr);
+  ASSERT_TRUE(closed->open().ok());
+  closed->record(event(2));
+  for (int i = 0; i < 200 && closed->writable(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  EXPECT_FALSE(closed->admits());
+  closed.reset();
+
+  faulty.down = false;
+  faulty.faulty().fail = false;
+  log->retry_unwritten();
+  ASSERT_TRUE(log->flush(std::chrono::seconds(10)));
+  EXPECT_TRUE(log->writable());
+  EXPECT_TRUE(log->admits());
 }
 
 // A log written before failed batches were retried may have a hole: the start says so.

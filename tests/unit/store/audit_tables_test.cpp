@@ -97,5 +97,71 @@ TEST_P(AuditTables, CheckpointsAreListedBySizeAndReplacedBySize) {
   EXPECT_EQ(latest->size, 30u);
 }
 
+// Several nodes on one PostgreSQL database each append to a log of their own (named by
+// StoreOptions::audit_log), numbered from 0 without conflict; every log is listed, with
+// the key published for it. SQLite holds one log, named "".
+TEST_P(AuditTables, EachNodeAppendsToItsOwnLogAndEveryLogIsListedWithItsKey) {
+  testing::TempStore t(GetParam());
+  if (GetParam() == "sqlite") {
+    AuditRecords& only = t.db->audit();
+    EXPECT_EQ(only.audit_log_name(), "");
+    ASSERT_TRUE(wait_for([&](Completion d) { only.put_audit_log_key("PEM-ONE", std::move(d)); }).ok());
+    auto logs = only.audit_logs();
+    ASSERT_TRUE(logs.ok());
+    ASSERT_EQ(logs->size(), 1u);
+    EXPECT_EQ((*logs)[0].name, "");
+    EXPECT_EQ((*logs)[0].public_key, "PEM-ONE");
+    EXPECT_EQ(t.db->get_meta("audit_public_key").value(), std::optional<std::string>("PEM-ONE"));
+    EXPECT_NE(only.audit_log(""), nullptr);
+    EXPECT_EQ(only.audit_log("node-b"), nullptr);
+    return;
+  }
+  t.opts.audit_log = "node-a";
+  t.reopen();
+  t.opts.audit_log = "node-b";
+  auto other = t.open_another();
+  AuditRecords& a = t.db->audit();
+  AuditRecords& b = other->audit();
+  EXPECT_EQ(a.audit_log_name(), "node-a");
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    ASSERT_TRUE(wait_for([&](Completion d) { a.append_audit(entry(i), {}, std::move(d)); }).ok());
+    if (i < 2) {
+      ASSERT_TRUE(wait_for([&](Completion d) { b.append_audit(entry(i), {}, std::move(d)); }).ok());
+    }
+  }
+  ASSERT_TRUE(wait_for([&](Completion d) {
+                b.put_audit_checkpoint(AuditCheckpointRecord{2, std::string(32, 'r'), 7, "sig"}, std::move(d));
+              }).ok());
+  EXPECT_EQ(a.audit_size().value(), 3u);
+  EXPECT_EQ(b.audit_size().value(), 2u);
+  EXPECT_TRUE(a.audit_checkpoints().value().empty());
+  EXPECT_EQ(b.audit_checkpoints().value().size(), 1u);
+
+  ASSERT_TRUE(wait_for([&](Completion d) { a.put_audit_log_key("PEM-A", std::move(d)); }).ok());
+  auto logs = a.audit_logs();
+  ASSERT_TRUE(logs.ok()) << logs.error().message;
+  ASSERT_EQ(logs->size(), 2u);
+  EXPECT_EQ((*logs)[0].name, "node-a");
+  EXPECT_EQ((*logs)[0].public_key, "PEM-A");
+  EXPECT_EQ((*logs)[1].name, "node-b");
+  EXPECT_EQ((*logs)[1].public_key, "");
+
+  // Another node's log, read from this node's store.
+  auto b_from_a = a.audit_log("node-b");
+  ASSERT_NE(b_from_a, nullptr);
+  EXPECT_EQ(b_from_a->audit_size().value(), 2u);
+  EXPECT_EQ(b_from_a->latest_audit_checkpoint().value()->size, 2u);
+  EXPECT_EQ(b_from_a->audit_entries(0, 10).value().size(), 2u);
+  EXPECT_EQ(a.audit_log("node-c"), nullptr);
+
+  // A log with a published key but no entry left is still listed (so that verify finds
+  // a log whose entries were all deleted).
+  t.opts.audit_log = "node-c";
+  auto third = t.open_another();
+  ASSERT_TRUE(wait_for([&](Completion d) { third->audit().put_audit_log_key("PEM-C", std::move(d)); }).ok());
+  EXPECT_EQ(a.audit_logs().value().size(), 3u);
+  EXPECT_NE(a.audit_log("node-c"), nullptr);
+}
+
 }  // namespace
 }  // namespace herald::store
