@@ -96,7 +96,9 @@ void PostgresStore::insert_message(MessageRecord m, Completion done) {
 }
 
 // Under a lease ($7 the holder, $8 the step it claimed at) the update applies only while
-// the row still has both, and releases the lease.
+// the row still has both, and releases the lease. A change of state (an ack, an expiry)
+// releases it too: the holder's own write is refused from then on anyway, and the row's
+// claim for its purge is then not counted as a takeover.
 void PostgresStore::change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) {
   submit(
       [c = std::move(c), applied = std::move(applied)](pg::WriteTx& tx) -> Status {
@@ -106,8 +108,10 @@ void PostgresStore::change_message(MessageChange c, std::shared_ptr<bool> applie
         if (c.lease) owner = c.lease->owner, at = c.lease->at;
         tx.run(
             "WITH changed AS (UPDATE messages SET state = COALESCE($2, state), step = COALESCE($3, step), "
-            "due_ms = COALESCE($4, due_ms), lease_owner = CASE WHEN $7::text IS NULL THEN lease_owner ELSE '' END, "
-            "lease_until = CASE WHEN $7::text IS NULL THEN lease_until ELSE 0 END "
+            "due_ms = COALESCE($4, due_ms), lease_owner = CASE WHEN $7::text IS NULL AND $2::integer IS NULL THEN "
+            "lease_owner "
+            "ELSE '' END, "
+            "lease_until = CASE WHEN $7::text IS NULL AND $2::integer IS NULL THEN lease_until ELSE 0 END "
             "WHERE seq = $1 AND $5 AND (state = 0 OR NOT $6) "
             "AND ($7::text IS NULL OR (lease_owner = $7::text AND step = $8::integer)) RETURNING 1) "
             "SELECT set_config('herald.applied', "

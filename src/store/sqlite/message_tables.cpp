@@ -95,8 +95,9 @@ void SqliteStore::insert_message(MessageRecord m, Completion done) {
       std::move(done));
 }
 
-// Under a lease (?7 the holder, ?8 the step it claimed at) the update applies only while
-// the row still has both, and releases the lease.
+// Under a lease (?6 the holder, ?7 the step it claimed at) the update applies only while
+// the row still has both, and releases the lease. A change of state (an ack, an expiry)
+// releases it too (see the PostgreSQL driver).
 void SqliteStore::change_message(MessageChange c, std::shared_ptr<bool> applied, Completion done) {
   submit(
       [c = std::move(c), applied = std::move(applied)](sqlite3* db) -> Status {
@@ -109,8 +110,8 @@ void SqliteStore::change_message(MessageChange c, std::shared_ptr<bool> applied,
           auto st = write_row(db,
                               "UPDATE messages SET state = COALESCE(?1, state), step = COALESCE(?2, step), "
                               "due_ms = COALESCE(?3, due_ms), "
-                              "lease_owner = CASE WHEN ?6 IS NULL THEN lease_owner ELSE '' END, "
-                              "lease_until = CASE WHEN ?6 IS NULL THEN lease_until ELSE 0 END "
+                              "lease_owner = CASE WHEN ?6 IS NULL AND ?1 IS NULL THEN lease_owner ELSE '' END, "
+                              "lease_until = CASE WHEN ?6 IS NULL AND ?1 IS NULL THEN lease_until ELSE 0 END "
                               "WHERE seq = ?4 AND (state = 0 OR ?5 = 0) "
                               "AND (?6 IS NULL OR (lease_owner = ?6 AND step = ?7));",
                               "change_message", c.state, c.step, c.due_ms, c.seq, c.only_if_pending, owner, at);

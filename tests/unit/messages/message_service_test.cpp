@@ -1031,6 +1031,45 @@ TEST_F(MessageFallback, NoWebhookAttemptOnceTheTtlHasEnded) {
   EXPECT_EQ(trail(id).back(), "expired");
 }
 
+// A second scheduler on the same store (another node) takes over an attempt whose holder
+// overran its lease; the slow holder's late answer is then not written over the new
+// holder's result (docs/cluster.md#leases).
+TEST_F(MessageFallback, AHolderTakenOverAfterItsLeaseCannotWriteOverTheNewHolder) {
+  webhooks.hold(true);
+  const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "channels": ["webhook"], "fallback_after": "1s"})");
+  clock.set(kStart + 1000);
+  service->tick(kStart + 1000);
+  barrier();  // the step's write, with the job
+  if (webhooks.count() == 0) service->tick(kStart + 1000);
+  ASSERT_EQ(webhooks.count(), 1u);
+
+  FakeWebhooks other_hooks;
+  metrics::Registry other_registry;
+  MessageService other(cfg, *db, *keys, &senders, other_hooks.poster(), &other_registry, clock.as_clock());
+  other.set_lease("node-b", std::chrono::seconds(30));
+  ASSERT_TRUE(other.load().ok());
+  auto run_other = [&](std::int64_t t) {
+    clock.set(t);
+    other.tick(t);
+    auto deadline = std::chrono::steady_clock::now() + kWait;
+    while (other.in_flight() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+    barrier();
+  };
+  run_other(kStart + 30'000);  // the first holder's lease (30 s from its claim) still stands
+  EXPECT_EQ(other_hooks.count(), 0u);
+  run_other(kStart + 31'000);
+  ASSERT_EQ(other_hooks.count(), 1u);
+  EXPECT_EQ(trail(id).back(), "fallback_sent/webhook");
+
+  webhooks.answer_held(FakeWebhooks::retryable(500));  // the slow holder's late answer
+  drain();
+  EXPECT_EQ(trail(id), (V{"accepted", "stored", "fallback_started/webhook", "fallback_sent/webhook"}));
+  EXPECT_EQ(job(id)->state, store::WebhookJobState::delivered);
+  EXPECT_EQ(job(id)->attempts, 1);
+  EXPECT_NE(other_registry.render().find("herald_messages_lease_takeovers_total{work=\"webhook\"} 1"),
+            std::string::npos);
+}
+
 TEST_F(MessageFixture, StepsWithoutAWebhookUrlOrContactFailAndTheNextFollows) {
   const std::string id = publish_ok(R"({"to_user": "u1", "data": 1, "text": "t", "channels": ["webhook", "email"],
       "fallback_after": "1s"})");

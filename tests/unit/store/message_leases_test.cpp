@@ -162,6 +162,10 @@ TEST_P(MessageLeases, AnAckAppliesUnderALeaseAndTheHoldersStepIsThenRefused) {
   EXPECT_TRUE(change(msgs, ack));
   EXPECT_FALSE(change(msgs, step_under("node-a/1", 0, 1, 1500)));
   EXPECT_EQ(msgs.message(1).value()->state, MessageState::acked);
+  // The ack released the lease: the row's claim for its purge is not a takeover.
+  auto purge = msgs.claim_due_messages(9000, 10, "node-b/2", 9999).value();
+  ASSERT_EQ(purge.rows.size(), 1u);
+  EXPECT_EQ(purge.takeovers, 0u);
 }
 
 TEST_P(MessageLeases, WebhookAttemptsAreClaimedOnceAndSettledOnlyByTheirHolder) {
