@@ -159,8 +159,8 @@ class MessageService final : public push::MessageInbox {
   std::unique_ptr<IdempotencyClaims> claims_;
   ClusterSettings cluster_;
   SeqGenerator seqs_;
-  std::atomic<bool> clustered_{false};  // the store is shared: seqs_ holds a slot, sync_ runs
-  std::int64_t renewed_ms_ = 0;         // when the last renewal was sent (sync thread only)
+  std::atomic<bool> clustered_{false};       // the store is shared: seqs_ holds a slot, sync_ runs
+  std::atomic<std::int64_t> renewed_ms_{0};  // when the last renewal was sent
   InboxSync sync_;
   PeriodicThread sync_thread_;
   MessagePublisher publisher_;

@@ -243,6 +243,26 @@ TEST_F(InboxSyncTest, TheSlotLeaseIsRenewedAndALapsedLeaseRefusesPublishes) {
   publish(*a, "u1");
 }
 
+TEST_F(InboxSyncTest, ANodeWhoseSlotWasTakenClaimsAnotherAndKeepsNumbersUnique) {
+  const std::uint32_t old_slot = *a->service->seq_slot();
+  const std::string before = publish(*a, "u1");
+  {
+    // A's lease ran out while it hung, and another node took the slot.
+    std::lock_guard lock(slots.mu);
+    slots.slots[old_slot].holder = "node-c/x";
+  }
+  a->clock.advance(11'000);
+  a->tick();
+  ASSERT_TRUE(a->service->seq_slot().has_value());
+  EXPECT_NE(*a->service->seq_slot(), old_slot);
+  EXPECT_NE(*a->service->seq_slot(), *b->service->seq_slot());
+  const std::string after = publish(*a, "u1");
+  flush();
+  auto seq = [](const std::string& id) { return std::stoull(id.substr(4, id.find('_', 4) - 4)); };
+  EXPECT_GT(seq(after), seq(before));
+  EXPECT_EQ(SeqGenerator::slot_of(seq(after)), *a->service->seq_slot());
+}
+
 // InboxSync alone: a scan limit and a per-app share, one app's burst first.
 TEST_F(InboxSyncTest, EachPassIsBoundedAndOneAppsBurstDoesNotHoldUpAnother) {
   for (int i = 0; i < 10; ++i) publish(*b, "u1", "app1");
