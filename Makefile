@@ -49,7 +49,8 @@ tsan-test: deps
 	  ctest --test-dir $(TSAN_DIR) --output-on-failure -j $(JOBS) --timeout 600
 
 # The in-process benchmarks, a few seconds each, no peer server: micro-benchmarks, the
-# store's group commit, durable message publishes and OTP send+verify pairs.
+# store's group commit, durable message publishes and OTP send+verify pairs (these two on
+# sqlite and on a throwaway PostgreSQL, or HERALD_BENCH_POSTGRES_URL's database).
 bench: build
 	$(BUILD_DIR)/bench/bench_micro --benchmark_min_time=0.2
 	$(BUILD_DIR)/bench/bench_store_commit --dir $(RUN_DIR)/bench-store
@@ -85,15 +86,25 @@ bench-api: build
 bench-kms: build
 	./bench/run-kms.sh $(BUILD_DIR)
 
-# Verification codes: send+verify pairs per second with the log provider (CLIENTS, SECONDS).
+# Verification codes: send+verify pairs per second with the log provider, on sqlite then
+# on postgres (a throwaway PostgreSQL server, or HERALD_BENCH_POSTGRES_URL's database):
+# saturating (CLIENTS callers) and open loop (RATE pairs/s; 0: half of sqlite's figure),
+# SECONDS each; DRIVER=sqlite|postgres|both. JSON in $(RUN_DIR)/bench/otp.json.
 bench-otp: build
-	$(BUILD_DIR)/bench/bench_otp --dir $(RUN_DIR)/bench-otp --clients $(or $(CLIENTS),64) \
-	  --seconds $(or $(SECONDS),10) 2>/dev/null
+	@mkdir -p $(RUN_DIR)/bench
+	$(BUILD_DIR)/bench/bench_otp --dir $(RUN_DIR)/bench-otp --driver $(or $(DRIVER),both) \
+	  --clients $(or $(CLIENTS),64) --rate $(or $(RATE),0) --seconds $(or $(SECONDS),10) \
+	  --json $(RUN_DIR)/bench/otp.json 2>/dev/null
 
-# Messages to users: durable publishes per second (THREADS, INFLIGHT, SECONDS).
+# Messages to users: durable publishes per second, on sqlite then on postgres (as
+# bench-otp): saturating (THREADS publishers, INFLIGHT in flight) and open loop (RATE
+# publishes/s; 0: half of sqlite's figure), SECONDS each; DRIVER=sqlite|postgres|both.
+# JSON in $(RUN_DIR)/bench/messages.json.
 bench-messages: build
-	$(BUILD_DIR)/bench/bench_messages --dir $(RUN_DIR)/bench-messages --threads $(or $(THREADS),2) \
-	  --inflight $(or $(INFLIGHT),4096) --seconds $(or $(SECONDS),10)
+	@mkdir -p $(RUN_DIR)/bench
+	$(BUILD_DIR)/bench/bench_messages --dir $(RUN_DIR)/bench-messages --driver $(or $(DRIVER),both) \
+	  --threads $(or $(THREADS),2) --inflight $(or $(INFLIGHT),4096) --rate $(or $(RATE),0) \
+	  --seconds $(or $(SECONDS),10) --json $(RUN_DIR)/bench/messages.json
 
 format:
 	git ls-files '*.cpp' '*.h' | xargs clang-format -i
