@@ -80,9 +80,8 @@ Result<std::vector<AppReloaded>> AppStore::reload(const std::string& only) {
   }
 }
 
-void AppStore::swap_in_locked(std::vector<std::pair<store::AppRecord, App>>& changed,
-                              std::vector<UnavailableApp>& bad, const std::vector<std::string>& gone,
-                              std::vector<AppReloaded>& events) {
+void AppStore::swap_in_locked(std::vector<std::pair<store::AppRecord, App>>& changed, std::vector<UnavailableApp>& bad,
+                              const std::vector<std::string>& gone, std::vector<AppReloaded>& events) {
   auto drop = [&](const std::string& id) {
     if (cache_.find_by_id(id)) events.push_back(AppReloaded{id, true, false});
     cache_.remove(id);

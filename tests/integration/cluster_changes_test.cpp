@@ -76,8 +76,9 @@ std::unique_ptr<Connection> ws_client(const Server& s, const NewApp& app) {
   o.ca_file = s.ca_file();
   auto c = Connection::open(s.port(), true, o);
   if (ws_upgrade(*c, "/ws").status != 101) return nullptr;
-  ws_send(*c, 1,
-          R"({"id":1,"connect":{"app":")" + app.key + R"(","token":")" + client_token(app.client_secret, "u1") + "\"}}");
+  ws_send(
+      *c, 1,
+      R"({"id":1,"connect":{"app":")" + app.key + R"(","token":")" + client_token(app.client_secret, "u1") + "\"}}");
   auto r = ws_read(*c, 5s);
   if (!r || r->payload.find("\"connect\":{") == std::string::npos) return nullptr;
   return c;

@@ -45,9 +45,9 @@ std::optional<ChangeKind> kind_of(std::string_view s) {
 ChangeListener::ChangeListener(ConnectOptions opts, metrics::Registry* registry) : opts_(std::move(opts)) {
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) wake_[0] = wake_[1] = -1;
   if (!registry) return;
-  m_changes_ = &registry->counter("herald_cluster_changes_total",
-                                  "Changes to apps, keys and delivery settings the change feed reported, by kind",
-                                  {"kind"});
+  m_changes_ =
+      &registry->counter("herald_cluster_changes_total",
+                         "Changes to apps, keys and delivery settings the change feed reported, by kind", {"kind"});
   m_connected_ =
       &registry->gauge("herald_cluster_feed_connected", "1 while the change feed's connection to PostgreSQL is up")
            .with({});
