@@ -185,6 +185,29 @@ TEST(ClusterChanges, ASecretRotatedAndRevokedOnAIsTakenUpOnB) {
   EXPECT_EQ(publish_code(b, app.key, fresh), "");
 }
 
+TEST(ClusterChanges, DeliverySettingsAndTemplatesChangedOnAAreUsedOnB) {
+  auto cluster = fast_cluster();
+  Server& a = cluster.start("node-a");
+  Server& b = cluster.start("node-b");
+  DevApp d = dev_app(a);
+  sdk::DeliverySettingsUpdate u;
+  u.webhook_url = "https://hooks.example.com/herald";
+  u.max_per_user_per_day = 7;
+  auto changed = admin(a).set_delivery_settings(d.id, u);
+  ASSERT_TRUE(changed.ok()) << changed.error().code;
+  auto took = time_until([&] {
+    auto s = admin(b).delivery_settings(d.id);
+    return s && s->webhook_url == "https://hooks.example.com/herald" && s->max_per_user_per_day == 7;
+  });
+  EXPECT_LT(took, kBound);
+  ASSERT_TRUE(admin(a).put_template(d.id, "welcome", R"({"locales":{"en":{"inapp":{"hi":"{{name}}"}}}})").ok());
+  took = time_until([&] { return admin(b).template_json(d.id, "welcome").ok(); });
+  EXPECT_LT(took, kBound);
+  ASSERT_TRUE(admin(a).delete_template(d.id, "welcome").ok());
+  took = time_until([&] { return !admin(b).template_json(d.id, "welcome").ok(); });
+  EXPECT_LT(took, kBound);
+}
+
 // Two nodes changing one app at once: each change is made from the app as its node holds
 // it, and one that would overwrite the other's is refused ("conflict"), never lost.
 TEST(ClusterChanges, SecretRotationsOnBothNodesAtOnceLoseNothing) {
