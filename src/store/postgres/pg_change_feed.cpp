@@ -203,11 +203,12 @@ void ChangeListener::purge_old() {
   auto now = SteadyClock::now();
   if (now - last_purge_ < kPurgeEvery) return;
   last_purge_ = now;
-  auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch() - kRetention)
-                     .count();
-  // Every node purges; the deletes are idempotent and cheap (an index on at_ms).
-  if (auto r = conn_->run("DELETE FROM cluster_changes WHERE at_ms < $1;", params(wall_ms), "change feed purge"); !r)
+  // Every node purges (idempotent, cheap: an index on at_ms), by the database's clock,
+  // which stamped the rows: a node's own clock may be off.
+  if (auto r = conn_->run(
+          "DELETE FROM cluster_changes WHERE at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1;",
+          params(static_cast<std::int64_t>(kRetention.count())), "change feed purge");
+      !r)
     log::warn("change_feed_purge_failed", {{"error", r.error().message}});
 }
 
