@@ -13,8 +13,15 @@ namespace {
 // A reload that keeps finding local changes landing under it gives up after this many reads.
 constexpr int kReloadAttempts = 4;
 
+// HS256 client secrets are named by their id; public keys by their kid.
 bool lost_a_client_key(const App& before, const App& after) {
+  for (const auto& s : before.client_secrets) {
+    bool kept = false;
+    for (const auto& n : after.client_secrets) kept = kept || n.id == s.id;
+    if (!kept) return true;
+  }
   for (const auto& k : before.client_keys) {
+    if (k.alg == auth::JwtAlg::HS256) continue;
     bool kept = false;
     for (const auto& n : after.client_keys) kept = kept || (n.kid == k.kid && n.alg == k.alg);
     if (!kept) return true;
@@ -80,9 +87,8 @@ Result<std::vector<AppReloaded>> AppStore::reload(const std::string& only) {
   }
 }
 
-void AppStore::swap_in_locked(std::vector<std::pair<store::AppRecord, App>>& changed,
-                              std::vector<UnavailableApp>& bad, const std::vector<std::string>& gone,
-                              std::vector<AppReloaded>& events) {
+void AppStore::swap_in_locked(std::vector<std::pair<store::AppRecord, App>>& changed, std::vector<UnavailableApp>& bad,
+                              const std::vector<std::string>& gone, std::vector<AppReloaded>& events) {
   auto drop = [&](const std::string& id) {
     if (cache_.find_by_id(id)) events.push_back(AppReloaded{id, true, false});
     cache_.remove(id);

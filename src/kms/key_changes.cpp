@@ -310,22 +310,23 @@ void KeyService::cancel_deletion(const std::string& app_id, const std::string& n
       if (k->rec.delete_after_ms == 0) return reply(make_error(Errc::kConflict, "the key is not being deleted"));
       expected = settings_of(k->rec);
     }
-    store_.kms().update_kms_key(store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, 0, expected},
-                                [this, app_id, name, reply](Status st) {
-                                  if (!st) return reply(st.error());
-                                  std::unique_lock lock(mu_);
-                                  auto it = keys_.find(KeyId{app_id, name});
-                                  if (!root_ || it == keys_.end()) {
-                                    lock.unlock();
-                                    return reply(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
-                                  }
-                                  it->second->rec.delete_after_ms = 0;
-                                  ++generation_;
-                                  KeyInfo info = it->second->info();
-                                  lock.unlock();
-                                  log::info("kms_key_deletion_cancelled", {{"app", app_id}, {"key", name}});
-                                  reply(std::move(info));
-                                });
+    store_.kms().update_kms_key(
+        store::KmsKeyChange{app_id, name, std::nullopt, std::nullopt, std::nullopt, 0, expected},
+        [this, app_id, name, reply](Status st) {
+          if (!st) return reply(st.error());
+          std::unique_lock lock(mu_);
+          auto it = keys_.find(KeyId{app_id, name});
+          if (!root_ || it == keys_.end()) {
+            lock.unlock();
+            return reply(make_error(Errc::kKeyNotFound, "the key went away meanwhile"));
+          }
+          it->second->rec.delete_after_ms = 0;
+          ++generation_;
+          KeyInfo info = it->second->info();
+          lock.unlock();
+          log::info("kms_key_deletion_cancelled", {{"app", app_id}, {"key", name}});
+          reply(std::move(info));
+        });
   });
 }
 

@@ -13,14 +13,26 @@ namespace {
 
 // A reload that keeps finding local changes landing under it gives up after this many reads.
 constexpr int kReloadAttempts = 4;
-// The closest two reloads a use may cause for one app.
+// The closest two reloads a use may cause for one app, after one that found nothing new.
 constexpr auto kRefreshSpacing = std::chrono::milliseconds(100);
 // Apps remembered for that spacing; beyond this many, the memory starts over.
 constexpr std::size_t kRefreshMemory = 10'000;
 
+bool same_settings(const store::KmsKeyRecord& x, const store::KmsKeyRecord& y) {
+  return x.latest_version == y.latest_version && x.min_decryption_version == y.min_decryption_version &&
+         x.exportable == y.exportable && x.deletion_allowed == y.deletion_allowed &&
+         x.delete_after_ms == y.delete_after_ms;
+}
+
 }  // namespace
 
 Status KeyService::reload_keys(const std::string& only) {
+  bool changed = false;
+  return reload_keys(only, changed);
+}
+
+Status KeyService::reload_keys(const std::string& only, bool& changed) {
+  changed = false;
   if (store::on_store_thread()) return make_error(Errc::kInternal, "the keyring cannot be reloaded on a store thread");
   std::lock_guard serial(reload_mu_);
   for (int attempt = 1;; ++attempt) {
@@ -63,12 +75,18 @@ Status KeyService::reload_keys(const std::string& only) {
     // A key whose latest version did not come with it (deleted between the two reads) is
     // left as it was; the deletion's own report follows.
     std::erase_if(fresh, [](const auto& e) { return !e.second->material.count(e.second->rec.latest_version); });
+    std::size_t before = keys_.size();
     std::erase_if(keys_, [&](const auto& e) {
       return (only.empty() || e.first.first == only) && !fresh.count(e.first) &&
              !std::any_of(recs->begin(), recs->end(),
                           [&](const auto& r) { return r.app_id == e.first.first && r.name == e.first.second; });
     });
-    for (auto& [id, k] : fresh) keys_[id] = std::move(k);
+    changed = keys_.size() != before;
+    for (auto& [id, k] : fresh) {
+      auto& slot = keys_[id];
+      changed = changed || !slot || slot->material.size() != k->material.size() || !same_settings(slot->rec, k->rec);
+      slot = std::move(k);
+    }
     ++generation_;
     return ok_status();
   }
@@ -80,14 +98,21 @@ bool KeyService::refresh_from_store(const std::string& app_id) const {
     std::lock_guard lock(refresh_mu_);
     auto now = std::chrono::steady_clock::now();
     if (last_refresh_.size() >= kRefreshMemory) last_refresh_.clear();
-    auto [it, fresh] = last_refresh_.try_emplace(app_id, now);
-    if (!fresh && now - it->second < kRefreshSpacing) return false;
-    it->second = now;
+    auto it = last_refresh_.find(app_id);
+    if (it != last_refresh_.end() && now - it->second < kRefreshSpacing) return false;
   }
   // The keyring's state is not the caller's to see as const: another node changed it.
-  auto st = const_cast<KeyService*>(this)->reload_keys(app_id);
+  bool changed = false;
+  auto st = const_cast<KeyService*>(this)->reload_keys(app_id, changed);
   if (!st) log::warn("kms_reload_failed", {{"app", app_id}, {"error", st.error().message}});
-  return st.ok();
+  // Only a reload that found nothing spaces the next one: a caller naming versions that
+  // do not exist is held off, a key another node keeps changing is not.
+  std::lock_guard lock(refresh_mu_);
+  if (changed)
+    last_refresh_.erase(app_id);
+  else
+    last_refresh_[app_id] = std::chrono::steady_clock::now();
+  return st.ok() && changed;
 }
 
 }  // namespace herald::kms

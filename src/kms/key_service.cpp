@@ -516,6 +516,13 @@ void KeyService::prepare(std::string_view app_id, std::function<void(Status)> do
 }
 
 Result<std::string> KeyService::mac(std::string_view app_id, std::string_view purpose, std::string_view data) {
+  {
+    std::shared_lock lock(mu_);
+    bool held = !root_ || find_locked(std::string(app_id), "_data");
+    lock.unlock();
+    // An app made on another node a moment ago: its keys are in the store.
+    if (!held) (void)refresh_from_store(std::string(app_id));
+  }
   std::shared_lock lock(mu_);
   if (!root_) return make_error(Errc::kSealed, "the key service is sealed");
   const Key* k = find_locked(std::string(app_id), "_data");

@@ -236,9 +236,11 @@ class KeyService final : public Sealer {
   void app_keys_written(const std::shared_ptr<AppKeysWrite>& w);
   // A use found a key or version of `app_id` it does not hold, which another node may
   // have made a moment ago: one reload of the app's keys, at most one per app per
-  // kRefreshSpacing (a caller naming versions that do not exist cannot load the store).
-  // True if it reloaded.
+  // kRefreshSpacing after one that found nothing (a caller naming versions that do not
+  // exist cannot load the store). True if the reload changed what is held.
   bool refresh_from_store(const std::string& app_id) const;
+  // reload_keys, telling whether anything held changed.
+  Status reload_keys(const std::string& app_id, bool& changed);
 
   store::Store& store_;
   KeyServiceOptions opts_;
@@ -250,11 +252,11 @@ class KeyService final : public Sealer {
   std::map<std::string, std::shared_ptr<AppKeysWrite>> app_key_writes_;  // under mu_
   std::mutex changes_mu_;
   std::map<KeyId, std::deque<Mutation>> changes_;  // front: the change under way
-  std::uint64_t generation_ = 0;  // under mu_: moves with every change to keys_
-  std::mutex reload_mu_;          // one reload_keys at a time
+  std::uint64_t generation_ = 0;                   // under mu_: moves with every change to keys_
+  std::mutex reload_mu_;                           // one reload_keys at a time
   mutable std::mutex refresh_mu_;
   mutable std::map<std::string, std::chrono::steady_clock::time_point> last_refresh_;  // under refresh_mu_
-  std::vector<Share> pending_;                     // shares given towards the next unseal
+  std::vector<Share> pending_;  // shares given towards the next unseal
   std::function<Status()> on_unsealed_;
   std::function<void()> on_sealed_;
   PeriodicThread purger_;

@@ -183,7 +183,7 @@ void AppDeliverySettings::clear() {
   std::lock_guard lock(mu_);
   settings_.clear();
   templates_.clear();
-          ++generation_;
+  ++generation_;
 }
 
 std::shared_ptr<const DeliverySettings> AppDeliverySettings::settings_of(const std::string& app_id) const {

@@ -76,8 +76,9 @@ std::unique_ptr<Connection> ws_client(const Server& s, const NewApp& app) {
   o.ca_file = s.ca_file();
   auto c = Connection::open(s.port(), true, o);
   if (ws_upgrade(*c, "/ws").status != 101) return nullptr;
-  ws_send(*c, 1,
-          R"({"id":1,"connect":{"app":")" + app.key + R"(","token":")" + client_token(app.client_secret, "u1") + "\"}}");
+  ws_send(
+      *c, 1,
+      R"({"id":1,"connect":{"app":")" + app.key + R"(","token":")" + client_token(app.client_secret, "u1") + "\"}}");
   auto r = ws_read(*c, 5s);
   if (!r || r->payload.find("\"connect\":{") == std::string::npos) return nullptr;
   return c;
@@ -182,6 +183,29 @@ TEST(ClusterChanges, ASecretRotatedAndRevokedOnAIsTakenUpOnB) {
   auto took = time_until([&] { return !publish_code(b, app.key, app.secret).empty(); });
   EXPECT_LT(took, kBound);
   EXPECT_EQ(publish_code(b, app.key, fresh), "");
+}
+
+TEST(ClusterChanges, DeliverySettingsAndTemplatesChangedOnAAreUsedOnB) {
+  auto cluster = fast_cluster();
+  Server& a = cluster.start("node-a");
+  Server& b = cluster.start("node-b");
+  DevApp d = dev_app(a);
+  sdk::DeliverySettingsUpdate u;
+  u.webhook_url = "https://hooks.example.com/herald";
+  u.max_per_user_per_day = 7;
+  auto changed = admin(a).set_delivery_settings(d.id, u);
+  ASSERT_TRUE(changed.ok()) << changed.error().code;
+  auto took = time_until([&] {
+    auto s = admin(b).delivery_settings(d.id);
+    return s && s->webhook_url == "https://hooks.example.com/herald" && s->max_per_user_per_day == 7;
+  });
+  EXPECT_LT(took, kBound);
+  ASSERT_TRUE(admin(a).put_template(d.id, "welcome", R"({"locales":{"en":{"inapp":{"hi":"{{name}}"}}}})").ok());
+  took = time_until([&] { return admin(b).template_json(d.id, "welcome").ok(); });
+  EXPECT_LT(took, kBound);
+  ASSERT_TRUE(admin(a).delete_template(d.id, "welcome").ok());
+  took = time_until([&] { return !admin(b).template_json(d.id, "welcome").ok(); });
+  EXPECT_LT(took, kBound);
 }
 
 // Two nodes changing one app at once: each change is made from the app as its node holds

@@ -45,9 +45,9 @@ std::optional<ChangeKind> kind_of(std::string_view s) {
 ChangeListener::ChangeListener(ConnectOptions opts, metrics::Registry* registry) : opts_(std::move(opts)) {
   if (::pipe2(wake_, O_CLOEXEC | O_NONBLOCK) != 0) wake_[0] = wake_[1] = -1;
   if (!registry) return;
-  m_changes_ = &registry->counter("herald_cluster_changes_total",
-                                  "Changes to apps, keys and delivery settings the change feed reported, by kind",
-                                  {"kind"});
+  m_changes_ =
+      &registry->counter("herald_cluster_changes_total",
+                         "Changes to apps, keys and delivery settings the change feed reported, by kind", {"kind"});
   m_connected_ =
       &registry->gauge("herald_cluster_feed_connected", "1 while the change feed's connection to PostgreSQL is up")
            .with({});
@@ -203,11 +203,12 @@ void ChangeListener::purge_old() {
   auto now = SteadyClock::now();
   if (now - last_purge_ < kPurgeEvery) return;
   last_purge_ = now;
-  auto wall_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                     std::chrono::system_clock::now().time_since_epoch() - kRetention)
-                     .count();
-  // Every node purges; the deletes are idempotent and cheap (an index on at_ms).
-  if (auto r = conn_->run("DELETE FROM cluster_changes WHERE at_ms < $1;", params(wall_ms), "change feed purge"); !r)
+  // Every node purges (idempotent, cheap: an index on at_ms), by the database's clock,
+  // which stamped the rows: a node's own clock may be off.
+  if (auto r = conn_->run(
+          "DELETE FROM cluster_changes WHERE at_ms < (extract(epoch FROM clock_timestamp()) * 1000)::bigint - $1;",
+          params(static_cast<std::int64_t>(kRetention.count())), "change feed purge");
+      !r)
     log::warn("change_feed_purge_failed", {{"error", r.error().message}});
 }
 

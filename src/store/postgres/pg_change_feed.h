@@ -61,7 +61,7 @@ class ChangeListener final : public ChangeFeed {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
-  bool resync_ = false;  // a report failed: kAll is reported until one succeeds
+  bool resync_ = false;     // a report failed: kAll is reported until one succeeds
   int wake_[2] = {-1, -1};  // a pipe: stop() writes, wait() polls it beside the socket
   std::mutex mu_;           // pause()'s sleep
   std::condition_variable cv_;

@@ -125,8 +125,7 @@ void SqliteStore::update_kms_key(KmsKeyChange c, Completion done) {
         if (sqlite3_changes(db) > 0) return ok_status();
         auto exists = query_rows(
             db, "SELECT 1 FROM kms_keys WHERE app_id = ? AND name = ?;",
-            [&](sqlite3_stmt* s) { bind_all(s, c.app_id, c.name); }, [](sqlite3_stmt*) { return 1; },
-            "update_kms_key");
+            [&](sqlite3_stmt* s) { bind_all(s, c.app_id, c.name); }, [](sqlite3_stmt*) { return 1; }, "update_kms_key");
         if (!exists) return exists.error();
         if (exists->empty()) return make_error(Errc::kNotFound, "no such key");
         return make_error(Errc::kConflict, "the key was changed meanwhile; retry");

@@ -256,6 +256,26 @@ TEST(PostgresChangeFeed, AChangeWithoutANotificationIsFoundByPolling) {
   EXPECT_LT(*took, kPoll + kMargin);
 }
 
+// The table stays small: rows older than the retention are deleted by the feeds.
+TEST(PostgresChangeFeed, RowsOlderThanTheRetentionArePurged) {
+  testing::TempStore t("postgres");
+  auto& pg = herald::testing::PgServer::shared();
+  std::string table = schema_of(t.opts.postgres.url) + ".cluster_changes";
+  pg.sql("INSERT INTO " + table + "(kind, app_id, at_ms) VALUES ('app', 'old', 1000);");
+  ASSERT_TRUE(put(*t.db, app("a1", "v1:m")).ok());
+  Reports reports;
+  t.db->changes().start(reports.listener(), kPoll);
+  auto until = SteadyClock::now() + 3s;
+  std::string left;
+  while (SteadyClock::now() < until) {
+    left = pg.sql("SELECT string_agg(app_id, ',') FROM " + table + ";");
+    if (left.find("old") == std::string::npos) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(left.find("old"), std::string::npos) << left;
+  EXPECT_NE(left.find("a1"), std::string::npos) << left;
+}
+
 // The feed's connection is killed (as by a PostgreSQL restart): it reconnects by itself
 // and reports the change made meanwhile, not "reload everything".
 TEST(PostgresChangeFeed, AKilledConnectionReconnectsAndLosesNoChange) {
