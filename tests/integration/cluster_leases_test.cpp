@@ -61,12 +61,9 @@ struct WebhookSink {
   std::size_t total() const { return dt::read_records(out).size(); }
 };
 
-// The flags of every node: a quick scheduler, the sink's CA, and no audit log (two nodes
-// appending to one audit log is not this test's subject: until the log is one per cluster,
-// the second node's entries collide with the first's and audited calls are refused).
+// The flags of every node: a quick scheduler and the sink's CA.
 std::vector<std::string> flags(const WebhookSink& sink, std::vector<std::string> extra) {
-  std::vector<std::string> f{"--messages.poll_interval=50ms", "--messages.webhook_ca_file=" + sink.cert.cert,
-                             "--audit.enabled=false"};
+  std::vector<std::string> f{"--messages.poll_interval=50ms", "--messages.webhook_ca_file=" + sink.cert.cert};
   f.insert(f.end(), extra.begin(), extra.end());
   return f;
 }

@@ -32,11 +32,9 @@ namespace json = boost::json;
 // that plus a commit, well inside this.
 constexpr auto kBound = 5s;
 
-// Without the audit log: on this branch the nodes still share one log in the database
-// and refuse audited calls once the other has appended (one log per node is another
-// part of the cluster work); these tests are about messages.
+// Quick polls; each node appends to its own audit log.
 std::vector<std::string> flags() {
-  return {"--cluster.poll_interval", "200ms", "--messages.poll_interval", "100ms", "--audit.enabled", "false"};
+  return {"--cluster.poll_interval", "200ms", "--messages.poll_interval", "100ms"};
 }
 
 sdk::ServerClient demo_client(const Server& app_owner, const Server& via) {
