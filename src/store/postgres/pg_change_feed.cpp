@@ -70,6 +70,7 @@ void ChangeListener::start(Listener listener, std::chrono::milliseconds poll_int
   else
     log::warn("change_feed_failed", {{"error", st.error().message}});
   thread_ = std::thread([this] { run(); });
+  running_ = true;
 }
 
 void ChangeListener::stop() {
@@ -82,6 +83,7 @@ void ChangeListener::stop() {
     std::lock_guard lock(mu_);
     cv_.notify_all();
   }
+  running_ = false;
   if (thread_.joinable()) thread_.join();
   conn_.reset();
   set_connected(false);

@@ -36,6 +36,8 @@ class ChangeListener final : public ChangeFeed {
   void start(Listener listener, std::chrono::milliseconds poll_interval) override;
   void stop() override;
   bool connected() const override { return connected_.load(); }
+  // Between start() and stop().
+  bool running() const { return running_.load(); }
 
   // Rows older than this are purged; a feed away for longer reports kAll on its return.
   static constexpr std::chrono::milliseconds kRetention{10 * 60 * 1000};
@@ -61,6 +63,7 @@ class ChangeListener final : public ChangeFeed {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> connected_{false};
+  std::atomic<bool> running_{false};
   bool resync_ = false;     // a report failed: kAll is reported until one succeeds
   int wake_[2] = {-1, -1};  // a pipe: stop() writes, wait() polls it beside the socket
   std::mutex mu_;           // pause()'s sleep

@@ -122,6 +122,9 @@ Result<std::optional<std::string>> PostgresStore::get_meta(std::string_view key)
 }
 
 bool PostgresStore::healthy() {
+  // The feed's connection notices a database that went away even when no write comes to
+  // fail it, so an idle node stops being ready too (and is again once the feed is back).
+  if (feed_ && feed_->running() && !feed_->connected()) return false;
   return writer_ && writer_->healthy();
 }
 
