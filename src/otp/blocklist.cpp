@@ -44,6 +44,7 @@ void Blocklist::block(const std::string& app_id, const std::string& to, const st
     {
       std::lock_guard lock(mu_);
       entries_[{rec.app_id, rec.recipient_index}] = rec;
+      ++generation_;
     }
     done(std::move(entry));
   });
@@ -60,6 +61,7 @@ void Blocklist::unblock(const std::string& app_id, const std::string& to, Done<b
     {
       std::lock_guard lock(mu_);
       entries_.erase({app_id, index});
+      ++generation_;
     }
     done(Result<bool>(true));
   });
@@ -100,6 +102,19 @@ bool Blocklist::contains(const std::string& app_id, const std::string& recipient
 void Blocklist::restore(std::vector<store::OtpBlockRecord> records) {
   std::lock_guard lock(mu_);
   for (auto& b : records) entries_[{b.app_id, b.recipient_index}] = std::move(b);
+}
+
+bool Blocklist::replace(std::vector<store::OtpBlockRecord> records, std::uint64_t read_at) {
+  std::lock_guard lock(mu_);
+  if (generation_ != read_at) return false;
+  entries_.clear();
+  for (auto& b : records) entries_[{b.app_id, b.recipient_index}] = std::move(b);
+  return true;
+}
+
+std::uint64_t Blocklist::generation() const {
+  std::lock_guard lock(mu_);
+  return generation_;
 }
 
 void Blocklist::clear() {

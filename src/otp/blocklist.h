@@ -44,12 +44,18 @@ class Blocklist {
   // At unseal, the records the store holds; at seal, nothing.
   void restore(std::vector<store::OtpBlockRecord> records);
   void clear();
+  // Another node changed a blocklist: everything becomes `records`, read from the store
+  // when generation() was `read_at`. False (and nothing changed) when a block or unblock
+  // of this node landed since: the caller reads again, so the reload never undoes it.
+  bool replace(std::vector<store::OtpBlockRecord> records, std::uint64_t read_at);
+  std::uint64_t generation() const;
 
  private:
   store::Store& store_;
   kms::KeyService& keys_;
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, store::OtpBlockRecord> entries_;  // (app, recipient index)
+  std::uint64_t generation_ = 0;  // this node's blocks and unblocks so far
 };
 
 }  // namespace herald::otp

@@ -194,6 +194,18 @@ Status OtpService::load() {
   return ok_status();
 }
 
+Status OtpService::reload_blocklist() {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::uint64_t read_at = blocklist_.generation();
+    auto blocks = store_.otp().load_otp_blocklist();
+    if (!blocks) return blocks.error();
+    if (blocklist_.replace(std::move(*blocks), read_at)) return ok_status();
+  }
+  // Blocks of this node kept landing: they bring their own notifications, and the next
+  // reload takes the other node's change up with them.
+  return ok_status();
+}
+
 void OtpService::unload() {
   for (std::size_t i = 0; i < kShards; ++i) {
     std::lock_guard lock(shards_[i].mu);

@@ -87,6 +87,8 @@ class OtpService {
   Status load();
   // At seal: forgets everything held in memory.
   void unload();
+  // Another node changed a blocklist: read the blocklists again.
+  Status reload_blocklist();
   // A thread that purges ended verifications and counters every `interval`.
   void start_purger(std::chrono::milliseconds interval);
   void stop();

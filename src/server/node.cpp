@@ -206,6 +206,7 @@ bool Node::on_store_change(store::ChangeKind kind, const std::string& app_id) {
       st = keys_->reload_keys();
       if (st) st = reload_apps("");
       if (st) st = messages_->reload_settings();
+      if (st) st = otp_->reload_blocklist();
       break;
     case store::ChangeKind::kKmsKey:
       st = keys_->reload_keys(app_id);
@@ -216,6 +217,9 @@ bool Node::on_store_change(store::ChangeKind kind, const std::string& app_id) {
     case store::ChangeKind::kMessageSettings:
     case store::ChangeKind::kMessageTemplate:
       st = messages_->reload_settings();
+      break;
+    case store::ChangeKind::kOtpBlocklist:
+      st = otp_->reload_blocklist();
       break;
   }
   if (st || st.error().code == Errc::kSealed) return true;

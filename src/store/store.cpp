@@ -32,6 +32,8 @@ std::string_view change_kind_name(ChangeKind kind) {
       return "message_settings";
     case ChangeKind::kMessageTemplate:
       return "message_template";
+    case ChangeKind::kOtpBlocklist:
+      return "otp_blocklist";
   }
   return "all";
 }

@@ -36,7 +36,7 @@ namespace herald::store {
 // What another node (or this one) changed in the shared store, of the state every node
 // holds in memory. kAll: changes may have been missed (the feed was away too long);
 // reload everything.
-enum class ChangeKind { kAll, kApp, kKmsKey, kMessageSettings, kMessageTemplate };
+enum class ChangeKind { kAll, kApp, kKmsKey, kMessageSettings, kMessageTemplate, kOtpBlocklist };
 std::string_view change_kind_name(ChangeKind kind);  // "all", "app", "kms_key", ...
 
 // Reports the changes every node's writes make to apps, KMS keys and delivery settings,

@@ -209,6 +209,29 @@ TEST(ClusterChanges, DeliverySettingsAndTemplatesChangedOnAAreUsedOnB) {
 
 // Two nodes changing one app at once: each change is made from the app as its node holds
 // it, and one that would overwrite the other's is refused ("conflict"), never lost.
+TEST(ClusterChanges, ARecipientBlockedOnAIsRefusedOnBAndAnUnblockFollows) {
+  auto cluster = fast_cluster();
+  Server& a = cluster.start("node-a");
+  Server& b = cluster.start("node-b");
+  DevApp demo = dev_app(a);
+  const std::string to = "+4915123456789";
+  auto send_code = [&] {
+    auto r = client(b, demo.key, demo.secret)
+                 .otp_send(sdk::OtpSendOptions{to, "sms", "dev-1", "login", "", "", "203.0.113.7"});
+    return r ? std::string() : r.error().code;
+  };
+  ASSERT_TRUE(admin(a).otp_block(demo.id, to, "fraud report 1182").ok());
+  auto took = time_until([&] { return send_code() == "otp_recipient_blocked"; });
+  EXPECT_LT(took, kBound) << send_code();
+  auto listed = admin(b).otp_blocklist(demo.id);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 1u);
+
+  ASSERT_TRUE(admin(a).otp_unblock(demo.id, to).ok());
+  took = time_until([&] { return send_code().empty(); });
+  EXPECT_LT(took, kBound) << send_code();
+}
+
 TEST(ClusterChanges, SecretRotationsOnBothNodesAtOnceLoseNothing) {
   auto cluster = fast_cluster();
   Server& a = cluster.start("node-a");

@@ -35,7 +35,8 @@ constexpr const char* kReadChanges =
     "ORDER BY c.id;";
 
 std::optional<ChangeKind> kind_of(std::string_view s) {
-  for (auto k : {ChangeKind::kApp, ChangeKind::kKmsKey, ChangeKind::kMessageSettings, ChangeKind::kMessageTemplate})
+  for (auto k : {ChangeKind::kApp, ChangeKind::kKmsKey, ChangeKind::kMessageSettings, ChangeKind::kMessageTemplate,
+                 ChangeKind::kOtpBlocklist})
     if (change_kind_name(k) == s) return k;
   return std::nullopt;
 }

@@ -113,6 +113,11 @@ constexpr Migration kPostgres[] = {
      "CREATE TABLE message_seq_slots (\n"
      "  slot integer PRIMARY KEY CHECK (slot >= 0 AND slot < 1024), holder text NOT NULL,\n"
      "  lease_until_ms bigint NOT NULL, high_seq bigint NOT NULL);"},
+    // The OTP blocklists join the change feed (migration 2): a block made on one node
+    // refuses sends on every node within cluster.poll_interval.
+    {6, "change_feed_otp_blocklist",
+     "CREATE TRIGGER otp_blocklist_changed AFTER INSERT OR UPDATE OR DELETE ON otp_blocklist\n"
+     "  FOR EACH ROW EXECUTE FUNCTION herald_note_change('otp_blocklist', 'app_id');"},
 };
 }  // namespace
 
