@@ -20,6 +20,7 @@
 #include "harness.h"
 #include "herald/client.h"
 #include "sdk_connection.h"
+#include "user_ws_client.h"
 
 namespace herald::testing {
 namespace {
@@ -58,73 +59,6 @@ bool eventually(F done, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(50ms);
   }
 }
-
-// A connected client of the development app: replies and `msg` pushes.
-class WsClient {
- public:
-  WsClient(const Server& s, const DevApp& d, const std::string& user) {
-    TlsOptions tls;
-    tls.ca_file = s.ca_file();
-    conn_ = Connection::open(s.port(), true, tls);
-    auto up = ws_upgrade(*conn_, "/ws");
-    if (up.status != 101) throw std::runtime_error("upgrade answered " + std::to_string(up.status));
-    auto r = call("connect", {{"app", d.key}, {"token", client_token(d.client_secret, user)}});
-    if (!r.contains("connect")) throw std::runtime_error("connect refused: " + json::serialize(r));
-  }
-
-  json::object call(const std::string& method, json::object params, std::chrono::milliseconds timeout = 5s) {
-    std::int64_t id = next_id_++;
-    ws_send(*conn_, 1, json::serialize(json::object{{"id", id}, {method, std::move(params)}}));
-    auto deadline = SteadyClock::now() + timeout;
-    for (;;) {
-      if (auto it = replies_.find(id); it != replies_.end()) {
-        json::object r = std::move(it->second);
-        replies_.erase(it);
-        return r;
-      }
-      if (!pump(deadline)) throw std::runtime_error("no reply to " + method);
-    }
-  }
-
-  std::optional<json::object> next_msg(std::chrono::milliseconds timeout) {
-    auto deadline = SteadyClock::now() + timeout;
-    for (;;) {
-      if (!msgs_.empty()) {
-        json::object m = std::move(msgs_.front());
-        msgs_.pop_front();
-        return m;
-      }
-      if (!pump(deadline)) return std::nullopt;
-    }
-  }
-
- private:
-  bool pump(SteadyClock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
-    if (left.count() <= 0) return false;
-    auto f = ws_read(*conn_, left);
-    if (!f) return false;
-    if (f->opcode == 9) ws_send(*conn_, 10, f->payload);
-    if (f->opcode == 8) throw std::runtime_error("closed by the server: " + std::to_string(f->close_code()));
-    if (f->opcode != 1) return true;
-    std::istringstream lines(f->payload);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.empty()) continue;
-      json::object o = json::parse(line).as_object();
-      if (const auto* id = o.if_contains("id"))
-        replies_[id->to_number<std::int64_t>()] = std::move(o);
-      else if (const auto* m = o.if_contains("msg"))
-        msgs_.push_back(m->as_object());
-    }
-    return true;
-  }
-
-  std::unique_ptr<Connection> conn_;
-  std::int64_t next_id_ = 1;
-  std::map<std::int64_t, json::object> replies_;
-  std::deque<json::object> msgs_;
-};
 
 // Every id in the user's inbox through `client`, page by page (7 a page).
 std::vector<std::string> inbox_ids(sdk::ServerClient& client, const std::string& user) {
@@ -205,7 +139,7 @@ TEST(ClusterMessages, AUserOnNodeBGetsWhatNodeAAcceptedLiveAndOnConnect) {
   auto via_b = demo_client(a, b);
 
   // Connected to B; sent through A: pushed by B within the bound, once.
-  WsClient live(b, d, "live-user");
+  UserWsClient live(b, "live-user");
   auto t0 = SteadyClock::now();
   auto sent = via_a.send_message(message("live-user", 1));
   ASSERT_TRUE(sent.ok()) << sent.error().code;
@@ -221,7 +155,7 @@ TEST(ClusterMessages, AUserOnNodeBGetsWhatNodeAAcceptedLiveAndOnConnect) {
   auto offline = via_a.send_message(message("offline-user", 2));
   ASSERT_TRUE(offline.ok());
   EXPECT_TRUE(eventually([&] { return inbox_ids(via_b, "offline-user").size() == 1; }, kBound));
-  WsClient later(b, d, "offline-user");
+  UserWsClient later(b, "offline-user");
   auto replayed = later.next_msg(kBound);
   ASSERT_TRUE(replayed) << "no push on connect to node B";
   EXPECT_EQ(replayed->at("id").as_string(), offline->id);
@@ -242,7 +176,7 @@ TEST(ClusterMessages, AnAckOnNodeBIsSeenThroughNodeA) {
   ASSERT_TRUE(kept.ok());
   EXPECT_TRUE(eventually([&] { return inbox_ids(via_b, "acker").size() == 2; }, kBound));
   {
-    WsClient on_b(b, d, "acker");
+    UserWsClient on_b(b, "acker");
     auto first = on_b.next_msg(kBound);
     ASSERT_TRUE(first);
     auto ack = on_b.call("ack", {{"id", sent->id}});
@@ -257,7 +191,7 @@ TEST(ClusterMessages, AnAckOnNodeBIsSeenThroughNodeA) {
       kBound));
   // No longer pending on A: neither on connect nor in its inbox.
   EXPECT_TRUE(eventually([&] { return inbox_ids(via_a, "acker") == std::vector<std::string>{kept->id}; }, kBound));
-  WsClient on_a(a, d, "acker");
+  UserWsClient on_a(a, "acker");
   auto m = on_a.next_msg(kBound);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->at("id").as_string(), kept->id);

@@ -19,12 +19,15 @@
 
 #include "../unit/delivery/sinks.h"
 #include "harness.h"
+#include "herald/client.h"
 #include "pg_server.h"
 #include "sdk_connection.h"
-#include "herald/client.h"
+#include "user_ws_client.h"
 
 namespace herald::testing {
 namespace {
+
+using WsClient = UserWsClient;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -47,20 +50,6 @@ std::vector<std::string> flags(std::vector<std::string> extra = {}) {
                              "--messages.webhook_max_attempts", "3"};
   f.insert(f.end(), extra.begin(), extra.end());
   return f;
-}
-
-std::string b64url(std::string_view in) {
-  static constexpr char kA[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) out.push_back(kA[(acc >> (bits -= 6)) & 63]);
-  }
-  if (bits) out.push_back(kA[(acc << (6 - bits)) & 63]);
-  return out;
 }
 
 std::string hmac_sha256(std::string_view key, std::string_view data) {
@@ -90,92 +79,6 @@ std::string unb64(std::string_view text) {
   out.resize(static_cast<std::size_t>(n) - pad);
   return out;
 }
-
-// An HS256 client token, made here from RFC 7515 rather than with Herald's code.
-std::string client_token(const std::string& client_secret, const std::string& user) {
-  std::string input = b64url(R"({"alg":"HS256","typ":"JWT"})") + "." +
-                      b64url(R"({"sub":")" + user + R"(","exp":)" + std::to_string(time(nullptr) + 600) + "}");
-  return input + "." + b64url(hmac_sha256(client_secret, input));
-}
-
-// A connected client of the development app: commands and their replies, and the
-// `msg` pushes in the order they came.
-class WsClient {
- public:
-  WsClient(const Server& s, const std::string& user) {
-    DevApp d = dev_app(s);
-    TlsOptions tls;
-    tls.ca_file = s.ca_file();
-    conn_ = Connection::open(s.port(), true, tls);
-    auto up = ws_upgrade(*conn_, "/ws");
-    if (up.status != 101) throw std::runtime_error("upgrade answered " + std::to_string(up.status));
-    auto r = call("connect", {{"app", d.key}, {"token", client_token(d.client_secret, user)}});
-    if (!r.contains("connect")) throw std::runtime_error("connect refused: " + json::serialize(r));
-  }
-
-  // Sends one command; returns the whole reply ({id, <method>: ...} or {id, error}).
-  json::object call(const std::string& method, json::object params, std::chrono::milliseconds timeout = 5s) {
-    std::int64_t id = next_id_++;
-    ws_send(*conn_, 1, json::serialize(json::object{{"id", id}, {method, std::move(params)}}));
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (auto it = replies_.find(id); it != replies_.end()) {
-        json::object r = std::move(it->second);
-        replies_.erase(it);
-        return r;
-      }
-      if (!pump(deadline)) throw std::runtime_error("no reply to " + method);
-    }
-  }
-
-  // The next `msg` push not taken yet, or nullopt after `timeout`.
-  std::optional<json::object> next_msg(std::chrono::milliseconds timeout) {
-    auto deadline = Clock::now() + timeout;
-    for (;;) {
-      if (!msgs_.empty()) {
-        json::object m = std::move(msgs_.front());
-        msgs_.pop_front();
-        return m;
-      }
-      if (!pump(deadline)) return std::nullopt;
-    }
-  }
-
-  // The inbox page over the protocol: the reply's result.
-  json::object inbox(json::object params = {}) {
-    auto r = call("inbox", std::move(params));
-    if (!r.contains("inbox")) throw std::runtime_error("inbox failed: " + json::serialize(r));
-    return r.at("inbox").as_object();
-  }
-
- private:
-  // Reads one frame; false when the deadline passed first.
-  bool pump(Clock::time_point deadline) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) return false;
-    auto f = ws_read(*conn_, left);
-    if (!f) return false;
-    if (f->opcode == 9) ws_send(*conn_, 10, f->payload);
-    if (f->opcode == 8) throw std::runtime_error("closed by the server: " + std::to_string(f->close_code()));
-    if (f->opcode != 1) return true;
-    std::istringstream lines(f->payload);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.empty()) continue;
-      json::object o = json::parse(line).as_object();
-      if (const auto* id = o.if_contains("id"))
-        replies_[id->to_number<std::int64_t>()] = std::move(o);
-      else if (const auto* m = o.if_contains("msg"))
-        msgs_.push_back(m->as_object());
-    }
-    return true;
-  }
-
-  std::unique_ptr<Connection> conn_;
-  std::int64_t next_id_ = 1;
-  std::map<std::int64_t, json::object> replies_;
-  std::deque<json::object> msgs_;
-};
 
 // Polls `done` every 50 ms until it holds or `timeout` passes; returns its last answer.
 template <class F>
@@ -870,7 +773,6 @@ TEST(MessagesContacts, AreStoredSealedAndServedBack) {
   EXPECT_EQ(gone.error().http_status, 404);
 }
 
-
 // store.driver = postgres: a signed publish of a durable message, herald restarted, and
 // the user still gets it: the data lived in PostgreSQL. The database holds none of the
 // message's plaintext, and the URL's password shows neither in the log nor in
@@ -893,9 +795,9 @@ TEST(MessagesPostgres, ADurableMessageSurvivesARestartOfHerald) {
     EXPECT_EQ(s.stop(SIGTERM), 0);
     EXPECT_EQ(s.log().find(password), std::string::npos) << "the store URL's password is in the log";
   }
-  auto printed = run_herald({"serve", "--dev", "--store.data_dir=" + data.path(), "--store.driver=postgres",
-                             "--print-config"},
-                            {"HERALD_STORE_POSTGRES_URL=" + url});
+  auto printed =
+      run_herald({"serve", "--dev", "--store.data_dir=" + data.path(), "--store.driver=postgres", "--print-config"},
+                 {"HERALD_STORE_POSTGRES_URL=" + url});
   EXPECT_EQ(printed.exit_code, 0) << printed.output;
   EXPECT_EQ(printed.output.find(password), std::string::npos);
   EXPECT_NE(printed.output.find("<redacted>"), std::string::npos);
