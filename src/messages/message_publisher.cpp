@@ -72,7 +72,7 @@ void MessagePublisher::publish(const std::string& app_id, PublishRequest req, Do
   m.app_id = app_id;
   m.user_index = std::move(*uidx);
   m.template_name = req.template_name;
-  if (auto refused = admit(d, req.idempotency_key)) return done(std::move(*refused));
+  if (!admit(d, req.idempotency_key, done)) return;
   m.idem_index = d.idem_index;
   m.created_ms = now_ms(d_.clock);
   m.expires_ms = m.created_ms + req.ttl_ms.value_or(d_.cfg.default_ttl.count());
@@ -126,17 +126,27 @@ Result<MessageContent> MessagePublisher::compose(const std::string& app_id, cons
 }
 
 // The idempotency key, the caps and the pending bound, in that order: a duplicate costs
-// no cap, and a refusal frees what was taken before it. Nullopt when admitted.
-std::optional<Result<Published>> MessagePublisher::admit(Draft& d, const std::string& idempotency_key) {
+// no cap, and a refusal frees what was taken before it. True when admitted; otherwise
+// `done` has been answered, or will be once the publish in flight with the key settles.
+bool MessagePublisher::admit(Draft& d, const std::string& idempotency_key, Done<Published>& done) {
   const MessageRecord& m = d.record;
+  auto refuse = [&](Result<Published> r) {
+    done(std::move(r));
+    return false;
+  };
   if (!idempotency_key.empty()) {
     auto ix = d_.keys.blind_index(m.app_id, "message-idempotency", idempotency_key);
-    if (!ix) return ix.error();
-    auto earlier = d_.claims.claim(m.app_id, *ix, m.id);
-    if (!earlier) return earlier.error();
-    if (earlier->has_value()) {
+    if (!ix) return refuse(ix.error());
+    auto claim = d_.claims.claim(m.app_id, *ix, m.id, [this, done](Result<EarlierMessage> e) {
+      if (!e) return done(e.error());
       d_.metrics.duplicates->inc();
-      return Published{(*earlier)->id, (*earlier)->state, true, 0};
+      done(Published{e->id, e->state, true, 0});
+    });
+    if (!claim) return refuse(claim.error());
+    if (claim->outcome == IdempotencyClaims::Outcome::waiting) return false;
+    if (claim->outcome == IdempotencyClaims::Outcome::earlier) {
+      d_.metrics.duplicates->inc();
+      return refuse(Published{claim->earlier.id, claim->earlier.state, true, 0});
     }
     d.idem_index = std::move(*ix);
   }
@@ -144,26 +154,41 @@ std::optional<Result<Published>> MessagePublisher::admit(Draft& d, const std::st
   if (!d_.caps.take(m.app_id, m.user_index, m.template_name, d.app_cap, d.template_cap, now)) {
     release(d, false);
     d_.metrics.refused->with({"cap"}).inc();
-    return make_retry_error(Errc::kMessageCapExceeded, "this user has had the most messages allowed today",
-                            DailyCaps::retry_after_s(now));
+    return refuse(make_retry_error(Errc::kMessageCapExceeded, "this user has had the most messages allowed today",
+                                   DailyCaps::retry_after_s(now)));
   }
   if (d_.index.size() >= d_.cfg.max_pending) {
     release(d, true);
     d_.metrics.refused->with({"busy"}).inc();
-    return make_error(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages");
+    return refuse(make_error(Errc::kMessagesBusy, "the server holds messages.max_pending unacknowledged messages"));
   }
   if (d_.index.app_size(m.app_id) >= d_.cfg.max_pending_per_app) {
     release(d, true);
     d_.metrics.refused->with({"busy"}).inc();
-    return make_error(Errc::kMessagesBusy, "the app holds messages.max_pending_per_app unacknowledged messages");
+    return refuse(
+        make_error(Errc::kMessagesBusy, "the app holds messages.max_pending_per_app unacknowledged messages"));
   }
-  return std::nullopt;
+  return true;
 }
 
 void MessagePublisher::release(const Draft& d, bool caps_taken) {
-  if (!d.idem_index.empty()) d_.claims.release(d.record.app_id, d.idem_index);
+  if (!d.idem_index.empty()) d_.claims.release(d.record.app_id, d.idem_index, std::nullopt);
   if (caps_taken)
     d_.caps.give_back(d.record.app_id, d.record.user_index, d.record.template_name, d.app_cap, d.template_cap);
+}
+
+// The key was stored already (by an earlier publish, here or on another node): the
+// publisher gets that message, as a duplicate, and nothing of this one was kept.
+void MessagePublisher::answer_earlier(const Draft& d, Done<Published> done) {
+  auto earlier = d_.records.message_by_idempotency(d.record.app_id, d.idem_index);
+  if (!earlier || !earlier->has_value()) {
+    d_.claims.release(d.record.app_id, d.idem_index, std::nullopt);
+    return done(make_error(Errc::kStoreUnavailable, "the message with this idempotency key could not be read"));
+  }
+  EarlierMessage e{(*earlier)->id, state_name((*earlier)->state)};
+  d_.claims.release(d.record.app_id, d.idem_index, e);
+  d_.metrics.duplicates->inc();
+  done(Published{e.id, e.state, true, 0});
 }
 
 void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
@@ -172,12 +197,15 @@ void MessagePublisher::store_and_push(Draft d, Done<Published> done) {
   d.record.sealed.clear();
   d_.records.insert_message(
       std::move(m), [this, d = std::move(d), frame = std::move(frame), done = std::move(done)](Status st) mutable {
-        if (!d.idem_index.empty()) d_.claims.release(d.record.app_id, d.idem_index);
         if (!st) {
           d_.caps.give_back(d.record.app_id, d.record.user_index, d.record.template_name, d.app_cap, d.template_cap);
+          if (st.error().code == Errc::kDuplicate && !d.idem_index.empty()) return answer_earlier(d, std::move(done));
+          if (!d.idem_index.empty()) d_.claims.release(d.record.app_id, d.idem_index, std::nullopt);
           log::error("message_store_failed", {{"error", st.error().message}});
           return done(make_error(Errc::kStoreUnavailable, "the message could not be stored"));
         }
+        if (!d.idem_index.empty())
+          d_.claims.release(d.record.app_id, d.idem_index, EarlierMessage{d.record.id, "pending"});
         const std::uint64_t seq = d.record.seq;
         d_.index.add(d.record.app_id, d.record.user_index, seq);
         d_.metrics.published->inc();

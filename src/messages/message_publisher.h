@@ -60,7 +60,8 @@ class MessagePublisher {
   struct Draft;
   Result<MessageContent> compose(const std::string& app_id, const PublishRequest& req, const DeliverySettings& s,
                                  std::uint64_t* template_cap);
-  std::optional<Result<Published>> admit(Draft& d, const std::string& idempotency_key);
+  bool admit(Draft& d, const std::string& idempotency_key, Done<Published>& done);
+  void answer_earlier(const Draft& d, Done<Published> done);
   void store_and_push(Draft d, Done<Published> done);
   void release(const Draft& d, bool caps_taken);
 

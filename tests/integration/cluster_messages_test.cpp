@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdio>
 #include <deque>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <set>
@@ -128,6 +129,54 @@ TEST(ClusterMessages, BothNodesPublishingAtOnceNeverShareAnIdAndPagesListEachMes
     EXPECT_EQ(listed.size(), total);
     EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), unique);
   }
+}
+
+// One idempotency key sent through both nodes at once, round after round: each node
+// passes its own claim, the store's unique index takes one, and the other node answers
+// with that message as a duplicate (not an error, not a second message).
+TEST(ClusterMessages, OneIdempotencyKeyThroughBothNodesAtOnceStoresOneMessage) {
+  ClusterNodes cluster(flags());
+  Server& a = cluster.start("node-a");
+  Server& b = cluster.start("node-b");
+  constexpr int kRounds = 15, kPerNode = 3;
+  for (int round = 0; round < kRounds; ++round) {
+    const std::string key = "order-" + std::to_string(round);
+    std::vector<sdk::Result<sdk::MessageSent>> results;
+    std::mutex mu;
+    std::latch go(2 * kPerNode);
+    std::vector<std::thread> threads;
+    for (Server* node : {&a, &b})
+      for (int t = 0; t < kPerNode; ++t)
+        threads.emplace_back([&, node] {
+          auto client = demo_client(a, *node);
+          auto m = message("idem-user", round);
+          m.idempotency_key = key;
+          go.arrive_and_wait();
+          auto sent = client.send_message(m);
+          std::lock_guard lock(mu);
+          results.push_back(std::move(sent));
+        });
+    for (auto& th : threads) th.join();
+    int first = 0;
+    std::set<std::string> ids;
+    for (const auto& r : results) {
+      ASSERT_TRUE(r.ok()) << "round " << round << ": " << r.error().code << " " << r.error().message;
+      if (!r->duplicate) ++first;
+      ids.insert(r->id);
+    }
+    EXPECT_EQ(first, 1) << "round " << round;
+    EXPECT_EQ(ids.size(), 1u) << "round " << round;
+  }
+  // One message a round, on either node once A's scan has found B's.
+  auto via_a = demo_client(a, a);
+  std::size_t listed = 0;
+  EXPECT_TRUE(eventually(
+      [&] {
+        listed = inbox_ids(via_a, "idem-user").size();
+        return listed >= static_cast<std::size_t>(kRounds);
+      },
+      kBound));
+  EXPECT_EQ(listed, static_cast<std::size_t>(kRounds));
 }
 
 TEST(ClusterMessages, AUserOnNodeBGetsWhatNodeAAcceptedLiveAndOnConnect) {
