@@ -2,11 +2,7 @@
 // server dropped is opened again on its next use, so reads recover by themselves.
 #pragma once
 
-#include <condition_variable>
-#include <memory>
-#include <mutex>
-#include <vector>
-
+#include "store/checkout_pool.h"
 #include "store/postgres/pg_conn.h"
 
 namespace herald::store::pg {
@@ -17,7 +13,7 @@ class ReaderPool {
    public:
     Lease(ReaderPool* pool, Connection* c) : pool_(pool), c_(c) {}
     ~Lease() {
-      if (c_) pool_->release(c_);
+      if (c_) pool_->pool_.release(c_);
     }
     Lease(Lease&& o) noexcept : pool_(o.pool_), c_(o.c_) { o.c_ = nullptr; }
     Lease(const Lease&) = delete;
@@ -43,13 +39,7 @@ class ReaderPool {
   void close();
 
  private:
-  void release(Connection* c);
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Connection*> free_;
-  std::size_t out_ = 0;
-  bool closed_ = false;
+  CheckoutPool<Connection> pool_;
 };
 
 }  // namespace herald::store::pg

@@ -3,16 +3,14 @@
 // longer holds up a WebSocket connect that needs one row.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
-#include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "core/result.h"
+#include "store/checkout_pool.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -70,17 +68,10 @@ class ReaderPool {
   Lease acquire();
   // Waits for every lease to come back, then closes the connections; later reads fail.
   void close();
-  std::size_t size() const { return all_.size(); }
+  std::size_t size() const { return pool_.size(); }
 
  private:
-  void release(Connection* c);
-
-  std::vector<std::unique_ptr<Connection>> all_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Connection*> free_;
-  std::size_t out_ = 0;
-  bool closed_ = false;
+  CheckoutPool<Connection> pool_;
 };
 
 }  // namespace herald::store
