@@ -6,6 +6,7 @@
 #include "pg_server.h"
 #endif
 
+#include <cstdio>
 #include <exception>
 
 namespace herald::bench {
@@ -29,6 +30,23 @@ Result<std::string> postgres_url(const std::string& given) {
                     "no PostgreSQL: set HERALD_BENCH_POSTGRES_URL (this build has no test server, "
                     "HERALD_BUILD_TESTS=OFF)");
 #endif
+}
+
+void print_phase(boost::json::object& out, const std::string& prefix, const PhaseFigures& f, double rate,
+                 const FigureNames& names) {
+  auto line = [&](const std::string& name, double v, const char* fmt) {
+    std::printf(fmt, prefix.c_str(), name.c_str(), v);
+    out[prefix + name] = v;
+  };
+  const std::string latency = std::string(".") + names.latency;
+  if (rate > 0) line(".target_per_sec", rate, "%s%s %.0f\n");
+  line(std::string(".") + names.per_sec, f.per_sec, "%s%s %.0f\n");
+  line(latency + "_p50_ms", f.p50, "%s%s %.2f\n");
+  line(latency + "_p99_ms", f.p99, "%s%s %.2f\n");
+  line(latency + "_max_ms", f.max, "%s%s %.2f\n");
+  line(std::string(".") + names.count, static_cast<double>(f.count), "%s%s %.0f\n");
+  line(".failures", static_cast<double>(f.failures), "%s%s %.0f\n");
+  std::fflush(stdout);
 }
 
 }  // namespace herald::bench

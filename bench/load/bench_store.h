@@ -1,7 +1,9 @@
 // What the durable-store benchmarks share: the driver list (sqlite, postgres or both),
-// a PostgreSQL to run on (the user's URL, else a throwaway server like the tests'), and
-// latency figures.
+// a PostgreSQL to run on (the user's URL, else a throwaway server like the tests'),
+// latency figures and how a phase's figures are printed.
 #pragma once
+
+#include <boost/json/object.hpp>
 
 #include <algorithm>
 #include <cstdint>
@@ -47,5 +49,23 @@ class Latencies {
   std::vector<double> ms_;
   bool sorted_ = false;
 };
+
+// One phase's figures: operations a second, latencies, operations done and failed.
+struct PhaseFigures {
+  double per_sec = 0, p50 = 0, p99 = 0, max = 0;
+  std::uint64_t count = 0, failures = 0;
+};
+
+// What a bench calls its figures, e.g. {"publishes_per_sec", "latency", "published"}.
+struct FigureNames {
+  const char* per_sec;
+  const char* latency;  // printed as <latency>_p50_ms, _p99_ms, _max_ms
+  const char* count;
+};
+
+// Prints `<prefix>.<name> <value>` lines (the target rate first when `rate` > 0) and
+// puts the same keys into `out`.
+void print_phase(boost::json::object& out, const std::string& prefix, const PhaseFigures& f, double rate,
+                 const FigureNames& names);
 
 }  // namespace herald::bench

@@ -45,10 +45,7 @@ struct Options {
   std::size_t payload = 200;
 };
 
-struct Figures {
-  double per_sec = 0, p50 = 0, p99 = 0, max = 0;
-  std::uint64_t published = 0, failures = 0;
-};
+using Figures = herald::bench::PhaseFigures;
 
 // The service keeps a reference to its configuration.
 // The pending caps are raised: a 10 s run on a fast machine holds more than an app's
@@ -185,18 +182,7 @@ Figures open_loop(Target& t, const Options& o, double rate, std::uint64_t& next)
 }
 
 void print(boost::json::object& out, const std::string& prefix, const Figures& f, double rate) {
-  auto line = [&](const char* name, double v, const char* fmt) {
-    std::printf(fmt, prefix.c_str(), name, v);
-    out[prefix + name] = v;
-  };
-  if (rate > 0) line(".target_per_sec", rate, "%s%s %.0f\n");
-  line(".publishes_per_sec", f.per_sec, "%s%s %.0f\n");
-  line(".latency_p50_ms", f.p50, "%s%s %.2f\n");
-  line(".latency_p99_ms", f.p99, "%s%s %.2f\n");
-  line(".latency_max_ms", f.max, "%s%s %.2f\n");
-  line(".published", static_cast<double>(f.published), "%s%s %.0f\n");
-  line(".failures", static_cast<double>(f.failures), "%s%s %.0f\n");
-  std::fflush(stdout);
+  herald::bench::print_phase(out, prefix, f, rate, {"publishes_per_sec", "latency", "published"});
 }
 
 }  // namespace

@@ -88,10 +88,7 @@ struct Options {
   double rate = 0;
 };
 
-struct Figures {
-  double per_sec = 0, p50 = 0, p99 = 0, max = 0;
-  std::uint64_t pairs = 0, failures = 0;
-};
+using Figures = herald::bench::PhaseFigures;
 
 // OtpService keeps a copy; every limit stays on, set where distinct callers never reach it.
 OtpConfig otp_config() {
@@ -227,18 +224,7 @@ Figures open_loop(Target& t, const Options& o, double rate) {
 }
 
 void print(boost::json::object& out, const std::string& prefix, const Figures& f, double rate) {
-  auto line = [&](const char* name, double v, const char* fmt) {
-    std::printf(fmt, prefix.c_str(), name, v);
-    out[prefix + name] = v;
-  };
-  if (rate > 0) line(".target_per_sec", rate, "%s%s %.0f\n");
-  line(".send_verify_pairs_per_sec", f.per_sec, "%s%s %.0f\n");
-  line(".pair_latency_p50_ms", f.p50, "%s%s %.2f\n");
-  line(".pair_latency_p99_ms", f.p99, "%s%s %.2f\n");
-  line(".pair_latency_max_ms", f.max, "%s%s %.2f\n");
-  line(".pairs", static_cast<double>(f.pairs), "%s%s %.0f\n");
-  line(".failures", static_cast<double>(f.failures), "%s%s %.0f\n");
-  std::fflush(stdout);
+  herald::bench::print_phase(out, prefix, f, rate, {"send_verify_pairs_per_sec", "pair_latency", "pairs"});
 }
 
 }  // namespace
