@@ -14,6 +14,9 @@ PACKAGES=(
   # the postgres store driver: libpq (pipeline mode needs 14+; Debian 12 has 15), and the
   # server the tests start their own throwaway instance of (as the postgres user)
   libpq-dev postgresql
+  # the redis broker (cluster mode, part 2): hiredis parses and formats RESP (the I/O is
+  # our own, on Asio, so that rediss:// works); redis-server and haproxy for the tests
+  libhiredis-dev redis-server redis-tools haproxy
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev curl wrk
   python3-aiosmtpd  # the SMTP server the delivery tests send to

@@ -117,8 +117,20 @@ struct PushConfig {
 };
 
 // Where channel streams and presence live (push/broker.h); "memory" is one node's own.
+struct RedisConfig {
+  // redis://[[user]:password@]host[:port][/db] or rediss:// (TLS); a secret (may hold the password).
+  std::string url;
+  std::string tls_ca_file;        // rediss://: CA file to verify the server with; empty: the system's CAs
+  Millis connect_timeout{2'000};
+  Millis command_timeout{2'000};  // a command not answered by then fails (broker_unavailable)
+  std::uint64_t max_queue = 10'000;  // commands queued or in flight per connection
+  std::uint64_t connections = 2;     // command connections per node (publishes spread over them by channel)
+  Millis presence_ttl{60'000};       // a presence entry its node stops refreshing vanishes after this
+};
+
 struct BrokerConfig {
-  std::string driver = "memory";
+  std::string driver = "memory";  // memory | redis
+  RedisConfig redis;
 };
 
 struct ApiConfig {
@@ -134,8 +146,8 @@ struct ApiConfig {
   std::string signature_v1_apps;
   // Where replay nonces, rate-limit buckets and idempotency claims live: "memory" (this
   // process) is the only store today; cluster mode adds a shared one.
-  std::string nonce_store = "store";
-  std::string rate_limit_store = "memory";
+  std::string nonce_store = "store";  // store | memory | redis
+  std::string rate_limit_store = "memory";  // memory | redis
   std::string idempotency_store = "memory";
 };
 

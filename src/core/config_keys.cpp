@@ -511,8 +511,30 @@ void add_push_keys(std::vector<ConfigKey>& k) {
   k.push_back(duration_key(
       "push.write_linger_max", "Longest publications gather before a write pass when the last pass was long (load).",
       [](auto& c) -> auto& { return c.push.write_linger_max; }, Millis(0)));
-  k.push_back(choice_key("broker.driver", "Where channel streams and presence live: memory (this node only).",
-                         [](auto& c) -> auto& { return c.broker.driver; }, {"memory"}));
+  k.push_back(choice_key("broker.driver",
+                         "Where channel streams and presence live: memory (this node only) or redis (every node).",
+                         [](auto& c) -> auto& { return c.broker.driver; }, {"memory", "redis"}));
+  k.push_back(str_key(
+      "broker.redis.url", "Redis URL (redis:// or rediss:// for TLS; user and password optional). A secret.",
+      [](auto& c) -> auto& { return c.broker.redis.url; }, true));
+  k.push_back(str_key(
+      "broker.redis.tls_ca_file", "CA certificate file a rediss:// server is verified with; empty: the system's.",
+      [](auto& c) -> auto& { return c.broker.redis.tls_ca_file; }));
+  k.push_back(duration_key(
+      "broker.redis.connect_timeout", "Longest wait for a connection to Redis.",
+      [](auto& c) -> auto& { return c.broker.redis.connect_timeout; }, Millis(100)));
+  k.push_back(duration_key(
+      "broker.redis.command_timeout", "Longest wait for a Redis reply; then the command fails and the connection is made again.",
+      [](auto& c) -> auto& { return c.broker.redis.command_timeout; }, Millis(10)));
+  k.push_back(uint_key(
+      "broker.redis.max_queue", "Commands queued or in flight on one Redis connection; beyond it they fail at once.",
+      [](auto& c) -> auto& { return c.broker.redis.max_queue; }, 16, 10'000'000));
+  k.push_back(uint_key(
+      "broker.redis.connections", "Command connections to Redis per node; channels are spread over them.",
+      [](auto& c) -> auto& { return c.broker.redis.connections; }, 1, 64));
+  k.push_back(duration_key(
+      "broker.redis.presence_ttl", "How long a node's presence entries outlive its last refresh (a dead node's vanish then).",
+      [](auto& c) -> auto& { return c.broker.redis.presence_ttl; }, Millis(3000)));
 }
 
 void add_audit_keys(std::vector<ConfigKey>& k) {
@@ -611,10 +633,11 @@ void add_api_keys(std::vector<ConfigKey>& k) {
       [](auto& c) -> auto& { return c.api.idempotency_max_keys_per_app; }, 10, 100'000'000));
   k.push_back(choice_key("api.nonce_store",
                          "Where replay-protection nonces are kept: store (the durable store, so a restart does not "
-                         "reopen the window) or memory (this process only).",
-                         [](auto& c) -> auto& { return c.api.nonce_store; }, {"store", "memory"}));
-  k.push_back(choice_key("api.rate_limit_store", "Where request rate-limit buckets are kept: memory (this process).",
-                         [](auto& c) -> auto& { return c.api.rate_limit_store; }, {"memory"}));
+                         "reopen the window), memory (this process only) or redis (shared by every node).",
+                         [](auto& c) -> auto& { return c.api.nonce_store; }, {"store", "memory", "redis"}));
+  k.push_back(choice_key("api.rate_limit_store",
+                         "Where request rate-limit buckets are kept: memory (this process) or redis (every node).",
+                         [](auto& c) -> auto& { return c.api.rate_limit_store; }, {"memory", "redis"}));
   k.push_back(choice_key("api.idempotency_store", "Where publish idempotency keys are kept: memory (this process).",
                          [](auto& c) -> auto& { return c.api.idempotency_store; }, {"memory"}));
 }
