@@ -63,6 +63,7 @@ constexpr std::uint8_t kInternal = 4;
   X(kTooManySecrets, "too_many_secrets", 409, 0, surface::kApi, false, false, "The app has two active secrets; revoke one first.") \
   X(kLastSecret, "last_secret", 409, 0, surface::kApi, false, false, "The app's only secret cannot be revoked; rotate first.") \
   X(kStoreUnavailable, "store_unavailable", 503, 0, surface::kApi, false, false, "The store could not complete the write.") \
+  X(kBrokerUnavailable, "broker_unavailable", 503, 0, surface::kApi|surface::kProtocol, false, false, "The cluster broker (Redis) is unreachable; nothing was published or checked.") \
   X(kSealed, "sealed", 503, 4502, surface::kApi, false, false, "The key service is sealed; unseal it first.") \
   X(kNotInitialized, "not_initialized", 503, 0, surface::kApi, false, false, "The key service is not initialised.") \
   X(kShareInvalid, "share_invalid", 400, 0, surface::kApi, false, false, "The share is not one of this installation's shares, or was altered.") \
